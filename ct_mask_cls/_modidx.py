@@ -119,4 +119,8 @@ d = { 'settings': { 'branch': 'main',
                                    'ct_mask_cls.train.pretrained_file': ('train.html#pretrained_file', 'ct_mask_cls/train.py'),
                                    'ct_mask_cls.train.seed_everything': ('train.html#seed_everything', 'ct_mask_cls/train.py'),
                                    'ct_mask_cls.train.target_layer': ('train.html#target_layer', 'ct_mask_cls/train.py'),
-                                   'ct_mask_cls.train.youden_threshold': ('train.html#youden_threshold', 'ct_mask_cls/train.py')}}}
+                                   'ct_mask_cls.train.youden_threshold': ('train.html#youden_threshold', 'ct_mask_cls/train.py')},
+            'ct_mask_cls.xai': { 'ct_mask_cls.xai.explain': ('xai.html#explain', 'ct_mask_cls/xai.py'),
+                                 'ct_mask_cls.xai.gradcam_volume': ('xai.html#gradcam_volume', 'ct_mask_cls/xai.py'),
+                                 'ct_mask_cls.xai.overlay_figure': ('xai.html#overlay_figure', 'ct_mask_cls/xai.py'),
+                                 'ct_mask_cls.xai.roi_attention_fraction': ('xai.html#roi_attention_fraction', 'ct_mask_cls/xai.py')}}}
