@@ -1,0 +1,34 @@
+"Bad input fails at once, naming the problem, before any stage starts."
+import time
+from pathlib import Path
+import yaml
+from conftest import run_cli
+
+def _cfg(tmp_path, **data):
+    (tmp_path/'dcm').mkdir(exist_ok=True)
+    d = dict(run_id='r', out_dir=str(tmp_path/'out'), data=dict(dicom_dir=str(tmp_path/'dcm'), labels_csv=str(tmp_path/'labels.csv'), **data))
+    (tmp_path/'c.yaml').write_text(yaml.safe_dump(d)); return tmp_path/'c.yaml'
+
+def test_missing_input_folder(tmp_path):
+    (tmp_path/'labels.csv').write_text('patient_id,label\nA,1\n')
+    c = _cfg(tmp_path, ); d = yaml.safe_load(c.read_text()); d['data']['dicom_dir'] = str(tmp_path/'nope'); c.write_text(yaml.safe_dump(d))
+    t0 = time.time(); r = run_cli('run', c)
+    assert r.returncode == 2 and 'does not exist' in r.stderr and 'nope' in r.stderr
+    assert time.time() - t0 < 30 and not (tmp_path/'out').exists()
+
+def test_labels_without_label_column(tmp_path):
+    (tmp_path/'labels.csv').write_text('patient_id,outcome\nA,1\n')
+    r = run_cli('run', _cfg(tmp_path))
+    assert r.returncode == 2 and "no 'label' column" in r.stderr and not (tmp_path/'out').exists()
+
+def test_unknown_key_and_wrong_type(tmp_path):
+    (tmp_path/'labels.csv').write_text('patient_id,label\nA,1\n')
+    c = _cfg(tmp_path); d = yaml.safe_load(c.read_text())
+    d['train'] = {'epochs': 'many'}; c.write_text(yaml.safe_dump(d))
+    r = run_cli('run', c); assert r.returncode == 2 and 'train.epochs' in r.stderr
+    d['train'] = {'epochz': 3}; c.write_text(yaml.safe_dump(d))
+    r = run_cli('run', c); assert r.returncode == 2 and "train.epochz" in r.stderr and 'epochs' in r.stderr
+
+def test_every_command_has_help():
+    for cmd in ['demo', 'run', 'stage', 'report', 'config', 'convert', 'segment', 'mask']:
+        r = run_cli(cmd, '--help'); assert r.returncode == 0 and 'Usage' in r.stdout, cmd

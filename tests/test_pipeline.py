@@ -1,0 +1,66 @@
+"End-to-end: the CLI runs the whole pipeline on a tiny synthetic cohort and produces real outputs."
+import json, time
+from pathlib import Path
+import nibabel as nib, numpy as np, pandas as pd, pytest, yaml
+from ct_mask_cls.synth import make_demo_cohort
+from ct_mask_cls.pipeline import demo_config, notebook_errors, STAGES, stage_files
+from conftest import run_cli
+
+@pytest.fixture(scope='module')
+def tiny_run(tmp_path_factory):
+    t = tmp_path_factory.mktemp('e2e')
+    make_demo_cohort(t/'data', n=8, size=32, progress=False)
+    cfg = demo_config(t/'data', t/'runs', 'tiny', tiny=True)
+    (t/'c.yaml').write_text(yaml.safe_dump(cfg))
+    t0 = time.time(); r = run_cli('run', t/'c.yaml', cwd=t)
+    return t, r, time.time() - t0
+
+def test_run_succeeds(tiny_run):
+    t, r, _ = tiny_run
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert 'report index:' in r.stdout
+
+def test_manifest_and_masks(tiny_run):
+    t, r, _ = tiny_run
+    man = pd.read_csv(t/'runs/tiny/mask/manifest.csv')
+    assert len(man) == 8 and set(man.columns) >= {'case_id', 'patient_id', 'label', 'ct_path', 'mask_path', 'masked_path', 'roi_ml', 'status', 'reason', 'split'}
+    ok = man[man.status == 'ok']
+    assert len(ok) == 8 and set(ok.split) == {'train', 'val', 'test'}
+    assert man.groupby('patient_id').split.nunique().max() == 1
+    for p in ok.mask_path:
+        assert np.asarray(nib.load(p).dataobj).sum() > 0           # non-empty ROI masks
+    ct = nib.load(ok.ct_path.iloc[0]); masked = nib.load(ok.masked_path.iloc[0]); roi = np.asarray(nib.load(ok.mask_path.iloc[0]).dataobj) > 0
+    np.testing.assert_allclose(ct.affine, masked.affine)
+    c, m = np.asarray(ct.dataobj), np.asarray(masked.dataobj)
+    assert (m[roi] == c[roi]).all() and (m[~roi] == -1000).all()   # ROI kept, background at the window floor
+
+def test_metrics_and_reports(tiny_run):
+    t, r, _ = tiny_run
+    run = t/'runs/tiny'
+    m = json.loads((run/'train/metrics.json').read_text())
+    assert {'auc', 'auc_ci_low', 'auc_ci_high', 'brier', 'n_test'} <= set(m) and m['n_test'] == 4
+    study = pd.read_csv(run/'xai/study.csv')
+    assert set(study['mode']) == {'zero', 'none'} and 'delta_auc_vs_none' in study and 'attention_in_roi' in study
+    for s in STAGES:
+        nb, html, _ = stage_files(run, s)
+        assert nb.exists() and html.exists(), s
+        assert notebook_errors(nb) == [], s
+    idx = (run/'index.html').read_text()
+    assert all(f'{i+1:02d}_{s}.html' in idx for i, s in enumerate(STAGES[:-1]))
+    assert 'backend' in (run/'02_segment.html').read_text() and 'threshold' in (run/'02_segment.html').read_text()
+
+def test_rerun_reuses_stages(tiny_run):
+    t, r, first = tiny_run
+    t0 = time.time(); r2 = run_cli('run', t/'c.yaml', cwd=t)
+    assert r2.returncode == 0 and r2.stdout.count('reused') == len(STAGES), r2.stdout
+    assert time.time() - t0 < first/2
+
+def test_failed_stage_keeps_partial_notebook(tiny_run, tmp_path):
+    t, r, _ = tiny_run
+    cfg = yaml.safe_load((t/'c.yaml').read_text()); cfg['run_id'] = 'broken'; cfg['mask']['roi'] = ['liver']   # threshold backend has no liver
+    (tmp_path/'b.yaml').write_text(yaml.safe_dump(cfg))
+    r2 = run_cli('run', tmp_path/'b.yaml', cwd=tmp_path)
+    assert r2.returncode == 1
+    assert "stage 'mask' failed" in r2.stderr or "stage 'mask' failed" in r2.stdout or 'failed in cell' in r2.stderr
+    nb, html, _ = stage_files(Path(cfg['out_dir'])/'broken', 'mask')
+    assert nb.exists() and not html.exists() and notebook_errors(nb)
