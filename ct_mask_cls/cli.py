@@ -1,4 +1,4 @@
-"""`ct-mask-cls`: demo, run, stage, report, config, convert, segment and mask, built with Typer.
+"""`ct-mask-cls`: demo, run, study, stage, report, config, convert, segment and mask, built with Typer.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/cli.html.md"""
 
@@ -13,7 +13,7 @@ import typer, yaml
 from .core import *
 
 # %% auto #0
-__all__ = ['app', 'demo', 'run', 'stage', 'report', 'config_cmd', 'convert', 'segment_cmd', 'mask_cmd']
+__all__ = ['app', 'demo', 'run', 'study', 'stage', 'report', 'config_cmd', 'convert', 'segment_cmd', 'mask_cmd']
 
 # %% ../nbs/09_cli.ipynb #c4e1c536
 app = typer.Typer(help="ct_mask_cls: raw CT -> organ masks -> masked classifier -> Grad-CAM, with HTML reports.", no_args_is_help=True, add_completion=False)
@@ -57,7 +57,19 @@ def run(config:Path=typer.Argument(..., help="run config YAML"), force:bool=type
     _guard(go)
 
 @app.command()
-def stage(name:str=typer.Argument(..., help="preprocess | segment | mask | train | xai | index"), config:Path=typer.Argument(..., help="run config YAML"),
+def study(config:Path=typer.Argument(..., help="run config YAML"), force:bool=typer.Option(False, help="rerun finished stages and cases")):
+    "The masked-versus-unmasked study for CONFIG: every stage up to `study` (reusing finished ones), then the index; prints the study table."
+    from ct_mask_cls.pipeline import run_pipeline, STAGES
+    import pandas as pd
+    def go():
+        run_pipeline(config, force=force, echo=typer.echo)
+        rd = load_config(config).run_dir
+        typer.echo(pd.read_csv(rd/'study'/'study.csv').round(3).to_string(index=False))
+        typer.secho(f"study report: {(rd/'06_study.html').resolve()}", fg=typer.colors.GREEN)
+    _guard(go)
+
+@app.command()
+def stage(name:str=typer.Argument(..., help="preprocess | segment | mask | train | xai | study | index"), config:Path=typer.Argument(..., help="run config YAML"),
           force:bool=typer.Option(True, help="rerun even if finished")):
     "Run one stage for CONFIG (its inputs must exist)."
     from ct_mask_cls.pipeline import run_stage

@@ -14,9 +14,9 @@ import yaml, dacite
 
 # %% auto #0
 __all__ = ['ConfigError', 'DataConfig', 'PreprocessConfig', 'SegmentConfig', 'MaskConfig', 'SplitConfig', 'TrainConfig',
-           'XaiConfig', 'RunConfig', 'config_from_dict', 'load_config', 'config_to_dict', 'default_config_yaml',
-           'read_labels', 'check_inputs', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj', 'sha256_file',
-           'save_nifti', 'load_nifti', 'spacing_of']
+           'XaiConfig', 'StudyConfig', 'RunConfig', 'config_from_dict', 'load_config', 'config_to_dict',
+           'default_config_yaml', 'read_labels', 'check_inputs', 'atomic_path', 'atomic_write_text', 'save_json',
+           'hash_obj', 'sha256_file', 'save_nifti', 'load_nifti', 'spacing_of']
 
 # %% ../nbs/00_core.ipynb #b1c22585
 class ConfigError(ValueError):
@@ -87,12 +87,17 @@ class TrainConfig:
     workers: int = _f(0, "DataLoader workers")
     resume: bool = _f(True, "continue from the last checkpoint of an interrupted training")
     n_bootstrap: int = _f(1000, "bootstrap resamples for AUC confidence intervals")
-    compare_modes: list = _f(['zero', 'none'], "mask modes trained in the masked-versus-unmasked study")
 
 @dataclass
 class XaiConfig:
     "Grad-CAM."
     n_cases: int = _f(6, "test cases explained (and overlaid) per mode")
+
+@dataclass
+class StudyConfig:
+    "The masked-versus-unmasked study: the same model and splits for each mask mode."
+    modes: list = _f(['zero', 'none'], "mask modes compared; each gets ΔAUC against none when none is listed")
+    folds: int = _f(0, "k-fold cross-validation over all patients (≥2), reported as mean ± SD; 0 = the fixed split only")
 
 @dataclass
 class RunConfig:
@@ -106,6 +111,7 @@ class RunConfig:
     split: SplitConfig = field(default_factory=SplitConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     xai: XaiConfig = field(default_factory=XaiConfig)
+    study: StudyConfig = field(default_factory=StudyConfig)
 
     @property
     def run_dir(self) -> Path: return Path(self.out_dir)/self.run_id
@@ -161,8 +167,9 @@ def _check_values(cfg:RunConfig):
     for (s,k), ok in choices.items():
         v = getattr(getattr(cfg,s),k)
         if v not in ok: raise ConfigError(f"config key '{s}.{k}' must be one of {', '.join(ok)}; got {v!r}")
-    for m in cfg.train.compare_modes:
-        if m not in choices[('mask','mode')]: raise ConfigError(f"config key 'train.compare_modes' has unknown mode {m!r}")
+    for m in cfg.study.modes:
+        if m not in choices[('mask','mode')]: raise ConfigError(f"config key 'study.modes' has unknown mode {m!r}; modes: zero, crop, channel, none")
+    if cfg.study.folds == 1 or cfg.study.folds < 0: raise ConfigError(f"config key 'study.folds' must be 0 (off) or at least 2; got {cfg.study.folds}")
     for s,k,n in (('preprocess','spacing',3), ('train','input_size',3), ('mask','window',2)):
         v = getattr(getattr(cfg,s),k)
         if len(v)!=n or not all(isinstance(x,(int,float)) and not isinstance(x,bool) for x in v): raise ConfigError(f"config key '{s}.{k}' must be a list of {n} numbers; got {v!r}")

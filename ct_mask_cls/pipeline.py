@@ -15,9 +15,10 @@ from .core import *
 from . import dicom, segment as seg, mask as msk, train as trn, xai
 
 # %% auto #0
-__all__ = ['STAGES', 'stage_preprocess', 'stage_segment', 'stage_mask', 'train_modes', 'stage_train', 'stage_xai', 'StageFailed',
-           'stages_dir', 'stage_key', 'stage_files', 'render_html', 'notebook_errors', 'run_stage', 'run_pipeline',
-           'demo_config', 'tiny_setup', 'show_slices', 'plot_curves', 'plot_roc_calibration', 'versions', 'git_commit']
+__all__ = ['STAGES', 'stage_preprocess', 'stage_segment', 'stage_mask', 'stage_train', 'stage_xai', 'study_modes', 'study_table',
+           'kfold_study', 'stage_study', 'study_verdict', 'StageFailed', 'stages_dir', 'stage_key', 'stage_files',
+           'render_html', 'notebook_errors', 'run_stage', 'run_pipeline', 'demo_config', 'tiny_setup', 'show_slices',
+           'plot_curves', 'plot_roc_calibration', 'versions', 'git_commit']
 
 # %% ../nbs/08_pipeline.ipynb #7d3bd0d1
 def _pmap(fn, items, workers:int, desc:str, progress=True):
@@ -146,49 +147,99 @@ def stage_mask(cfg:RunConfig, run_dir:str|Path, progress=True) -> pd.DataFrame:
     return df[cols]
 
 # %% ../nbs/08_pipeline.ipynb #6ac29bc9
-def train_modes(cfg:RunConfig) -> list:
-    "Mask modes trained: the configured mode first, then the comparison modes."
-    return list(dict.fromkeys([cfg.mask.mode] + list(cfg.train.compare_modes)))
+def _manifest(run_dir) -> pd.DataFrame:
+    return pd.read_csv(Path(run_dir)/'mask'/'manifest.csv', dtype={'case_id': str, 'patient_id': str})
 
-def stage_train(cfg:RunConfig, run_dir:str|Path, progress=True) -> pd.DataFrame:
-    "Train and evaluate every mode; write train/<mode>/, train/metrics.json (configured mode) and train/study.csv."
-    run_dir = Path(run_dir); out = run_dir/'train'
-    man = pd.read_csv(run_dir/'mask'/'manifest.csv', dtype={'case_id': str, 'patient_id': str})
-    cache = run_dir/'cache'
-    ms = {}
-    for mode in train_modes(cfg):
-        trn.fit(cfg, man, mode, out/mode, cache, progress)
-        ms[mode] = trn.evaluate_model(cfg, man, mode, out/mode, cache)
-    save_json(out/'metrics.json', ms[cfg.mask.mode])
-    preds = {m: pd.read_csv(out/m/'predictions.csv', dtype={'case_id': str, 'patient_id': str}).query("split == 'test'").sort_values('case_id') for m in ms}
-    rows = []
-    for m, r in ms.items():
-        row = dict(mode=m, auc=r['auc'], auc_ci_low=r['auc_ci_low'], auc_ci_high=r['auc_ci_high'], accuracy=r['accuracy'], brier=r['brier'], n_test=r['n_test'])
-        if 'none' in ms and m != 'none':
-            a, b = preds[m], preds['none']
-            d = trn.paired_delta_auc(a.label.values, a.prob.values, b.prob.values, a.patient_id.values, cfg.train.n_bootstrap, cfg.train.seed)
-            row.update(delta_auc_vs_none=d[0], delta_ci_low=d[1], delta_ci_high=d[2])
-        rows.append(row)
-    study = pd.DataFrame(rows)
-    with atomic_path(out/'study.csv') as t: study.to_csv(t, index=False)
-    return study
+def stage_train(cfg:RunConfig, run_dir:str|Path, progress=True) -> dict:
+    "Train and evaluate the configured mask mode; write train/<mode>/ and train/metrics.json."
+    run_dir = Path(run_dir); out = run_dir/'train'/cfg.mask.mode; man = _manifest(run_dir)
+    trn.fit(cfg, man, cfg.mask.mode, out, run_dir/'cache', progress)
+    m = trn.evaluate_model(cfg, man, cfg.mask.mode, out, run_dir/'cache')
+    save_json(run_dir/'train'/'metrics.json', m)
+    return m
 
 # %% ../nbs/08_pipeline.ipynb #07d3a42e
 def stage_xai(cfg:RunConfig, run_dir:str|Path, progress=True) -> pd.DataFrame:
-    "Grad-CAM on test cases for every trained mode; writes xai/cases.csv and adds attention-in-ROI to the study table."
+    "Grad-CAM on test cases for the configured mode; writes xai/cases.csv and overlay PNGs."
     run_dir = Path(run_dir); out = run_dir/'xai'
-    man = pd.read_csv(run_dir/'mask'/'manifest.csv', dtype={'case_id': str, 'patient_id': str})
-    dfs = [xai.explain(cfg, man, m, run_dir/'train'/m, out, cfg.xai.n_cases, run_dir/'cache') for m in tqdm(train_modes(cfg), desc='grad-cam', disable=not progress)]
-    df = pd.concat(dfs, ignore_index=True)
+    df = xai.explain(cfg, _manifest(run_dir), cfg.mask.mode, run_dir/'train'/cfg.mask.mode, out, cfg.xai.n_cases, run_dir/'cache', progress)
     with atomic_path(out/'cases.csv') as t: df.to_csv(t, index=False)
-    study = pd.read_csv(run_dir/'train'/'study.csv')
-    study['attention_in_roi'] = study['mode'].map(df.groupby('mode').attention_in_roi.mean())
-    with atomic_path(out/'study.csv') as t: study.to_csv(t, index=False)
     return df
 
 # %% ../nbs/08_pipeline.ipynb #e925b249
-STAGES = ['preprocess', 'segment', 'mask', 'train', 'xai', 'index']
-_SECTIONS = {'preprocess': ['data', 'preprocess'], 'segment': ['segment', 'mask.roi'], 'mask': ['mask', 'split'], 'train': ['train'], 'xai': ['xai'], 'index': []}
+def study_modes(cfg:RunConfig) -> list:
+    "Mask modes in the study, in config order, without duplicates."
+    return list(dict.fromkeys(cfg.study.modes))
+
+def _mode_dirs(cfg, run_dir, mode):
+    "(model folder, Grad-CAM folder) for `mode`: the train/xai stages' own for the configured mode."
+    run_dir = Path(run_dir)
+    if mode == cfg.mask.mode: return run_dir/'train'/mode, run_dir/'xai'
+    return run_dir/'study'/mode, run_dir/'study'/'xai'
+
+def study_table(cfg:RunConfig, metrics:dict, preds:dict, attention:dict) -> pd.DataFrame:
+    "One row per mode: test AUC + CI, accuracy, Brier, ΔAUC vs none + CI (paired bootstrap), attention in ROI."
+    rows = []
+    for m, r in metrics.items():
+        row = dict(mode=m, auc=r['auc'], auc_ci_low=r['auc_ci_low'], auc_ci_high=r['auc_ci_high'], accuracy=r['accuracy'],
+                   brier=r['brier'], n_test=r['n_test'], attention_in_roi=attention.get(m, float('nan')))
+        if 'none' in metrics and m != 'none':
+            a, b = preds[m], preds['none']
+            if list(a.case_id) != list(b.case_id): raise RuntimeError(f"modes {m} and none were tested on different cases")
+            d = trn.paired_delta_auc(a.label.values, a.prob.values, b.prob.values, a.patient_id.values, cfg.train.n_bootstrap, cfg.train.seed)
+            row.update(delta_auc_vs_none=d[0], delta_ci_low=d[1], delta_ci_high=d[2])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+def kfold_study(cfg:RunConfig, run_dir:str|Path, progress=True) -> pd.DataFrame:
+    "k-fold cross-validation per mode; writes study/kfold.csv (per fold) and returns mean ± SD per mode."
+    run_dir = Path(run_dir); man = _manifest(run_dir); rows = []
+    ok = man[man.status == 'ok'].reset_index(drop=True)
+    fold = msk.kfold_splits(ok, cfg.study.folds, cfg.split.seed)
+    for k in range(cfg.study.folds):
+        mk = ok.assign(_fixed=np.where(fold == k, 'test', ''))
+        mk['split'] = msk.make_splits(mk, cfg.split.seed, cfg.split.val_frac, test_column='_fixed').values
+        for mode in study_modes(cfg):
+            d = run_dir/'study'/'kfold'/f'fold{k}'/mode
+            trn.fit(cfg, mk, mode, d, run_dir/'cache', progress)
+            m = trn.evaluate_model(cfg, mk, mode, d, run_dir/'cache')
+            rows.append(dict(fold=k, mode=mode, auc=m['auc'], n_test=m['n_test']))
+    df = pd.DataFrame(rows)
+    with atomic_path(run_dir/'study'/'kfold.csv') as t: df.to_csv(t, index=False)
+    return df.groupby('mode', sort=False).auc.agg(['mean', 'std', 'count']).rename(columns={'mean': 'auc_mean', 'std': 'auc_sd', 'count': 'folds'}).reset_index()
+
+def stage_study(cfg:RunConfig, run_dir:str|Path, progress=True) -> pd.DataFrame:
+    "Train/evaluate/explain every study mode on the same splits; write study/study.csv (and kfold.csv)."
+    run_dir = Path(run_dir); man = _manifest(run_dir); cache = run_dir/'cache'
+    metrics, preds, att, cams = {}, {}, {}, []
+    for mode in tqdm(study_modes(cfg), desc='study', disable=not progress):
+        mdir, xdir = _mode_dirs(cfg, run_dir, mode)
+        if mode == cfg.mask.mode and (mdir/'metrics.json').exists(): m = json.loads((mdir/'metrics.json').read_text())
+        else:
+            trn.fit(cfg, man, mode, mdir, cache, progress); m = trn.evaluate_model(cfg, man, mode, mdir, cache)
+        metrics[mode] = m
+        preds[mode] = pd.read_csv(mdir/'predictions.csv', dtype={'case_id': str, 'patient_id': str}).query("split == 'test'").sort_values('case_id')
+        cx = xdir/'cases.csv'
+        df = pd.read_csv(cx, dtype={'case_id': str}) if mode == cfg.mask.mode and cx.exists() else xai.explain(cfg, man, mode, mdir, xdir, cfg.xai.n_cases, cache, progress)
+        att[mode] = float(df.attention_in_roi.mean()); cams.append(df.assign(overlay=[str((xdir/o).relative_to(run_dir)) for o in df.overlay]))
+    st = study_table(cfg, metrics, preds, att)
+    (run_dir/'study').mkdir(parents=True, exist_ok=True)
+    with atomic_path(run_dir/'study'/'cams.csv') as t: pd.concat(cams, ignore_index=True).to_csv(t, index=False)
+    if cfg.study.folds >= 2:
+        kf = kfold_study(cfg, run_dir, progress); st = st.merge(kf, on='mode', how='left')
+    with atomic_path(run_dir/'study'/'study.csv') as t: st.to_csv(t, index=False)
+    return st
+
+def study_verdict(row) -> str:
+    "Plain-language reading of one study row's ΔAUC CI."
+    if not (row.delta_ci_low == row.delta_ci_low): return "no ΔAUC (needs none in study.modes and both classes in test)"
+    if row.delta_ci_low > 0: return f"{row.mode} generalises better than none"
+    if row.delta_ci_high < 0: return f"none is better than {row.mode}"
+    return "no clear difference (the CI includes 0)"
+
+# %% ../nbs/08_pipeline.ipynb #a8ba2912
+STAGES = ['preprocess', 'segment', 'mask', 'train', 'xai', 'study', 'index']
+_SECTIONS = {'preprocess': ['data', 'preprocess'], 'segment': ['segment', 'mask.roi'], 'mask': ['mask', 'split'], 'train': ['train'], 'xai': ['xai'], 'study': ['study'], 'index': []}
 
 class StageFailed(RuntimeError):
     "A stage notebook raised; the partial notebook is kept."
@@ -265,7 +316,7 @@ def run_pipeline(config_path:str|Path, force:bool=False, stages:list|None=None, 
         echo(f"[{s}] {'reused' if r['reused'] else 'done'} in {r['seconds']} s -> {cfg.run_dir/r['html']}")
     return recs
 
-# %% ../nbs/08_pipeline.ipynb #a8ba2912
+# %% ../nbs/08_pipeline.ipynb #5dda0786
 def demo_config(data_dir:str|Path, out_dir:str|Path='outputs', run_id:str='demo', tiny:bool=False) -> dict:
     "Config dict for the synthetic demo cohort in `data_dir`."
     data_dir = Path(data_dir).resolve()
@@ -275,8 +326,8 @@ def demo_config(data_dir:str|Path, out_dir:str|Path='outputs', run_id:str='demo'
                 segment=dict(backend='auto'), mask=dict(roi=['lungs'], mode='zero', min_roi_ml=5.0),
                 split=dict(seed=0, val_frac=0.25, test_column='split'),
                 train=dict(model='small3d', input_size=[24, 24, 24] if tiny else [64, 64, 48], epochs=2 if tiny else 40, batch_size=4, lr=2e-3,
-                           patience=2 if tiny else 15, n_bootstrap=200 if tiny else 1000, compare_modes=['zero', 'none']),
-                xai=dict(n_cases=2 if tiny else 6))
+                           patience=2 if tiny else 15, n_bootstrap=200 if tiny else 1000),
+                xai=dict(n_cases=2 if tiny else 6), study=dict(modes=['zero', 'none']))
 
 def tiny_setup(upto:str, root:str|Path='outputs/_tiny') -> tuple[str, str]:
     "Make a tiny cohort and run stages before `upto` in-process; return (config_path, run_dir)."
@@ -286,12 +337,12 @@ def tiny_setup(upto:str, root:str|Path='outputs/_tiny') -> tuple[str, str]:
     cp = root/'config.yaml'
     atomic_write_text(cp, yaml.safe_dump(demo_config(root/'data', root/'runs', 'tiny', tiny=True)))
     cfg = load_config(cp)
-    fns = dict(preprocess=stage_preprocess, segment=stage_segment, mask=stage_mask, train=stage_train, xai=stage_xai)
+    fns = dict(preprocess=stage_preprocess, segment=stage_segment, mask=stage_mask, train=stage_train, xai=stage_xai, study=stage_study)
     for s in STAGES[:STAGES.index(upto)]:
         if s in fns: fns[s](cfg, cfg.run_dir, progress=False)
     return str(cp), str(cfg.run_dir)
 
-# %% ../nbs/08_pipeline.ipynb #5dda0786
+# %% ../nbs/08_pipeline.ipynb #52ceca62
 import matplotlib; matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 

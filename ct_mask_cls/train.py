@@ -17,7 +17,8 @@ from .data import make_dataset, records
 
 # %% auto #0
 __all__ = ['Small3DCNN', 'Slab2p5D', 'pretrained_file', 'build_model', 'target_layer', 'auc_ci', 'paired_delta_auc', 'ece',
-           'youden_threshold', 'evaluate', 'seed_everything', 'predict', 'fit', 'load_trained', 'evaluate_model']
+           'youden_threshold', 'evaluate', 'seed_everything', 'predict', 'fit_key', 'fit', 'load_trained',
+           'evaluate_model']
 
 # %% ../nbs/05_train.ipynb #3c800e5f
 class Small3DCNN(nn.Module):
@@ -141,6 +142,11 @@ def predict(model:nn.Module, ds, batch_size:int=4, device='cpu') -> np.ndarray:
 def _val_score(y, p):
     return float(roc_auc_score(y, p)) if len(set(y)) == 2 else float('nan')
 
+def fit_key(cfg:RunConfig, mode:str, tr:list, va:list) -> str:
+    "Hash of what a checkpoint depends on: training and mask settings, mode, and the train/val cases."
+    t = {k: v for k, v in config_to_dict(cfg)['train'].items() if k not in ('resume', 'workers', 'n_bootstrap')}
+    return hash_obj([t, config_to_dict(cfg)['mask'], mode, [(r['case_id'], r['label'], r['ct'], r['mask']) for r in tr + va]])
+
 def fit(cfg:RunConfig, manifest:pd.DataFrame, mode:str, out_dir:str|Path, cache_dir:str|Path|None=None, progress:bool=True) -> dict:
     "Train one model for mask `mode`; write checkpoint, best model, history; return a summary."
     tc = cfg.train; out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
@@ -159,9 +165,12 @@ def fit(cfg:RunConfig, manifest:pd.DataFrame, mode:str, out_dir:str|Path, cache_
     yva = np.array([r['label'] for r in va])
     ck = out_dir/'checkpoint.pt'
     state = dict(epoch=0, history=[], best=(-np.inf, -np.inf), best_epoch=-1, bad=0)
+    key = fit_key(cfg, mode, tr, va)
     if tc.resume and ck.exists():
         c = torch.load(ck, map_location=device, weights_only=False)
-        model.load_state_dict(c['model']); opt.load_state_dict(c['opt']); sched.load_state_dict(c['sched']); state = c['state']
+        if c.get('key') == key:
+            model.load_state_dict(c['model']); opt.load_state_dict(c['opt']); sched.load_state_dict(c['sched']); state = c['state']
+        elif progress: print(f"checkpoint {ck} is from other settings or data; training {mode} from scratch")
     bar = tqdm(range(state['epoch'], tc.epochs), desc=f'train {mode}', disable=not progress, initial=state['epoch'], total=tc.epochs)
     for ep in bar:
         if state['bad'] >= tc.patience: break
@@ -188,7 +197,7 @@ def fit(cfg:RunConfig, manifest:pd.DataFrame, mode:str, out_dir:str|Path, cache_
             with atomic_path(out_dir/'best_model.pt') as t: torch.save(model.state_dict(), t)
         else: state['bad'] += 1
         state['epoch'] = ep+1
-        with atomic_path(ck) as t: torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(), state=state), t)
+        with atomic_path(ck) as t: torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(), state=state, key=key), t)
         bar.set_postfix(loss=f"{np.mean(losses):.3f}", val_auc=f"{auc:.3f}")
     hist = pd.DataFrame(state['history'])
     with atomic_path(out_dir/'history.csv') as t: hist.to_csv(t, index=False)

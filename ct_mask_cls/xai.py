@@ -11,6 +11,7 @@ import numpy as np, pandas as pd, torch
 import matplotlib; matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 from pytorch_grad_cam import GradCAM
+from tqdm.auto import tqdm
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from .core import *
 from .train import target_layer, Slab2p5D, load_trained
@@ -48,7 +49,7 @@ def overlay_figure(img:np.ndarray, cam:np.ndarray, roi:np.ndarray|None=None, tit
     return fig
 
 # %% ../nbs/06_xai.ipynb #e99f557b
-def explain(cfg:RunConfig, manifest:pd.DataFrame, mode:str, model_dir:str|Path, out_dir:str|Path, n:int=6, cache_dir=None) -> pd.DataFrame:
+def explain(cfg:RunConfig, manifest:pd.DataFrame, mode:str, model_dir:str|Path, out_dir:str|Path, n:int=6, cache_dir=None, progress:bool=False) -> pd.DataFrame:
     "Grad-CAM for up to `n` test cases of mask `mode`; overlays in `out_dir`; one row per case."
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     model = load_trained(cfg, mode, model_dir)
@@ -58,7 +59,7 @@ def explain(cfg:RunConfig, manifest:pd.DataFrame, mode:str, model_dir:str|Path, 
     recs = (pos[:(n+1)//2] + neg[:n//2] + pos[(n+1)//2:] + neg[n//2:])[:n]
     ds = make_dataset(recs, cfg.mask, cfg.train.input_size, cache_dir, mode=mode)
     rows = []
-    for r, d in zip(recs, ds):
+    for r, d in tqdm(zip(recs, ds), total=len(recs), desc=f'grad-cam {mode}', disable=not progress):
         x = d['image'][None]
         with torch.no_grad(): prob = float(torch.sigmoid(model(x))[0, 0])
         cam = gradcam_volume(model, x); roi = d['roi'][0].numpy()

@@ -39,14 +39,19 @@ def test_metrics_and_reports(tiny_run):
     run = t/'runs/tiny'
     m = json.loads((run/'train/metrics.json').read_text())
     assert {'auc', 'auc_ci_low', 'auc_ci_high', 'brier', 'n_test'} <= set(m) and m['n_test'] == 4
-    study = pd.read_csv(run/'xai/study.csv')
+    study = pd.read_csv(run/'study/study.csv')
     assert set(study['mode']) == {'zero', 'none'} and 'delta_auc_vs_none' in study and 'attention_in_roi' in study
+    z = study.set_index('mode').loc['zero']
+    assert z.delta_ci_low <= z.delta_auc_vs_none <= z.delta_ci_high
+    assert study.attention_in_roi.between(0, 1).all()
+    # the configured mode's model is reused by the study, not retrained
+    assert not (run/'study/zero').exists() and (run/'study/none/best_model.pt').exists()
     for s in STAGES:
         nb, html, _ = stage_files(run, s)
         assert nb.exists() and html.exists(), s
         assert notebook_errors(nb) == [], s
     idx = (run/'index.html').read_text()
-    assert all(f'{i+1:02d}_{s}.html' in idx for i, s in enumerate(STAGES[:-1]))
+    assert len(STAGES) - 1 >= 6 and all(f'{i+1:02d}_{s}.html' in idx for i, s in enumerate(STAGES[:-1]))
     assert 'backend' in (run/'02_segment.html').read_text() and 'threshold' in (run/'02_segment.html').read_text()
 
 def test_rerun_reuses_stages(tiny_run):
