@@ -15,8 +15,8 @@ import yaml, dacite
 # %% auto #0
 __all__ = ['ConfigError', 'DataConfig', 'PreprocessConfig', 'SegmentConfig', 'MaskConfig', 'SplitConfig', 'TrainConfig',
            'XaiConfig', 'StudyConfig', 'RunConfig', 'config_from_dict', 'load_config', 'config_to_dict',
-           'default_config_yaml', 'read_labels', 'check_inputs', 'atomic_path', 'atomic_write_text', 'save_json',
-           'hash_obj', 'sha256_file', 'save_nifti', 'load_nifti', 'spacing_of']
+           'default_config_yaml', 'read_labels', 'check_inputs', 'pbar', 'atomic_path', 'atomic_write_text',
+           'save_json', 'hash_obj', 'sha256_file', 'save_nifti', 'load_nifti', 'spacing_of']
 
 # %% ../nbs/00_core.ipynb #b1c22585
 class ConfigError(ValueError):
@@ -229,6 +229,26 @@ def check_inputs(cfg:RunConfig):
     if cfg.segment.backend == 'existing' and not d.mask_dir: raise ConfigError("segment.backend 'existing' needs data.mask_dir")
 
 # %% ../nbs/00_core.ipynb #c93b6fed
+_PARENT_ERR = []
+
+def _parent_stderr():
+    "The parent process's stderr when a stage run asked for it (Linux), else None."
+    if os.environ.get('CT_MASK_CLS_PROGRESS') != 'parent': return None
+    if not _PARENT_ERR:
+        try: _PARENT_ERR.append(open(f'/proc/{os.getppid()}/fd/2', 'w'))
+        except OSError: _PARENT_ERR.append(None)
+    return _PARENT_ERR[0]
+
+def pbar(iterable=None, **kw):
+    "A tqdm progress bar that, in stage runs, draws on the terminal that started the run rather than in the report."
+    f = _parent_stderr()
+    if f is not None:
+        from tqdm import tqdm as _std
+        return _std(iterable, file=f, **kw)
+    from tqdm.auto import tqdm as _auto
+    return _auto(iterable, **kw)
+
+# %% ../nbs/00_core.ipynb #4715911f
 @contextlib.contextmanager
 def atomic_path(path:str|Path):
     "Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."

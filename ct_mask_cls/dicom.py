@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np, nibabel as nib, pandas as pd, pydicom, torch
-from tqdm.auto import tqdm
 from .core import *
 
 # %% auto #0
@@ -124,7 +123,7 @@ class Series:
 def scan_series(root:str|Path, allow_modality:tuple=(), min_slices:int=8, progress:bool=True) -> tuple[list[Series], list[dict]]:
     "Group the DICOM files under `root` into series; return (series, unreadable-file records)."
     files = find_dicom_files(root)
-    heads = [read_header(f) for f in tqdm(files, desc='reading DICOM headers', disable=not progress, leave=False)]
+    heads = [read_header(f) for f in pbar(files, desc='reading DICOM headers', disable=not progress, leave=False)]
     bad = [h for h in heads if h['error']]
     groups = defaultdict(list)
     for h in heads:

@@ -10,7 +10,6 @@ import json, os, shutil, subprocess, sys, time, importlib.metadata as md
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd, nibabel as nib, yaml
-from tqdm.auto import tqdm
 from .core import *
 from . import dicom, segment as seg, mask as msk, train as trn, xai
 
@@ -24,7 +23,7 @@ __all__ = ['STAGES', 'stage_preprocess', 'stage_segment', 'stage_mask', 'stage_t
 def _pmap(fn, items, workers:int, desc:str, progress=True):
     "Map `fn` over `items` in a thread pool with a tqdm bar."
     with ThreadPoolExecutor(max(1, workers)) as ex:
-        return list(tqdm(ex.map(fn, items), total=len(items), desc=desc, disable=not progress))
+        return list(pbar(ex.map(fn, items), total=len(items), desc=desc, disable=not progress))
 
 def _preprocess_one(args):
     "Convert (if DICOM) and resample one case; reuse finished output."
@@ -212,7 +211,7 @@ def stage_study(cfg:RunConfig, run_dir:str|Path, progress=True) -> pd.DataFrame:
     "Train/evaluate/explain every study mode on the same splits; write study/study.csv (and kfold.csv)."
     run_dir = Path(run_dir); man = _manifest(run_dir); cache = run_dir/'cache'
     metrics, preds, att, cams = {}, {}, {}, []
-    for mode in tqdm(study_modes(cfg), desc='study', disable=not progress):
+    for mode in pbar(study_modes(cfg), desc='study', disable=not progress):
         mdir, xdir = _mode_dirs(cfg, run_dir, mode)
         if mode == cfg.mask.mode and (mdir/'metrics.json').exists(): m = json.loads((mdir/'metrics.json').read_text())
         else:
@@ -288,7 +287,8 @@ def run_stage(name:str, config_path:str|Path, force:bool=False, cfg:RunConfig|No
         if rec.get('key') == key: return dict(rec, reused=True)
     done.unlink(missing_ok=True); html.unlink(missing_ok=True)
     tmp = nb.with_name('.running.' + nb.name)
-    t0 = time.time()
+    t0 = time.time(); prev = os.environ.get('CT_MASK_CLS_PROGRESS')
+    os.environ['CT_MASK_CLS_PROGRESS'] = 'parent'          # the kernel inherits it: progress bars go to this terminal, not into the report
     try:
         pm.execute_notebook(str(stages_dir()/f'{name}.ipynb'), str(tmp), parameters=dict(config_path=str(Path(config_path).resolve()), run_dir=str(run_dir)),
                             kernel_name='python3', progress_bar=False, cwd=str(run_dir), log_output=False)
@@ -298,6 +298,9 @@ def run_stage(name:str, config_path:str|Path, force:bool=False, cfg:RunConfig|No
     except BaseException:
         if tmp.exists(): os.replace(tmp, nb)
         raise
+    finally:
+        if prev is None: os.environ.pop('CT_MASK_CLS_PROGRESS', None)
+        else: os.environ['CT_MASK_CLS_PROGRESS'] = prev
     os.replace(tmp, nb)
     render_html(nb, html)
     rec = dict(stage=name, key=key, seconds=round(time.time()-t0, 1), finished=time.strftime('%Y-%m-%d %H:%M:%S'), notebook=nb.name, html=html.name)

@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, CTImageStorage, generate_uid
-from tqdm.auto import tqdm
-from .core import atomic_path, atomic_write_text
+from .core import atomic_path, atomic_write_text, pbar
 
 # %% auto #0
 __all__ = ['make_phantom', 'write_ct_series', 'make_demo_cohort']
@@ -119,7 +118,7 @@ def make_demo_cohort(out:str|Path, n:int=40, seed:int=0, size:int=96, test_frac:
     test_idx = set(rng.choice(n, n_test, replace=False).tolist())
     while len({labels[i] for i in test_idx}) < 2: test_idx = set(rng.choice(n, n_test, replace=False).tolist())
     rows = []
-    for i in tqdm(range(n), desc='writing demo cohort', disable=not progress):
+    for i in pbar(range(n), desc='writing demo cohort', disable=not progress):
         pid = f'SYN{i+1:03d}'; prng = np.random.default_rng([seed, i])
         is_test = i in test_idx
         marker = bool(prng.random() < 0.5) if is_test else bool(labels[i])

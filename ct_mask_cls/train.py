@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from torch import nn
 from sklearn.metrics import roc_auc_score, roc_curve, brier_score_loss, confusion_matrix
-from tqdm.auto import tqdm
 from .core import *
 from .data import make_dataset, records
 
@@ -171,7 +170,7 @@ def fit(cfg:RunConfig, manifest:pd.DataFrame, mode:str, out_dir:str|Path, cache_
         if c.get('key') == key:
             model.load_state_dict(c['model']); opt.load_state_dict(c['opt']); sched.load_state_dict(c['sched']); state = c['state']
         elif progress: print(f"checkpoint {ck} is from other settings or data; training {mode} from scratch")
-    bar = tqdm(range(state['epoch'], tc.epochs), desc=f'train {mode}', disable=not progress, initial=state['epoch'], total=tc.epochs)
+    bar = pbar(range(state['epoch'], tc.epochs), desc=f'train {mode}', disable=not progress, initial=state['epoch'], total=tc.epochs)
     for ep in bar:
         if state['bad'] >= tc.patience: break
         model.train(); ds_tr.reseed(tc.seed + ep); torch.manual_seed(tc.seed + ep)

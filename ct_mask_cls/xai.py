@@ -11,7 +11,6 @@ import numpy as np, pandas as pd, torch
 import matplotlib; matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 from pytorch_grad_cam import GradCAM
-from tqdm.auto import tqdm
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from .core import *
 from .train import target_layer, Slab2p5D, load_trained
@@ -59,7 +58,7 @@ def explain(cfg:RunConfig, manifest:pd.DataFrame, mode:str, model_dir:str|Path, 
     recs = (pos[:(n+1)//2] + neg[:n//2] + pos[(n+1)//2:] + neg[n//2:])[:n]
     ds = make_dataset(recs, cfg.mask, cfg.train.input_size, cache_dir, mode=mode)
     rows = []
-    for r, d in tqdm(zip(recs, ds), total=len(recs), desc=f'grad-cam {mode}', disable=not progress):
+    for r, d in pbar(zip(recs, ds), total=len(recs), desc=f'grad-cam {mode}', disable=not progress):
         x = d['image'][None]
         with torch.no_grad(): prob = float(torch.sigmoid(model(x))[0, 0])
         cam = gradcam_volume(model, x); roi = d['roi'][0].numpy()

@@ -1,0 +1,69 @@
+"Training is reproducible: same config -> same metrics; a run killed mid-training and resumed ends where an uninterrupted run ends."
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
+import numpy as np, pandas as pd, pytest, torch, yaml
+from ct_mask_cls.core import config_from_dict, load_config
+from ct_mask_cls.pipeline import demo_config, stage_preprocess, stage_segment, stage_mask
+from ct_mask_cls.synth import make_demo_cohort
+from ct_mask_cls import train as trn
+
+FIT = """
+import sys, json, pandas as pd
+from ct_mask_cls.core import load_config
+from ct_mask_cls import train as trn
+cfg = load_config(sys.argv[1]); man = pd.read_csv(sys.argv[2], dtype={'case_id': str, 'patient_id': str})
+trn.fit(cfg, man, 'zero', sys.argv[3], sys.argv[4], progress=False)
+print(json.dumps(trn.evaluate_model(cfg, man, 'zero', sys.argv[3], sys.argv[4])))
+"""
+
+@pytest.fixture(scope='module')
+def masked(tmp_path_factory):
+    "A tiny cohort through preprocess, segment and mask; returns (config path, manifest path)."
+    t = tmp_path_factory.mktemp('train')
+    make_demo_cohort(t/'data', n=8, size=32, progress=False)
+    d = demo_config(t/'data', t/'runs', 'r', tiny=True)
+    d['train'].update(epochs=6, patience=20, input_size=[32, 32, 32], batch_size=1, n_bootstrap=100)
+    (t/'c.yaml').write_text(yaml.safe_dump(d)); cfg = load_config(t/'c.yaml')
+    for f in (stage_preprocess, stage_segment, stage_mask): f(cfg, cfg.run_dir, progress=False)
+    (t/'fit.py').write_text(FIT)
+    return t, t/'c.yaml', cfg.run_dir/'mask'/'manifest.csv'
+
+def _fit(t, cp, man, out, **kw):
+    return subprocess.Popen([sys.executable, str(t/'fit.py'), str(cp), str(man), str(out), str(t/'cache')], stdout=subprocess.PIPE, text=True, **kw)
+
+def test_same_config_same_metrics(masked):
+    t, cp, man = masked
+    outs = [json.loads(_fit(t, cp, man, t/f'det{i}').communicate(timeout=600)[0].strip().splitlines()[-1]) for i in range(2)]
+    assert outs[0] == outs[1]
+    p = [pd.read_csv(t/f'det{i}'/'predictions.csv') for i in range(2)]
+    pd.testing.assert_frame_equal(p[0], p[1])
+    h = [pd.read_csv(t/f'det{i}'/'history.csv') for i in range(2)]
+    np.testing.assert_array_equal(h[0].train_loss.values, h[1].train_loss.values)
+    assert len(h[0]) == 6
+
+def test_killed_then_resumed_matches_uninterrupted(masked):
+    t, cp, man = masked
+    ref = _fit(t, cp, man, t/'ref').communicate(timeout=600)[0].strip().splitlines()[-1]
+    out = t/'killed'; pr = _fit(t, cp, man, out)
+    ck, t0 = out/'checkpoint.pt', time.time()
+    while time.time() - t0 < 300:                       # kill as soon as epoch 2's checkpoint lands (epoch 3 is running)
+        if ck.exists() and torch.load(ck, weights_only=False)['state']['epoch'] >= 2: break
+        time.sleep(0.02)
+    pr.send_signal(signal.SIGKILL); pr.wait()
+    done = torch.load(ck, weights_only=False)['state']['epoch']
+    assert 2 <= done < 6, done                          # really interrupted before the end
+    assert not (out/'metrics.json').exists()
+    res = _fit(t, cp, man, out).communicate(timeout=600)[0].strip().splitlines()[-1]   # train.resume defaults to true
+    assert json.loads(res) == json.loads(ref)
+    h, hr = pd.read_csv(out/'history.csv'), pd.read_csv(t/'ref'/'history.csv')
+    np.testing.assert_array_equal(h.train_loss.values, hr.train_loss.values)
+    np.testing.assert_array_equal(h.val_loss.values, hr.val_loss.values)
+
+def test_resume_ignores_checkpoint_from_other_settings(masked, tmp_path):
+    t, cp, man = masked
+    d = yaml.safe_load(cp.read_text()); d['train']['lr'] = 0.01
+    cp2 = tmp_path/'c2.yaml'; cp2.write_text(yaml.safe_dump(d))
+    import shutil; shutil.copytree(t/'ref', tmp_path/'out')                     # a finished checkpoint made with lr 0.002
+    r = _fit(t, cp2, man, tmp_path/'out').communicate(timeout=600)[0]
+    h = pd.read_csv(tmp_path/'out'/'history.csv')
+    assert len(h) == 6 and not np.array_equal(h.train_loss.values, pd.read_csv(t/'ref'/'history.csv').train_loss.values)
