@@ -13,6 +13,7 @@ from torch import nn
 from sklearn.metrics import roc_auc_score, roc_curve, brier_score_loss, confusion_matrix
 from .core import *
 from .data import make_dataset, records
+from monai.data import ThreadDataLoader
 
 # %% auto #0
 __all__ = ['Small3DCNN', 'Slab2p5D', 'pretrained_file', 'build_model', 'target_layer', 'auc_ci', 'paired_delta_auc', 'ece',
@@ -174,7 +175,7 @@ def fit(cfg:RunConfig, manifest:pd.DataFrame, mode:str, out_dir:str|Path, cache_
     for ep in bar:
         if state['bad'] >= tc.patience: break
         model.train(); ds_tr.reseed(tc.seed + ep); torch.manual_seed(tc.seed + ep)
-        dl = torch.utils.data.DataLoader(ds_tr, batch_size=tc.batch_size, shuffle=True, num_workers=tc.workers,
+        dl = ThreadDataLoader(ds_tr, batch_size=tc.batch_size, shuffle=True, num_workers=tc.workers, buffer_size=2,
                                          generator=torch.Generator().manual_seed(tc.seed + ep))
         t0, t_data, losses, tw = time.time(), 0.0, [], time.time()
         for b in dl:
