@@ -84,7 +84,8 @@ class TrainConfig:
     weight_decay: float = _f(1e-4, "AdamW weight decay")
     patience: int = _f(10, "early stopping patience on validation AUC (epochs)")
     seed: int = _f(0, "training seed")
-    workers: int = _f(0, "DataLoader workers")
+    workers: int = _f(0, "DataLoader workers (batches are also prefetched in a background thread)")
+    device: str = _f('auto', "auto (GPU when present) | cpu | cuda; mixed precision is used on GPU")
     resume: bool = _f(True, "continue from the last checkpoint of an interrupted training")
     n_bootstrap: int = _f(1000, "bootstrap resamples for AUC confidence intervals")
 
@@ -163,7 +164,7 @@ def config_from_dict(d:dict, base:Path|str|None=None) -> RunConfig:
 def _check_values(cfg:RunConfig):
     "Check enumerated values and list lengths, naming the key."
     choices = {('segment','backend'): ('auto','totalsegmentator','threshold','existing'), ('segment','device'): ('auto','cpu','gpu'),
-               ('mask','mode'): ('zero','crop','channel','none'), ('train','model'): ('small3d','r3d_18','resnet18_2p5d')}
+               ('mask','mode'): ('zero','crop','channel','none'), ('train','model'): ('small3d','r3d_18','resnet18_2p5d'), ('train','device'): ('auto','cpu','cuda')}
     for (s,k), ok in choices.items():
         v = getattr(getattr(cfg,s),k)
         if v not in ok: raise ConfigError(f"config key '{s}.{k}' must be one of {', '.join(ok)}; got {v!r}")

@@ -17,8 +17,8 @@ from monai.data import ThreadDataLoader
 
 # %% auto #0
 __all__ = ['Small3DCNN', 'Slab2p5D', 'pretrained_file', 'build_model', 'target_layer', 'auc_ci', 'paired_delta_auc', 'ece',
-           'youden_threshold', 'evaluate', 'seed_everything', 'predict', 'fit_key', 'fit', 'load_trained',
-           'evaluate_model']
+           'youden_threshold', 'evaluate', 'seed_everything', 'predict', 'train_device', 'fit_key', 'fit',
+           'load_trained', 'evaluate_model']
 
 # %% ../nbs/05_train.ipynb #3c800e5f
 class Small3DCNN(nn.Module):
@@ -142,15 +142,20 @@ def predict(model:nn.Module, ds, batch_size:int=4, device='cpu') -> np.ndarray:
 def _val_score(y, p):
     return float(roc_auc_score(y, p)) if len(set(y)) == 2 else float('nan')
 
+def train_device(want:str='auto') -> str:
+    "'cuda' or 'cpu' for config value `want`; asking for cuda without a GPU is an error."
+    if want == 'cuda' and not torch.cuda.is_available(): raise ConfigError("train.device is cuda but no CUDA GPU is visible; use auto or cpu")
+    return 'cuda' if want in ('auto', 'cuda') and torch.cuda.is_available() else 'cpu'
+
 def fit_key(cfg:RunConfig, mode:str, tr:list, va:list) -> str:
     "Hash of what a checkpoint depends on: training and mask settings, mode, and the train/val cases."
-    t = {k: v for k, v in config_to_dict(cfg)['train'].items() if k not in ('resume', 'workers', 'n_bootstrap')}
+    t = {k: v for k, v in config_to_dict(cfg)['train'].items() if k not in ('resume', 'workers', 'n_bootstrap', 'device')}
     return hash_obj([t, config_to_dict(cfg)['mask'], mode, [(r['case_id'], r['label'], r['ct'], r['mask']) for r in tr + va]])
 
 def fit(cfg:RunConfig, manifest:pd.DataFrame, mode:str, out_dir:str|Path, cache_dir:str|Path|None=None, progress:bool=True) -> dict:
     "Train one model for mask `mode`; write checkpoint, best model, history; return a summary."
     tc = cfg.train; out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
-    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    device = train_device(tc.device)
     seed_everything(tc.seed)
     tr, va = records(manifest, 'train'), records(manifest, 'val')
     if not tr or not va: raise RuntimeError(f"training needs train and val cases; got {len(tr)} train, {len(va)} val")
@@ -170,6 +175,7 @@ def fit(cfg:RunConfig, manifest:pd.DataFrame, mode:str, out_dir:str|Path, cache_
         c = torch.load(ck, map_location=device, weights_only=False)
         if c.get('key') == key:
             model.load_state_dict(c['model']); opt.load_state_dict(c['opt']); sched.load_state_dict(c['sched']); state = c['state']
+            if c.get('scaler') and scaler.is_enabled(): scaler.load_state_dict(c['scaler'])
         elif progress: print(f"checkpoint {ck} is from other settings or data; training {mode} from scratch")
     bar = pbar(range(state['epoch'], tc.epochs), desc=f'train {mode}', disable=not progress, initial=state['epoch'], total=tc.epochs)
     for ep in bar:
@@ -197,7 +203,7 @@ def fit(cfg:RunConfig, manifest:pd.DataFrame, mode:str, out_dir:str|Path, cache_
             with atomic_path(out_dir/'best_model.pt') as t: torch.save(model.state_dict(), t)
         else: state['bad'] += 1
         state['epoch'] = ep+1
-        with atomic_path(ck) as t: torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(), state=state, key=key), t)
+        with atomic_path(ck) as t: torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(), state=state, key=key, scaler=scaler.state_dict()), t)
         bar.set_postfix(loss=f"{np.mean(losses):.3f}", val_auc=f"{auc:.3f}")
     hist = pd.DataFrame(state['history'])
     with atomic_path(out_dir/'history.csv') as t: hist.to_csv(t, index=False)
@@ -210,11 +216,11 @@ def load_trained(cfg:RunConfig, mode:str, out_dir:str|Path) -> nn.Module:
 
 def evaluate_model(cfg:RunConfig, manifest:pd.DataFrame, mode:str, out_dir:str|Path, cache_dir=None) -> dict:
     "Threshold on val, metrics on test; writes predictions.csv and metrics.json in `out_dir`."
-    out_dir = Path(out_dir); model = load_trained(cfg, mode, out_dir)
+    out_dir = Path(out_dir); dev = train_device(cfg.train.device); model = load_trained(cfg, mode, out_dir).to(dev)
     preds = []
     for split in ('val', 'test'):
         recs = records(manifest, split)
-        p = predict(model, make_dataset(recs, cfg.mask, cfg.train.input_size, cache_dir, mode=mode), cfg.train.batch_size)
+        p = predict(model, make_dataset(recs, cfg.mask, cfg.train.input_size, cache_dir, mode=mode), cfg.train.batch_size, dev)
         preds.append(pd.DataFrame(dict(case_id=[r['case_id'] for r in recs], patient_id=[r['patient_id'] for r in recs],
                                        split=split, label=[r['label'] for r in recs], prob=p)))
     pr = pd.concat(preds, ignore_index=True)
