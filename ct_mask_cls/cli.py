@@ -23,10 +23,9 @@ def _fail(msg:str, code:int):
 
 def _guard(fn):
     "Run `fn`, turning user errors into one-line messages and exit codes."
-    from ct_mask_cls.pipeline import StageFailed
-    from ct_mask_cls.segment import WeightsMissing
+    from ct_mask_cls.segment import WeightsMissing, SegmentationRefused
     try: return fn()
-    except (ConfigError, WeightsMissing, FileNotFoundError) as e: _fail(str(e), 2)
+    except (ConfigError, WeightsMissing, FileNotFoundError, SegmentationRefused) as e: _fail(str(e), 2)
     except StageFailed as e: _fail(str(e), 1)
 
 @app.command()
@@ -125,14 +124,17 @@ def convert(input:Path=typer.Argument(..., help="folder tree of DICOM files"), o
 def segment_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), out:Path=typer.Argument(..., help="output multilabel mask NIfTI"),
                 backend:str=typer.Option('auto', help="auto | totalsegmentator | threshold | existing"), roi:List[str]=typer.Option(['lungs'], help="ROI names (repeatable)"),
                 fast:bool=typer.Option(True, help="TotalSegmentator --fast"), device:str=typer.Option('auto', help="auto | cpu | gpu"),
-                weights_dir:str=typer.Option('', help="TotalSegmentator home folder"), allow_download:bool=typer.Option(False, help="allow weight download")):
+                weights_dir:str=typer.Option('', help="TotalSegmentator home folder"), allow_download:bool=typer.Option(False, help="allow weight download"),
+                existing:Optional[Path]=typer.Option(None, help="an existing mask for this CT (backend existing): checked against the CT grid")):
     "Segment CT into OUT with TotalSegmentator ids."
     from ct_mask_cls.segment import segment
     from ct_mask_cls.core import SegmentConfig
     def go():
         if not ct.is_file(): raise ConfigError(f"CT not found: {ct}")
-        info = segment(ct, out, SegmentConfig(backend=backend, fast=fast, device=device, weights_dir=weights_dir, allow_download=allow_download), roi)
-        typer.echo(f"{out} written by {info['backend']}")
+        if backend not in ('auto', 'totalsegmentator', 'threshold', 'existing'): raise ConfigError(f"--backend must be auto, totalsegmentator, threshold or existing; got {backend!r}")
+        if backend == 'existing' and existing is None: raise ConfigError("--backend existing needs --existing MASK.nii.gz")
+        info = segment(ct, out, SegmentConfig(backend=backend, fast=fast, device=device, weights_dir=weights_dir, allow_download=allow_download), roi, existing)
+        typer.echo(f"{out} written by {info['backend']}" + (f" ({info['grid']})" if info.get('grid') else ''))
     _guard(go)
 
 @app.command(name='mask')

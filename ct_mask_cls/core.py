@@ -13,14 +13,17 @@ from typing import Optional
 import yaml, dacite
 
 # %% auto #0
-__all__ = ['ConfigError', 'DataConfig', 'PreprocessConfig', 'SegmentConfig', 'MaskConfig', 'SplitConfig', 'TrainConfig',
-           'XaiConfig', 'StudyConfig', 'RunConfig', 'config_from_dict', 'load_config', 'config_to_dict',
+__all__ = ['ConfigError', 'StageFailed', 'DataConfig', 'PreprocessConfig', 'SegmentConfig', 'MaskConfig', 'SplitConfig',
+           'TrainConfig', 'XaiConfig', 'StudyConfig', 'RunConfig', 'config_from_dict', 'load_config', 'config_to_dict',
            'default_config_yaml', 'read_labels', 'check_inputs', 'pbar', 'atomic_path', 'atomic_write_text',
            'save_json', 'hash_obj', 'sha256_file', 'save_nifti', 'load_nifti', 'spacing_of']
 
 # %% ../nbs/00_core.ipynb #b1c22585
 class ConfigError(ValueError):
     "A problem with the user's configuration or inputs, with a message that names it."
+
+class StageFailed(RuntimeError):
+    "A pipeline stage's notebook raised; its partial notebook is kept."
 
 # %% ../nbs/00_core.ipynb #be295ecf
 def _f(default, help): 
@@ -34,7 +37,8 @@ class DataConfig:
     dicom_dir: str = _f('', "folder tree of DICOM studies (searched at any depth); '' if nifti_dir is used")
     nifti_dir: str = _f('', "alternative input: one <patient_id>.nii.gz CT per patient")
     labels_csv: str = _f('', "CSV with columns patient_id,label (0/1), optionally a fixed-split column")
-    mask_dir: str = _f('', "existing masks, <patient_id>.nii.gz, used by the `existing` segmentation backend")
+    mask_dir: str = _f('', "folder of masks the dataset already has, used by the `existing` segmentation backend")
+    mask_pattern: str = _f('{patient_id}.nii.gz', "file name of a case's existing mask in mask_dir ({case_id} and {patient_id} are filled in)")
 
 @dataclass
 class PreprocessConfig:

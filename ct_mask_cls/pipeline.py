@@ -15,9 +15,9 @@ from . import dicom, segment as seg, mask as msk, train as trn, xai
 
 # %% auto #0
 __all__ = ['STAGES', 'stage_preprocess', 'stage_segment', 'stage_mask', 'stage_train', 'stage_xai', 'study_modes', 'study_table',
-           'kfold_study', 'stage_study', 'study_verdict', 'StageFailed', 'stages_dir', 'stage_key', 'stage_files',
-           'render_html', 'notebook_errors', 'run_stage', 'run_pipeline', 'demo_config', 'tiny_setup', 'show_slices',
-           'plot_curves', 'plot_roc_calibration', 'versions', 'git_commit']
+           'kfold_study', 'stage_study', 'study_verdict', 'stages_dir', 'stage_key', 'stage_files', 'render_html',
+           'notebook_errors', 'run_stage', 'run_pipeline', 'demo_config', 'tiny_setup', 'show_slices', 'plot_curves',
+           'plot_roc_calibration', 'versions', 'git_commit']
 
 # %% ../nbs/08_pipeline.ipynb #7d3bd0d1
 def _pmap(fn, items, workers:int, desc:str, progress=True):
@@ -79,25 +79,35 @@ def stage_preprocess(cfg:RunConfig, run_dir:str|Path, progress=True) -> dict:
 
 # %% ../nbs/08_pipeline.ipynb #e51207e0
 def stage_segment(cfg:RunConfig, run_dir:str|Path, progress=True) -> pd.DataFrame:
-    "Segment every ok case; writes segment/segments.csv with the backend and ROI volume per case."
+    "Segment every ok case; writes segment/segments.csv (backend, status, ROI volume per case) and segment/volumes.csv (every structure)."
     run_dir = Path(run_dir); out = run_dir/'segment'; out.mkdir(parents=True, exist_ok=True)
     cases = pd.read_csv(run_dir/'preprocess'/'cases.csv', dtype={'case_id': str, 'patient_id': str})
     roi = seg.resolve_roi(cfg.mask.roi)
-    backend = seg.choose_backend(cfg.segment, cfg.mask.roi)
+    scfg = _with_backend(cfg.segment, seg.choose_backend(cfg.segment, cfg.mask.roi))   # resolve `auto` once, for every case
+    names = seg.total_classes()
     def one(r):
         mp = out/'masks'/f'{r.case_id}.nii.gz'; js = out/'masks'/f'{r.case_id}.json'
-        key = hash_obj([backend, cfg.segment.task, cfg.segment.fast, cfg.mask.roi, os.path.getmtime(r.ct_path)])
+        ex = Path(cfg.data.mask_dir)/cfg.data.mask_pattern.format(case_id=r.case_id, patient_id=r.patient_id) if cfg.data.mask_dir else None
+        key = hash_obj([scfg.backend, cfg.segment.task, cfg.segment.fast, cfg.mask.roi, os.path.getmtime(r.ct_path), str(ex) if ex else ''])
         info = json.loads(js.read_text()) if js.exists() else {}
+        rec = dict(case_id=r.case_id, patient_id=r.patient_id, seg_path=str(mp), backend=scfg.backend, status='ok', reason='')
         if not (mp.exists() and info.get('key') == key):
-            ex = Path(cfg.data.mask_dir)/f'{r.patient_id}.nii.gz' if cfg.data.mask_dir else None
-            info = seg.segment(r.ct_path, mp, cfg.segment if backend == cfg.segment.backend else _with_backend(cfg.segment, backend), cfg.mask.roi, ex)
+            try: info = seg.segment(r.ct_path, mp, scfg, cfg.mask.roi, ex)
+            except seg.WeightsMissing: raise
+            except Exception as e:                                   # one bad case never stops the others
+                mp.unlink(missing_ok=True); js.unlink(missing_ok=True)
+                return dict(rec, seg_path='', status='failed', reason=f'{type(e).__name__}: {e}'), {}
             info['key'] = key; save_json(js, info)
         a, aff = load_nifti(mp)
-        vols = {f'{n}_ml': round(float(np.isin(a, [i]).sum()*np.prod(spacing_of(aff))/1000), 1) for n, i in roi.items()}
-        return dict(case_id=r.case_id, patient_id=r.patient_id, seg_path=str(mp), backend=info['backend'], **vols)
+        ml = np.prod(spacing_of(aff))/1000; counts = np.bincount(a.astype(np.int64).ravel())
+        vols = {names.get(i, f'label_{i}'): round(float(c*ml), 1) for i, c in enumerate(counts) if i and c}
+        return dict(rec, **{f'{n}_ml': round(float(np.isin(a, [i]).sum()*ml), 1) for n, i in roi.items()}), vols
     ok = [r for r in cases.itertuples() if r.status == 'ok']
-    df = pd.DataFrame(_pmap(one, ok, 1 if backend == 'totalsegmentator' else cfg.preprocess.workers, 'segment', progress))
+    res = _pmap(one, ok, 1 if scfg.backend == 'totalsegmentator' else cfg.preprocess.workers, 'segment', progress)
+    df = pd.DataFrame([r for r, _ in res])
+    vol = pd.DataFrame([dict(case_id=r['case_id'], structure=k, ml=v) for r, vs in res for k, v in vs.items()], columns=['case_id', 'structure', 'ml'])
     with atomic_path(out/'segments.csv') as t: df.to_csv(t, index=False)
+    with atomic_path(out/'volumes.csv') as t: vol.to_csv(t, index=False)
     return df
 
 def _with_backend(scfg, backend):
@@ -113,6 +123,9 @@ def stage_mask(cfg:RunConfig, run_dir:str|Path, progress=True) -> pd.DataFrame:
     missing = sorted(set(cases.patient_id) - set(labels.patient_id))
     ids = list(seg.resolve_roi(cfg.mask.roi).values())
     def one(r):
+        if getattr(r, 'status', 'ok') != 'ok':
+            return dict(case_id=r.case_id, patient_id=r.patient_id, ct_path=cases.loc[r.case_id, 'ct_path'], seg_path='', mask_path='', masked_path='',
+                        roi_ml=0.0, status='excluded', reason=f'segmentation failed: {r.reason}', flags='', ct_sha256=sha256_file(cases.loc[r.case_id, 'ct_path']))
         ct, aff = load_nifti(cases.loc[r.case_id, 'ct_path']); sg, _ = load_nifti(r.seg_path)
         roi = msk.roi_from_labels(sg, ids); sp = spacing_of(aff)
         status, reason, flags = msk.roi_status(roi, sp, cfg.mask.min_roi_ml)
@@ -239,9 +252,6 @@ def study_verdict(row) -> str:
 # %% ../nbs/08_pipeline.ipynb #a8ba2912
 STAGES = ['preprocess', 'segment', 'mask', 'train', 'xai', 'study', 'index']
 _SECTIONS = {'preprocess': ['data', 'preprocess'], 'segment': ['segment', 'mask.roi'], 'mask': ['mask', 'split'], 'train': ['train'], 'xai': ['xai'], 'study': ['study'], 'index': []}
-
-class StageFailed(RuntimeError):
-    "A stage notebook raised; the partial notebook is kept."
 
 def stages_dir() -> Path:
     "Folder of the stage notebooks shipped with the package."

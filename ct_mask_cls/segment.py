@@ -15,7 +15,8 @@ from .core import *
 # %% auto #0
 __all__ = ['ROI_GROUPS', 'THRESHOLD_STRUCTURES', 'total_classes', 'resolve_roi', 'body_mask', 'threshold_segment',
            'WeightsMissing', 'totalseg_home', 'totalseg_weights_root', 'required_model_folders', 'missing_weights',
-           'check_totalseg_weights', 'disable_usage_stats', 'totalseg_segment', 'choose_backend', 'segment']
+           'check_totalseg_weights', 'disable_usage_stats', 'totalseg_segment', 'choose_backend', 'segment',
+           'SegmentationRefused', 'grid_relation']
 
 # %% ../nbs/02_segment.ipynb #039aede3
 def total_classes() -> dict:
@@ -169,17 +170,35 @@ def segment(ct_path:str|Path, out_path:str|Path, cfg, roi_names:list|None=None, 
         save_nifti(seg, aff, out_path, dtype=np.uint8)
         info = dict(backend='threshold', note='HU-threshold lungs split into lobes by height; not TotalSegmentator', **extra)
     elif backend == 'existing':
-        if existing is None or not Path(existing).is_file(): raise FileNotFoundError(f"no existing mask for {ct_path}: {existing}")
-        from ct_mask_cls.dicom import resample
+        if existing is None or not Path(existing).is_file(): raise SegmentationRefused(f"no existing mask for {Path(ct_path).name}: {existing} not found")
         ct, m = nib.load(str(ct_path)), nib.load(str(existing))
+        rel, detail = grid_relation(m, ct)
+        if rel == 'fov': raise SegmentationRefused(f"existing mask {Path(existing).name} does not match the CT's field of view: {detail}")
         arr = np.asarray(m.dataobj)
-        if m.shape != ct.shape or not np.allclose(m.affine, ct.affine, atol=1e-3):
-            arr = _to_grid(arr, m.affine, ct)
+        if rel == 'resample': arr = _to_grid(arr, m.affine, ct)
         save_nifti(arr.astype(np.uint8), ct.affine, out_path)
-        info = dict(backend='existing', source=str(existing))
+        info = dict(backend='existing', source=str(existing), grid=rel if rel == 'same' else f'resampled (nearest): {detail}')
     else: raise ConfigError(f"unknown segmentation backend {backend!r}")
     save_json(Path(str(out_path).split('.nii')[0] + '.json'), info)
     return info
+
+class SegmentationRefused(ValueError):
+    "A case cannot get a trustworthy mask (e.g. an existing mask from another field of view)."
+
+def _extent(img) -> np.ndarray:
+    "World (RAS mm) bounds of the volume's field of view: voxel corners, shape (2, 3) as min and max."
+    sh = np.array(img.shape[:3]); c = np.array(np.meshgrid(*[[-0.5, n-0.5] for n in sh], indexing='ij')).reshape(3, -1)
+    w = (img.affine @ np.r_[c, np.ones((1, c.shape[1]))])[:3]
+    return np.stack([w.min(1), w.max(1)])
+
+def grid_relation(mask_img, ct_img) -> tuple[str, str]:
+    "('same'|'resample'|'fov', detail): same grid; same field of view sampled differently; or a different field of view."
+    if mask_img.shape[:3] == ct_img.shape[:3] and np.allclose(mask_img.affine, ct_img.affine, atol=1e-3): return 'same', ''
+    em, ec = _extent(mask_img), _extent(ct_img)
+    tol = float(max(spacing_of(mask_img.affine).max(), spacing_of(ct_img.affine).max()))
+    d = float(np.abs(em - ec).max())
+    detail = f"mask {mask_img.shape[:3]} at {np.round(spacing_of(mask_img.affine), 2).tolist()} mm vs CT {ct_img.shape[:3]} at {np.round(spacing_of(ct_img.affine), 2).tolist()} mm; field of view edges differ by up to {d:.1f} mm"
+    return ('resample' if d <= tol else 'fov'), detail
 
 def _to_grid(arr, affine, ref:nib.Nifti1Image):
     "Nearest-neighbour resample label `arr` onto `ref`'s grid (world coordinates)."
