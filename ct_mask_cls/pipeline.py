@@ -120,7 +120,8 @@ def stage_mask(cfg:RunConfig, run_dir:str|Path, progress=True) -> pd.DataFrame:
     segs = pd.read_csv(run_dir/'segment'/'segments.csv', dtype={'case_id': str, 'patient_id': str})
     cases = pd.read_csv(run_dir/'preprocess'/'cases.csv', dtype={'case_id': str, 'patient_id': str}).set_index('case_id')
     labels = read_labels(cfg.data.labels_csv, cfg.split.test_column)
-    missing = sorted(set(cases.patient_id) - set(labels.patient_id))
+    missing = sorted(set(cases.patient_id) - set(labels.patient_id))          # CTs without a label: excluded, listed
+    no_ct = sorted(set(labels.patient_id) - set(cases.patient_id))            # labels without a usable CT: listed
     ids = list(seg.resolve_roi(cfg.mask.roi).values())
     def one(r):
         if getattr(r, 'status', 'ok') != 'ok':
@@ -143,7 +144,9 @@ def stage_mask(cfg:RunConfig, run_dir:str|Path, progress=True) -> pd.DataFrame:
     lab = labels[['patient_id', 'label'] + ([tc] if tc else [])].rename(columns={tc: '_fixed_split'} if tc else {})
     df = df.merge(lab, on='patient_id', how='left')
     nolab = df.label.isna()
-    df.loc[nolab, ['status', 'reason']] = ['excluded', 'no label in labels.csv']
+    df.loc[nolab & (df.status == 'ok'), 'reason'] = 'no label in labels.csv'
+    df.loc[nolab & (df.status != 'ok') & (df.reason != ''), 'reason'] += '; no label in labels.csv'   # keep the first reason too
+    df.loc[nolab, 'status'] = 'excluded'
     df['label'] = df.label.fillna(-1).astype(int)
     ok = df.status == 'ok'
     df['split'] = ''
@@ -153,7 +156,7 @@ def stage_mask(cfg:RunConfig, run_dir:str|Path, progress=True) -> pd.DataFrame:
     with atomic_path(out/'manifest.csv') as t: df[cols].to_csv(t, index=False)
     save_json(out/'manifest.json', dict(roi=cfg.mask.roi, roi_ids=ids, mode=cfg.mask.mode, window=cfg.mask.window, fill=cfg.mask.fill,
               margin_mm=cfg.mask.margin_mm, min_roi_ml=cfg.mask.min_roi_ml, split=config_to_dict(cfg)['split'],
-              labels_sha256=sha256_file(cfg.data.labels_csv), unlabelled_cases=missing, n_ok=int(ok.sum())))
+              labels_sha256=sha256_file(cfg.data.labels_csv), unlabelled_cases=missing, labels_without_ct=no_ct, n_ok=int(ok.sum())))
     if not ok.any():
         raise RuntimeError(f"no case has a usable ROI {cfg.mask.roi}; reasons: " + '; '.join(f'{k} ({v})' for k, v in df.reason.value_counts().items()) + " (see mask/manifest.csv)")
     return df[cols]

@@ -16,7 +16,7 @@ from .core import *
 __all__ = ['ROI_GROUPS', 'THRESHOLD_STRUCTURES', 'total_classes', 'resolve_roi', 'body_mask', 'threshold_segment',
            'WeightsMissing', 'totalseg_home', 'totalseg_weights_root', 'required_model_folders', 'missing_weights',
            'check_totalseg_weights', 'disable_usage_stats', 'totalseg_segment', 'choose_backend', 'segment',
-           'SegmentationRefused', 'grid_relation']
+           'SegmentationRefused', 'reoriented_like', 'grid_relation']
 
 # %% ../nbs/02_segment.ipynb #039aede3
 def total_classes() -> dict:
@@ -175,9 +175,10 @@ def segment(ct_path:str|Path, out_path:str|Path, cfg, roi_names:list|None=None, 
         rel, detail = grid_relation(m, ct)
         if rel == 'fov': raise SegmentationRefused(f"existing mask {Path(existing).name} does not match the CT's field of view: {detail}")
         arr = np.asarray(m.dataobj)
+        if rel == 'reorient': arr = np.asarray(reoriented_like(m, ct).dataobj)
         if rel == 'resample': arr = _to_grid(arr, m.affine, ct)
         save_nifti(arr.astype(np.uint8), ct.affine, out_path)
-        info = dict(backend='existing', source=str(existing), grid=rel if rel == 'same' else f'resampled (nearest): {detail}')
+        info = dict(backend='existing', source=str(existing), grid={'same': 'same', 'reorient': f'reoriented: {detail}'}.get(rel, f'resampled (nearest): {detail}'))
     else: raise ConfigError(f"unknown segmentation backend {backend!r}")
     save_json(Path(str(out_path).split('.nii')[0] + '.json'), info)
     return info
@@ -191,9 +192,17 @@ def _extent(img) -> np.ndarray:
     w = (img.affine @ np.r_[c, np.ones((1, c.shape[1]))])[:3]
     return np.stack([w.min(1), w.max(1)])
 
+def reoriented_like(mask_img, ct_img):
+    "`mask_img` with its axes flipped/permuted into `ct_img`'s orientation (lossless)."
+    o = nib.orientations
+    return mask_img.as_reoriented(o.ornt_transform(o.io_orientation(mask_img.affine), o.io_orientation(ct_img.affine)))
+
+def _same_grid(a, b): return a.shape[:3] == b.shape[:3] and np.allclose(a.affine, b.affine, atol=1e-3)
+
 def grid_relation(mask_img, ct_img) -> tuple[str, str]:
-    "('same'|'resample'|'fov', detail): same grid; same field of view sampled differently; or a different field of view."
-    if mask_img.shape[:3] == ct_img.shape[:3] and np.allclose(mask_img.affine, ct_img.affine, atol=1e-3): return 'same', ''
+    "('same'|'reorient'|'resample'|'fov', detail): same grid; same voxels in another axis order; same field of view sampled differently; a different field of view."
+    if _same_grid(mask_img, ct_img): return 'same', ''
+    if _same_grid(reoriented_like(mask_img, ct_img), ct_img): return 'reorient', 'same voxels, axes reoriented to the CT (lossless)'
     em, ec = _extent(mask_img), _extent(ct_img)
     tol = float(max(spacing_of(mask_img.affine).max(), spacing_of(ct_img.affine).max()))
     d = float(np.abs(em - ec).max())

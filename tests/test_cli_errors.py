@@ -30,5 +30,5 @@ def test_unknown_key_and_wrong_type(tmp_path):
     r = run_cli('run', c); assert r.returncode == 2 and "train.epochz" in r.stderr and 'epochs' in r.stderr
 
 def test_every_command_has_help():
-    for cmd in ['demo', 'run', 'stage', 'report', 'config', 'convert', 'segment', 'mask']:
+    for cmd in ['demo', 'run', 'study', 'stage', 'report', 'config', 'convert', 'segment', 'mask']:
         r = run_cli(cmd, '--help'); assert r.returncode == 0 and 'Usage' in r.stdout, cmd

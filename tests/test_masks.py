@@ -1,0 +1,79 @@
+"""Masks from the `existing` backend through the segment and mask stages, and the ROI rules on real data."""
+import json
+from pathlib import Path
+import nibabel as nib, numpy as np, pandas as pd, pytest, yaml
+from ct_mask_cls.core import load_config, save_nifti
+from ct_mask_cls.pipeline import stage_preprocess, stage_segment, stage_mask
+from ct_mask_cls.segment import total_classes
+from ct_mask_cls.synth import make_phantom
+from conftest import run_cli
+
+LIVER, BRAIN = 5, {v: k for k, v in total_classes().items()}['brain']
+ras = lambda a: np.flip(a.transpose(2, 1, 0), (0, 1)).copy()
+
+@pytest.fixture(scope='module')
+def cohort(tmp_path_factory):
+    """NIfTI cohort with masks the dataset 'already has': 10 chest CTs whose mask labels an organ as liver (id 5),
+    one head-only CT whose mask has only the brain, one chest CT whose mask is from another field of view,
+    one CT with no label, and one label with no CT."""
+    t = tmp_path_factory.mktemp('masks'); (t/'ct').mkdir(); (t/'masks').mkdir()
+    rng = np.random.default_rng(0); rows = []
+    for i in range(11):
+        ph = make_phantom(rng, label=i % 2, marker=False, size=32)
+        aff = np.diag([ph['pixel_spacing'], ph['pixel_spacing'], ph['slice_spacing'], 1.0])
+        ct = ras(ph['hu']); organ = ras(ph['body'] & (ph['hu'] > 0) & (ph['hu'] < 100))   # soft tissue stands in for the user's liver label
+        pid = f'C{i:02d}'
+        save_nifti(ct, aff, t/'ct'/f'{pid}.nii.gz', dtype=np.int16)
+        m = np.where(organ, LIVER, 0).astype(np.uint8)
+        if i == 10: aff = aff.copy(); aff[2, 3] += 200.0                               # this mask was made on another field of view
+        save_nifti(m, aff, t/'masks'/f'{pid}_seg.nii.gz')
+        rows.append(dict(patient_id=pid, label=i % 2))
+    head = np.full((24, 24, 20), -1000, np.int16); zz, yy, xx = np.mgrid[:24, :24, :20]
+    skull = (xx-11.5)**2 + (yy-11.5)**2 + (zz-9.5)**2 < 100; brain = (xx-11.5)**2 + (yy-11.5)**2 + (zz-9.5)**2 < 70
+    head[skull] = 700; head[brain] = 35
+    save_nifti(head, np.diag([8., 8., 8., 1.]), t/'ct'/'HEAD.nii.gz', dtype=np.int16)
+    save_nifti(np.where(brain, BRAIN, 0).astype(np.uint8), np.diag([8., 8., 8., 1.]), t/'masks'/'HEAD_seg.nii.gz')
+    save_nifti(head, np.diag([8., 8., 8., 1.]), t/'ct'/'NOLABEL.nii.gz', dtype=np.int16)
+    rows += [dict(patient_id='HEAD', label=1), dict(patient_id='GHOST', label=0)]
+    pd.DataFrame(rows).to_csv(t/'labels.csv', index=False)
+    cfg = dict(run_id='r', out_dir=str(t/'runs'), data=dict(nifti_dir=str(t/'ct'), labels_csv=str(t/'labels.csv'), mask_dir=str(t/'masks'), mask_pattern='{patient_id}_seg.nii.gz'),
+               preprocess=dict(spacing=[8.0, 8.0, 8.0]), segment=dict(backend='existing'), mask=dict(roi=['liver'], mode='zero', min_roi_ml=5.0),
+               split=dict(seed=0, val_frac=0.25, test_frac=0.25))
+    (t/'c.yaml').write_text(yaml.safe_dump(cfg)); c = load_config(t/'c.yaml')
+    for f in (stage_preprocess, stage_segment, stage_mask): f(c, c.run_dir, progress=False)
+    return t, c
+
+def test_existing_masks_and_exclusions(cohort):
+    t, c = cohort
+    man = pd.read_csv(c.run_dir/'mask'/'manifest.csv', dtype={'case_id': str}).set_index('case_id')
+    assert (man.loc[[f'C{i:02d}' for i in range(10)], 'status'] == 'ok').all()
+    assert man.loc['HEAD', 'status'] == 'excluded' and man.loc['HEAD', 'reason'].startswith('ROI absent')          # head-only CT, ROI liver
+    assert man.loc['C10', 'status'] == 'excluded' and 'field of view' in man.loc['C10', 'reason']                  # refused, not guessed
+    assert man.loc['NOLABEL', 'status'] == 'excluded' and 'no label' in man.loc['NOLABEL', 'reason']
+    side = json.loads((c.run_dir/'mask'/'manifest.json').read_text())
+    assert side['labels_without_ct'] == ['GHOST'] and side['unlabelled_cases'] == ['NOLABEL']
+    ok = man[man.status == 'ok']
+    assert ok.groupby('patient_id').split.nunique().max() == 1 and set(ok.split) == {'train', 'val', 'test'}
+    for r in ok.itertuples():                                                   # masked = CT inside the ROI, fill (-1000) outside
+        ct, m, x = (np.asarray(nib.load(p).dataobj) for p in (r.ct_path, r.mask_path, r.masked_path))
+        assert (x[m > 0] == ct[m > 0]).all() and (x[m == 0] == -1000).all()
+    segs = pd.read_csv(c.run_dir/'segment'/'segments.csv')
+    assert set(segs[segs.status == 'failed'].case_id) == {'C10', 'NOLABEL'}          # NOLABEL has no mask file either
+
+def test_real_series_existing_liver_mask(realdata, tmp_path):
+    "Acceptance: the real series, TotalSegmentator's own mask as the `existing` mask, ROI liver: liver HU unchanged, fill elsewhere."
+    ex = realdata/'totalseg_example'
+    r = run_cli('convert', ex/'example_ct_dicom', tmp_path/'conv'); assert r.returncode == 0, r.stderr
+    ser = pd.read_csv(tmp_path/'conv'/'series.csv'); ct = tmp_path/'conv'/ser.nifti_path[ser.status == 'converted'].iloc[0]
+    for grid, ctp in (('native', ct), ('1.5 mm', tmp_path/'ct15.nii.gz')):
+        if grid != 'native':
+            from ct_mask_cls.dicom import resample
+            img = nib.load(str(ct)); a, aff = resample(np.asarray(img.dataobj), img.affine, [1.5, 1.5, 1.5]); save_nifti(np.rint(a), aff, ctp, dtype=np.int16)
+        r = run_cli('segment', ctp, tmp_path/'m.nii.gz', '--backend', 'existing', '--existing', ex/'example_seg_dicom.nii.gz'); assert r.returncode == 0, r.stderr
+        assert ('reoriented' if grid == 'native' else 'resampled') in r.stdout, r.stdout     # the reference mask is stored LPS-like, the CT is RAS
+        r = run_cli('mask', ctp, tmp_path/'m.nii.gz', tmp_path/'x.nii.gz', '--roi', 'liver'); assert r.returncode == 0, r.stderr
+        hu, m, x = (np.asarray(nib.load(str(p)).dataobj) for p in (ctp, tmp_path/'m.nii.gz', tmp_path/'x.nii.gz'))
+        liver = m == LIVER
+        assert liver.sum() > 1000, grid
+        np.testing.assert_array_equal(x[liver], hu[liver])
+        assert (x[~liver] == -1000).all(), grid
