@@ -98,26 +98,23 @@ def config_cmd():
 
 @app.command()
 def convert(input:Path=typer.Argument(..., help="folder tree of DICOM files"), output:Path=typer.Argument(..., help="output folder"),
-            allow_modality:List[str]=typer.Option([], help="also convert this modality (repeatable)")):
-    "Convert every CT series under INPUT to canonical-RAS NIfTI in OUTPUT; write OUTPUT/series.csv."
-    import pandas as pd
+            allow_modality:List[str]=typer.Option([], help="also convert this modality (repeatable)"),
+            uneven:str=typer.Option('resample', help="missing slices / uneven spacing: resample | reject"),
+            tilt:str=typer.Option('correct', help="gantry tilt: correct | reject"), min_slices:int=typer.Option(8, help="fewer slices: rejected"),
+            pseudonymise:bool=typer.Option(False, help="case ids from a keyed hash of PatientID; source folders left out"),
+            salt:str=typer.Option('', help="key for --pseudonymise"), workers:int=typer.Option(2, help="series converted in parallel")):
+    "Convert every CT series under INPUT to canonical-RAS NIfTI in OUTPUT; write OUTPUT/series.csv (one row per series found)."
     from ct_mask_cls import dicom
     def go():
         if not input.is_dir(): raise ConfigError(f"input folder not found: {input}")
-        series, bad = dicom.scan_series(input, tuple(allow_modality))
-        rows = [dict(series_key='', patient_id='', series_description='', modality='', status='rejected', reason=h['error'], notes='', nifti_path='', n_slices=1, source=h['path']) for h in bad]
-        for i, s in enumerate(series):
-            row = dict(series_key=s.key, patient_id=s.h['patient_id'] or Path(s.files[0]).parent.name, series_description=s.h['series_description'],
-                       modality=s.h['modality'], status='rejected', reason=s.reason, notes='', nifti_path='', n_slices=len(s.files), source=str(Path(s.files[0]).parent))
-            if not s.reason:
-                name = f"{row['patient_id']}_s{s.h['series_number'] or i}.nii.gz"
-                try: row.update(dicom.convert_series(s, output/name), status='converted', nifti_path=name)
-                except Exception as e: row.update(reason=f'conversion failed: {e}')
-            rows.append(row)
-        df = pd.DataFrame(rows)
-        with atomic_path(output/'series.csv') as t: df.to_csv(t, index=False)
-        typer.echo(f"converted {(df.status == 'converted').sum()} series")
-        for reason, n in df[df.status == 'rejected'].reason.value_counts().items(): typer.echo(f"rejected {n}: {reason}")
+        if uneven not in ('resample', 'reject') or tilt not in ('correct', 'reject'): raise ConfigError("--uneven must be resample|reject and --tilt correct|reject")
+        pc = PreprocessConfig(workers=workers, min_slices=min_slices, allow_modality=list(allow_modality), uneven_slices=uneven, gantry_tilt=tilt,
+                              pseudonymise=pseudonymise, pseudonym_salt=salt)
+        df = dicom.convert_tree(input, output, pc)
+        conv = df[df.status == 'converted']
+        typer.echo(f"{len(df)} series found: {len(conv)} converted, {len(df) - len(conv)} rejected  ->  {output/'series.csv'}")
+        for reason, n in df[df.status == 'rejected'].reason.value_counts().items(): typer.echo(f"  rejected {n}: {reason}")
+        for r in conv[conv.notes.fillna('') != ''].itertuples(): typer.echo(f"  {r.nifti_path}: {r.notes}")
     _guard(go)
 
 @app.command(name='segment')

@@ -45,6 +45,12 @@ class PreprocessConfig:
     "DICOM to NIfTI, canonical RAS, resampling."
     spacing: list = _f([1.5, 1.5, 1.5], "target voxel spacing in mm (x y z); linear for CT, nearest for labels")
     workers: int = _f(2, "cases converted in parallel")
+    min_slices: int = _f(8, "series with fewer slices are rejected (not a volume)")
+    allow_modality: list = _f([], "modalities converted besides CT (e.g. [MR]); anything else is rejected")
+    uneven_slices: str = _f('resample', "missing slices or uneven spacing: resample (to a uniform grid, each slice at its position) | reject")
+    gantry_tilt: str = _f('correct', "gantry tilt: correct (move slices back in-plane) | reject")
+    pseudonymise: bool = _f(False, "replace case ids by a keyed hash of PatientID (and leave source folders out of tables)")
+    pseudonym_salt: str = _f('', "key for the pseudonyms; keep it secret and the same across runs")
 
 @dataclass
 class SegmentConfig:
@@ -168,7 +174,7 @@ def config_from_dict(d:dict, base:Path|str|None=None) -> RunConfig:
 def _check_values(cfg:RunConfig):
     "Check enumerated values and list lengths, naming the key."
     choices = {('segment','backend'): ('auto','totalsegmentator','threshold','existing'), ('segment','device'): ('auto','cpu','gpu'),
-               ('mask','mode'): ('zero','crop','channel','none'), ('train','model'): ('small3d','r3d_18','resnet18_2p5d'), ('train','device'): ('auto','cpu','cuda')}
+               ('mask','mode'): ('zero','crop','channel','none'), ('train','model'): ('small3d','r3d_18','resnet18_2p5d'), ('train','device'): ('auto','cpu','cuda'), ('preprocess','uneven_slices'): ('resample','reject'), ('preprocess','gantry_tilt'): ('correct','reject')}
     for (s,k), ok in choices.items():
         v = getattr(getattr(cfg,s),k)
         if v not in ok: raise ConfigError(f"config key '{s}.{k}' must be one of {', '.join(ok)}; got {v!r}")

@@ -6,7 +6,7 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/dicom.html.md"""
 
 # %% ../nbs/01_dicom.ipynb #aa5d49d8
 from __future__ import annotations
-import os, shutil, subprocess, tempfile, warnings
+import hashlib, json, os, shutil, subprocess, tempfile, warnings
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, asdict
@@ -15,9 +15,10 @@ import numpy as np, nibabel as nib, pandas as pd, pydicom, torch
 from .core import *
 
 # %% auto #0
-__all__ = ['CT_SOP', 'is_dicom', 'find_dicom_files', 'read_header', 'series_key', 'classify_series', 'dcm2niix_bin',
-           'run_dcm2niix', 'to_canonical_hu', 'resample', 'Series', 'scan_series', 'source_fingerprint',
-           'convert_series', 'nifti_inputs']
+__all__ = ['CT_SOP', 'SERIES_COLUMNS', 'is_dicom', 'find_dicom_files', 'read_header', 'series_key', 'classify_series',
+           'dcm2niix_bin', 'run_dcm2niix', 'to_canonical_hu', 'resample', 'Series', 'scan_series', 'source_fingerprint',
+           'SeriesRejected', 'slice_geometry', 'regularise_stack', 'convert_series', 'nifti_inputs', 'hu_flag',
+           'pseudonym', 'convert_tree']
 
 # %% ../nbs/01_dicom.ipynb #96dc96dd
 def is_dicom(path:str|Path) -> bool:
@@ -39,20 +40,39 @@ def _s(ds, k, default=''):
     v = ds.get(k, default)
     return default if v is None else v
 
+def _pixel_problem(ds) -> str:
+    "'' if the file holds all its pixel data, else what is wrong (truncated files are common in interrupted exports)."
+    if 'PixelData' not in ds: return 'no pixel data'
+    px = ds.PixelData; ts = ds.file_meta.get('TransferSyntaxUID', pydicom.uid.ImplicitVRLittleEndian)
+    if ts.is_compressed:
+        try: frames = list(pydicom.encaps.generate_frames(px, number_of_frames=int(ds.get('NumberOfFrames', 1) or 1)))
+        except Exception as e: return f'corrupt compressed pixel data ({type(e).__name__})'
+        return '' if frames and all(len(f) for f in frames) else 'empty compressed pixel data'
+    need = int(ds.Rows)*int(ds.Columns)*int(ds.BitsAllocated)//8*int(ds.get('SamplesPerPixel', 1))*int(ds.get('NumberOfFrames', 1) or 1)
+    return '' if len(px) >= need else f'truncated pixel data ({len(px)} of {need} bytes)'
+
 def read_header(path:str|Path) -> dict:
-    "Header fields we need from one DICOM file (no pixels, no names or birth dates)."
+    "Header fields we need from one DICOM file (never names or birth dates), a pixel-data check and a hash of the stored pixels."
     path = Path(path)
-    try: ds = pydicom.dcmread(path, stop_before_pixels=True)
-    except Exception as e: return dict(path=str(path), folder=str(path.parent), error=f"unreadable: {type(e).__name__}: {e}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore'); ds = pydicom.dcmread(path)
+    except Exception as e: return dict(path=str(path), folder=str(path.parent), error=f"unreadable file: {type(e).__name__}")
     it = [str(x).upper() for x in (_s(ds, 'ImageType', []) or [])]
     iop = _s(ds, 'ImageOrientationPatient', None); ipp = _s(ds, 'ImagePositionPatient', None)
-    return dict(path=str(path), folder=str(path.parent), error='',
+    h = dict(path=str(path), folder=str(path.parent), error='',
         series_uid=str(_s(ds,'SeriesInstanceUID')), study_uid=str(_s(ds,'StudyInstanceUID')),
         series_number=str(_s(ds,'SeriesNumber')), series_description=str(_s(ds,'SeriesDescription')),
         modality=str(_s(ds,'Modality')), sop_class=str(_s(ds,'SOPClassUID')), image_type='\\'.join(it),
         patient_id=str(_s(ds,'PatientID')), rows=int(_s(ds,'Rows',0) or 0), cols=int(_s(ds,'Columns',0) or 0),
         iop=tuple(round(float(x),4) for x in iop) if iop else None, ipp=tuple(float(x) for x in ipp) if ipp else None,
+        gantry_tilt=float(_s(ds, 'GantryDetectorTilt', 0) or 0), transfer_syntax=str(ds.file_meta.get('TransferSyntaxUID', '')),
         instance=int(_s(ds,'InstanceNumber',0) or 0), size=path.stat().st_size, mtime=path.stat().st_mtime)
+    if 'PixelData' in ds:
+        prob = _pixel_problem(ds)
+        if prob: h['error'] = prob
+        h['pixel_sha1'] = hashlib.sha1(ds.PixelData).hexdigest()
+    return h
 
 def series_key(h:dict) -> str:
     "Series grouping key: SeriesInstanceUID, or a fallback when anonymisation blanked it."
@@ -139,26 +159,127 @@ def source_fingerprint(files:list) -> str:
     "Fingerprint of a file list: names, sizes and modification times."
     return hash_obj([(str(f), os.path.getsize(f), os.path.getmtime(f)) for f in sorted(map(str, files))])
 
-def convert_series(s:Series, out_path:str|Path) -> dict:
-    "Convert series `s` to a canonical-RAS HU NIfTI at `out_path`; return a record for series.csv."
-    out_path = Path(out_path)
+class SeriesRejected(ValueError):
+    "A series whose geometry cannot be trusted; the message is the reason recorded in series.csv."
+
+def slice_geometry(headers:list[dict]) -> dict:
+    "Slice positions along the normal (from ImagePositionPatient, never SliceThickness), duplicates, gaps, unevenness and gantry tilt."
+    iop = np.array(headers[0]['iop'], float); n = np.cross(iop[:3], iop[3:]); n /= np.linalg.norm(n)
+    ipp = np.array([h['ipp'] for h in headers], float); d = ipp @ n
+    order = np.argsort(d, kind='stable'); d, ipp = d[order], ipp[order]
+    hs = [headers[i] for i in order]
+    keep, dropped, conflicts = [0], [], []
+    for i in range(1, len(hs)):                                   # same position: identical pixels -> duplicate, else a conflict
+        if abs(d[i] - d[keep[-1]]) < 0.01:
+            (dropped if hs[i].get('pixel_sha1') == hs[keep[-1]].get('pixel_sha1') else conflicts).append(hs[i]['path'])
+        else: keep.append(i)
+    d, ipp, hs = d[keep], ipp[keep], [hs[i] for i in keep]
+    diffs = np.diff(d); sp = float(np.median(diffs)) if len(diffs) else 0.0
+    ratio = diffs/sp if sp > 0 else np.ones_like(diffs)
+    regular = bool(np.all(np.abs(ratio - 1) < 0.02))
+    gaps = bool(not regular and np.all(np.abs(ratio - np.rint(ratio)) < 0.05))
+    stack = (ipp[-1] - ipp[0]); tilt = float(np.degrees(np.arccos(min(1.0, abs(stack @ n)/np.linalg.norm(stack))))) if len(ipp) > 1 and np.linalg.norm(stack) > 0 else 0.0
+    return dict(normal=n, positions=d, ipp=ipp, headers=hs, files=[h['path'] for h in hs], spacing=sp, regular=regular,
+                missing=int(np.sum(np.rint(ratio) - 1)) if gaps else 0, uneven=not regular and not gaps,
+                spacing_range=(float(diffs.min()), float(diffs.max())) if len(diffs) else (0., 0.), dropped=dropped, conflicts=conflicts, tilt_deg=tilt)
+
+# %% ../nbs/01_dicom.ipynb #4df87a6c
+def regularise_stack(arr:np.ndarray, affine:np.ndarray, g:dict, fill:float=-1024.) -> tuple[np.ndarray, np.ndarray]:
+    "dcm2niix's (x, y, slice) volume of the sorted slices in `g` -> a uniform, untilted stack and its affine."
+    from scipy import ndimage as ndi
+    n_ras = g['normal']*np.array([-1, -1, 1]); p = g['ipp']*np.array([-1, -1, 1])     # DICOM LPS -> NIfTI RAS
+    if arr.shape[2] != len(p): raise SeriesRejected(f"dcm2niix wrote {arr.shape[2]} slices for {len(p)} files")
+    sgn = 1 if affine[:3, 2] @ n_ras > 0 else -1                # dcm2niix's slice order along the normal
+    if sgn < 0: p = p[::-1]
+    rel = p - p[0]; dist = rel @ (sgn*n_ras)                    # distance of every slice from slice 0, increasing
+    A2 = affine[:3, :2]
+    shifted = np.empty(arr.shape, np.float32)
+    for k in range(len(p)):                                     # move tilted slices back in-plane
+        inplane = rel[k] - (rel[k] @ n_ras)*n_ras
+        u = np.linalg.lstsq(A2, inplane, rcond=None)[0]
+        shifted[..., k] = arr[..., k] if np.abs(u).max() < 1e-3 else ndi.shift(arr[..., k].astype(np.float32), u, order=1, cval=fill)
+    sp = g['spacing']; t = np.arange(int(np.floor(dist[-1]/sp + 1e-3)) + 1)*sp
+    j = np.clip(np.searchsorted(dist, t, side='right') - 1, 0, len(dist) - 2)
+    w = np.clip((t - dist[j])/np.maximum(dist[j+1] - dist[j], 1e-6), 0, 1)
+    out = shifted[..., j]*(1 - w) + shifted[..., j+1]*w
+    new = affine.copy(); new[:3, 2] = sgn*n_ras*sp
+    return out, new
+
+def convert_series(s:Series, out_path:str|Path, uneven:str='resample', tilt:str='correct') -> dict:
+    "Convert series `s` to a canonical-RAS HU NIfTI at `out_path`; raise `SeriesRejected` with the reason; return a record for series.csv."
+    out_path = Path(out_path); g = slice_geometry(s.headers); notes = []
+    if g['conflicts']: raise SeriesRejected(f"{len(g['conflicts'])} slice(s) share a position with a different image (mixed acquisitions in one series?)")
+    if g['dropped']: notes.append(f"dropped {len(g['dropped'])} duplicate slice(s) (same position, same pixels)")
+    if len(g['files']) < 3: raise SeriesRejected(f"too few distinct slices ({len(g['files'])})")
+    if g['missing'] or g['uneven']:
+        what = (f"{g['missing']} missing slice(s)" if g['missing'] else f"uneven slice spacing ({g['spacing_range'][0]:.2f}–{g['spacing_range'][1]:.2f} mm)")
+        if uneven == 'reject': raise SeriesRejected(what)
+        notes.append(f"{what}: resampled to a uniform {g['spacing']:.2f} mm grid (linear, every slice at its ImagePositionPatient)")
+    if g['tilt_deg'] > 0.5:
+        if tilt == 'reject': raise SeriesRejected(f"gantry tilt {g['tilt_deg']:.1f}°")
+        notes.append(f"gantry tilt {g['tilt_deg']:.1f}° corrected (slices moved back in-plane)")
     with tempfile.TemporaryDirectory(prefix='d2n_') as t:
-        outs = run_dcm2niix(s.files, t, 'series')
+        outs = run_dcm2niix(g['files'], t, 'series')
         if not outs: raise RuntimeError('dcm2niix wrote no NIfTI')
-        notes = ''
-        if len(outs) > 1:   # dcm2niix splits or equalises (e.g. `_Eq_1`, `_Tilt_1`); prefer the corrected volume
-            pref = [o for o in outs if '_Eq' in o.name or '_Tilt' in o.name]
-            notes = 'dcm2niix wrote ' + ', '.join(o.name for o in outs)
-            outs = pref or outs
-        img = to_canonical_hu(nib.load(str(outs[0])))
+        raw = [o for o in outs if '_Eq' not in o.name and '_Tilt' not in o.name] or outs   # we regularise ourselves, from the raw stack
+        img = nib.load(str(raw[0]))
+        if not g['regular'] or g['tilt_deg'] > 0.5:
+            arr, aff = regularise_stack(np.asarray(img.dataobj, dtype=np.float32), img.affine, g)
+            img = nib.Nifti1Image(np.rint(arr).astype(np.int16), aff)
+        img = to_canonical_hu(img)
         with atomic_path(out_path) as tmp: nib.save(img, str(tmp))
     sp = spacing_of(img.affine)
-    return dict(n_slices=len(s.files), shape='x'.join(map(str, img.shape)), spacing_x=round(float(sp[0]),4), spacing_y=round(float(sp[1]),4), spacing_z=round(float(sp[2]),4), notes=notes)
+    return dict(n_slices=len(s.files), shape='x'.join(map(str, img.shape)), spacing_x=round(float(sp[0]),4), spacing_y=round(float(sp[1]),4),
+                spacing_z=round(float(sp[2]),4), notes='; '.join(notes))
 
-# %% ../nbs/01_dicom.ipynb #9ce7590b
+# %% ../nbs/01_dicom.ipynb #dc2b927d
 def nifti_inputs(folder:str|Path) -> dict:
     "Map patient id -> NIfTI path for a folder of `<patient_id>.nii[.gz]` files."
     out = {}
     for p in sorted(Path(folder).glob('*.nii*')):
         out[p.name.split('.nii')[0]] = p
     return out
+
+# %% ../nbs/01_dicom.ipynb #08d98638
+def hu_flag(arr:np.ndarray) -> str:
+    "'' if the HU values look rescaled (air present near -1000), else a warning."
+    p1 = float(np.percentile(arr, 1))
+    return '' if p1 < -500 else f"looks unscaled: 1st percentile {p1:.0f} HU, no air near -1000 (rescale slope/intercept missing?)"
+
+# %% ../nbs/01_dicom.ipynb #93c5b8b5
+SERIES_COLUMNS = ['series_key', 'patient_id', 'series_description', 'modality', 'status', 'reason', 'notes', 'nifti_path', 'n_slices',
+                  'spacing_x', 'spacing_y', 'spacing_z', 'source']
+
+def pseudonym(patient_id:str, salt:str='') -> str:
+    "A stable pseudonym for `patient_id` (HMAC-SHA256 keyed with `salt`)."
+    import hmac
+    return 'P' + hmac.new(salt.encode(), str(patient_id).encode(), hashlib.sha256).hexdigest()[:12]
+
+def convert_tree(root:str|Path, out_dir:str|Path, pc=None, progress:bool=True) -> pd.DataFrame:
+    "Convert every CT series under `root` into `out_dir` with the `PreprocessConfig` `pc`; write and return `out_dir/series.csv`."
+    from ct_mask_cls.core import PreprocessConfig
+    pc = pc or PreprocessConfig(); out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    series, bad = scan_series(root, tuple(pc.allow_modality), pc.min_slices, progress)
+    pid_of = lambda raw: pseudonym(raw, pc.pseudonym_salt) if pc.pseudonymise else raw
+    rows = [dict(series_key='', patient_id='', series_description='', modality='', status='rejected', reason=h['error'], notes='', nifti_path='',
+                 n_slices=1, source='' if pc.pseudonymise else h['path']) for h in bad]
+    def one(s):
+        pid = pid_of(s.h['patient_id'] or Path(s.files[0]).parent.name)
+        row = dict(series_key=s.key, patient_id=pid, series_description=s.h['series_description'], modality=s.h['modality'], status='rejected',
+                   reason=s.reason, notes='', nifti_path='', n_slices=len(s.files), source='' if pc.pseudonymise else str(Path(s.files[0]).parent))
+        if s.reason: return row
+        name = f"{pid}_s{s.h['series_number'] or 0}_{hash_obj(s.key)[:6]}.nii.gz"; side = out_dir/(name[:-7] + '.json')
+        fp = hash_obj([source_fingerprint(s.files), pc.uneven_slices, pc.gantry_tilt])
+        if (out_dir/name).exists() and side.exists() and json.loads(side.read_text()).get('fingerprint') == fp:
+            return dict(row, **{k: v for k, v in json.loads(side.read_text()).items() if k != 'fingerprint'})
+        try:
+            row.update(convert_series(s, out_dir/name, pc.uneven_slices, pc.gantry_tilt), status='converted', reason='', nifti_path=name)
+            save_json(side, dict(row, fingerprint=fp))
+        except SeriesRejected as e: row.update(reason=str(e))
+        except Exception as e: row.update(reason=f'conversion failed: {type(e).__name__}: {e}')
+        return row
+    with ThreadPoolExecutor(max(1, pc.workers)) as ex:
+        rows += list(pbar(ex.map(one, series), total=len(series), desc='converting series', disable=not progress))
+    df = pd.DataFrame(rows, columns=SERIES_COLUMNS + [c for c in ('shape',) if any(c in r for r in rows)])
+    with atomic_path(out_dir/'series.csv') as t: df.to_csv(t, index=False)
+    return df

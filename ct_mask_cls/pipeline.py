@@ -26,53 +26,47 @@ def _pmap(fn, items, workers:int, desc:str, progress=True):
         return list(pbar(ex.map(fn, items), total=len(items), desc=desc, disable=not progress))
 
 def _preprocess_one(args):
-    "Convert (if DICOM) and resample one case; reuse finished output."
-    cfg, out, pid, src = args
-    ct_path, nat_path, rec_path = out/'ct'/f'{pid}.nii.gz', out/'native'/f'{pid}.nii.gz', out/'cases'/f'{pid}.json'
-    fp = hash_obj([dicom.source_fingerprint(src.files if isinstance(src, dicom.Series) else [src]), cfg.preprocess.spacing])
+    "Resample one case's native-grid CT to the target spacing; reuse finished output."
+    cfg, out, pid, nat, src = args
+    ct_path, rec_path = out/'ct'/f'{pid}.nii.gz', out/'cases'/f'{pid}.json'
+    fp = hash_obj([dicom.source_fingerprint([nat]), cfg.preprocess.spacing])
     if ct_path.exists() and rec_path.exists() and json.loads(rec_path.read_text()).get('fingerprint') == fp:
         return json.loads(rec_path.read_text())
-    rec = dict(case_id=pid, patient_id=pid, fingerprint=fp)
+    rec = dict(case_id=pid, patient_id=pid, fingerprint=fp, source=src)
     try:
-        if isinstance(src, dicom.Series): rec.update(dicom.convert_series(src, nat_path), source=str(Path(src.files[0]).parent))
-        else:
-            img = dicom.to_canonical_hu(nib.load(str(src)))
-            with atomic_path(nat_path) as t: nib.save(img, str(t))
-            rec.update(source=str(src))
-        arr, aff = load_nifti(nat_path)
+        arr, aff = load_nifti(nat)
         r, raff = dicom.resample(arr, aff, cfg.preprocess.spacing)
         save_nifti(np.rint(r), raff, ct_path, dtype=np.int16)
-        rec.update(status='ok', reason='', ct_path=str(ct_path), native_path=str(nat_path), shape='x'.join(map(str, r.shape)))
-    except Exception as e: rec.update(status='failed', reason=f'{type(e).__name__}: {e}', ct_path='', native_path='')
+        rec.update(status='ok', reason='', ct_path=str(ct_path), native_path=str(nat), shape='x'.join(map(str, r.shape)))
+    except Exception as e: rec.update(status='failed', reason=f'{type(e).__name__}: {e}', ct_path='', native_path=str(nat))
     save_json(rec_path, rec)
     return rec
 
+def _nifti_native(cfg, out, pid, src):
+    "A NIfTI input reoriented to canonical RAS HU in preprocess/native/."
+    nat = out/'native'/f'{pid}.nii.gz'
+    if not nat.exists() or os.path.getmtime(nat) < os.path.getmtime(src):
+        img = dicom.to_canonical_hu(nib.load(str(src)))
+        with atomic_path(nat) as t: nib.save(img, str(t))
+    return nat
+
 def stage_preprocess(cfg:RunConfig, run_dir:str|Path, progress=True) -> dict:
-    "DICOM/NIfTI inputs -> canonical RAS CT resampled to the target spacing; writes series.csv and cases.csv."
+    "DICOM (via `convert_tree`, the `convert` command's code) or NIfTI inputs -> canonical RAS CT at the target spacing; writes series.csv and cases.csv."
     out = Path(run_dir)/'preprocess'; out.mkdir(parents=True, exist_ok=True)
-    rows, jobs = [], []
+    pc = cfg.preprocess; series_df = pd.DataFrame(columns=dicom.SERIES_COLUMNS)
     if cfg.data.dicom_dir:
-        series, bad = dicom.scan_series(cfg.data.dicom_dir, progress=progress)
-        for h in bad: rows.append(dict(series_key='', patient_id='', series_description='', modality='', status='rejected', reason=h['error'], n_slices=1, source=h['path']))
-        best = {}
-        for s in series:
-            if not s.reason and len(s.files) > len(best.get(s.h['patient_id'] or Path(s.files[0]).parent.name, dicom.Series('', [], [])).files):
-                best[s.h['patient_id'] or Path(s.files[0]).parent.name] = s
-        chosen = {id(s) for s in best.values()}
-        for s in series:
-            reason = s.reason or ('' if id(s) in chosen else 'another CT series of this patient has more slices')
-            rows.append(dict(series_key=s.key, patient_id=s.h['patient_id'], series_description=s.h['series_description'], modality=s.h['modality'],
-                             status='selected' if id(s) in chosen else 'rejected', reason=reason, n_slices=len(s.files), source=str(Path(s.files[0]).parent)))
-        jobs = [(cfg, out, pid, s) for pid, s in sorted(best.items())]
+        series_df = dicom.convert_tree(cfg.data.dicom_dir, out/'native', pc, progress)
+        conv = series_df[series_df.status == 'converted'].sort_values('n_slices', ascending=False, kind='stable')
+        best = conv.drop_duplicates('patient_id')                    # one CT per patient: the series with most slices
+        series_df['selected'] = series_df.index.isin(best.index)
+        series_df.loc[(series_df.status == 'converted') & ~series_df.selected, 'notes'] = 'not used: another CT series of this patient has more slices'
+        jobs = [(cfg, out, r.patient_id, out/'native'/r.nifti_path, r.source) for r in best.sort_values('patient_id').itertuples()]
     else:
-        jobs = [(cfg, out, pid, p) for pid, p in dicom.nifti_inputs(cfg.data.nifti_dir).items()]
-    recs = _pmap(_preprocess_one, jobs, cfg.preprocess.workers, 'preprocess', progress)
-    series_df = pd.DataFrame(rows)
-    if len(series_df):
-        conv = {r['source']: r for r in recs}
-        for k in ('spacing_x', 'spacing_y', 'spacing_z', 'notes'): series_df[k] = [conv.get(s, {}).get(k, '') for s in series_df.source]
-        series_df.loc[[conv.get(s, {}).get('status') == 'failed' for s in series_df.source], 'status'] = 'rejected'
-    cases = pd.DataFrame(recs)
+        ins = dicom.nifti_inputs(cfg.data.nifti_dir)
+        ids = {pid: (dicom.pseudonym(pid, pc.pseudonym_salt) if pc.pseudonymise else pid) for pid in ins}
+        jobs = [(cfg, out, ids[pid], _nifti_native(cfg, out, ids[pid], p), '' if pc.pseudonymise else str(p)) for pid, p in ins.items()]
+    recs = _pmap(_preprocess_one, jobs, pc.workers, 'resampling', progress)
+    cases = pd.DataFrame(recs, columns=['case_id', 'patient_id', 'status', 'reason', 'ct_path', 'native_path', 'shape', 'source', 'fingerprint'])
     with atomic_path(out/'series.csv') as t: series_df.to_csv(t, index=False)
     with atomic_path(out/'cases.csv') as t: cases.to_csv(t, index=False)
     return dict(series=series_df, cases=cases)
@@ -120,6 +114,7 @@ def stage_mask(cfg:RunConfig, run_dir:str|Path, progress=True) -> pd.DataFrame:
     segs = pd.read_csv(run_dir/'segment'/'segments.csv', dtype={'case_id': str, 'patient_id': str})
     cases = pd.read_csv(run_dir/'preprocess'/'cases.csv', dtype={'case_id': str, 'patient_id': str}).set_index('case_id')
     labels = read_labels(cfg.data.labels_csv, cfg.split.test_column)
+    if cfg.preprocess.pseudonymise: labels['patient_id'] = [dicom.pseudonym(p, cfg.preprocess.pseudonym_salt) for p in labels.patient_id]
     missing = sorted(set(cases.patient_id) - set(labels.patient_id))          # CTs without a label: excluded, listed
     no_ct = sorted(set(labels.patient_id) - set(cases.patient_id))            # labels without a usable CT: listed
     ids = list(seg.resolve_roi(cfg.mask.roi).values())
