@@ -108,8 +108,8 @@ def run_dcm2niix(files:list, out_dir:str|Path, name:str='series') -> list[Path]:
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix='dcm_') as src:
         for i, f in enumerate(files): os.symlink(Path(f).resolve(), Path(src)/f'{i:05d}.dcm')
-        r = subprocess.run([dcm2niix_bin(), '-z', 'y', '-b', 'n', '-w', '1', '-f', name, '-o', str(out_dir), src], capture_output=True, text=True)
-    outs = sorted(out_dir.glob(f'{name}*.nii.gz'))
+        r = subprocess.run([dcm2niix_bin(), '-z', 'n', '-b', 'n', '-w', '1', '-f', name, '-o', str(out_dir), src], capture_output=True, text=True)   # uncompressed: we re-save anyway
+    outs = sorted(out_dir.glob(f'{name}*.nii'))
     if r.returncode != 0 and not outs: raise RuntimeError(f"dcm2niix failed ({r.returncode}): {r.stderr.strip() or r.stdout.strip()[-500:]}")
     return outs
 

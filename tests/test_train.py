@@ -67,3 +67,18 @@ def test_resume_ignores_checkpoint_from_other_settings(masked, tmp_path):
     r = _fit(t, cp2, man, tmp_path/'out').communicate(timeout=600)[0]
     h = pd.read_csv(tmp_path/'out'/'history.csv')
     assert len(h) == 6 and not np.array_equal(h.train_loss.values, pd.read_csv(t/'ref'/'history.csv').train_loss.values)
+
+def test_kfold_study(masked):
+    "k-fold: every usable patient is tested exactly once per mode; mean ± SD per mode."
+    from ct_mask_cls.pipeline import kfold_study
+    t, cp, man = masked
+    cfg = load_config(cp); cfg.study.folds = 2; cfg.train.epochs = 2
+    summary = kfold_study(cfg, cfg.run_dir, progress=False)
+    per = pd.read_csv(cfg.run_dir/'study'/'kfold.csv')
+    assert sorted(summary['mode']) == ['none', 'zero'] and (summary.folds == 2).all()
+    assert set(summary.columns) >= {'auc_mean', 'auc_sd'}
+    n_ok = (pd.read_csv(man).status == 'ok').sum()
+    assert per.groupby('mode').n_test.sum().eq(n_ok).all()                   # the test folds partition the patients
+    for k in range(2):
+        p = pd.read_csv(cfg.run_dir/'study'/'kfold'/f'fold{k}'/'zero'/'predictions.csv')
+        assert not set(p[p.split == 'test'].patient_id) & set(p[p.split == 'val'].patient_id)
