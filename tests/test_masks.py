@@ -77,3 +77,17 @@ def test_real_series_existing_liver_mask(realdata, tmp_path):
         assert liver.sum() > 1000, grid
         np.testing.assert_array_equal(x[liver], hu[liver])
         assert (x[~liver] == -1000).all(), grid
+
+def test_pseudonymised_run_keeps_labels_and_drops_ids(tmp_path):
+    "With preprocess.pseudonymise the case ids are keyed hashes, labels still join, and no PatientID or folder name is written."
+    from ct_mask_cls.synth import make_demo_cohort
+    from ct_mask_cls.pipeline import demo_config
+    from ct_mask_cls.dicom import pseudonym
+    make_demo_cohort(tmp_path/'data', n=8, size=32, progress=False)
+    d = demo_config(tmp_path/'data', tmp_path/'runs', 'p', tiny=True); d['preprocess'].update(pseudonymise=True, pseudonym_salt='k3y')
+    (tmp_path/'c.yaml').write_text(yaml.safe_dump(d)); c = load_config(tmp_path/'c.yaml')
+    for f in (stage_preprocess, stage_segment, stage_mask): f(c, c.run_dir, progress=False)
+    man = pd.read_csv(c.run_dir/'mask'/'manifest.csv')
+    assert (man.status == 'ok').all() and set(man.patient_id) == {pseudonym(f'SYN{i:03d}', 'k3y') for i in range(1, 9)}
+    for p in ('mask/manifest.csv', 'preprocess/series.csv', 'preprocess/cases.csv', 'segment/segments.csv'):
+        assert 'SYN0' not in (c.run_dir/p).read_text(), p
