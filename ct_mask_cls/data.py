@@ -12,7 +12,7 @@ from monai.data import PersistentDataset, Dataset
 from monai.transforms import (Compose, MapTransform, Randomizable, ScaleIntensityRange, Resized, RandFlipd, RandAffined,
                               RandShiftIntensityd, EnsureTyped)
 from .core import *
-from .mask import apply_mask
+from .mask import apply_mask, bbox
 
 # %% auto #0
 __all__ = ['records', 'LoadMaskedd', 'deterministic_transforms', 'train_transforms', 'make_dataset']
@@ -35,7 +35,7 @@ class LoadMaskedd(MapTransform):
         d = dict(d)
         ct, aff = load_nifti(d['ct']); roi = load_nifti(d['mask'])[0] > 0
         img, _ = apply_mask(ct, roi, aff, self.mode, self.fill, self.window, self.margin_mm)
-        if self.mode == 'crop': roi = roi[tuple(slice(a.min(), a.max()+1) for a in np.nonzero(roi))] if roi.any() else roi
+        if self.mode == 'crop' and roi.any(): roi = roi[bbox(roi, tuple(int(np.ceil(self.margin_mm/s)) for s in spacing_of(aff)))]   # the same box as the image
         if self.mode == 'channel': img = np.stack([np.asarray(self.scale(img[0])), img[1]])
         else: img = np.asarray(self.scale(img))[None]
         d['image'] = torch.as_tensor(img, dtype=torch.float32)
