@@ -354,7 +354,7 @@ def tiny_setup(upto:str, root:str|Path='outputs/_tiny') -> tuple[str, str]:
     return str(cp), str(cfg.run_dir)
 
 # %% ../nbs/08_pipeline.ipynb #52ceca62
-import matplotlib; matplotlib.use('Agg')
+import matplotlib
 import matplotlib.pyplot as plt
 
 def show_slices(vols:list, titles:list, window=(-1000, 400), overlays:list|None=None, suptitle:str=''):

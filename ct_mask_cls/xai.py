@@ -8,7 +8,7 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/xai.html.md"""
 from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-import matplotlib; matplotlib.use('Agg')
+import matplotlib
 import matplotlib.pyplot as plt
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget

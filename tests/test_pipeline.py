@@ -52,6 +52,8 @@ def test_metrics_and_reports(tiny_run):
         assert notebook_errors(nb) == [], s
     idx = (run/'index.html').read_text()
     assert len(STAGES) - 1 >= 6 and all(f'{i+1:02d}_{s}.html' in idx for i, s in enumerate(STAGES[:-1]))
+    for s in ('preprocess', 'segment', 'mask', 'train', 'xai', 'study'):            # the reports show their figures
+        assert '<img' in stage_files(run, s)[1].read_text(), s
     assert 'backend' in (run/'02_segment.html').read_text() and 'threshold' in (run/'02_segment.html').read_text()
 
 def test_rerun_reuses_stages(tiny_run):
