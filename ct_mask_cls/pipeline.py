@@ -357,13 +357,15 @@ def tiny_setup(upto:str, root:str|Path='outputs/_tiny') -> tuple[str, str]:
 import matplotlib
 import matplotlib.pyplot as plt
 
-def show_slices(vols:list, titles:list, window=(-1000, 400), overlays:list|None=None, suptitle:str=''):
-    "Axial, coronal and sagittal mid-slices of each volume (rows), optional label overlays."
+def show_slices(vols:list, titles:list, window=(-1000, 400), overlays:list|None=None, suptitle:str='', center_on:list|None=None):
+    "Axial, coronal and sagittal slices of each volume (rows) through its middle, or where `center_on` (else `overlays`) is largest; optional label overlays."
     fig, axs = plt.subplots(len(vols), 3, figsize=(7.5, 2.5*len(vols)), squeeze=False)
     for i, v in enumerate(vols):
         c = [s//2 for s in v.shape]
         ov = overlays[i] if overlays else None
-        if ov is not None and ov.any(): c = [int(np.mean(ix)) for ix in np.nonzero(ov)]
+        ref = center_on[i] if center_on else ov
+        if ref is not None and ref.any():        # per axis, the slice holding most of the structure (two lungs: not the midline between them)
+            c = [int(np.argmax(ref.sum(axis=tuple(a for a in range(3) if a != k)))) for k in range(3)]
         for j, f in enumerate([lambda a: a[:, :, c[2]], lambda a: a[:, c[1], :], lambda a: a[c[0], :, :]]):
             ax = axs[i, j]; ax.imshow(f(v).T, cmap='gray', vmin=window[0], vmax=window[1], origin='lower', aspect='auto')
             if ov is not None: ax.imshow(np.ma.masked_equal(f(ov).T, 0), cmap='tab20', alpha=0.45, origin='lower', aspect='auto', interpolation='nearest')
