@@ -210,11 +210,11 @@ def grid_relation(mask_img, ct_img) -> tuple[str, str]:
     return ('resample' if d <= tol else 'fov'), detail
 
 def _to_grid(arr, affine, ref:nib.Nifti1Image):
-    "Nearest-neighbour resample label `arr` onto `ref`'s grid (world coordinates)."
-    ijk = np.indices(ref.shape).reshape(3, -1)
-    world = ref.affine @ np.r_[ijk, np.ones((1, ijk.shape[1]))]
-    src = np.rint(np.linalg.inv(affine) @ world)[:3].astype(int)
-    ok = np.all((src >= 0) & (src < np.array(arr.shape)[:, None]), 0)
-    out = np.zeros(ijk.shape[1], arr.dtype)
-    out[ok] = arr[src[0, ok], src[1, ok], src[2, ok]]
-    return out.reshape(ref.shape)
+    "Nearest-neighbour resample label `arr` (on `affine`) onto `ref`'s grid with MONAI's `ResampleToMatch`."
+    import torch
+    from monai.data import MetaTensor
+    from monai.transforms import ResampleToMatch
+    src = MetaTensor(torch.as_tensor(np.asarray(arr, np.float32)[None]), affine=torch.as_tensor(affine, dtype=torch.float64))
+    dst = MetaTensor(torch.zeros((1,) + tuple(ref.shape[:3])), affine=torch.as_tensor(ref.affine, dtype=torch.float64))
+    out = ResampleToMatch(mode='nearest', padding_mode='zeros')(src, dst)
+    return np.rint(np.asarray(out[0])).astype(np.asarray(arr).dtype)
