@@ -71,3 +71,12 @@ def test_failed_stage_keeps_partial_notebook(tiny_run, tmp_path):
     assert "stage 'mask' failed" in r2.stderr or "stage 'mask' failed" in r2.stdout or 'failed in cell' in r2.stderr
     nb, html, _ = stage_files(Path(cfg['out_dir'])/'broken', 'mask')
     assert nb.exists() and not html.exists() and notebook_errors(nb)
+
+def test_stage_notebook_defaults_are_a_smoke_test(tmp_path):
+    "Opened on its own (no parameters), a stage notebook builds a tiny cohort and runs: here the study stage, which needs every stage before it."
+    import papermill as pm
+    pm.execute_notebook(str(Path(__file__).resolve().parents[1]/'nbs'/'stages'/'study.ipynb'), str(tmp_path/'study.ipynb'), cwd=str(tmp_path),
+                        kernel_name='python3', progress_bar=False)
+    assert notebook_errors(tmp_path/'study.ipynb') == []
+    st = pd.read_csv(tmp_path/'outputs'/'_tiny'/'runs'/'tiny'/'study'/'study.csv')
+    assert set(st['mode']) == {'zero', 'none'}
