@@ -282,6 +282,15 @@ def notebook_errors(nb_path:str|Path) -> list[str]:
     nb = json.loads(Path(nb_path).read_text())
     return [f"{o.get('ename')}: {o.get('evalue')}" for c in nb['cells'] for o in c.get('outputs', []) if o.get('output_type') == 'error']
 
+def _kernel_manager():
+    "The kernel manager papermill uses: with CurveZMQ transport encryption where jupyter_client and pyzmq support it (the kernel and this process talk over local TCP)."
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+    if 'transport_encryption' not in AsyncKernelManager.class_trait_names() or not zmq.has('curve'): return AsyncKernelManager
+    class _EncryptedKernelManager(AsyncKernelManager):
+        def __init__(self, **kw): super().__init__(**kw); self.transport_encryption = 'auto'
+    return _EncryptedKernelManager
+
 def run_stage(name:str, config_path:str|Path, force:bool=False, cfg:RunConfig|None=None) -> dict:
     "Execute stage `name`'s notebook for the config at `config_path`; return its timing record."
     import papermill as pm
@@ -299,7 +308,7 @@ def run_stage(name:str, config_path:str|Path, force:bool=False, cfg:RunConfig|No
     os.environ['CT_MASK_CLS_PROGRESS'] = 'parent'          # the kernel inherits it: progress bars go to this terminal, not into the report
     try:
         pm.execute_notebook(str(stages_dir()/f'{name}.ipynb'), str(tmp), parameters=dict(config_path=str(Path(config_path).resolve()), run_dir=str(run_dir)),
-                            kernel_name='python3', progress_bar=False, cwd=str(run_dir), log_output=False)
+                            kernel_name='python3', progress_bar=False, cwd=str(run_dir), log_output=False, kernel_manager_class=_kernel_manager())
     except pm.PapermillExecutionError as e:
         os.replace(tmp, nb)
         raise StageFailed(f"stage '{name}' failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n  partial notebook kept: {nb}") from None
