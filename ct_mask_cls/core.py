@@ -15,7 +15,7 @@ import yaml, dacite
 # %% auto #0
 __all__ = ['ConfigError', 'StageFailed', 'DataConfig', 'PreprocessConfig', 'SegmentConfig', 'MaskConfig', 'SplitConfig',
            'TrainConfig', 'XaiConfig', 'StudyConfig', 'RunConfig', 'config_from_dict', 'load_config', 'config_to_dict',
-           'default_config_yaml', 'read_labels', 'check_inputs', 'pbar', 'atomic_path', 'atomic_write_text',
+           'default_config_yaml', 'read_labels', 'check_inputs', 'pbar', 'pmap', 'atomic_path', 'atomic_write_text',
            'save_json', 'hash_obj', 'sha256_file', 'save_nifti', 'load_nifti', 'spacing_of']
 
 # %% ../nbs/00_core.ipynb #b1c22585
@@ -258,6 +258,13 @@ def pbar(iterable=None, **kw):
         return _std(iterable, file=f, **kw)
     from tqdm.auto import tqdm as _auto
     return _auto(iterable, **kw)
+
+def pmap(fn, items, workers:int, desc:str, progress:bool=True) -> list:
+    "Map `fn` over `items` in a thread pool of `workers`, in order, with a progress bar."
+    from concurrent.futures import ThreadPoolExecutor
+    items = list(items)
+    with ThreadPoolExecutor(max(1, workers)) as ex:
+        return list(pbar(ex.map(fn, items), total=len(items), desc=desc, disable=not progress))
 
 # %% ../nbs/00_core.ipynb #4715911f
 @contextlib.contextmanager

@@ -8,7 +8,6 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/dicom.html.md"""
 from __future__ import annotations
 import hashlib, json, os, shutil, subprocess, tempfile, warnings
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np, nibabel as nib, pandas as pd, pydicom, torch
@@ -270,16 +269,15 @@ def convert_tree(root:str|Path, out_dir:str|Path, pc=None, progress:bool=True) -
         if s.reason: return row
         name = f"{pid}_s{s.h['series_number'] or 0}_{hash_obj(s.key)[:6]}.nii.gz"; side = out_dir/(name[:-7] + '.json')
         fp = hash_obj([source_fingerprint(s.files), pc.uneven_slices, pc.gantry_tilt])
-        if (out_dir/name).exists() and side.exists() and json.loads(side.read_text()).get('fingerprint') == fp:
-            return dict(row, **{k: v for k, v in json.loads(side.read_text()).items() if k != 'fingerprint'})
+        done = json.loads(side.read_text()) if (out_dir/name).exists() and side.exists() else {}
+        if done.get('fingerprint') == fp: return dict(row, **{k: v for k, v in done.items() if k != 'fingerprint'})
         try:
             row.update(convert_series(s, out_dir/name, pc.uneven_slices, pc.gantry_tilt), status='converted', reason='', nifti_path=name)
             save_json(side, dict(row, fingerprint=fp))
         except SeriesRejected as e: row.update(reason=str(e))
         except Exception as e: row.update(reason=f'conversion failed: {type(e).__name__}: {e}')
         return row
-    with ThreadPoolExecutor(max(1, pc.workers)) as ex:
-        rows += list(pbar(ex.map(one, series), total=len(series), desc='converting series', disable=not progress))
+    rows += pmap(one, series, pc.workers, 'converting series', progress)
     df = pd.DataFrame(rows, columns=SERIES_COLUMNS + [c for c in ('shape',) if any(c in r for r in rows)])
     with atomic_path(out_dir/'series.csv') as t: df.to_csv(t, index=False)
     return df

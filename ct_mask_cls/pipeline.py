@@ -7,7 +7,6 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/pipeline.html.md"""
 # %% ../nbs/08_pipeline.ipynb #49a0b5dd
 from __future__ import annotations
 import json, os, shutil, subprocess, sys, time, importlib.metadata as md
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np, pandas as pd, nibabel as nib, yaml
 from .core import *
@@ -20,11 +19,6 @@ __all__ = ['STAGES', 'stage_preprocess', 'stage_segment', 'stage_mask', 'stage_t
            'plot_roc_calibration', 'versions', 'git_commit']
 
 # %% ../nbs/08_pipeline.ipynb #7d3bd0d1
-def _pmap(fn, items, workers:int, desc:str, progress=True):
-    "Map `fn` over `items` in a thread pool with a tqdm bar."
-    with ThreadPoolExecutor(max(1, workers)) as ex:
-        return list(pbar(ex.map(fn, items), total=len(items), desc=desc, disable=not progress))
-
 def _preprocess_one(args):
     "Resample one case's native-grid CT to the target spacing; reuse finished output."
     cfg, out, pid, nat, src = args
@@ -65,7 +59,7 @@ def stage_preprocess(cfg:RunConfig, run_dir:str|Path, progress=True) -> dict:
         ins = dicom.nifti_inputs(cfg.data.nifti_dir)
         ids = {pid: (dicom.pseudonym(pid, pc.pseudonym_salt) if pc.pseudonymise else pid) for pid in ins}
         jobs = [(cfg, out, ids[pid], _nifti_native(cfg, out, ids[pid], p), '' if pc.pseudonymise else str(p)) for pid, p in ins.items()]
-    recs = _pmap(_preprocess_one, jobs, pc.workers, 'resampling', progress)
+    recs = pmap(_preprocess_one, jobs, pc.workers, 'resampling', progress)
     cases = pd.DataFrame(recs, columns=['case_id', 'patient_id', 'status', 'reason', 'ct_path', 'native_path', 'shape', 'source', 'fingerprint'])
     with atomic_path(out/'series.csv') as t: series_df.to_csv(t, index=False)
     with atomic_path(out/'cases.csv') as t: cases.to_csv(t, index=False)
@@ -95,9 +89,9 @@ def stage_segment(cfg:RunConfig, run_dir:str|Path, progress=True) -> pd.DataFram
         a, aff = load_nifti(mp)
         ml = np.prod(spacing_of(aff))/1000; counts = np.bincount(a.astype(np.int64).ravel())
         vols = {names.get(i, f'label_{i}'): round(float(c*ml), 1) for i, c in enumerate(counts) if i and c}
-        return dict(rec, **{f'{n}_ml': round(float(np.isin(a, [i]).sum()*ml), 1) for n, i in roi.items()}), vols
+        return dict(rec, **{f'{n}_ml': round(float((counts[i] if i < len(counts) else 0)*ml), 1) for n, i in roi.items()}), vols
     ok = [r for r in cases.itertuples() if r.status == 'ok']
-    res = _pmap(one, ok, 1 if scfg.backend == 'totalsegmentator' else cfg.preprocess.workers, 'segment', progress)
+    res = pmap(one, ok, 1 if scfg.backend == 'totalsegmentator' else cfg.preprocess.workers, 'segment', progress)
     df = pd.DataFrame([r for r, _ in res])
     vol = pd.DataFrame([dict(case_id=r['case_id'], structure=k, ml=v) for r, vs in res for k, v in vs.items()], columns=['case_id', 'structure', 'ml'])
     with atomic_path(out/'segments.csv') as t: df.to_csv(t, index=False)
@@ -134,7 +128,7 @@ def stage_mask(cfg:RunConfig, run_dir:str|Path, progress=True) -> pd.DataFrame:
                     mask_path=str(mp) if status == 'ok' else '', masked_path=str(xp) if status == 'ok' else '',
                     roi_ml=round(msk.roi_ml(roi, sp), 1), status=status, reason=reason, flags=flags,
                     ct_sha256=sha256_file(cases.loc[r.case_id, 'ct_path']))
-    df = pd.DataFrame(_pmap(one, list(segs.itertuples()), cfg.preprocess.workers, 'mask', progress))
+    df = pd.DataFrame(pmap(one, list(segs.itertuples()), cfg.preprocess.workers, 'mask', progress))
     tc = cfg.split.test_column
     lab = labels[['patient_id', 'label'] + ([tc] if tc else [])].rename(columns={tc: '_fixed_split'} if tc else {})
     df = df.merge(lab, on='patient_id', how='left')
