@@ -29,8 +29,9 @@ test: install
 	$(BIN)/nbdev-test --n-workers 2
 	$(BIN)/pytest tests
 
-lab: install
-	$(BIN)/jupyter lab nbs
+LAB_ARGS ?=
+lab: install  # opens the project root (notebooks in nbs/, runs in outputs/); extra flags: make lab LAB_ARGS=--allow-root
+	$(BIN)/jupyter lab $(LAB_ARGS) .
 
 bench: install
 	$(BIN)/python bench/ingest.py

@@ -6,17 +6,19 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #ff8e0bdb
 from __future__ import annotations
-import dataclasses, hashlib, json, os, tempfile, contextlib, difflib
+import dataclasses, hashlib, json, os, re, tempfile, contextlib, difflib
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Literal, Union, get_args, get_origin, get_type_hints
 import yaml, dacite
 
 # %% auto #0
-__all__ = ['ConfigError', 'StageFailed', 'DataConfig', 'PreprocessConfig', 'SegmentConfig', 'MaskConfig', 'SplitConfig',
-           'TrainConfig', 'XaiConfig', 'StudyConfig', 'RunConfig', 'config_from_dict', 'load_config', 'config_to_dict',
-           'default_config_yaml', 'read_labels', 'check_inputs', 'pbar', 'pmap', 'atomic_path', 'atomic_write_text',
-           'save_json', 'hash_obj', 'sha256_file', 'save_nifti', 'load_nifti', 'spacing_of']
+__all__ = ['Mode', 'MODES', 'ConfigError', 'StageFailed', 'DataConfig', 'PreprocessConfig', 'SegmentConfig', 'MaskConfig',
+           'SplitConfig', 'TrainConfig', 'XaiConfig', 'StudyConfig', 'RunConfig', 'config_sections', 'config_fields',
+           'describe_type', 'choices', 'config_from_dict', 'load_config', 'config_to_dict', 'default_config_yaml',
+           'read_labels', 'check_inputs', 'pbar', 'pmap', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj',
+           'sha256_file', 'pseudonym_key', 'safe_name', 'RunLayout', 'file_fingerprint', 'tree_fingerprint',
+           'output_ok', 'RunLocked', 'RunLock', 'save_nifti', 'load_nifti', 'spacing_of']
 
 # %% ../nbs/00_core.ipynb #b1c22585
 class ConfigError(ValueError):
@@ -26,95 +28,119 @@ class StageFailed(RuntimeError):
     "A pipeline stage's notebook raised; its partial notebook is kept."
 
 # %% ../nbs/00_core.ipynb #be295ecf
-def _f(default, help): 
-    "A dataclass field with a default (copied if mutable) and a help text."
-    if isinstance(default, (list, dict)): return field(default_factory=lambda d=default: type(d)(d), metadata={'help': help})
-    return field(default=default, metadata={'help': help})
+Mode = Literal['zero', 'crop', 'channel', 'pool', 'none']
+MODES = get_args(Mode)
+
+def _f(default, help:str, *, path:bool=False, secret:bool=False, check=None):
+    "A config field: default (copied if mutable), help text, and its rules: `path` (resolved against the config's folder), `secret` (never written out), `check` ((predicate, rule))."
+    md = dict(help=help, path=path, secret=secret, check=check)
+    if isinstance(default, (list, dict)): return field(default_factory=lambda d=default: type(d)(d), metadata=md)
+    return field(default=default, metadata=md)
+
+def _gt(x): return (lambda v: v > x, f'a number greater than {x}')
+def _ge(x): return (lambda v: v >= x, f'at least {x}')
+def _frac(): return (lambda v: 0 < v < 1, 'a fraction between 0 and 1')
+_POSITIVE = (lambda v: all(x > 0 for x in v), 'numbers greater than 0')
+_WINDOW = (lambda v: v == 'auto' or v[0] < v[1], "'auto' or [low, high] with low < high")
+_FOV = (lambda v: isinstance(v, str) or all(x > 0 for x in v), "'auto', 'resize' or three sizes in mm greater than 0")
 
 @dataclass
 class DataConfig:
     "Where the inputs are."
-    dicom_dir: str = _f('', "folder tree of DICOM studies (searched at any depth); '' if nifti_dir is used")
-    nifti_dir: str = _f('', "alternative input: one <patient_id>.nii.gz CT per patient")
-    labels_csv: str = _f('', "CSV with columns patient_id,label (0/1), optionally a fixed-split column")
-    mask_dir: str = _f('', "folder of masks the dataset already has, used by the `existing` segmentation backend")
-    mask_pattern: str = _f('{patient_id}.nii.gz', "file name of a case's existing mask in mask_dir ({case_id} and {patient_id} are filled in)")
+    dicom_dir: str = _f('', "folder tree of DICOM studies (searched at any depth); '' if nifti_dir is used", path=True)
+    nifti_dir: str = _f('', "alternative input: one <patient_id>.nii.gz CT per patient", path=True)
+    labels_csv: str = _f('', "CSV with columns patient_id,label (0/1), optionally a fixed-split column", path=True)
+    mask_dir: str = _f('', "folder of masks the dataset already has, used by the `existing` segmentation backend", path=True)
+    mask_pattern: str = _f('{patient_id}.nii.gz', "file name of a case's existing mask in mask_dir ({patient_id} is the id in labels.csv / the DICOM PatientID)")
 
 @dataclass
 class PreprocessConfig:
     "DICOM to NIfTI, canonical RAS, resampling."
-    spacing: list = _f([1.5, 1.5, 1.5], "target voxel spacing in mm (x y z); linear for CT, nearest for labels")
-    workers: int = _f(2, "cases converted in parallel")
-    min_slices: int = _f(8, "series with fewer slices are rejected (not a volume)")
-    allow_modality: list = _f([], "modalities converted besides CT (e.g. [MR]); anything else is rejected")
-    uneven_slices: str = _f('resample', "missing slices or uneven spacing: resample (to a uniform grid, each slice at its position) | reject")
-    gantry_tilt: str = _f('correct', "gantry tilt: correct (move slices back in-plane) | reject")
+    spacing: tuple[float, float, float] = _f((3.0, 3.0, 3.0), "target voxel spacing in mm (x y z), also the network's voxel size; linear for CT, nearest for labels", check=_POSITIVE)
+    workers: int = _f(2, "cases processed in parallel (preprocess, segment, mask)", check=_ge(1))
+    min_slices: int = _f(8, "series with fewer slices are rejected (not a volume)", check=_ge(1))
+    allow_modality: tuple[str, ...] = _f((), "modalities converted besides CT (e.g. [MR]); anything else is rejected")
+    uneven_slices: Literal['resample', 'reject'] = _f('resample', "missing slices or uneven spacing: resample (to a uniform grid, each slice at its position) | reject")
+    gantry_tilt: Literal['correct', 'reject'] = _f('correct', "gantry tilt: correct (move slices back in-plane) | reject")
     pseudonymise: bool = _f(False, "replace case ids by a keyed hash of PatientID (and leave source folders out of tables)")
-    pseudonym_salt: str = _f('', "key for the pseudonyms; keep it secret and the same across runs")
+    pseudonym_salt: str = _f('', "key for the pseudonyms; keep it secret and the same across runs", secret=True)
 
 @dataclass
 class SegmentConfig:
     "Organ masks."
-    backend: str = _f('auto', "auto | totalsegmentator | threshold | existing; auto = totalsegmentator when its weights are present, else threshold")
+    backend: Literal['auto', 'totalsegmentator', 'threshold', 'existing'] = _f('auto', "auto = totalsegmentator when its weights are present, else threshold; existing = the dataset's own masks (data.mask_dir)")
     task: str = _f('total', "TotalSegmentator task")
     fast: bool = _f(True, "TotalSegmentator --fast (3 mm model)")
-    device: str = _f('auto', "auto | cpu | gpu")
-    threads: int = _f(2, "threads for TotalSegmentator pre/post-processing")
-    weights_dir: str = _f('', "TotalSegmentator home (holds nnunet/results); '' = $TOTALSEG_HOME_DIR or ~/.totalsegmentator")
+    device: Literal['auto', 'cpu', 'cuda'] = _f('auto', "where TotalSegmentator runs (auto: the GPU when present)")
+    threads: int = _f(2, "threads for TotalSegmentator pre/post-processing", check=_ge(1))
+    weights_dir: str = _f('', "TotalSegmentator home (holds nnunet/results); '' = $TOTALSEG_HOME_DIR or ~/.totalsegmentator", path=True)
     allow_download: bool = _f(False, "let TotalSegmentator download missing weights (needs internet)")
 
 @dataclass
 class MaskConfig:
-    "Applying the ROI mask to the CT."
-    roi: list = _f(['lungs'], "TotalSegmentator structure names or groups (e.g. lungs, liver)")
-    mode: str = _f('zero', "zero | crop | channel | none")
-    window: list = _f([-1000.0, 400.0], "HU intensity window mapped to [0, 1] for training")
-    fill: Optional[float] = _f(None, "background HU in `zero` mode; None = lower window bound (0 after normalisation)")
-    margin_mm: float = _f(0.0, "dilate the ROI by this many mm (zero/channel) or pad the box (crop)")
-    min_roi_ml: float = _f(5.0, "cases whose ROI is smaller than this (ml) are excluded")
+    "Applying the ROI mask to the CT, and the network's field of view."
+    roi: tuple[str, ...] = _f(('lungs',), "TotalSegmentator structure names or groups (e.g. lungs, liver)", check=(len, 'at least one structure name'))
+    mode: Mode = _f('zero', "zero (outside the ROI filled) | crop (the ROI box plus margin) | channel (CT + ROI as a 2nd channel) | pool (the ROI box plus margin; the network pools its features only inside the ROI) | none (the whole scan)")
+    window: Union[Literal['auto'], tuple[float, float]] = _f('auto', "HU window [low, high] mapped to [0, 1]; auto = the organ's preset (see WINDOW_PRESETS: soft tissue for abdominal organs, lung, bone)", check=_WINDOW)
+    extra_windows: tuple[str, ...] = _f((), "more window presets, each added as an input channel (e.g. [bone])")
+    fill: Union[Literal['median'], float, None] = _f('median', "HU outside the ROI (zero) or its box (crop, pool): median = the ROI's own median HU, so that its boundary is no edge; a number; null = the window's lower bound")
+    margin_mm: float = _f(10.0, "pad the ROI's box by this many mm (crop, pool)", check=_ge(0))
+    roi_margin_mm: float = _f(-6.0, "grow (> 0) or shrink (< 0) the ROI by this many mm where it is used voxel by voxel: what zero keeps, the channel of channel, where pool pools. Shrinking keeps out the organ's rim, blurred with its surroundings, whose dark voxels look like lesions")
+    fov_mm: Union[Literal['auto', 'resize'], tuple[float, float, float]] = _f('auto', "network field of view in mm around the ROI box (crop, pool, zero), at preprocess.spacing, never stretched; auto = the cohort's largest box plus margin (95th percentile); resize = stretch the box to train.input_size", check=_FOV)
+    scan_fov_mm: Union[Literal['auto', 'resize'], tuple[float, float, float]] = _f('auto', "field of view in mm of the whole scan (none, channel), centred on the scan; auto = the cohort's 95th percentile; resize = stretch to train.input_size", check=_FOV)
+    min_roi_ml: float = _f(5.0, "cases whose ROI is smaller than this (ml) are excluded", check=_ge(0))
 
 @dataclass
 class SplitConfig:
     "Patient-level splits."
     seed: int = _f(0, "split seed")
-    val_frac: float = _f(0.2, "fraction of non-test patients used for validation")
-    test_frac: float = _f(0.2, "fraction of patients held out for test (ignored when test_column is set)")
+    val_frac: float = _f(0.2, "fraction of non-test patients used for validation", check=_frac())
+    test_frac: float = _f(0.2, "fraction of patients held out for test (ignored when test_column is set)", check=_frac())
     test_column: str = _f('', "labels.csv column whose value 'test' fixes the test set")
 
 @dataclass
 class TrainConfig:
     "Classifier training and evaluation."
-    model: str = _f('small3d', "small3d | r3d_18 | resnet18_2p5d")
-    pretrained: bool = _f(False, "load pretrained weights (must be available offline)")
-    weights_path: str = _f('', "explicit pretrained weights file; '' = torch hub cache")
-    input_size: list = _f([48, 48, 48], "network input size (x y z) after resize")
-    epochs: int = _f(30, "maximum epochs")
-    batch_size: int = _f(4, "batch size")
-    lr: float = _f(1e-3, "AdamW learning rate")
-    weight_decay: float = _f(1e-4, "AdamW weight decay")
-    patience: int = _f(10, "early stopping patience on validation AUC (epochs)")
+    model: Literal['small3d', 'resnet10', 'resnet18', 'r3d_18', 'resnet18_2p5d'] = _f('small3d', "small3d (CPU-sized 3D CNN) | resnet10, resnet18 (MONAI 3D ResNet; MedicalNet weights) | r3d_18 (torchvision video ResNet; Kinetics weights) | resnet18_2p5d (ImageNet ResNet-18 over axial slices)")
+    width: int = _f(16, "small3d: channels of its first block (doubling per block)", check=_ge(1))
+    depth: int = _f(2, "small3d: number of convolution blocks (2× max pooling between them)", check=_ge(1))
+    pool_top: float = _f(0.01, "global pooling: mean of this top fraction of feature-map positions (inside the ROI in pool mode); 0 = max pooling", check=(lambda v: 0 <= v <= 1, 'a fraction from 0 to 1'))
+    pretrained: bool = _f(False, "load pretrained weights from train.weights_path (or the torch hub cache); nothing is downloaded")
+    weights_path: str = _f('', "pretrained weights file; '' = the torch hub cache (r3d_18, resnet18_2p5d)", path=True)
+    freeze_encoder: bool = _f(False, "keep the (pretrained) encoder fixed: embeddings are computed once per case and cached, and only the head is trained")
+    input_size: tuple[int, int, int] = _f((48, 48, 48), "network input (x y z) when mask.fov_mm or scan_fov_mm is 'resize'", check=_POSITIVE)
+    epochs: int = _f(40, "maximum epochs", check=_ge(1))
+    batch_size: int = _f(8, "batch size (at least 2: the pooled features are batch-normalised)", check=_ge(2))
+    lr: float = _f(1e-3, "AdamW learning rate", check=_gt(0))
+    weight_decay: float = _f(1e-4, "AdamW weight decay", check=_ge(0))
+    patience: int = _f(15, "early stopping patience on validation AUC (epochs)", check=_ge(1))
+    augment: Literal['ct', 'ct+flip', 'off'] = _f('ct', "ct: small rotations and scalings, intensity shift and noise (MONAI) | ct+flip: also left-right flips (only where the anatomy is symmetric) | off")
     seed: int = _f(0, "training seed")
-    workers: int = _f(0, "DataLoader workers (batches are also prefetched in a background thread)")
-    device: str = _f('auto', "auto (GPU when present) | cpu | cuda; mixed precision is used on GPU")
+    workers: int = _f(0, "DataLoader workers (batches are also prefetched in a background thread)", check=_ge(0))
+    device: Literal['auto', 'cpu', 'cuda'] = _f('auto', "auto (GPU when present) | cpu | cuda; mixed precision is used on GPU")
     resume: bool = _f(True, "continue from the last checkpoint of an interrupted training")
-    n_bootstrap: int = _f(1000, "bootstrap resamples for AUC confidence intervals")
+    n_bootstrap: int = _f(1000, "bootstrap resamples for AUC confidence intervals; 0 = no intervals", check=(lambda v: v == 0 or v >= 100, '0 (off) or at least 100'))
 
 @dataclass
 class XaiConfig:
     "Grad-CAM."
-    n_cases: int = _f(6, "test cases explained (and overlaid) per mode")
+    n_cases: int = _f(6, "test cases explained (and overlaid) per mode", check=_ge(0))
 
 @dataclass
 class StudyConfig:
     "The masked-versus-unmasked study: the same model and splits for each mask mode."
-    modes: list = _f(['zero', 'none'], "mask modes compared; each gets ΔAUC against none when none is listed")
-    folds: int = _f(0, "k-fold cross-validation over all patients (≥2), reported as mean ± SD; 0 = the fixed split only")
+    modes: tuple[Mode, ...] = _f(('pool', 'crop', 'zero', 'none'), "mask modes compared; each gets ΔAUC against none when none is listed", check=(len, 'at least one mode'))
+    seeds: int = _f(1, "train every mode with this many seeds (train.seed, +1, …): mean and spread across seeds; ΔAUC paired per seed", check=_ge(1))
+    baseline: bool = _f(True, "a classical baseline beside the CNN: first-order and shape features inside the ROI (the body for `none`), logistic regression on the same splits")
+    folds: int = _f(0, "k-fold cross-validation over all patients (≥2), reported as mean ± SD; 0 = the fixed split only", check=(lambda v: v == 0 or v >= 2, '0 (off) or at least 2'))
+
+_RUN_ID = (lambda v: bool(re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._-]{0,99}', v)), 'a plain folder name: letters, digits, . _ - (not starting with . or -)')
 
 @dataclass
 class RunConfig:
     "A whole pipeline run."
-    run_id: str = _f('run', "name of the run folder under out_dir")
-    out_dir: str = _f('outputs', "where run folders are written")
+    run_id: str = _f('run', "name of the run folder under out_dir", check=_RUN_ID)
+    out_dir: str = _f('outputs', "where run folders are written", path=True)
     data: DataConfig = field(default_factory=DataConfig)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
@@ -128,18 +154,39 @@ class RunConfig:
     def run_dir(self) -> Path: return Path(self.out_dir)/self.run_id
 
 # %% ../nbs/00_core.ipynb #85d7822a
-_PATH_KEYS = {('data','dicom_dir'), ('data','nifti_dir'), ('data','labels_csv'), ('data','mask_dir'), ('train','weights_path'), ('segment','weights_dir'), ('', 'out_dir')}
+def config_sections() -> dict:
+    "Section name -> config dataclass, in order."
+    return {f.name: f.default_factory for f in fields(RunConfig) if dataclasses.is_dataclass(f.default_factory)}
 
-def _known_keys(cls, prefix=''):
-    "Dotted names of every field in config dataclass `cls`."
-    out = []
-    for f in fields(cls):
-        out.append(prefix+f.name)
-        if dataclasses.is_dataclass(f.type if not isinstance(f.type, str) else None): out += _known_keys(f.type, prefix+f.name+'.')
-    return out
+def config_fields():
+    "Yield (dotted key, section name or '', dataclass field, resolved type) for every leaf config field."
+    hints = get_type_hints(RunConfig)
+    for f in fields(RunConfig):
+        if f.name in config_sections():
+            h = get_type_hints(hints[f.name])
+            for g in fields(hints[f.name]): yield f"{f.name}.{g.name}", f.name, g, h[g.name]
+        else: yield f.name, '', f, hints[f.name]
 
-def _sections(): return {f.name: f.default_factory for f in fields(RunConfig) if f.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(f.default_factory)}
+def describe_type(tp) -> str:
+    "What a value of config type `tp` must be, in words."
+    o, args = get_origin(tp), get_args(tp)
+    if o is Literal: return 'one of ' + ', '.join(map(str, args))
+    if o is Union:
+        parts = [describe_type(a) for a in args if a is not type(None)]
+        return ' or '.join(parts) + (' or null' if type(None) in args else '')
+    if o is tuple:
+        if len(args) == 2 and args[1] is Ellipsis: return f"a list of {describe_type(args[0]).removeprefix('a ').removeprefix('an ')}s" if get_origin(args[0]) is not Literal else f"a list, each {describe_type(args[0])}"
+        return f"a list of {len(args)} {describe_type(args[0]).removeprefix('a ').removeprefix('an ')}s"
+    if o is dict: return f"a mapping of {describe_type(args[0]).removeprefix('a ')} to {describe_type(args[1]).removeprefix('a ').removeprefix('an ')}"
+    return {bool: 'true or false', int: 'an integer', float: 'a number', str: 'a text'}.get(tp, getattr(tp, '__name__', str(tp)))
 
+def choices(key:str) -> tuple:
+    "The allowed values of a config key whose type is a `Literal` (or a list of one)."
+    tp = {k: t for k, _, _, t in config_fields()}[key]
+    if get_origin(tp) is tuple: tp = get_args(tp)[0]
+    return get_args(tp) if get_origin(tp) is Literal else ()
+
+# %% ../nbs/00_core.ipynb #92c36928
 def _check_keys(d:dict, cls, prefix=''):
     "Raise `ConfigError` naming the first unknown key in `d` for dataclass `cls`."
     if not isinstance(d, dict): raise ConfigError(f"config section '{prefix.rstrip('.') or 'top level'}' must be a mapping, got {type(d).__name__}")
@@ -149,84 +196,106 @@ def _check_keys(d:dict, cls, prefix=''):
             close = difflib.get_close_matches(str(k), list(names), n=3)
             hint = f" Did you mean: {', '.join(close)}?" if close else f" Known keys: {', '.join(names)}."
             raise ConfigError(f"unknown config key '{prefix}{k}'.{hint}")
-        sub = _sections().get(k) if cls is RunConfig else None
+        sub = config_sections().get(k) if cls is RunConfig else None
         if sub is not None: _check_keys(v if v is not None else {}, sub, prefix+k+'.')
 
-def _num(cls, v):
+def _num(v):
     "Accept ints where floats are expected (YAML writes 1 for 1.0)."
     return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
+def _check_values(cfg:RunConfig):
+    "Apply every field's `check`, naming the key and the rule."
+    for key, sec, f, _ in config_fields():
+        chk = f.metadata.get('check')
+        v = getattr(getattr(cfg, sec) if sec else cfg, f.name)
+        if chk and not chk[0](v): raise ConfigError(f"config key '{key}' must be {chk[1]}; got {_plain(v)!r}")
+
+def _plain(v):
+    "Tuples as lists, recursively (for YAML and messages)."
+    if isinstance(v, (list, tuple)): return [_plain(x) for x in v]
+    if isinstance(v, dict): return {k: _plain(x) for k, x in v.items()}
+    return v
+
 def config_from_dict(d:dict, base:Path|str|None=None) -> RunConfig:
     "Build a `RunConfig` from nested dict `d`, resolving relative paths against `base`."
-    d = dict(d or {})
+    if d is None: d = {}
+    if not isinstance(d, dict): raise ConfigError(f"a config must be a mapping of sections (data:, train:, …); got a {type(d).__name__}")
     _check_keys(d, RunConfig)
-    try: cfg = dacite.from_dict(RunConfig, d, config=dacite.Config(strict=True, type_hooks={float: lambda v: _num(float, v)}))
-    except dacite.WrongTypeError as e: raise ConfigError(f"config key '{e.field_path}' has the wrong type: expected {getattr(e.field_type,'__name__',e.field_type)}, got {e.value!r}") from None
+    types = {k: t for k, _, _, t in config_fields()}
+    try: cfg = dacite.from_dict(RunConfig, d, config=dacite.Config(strict=True, cast=[tuple], type_hooks={float: _num}))
+    except dacite.WrongTypeError as e:
+        raise ConfigError(f"config key '{e.field_path}' must be {describe_type(types.get(e.field_path, e.field_type))}; got {_plain(e.value)!r}") from None
+    except dacite.UnionMatchError as e:
+        raise ConfigError(f"config key '{e.field_path}' must be {describe_type(types.get(e.field_path, e.field_type))}; got {_plain(e.value)!r}") from None
     except dacite.DaciteError as e: raise ConfigError(f"bad config: {e}") from None
     _check_values(cfg)
     if base is not None:
-        for sec, k in _PATH_KEYS:
+        for _, sec, f, _ in config_fields():
             obj = getattr(cfg, sec) if sec else cfg
-            v = getattr(obj, k)
-            if v and not Path(v).is_absolute(): setattr(obj, k, str((Path(base)/v).resolve()))
+            v = getattr(obj, f.name)
+            if f.metadata.get('path') and v and not Path(v).is_absolute(): setattr(obj, f.name, str((Path(base)/v).resolve()))
     return cfg
-
-def _check_values(cfg:RunConfig):
-    "Check enumerated values and list lengths, naming the key."
-    choices = {('segment','backend'): ('auto','totalsegmentator','threshold','existing'), ('segment','device'): ('auto','cpu','gpu'),
-               ('mask','mode'): ('zero','crop','channel','none'), ('train','model'): ('small3d','r3d_18','resnet18_2p5d'), ('train','device'): ('auto','cpu','cuda'), ('preprocess','uneven_slices'): ('resample','reject'), ('preprocess','gantry_tilt'): ('correct','reject')}
-    for (s,k), ok in choices.items():
-        v = getattr(getattr(cfg,s),k)
-        if v not in ok: raise ConfigError(f"config key '{s}.{k}' must be one of {', '.join(ok)}; got {v!r}")
-    for m in cfg.study.modes:
-        if m not in choices[('mask','mode')]: raise ConfigError(f"config key 'study.modes' has unknown mode {m!r}; modes: zero, crop, channel, none")
-    if cfg.study.folds == 1 or cfg.study.folds < 0: raise ConfigError(f"config key 'study.folds' must be 0 (off) or at least 2; got {cfg.study.folds}")
-    for s,k,n in (('preprocess','spacing',3), ('train','input_size',3), ('mask','window',2)):
-        v = getattr(getattr(cfg,s),k)
-        if len(v)!=n or not all(isinstance(x,(int,float)) and not isinstance(x,bool) for x in v): raise ConfigError(f"config key '{s}.{k}' must be a list of {n} numbers; got {v!r}")
-    if not cfg.run_id or '/' in cfg.run_id: raise ConfigError(f"config key 'run_id' must be a plain folder name; got {cfg.run_id!r}")
 
 def load_config(path:str|Path) -> RunConfig:
     "Read a YAML run config, strictly."
     path = Path(path)
     if not path.is_file(): raise ConfigError(f"config file not found: {path}")
-    try: d = yaml.safe_load(path.read_text()) or {}
+    try: text = path.read_bytes().decode('utf-8')
+    except UnicodeDecodeError as e: raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.start})") from None
+    try: d = yaml.safe_load(text)
     except yaml.YAMLError as e: raise ConfigError(f"{path} is not valid YAML: {e}") from None
     return config_from_dict(d, base=path.parent)
 
-# %% ../nbs/00_core.ipynb #92c36928
-def config_to_dict(cfg:RunConfig) -> dict: return asdict(cfg)
+# %% ../nbs/00_core.ipynb #52f93f11
+def config_to_dict(cfg:RunConfig, redact:bool=False) -> dict:
+    "The config as plain nested dicts and lists; `redact` hides secrets (set ones become '<hidden>')."
+    d = _plain(asdict(cfg))
+    if redact:
+        for _, sec, f, _ in config_fields():
+            sub = d[sec] if sec else d
+            if f.metadata.get('secret') and sub[f.name]: sub[f.name] = '<hidden>'
+    return d
 
 def default_config_yaml() -> str:
-    "The default config as YAML, each key commented with its help text."
+    "The default config as YAML, each key commented with its help text (and its choices)."
     lines = ["# ct_mask_cls run configuration: every key, its default and what it does."]
-    def emit(obj, indent=''):
-        for f in fields(obj):
-            v = getattr(obj, f.name)
-            if dataclasses.is_dataclass(v):
-                lines.append(f"{indent}{f.name}:  # {type(v).__doc__}")
-                emit(v, indent+'  ')
-            else:
-                val = yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()
-                lines.append(f"{indent}{f.name}: {val}  # {f.metadata.get('help','')}")
-    emit(RunConfig())
+    d = config_to_dict(RunConfig()); last = None
+    for key, sec, f, tp in config_fields():
+        if sec and sec != last: lines.append(f"{sec}:  # {config_sections()[sec].__doc__}"); last = sec
+        v = d[sec][f.name] if sec else d[f.name]
+        val = yaml.safe_dump(v, default_flow_style=True, allow_unicode=True).strip().removesuffix('...').strip()
+        lines.append(f"{'  ' if sec else ''}{f.name}: {val}  # {f.metadata.get('help','')}")
     return "\n".join(lines)+"\n"
 
 # %% ../nbs/00_core.ipynb #ddd1d51e
 import pandas as pd
 
 def read_labels(path:str|Path, test_column:str='') -> pd.DataFrame:
-    "Read and check a labels CSV (`patient_id,label`): clear errors for missing columns, duplicates and bad labels."
+    "Read and check a labels CSV (`patient_id,label`): clear errors for an empty or unreadable file, missing columns, duplicates and labels other than 0/1."
     path = Path(path)
     if not path.is_file(): raise ConfigError(f"labels file not found: {path}")
-    df = pd.read_csv(path, dtype={'patient_id': str})
+    try: text = path.read_bytes().decode('utf-8-sig')
+    except UnicodeDecodeError as e: raise ConfigError(f"labels file {path} is not UTF-8 text (byte {e.start})") from None
+    if not text.strip(): raise ConfigError(f"labels file {path} is empty; it needs a header 'patient_id,label' and one row per patient")
+    import io
+    try: df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, ValueError) as e: raise ConfigError(f"labels file {path} is not a readable CSV: {str(e).splitlines()[0]}") from None
     for col in ['patient_id', 'label'] + ([test_column] if test_column else []):
         if col not in df.columns: raise ConfigError(f"labels file {path} has no '{col}' column (columns: {', '.join(map(str, df.columns))})")
+    if df.empty: raise ConfigError(f"labels file {path} has a header but no patients")
+    df['patient_id'] = df.patient_id.str.strip()
+    if (df.patient_id == '').any(): raise ConfigError(f"labels file {path}: rows {', '.join(str(i+2) for i in df.index[df.patient_id == ''][:5])} have no patient_id")
     dup = df.patient_id[df.patient_id.duplicated()].unique().tolist()
-    if dup: raise ConfigError(f"labels file {path} lists these patients more than once: {', '.join(dup)}")
-    bad = df.patient_id[~df.label.isin([0, 1, '0', '1'])].tolist()
-    if bad: raise ConfigError(f"labels file {path}: label must be 0 or 1; bad rows for patients {', '.join(map(str,bad))}")
-    return df.assign(label=df.label.astype(int))
+    if dup: raise ConfigError(f"labels file {path} lists these patients more than once: {', '.join(dup[:10])}")
+    lab = df.label.str.strip()
+    bad = df.patient_id[~lab.isin(['0', '1'])].tolist()
+    if bad: raise ConfigError(f"labels file {path}: label must be 0 or 1; bad rows for patients {', '.join(bad[:10])} (values: {', '.join(sorted(set(lab[~lab.isin(['0', '1'])]))[:5])})")
+    df = df.assign(label=lab.astype(int))
+    if df.label.nunique() < 2: raise ConfigError(f"labels file {path}: every patient has label {df.label.iloc[0]}; a classifier needs both classes")
+    if test_column:
+        t = df[df[test_column].astype(str) == 'test']
+        if t.label.nunique() < 2: raise ConfigError(f"labels file {path}: the fixed test set (column {test_column} = 'test') needs both classes; it has {len(t)} patients with labels {sorted(t.label.unique().tolist())}")
+    return df
 
 def check_inputs(cfg:RunConfig):
     "Fail at once, naming the problem, if the run's inputs are missing or malformed."
@@ -238,6 +307,7 @@ def check_inputs(cfg:RunConfig):
     if not d.labels_csv: raise ConfigError("config needs data.labels_csv")
     read_labels(d.labels_csv, cfg.split.test_column)
     if cfg.segment.backend == 'existing' and not d.mask_dir: raise ConfigError("segment.backend 'existing' needs data.mask_dir")
+    if cfg.preprocess.pseudonymise and not pseudonym_key(cfg.preprocess): raise ConfigError("preprocess.pseudonymise needs a secret key: set preprocess.pseudonym_salt, or the environment variable CT_MASK_CLS_SALT (or CT_MASK_CLS_SALT_FILE naming a file that holds it)")
 
 # %% ../nbs/00_core.ipynb #c93b6fed
 _PARENT_ERR = []
@@ -267,14 +337,24 @@ def pmap(fn, items, workers:int, desc:str, progress:bool=True) -> list:
         return list(pbar(ex.map(fn, items), total=len(items), desc=desc, disable=not progress))
 
 # %% ../nbs/00_core.ipynb #4715911f
+def _umask() -> int:
+    "The process umask, read without changing it (Linux: /proc/self/status), else set and restored once."
+    try:
+        for line in Path('/proc/self/status').read_text().splitlines():
+            if line.startswith('Umask:'): return int(line.split()[1], 8)
+    except OSError: pass
+    old = os.umask(0o022); os.umask(old)
+    return old
+
 @contextlib.contextmanager
 def atomic_path(path:str|Path):
-    "Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."
+    "Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds. The file gets the mode a plain `open()` would give (0666 minus the umask)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix='.'+path.name+'.', suffix='.tmp'+''.join(path.suffixes), dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())     # mkstemp makes 0600; teammates and web servers must read the outputs
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp): os.unlink(tmp)
@@ -297,6 +377,144 @@ def sha256_file(path:str|Path, chunk:int=1<<20) -> str:
     with open(path, 'rb') as f:
         for b in iter(lambda: f.read(chunk), b''): h.update(b)
     return h.hexdigest()
+
+# %% ../nbs/00_core.ipynb #18a49483
+def pseudonym_key(pc) -> str:
+    "The secret key for pseudonyms: the config's, else $CT_MASK_CLS_SALT, else the contents of $CT_MASK_CLS_SALT_FILE; '' if none."
+    if pc.pseudonym_salt: return pc.pseudonym_salt
+    if os.environ.get('CT_MASK_CLS_SALT'): return os.environ['CT_MASK_CLS_SALT']
+    f = os.environ.get('CT_MASK_CLS_SALT_FILE', '')
+    if f:
+        try: return Path(f).read_text().strip()
+        except OSError as e: raise ConfigError(f"CT_MASK_CLS_SALT_FILE {f} cannot be read: {e.strerror}") from None
+    return ''
+
+# %% ../nbs/00_core.ipynb #b80e084f
+_SAFE = re.compile(r'[^A-Za-z0-9._-]')
+
+def safe_name(case_id:str, max_len:int=64) -> str:
+    "A file-name-safe, unique and stable name for a case id."
+    s = str(case_id); clean = _SAFE.sub('_', s).lstrip('.-') or 'case'
+    if clean == s and len(s) <= max_len: return s
+    return f"{clean[:max_len-9]}-{hashlib.sha256(s.encode()).hexdigest()[:8]}"
+
+# %% ../nbs/00_core.ipynb #87474826
+class RunLayout:
+    "Every path of a run folder."
+    STAGES = ('preprocess', 'segment', 'mask', 'train', 'xai', 'study', 'index')
+    def __init__(self, root:str|Path): self.root = Path(root).resolve()
+    def path(self, *parts) -> Path:
+        "A path inside the run folder (refused if it would leave it)."
+        p = self.root.joinpath(*map(str, parts)).resolve()
+        if p != self.root and self.root not in p.parents: raise ConfigError(f"refusing to write outside the run folder {self.root}: {p}")
+        return p
+    def case(self, folder:str, case_id:str, suffix:str='.nii.gz') -> Path: return self.path(*folder.split('/'), safe_name(case_id) + suffix)
+    # preprocess
+    def native(self, cid): return self.case('preprocess/native', cid)
+    def ct(self, cid): return self.case('preprocess/ct', cid)
+    def case_record(self, cid): return self.case('preprocess/cases', cid, '.json')
+    @property
+    def series_csv(self): return self.path('preprocess', 'series.csv')
+    @property
+    def cases_csv(self): return self.path('preprocess', 'cases.csv')
+    # segment
+    def seg(self, cid): return self.case('segment/masks', cid)
+    def seg_record(self, cid): return self.case('segment/masks', cid, '.json')
+    @property
+    def segments_csv(self): return self.path('segment', 'segments.csv')
+    @property
+    def volumes_csv(self): return self.path('segment', 'volumes.csv')
+    # mask
+    def roi(self, cid): return self.case('mask/roi', cid)
+    def masked(self, cid): return self.case('mask/masked', cid)
+    @property
+    def manifest_csv(self): return self.path('mask', 'manifest.csv')
+    @property
+    def manifest_json(self): return self.path('mask', 'manifest.json')
+    # models and results
+    def model_dir(self, mode:str, seed_index:int=0) -> Path:
+        "Where the model of `mode` (the study's `seed_index`-th seed) is trained."
+        return self.path('train', mode) if seed_index == 0 else self.path('study', 'seeds', f'seed{seed_index}', mode)
+    @property
+    def metrics_json(self): return self.path('train', 'metrics.json')
+    def xai_dir(self, mode:str): return self.path('xai', mode)
+    @property
+    def study_dir(self): return self.path('study')
+    @property
+    def cache(self): return self.path('cache')
+    @property
+    def config_yaml(self): return self.path('config.yaml')
+    @property
+    def lock(self): return self.path('.lock')
+    def stage_files(self, name:str) -> tuple[Path, Path, Path]:
+        "(executed notebook, HTML report, done-marker) of a stage."
+        i = self.STAGES.index(name)
+        html = self.path('index.html') if name == 'index' else self.path(f'{i+1:02d}_{name}.html')
+        return self.path(f'{i+1:02d}_{name}.ipynb'), html, self.path('.stages', f'{name}.json')
+
+# %% ../nbs/00_core.ipynb #6d89f75d
+def file_fingerprint(path:str|Path, hash_limit:int=64 << 20) -> list:
+    "[size, mtime, sha256 (files under `hash_limit`)] of a file; [] if it does not exist."
+    p = Path(path)
+    if not p.is_file(): return []
+    st = p.stat()
+    return [st.st_size, st.st_mtime_ns, sha256_file(p) if st.st_size < hash_limit else '']
+
+def tree_fingerprint(folder:str|Path) -> str:
+    "Hash of every file's relative path, size and mtime under `folder` ('' if absent)."
+    root = Path(folder)
+    if not root.is_dir(): return ''
+    h = hashlib.sha256()
+    for dirpath, dirs, files in os.walk(root):
+        dirs.sort()
+        for f in sorted(files):
+            p = Path(dirpath)/f
+            try: st = p.stat()
+            except OSError: continue
+            h.update(f"{p.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+def output_ok(path:str|Path, size:int|None) -> bool:
+    "True if the output at `path` exists with the recorded `size` (a truncated or rewritten file is not reused)."
+    p = Path(path)
+    return p.is_file() and size is not None and p.stat().st_size == size
+
+# %% ../nbs/00_core.ipynb #36db3379
+import socket, time as _time
+
+class RunLocked(ConfigError):
+    "Another live process is running in this run folder."
+
+def _alive(pid:int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+class RunLock:
+    "Exclusive use of a run folder: `with RunLock(run_dir): ...`."
+    def __init__(self, run_dir:str|Path, wait:bool=False, poll:float=2.0, echo=print):
+        self.path, self.wait, self.poll, self.echo = Path(run_dir)/'.lock', wait, poll, echo
+    def _try(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try: fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError: return False
+        with os.fdopen(fd, 'w') as f: json.dump(dict(pid=os.getpid(), host=socket.gethostname(), started=_time.strftime('%Y-%m-%d %H:%M:%S')), f)
+        return True
+    def holder(self) -> dict:
+        try: return json.loads(self.path.read_text())
+        except (OSError, ValueError): return {}
+    def __enter__(self):
+        while not self._try():
+            h = self.holder()
+            if h.get('host') == socket.gethostname() and not _alive(int(h.get('pid', 0) or 0)):
+                self.echo(f"taking over the lock of run folder {self.path.parent}: process {h.get('pid')} (started {h.get('started')}) no longer exists")
+                self.path.unlink(missing_ok=True); continue
+            if not self.wait: raise RunLocked(f"run folder {self.path.parent} is in use by process {h.get('pid')} on {h.get('host')} (since {h.get('started')}); wait for it, use another run_id, or pass --wait")
+            _time.sleep(self.poll)
+        return self
+    def __exit__(self, *exc):
+        if self.holder().get('pid') == os.getpid(): self.path.unlink(missing_ok=True)
 
 # %% ../nbs/00_core.ipynb #c0a9f4df
 import numpy as np, nibabel as nib

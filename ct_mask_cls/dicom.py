@@ -249,9 +249,10 @@ def hu_flag(arr:np.ndarray) -> str:
 SERIES_COLUMNS = ['series_key', 'patient_id', 'series_description', 'modality', 'status', 'reason', 'notes', 'nifti_path', 'n_slices',
                   'spacing_x', 'spacing_y', 'spacing_z', 'source']
 
-def pseudonym(patient_id:str, salt:str='') -> str:
-    "A stable pseudonym for `patient_id` (HMAC-SHA256 keyed with `salt`)."
+def pseudonym(patient_id:str, salt:str) -> str:
+    "A stable pseudonym for `patient_id` (HMAC-SHA256 keyed with the secret `salt`)."
     import hmac
+    if not salt: raise ConfigError("pseudonymising needs a secret key (preprocess.pseudonym_salt, $CT_MASK_CLS_SALT or $CT_MASK_CLS_SALT_FILE): without one anyone can recompute the pseudonyms")
     return 'P' + hmac.new(salt.encode(), str(patient_id).encode(), hashlib.sha256).hexdigest()[:12]
 
 def convert_tree(root:str|Path, out_dir:str|Path, pc=None, progress:bool=True) -> pd.DataFrame:
@@ -259,15 +260,18 @@ def convert_tree(root:str|Path, out_dir:str|Path, pc=None, progress:bool=True) -
     from ct_mask_cls.core import PreprocessConfig
     pc = pc or PreprocessConfig(); out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     series, bad = scan_series(root, tuple(pc.allow_modality), pc.min_slices, progress)
-    pid_of = lambda raw: pseudonym(raw, pc.pseudonym_salt) if pc.pseudonymise else raw
+    key = pseudonym_key(pc) if pc.pseudonymise else ''
+    if pc.pseudonymise and not key: pseudonym('', '')                   # raises: no key
+    pid_of = lambda raw: pseudonym(raw, key) if pc.pseudonymise else raw
+    uid_of = lambda uid: pseudonym(uid, key) if pc.pseudonymise else uid   # SeriesInstanceUIDs are identifiers too
     rows = [dict(series_key='', patient_id='', series_description='', modality='', status='rejected', reason=h['error'], notes='', nifti_path='',
                  n_slices=1, source='' if pc.pseudonymise else h['path']) for h in bad]
     def one(s):
         pid = pid_of(s.h['patient_id'] or Path(s.files[0]).parent.name)
-        row = dict(series_key=s.key, patient_id=pid, series_description=s.h['series_description'], modality=s.h['modality'], status='rejected',
+        row = dict(series_key=uid_of(s.key), patient_id=pid, series_description=s.h['series_description'], modality=s.h['modality'], status='rejected',
                    reason=s.reason, notes='', nifti_path='', n_slices=len(s.files), source='' if pc.pseudonymise else str(Path(s.files[0]).parent))
         if s.reason: return row
-        name = f"{pid}_s{s.h['series_number'] or 0}_{hash_obj(s.key)[:6]}.nii.gz"; side = out_dir/(name[:-7] + '.json')
+        name = f"{safe_name(pid)}_s{s.h['series_number'] or 0}_{hash_obj(s.key)[:6]}.nii.gz"; side = out_dir/(name[:-7] + '.json')
         fp = hash_obj([source_fingerprint(s.files), pc.uneven_slices, pc.gantry_tilt])
         done = json.loads(side.read_text()) if (out_dir/name).exists() and side.exists() else {}
         if done.get('fingerprint') == fp: return dict(row, **{k: v for k, v in done.items() if k != 'fingerprint'})

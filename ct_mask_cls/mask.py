@@ -1,4 +1,4 @@
-"""Apply an organ mask to a CT (zero, crop, channel or none), exclude cases whose ROI is absent, and build the manifest with patient-level splits.
+"""Apply an organ mask to a CT (zero, crop, pool, channel or none), HU windows, a fixed field of view, and exclusion of cases whose ROI is absent.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/mask.html.md"""
 
@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd
 from scipy import ndimage as ndi
-from sklearn.model_selection import StratifiedGroupKFold
 from .core import *
 
 # %% auto #0
-__all__ = ['roi_from_labels', 'dilate_mm', 'roi_ml', 'bbox', 'apply_mask', 'roi_status', 'make_splits', 'kfold_splits']
+__all__ = ['WINDOW_PRESETS', 'roi_from_labels', 'dilate_mm', 'roi_ml', 'bbox', 'margin_vox', 'fill_value', 'apply_mask',
+           'organ_window_preset', 'resolve_windows', 'roi_box', 'fov_start', 'fov_window', 'auto_fov', 'roi_status']
 
 # %% ../nbs/03_mask.ipynb #0a7d5ef9
 def roi_from_labels(seg:np.ndarray, ids) -> np.ndarray:
@@ -21,9 +21,11 @@ def roi_from_labels(seg:np.ndarray, ids) -> np.ndarray:
     return np.isin(seg, list(ids))
 
 def dilate_mm(roi:np.ndarray, spacing, margin_mm:float) -> np.ndarray:
-    "Dilate `roi` by `margin_mm` (physical distance)."
-    if margin_mm <= 0 or not roi.any(): return roi
-    return ndi.distance_transform_edt(~roi, sampling=spacing) <= margin_mm
+    "Grow `roi` by `margin_mm` (physical distance), or shrink it when negative (kept as is if shrinking would empty it)."
+    if margin_mm == 0 or not roi.any(): return roi
+    if margin_mm > 0: return ndi.distance_transform_edt(~roi, sampling=spacing) <= margin_mm
+    inner = ndi.distance_transform_edt(roi, sampling=spacing) > -margin_mm
+    return inner if inner.any() else roi
 
 def roi_ml(roi:np.ndarray, spacing) -> float:
     "ROI volume in millilitres."
@@ -35,20 +37,70 @@ def bbox(roi:np.ndarray, pad=(0, 0, 0)) -> tuple:
     idx = np.nonzero(roi)
     return tuple(slice(max(int(i.min())-p, 0), min(int(i.max())+1+p, n)) for i, p, n in zip(idx, pad, roi.shape))
 
-def apply_mask(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, mode:str='zero', fill:float|None=None,
-               window=(-1000., 400.), margin_mm:float=0.) -> tuple[np.ndarray, np.ndarray]:
+def margin_vox(spacing, margin_mm:float) -> tuple:
+    "A margin in mm as whole voxels per axis."
+    return tuple(int(np.ceil(margin_mm/s)) for s in spacing)
+
+def fill_value(fill, ct:np.ndarray, roi:np.ndarray, window) -> float:
+    "The HU a `fill` setting means for this case: 'median' (the ROI's median), a number, or None (the window's lower bound)."
+    if fill == 'median': return float(np.median(ct[roi])) if roi.any() else float(window[0])
+    return float(window[0] if fill is None else fill)
+
+def apply_mask(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, mode:str='zero', fill='median',
+               window=(-1000., 400.), margin_mm:float=0., roi_margin_mm:float=0.) -> tuple[np.ndarray, np.ndarray]:
     "Apply ROI `roi` to `ct` with `mode`; return (array, affine). `channel` gives shape (2, X, Y, Z)."
     sp = spacing_of(affine)
-    fill = window[0] if fill is None else fill
     if mode == 'none': return ct.copy(), affine.copy()
     if not roi.any(): raise ValueError('empty ROI')
-    if mode == 'zero': return np.where(dilate_mm(roi, sp, margin_mm), ct, fill).astype(ct.dtype), affine.copy()
-    if mode == 'channel': return np.stack([ct, dilate_mm(roi, sp, margin_mm).astype(ct.dtype)]), affine.copy()
-    if mode == 'crop':
-        sl = bbox(roi, tuple(int(np.ceil(margin_mm/s)) for s in sp))
+    if mode == 'zero': return np.where(dilate_mm(roi, sp, roi_margin_mm), ct, fill_value(fill, ct, roi, window)).astype(ct.dtype), affine.copy()
+    if mode == 'channel': return np.stack([ct, dilate_mm(roi, sp, roi_margin_mm).astype(ct.dtype)]), affine.copy()
+    if mode in ('crop', 'pool'):
+        sl = bbox(roi, margin_vox(sp, margin_mm))
         aff = affine.copy(); aff[:3, 3] = affine[:3, :3] @ np.array([s.start for s in sl]) + affine[:3, 3]
         return ct[sl].copy(), aff
     raise ValueError(f"unknown mask mode {mode!r}")
+
+# %% ../nbs/03_mask.ipynb #1d1d6333
+WINDOW_PRESETS = {'soft_tissue': (-150., 250.), 'lung': (-1000., 400.), 'bone': (-450., 1050.), 'brain': (0., 80.)}
+_BONE_WORDS = ('vertebra', 'rib_', 'sacrum', 'hip_', 'femur', 'humerus', 'scapula', 'clavicula', 'sternum', 'skull', 'costal', 'bone')
+
+def organ_window_preset(name:str) -> str:
+    "Window preset for a TotalSegmentator structure or group name."
+    if name.startswith('lung') or name in ('trachea', 'airways'): return 'lung'
+    if any(w in name for w in _BONE_WORDS): return 'bone'
+    if name == 'brain': return 'brain'
+    return 'soft_tissue'
+
+def resolve_windows(window, roi_names, extra=()) -> tuple:
+    "The HU windows ((low, high), …) that become input channels: the main window (`auto`: the first ROI's preset), then `extra` presets."
+    main = tuple(map(float, WINDOW_PRESETS[organ_window_preset(list(roi_names)[0])] if window == 'auto' else window))
+    for e in extra:
+        if e not in WINDOW_PRESETS: raise ConfigError(f"unknown window preset {e!r} in mask.extra_windows; presets: {', '.join(WINDOW_PRESETS)}")
+    return (main,) + tuple(WINDOW_PRESETS[e] for e in extra)
+
+# %% ../nbs/03_mask.ipynb #534b4113
+def roi_box(roi:np.ndarray, spacing, margin_mm:float=0.) -> tuple[np.ndarray, np.ndarray]:
+    "(low, high) voxel corners of the ROI's box plus margin, high exclusive, not clipped to the volume."
+    idx = np.nonzero(roi); m = np.array(margin_vox(spacing, margin_mm))
+    return np.array([int(i.min()) for i in idx]) - m, np.array([int(i.max()) + 1 for i in idx]) + m
+
+def fov_start(low, high, size) -> np.ndarray:
+    "Start voxel of a FOV of `size` centred on the box [low, high)."
+    return np.floor((np.asarray(low) + np.asarray(high) - np.asarray(size))/2).astype(int)
+
+def fov_window(arr:np.ndarray, start, size, cval:float=0.) -> np.ndarray:
+    "`arr[start:start+size]` over the last three axes, padded with `cval` where the FOV leaves the volume."
+    start, size = np.asarray(start, int), np.asarray(size, int)
+    out = np.full(arr.shape[:-3] + tuple(size), cval, dtype=arr.dtype)
+    src = tuple(slice(max(a, 0), min(a + n, s)) for a, n, s in zip(start, size, arr.shape[-3:]))
+    dst = tuple(slice(sl.start - a, sl.stop - a) for sl, a in zip(src, start))
+    if all(sl.stop > sl.start for sl in src): out[(...,) + dst] = arr[(...,) + src]
+    return out
+
+def auto_fov(extents_vox, q:float=95, multiple:int=8) -> tuple:
+    "FOV size (voxels) holding the `q`th percentile of the boxes' extents, rounded up to `multiple`."
+    e = np.percentile(np.asarray(extents_vox, float).reshape(-1, 3), q, axis=0)
+    return tuple(int(np.ceil(x/multiple)*multiple) for x in e)
 
 # %% ../nbs/03_mask.ipynb #4134c7d6
 def roi_status(roi:np.ndarray, spacing, min_ml:float) -> tuple[str, str, str]:
@@ -58,32 +110,3 @@ def roi_status(roi:np.ndarray, spacing, min_ml:float) -> tuple[str, str, str]:
     if ml < min_ml: return 'excluded', f'ROI too small ({ml:.1f} ml < {min_ml} ml)', ''
     edge = roi[0].any() or roi[-1].any() or roi[:, 0].any() or roi[:, -1].any() or roi[:, :, 0].any() or roi[:, :, -1].any()
     return 'ok', '', 'ROI touches the edge of the field of view' if edge else ''
-
-# %% ../nbs/03_mask.ipynb #b660805b
-def _one_fold(df, frac, seed):
-    "Boolean mask of a held-out fold of about `frac` of the patients, stratified and grouped."
-    k = max(2, int(round(1/max(frac, 1e-6))))
-    y, g = df.label.values, df.patient_id.values
-    n_min = min(np.bincount(y, minlength=2))
-    if n_min < k: k = max(2, n_min)
-    _, te = next(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(df, y, g))
-    m = np.zeros(len(df), bool); m[te] = True
-    return m
-
-def make_splits(df:pd.DataFrame, seed:int=0, val_frac:float=0.2, test_frac:float=0.2, test_column:str='') -> pd.Series:
-    "Split name ('train'|'val'|'test') per row of `df` (columns patient_id, label)."
-    df = df.reset_index(drop=True)
-    split = pd.Series('train', index=df.index)
-    test = (df[test_column].astype(str) == 'test').values if test_column else _one_fold(df, test_frac, seed)
-    if not test.any(): raise ConfigError(f"the test set is empty" + (f": no row of column '{test_column}' is 'test'" if test_column else ''))
-    split[test] = 'test'
-    rest = df[~test]
-    val = _one_fold(rest, val_frac, seed+1)
-    split[rest.index[val]] = 'val'
-    return split
-
-def kfold_splits(df:pd.DataFrame, k:int=5, seed:int=0) -> pd.Series:
-    "Fold index (0..k-1) per row, stratified by label and grouped by patient."
-    fold = pd.Series(-1, index=df.reset_index(drop=True).index)
-    for i, (_, te) in enumerate(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(df, df.label.values, df.patient_id.values)): fold[te] = i
-    return fold

@@ -82,7 +82,7 @@ def threshold_segment(hu:np.ndarray, affine:np.ndarray, min_lung_ml:float=50.) -
     return out, info
 
 # %% ../nbs/02_segment.ipynb #27511eb4
-class WeightsMissing(RuntimeError):
+class WeightsMissing(ConfigError):
     "TotalSegmentator weights needed for the chosen options are not on this machine."
 
 def totalseg_home(weights_dir:str='') -> Path:
@@ -144,7 +144,7 @@ def totalseg_segment(ct_path:str|Path, out_path:str|Path, cfg, roi_names:list|No
     disable_usage_stats(cfg.weights_dir)
     from totalsegmentator.python_api import totalsegmentator
     import importlib.metadata as md, torch
-    device = ('gpu' if torch.cuda.is_available() else 'cpu') if cfg.device == 'auto' else cfg.device
+    device = 'gpu' if cfg.device == 'cuda' or (cfg.device == 'auto' and torch.cuda.is_available()) else 'cpu'   # TotalSegmentator calls the GPU 'gpu'; our config says 'cuda' everywhere
     t0 = time.time()
     img = totalsegmentator(nib.load(str(ct_path)), None, ml=True, task=cfg.task, fast=cfg.fast, roi_subset=roi, device=device,
                            nr_thr_resamp=cfg.threads, nr_thr_saving=1, quiet=True, skip_saving=True)
@@ -183,7 +183,7 @@ def segment(ct_path:str|Path, out_path:str|Path, cfg, roi_names:list|None=None, 
     save_json(Path(str(out_path).split('.nii')[0] + '.json'), info)
     return info
 
-class SegmentationRefused(ValueError):
+class SegmentationRefused(ConfigError):
     "A case cannot get a trustworthy mask (e.g. an existing mask from another field of view)."
 
 def _extent(img) -> np.ndarray:

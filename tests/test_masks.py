@@ -37,7 +37,7 @@ def cohort(tmp_path_factory):
     rows += [dict(patient_id='HEAD', label=1), dict(patient_id='GHOST', label=0)]
     pd.DataFrame(rows).to_csv(t/'labels.csv', index=False)
     cfg = dict(run_id='r', out_dir=str(t/'runs'), data=dict(nifti_dir=str(t/'ct'), labels_csv=str(t/'labels.csv'), mask_dir=str(t/'masks'), mask_pattern='{patient_id}_seg.nii.gz'),
-               preprocess=dict(spacing=[8.0, 8.0, 8.0]), segment=dict(backend='existing'), mask=dict(roi=['liver'], mode='zero', min_roi_ml=5.0),
+               preprocess=dict(spacing=[8.0, 8.0, 8.0]), segment=dict(backend='existing'), mask=dict(roi=['liver'], mode='zero', min_roi_ml=5.0, fill=None, roi_margin_mm=0.0),
                split=dict(seed=0, val_frac=0.25, test_frac=0.25))
     (t/'c.yaml').write_text(yaml.safe_dump(cfg)); c = load_config(t/'c.yaml')
     for f in (stage_preprocess, stage_segment, stage_mask): f(c, c.run_dir, progress=False)
@@ -54,9 +54,9 @@ def test_existing_masks_and_exclusions(cohort):
     assert side['labels_without_ct'] == ['GHOST'] and side['unlabelled_cases'] == ['NOLABEL']
     ok = man[man.status == 'ok']
     assert ok.groupby('patient_id').split.nunique().max() == 1 and set(ok.split) == {'train', 'val', 'test'}
-    for r in ok.itertuples():                                                   # masked = CT inside the ROI, fill (-1000) outside
+    for r in ok.itertuples():                                                   # masked = CT inside the ROI, the soft-tissue window floor (-150) outside
         ct, m, x = (np.asarray(nib.load(p).dataobj) for p in (r.ct_path, r.mask_path, r.masked_path))
-        assert (x[m > 0] == ct[m > 0]).all() and (x[m == 0] == -1000).all()
+        assert (x[m > 0] == ct[m > 0]).all() and (x[m == 0] == -150).all()
     segs = pd.read_csv(c.run_dir/'segment'/'segments.csv')
     assert set(segs[segs.status == 'failed'].case_id) == {'C10', 'NOLABEL'}          # NOLABEL has no mask file either
 
@@ -71,17 +71,17 @@ def test_real_series_existing_liver_mask(realdata, tmp_path):
             img = nib.load(str(ct)); a, aff = resample(np.asarray(img.dataobj), img.affine, [1.5, 1.5, 1.5]); save_nifti(np.rint(a), aff, ctp, dtype=np.int16)
         r = run_cli('segment', ctp, tmp_path/'m.nii.gz', '--backend', 'existing', '--existing', ex/'example_seg_dicom.nii.gz'); assert r.returncode == 0, r.stderr
         assert ('reoriented' if grid == 'native' else 'resampled') in r.stdout, r.stdout     # the reference mask is stored LPS-like, the CT is RAS
-        r = run_cli('mask', ctp, tmp_path/'m.nii.gz', tmp_path/'x.nii.gz', '--roi', 'liver'); assert r.returncode == 0, r.stderr
+        r = run_cli('mask', ctp, tmp_path/'m.nii.gz', tmp_path/'x.nii.gz', '--roi', 'liver', '--fill', 'floor'); assert r.returncode == 0, r.stderr
         hu, m, x = (np.asarray(nib.load(str(p)).dataobj) for p in (ctp, tmp_path/'m.nii.gz', tmp_path/'x.nii.gz'))
         liver = m == LIVER
         assert liver.sum() > 1000, grid
         np.testing.assert_array_equal(x[liver], hu[liver])
-        assert (x[~liver] == -1000).all(), grid
+        assert (x[~liver] == -150).all(), grid                                     # the liver's (soft-tissue) window floor
 
 def test_pseudonymised_run_keeps_labels_and_drops_ids(tmp_path):
     "With preprocess.pseudonymise the case ids are keyed hashes, labels still join, and no PatientID or folder name is written."
     from ct_mask_cls.synth import make_demo_cohort
-    from ct_mask_cls.pipeline import demo_config
+    from ct_mask_cls.synth import demo_config
     from ct_mask_cls.dicom import pseudonym
     make_demo_cohort(tmp_path/'data', n=8, size=32, progress=False)
     d = demo_config(tmp_path/'data', tmp_path/'runs', 'p', tiny=True); d['preprocess'].update(pseudonymise=True, pseudonym_salt='k3y')

@@ -3,7 +3,10 @@ import json, time
 from pathlib import Path
 import nibabel as nib, numpy as np, pandas as pd, pytest, yaml
 from ct_mask_cls.synth import make_demo_cohort
-from ct_mask_cls.pipeline import demo_config, notebook_errors, STAGES, stage_files
+from ct_mask_cls.synth import demo_config
+from ct_mask_cls.runner import notebook_errors, STAGES
+from ct_mask_cls.core import RunLayout
+stage_files = lambda run, s: RunLayout(run).stage_files(s)
 from conftest import run_cli
 
 @pytest.fixture(scope='module')
@@ -32,7 +35,7 @@ def test_manifest_and_masks(tiny_run):
     ct = nib.load(ok.ct_path.iloc[0]); masked = nib.load(ok.masked_path.iloc[0]); roi = np.asarray(nib.load(ok.mask_path.iloc[0]).dataobj) > 0
     np.testing.assert_allclose(ct.affine, masked.affine)
     c, m = np.asarray(ct.dataobj), np.asarray(masked.dataobj)
-    assert (m[roi] == c[roi]).all() and (m[~roi] == -1000).all()   # ROI kept, background at the window floor
+    assert (m[roi] == c[roi]).all() and (m[~roi] == np.median(c[roi])).all()   # ROI kept, outside: the ROI's median HU (no edge)
 
 def test_metrics_and_reports(tiny_run):
     t, r, _ = tiny_run
@@ -40,18 +43,18 @@ def test_metrics_and_reports(tiny_run):
     m = json.loads((run/'train/metrics.json').read_text())
     assert {'auc', 'auc_ci_low', 'auc_ci_high', 'brier', 'n_test'} <= set(m) and m['n_test'] == 4
     study = pd.read_csv(run/'study/study.csv')
-    assert set(study['mode']) == {'zero', 'none'} and 'delta_auc_vs_none' in study and 'attention_in_roi' in study
+    assert set(study['mode']) == {'zero', 'none'} and 'delta_auc' in study and 'attention_in_roi' in study
     z = study.set_index('mode').loc['zero']
-    assert z.delta_ci_low <= z.delta_auc_vs_none <= z.delta_ci_high
+    assert z.delta_ci_low <= z.delta_auc <= z.delta_ci_high
     assert study.attention_in_roi.between(0, 1).all()
     # the configured mode's model is reused by the study, not retrained
-    assert not (run/'study/zero').exists() and (run/'study/none/best_model.pt').exists()
+    assert (run/'train/zero/best_model.pt').exists() and (run/'train/none/best_model.pt').exists() and not (run/'study/seeds').exists()
     for s in STAGES:
         nb, html, _ = stage_files(run, s)
         assert nb.exists() and html.exists(), s
         assert notebook_errors(nb) == [], s
     idx = (run/'index.html').read_text()
-    assert len(STAGES) - 1 >= 6 and all(f'{i+1:02d}_{s}.html' in idx for i, s in enumerate(STAGES[:-1]))
+    assert all(f'{i+1:02d}_{s}.html' in idx for i, s in enumerate(STAGES[:-1]))
     for s in ('preprocess', 'segment', 'mask', 'train', 'xai', 'study'):            # the reports show their figures
         assert '<img' in stage_files(run, s)[1].read_text(), s
     assert 'backend' in (run/'02_segment.html').read_text() and 'threshold' in (run/'02_segment.html').read_text()
@@ -72,11 +75,14 @@ def test_failed_stage_keeps_partial_notebook(tiny_run, tmp_path):
     nb, html, _ = stage_files(Path(cfg['out_dir'])/'broken', 'mask')
     assert nb.exists() and not html.exists() and notebook_errors(nb)
 
-def test_stage_notebook_defaults_are_a_smoke_test(tmp_path):
-    "Opened on its own (no parameters), a stage notebook builds a tiny cohort and runs: here the study stage, which needs every stage before it."
-    import papermill as pm
-    pm.execute_notebook(str(Path(__file__).resolve().parents[1]/'nbs'/'stages'/'study.ipynb'), str(tmp_path/'study.ipynb'), cwd=str(tmp_path),
-                        kernel_name='python3', progress_bar=False)
+def test_stage_notebook_defaults_are_a_smoke_test(tmp_path, monkeypatch):
+    "Opened on its own (no parameters) and run where it lies, as JupyterLab does, a stage notebook builds a tiny cohort outside nbs/ and runs: here the study stage, which needs every stage before it. git status stays clean."
+    import papermill as pm, subprocess
+    root = Path(__file__).resolve().parents[1]; stages = root/'nbs'/'stages'
+    monkeypatch.setenv('CT_MASK_CLS_SMOKE_DIR', str(tmp_path/'smoke'))
+    before = subprocess.run(['git', 'status', '--porcelain'], cwd=root, capture_output=True, text=True).stdout
+    pm.execute_notebook(str(stages/'study.ipynb'), str(tmp_path/'study.ipynb'), cwd=str(stages), kernel_name='python3', progress_bar=False)
     assert notebook_errors(tmp_path/'study.ipynb') == []
-    st = pd.read_csv(tmp_path/'outputs'/'_tiny'/'runs'/'tiny'/'study'/'study.csv')
+    st = pd.read_csv(tmp_path/'smoke'/'runs'/'tiny'/'study'/'study.csv')
     assert set(st['mode']) == {'zero', 'none'}
+    assert subprocess.run(['git', 'status', '--porcelain'], cwd=root, capture_output=True, text=True).stdout == before

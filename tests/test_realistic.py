@@ -1,0 +1,67 @@
+"The realistic cohort: its masks lie on the converted CT's grid voxel for voxel; its geometry survives the pipeline; bad weights stop a run before any stage."
+import json, time
+from pathlib import Path
+import nibabel as nib, numpy as np, pandas as pd, pytest, torch, yaml
+from ct_mask_cls.synth import make_realistic_cohort, demo_config
+from ct_mask_cls.core import config_from_dict, load_nifti, spacing_of
+from conftest import run_cli
+
+@pytest.fixture(scope='module')
+def cohort(tmp_path_factory):
+    t = tmp_path_factory.mktemp('realistic')
+    make_realistic_cohort(t/'d', n=8, seed=3, progress=False)
+    r = run_cli('convert', t/'d'/'dicom', t/'conv'); assert r.returncode == 0, r.stderr
+    return t
+
+def test_masks_lie_on_the_converted_grid(cohort):
+    "dcm2niix + reorientation give back exactly the grid the generator's masks were written on, and the masks cover the right anatomy."
+    ser = pd.read_csv(cohort/'conv'/'series.csv').query("status == 'converted'")
+    assert len(ser) == 8
+    truth = pd.read_csv(cohort/'d'/'truth.csv').set_index('patient_id')
+    for r in ser.itertuples():
+        ct = nib.load(str(cohort/'conv'/r.nifti_path)); m = nib.load(str(cohort/'d'/'masks'/f'{r.patient_id}.nii.gz'))
+        assert ct.shape == m.shape and np.allclose(ct.affine, m.affine, atol=1e-3), r.patient_id
+        hu, lab = np.asarray(ct.dataobj), np.asarray(m.dataobj)
+        assert 25 < np.median(hu[lab == 5]) < 70                       # liver HU under the liver label: the content is aligned
+        assert np.median(hu[lab == 0]) < -500 or np.median(hu[lab == 0]) < np.median(hu[lab == 5])
+        les = np.asarray(nib.load(str(cohort/'d'/'lesions'/f'{r.patient_id}.nii.gz')).dataobj) > 0
+        assert les.any() == bool(truth.loc[r.patient_id, 'label'])
+        if les.any(): assert np.median(hu[les]) < np.median(hu[(lab == 5) & ~les]) - 20   # the lesion is where the truth says, and darker
+
+def test_fixed_fov_keeps_physical_spacing(cohort):
+    "A network input at the target spacing: a lesion keeps its size in voxels whatever the organ's size; nothing is stretched."
+    from ct_mask_cls.data import InputSpec, network_input
+    from ct_mask_cls.dicom import resample
+    truth = pd.read_csv(cohort/'d'/'truth.csv'); pid = truth[truth.label == 1].patient_id.iloc[0]
+    ser = pd.read_csv(cohort/'conv'/'series.csv').set_index('patient_id')
+    ct, aff = load_nifti(cohort/'conv'/ser.loc[pid, 'nifti_path'])
+    lab, _ = load_nifti(cohort/'d'/'masks'/f'{pid}.nii.gz'); les, _ = load_nifti(cohort/'d'/'lesions'/f'{pid}.nii.gz')
+    sizes = []
+    for sp in (3.0, 2.0):
+        c, a2 = resample(ct, aff, [sp]*3); l, _ = resample(lab, aff, [sp]*3, mode='nearest'); e, _ = resample(les, aff, [sp]*3, mode='nearest')
+        spec = InputSpec('crop', ((-150., 250.),), 'median', 10., 0., (int(240/sp), int(240/sp), int(96/sp)))
+        d = network_input(c, l == 5, a2, spec); de = network_input(e.astype(np.float32), l == 5, a2, spec)
+        assert d['image'].shape[1:] == spec.size
+        sizes.append(float((de['image'][0] > (0 + 150)/400).sum())*sp**3)   # the lesion's volume in mm³ inside the FOV
+    assert abs(sizes[0] - sizes[1]) < 0.25*sizes[1], sizes                   # the same physical volume at 3 mm and 2 mm
+
+def _cfg(cohort, tmp_path, **train):
+    d = demo_config(cohort/'d', tmp_path/'runs', 'w', kind='realistic'); d['train'] = dict(model='resnet10', pretrained=True, **train)
+    (tmp_path/'c.yaml').write_text(yaml.safe_dump(d)); return tmp_path/'c.yaml'
+
+def test_missing_or_wrong_weights_stop_before_any_stage(cohort, tmp_path):
+    from ct_mask_cls.train import medicalnet_resnet
+    for weights, msg in [(tmp_path/'none.pth', 'not found'), (tmp_path/'r18.pth', 'does not hold resnet10 weights')]:
+        if weights.name == 'r18.pth': torch.save({'state_dict': {'module.' + k: v for k, v in medicalnet_resnet(18).state_dict().items()}}, weights)
+        t0 = time.time(); r = run_cli('run', _cfg(cohort, tmp_path, weights_path=str(weights)))
+        assert r.returncode == 2 and msg in r.stderr and str(weights) in r.stderr and 'Traceback' not in r.stderr, r.stderr
+        assert time.time() - t0 < 30 and not (tmp_path/'runs'/'w'/'01_preprocess.ipynb').exists()
+
+def test_standin_medicalnet_weights_load(tmp_path):
+    "Real loading code on a stand-in file of the same architecture: the weights arrive, the stem is adapted to two channels."
+    from ct_mask_cls.train import medicalnet_resnet, build_model
+    ref = medicalnet_resnet(10)
+    torch.save({'state_dict': {'module.' + k: v for k, v in ref.state_dict().items()}}, tmp_path/'resnet_10_23dataset.pth')
+    m = build_model('resnet10', in_ch=3, pretrained=True, weights_path=str(tmp_path/'resnet_10_23dataset.pth'), roi_pool=True)
+    assert torch.allclose(m.encoder[4][0].conv1.weight, ref.layer1[0].conv1.weight)          # layer1 loaded
+    assert torch.allclose(m.encoder[0].weight[:, 0], ref.conv1.weight[:, 0])                  # 2 image channels, each the 1-channel kernel
