@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: install
-	$(BIN)/ct-mask-cls demo
+	$(BIN)/ct-mask-cls demo --kind realistic --cases 60
 
 test: install
 	$(BIN)/nbdev-clean

@@ -52,6 +52,9 @@ class DataConfig:
     labels_csv: str = _f('', "CSV with columns patient_id,label (0/1), optionally a fixed-split column", path=True)
     mask_dir: str = _f('', "folder of masks the dataset already has, used by the `existing` segmentation backend", path=True)
     mask_pattern: str = _f('{patient_id}.nii.gz', "file name of a case's existing mask in mask_dir ({patient_id} is the id in labels.csv / the DICOM PatientID)")
+    lesion_dir: str = _f('', "optional folder of lesion masks (truth for checking explanations: lesion hit rates)", path=True)
+    confounder_dir: str = _f('', "optional folder of masks of known confounders (e.g. skin markers): how often explanations point at them", path=True)
+    truth_pattern: str = _f('{patient_id}.nii.gz', "file name of a case's lesion or confounder mask in those folders")
 
 @dataclass
 class PreprocessConfig:
@@ -102,18 +105,18 @@ class SplitConfig:
 class TrainConfig:
     "Classifier training and evaluation."
     model: Literal['small3d', 'resnet10', 'resnet18', 'r3d_18', 'resnet18_2p5d'] = _f('small3d', "small3d (CPU-sized 3D CNN) | resnet10, resnet18 (MONAI 3D ResNet; MedicalNet weights) | r3d_18 (torchvision video ResNet; Kinetics weights) | resnet18_2p5d (ImageNet ResNet-18 over axial slices)")
-    width: int = _f(16, "small3d: channels of its first block (doubling per block)", check=_ge(1))
+    width: int = _f(8, "small3d: channels of its first block (doubling per block)", check=_ge(1))
     depth: int = _f(2, "small3d: number of convolution blocks (2× max pooling between them)", check=_ge(1))
-    pool_top: float = _f(0.01, "global pooling: mean of this top fraction of feature-map positions (inside the ROI in pool mode); 0 = max pooling", check=(lambda v: 0 <= v <= 1, 'a fraction from 0 to 1'))
+    pool_top: float = _f(0.01, "pooling inside the ROI (zero, pool): mean of this top fraction of the ROI's feature-map positions; 0 = max pooling. Modes without ROI pooling use max pooling", check=(lambda v: 0 <= v <= 1, 'a fraction from 0 to 1'))
     pretrained: bool = _f(False, "load pretrained weights from train.weights_path (or the torch hub cache); nothing is downloaded")
     weights_path: str = _f('', "pretrained weights file; '' = the torch hub cache (r3d_18, resnet18_2p5d)", path=True)
-    freeze_encoder: bool = _f(False, "keep the (pretrained) encoder fixed: embeddings are computed once per case and cached, and only the head is trained")
+    freeze_encoder: bool = _f(False, "keep the pretrained encoder fixed: embeddings are computed once per case and cached, and a logistic-regression head is fitted on them (needs pretrained: true)")
     input_size: tuple[int, int, int] = _f((48, 48, 48), "network input (x y z) when mask.fov_mm or scan_fov_mm is 'resize'", check=_POSITIVE)
-    epochs: int = _f(40, "maximum epochs", check=_ge(1))
+    epochs: int = _f(30, "maximum epochs", check=_ge(1))
     batch_size: int = _f(8, "batch size (at least 2: the pooled features are batch-normalised)", check=_ge(2))
     lr: float = _f(1e-3, "AdamW learning rate", check=_gt(0))
     weight_decay: float = _f(1e-4, "AdamW weight decay", check=_ge(0))
-    patience: int = _f(15, "early stopping patience on validation AUC (epochs)", check=_ge(1))
+    patience: int = _f(10, "early stopping patience on validation AUC (epochs)", check=_ge(1))
     augment: Literal['ct', 'ct+flip', 'off'] = _f('ct', "ct: small rotations and scalings, intensity shift and noise (MONAI) | ct+flip: also left-right flips (only where the anatomy is symmetric) | off")
     seed: int = _f(0, "training seed")
     workers: int = _f(0, "DataLoader workers (batches are also prefetched in a background thread)", check=_ge(0))
@@ -123,15 +126,19 @@ class TrainConfig:
 
 @dataclass
 class XaiConfig:
-    "Grad-CAM."
-    n_cases: int = _f(6, "test cases explained (and overlaid) per mode", check=_ge(0))
+    "Explanations: maps, their localisation, and sanity checks."
+    methods: tuple[Literal['gradcam', 'gradcam++', 'occlusion'], ...] = _f(('gradcam', 'gradcam++'), "explanation methods; the first is drawn in the figures and randomisation-checked, the others are compared with it", check=(len, 'at least one method'))
+    n_cases: int = _f(-1, "test cases explained per mode (-1: all; 0: none)", check=_ge(-1))
+    sanity_cases: int = _f(5, "test cases of the cascading model-randomisation check per mode (0: off)", check=_ge(0))
+    occlusion_mm: float = _f(24.0, "occlusion: side of the occluded cube in mm", check=_gt(0))
 
 @dataclass
 class StudyConfig:
     "The masked-versus-unmasked study: the same model and splits for each mask mode."
     modes: tuple[Mode, ...] = _f(('pool', 'crop', 'zero', 'none'), "mask modes compared; each gets ΔAUC against none when none is listed", check=(len, 'at least one mode'))
     seeds: int = _f(1, "train every mode with this many seeds (train.seed, +1, …): mean and spread across seeds; ΔAUC paired per seed", check=_ge(1))
-    baseline: bool = _f(True, "a classical baseline beside the CNN: first-order and shape features inside the ROI (the body for `none`), logistic regression on the same splits")
+    baseline: bool = _f(True, "a classical baseline beside the CNN: IBSI radiomics inside the ROI (the body for `none`), logistic regression on the same splits")
+    fractions: tuple[float, ...] = _f((), "also train every mode on these fractions of the training patients (e.g. [0.25, 0.5]): learning curves for the efficiency claim", check=(lambda v: all(0 < f < 1 for f in v), 'fractions between 0 and 1'))
     folds: int = _f(0, "k-fold cross-validation over all patients (≥2), reported as mean ± SD; 0 = the fixed split only", check=(lambda v: v == 0 or v >= 2, '0 (off) or at least 2'))
 
 _RUN_ID = (lambda v: bool(re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._-]{0,99}', v)), 'a plain folder name: letters, digits, . _ - (not starting with . or -)')
@@ -329,11 +336,13 @@ def pbar(iterable=None, **kw):
     from tqdm.auto import tqdm as _auto
     return _auto(iterable, **kw)
 
-def pmap(fn, items, workers:int, desc:str, progress:bool=True) -> list:
-    "Map `fn` over `items` in a thread pool of `workers`, in order, with a progress bar."
-    from concurrent.futures import ThreadPoolExecutor
+def pmap(fn, items, workers:int, desc:str, progress:bool=True, processes:bool=False) -> list:
+    "Map `fn` over `items` with `workers` threads (or processes, for pure-Python work that holds the GIL), in order, with a progress bar."
+    from concurrent.futures import ThreadPoolExecutor, ProcessPoolExecutor
+    import multiprocessing as mp
     items = list(items)
-    with ThreadPoolExecutor(max(1, workers)) as ex:
+    pool = ProcessPoolExecutor(max(1, workers), mp_context=mp.get_context('fork')) if processes and workers > 1 else ThreadPoolExecutor(max(1, workers))
+    with pool as ex:
         return list(pbar(ex.map(fn, items), total=len(items), desc=desc, disable=not progress))
 
 # %% ../nbs/00_core.ipynb #4715911f

@@ -37,9 +37,10 @@ class InputSpec:
     roi_margin_mm: float = 0. # grow/shrink of the ROI where it is used voxel by voxel (zero, channel, pool)
     size: tuple = (48, 48, 48) # network input (x, y, z) in voxels
     resize: bool = False      # stretch the box or scan to `size` (else: a fixed FOV at the CT spacing)
+    roi_pool: bool = False    # the network pools its features only inside the ROI (zero, pool; 3D models)
 
     @property
-    def aux(self) -> bool: return self.mode in ('channel', 'pool')
+    def aux(self) -> bool: return self.mode == 'channel' or self.roi_pool
     @property
     def in_channels(self) -> int: return len(self.windows) + int(self.aux)
 
@@ -49,12 +50,13 @@ def input_spec(cfg:RunConfig, mode:str, fov:dict|None=None) -> InputSpec:
     mc = cfg.mask; windows = resolve_windows(mc.window, mc.roi, mc.extra_windows)
     setting, key = (mc.fov_mm, 'roi_fov_vox') if mode in ('zero', 'crop', 'pool') else (mc.scan_fov_mm, 'scan_fov_vox')
     fill = windows[0][0] if mc.fill is None else mc.fill
-    if setting == 'resize': return InputSpec(mode, windows, fill, mc.margin_mm, mc.roi_margin_mm, tuple(cfg.train.input_size), True)
+    roi_pool = mode in ('zero', 'pool') and cfg.train.model != 'resnet18_2p5d'
+    if setting == 'resize': return InputSpec(mode, windows, fill, mc.margin_mm, mc.roi_margin_mm, tuple(cfg.train.input_size), True, roi_pool)
     if setting == 'auto':
         if not fov or key not in fov: raise ConfigError(f"the automatic field of view for {mode} is measured by the mask stage; run it first (or set mask.{'fov_mm' if key == 'roi_fov_vox' else 'scan_fov_mm'})")
         size = tuple(fov[key])
     else: size = tuple(int(np.ceil(f/s/8)*8) for f, s in zip(setting, cfg.preprocess.spacing))
-    return InputSpec(mode, windows, fill, mc.margin_mm, mc.roi_margin_mm, size)
+    return InputSpec(mode, windows, fill, mc.margin_mm, mc.roi_margin_mm, size, False, roi_pool)
 
 # %% ../nbs/05_data.ipynb #e1e3174a
 def network_input(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputSpec) -> dict:
@@ -73,7 +75,7 @@ def network_input(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputSp
         vol = np.full(ct.shape, fill, np.float32); box = tuple(slice(max(a, 0), min(b, n)) for a, b, n in zip(lo, hi, shape))
         vol[box] = ct[box]
     else: vol = ct
-    aux = inner if spec.mode in ('channel', 'pool') else None
+    aux = inner if spec.aux else None
     if spec.resize:
         lo, hi = np.maximum(lo, 0), np.minimum(hi, shape)
         box = tuple(slice(a, b) for a, b in zip(lo, hi)); size = np.array(spec.size)
@@ -122,7 +124,7 @@ def _file_stamp(*paths) -> str:
 
 def make_dataset(recs:list, spec:InputSpec, cache_dir:str|Path|None=None, augment:str|None=None, seed:int=0):
     "A MONAI dataset of `recs` as input `spec`; the deterministic part cached in `cache_dir`; `augment` ('ct', 'ct+flip', 'off') for training."
-    key = hash_obj(dict(spec=asdict(spec), v=2))
+    key = hash_obj(dict(spec=asdict(spec), v=3))                     # v: bumped whenever network_input changes
     recs = [dict(r, _tf=key, _src=_file_stamp(r['ct'], r['mask'])) for r in recs]
     det = Compose([NetworkInputd(spec)])
     base = Dataset(recs, det) if cache_dir is None else PersistentDataset(recs, det, cache_dir=str(cache_dir))

@@ -13,10 +13,11 @@ from .core import *
 from . import dicom, segment as seg, mask as msk, splits
 
 # %% auto #0
-__all__ = ['CASE_COLUMNS', 'MANIFEST_COLUMNS', 'preprocess_case', 'stage_preprocess', 'existing_masks', 'segment_case',
-           'stage_segment', 'mask_case', 'cohort_fov', 'stage_mask', 'read_manifest', 'spec_for', 'train_mode',
-           'stage_train', 'explain_mode', 'stage_xai', 'study_modes', 'body_mask_file', 'baseline_features',
-           'stage_study', 'kfold_study', 'read_study', 'tiny_root', 'tiny_setup', 'stage_context']
+__all__ = ['CASE_COLUMNS', 'MANIFEST_COLUMNS', 'preprocess_case', 'stage_preprocess', 'files_by_id', 'existing_masks',
+           'segment_case', 'stage_segment', 'mask_case', 'cohort_fov', 'stage_mask', 'read_manifest', 'spec_for',
+           'train_mode', 'stage_train', 'explain_mode', 'read_xai', 'stage_xai', 'study_modes', 'body_mask_file',
+           'baseline_features', 'stage_study', 'kfold_study', 'read_study', 'tiny_root', 'tiny_setup', 'stage_context',
+           'subsample_training', 'learning_curves', 'claims']
 
 # %% ../nbs/13_pipeline.ipynb #7d3bd0d1
 def _record(path:Path) -> dict:
@@ -87,17 +88,20 @@ def stage_preprocess(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:
     return dict(series=series_df, cases=cases)
 
 # %% ../nbs/13_pipeline.ipynb #626395c6
-def existing_masks(cfg:RunConfig) -> dict:
-    "Case id -> the dataset's existing mask file, found in `data.mask_dir` by `data.mask_pattern` (ids mapped to pseudonyms when pseudonymising)."
-    d = cfg.data
-    if not d.mask_dir: return {}
-    rx = re.compile('^' + re.escape(d.mask_pattern).replace(r'\{patient_id\}', '(?P<pid>.+)').replace(r'\{case_id\}', '(?P<pid>.+)') + '$')
-    root, out = Path(d.mask_dir), {}
+def files_by_id(cfg:RunConfig, folder:str, pattern:str) -> dict:
+    "Patient id -> file in `folder` whose relative path matches `pattern` ({patient_id}); ids mapped to pseudonyms when pseudonymising."
+    if not folder: return {}
+    rx = re.compile('^' + re.escape(pattern).replace(r'\{patient_id\}', '(?P<pid>.+)').replace(r'\{case_id\}', '(?P<pid>.+)') + '$')
+    root, out = Path(folder), {}
     key = pseudonym_key(cfg.preprocess) if cfg.preprocess.pseudonymise else ''
     for p in sorted(root.rglob('*')):
         m = rx.match(p.relative_to(root).as_posix()) if p.is_file() else None
         if m: out[dicom.pseudonym(m['pid'], key) if key else m['pid']] = p
     return out
+
+def existing_masks(cfg:RunConfig) -> dict:
+    "Case id -> the dataset's existing mask file, found in `data.mask_dir` by `data.mask_pattern`."
+    return files_by_id(cfg, cfg.data.mask_dir, cfg.data.mask_pattern)
 
 def segment_case(cfg:RunConfig, lay:RunLayout, rec, scfg, existing:Path|None, names:dict, force:bool=False) -> tuple[dict, dict]:
     "Segment one case (reused when unchanged); (row for segments.csv, {structure: ml})."
@@ -222,13 +226,23 @@ def stage_train(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=
     return m
 
 def explain_mode(cfg:RunConfig, run_dir:str|Path, mode:str, progress:bool=True) -> pd.DataFrame:
-    "Grad-CAM for the test cases of `mode`'s first-seed model; writes xai/<mode>/cases.csv."
+    "Explanations of the test cases of `mode`'s first-seed model; writes xai/<mode>/cases.csv, summary.csv and agreement.csv."
     from ct_mask_cls import xai
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
-    out = lay.xai_dir(mode)
-    df = xai.explain(cfg, man, spec_for(cfg, run_dir, mode), lay.model_dir(mode), out, cfg.xai.n_cases, lay.cache, progress)
+    out, x = lay.xai_dir(mode), cfg.xai
+    df = xai.explain(cfg, man, spec_for(cfg, run_dir, mode), lay.model_dir(mode), out, x.n_cases, lay.cache, progress, x.methods,
+                     files_by_id(cfg, cfg.data.lesion_dir, cfg.data.truth_pattern), files_by_id(cfg, cfg.data.confounder_dir, cfg.data.truth_pattern),
+                     x.sanity_cases, x.occlusion_mm)
+    sanity = pd.read_csv(out/'sanity.csv') if (out/'sanity.csv').exists() and x.sanity_cases else None
     with atomic_path(out/'cases.csv') as t: df.to_csv(t, index=False)
+    with atomic_path(out/'summary.csv') as t: xai.xai_summary(df, sanity).to_csv(t, index=False)
+    with atomic_path(out/'agreement.csv') as t: xai.method_agreement(out, df).to_csv(t, index=False)
     return df
+
+def read_xai(run_dir:str|Path, mode:str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "A mode's explanation table (one row per case and method) and its summary."
+    d = RunLayout(run_dir).xai_dir(mode)
+    return pd.read_csv(d/'cases.csv', dtype={'case_id': str, 'patient_id': str}), pd.read_csv(d/'summary.csv')
 
 def stage_xai(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Grad-CAM on test cases for the configured mode."
@@ -246,6 +260,12 @@ def body_mask_file(lay:RunLayout, case_id:str, ct_path:str) -> Path:
         ct, aff = load_nifti(ct_path); save_nifti(seg.body_mask(ct).astype(np.uint8), aff, p)
     return p
 
+def _radiomics_job(job) -> dict:
+    "One case's radiomics row (a module-level function, so that it runs in worker processes: MIRP holds the GIL)."
+    from ct_mask_cls.baseline import radiomics_features
+    case_id, ct, mask = job
+    return dict(case_id=case_id, **radiomics_features(ct, mask))
+
 def baseline_features(cfg:RunConfig, run_dir:str|Path, region:str='roi', progress:bool=True) -> pd.DataFrame:
     "Radiomics features of every usable case inside its ROI (`region='roi'`) or body (`'body'`); cached in study/baseline_<region>.csv."
     from ct_mask_cls.baseline import radiomics_features
@@ -255,10 +275,8 @@ def baseline_features(cfg:RunConfig, run_dir:str|Path, region:str='roi', progres
     fp = hash_obj([(r.case_id, r.ct_sha256, file_fingerprint(r.mask_path)[:2]) for r in ok.itertuples()])
     side = _record(cache.with_suffix('.json'))
     if side.get('fingerprint') == fp and output_ok(cache, side.get('out_size')): return pd.read_csv(cache, index_col='case_id', dtype={'case_id': str})
-    def one(r):
-        mask = r.mask_path if region == 'roi' else body_mask_file(lay, r.case_id, r.ct_path)
-        return dict(case_id=r.case_id, **radiomics_features(r.ct_path, mask))
-    df = pd.DataFrame(pmap(one, list(ok.itertuples()), cfg.preprocess.workers, f'radiomics ({region})', progress)).set_index('case_id')
+    jobs = [(r.case_id, r.ct_path, r.mask_path if region == 'roi' else str(body_mask_file(lay, r.case_id, r.ct_path))) for r in ok.itertuples()]
+    df = pd.DataFrame(pmap(_radiomics_job, jobs, cfg.preprocess.workers, f'radiomics ({region})', progress, processes=True)).set_index('case_id')
     with atomic_path(cache) as t: df.to_csv(t)
     save_json(cache.with_suffix('.json'), dict(fingerprint=fp, out_size=cache.stat().st_size))
     return df
@@ -277,7 +295,8 @@ def stage_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=
             preds[mode].append(pd.read_csv(d/'predictions.csv', dtype={'case_id': str, 'patient_id': str}).query("split == 'test'"))
         cx = lay.xai_dir(mode)/'cases.csv'
         x = pd.read_csv(cx, dtype={'case_id': str}) if cx.exists() else explain_mode(cfg, run_dir, mode, progress)
-        att[mode] = float(x.attention_in_roi.mean()) if len(x) else float('nan')
+        x = x[x.method == cfg.xai.methods[0]] if len(x) else x
+        att[mode] = float(x.mass_in_roi.mean()) if len(x) else float('nan')
     if cfg.study.baseline:
         for region in dict.fromkeys('body' if m == 'none' else 'roi' for m in preds):
             m, p = fit_baseline(baseline_features(cfg, run_dir, region, progress), man, cfg.train.n_bootstrap, cfg.train.seed)
@@ -286,9 +305,12 @@ def stage_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=
             for mode in preds:
                 if ('body' if mode == 'none' else 'roi') == region: base[mode] = m
     st = study_table(preds, base, att, cfg.train.n_bootstrap, cfg.train.seed)
+    st['pred_sd'] = [float(np.mean([p.prob.std() for p in preds[m]])) for m in st['mode']]
     if cfg.study.folds >= 2:
         st = st.merge(kfold_study(cfg, run_dir, progress), on='mode', how='left')
     with atomic_path(lay.path('study', 'study.csv')) as t: st.to_csv(t, index=False)
+    if cfg.study.fractions: learning_curves(cfg, run_dir, progress)
+    claims(cfg, run_dir)
     return st
 
 def kfold_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True) -> pd.DataFrame:
@@ -338,3 +360,75 @@ def stage_context(stage:str, config_path:str='', run_dir:str='') -> tuple[RunCon
     cfg = load_config(config_path)
     root = Path(run_dir or cfg.run_dir)
     return cfg, root, RunLayout(root)
+
+# %% ../nbs/13_pipeline.ipynb #c19cb219
+def subsample_training(man:pd.DataFrame, fraction:float, seed:int) -> pd.DataFrame:
+    "The manifest with only a stratified `fraction` of the training patients left in 'train' (the others out of every split)."
+    tr = man[(man.status == 'ok') & (man.split == 'train')]
+    keep = []
+    for _, g in tr.groupby('label'):
+        pats = sorted(g.patient_id.unique()); rng = np.random.default_rng([seed, int(fraction*1000)])
+        keep += list(rng.choice(pats, max(1, int(round(fraction*len(pats)))), replace=False))
+    out = man.copy(); drop = (out.split == 'train') & ~out.patient_id.isin(keep)
+    out.loc[drop, 'split'] = 'unused'
+    return out
+
+def learning_curves(cfg:RunConfig, run_dir:str|Path, progress:bool=True) -> pd.DataFrame:
+    "Test AUC of every mode trained on each fraction of the training patients (and on all), with ΔAUC against none on all."
+    from ct_mask_cls import train as trn
+    from ct_mask_cls.metrics import auc_ci, paired_delta_auc
+    lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
+    test_pred = lambda d: pd.read_csv(d/'predictions.csv', dtype={'case_id': str, 'patient_id': str}).query("split == 'test'").sort_values('case_id')
+    ref = test_pred(lay.model_dir('none')) if 'none' in study_modes(cfg) else None
+    rows = []
+    for mode in study_modes(cfg):
+        spec = spec_for(cfg, run_dir, mode)
+        for f in sorted(cfg.study.fractions) + [1.0]:
+            d = lay.model_dir(mode) if f == 1.0 else lay.path('study', 'fractions', mode, f'f{int(round(f*100)):03d}')
+            if f < 1.0 and not (d/'predictions.csv').exists():
+                mf = subsample_training(man, f, cfg.split.seed)
+                trn.fit(cfg, mf, spec, d, lay.cache, progress); trn.evaluate_model(cfg, mf, spec, d, lay.cache)
+            p = test_pred(d); a = auc_ci(p.label.values, p.prob.values, p.patient_id.values, cfg.train.n_bootstrap, cfg.train.seed)
+            row = dict(mode=mode, fraction=f, n_train=int(((man.split == 'train') & (man.status == 'ok')).sum()*f) if f < 1 else int(((man.split == 'train') & (man.status == 'ok')).sum()),
+                       auc=a[0], auc_ci_low=a[1], auc_ci_high=a[2])
+            if ref is not None:
+                dd = paired_delta_auc(p.label.values, p.prob.values, ref.prob.values, p.patient_id.values, cfg.train.n_bootstrap, cfg.train.seed)
+                row.update(delta_vs_none_full=dd[0], delta_vs_none_full_ci_low=dd[1], delta_vs_none_full_ci_high=dd[2])
+            rows.append(row)
+    df = pd.DataFrame(rows)
+    with atomic_path(lay.path('study', 'learning_curves.csv')) as t: df.to_csv(t, index=False)
+    return df
+
+def _per_case(x:pd.DataFrame, col:str) -> pd.Series:
+    return x.set_index('case_id')[col].astype(float)
+
+def claims(cfg:RunConfig, run_dir:str|Path) -> pd.DataFrame:
+    "The claims table of a finished study (study/claims.csv)."
+    from ct_mask_cls.study import claims_table
+    lay = RunLayout(run_dir); st = read_study(run_dir)
+    masked = cfg.mask.mode if cfg.mask.mode != 'none' else next((m for m in study_modes(cfg) if m != 'none'), 'none')
+    first = cfg.xai.methods[0]; focus, interp, sanity, gaps = {}, {}, {}, {}
+    for mode in st['mode']:
+        f = lay.xai_dir(mode)/'cases.csv'
+        if f.exists():
+            x = pd.read_csv(f, dtype={'case_id': str}); x = x[x.method == first]
+            focus[mode] = _per_case(x, 'mass_in_roi')
+            lt = x[x.has_lesion_truth & (x.label == 1)]
+            interp[mode] = (_per_case(lt, 'lesion_hit') if len(lt) else _per_case(x, 'pointing_hit')).rename('lesion hit (positive cases with lesion truth)' if len(lt) else 'pointing game')
+        s = lay.xai_dir(mode)/'summary.csv'
+        if s.exists() and 'randomisation_spearman' in (sm := pd.read_csv(s)): sanity[mode] = float(sm.randomisation_spearman.iloc[0])
+        h = lay.model_dir(mode)/'history.csv'
+        if h.exists():
+            hh = pd.read_csv(h); b = hh.loc[hh.val_auc.fillna(-1).idxmax()]; gaps[mode] = float(b.train_loss - b.val_loss)
+    conv = None
+    vp = {m: lay.model_dir(m)/'val_predictions.csv' for m in (masked, 'none')}
+    if all(p.exists() for p in vp.values()):
+        man = read_manifest(run_dir)[0].set_index('case_id')
+        a, b = (pd.read_csv(p).drop(columns='epoch') for p in vp.values())
+        cols = [c for c in a.columns if c in b.columns]
+        conv = (man.loc[cols, 'label'].values.astype(int), a[cols].values, b[cols].values, man.loc[cols, 'patient_id'].values)
+    lc = lay.path('study', 'learning_curves.csv'); ext = lay.path('study', 'external.csv')
+    t = claims_table(masked, st, focus, interp, sanity, conv, pd.read_csv(lc) if lc.exists() else None, gaps,
+                     pd.read_csv(ext) if ext.exists() else None, cfg.train.n_bootstrap, cfg.train.seed)
+    with atomic_path(lay.path('study', 'claims.csv')) as tt: t.to_csv(tt, index=False)
+    return t

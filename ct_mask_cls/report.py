@@ -14,7 +14,8 @@ from .core import *
 # %% auto #0
 __all__ = ['VIEWS', 'MODE_COLORS', 'slice_view', 'mark_sides', 'largest_section', 'show_slices', 'plot_curves',
            'plot_roc_calibration', 'esc', 'table_html', 'thumbnails', 'show', 'save_png', 'case_gallery',
-           'study_display']
+           'study_display', 'xai_display', 'xai_warnings', 'side_by_side', 'forest_plot', 'verdict_sentence',
+           'cohort_summary']
 
 # %% ../nbs/12_report.ipynb #478e0cb0
 VIEWS = ('axial', 'coronal', 'sagittal')
@@ -165,3 +166,77 @@ def study_display(st:pd.DataFrame) -> pd.DataFrame:
                      'Attention in ROI': '' if pd.isna(g(r, 'attention_in_roi')) else f"{r['attention_in_roi']:.0%}",
                      'Test cases': int(r['n_test']), 'Seeds': int(r.get('n_seeds', 1))})
     return pd.DataFrame(rows)
+
+# %% ../nbs/12_report.ipynb #8430fc5c
+def _pct(v) -> str: return '' if pd.isna(v) else f"{v:.0%}"
+
+def xai_display(s:pd.DataFrame) -> pd.DataFrame:
+    "The explanation summary with readable columns."
+    cols = {'mode': 'Mask mode', 'method': 'Method', 'cases': 'Cases', 'mass_in_roi': 'Mass in ROI', 'enrichment': 'Enrichment (chance 1)',
+            'pointing_game': 'Pointing game', 'lesion_hit_rate': 'Lesion hit (TP)', 'top_decile_hit_rate': 'Top-decile hit (TP)',
+            'tp_with_truth': 'TP with lesion truth', 'peak_on_confounder_rate': 'Peak on confounder', 'randomisation_spearman': 'Randomisation Spearman',
+            'randomisation_ssim': 'Randomisation SSIM'}
+    out = pd.DataFrame({new: s[old] for old, new in cols.items() if old in s})
+    for c in ('Mass in ROI', 'Pointing game', 'Lesion hit (TP)', 'Top-decile hit (TP)', 'Peak on confounder'):
+        if c in out: out[c] = out[c].map(_pct)
+    for c in ('Enrichment (chance 1)', 'Randomisation Spearman', 'Randomisation SSIM'):
+        if c in out: out[c] = out[c].map(lambda v: '' if pd.isna(v) else f"{v:.2f}")
+    return out
+
+def xai_warnings(s:pd.DataFrame) -> list:
+    "Sentences about what in an explanation summary should worry a reader."
+    out = []
+    for r in s.to_dict('records'):
+        if r.get('sanity_warning') is True or (not pd.isna(r.get('randomisation_spearman', np.nan)) and r['randomisation_spearman'] > 0.5):
+            out.append(f"{r['method']}: the map barely changes when the model's weights are randomised (Spearman {r['randomisation_spearman']:.2f} > 0.5); it does not explain this model")
+        if not pd.isna(r.get('peak_on_confounder_rate', np.nan)) and r['peak_on_confounder_rate'] >= 0.5:
+            out.append(f"{r['method']}: in {r['peak_on_confounder_rate']:.0%} of the cases with a known confounder the map's peak lies on it")
+    return out
+
+def side_by_side(grid:dict, modes:list, width:int=200) -> str:
+    "HTML table: one row per case, one thumbnail per mode (`grid`: case -> mode -> (png, caption))."
+    if not grid: return "<p>No images.</p>"
+    head = "<tr><th>case</th>" + "".join(f"<th>{esc(m)}</th>" for m in modes) + "</tr>"
+    cell = lambda t: (f"<td><a href='{esc(t[0])}'><img src='{esc(t[0])}' width='{width}' loading='lazy' alt='{esc(t[1])}'></a><br><small>{esc(t[1])}</small></td>" if t else "<td></td>")
+    rows = "".join(f"<tr><td>{esc(c)}</td>" + "".join(cell(g.get(m)) for m in modes) + "</tr>" for c, g in grid.items())
+    return f"<div style='overflow-x:auto'><table>{head}{rows}</table></div>"
+
+# %% ../nbs/12_report.ipynb #27af9401
+def forest_plot(st:pd.DataFrame):
+    "Test AUC and ΔAUC vs none per mode, with 95% CIs."
+    fig, axs = plt.subplots(1, 2, figsize=(10, 0.6*len(st) + 1.4), sharey=True)
+    ys = np.arange(len(st))[::-1]
+    for y, r in zip(ys, st.to_dict('records')):
+        c = MODE_COLORS.get(r['mode'], 'k')
+        lo, hi = r.get('auc_ci_low', np.nan), r.get('auc_ci_high', np.nan)
+        axs[0].errorbar(r['auc'], y, xerr=None if pd.isna(lo) else [[r['auc'] - lo], [hi - r['auc']]], fmt='o', color=c, capsize=4)
+        d = r.get('delta_auc', np.nan)
+        if not pd.isna(d):
+            dl, dh = r.get('delta_ci_low', np.nan), r.get('delta_ci_high', np.nan)
+            axs[1].errorbar(d, y, xerr=None if pd.isna(dl) else [[d - dl], [dh - d]], fmt='s', color=c, capsize=4)
+    axs[0].axvline(0.5, ls=':', c='grey'); axs[1].axvline(0, ls=':', c='grey')
+    axs[0].set(yticks=ys, yticklabels=list(st['mode']), xlim=(0, 1.02), xlabel='test AUC (95% CI)')
+    axs[1].set(xlim=(-1.02, 1.02), xlabel='ΔAUC vs none (95% CI)')
+    fig.tight_layout(); return fig
+
+def verdict_sentence(st:pd.DataFrame, masked:str, blocking:list) -> str:
+    "The study's answer in one sentence, from the run's own numbers."
+    if blocking: return "These results cannot be interpreted: " + '; '.join(blocking) + '.'
+    s = st.set_index('mode')
+    if masked not in s.index or 'none' not in s.index or masked == 'none': return "No masked-versus-unmasked comparison: the study needs `none` and a masked mode in study.modes."
+    r, n = s.loc[masked], s.loc['none']
+    ci = lambda v, lo, hi: f"{v:.2f}" + ('' if pd.isna(lo) else f" (95% CI {lo:.2f}–{hi:.2f})")
+    d = f"ΔAUC {r.delta_auc:+.2f}" + ('' if pd.isna(r.delta_ci_low) else f" (95% CI {r.delta_ci_low:+.2f} to {r.delta_ci_high:+.2f})")
+    if r.delta_ci_low > 0: head = f"Masking the organ ({masked}) generalises better than the whole scan"
+    elif r.delta_ci_high < 0: head = f"The whole scan generalises better than masking the organ ({masked})"
+    else: head = f"No clear difference between masking the organ ({masked}) and the whole scan"
+    return f"{head}: test AUC {ci(r.auc, r.auc_ci_low, r.auc_ci_high)} against {ci(n.auc, n.auc_ci_low, n.auc_ci_high)}, {d}, {int(r.n_test)} test patients."
+
+def cohort_summary(cases:pd.DataFrame, manifest:pd.DataFrame) -> pd.DataFrame:
+    "Counts a reader wants first: CTs found, usable cases, exclusions by reason, class balance per split."
+    ok = manifest[manifest.status == 'ok']
+    rows = [('CT cases found', len(cases)), ('CT cases usable', int((cases.status == 'ok').sum())), ('cases in the study', len(ok))]
+    for reason, n in manifest[manifest.status != 'ok'].reason.value_counts().items(): rows.append((f'excluded: {reason}', int(n)))
+    for s in ('train', 'val', 'test'):
+        g = ok[ok.split == s]; rows.append((f'{s} split (label 1 / label 0)', f"{len(g)} ({int((g.label == 1).sum())} / {int((g.label == 0).sum())})"))
+    return pd.DataFrame(rows, columns=['', 'count'])

@@ -39,6 +39,7 @@ def preflight(cfg:RunConfig):
     if cfg.segment.backend == 'totalsegmentator': seg.check_totalseg_weights(cfg.segment, roi_subset=True)
     t = cfg.train
     if t.model == 'small3d' and t.pretrained: raise ConfigError("train.model small3d has no pretrained weights; set train.pretrained: false")
+    if t.freeze_encoder and not t.pretrained: raise ConfigError("train.freeze_encoder needs train.pretrained: true (a random encoder's embeddings mean nothing)")
     if t.model == 'resnet18_2p5d' and 'pool' in (cfg.mask.mode, *cfg.study.modes): raise ConfigError("mask mode pool needs a 3D model (train.model small3d, resnet10, resnet18 or r3d_18); resnet18_2p5d pools over slices")
     if t.pretrained:
         from ct_mask_cls.train import check_model

@@ -16,7 +16,7 @@ from .core import *
 __all__ = ['ROI_GROUPS', 'THRESHOLD_STRUCTURES', 'total_classes', 'resolve_roi', 'body_mask', 'threshold_segment',
            'WeightsMissing', 'totalseg_home', 'totalseg_weights_root', 'required_model_folders', 'missing_weights',
            'check_totalseg_weights', 'disable_usage_stats', 'totalseg_segment', 'choose_backend', 'segment',
-           'SegmentationRefused', 'reoriented_like', 'grid_relation']
+           'SegmentationRefused', 'reoriented_like', 'grid_relation', 'labels_on_grid']
 
 # %% ../nbs/02_segment.ipynb #039aede3
 def total_classes() -> dict:
@@ -218,3 +218,11 @@ def _to_grid(arr, affine, ref:nib.Nifti1Image):
     dst = MetaTensor(torch.zeros((1,) + tuple(ref.shape[:3])), affine=torch.as_tensor(ref.affine, dtype=torch.float64))
     out = ResampleToMatch(mode='nearest', padding_mode='zeros')(src, dst)
     return np.rint(np.asarray(out[0])).astype(np.asarray(arr).dtype)
+
+def labels_on_grid(mask_path:str|Path, ct_img:nib.Nifti1Image) -> np.ndarray:
+    "A label or mask file on `ct_img`'s grid: as is, reoriented losslessly, or nearest-neighbour resampled; refused from another field of view."
+    m = nib.load(str(mask_path)); rel, detail = grid_relation(m, ct_img)
+    if rel == 'fov': raise SegmentationRefused(f"{Path(mask_path).name} does not match the CT's field of view: {detail}")
+    if rel == 'same': return np.asarray(m.dataobj)
+    if rel == 'reorient': return np.asarray(reoriented_like(m, ct_img).dataobj)
+    return _to_grid(np.asarray(m.dataobj), m.affine, ct_img)

@@ -11,7 +11,8 @@ from .core import *
 from .metrics import seeds_auc, seeds_delta_auc
 
 # %% auto #0
-__all__ = ['study_table', 'study_verdict', 'baseline_note']
+__all__ = ['study_table', 'study_verdict', 'baseline_note', 'claim_verdict', 'paired_mean_diff', 'mean_ci', 'epochs_to',
+           'convergence_diff', 'claims_table', 'caveats']
 
 # %% ../nbs/11_study.ipynb #5f702a3e
 def _aligned(preds:dict) -> tuple[np.ndarray, np.ndarray]:
@@ -56,3 +57,126 @@ def baseline_note(row) -> str:
     if pd.isna(b): return ''
     if row['auc'] < (lo if not pd.isna(lo) else b): return f"the CNN ({row['auc']:.2f}) scores below the radiomics baseline ({b:.2f}) for {row['mode']}"
     return ''
+
+# %% ../nbs/11_study.ipynb #5d03b11c
+def claim_verdict(diff:float, lo:float, hi:float, requires:bool=True, why_not:str='') -> str:
+    "supported / contradicted / inconclusive from a difference's CI (masked minus unmasked; positive favours the claim)."
+    if not requires: return f"inconclusive ({why_not})" if why_not else 'inconclusive'
+    if any(pd.isna(v) for v in (diff, lo, hi)): return 'inconclusive (no CI)'
+    if lo > 0: return 'supported'
+    if hi < 0: return 'contradicted'
+    return 'inconclusive (the CI includes 0)'
+
+def paired_mean_diff(a, b, n:int=1000, seed:int=0, alpha:float=0.05) -> tuple[float, float, float]:
+    "Mean of a − b over paired cases, with a bootstrap CI over cases."
+    a, b = np.asarray(a, float), np.asarray(b, float); ok = ~(np.isnan(a) | np.isnan(b)); d = a[ok] - b[ok]
+    if not len(d): return np.nan, np.nan, np.nan
+    rng = np.random.default_rng(seed)
+    bs = [d[rng.integers(0, len(d), len(d))].mean() for _ in range(n)] if n else []
+    return float(d.mean()), *((float(np.quantile(bs, alpha/2)), float(np.quantile(bs, 1-alpha/2))) if n else (np.nan, np.nan))
+
+def mean_ci(v, n:int=1000, seed:int=0, alpha:float=0.05) -> tuple[float, float, float]:
+    "Mean with a bootstrap CI."
+    return paired_mean_diff(v, np.zeros(len(v)), n, seed, alpha)
+
+# %% ../nbs/11_study.ipynb #59547dce
+def epochs_to(curve, frac:float=0.95) -> int:
+    "First epoch (1-based) at which `curve` reaches `frac` of its maximum."
+    c = np.asarray(curve, float)
+    return int(np.argmax(c >= frac*np.nanmax(c))) + 1
+
+def _auc_curve(y, P) -> np.ndarray:
+    from sklearn.metrics import roc_auc_score
+    return np.array([roc_auc_score(y, p) for p in P])
+
+def convergence_diff(y, P_masked, P_none, groups=None, n:int=1000, seed:int=0, alpha:float=0.05) -> tuple[float, float, float]:
+    "Epochs to 95% of the best validation AUC, none minus masked (positive: the masked model converges faster), with a bootstrap CI over validation patients."
+    from ct_mask_cls.metrics import _boot_indices
+    y, A, B = np.asarray(y), np.asarray(P_masked, float), np.asarray(P_none, float); groups = np.arange(len(y)) if groups is None else groups
+    d = lambda i: epochs_to(_auc_curve(y[i], B[:, i])) - epochs_to(_auc_curve(y[i], A[:, i]))
+    out = float(d(np.arange(len(y))))
+    if not n: return out, np.nan, np.nan
+    bs = [d(i) for i in _boot_indices(groups, n, seed) if len(set(y[i])) == 2]
+    return out, float(np.quantile(bs, alpha/2)), float(np.quantile(bs, 1-alpha/2))
+
+# %% ../nbs/11_study.ipynb #3ae7a349
+def _fmt(v, lo=np.nan, hi=np.nan, signed=False, pct=False) -> str:
+    f = (lambda x: f"{x:+.0%}" if signed else f"{x:.0%}") if pct else (lambda x: f"{x:+.2f}" if signed else f"{x:.2f}")
+    if pd.isna(v): return 'n/a'
+    return f(v) + ('' if pd.isna(lo) else f" ({f(lo)} to {f(hi)})")
+
+def claims_table(masked:str, study:pd.DataFrame, focus:dict|None=None, interp:dict|None=None, sanity:dict|None=None,
+                 convergence:tuple|None=None, curves:pd.DataFrame|None=None, gaps:dict|None=None, external:pd.DataFrame|None=None,
+                 n_boot:int=1000, seed:int=0) -> pd.DataFrame:
+    """One row per claim, verdicts from CIs. `masked` is the configured masked mode, compared with `none`.
+    focus / interp: mode -> per-case values (indexed by case) of mass in ROI / lesion hit (or pointing game); sanity: mode -> randomisation Spearman;
+    convergence: (y, P_masked, P_none, groups) of validation predictions per epoch; curves: learning curves (mode, fraction, auc, ...); gaps: mode -> train − validation loss; external: per mode internal/external AUC."""
+    st = study.set_index('mode'); modes = list(st.index); rows = []
+    have = masked in st.index and 'none' in st.index and masked != 'none'
+    # 1 focus
+    if focus and masked in focus and 'none' in focus:
+        a, b = focus[masked].align(focus['none'], join='inner')
+        d = paired_mean_diff(a.values, b.values, n_boot, seed)
+        vals = '; '.join(f"{m} {_fmt(*mean_ci(v.values, n_boot, seed), pct=True)}" for m, v in focus.items())
+        rows.append(dict(claim='1. Masks make the model focus on the organ', metric='relevance mass inside the ROI (first explanation method)', values=vals,
+                         comparison=f"{masked} − none: {_fmt(*d, signed=True, pct=True)}", verdict=claim_verdict(*d)))
+    else: rows.append(dict(claim='1. Masks make the model focus on the organ', metric='relevance mass inside the ROI', values='n/a', comparison='n/a',
+                           verdict=claim_verdict(np.nan, np.nan, np.nan, False, f"no explanations for {masked} and none")))
+    # 2 efficiency
+    if curves is not None and len(curves) and have:
+        c = curves.set_index(['mode', 'fraction'])
+        vals = '; '.join(f"{m} " + ', '.join(f"{int(f*100)}%: {r.auc:.2f}" for (mm, f), r in c.iterrows() if mm == m) for m in dict.fromkeys(c.index.get_level_values(0)))
+        dcol = lambda r: (r.delta_vs_none_full, r.delta_vs_none_full_ci_low, r.delta_vs_none_full_ci_high)
+        early = [(f, dcol(c.loc[(masked, f)])) for f in sorted(c.loc[masked].index) if f < 1.0 and c.loc[(masked, f)].delta_vs_none_full_ci_low > 0]
+        if early: f, d = early[0]; how, verdict = f"{masked} at {int(f*100)}% of the training patients − none at 100%", claim_verdict(*d)
+        else:
+            d = dcol(c.loc[(masked, 1.0)]); how = f"{masked} − none, both at 100%"
+            verdict = claim_verdict(*d) if d[2] < 0 else claim_verdict(*d, requires=False, why_not=f"{masked} does not clearly beat none's full-data AUC with less data")
+        rows.append(dict(claim='2. Masks cut noise and make learning more efficient', metric='test AUC by fraction of training patients', values=vals,
+                         comparison=f"{how}: {_fmt(*d, signed=True)}", verdict=verdict))
+    elif convergence is not None and have:
+        y, Pm, Pn, g = convergence
+        d = convergence_diff(y, Pm, Pn, g, n_boot, seed)
+        rows.append(dict(claim='2. Masks cut noise and make learning more efficient', metric='epochs to 95% of the best validation AUC',
+                         values=f"{masked} {epochs_to(_auc_curve(y, Pm))}; none {epochs_to(_auc_curve(y, Pn))}",
+                         comparison=f"none − {masked} (epochs saved): {_fmt(*d, signed=True)}", verdict=claim_verdict(*d)))
+    else: rows.append(dict(claim='2. Masks cut noise and make learning more efficient', metric='convergence or learning curves', values='n/a', comparison='n/a',
+                           verdict=claim_verdict(np.nan, np.nan, np.nan, False, 'no validation curves or learning curves')))
+    # 3 generalisation
+    if have and 'delta_auc' in st:
+        r = st.loc[masked]; d = (r.delta_auc, r.get('delta_ci_low', np.nan), r.get('delta_ci_high', np.nan))
+        vals = '; '.join(f"{m} {_fmt(st.loc[m, 'auc'], st.loc[m, 'auc_ci_low'], st.loc[m, 'auc_ci_high'])}" for m in modes)
+        extra = [f"train − validation loss gap: " + ', '.join(f"{m} {g:+.2f}" for m, g in gaps.items())] if gaps else []
+        if external is not None and len(external): extra.append('external AUC drop: ' + ', '.join(f"{r.mode} {r.drop:+.2f}" for r in external.itertuples()))
+        rows.append(dict(claim='3. Masks improve generalisation', metric='test AUC; ΔAUC paired per seed' + (' · ' + ' · '.join(extra) if extra else ''),
+                         values=vals, comparison=f"{masked} − none: {_fmt(*d, signed=True)}", verdict=claim_verdict(*d)))
+    else: rows.append(dict(claim='3. Masks improve generalisation', metric='ΔAUC', values='n/a', comparison='n/a', verdict=claim_verdict(np.nan, np.nan, np.nan, False, 'needs none in study.modes')))
+    # 4 interpretability
+    if interp and masked in interp and 'none' in interp:
+        a, b = interp[masked].align(interp['none'], join='inner')
+        d = paired_mean_diff(a.values, b.values, n_boot, seed)
+        sp = (sanity or {}).get(masked, np.nan)
+        ok = not pd.isna(sp) and sp < 0.5
+        vals = '; '.join(f"{m} {_fmt(*mean_ci(v.values, n_boot, seed), pct=True)}" for m, v in interp.items())
+        name = interp[masked].name or 'pointing game'
+        rows.append(dict(claim='4. Grad-CAM maps are easier to interpret', metric=f"{name} (and the randomisation check)", values=vals + (f"; randomisation Spearman {masked} {sp:.2f}" if not pd.isna(sp) else ''),
+                         comparison=f"{masked} − none: {_fmt(*d, signed=True, pct=True)}",
+                         verdict=claim_verdict(*d, requires=ok, why_not=f"the {masked} maps do not pass the randomisation check" if not pd.isna(sp) else 'no randomisation check')))
+    else: rows.append(dict(claim='4. Grad-CAM maps are easier to interpret', metric='lesion hit / pointing game', values='n/a', comparison='n/a',
+                           verdict=claim_verdict(np.nan, np.nan, np.nan, False, f"no explanations for {masked} and none")))
+    return pd.DataFrame(rows)
+
+# %% ../nbs/11_study.ipynb #eb020f46
+def caveats(study:pd.DataFrame, metrics:dict, backends:list, n_test:int, pred_sd:dict|None=None) -> list[tuple[str, str]]:
+    "(severity, sentence) for every reason to distrust this run's numbers; severity 'blocking' (cannot be interpreted) or 'note'."
+    out = []
+    if n_test < 20: out.append(('blocking', f"only {n_test} test patients: every AUC and ΔAUC has a very wide CI; at least 20 are needed to read anything"))
+    if 'threshold' in backends: out.append(('note', "the organ masks come from the HU-threshold fallback, not TotalSegmentator or the dataset's own masks: they are coarse"))
+    for r in study.to_dict('records'):
+        if not pd.isna(r.get('auc_ci_low', np.nan)) and r['auc_ci_low'] == r['auc_ci_high'] and r['n_test'] < 40:
+            out.append(('note', f"{r['mode']}: the AUC's CI is degenerate ({r['auc_ci_low']:.2f} to {r['auc_ci_high']:.2f}) on {r['n_test']} test patients"))
+        sd = (pred_sd or {}).get(r['mode'], np.nan)
+        if not pd.isna(sd) and sd < 0.02: out.append(('blocking', f"{r['mode']}: the test predictions are near-constant (SD {sd:.3f}): the model did not learn to separate the classes"))
+        b, lo = r.get('baseline_auc', np.nan), r.get('baseline_ci_low', np.nan)
+        if not pd.isna(b) and r['auc'] < (lo if not pd.isna(lo) else b): out.append(('note', f"{r['mode']}: the CNN (AUC {r['auc']:.2f}) scores below the radiomics baseline ({b:.2f})"))
+    return out

@@ -297,6 +297,7 @@ def make_realistic_cohort(out:str|Path, n:int=150, seed:int=0, test_frac:float=1
         write_ras_series(pt['hu'], pt['affine'], out/'dicom'/pid/'CT', pid, seed=seed)
         save_nifti(pt['labels'], pt['affine'], out/'masks'/f'{pid}.nii.gz', dtype=np.uint8)
         save_nifti(pt['lesion'], pt['affine'], out/'lesions'/f'{pid}.nii.gz', dtype=np.uint8)
+        if pt['marker']: save_nifti(_sphere(pt['hu'].shape, pt['affine'], np.array(pt['marker']['center_mm']), pt['marker']['radius_mm']) >= 0.5, pt['affine'], out/'markers'/f'{pid}.nii.gz', dtype=np.uint8)
         rows.append(dict(patient_id=pid, label=int(y[i]), split='test' if test[i] else 'train', marker=int(marker[i]),
                          n_lesions=len(pt['lesions']), lesions=json.dumps(pt['lesions']), marker_mm=json.dumps(pt['marker']['center_mm'] if pt['marker'] else None)))
     df = pd.DataFrame(rows)
@@ -313,7 +314,7 @@ def demo_config(data_dir:str|Path, out_dir:str|Path='outputs', run_id:str='demo'
                data=dict(dicom_dir=str(data_dir/'dicom'), labels_csv=str(data_dir/'labels.csv')),
                split=dict(seed=0, val_frac=0.25, test_column='split'))
     if kind == 'realistic':
-        cfg['data'].update(mask_dir=str(data_dir/'masks'))
+        cfg['data'].update(mask_dir=str(data_dir/'masks'), lesion_dir=str(data_dir/'lesions'), confounder_dir=str(data_dir/'markers'))
         cfg.update(segment=dict(backend='existing'), mask=dict(roi=[organ]))
     elif kind == 'chest':
         cfg.update(preprocess=dict(spacing=[5.0]*3), segment=dict(backend='auto'), mask=dict(roi=['lungs'], roi_margin_mm=0.0))

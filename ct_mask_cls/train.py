@@ -20,8 +20,8 @@ from .metrics import evaluate, youden_threshold, check_evaluable
 # %% auto #0
 __all__ = ['topk_pool', 'Classifier', 'small3d', 'medicalnet_resnet', 'load_medicalnet', 'pretrained_file', 'Slab2p5D',
            'build_model', 'model_for', 'target_layer', 'check_model', 'seed_everything', 'predict', 'train_device',
-           'fit_key', 'load_checkpoint', 'save_checkpoint', 'train_epoch', 'validate', 'fit', 'load_trained',
-           'evaluate_model']
+           'fit_key', 'load_checkpoint', 'save_checkpoint', 'train_epoch', 'validate', 'fit', 'fit_frozen',
+           'load_trained', 'evaluate_model']
 
 # %% ../nbs/07_train.ipynb #3c800e5f
 def topk_pool(f:torch.Tensor, roi:torch.Tensor|None=None, top:float=0.01) -> torch.Tensor:
@@ -40,7 +40,8 @@ class Classifier(nn.Module):
     "An encoder, top-fraction pooling (inside the ROI with `roi_pool`: the ROI is the input's last channel), normalised pooled features, one logit."
     def __init__(self, encoder:nn.Module, n_feat:int, roi_pool:bool=False, top:float=0.01):
         super().__init__()
-        self.encoder, self.norm, self.head, self.roi_pool, self.top = encoder, nn.BatchNorm1d(n_feat), nn.Linear(n_feat, 1), roi_pool, top
+        self.encoder, self.norm, self.head, self.roi_pool = encoder, nn.BatchNorm1d(n_feat), nn.Linear(n_feat, 1), roi_pool
+        self.top = top if roi_pool else 0.          # a fraction of an organ; without one, max pooling
     def features(self, x):
         "Pooled features (B, n_feat), before normalisation."
         roi = None
@@ -48,7 +49,7 @@ class Classifier(nn.Module):
         return topk_pool(self.encoder(x), roi, self.top)
     def forward(self, x): return self.head(self.norm(self.features(x)))
 
-def small3d(in_ch:int=1, width:int=16, depth:int=4) -> tuple[nn.Module, int]:
+def small3d(in_ch:int=1, width:int=8, depth:int=2) -> tuple[nn.Module, int]:
     "A small 3D CNN encoder and its number of output channels."
     layers, prev = [], in_ch
     for i in range(depth):
@@ -120,7 +121,7 @@ class Slab2p5D(nn.Module):
         return self.head(f.max(1).values)
 
 def build_model(name:str='small3d', in_ch:int=1, pretrained:bool=False, weights_path:str='', roi_pool:bool=False,
-                width:int=16, depth:int=4, top:float=0.01) -> nn.Module:
+                width:int=8, depth:int=2, top:float=0.01) -> nn.Module:
     "The classifier named `name` for `in_ch` input channels (with `roi_pool`, the last one is the ROI) and one logit."
     enc_ch = in_ch - int(roi_pool)
     if name == 'small3d':
@@ -148,7 +149,7 @@ def build_model(name:str='small3d', in_ch:int=1, pretrained:bool=False, weights_
 def model_for(cfg:RunConfig, spec:InputSpec) -> nn.Module:
     "The configured model for input `spec`."
     t = cfg.train
-    return build_model(t.model, spec.in_channels, t.pretrained, t.weights_path, spec.mode == 'pool', t.width, t.depth, t.pool_top)
+    return build_model(t.model, spec.in_channels, t.pretrained, t.weights_path, spec.roi_pool, t.width, t.depth, t.pool_top)
 
 def target_layer(model:nn.Module) -> nn.Module:
     "The last convolutional block, used by Grad-CAM."
@@ -158,8 +159,9 @@ def target_layer(model:nn.Module) -> nn.Module:
 def check_model(cfg:RunConfig):
     "Build the configured model once (loading and checking any pretrained weights), so that a wrong setting stops the run before any stage."
     for mode in dict.fromkeys([cfg.mask.mode, *cfg.study.modes]):
-        in_ch = len(cfg.mask.extra_windows) + 1 + int(mode in ('channel', 'pool'))
-        build_model(cfg.train.model, in_ch, cfg.train.pretrained, cfg.train.weights_path, mode == 'pool', cfg.train.width, cfg.train.depth, cfg.train.pool_top)
+        roi_pool = mode in ('zero', 'pool') and cfg.train.model != 'resnet18_2p5d'
+        in_ch = len(cfg.mask.extra_windows) + 1 + int(mode == 'channel' or roi_pool)
+        build_model(cfg.train.model, in_ch, cfg.train.pretrained, cfg.train.weights_path, roi_pool, cfg.train.width, cfg.train.depth, cfg.train.pool_top)
 
 # %% ../nbs/07_train.ipynb #4f03c96c
 def seed_everything(seed:int):
@@ -214,12 +216,12 @@ def train_epoch(model, dl, opt, scaler, loss_fn, device) -> tuple[float, float]:
         losses.append(loss.detach().item()); tw = time.time()
     return float(np.mean(losses)), t_data
 
-def validate(model, ds_va, yva, batch_size, device) -> tuple[float, float]:
-    "(validation AUC (NaN with one class), validation loss)."
+def validate(model, ds_va, yva, batch_size, device) -> tuple[float, float, np.ndarray]:
+    "(validation AUC (NaN with one class), validation loss, validation probabilities)."
     p = predict(model, ds_va, batch_size, device)
     auc = float(roc_auc_score(yva, p)) if len(set(yva)) == 2 else float('nan')
     loss = float(F.binary_cross_entropy(torch.tensor(p).clamp(1e-6, 1-1e-6), torch.tensor(yva, dtype=torch.float32)))
-    return auc, loss
+    return auc, loss, p
 
 def _loader(ds, cfg, seed):
     "Shuffled, prefetching batches; a last batch of one sample is dropped (batch norm needs two)."
@@ -229,6 +231,7 @@ def _loader(ds, cfg, seed):
 
 def fit(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, cache_dir:str|Path|None=None, progress:bool=True, seed:int|None=None) -> dict:
     "Train one model on input `spec` (a mask mode); write checkpoint, best model and history in `out_dir`; return a summary."
+    if cfg.train.freeze_encoder: return fit_frozen(cfg, manifest, spec, out_dir, cache_dir, progress, seed)
     tc = cfg.train; out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     seed = tc.seed if seed is None else seed; device = train_device(tc.device); seed_everything(seed)
     tr, va = records(manifest, 'train'), records(manifest, 'val')
@@ -253,7 +256,8 @@ def fit(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, 
         ds_tr.reseed(seed + ep); torch.manual_seed(seed + ep); t0 = time.time()
         loss, t_data = train_epoch(model, _loader(ds_tr, cfg, seed + ep), opt, scaler, loss_fn, device)
         sched.step()
-        auc, val_loss = validate(model, ds_va, yva, tc.batch_size, device)
+        auc, val_loss, pva = validate(model, ds_va, yva, tc.batch_size, device)
+        state.setdefault('val_probs', []).append([float(v) for v in pva])     # every epoch's validation predictions: convergence with a CI
         score = [auc if auc == auc else -1.0, -val_loss]      # validation AUC first; ties go to the lower validation loss
         state['history'].append(dict(epoch=ep+1, train_loss=loss, val_loss=val_loss, val_auc=auc, lr=float(sched.get_last_lr()[0]),
                                      seconds=round(time.time()-t0, 2), data_wait_frac=round(t_data/max(time.time()-t0, 1e-9), 3)))
@@ -265,13 +269,57 @@ def fit(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, 
         save_checkpoint(ck, model, opt, sched, scaler, state, key)
         bar.set_postfix(loss=f"{loss:.3f}", val_auc=f"{auc:.3f}")
     with atomic_path(out_dir/'history.csv') as t: pd.DataFrame(state['history']).to_csv(t, index=False)
+    vp = pd.DataFrame(state.get('val_probs', []), columns=[r['case_id'] for r in va]); vp.insert(0, 'epoch', range(1, len(vp) + 1))
+    with atomic_path(out_dir/'val_predictions.csv') as t: vp.to_csv(t, index=False)
     save_json(out_dir/'spec.json', dict(spec=asdict(spec), model=tc.model, width=tc.width, depth=tc.depth, seed=seed))
     return dict(mode=spec.mode, best_epoch=state['best_epoch'], epochs_run=state['epoch'], out_dir=str(out_dir))
+
+def fit_frozen(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, cache_dir=None, progress:bool=True, seed:int|None=None) -> dict:
+    "Frozen pretrained encoder: embed every case once (cached in `out_dir/embeddings.csv`), fit a logistic-regression head, write it into the model."
+    from sklearn.linear_model import LogisticRegressionCV, LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+    tc = cfg.train; out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    seed = tc.seed if seed is None else seed; seed_everything(seed)
+    model = model_for(cfg, spec).eval()
+    if not isinstance(model, Classifier): raise ConfigError(f"train.freeze_encoder needs a 3D model with a pooled head; {tc.model} is not one")
+    recs = {s: records(manifest, s) for s in ('train', 'val')}
+    check_evaluable([r['label'] for r in recs['train']], 'training set')
+    key, emb_path = fit_key(cfg, spec, seed, recs['train'], recs['val']), out_dir/'embeddings.csv'
+    old = pd.read_csv(emb_path, index_col='case_id', dtype={'case_id': str}) if emb_path.exists() else None
+    if old is None or _record_key(out_dir) != key:
+        rows = {}
+        with torch.no_grad():
+            for s, rs in recs.items():
+                for r, d in pbar(zip(rs, make_dataset(rs, spec, cache_dir)), total=len(rs), desc=f'embed {s}', disable=not progress):
+                    rows[r['case_id']] = model.features(d['image'][None])[0].numpy()
+        old = pd.DataFrame.from_dict(rows, orient='index'); old.index.name = 'case_id'
+        with atomic_path(emb_path) as t: old.to_csv(t)
+        save_json(out_dir/'embeddings.json', dict(key=key))
+    X = lambda s: old.loc[[r['case_id'] for r in recs[s]]].values
+    y = lambda s: np.array([r['label'] for r in recs[s]])
+    sc = StandardScaler().fit(X('train'))
+    n_min = int(np.bincount(y('train')).min())                    # a cross-validated penalty needs two of each class per fold
+    lr = (LogisticRegressionCV(Cs=10, cv=min(5, n_min), scoring='roc_auc', max_iter=5000, l1_ratios=(0,), use_legacy_attributes=False) if n_min >= 2
+          else LogisticRegression(max_iter=5000)).fit(sc.transform(X('train')), y('train'))
+    with torch.no_grad():                                          # the head as the model's own layers: eval-mode batch norm = the scaler, linear = the regression
+        model.norm.running_mean.copy_(torch.as_tensor(sc.mean_)); model.norm.running_var.copy_(torch.as_tensor(sc.scale_**2)); model.norm.eps = 0.0   # scale_ is 1 for constant features
+        model.norm.weight.fill_(1.0); model.norm.bias.zero_()
+        model.head.weight.copy_(torch.as_tensor(lr.coef_, dtype=torch.float32)); model.head.bias.copy_(torch.as_tensor(lr.intercept_, dtype=torch.float32))
+    with atomic_path(out_dir/'best_model.pt') as t: torch.save(model.state_dict(), t)
+    pva = torch.sigmoid(model.head(model.norm(torch.as_tensor(X('val'), dtype=torch.float32)))).detach().numpy()[:, 0]
+    auc = float(roc_auc_score(y('val'), pva)) if len(set(y('val'))) == 2 else float('nan')
+    with atomic_path(out_dir/'history.csv') as t: pd.DataFrame([dict(epoch=1, train_loss=np.nan, val_loss=np.nan, val_auc=auc, lr=np.nan, seconds=np.nan, data_wait_frac=np.nan)]).to_csv(t, index=False)
+    save_json(out_dir/'spec.json', dict(spec=asdict(spec), model=tc.model, frozen_encoder=True, seed=seed, C=float(np.atleast_1d(getattr(lr, 'C_', lr.C))[0])))
+    return dict(mode=spec.mode, best_epoch=1, epochs_run=1, out_dir=str(out_dir))
+
+def _record_key(out_dir) -> str:
+    try: return json.loads((Path(out_dir)/'embeddings.json').read_text()).get('key', '')
+    except (OSError, ValueError): return ''
 
 def load_trained(cfg:RunConfig, spec:InputSpec, out_dir:str|Path) -> nn.Module:
     "The best model saved by `fit` for input `spec`."
     t = cfg.train
-    m = build_model(t.model, spec.in_channels, False, '', spec.mode == 'pool', t.width, t.depth, t.pool_top)
+    m = build_model(t.model, spec.in_channels, False, '', spec.roi_pool, t.width, t.depth, t.pool_top)
     m.load_state_dict(torch.load(Path(out_dir)/'best_model.pt', map_location='cpu', weights_only=True)); return m.eval()
 
 def evaluate_model(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, cache_dir=None) -> dict:

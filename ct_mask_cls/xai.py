@@ -1,4 +1,4 @@
-"""3D Grad-CAM with the `grad-cam` package, overlays, and how much of the attention falls inside the ROI.
+"""Grad-CAM, Grad-CAM++ and occlusion maps for 3D and 2.5D models, mapped back onto the CT grid as NIfTI; localisation metrics against the ROI, known lesions and known confounders; a model-randomisation sanity check; method agreement; and figures in radiological orientation with one colour scale per mode.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/xai.html.md"""
 
@@ -6,66 +6,252 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/xai.html.md"""
 
 # %% ../nbs/09_xai.ipynb #ca72f643
 from __future__ import annotations
+import copy, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 import matplotlib
 import matplotlib.pyplot as plt
-from pytorch_grad_cam import GradCAM
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+from scipy import ndimage as ndi
 from .core import *
 from .train import target_layer, Slab2p5D, load_trained
 from .data import make_dataset, records, InputSpec
 
 # %% auto #0
-__all__ = ['gradcam_volume', 'roi_attention_fraction', 'overlay_figure', 'explain']
+__all__ = ['METHODS', 'RawGradCAM', 'RawGradCAMPlusPlus', 'check_method', 'explain_map', 'gradcam_volume', 'to_ct_grid',
+           'localisation', 'map_similarity', 'randomisation_check', 'focus_voxel', 'cam_figure', 'explain',
+           'xai_summary', 'method_agreement']
 
 # %% ../nbs/09_xai.ipynb #69d5aa7e
-def gradcam_volume(model:torch.nn.Module, x:torch.Tensor) -> np.ndarray:
-    "Grad-CAM (X, Y, Z) in [0, 1] for one input `x` of shape (1, C, X, Y, Z)."
-    if isinstance(model, Slab2p5D): raise NotImplementedError("Grad-CAM for the 2.5D slab model is not supported; use small3d or r3d_18")
-    model.eval()
-    with GradCAM(model=model, target_layers=[target_layer(model)]) as cam:
-        g = cam(input_tensor=x, targets=[ClassifierOutputTarget(0)])
-    return np.asarray(g[0], dtype=np.float32)
+from pytorch_grad_cam import GradCAM, GradCAMPlusPlus
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-def roi_attention_fraction(cam:np.ndarray, roi:np.ndarray) -> float:
-    "Fraction of the total Grad-CAM attention that lies inside `roi`."
-    s = float(cam.sum())
-    return float((cam*(roi > 0)).sum()/s) if s > 0 else float('nan')
+class _RawMaps:
+    "Mixin for pytorch-grad-cam methods: maps upsampled to the input grid without per-case min-max scaling."
+    def compute_cam_per_layer(self, input_tensor, targets, eigen_smooth):
+        acts = [a.cpu().data.numpy() for a in self.activations_and_grads.activations]
+        grads = [g.cpu().data.numpy() for g in self.activations_and_grads.gradients]
+        size, out = input_tensor.shape[2:], []
+        for layer, a, g in zip(self.target_layers, acts, grads):
+            cam = np.maximum(self.get_cam_image(input_tensor, layer, targets, a, g, eigen_smooth), 0)
+            out.append(np.stack([ndi.zoom(c.astype(np.float32), [t/s for s, t in zip(c.shape, size)], order=1) for c in cam])[:, None])
+        return out
+    def aggregate_multi_layers(self, cams): return np.maximum(np.concatenate(cams, axis=1), 0).mean(axis=1)
+
+class RawGradCAM(_RawMaps, GradCAM): "Grad-CAM without per-case scaling."
+class RawGradCAMPlusPlus(_RawMaps, GradCAMPlusPlus): "Grad-CAM++ without per-case scaling."
+
+class _Probability(torch.nn.Module):
+    "The positive probability of a one-logit model (what occlusion measures)."
+    def __init__(self, model): super().__init__(); self.model = model
+    def forward(self, x): return torch.sigmoid(self.model(x))
+
+METHODS = ('gradcam', 'gradcam++', 'occlusion')
+
+def check_method(method:str, model_name:str, spec:InputSpec):
+    "Raise `ConfigError` naming the method and the model if `method` cannot explain that model on input `spec`."
+    if method not in METHODS: raise ConfigError(f"unknown explanation method {method!r}; methods: {', '.join(METHODS)}")
+    if method == 'occlusion' and spec.aux:
+        raise ConfigError(f"explanation method occlusion does not support model {model_name} in mask mode {spec.mode}: its last input channel is the ROI, "
+                          "which occlusion would erase too; use gradcam or gradcam++ (xai.methods)")
+
+def explain_map(model:torch.nn.Module, x:torch.Tensor, method:str='gradcam', occlusion_vox:int=8) -> np.ndarray:
+    "The explanation map (X, Y, Z) of `method` for input `x` (1, C, X, Y, Z), on the input grid, unscaled."
+    model.eval()
+    if method == 'occlusion':
+        from monai.visualize import OcclusionSensitivity
+        occ = OcclusionSensitivity(nn_module=_Probability(model), mask_size=occlusion_vox, n_batch=8, overlap=0.5, mode='mean_img', verbose=False)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter('ignore')                  # MONAI's own indexing deprecation notice from inside OcclusionSensitivity
+            base = float(torch.sigmoid(model(x))[0, 0]); sens, _ = occ(x)
+        return np.maximum(base - np.asarray(sens[0, 0], np.float32), 0)
+    cls = {'gradcam': RawGradCAM, 'gradcam++': RawGradCAMPlusPlus}[method]
+    reshape = None
+    if isinstance(model, Slab2p5D):
+        b, Z = x.shape[0], x.shape[-1]
+        reshape = lambda a: a.reshape(b, Z, *a.shape[1:]).permute(0, 2, 3, 4, 1)
+    with cls(model=model, target_layers=[target_layer(model)], reshape_transform=reshape) as cam:
+        g = np.asarray(cam(input_tensor=x, targets=[ClassifierOutputTarget(0)])[0], dtype=np.float32)
+    if getattr(model, 'roi_pool', False): g = g*(x[0, -1].detach().cpu().numpy() > 0.5)   # outside the pooled ROI a position cannot reach the output
+    return g
+
+def gradcam_volume(model:torch.nn.Module, x:torch.Tensor) -> np.ndarray:
+    "Grad-CAM (X, Y, Z), unscaled, for one input `x` (1, C, X, Y, Z)."
+    return explain_map(model, x, 'gradcam')
 
 # %% ../nbs/09_xai.ipynb #7fe58747
-def overlay_figure(img:np.ndarray, cam:np.ndarray, roi:np.ndarray|None=None, title:str=''):
-    "Three orthogonal slices through the CAM's peak: image in grey, CAM in colour, ROI contour."
-    c = np.unravel_index(np.argmax(cam), cam.shape)
-    views = [('axial', lambda a: a[:, :, c[2]]), ('coronal', lambda a: a[:, c[1], :]), ('sagittal', lambda a: a[c[0], :, :])]
-    fig, axs = plt.subplots(1, 3, figsize=(9, 3.2))
-    for ax, (name, f) in zip(axs, views):
-        ax.imshow(f(img).T, cmap='gray', origin='lower', vmin=0, vmax=1)
-        ax.imshow(f(cam).T, cmap='jet', alpha=0.35, origin='lower', vmin=0, vmax=1)
-        if roi is not None and f(roi).any(): ax.contour(f(roi).T, levels=[0.5], colors='white', linewidths=0.7, origin='lower')
-        ax.set_title(name, fontsize=9); ax.axis('off')
-    fig.suptitle(title, fontsize=10); fig.tight_layout()
-    return fig
+def to_ct_grid(m:np.ndarray, fov_start, fov_zoom, ct_shape) -> np.ndarray:
+    "Map `m` from the network grid onto the CT grid (zero outside the network's field of view)."
+    from ct_mask_cls.mask import fov_window
+    start, zoom = np.round(np.asarray(fov_start)).astype(int), np.asarray(fov_zoom, float)
+    if not np.allclose(zoom, 1): m = ndi.zoom(m, zoom, order=1)
+    return fov_window(m.astype(np.float32), -start, ct_shape, 0.)
 
 # %% ../nbs/09_xai.ipynb #e99f557b
-def explain(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, model_dir:str|Path, out_dir:str|Path, n:int=6, cache_dir=None, progress:bool=False) -> pd.DataFrame:
-    "Grad-CAM for up to `n` test cases of input `spec` (a mask mode); overlays in `out_dir`; one row per case."
-    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
-    model = load_trained(cfg, spec, model_dir); mode = spec.mode
-    recs = records(manifest, 'test')
-    recs = sorted(recs, key=lambda r: (-r['label'], r['case_id']))
-    pos, neg = [r for r in recs if r['label'] == 1], [r for r in recs if r['label'] == 0]
-    recs = (pos[:(n+1)//2] + neg[:n//2] + pos[(n+1)//2:] + neg[n//2:])[:n]
-    ds = make_dataset(recs, spec, cache_dir)
-    rows = []
-    for r, d in pbar(zip(recs, ds), total=len(recs), desc=f'grad-cam {mode}', disable=not progress):
-        x = d['image'][None]
-        with torch.no_grad(): prob = float(torch.sigmoid(model(x))[0, 0])
-        cam = gradcam_volume(model, x); roi = d['roi'][0].numpy()
-        frac = roi_attention_fraction(cam, roi)
-        fig = overlay_figure(x[0, 0].numpy(), cam, roi, f"{r['case_id']}  label={r['label']}  p={prob:.2f}  in-ROI={frac:.0%}  ({mode})")
-        png = out_dir/f"{r['case_id']}_{mode}.png"
-        with atomic_path(png) as t: fig.savefig(t, dpi=80, format='png')
-        plt.close(fig)
-        rows.append(dict(case_id=r['case_id'], label=r['label'], prob=prob, mode=mode, attention_in_roi=frac, roi_fraction_of_volume=float(roi.mean()), overlay=png.name))
+def localisation(cam:np.ndarray, fov:np.ndarray, roi:np.ndarray, spacing, lesion:np.ndarray|None=None, confounder:np.ndarray|None=None, hit_mm:float=10.) -> dict:
+    "Localisation metrics of a map `cam` on the CT grid; `fov` marks where the network looked."
+    total = float(cam.sum())
+    out = dict(mass_in_roi=np.nan, enrichment=np.nan, pointing_hit=np.nan, lesion_hit=np.nan, lesion_mass=np.nan, top_decile_hit=np.nan, peak_on_confounder=np.nan)
+    if total <= 0: return out
+    peak = np.unravel_index(cam.argmax(), cam.shape)
+    share = (roi & fov).sum()/max(fov.sum(), 1)
+    out.update(mass_in_roi=float(cam[roi].sum()/total), pointing_hit=float(roi[peak]))
+    out['enrichment'] = out['mass_in_roi']/share if share > 0 else np.nan
+    near = lambda m: float(ndi.distance_transform_edt(~m, sampling=spacing)[peak] <= hit_mm) if m is not None and m.any() else np.nan
+    if lesion is not None and lesion.any():
+        top, pos = float(cam[lesion].max()), cam[fov & (cam > 0)]
+        out.update(lesion_hit=near(lesion), lesion_mass=float(cam[lesion].sum()/total),
+                   top_decile_hit=float(top > 0 and top >= np.percentile(pos, 90)))
+    if confounder is not None and confounder.any(): out['peak_on_confounder'] = near(confounder)
+    return out
+
+# %% ../nbs/09_xai.ipynb #87172661
+def _layers_top_down(model) -> list:
+    "The model's parametrised blocks from the output back to the input."
+    if isinstance(model, Slab2p5D): return [('head', model.head)] + [(n, getattr(model.backbone, n)) for n in ('layer4', 'layer3', 'layer2', 'layer1', 'conv1')]
+    blocks = [(f'encoder.{i}', b) for i, b in enumerate(model.encoder) if any(True for _ in b.parameters())]
+    return [('head', model.head), ('norm', model.norm)] + blocks[::-1]
+
+def _reinit(module):
+    for m in module.modules():
+        if hasattr(m, 'reset_parameters'): m.reset_parameters()
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm): m.reset_running_stats()
+
+def map_similarity(a:np.ndarray, b:np.ndarray, region:np.ndarray|None=None) -> tuple[float, float]:
+    "(Spearman rank correlation, SSIM) of two maps, inside `region` (its bounding box for SSIM) when given."
+    from scipy.stats import spearmanr
+    from monai.metrics import SSIMMetric
+    if region is not None and region.any():
+        box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in np.nonzero(region))
+        rho_a, rho_b, a, b = a[region], b[region], a[box], b[box]
+    else: rho_a, rho_b = a.ravel(), b.ravel()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')                      # constant maps: SciPy warns and returns NaN, which we report as such
+        rho = float(spearmanr(rho_a, rho_b)[0])
+    s = lambda m: torch.as_tensor(m/m.max() if m.max() > 0 else m, dtype=torch.float32)[None, None]
+    win = min(7, *a.shape); win -= (win % 2 == 0)                  # an odd window that fits the map
+    ssim = float(SSIMMetric(spatial_dims=a.ndim, data_range=1.0, win_size=win)(s(a), s(b)).mean())
+    return rho, ssim
+
+def randomisation_check(model:torch.nn.Module, x:torch.Tensor, method:str='gradcam', seed:int=0) -> pd.DataFrame:
+    "Cascading randomisation: the map's similarity to the trained model's as layers are re-initialised from the top."
+    torch.manual_seed(seed)
+    ref = explain_map(model, x, method); m = copy.deepcopy(model).eval(); rows = []
+    region = x[0, -1].detach().cpu().numpy() > 0.5 if getattr(model, 'roi_pool', False) else None   # where the map can be non-zero at all
+    for name, layer in _layers_top_down(m):
+        _reinit(layer)
+        rho, ssim = map_similarity(ref, explain_map(m, x, method), region)
+        rows.append(dict(randomised_down_to=name, spearman=rho, ssim=ssim))
     return pd.DataFrame(rows)
+
+# %% ../nbs/09_xai.ipynb #8c0b7614
+def focus_voxel(cam:np.ndarray, roi:np.ndarray, lesion:np.ndarray|None=None) -> tuple:
+    "Where to slice: the lesion's centre of mass if known, else the map's peak inside the ROI (else anywhere)."
+    if lesion is not None and lesion.any(): return tuple(int(round(c)) for c in ndi.center_of_mass(lesion))
+    m = np.where(roi, cam, -np.inf) if roi.any() and np.isfinite(np.where(roi, cam, -np.inf)).any() else cam
+    return tuple(int(i) for i in np.unravel_index(np.argmax(m), m.shape))
+
+def cam_figure(ct:np.ndarray, cam:np.ndarray, roi:np.ndarray, spacing, center, vmax:float, window=(-150, 250), lesion=None, title:str=''):
+    "Three radiological views of CT + map (fixed colour scale 0…vmax, with a colourbar) + ROI and lesion outlines."
+    from ct_mask_cls.report import slice_view, mark_sides, _aspect, VIEWS
+    fig, axs = plt.subplots(1, 3, figsize=(11, 3.9))
+    for ax, view in zip(axs, VIEWS):
+        a, sides = slice_view(ct, view, center); asp = _aspect(view, spacing)
+        ax.imshow(a, cmap='gray', vmin=window[0], vmax=window[1], aspect=asp, interpolation='nearest')
+        c, _ = slice_view(cam, view, center)
+        im = ax.imshow(np.ma.masked_less_equal(c, 0.02*vmax), cmap='inferno', vmin=0, vmax=vmax, alpha=0.55, aspect=asp, interpolation='bilinear')
+        for msk, col in ((roi, 'white'), (lesion, 'cyan')):
+            if msk is not None:
+                s, _ = slice_view(msk.astype(float), view, center)
+                if s.any(): ax.contour(s, levels=[0.5], colors=col, linewidths=0.8)
+        mark_sides(ax, sides, 10); ax.set_xticks([]); ax.set_yticks([]); ax.set_title(view, fontsize=11)
+    fig.colorbar(im, ax=axs, fraction=0.02, pad=0.01, label='relevance (same scale for every case of this mode)')
+    fig.suptitle(title, fontsize=12)
+    return fig
+
+# %% ../nbs/09_xai.ipynb #2f26f5ec
+def _outcome(label:int, pred:int) -> str: return {(1, 1): 'TP', (0, 1): 'FP', (0, 0): 'TN', (1, 0): 'FN'}[(int(label), int(pred))]
+
+def _truth(truth_files:dict|None, pid:str, ct_img) -> np.ndarray|None:
+    "A truth mask (lesions, confounders) of patient `pid` on the CT grid, or None."
+    from ct_mask_cls.segment import labels_on_grid
+    p = (truth_files or {}).get(pid)
+    return labels_on_grid(p, ct_img) > 0 if p else None
+
+def explain(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, model_dir:str|Path, out_dir:str|Path, n:int=-1, cache_dir=None, progress:bool=False,
+            methods=('gradcam',), lesions:dict|None=None, confounders:dict|None=None, sanity_cases:int=0, occlusion_mm:float=24.) -> pd.DataFrame:
+    "Maps, metrics and figures for the test cases of one mode (`n` < 0: all); one row per case and method."
+    import nibabel as nib
+    out_dir, model_dir = Path(out_dir), Path(model_dir); mode = spec.mode
+    for meth in methods: check_method(meth, cfg.train.model, spec)
+    model = load_trained(cfg, spec, model_dir)
+    pr = pd.read_csv(model_dir/'predictions.csv', dtype={'case_id': str}).set_index('case_id')
+    recs = sorted(records(manifest, 'test'), key=lambda r: (-r['label'], r['case_id']))
+    if n >= 0:
+        pos, neg = [r for r in recs if r['label'] == 1], [r for r in recs if r['label'] == 0]
+        recs = (pos[:(n+1)//2] + neg[:n//2] + pos[(n+1)//2:] + neg[n//2:])[:n]
+    ds = make_dataset(recs, spec, cache_dir)
+    occ_vox = max(2, int(round(occlusion_mm/float(np.mean(cfg.preprocess.spacing)))))
+    rows, figs = [], []
+    for r, d in pbar(zip(recs, ds), total=len(recs), desc=f'explain {mode}', disable=not progress):
+        x = d['image'][None]; img = nib.load(r['ct']); ct = np.asarray(img.dataobj, np.float32); sp = spacing_of(img.affine)
+        roi = np.asarray(nib.load(r['mask']).dataobj) > 0
+        fov = to_ct_grid(np.ones(tuple(x.shape[2:]), np.float32), d['fov_start'].numpy(), d['fov_zoom'].numpy(), ct.shape) > 0.5
+        les, conf = _truth(lesions, r['patient_id'], img), _truth(confounders, r['patient_id'], img)
+        p = pr.loc[r['case_id']]
+        for meth in methods:
+            cam = to_ct_grid(explain_map(model, x, meth, occ_vox), d['fov_start'].numpy(), d['fov_zoom'].numpy(), ct.shape)
+            nii = save_nifti(cam, img.affine, out_dir/meth/f"{safe_name(r['case_id'])}.nii.gz", dtype=np.float32)
+            rows.append(dict(case_id=r['case_id'], patient_id=r['patient_id'], label=r['label'], prob=float(p.prob), outcome=_outcome(r['label'], p.pred),
+                             mode=mode, method=meth, peak=float(cam.max()), roi_share_of_fov=float((roi & fov).sum()/max(fov.sum(), 1)),
+                             has_lesion_truth=les is not None and bool(les.any()), has_confounder=conf is not None and bool(conf.any()),
+                             **localisation(cam, fov, roi, sp, les, conf), nifti=str(nii.relative_to(out_dir))))
+            if meth == methods[0]: figs.append((r, cam, roi, les, ct, sp))
+    df = pd.DataFrame(rows)
+    vmax = float(np.percentile(df[df.method == methods[0]].peak, 99)) if len(df) else 1.0
+    w = tuple(spec.windows[0])
+    overlays = {}
+    for r, cam, roi, les, ct, sp in figs:
+        png = out_dir/'png'/f"{safe_name(r['case_id'])}.png"
+        o = df[(df.case_id == r['case_id']) & (df.method == methods[0])].iloc[0]
+        fig = cam_figure(ct, cam, roi, sp, focus_voxel(cam, roi, les), vmax or 1.0, w, les,
+                         f"{r['case_id']} · {mode} · label {r['label']} · p = {o.prob:.2f} ({o.outcome}) · {methods[0]}")
+        with atomic_path(png) as t: fig.savefig(t, dpi=72, format='png')
+        plt.close(fig); overlays[r['case_id']] = str(png.relative_to(out_dir))
+    if len(df): df['overlay'] = df.case_id.map(overlays).where(df.method == methods[0], '')
+    save_json(out_dir/'scale.json', dict(method=methods[0], vmax=vmax))
+    if sanity_cases:
+        sanity = [randomisation_check(model, d['image'][None], methods[0]).assign(case_id=r['case_id'])
+                  for r, d, _ in zip(recs, ds, range(sanity_cases))]
+        with atomic_path(out_dir/'sanity.csv') as t: pd.concat(sanity, ignore_index=True).to_csv(t, index=False)
+    return df
+
+# %% ../nbs/09_xai.ipynb #ef67b7a8
+def xai_summary(df:pd.DataFrame, sanity:pd.DataFrame|None=None) -> pd.DataFrame:
+    "Per method: localisation rates and, for the first method, the randomisation check."
+    rows = []
+    for meth, g in df.groupby('method', sort=False):
+        tp = g[(g.outcome == 'TP') & g.has_lesion_truth]
+        conf = g[g.has_confounder]
+        row = dict(method=meth, cases=len(g), mass_in_roi=g.mass_in_roi.mean(), enrichment=g.enrichment.mean(), pointing_game=g.pointing_hit.mean(),
+                   tp_with_truth=len(tp), lesion_hit_rate=tp.lesion_hit.mean() if len(tp) else np.nan,
+                   top_decile_hit_rate=tp.top_decile_hit.mean() if len(tp) else np.nan, lesion_mass=tp.lesion_mass.mean() if len(tp) else np.nan,
+                   cases_with_confounder=len(conf), peak_on_confounder_rate=conf.peak_on_confounder.mean() if len(conf) else np.nan)
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    if sanity is not None and len(sanity) and len(out):
+        last = sanity.groupby('case_id').tail(1)
+        out.loc[0, 'randomisation_spearman'] = last.spearman.mean(); out.loc[0, 'randomisation_ssim'] = last.ssim.mean()
+        out.loc[0, 'sanity_warning'] = bool(last.spearman.mean() > 0.5)
+    return out
+
+def method_agreement(out_dir:str|Path, df:pd.DataFrame) -> pd.DataFrame:
+    "Per case and method, the Spearman correlation of its map with the first method's (on the CT grid)."
+    from scipy.stats import spearmanr
+    out_dir, methods = Path(out_dir), list(dict.fromkeys(df.method))
+    rows = []
+    for cid, g in df.groupby('case_id', sort=False):
+        maps = {r.method: load_nifti(out_dir/r.nifti)[0] for r in g.itertuples()}
+        ref = maps[methods[0]]; inside = ref > 0
+        for m in methods[1:]:
+            if m in maps: rows.append(dict(case_id=cid, method=m, spearman_with_first=float(spearmanr(ref[inside | (maps[m] > 0)], maps[m][inside | (maps[m] > 0)])[0])))
+    return pd.DataFrame(rows, columns=['case_id', 'method', 'spearman_with_first'])

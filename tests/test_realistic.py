@@ -65,3 +65,22 @@ def test_standin_medicalnet_weights_load(tmp_path):
     m = build_model('resnet10', in_ch=3, pretrained=True, weights_path=str(tmp_path/'resnet_10_23dataset.pth'), roi_pool=True)
     assert torch.allclose(m.encoder[4][0].conv1.weight, ref.layer1[0].conv1.weight)          # layer1 loaded
     assert torch.allclose(m.encoder[0].weight[:, 0], ref.conv1.weight[:, 0])                  # 2 image channels, each the 1-channel kernel
+
+def test_frozen_encoder_trains_only_a_head(tmp_path, monkeypatch):
+    "freeze_encoder: the stand-in pretrained encoder's weights stay as loaded, embeddings are cached once, the head is fitted, and the run evaluates."
+    from ct_mask_cls.train import medicalnet_resnet, fit, evaluate_model, load_trained
+    from ct_mask_cls.pipeline import tiny_setup, read_manifest, spec_for
+    from ct_mask_cls.core import load_config
+    monkeypatch.setenv('CT_MASK_CLS_SMOKE_DIR', str(tmp_path/'smoke'))
+    cp, run = tiny_setup('train')
+    ref = medicalnet_resnet(10); torch.save({'state_dict': {'module.' + k: v for k, v in ref.state_dict().items()}}, tmp_path/'r10.pth')
+    cfg = load_config(cp); cfg.train.model, cfg.train.pretrained, cfg.train.weights_path, cfg.train.freeze_encoder = 'resnet10', True, str(tmp_path/'r10.pth'), True
+    man, _ = read_manifest(run); spec = spec_for(cfg, run, 'zero')
+    fit(cfg, man, spec, tmp_path/'m', progress=False)
+    emb = tmp_path/'m'/'embeddings.csv'; t0 = emb.stat().st_mtime_ns
+    m = load_trained(cfg, spec, tmp_path/'m')
+    assert torch.allclose(m.encoder[0].weight[:, 0], ref.conv1.weight[:, 0]) and torch.allclose(m.encoder[4][0].conv1.weight, ref.layer1[0].conv1.weight)
+    assert len(pd.read_csv(emb)) == int(man.split.isin(['train', 'val']).sum())
+    assert m.head.weight.abs().sum() > 0
+    r = evaluate_model(cfg, man, spec, tmp_path/'m'); assert 0 <= r['auc'] <= 1 and r['n_test'] > 0
+    fit(cfg, man, spec, tmp_path/'m', progress=False); assert emb.stat().st_mtime_ns == t0               # embeddings reused
