@@ -15,7 +15,8 @@ from .core import *
 
 # %% auto #0
 __all__ = ['app', 'Mode', 'Backend', 'SegDevice', 'Uneven', 'Tilt', 'cli_errors', 'main', 'choice_enum', 'config_with_overrides',
-           'run', 'study', 'stage', 'report', 'config_cmd', 'DemoKind', 'demo', 'convert', 'segment_cmd', 'mask_cmd']
+           'run', 'study', 'stage', 'report', 'config_cmd', 'predict', 'evaluate', 'export', 'DemoKind', 'demo',
+           'convert', 'segment_cmd', 'mask_cmd']
 
 # %% ../nbs/15_cli.ipynb #c4e1c536
 app = typer.Typer(help="ct_mask_cls: raw CT -> organ masks -> masked classifier -> Grad-CAM, with HTML reports.", no_args_is_help=True, add_completion=False)
@@ -133,6 +134,43 @@ def config_cmd():
     "Print the default config, every key documented."
     typer.echo(default_config_yaml())
 
+# %% ../nbs/15_cli.ipynb #a90eab89
+@app.command()
+@cli_errors
+def predict(run_dir:Path=typer.Argument(..., help="a finished run folder"), input:Path=typer.Argument(..., help="new patients: a DICOM tree or a folder of <patient_id>.nii.gz"),
+            out:Path=typer.Argument(..., help="output folder"), mode:Optional[Mode]=typer.Option(None, help="which trained mode (default: the run's mask.mode)"),
+            masks:Optional[Path]=typer.Option(None, help="the new patients' existing masks (when the run used segment.backend existing)"),
+            cams:bool=typer.Option(True, help="write Grad-CAM NIfTIs on each CT grid")):
+    "Score new patients with RUN_DIR's model: OUT/predictions.csv (probability, decision at the run's validation threshold), CAM NIfTIs, OUT/report.html."
+    from ct_mask_cls.apply import predict_cohort, load_run
+    load_run(run_dir, mode.value if mode else None)
+    if not input.exists(): raise ConfigError(f"input not found: {input}")
+    df = predict_cohort(run_dir, input, out, mode.value if mode else None, masks or '', cams)
+    n = int(df.prob.notna().sum())
+    typer.echo(f"{n} of {len(df)} cases scored -> {out/'predictions.csv'}")
+    for r in df[df.prob.isna()].itertuples(): typer.echo(f"  not scored {r.patient_id}: {r.reason}")
+    typer.secho(f"report: {(out/'report.html').resolve()}", fg=typer.colors.GREEN)
+
+@app.command()
+@cli_errors
+def evaluate(run_dir:Path=typer.Argument(..., help="a finished run folder"), other_config:Path=typer.Argument(..., help="config of the external cohort (its data: section is used)"),
+             out:Optional[Path]=typer.Option(None, help="output folder (default RUN_DIR/external/<its run_id>)")):
+    "External validation: every trained mode of RUN_DIR on the cohort of OTHER_CONFIG, without retraining; internal and external AUC and the drop."
+    from ct_mask_cls.apply import evaluate_external, load_run
+    load_run(run_dir)
+    res = evaluate_external(run_dir, other_config, out)
+    typer.echo(res[['mode', 'internal_auc', 'external_auc', 'external_ci_low', 'external_ci_high', 'drop', 'external_n']].round(3).to_string(index=False))
+
+@app.command()
+@cli_errors
+def export(run_dir:Path=typer.Argument(..., help="a finished run folder"), out:Path=typer.Argument(..., help="output folder"),
+           mode:Optional[Mode]=typer.Option(None, help="which trained mode (default: the run's mask.mode)")):
+    "Export a trained model: OUT/model.ts (TorchScript), OUT/model.onnx (if it exports cleanly), OUT/preprocessing.json, OUT/MODEL_CARD.md."
+    from ct_mask_cls.apply import export_model, load_run
+    load_run(run_dir, mode.value if mode else None)
+    r = export_model(run_dir, out, mode.value if mode else None)
+    typer.echo(f"exported {r['mode']} to {out} (TorchScript max |difference| {r['traced_max_abs_error']:.1e}; ONNX: {r['onnx']})")
+
 # %% ../nbs/15_cli.ipynb #b13bb984
 class DemoKind(str, Enum):
     realistic = 'realistic'; chest = 'chest'
@@ -186,12 +224,20 @@ def segment_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), out:Path=typer.Arg
                 backend:Backend=typer.Option('auto', help="where the mask comes from"), roi:List[str]=typer.Option([], help="structure names or groups (repeatable); none given: every structure"),
                 fast:bool=typer.Option(True, help="TotalSegmentator --fast"), device:SegDevice=typer.Option('auto', help="where TotalSegmentator runs"),
                 weights_dir:str=typer.Option('', help="TotalSegmentator home folder"), allow_download:bool=typer.Option(False, help="allow weight download"),
-                existing:Optional[Path]=typer.Option(None, help="an existing mask for this CT (backend existing): checked against the CT grid")):
+                existing:Optional[Path]=typer.Option(None, help="an existing mask for this CT (backend existing): NIfTI label map, RTSTRUCT or DICOM-SEG"),
+                mask_label:List[str]=typer.Option([], help="what the existing mask's labels are: structure=id or structure=ROI name (repeatable), e.g. liver=1"),
+                dicom_dir:Optional[Path]=typer.Option(None, help="the DICOM tree holding the CT series an RTSTRUCT refers to")):
     "Segment CT into OUT with TotalSegmentator's label ids."
     from ct_mask_cls.segment import segment
     if not ct.is_file(): raise ConfigError(f"CT not found: {ct}")
     if backend.value == 'existing' and existing is None: raise ConfigError("--backend existing needs --existing MASK.nii.gz")
-    info = segment(ct, out, SegmentConfig(backend=backend.value, fast=fast, device=device.value, weights_dir=weights_dir, allow_download=allow_download), list(roi) or None, existing)
+    labels = {}
+    for m in mask_label:
+        k, eq, v = m.partition('=')
+        if not eq: raise ConfigError(f"--mask-label needs structure=id or structure=name (e.g. liver=1); got {m!r}")
+        labels[k.strip()] = int(v) if v.strip().isdigit() else v.strip()
+    info = segment(ct, out, SegmentConfig(backend=backend.value, fast=fast, device=device.value, weights_dir=weights_dir, allow_download=allow_download), list(roi) or None, existing,
+                   labels, dicom_dir or '')
     typer.echo(f"{out} written by {info['backend']}" + (f" ({info['grid']})" if info.get('grid') else ''))
 
 @app.command(name='mask')

@@ -52,6 +52,7 @@ class DataConfig:
     labels_csv: str = _f('', "CSV with columns patient_id,label (0/1), optionally a fixed-split column", path=True)
     mask_dir: str = _f('', "folder of masks the dataset already has, used by the `existing` segmentation backend", path=True)
     mask_pattern: str = _f('{patient_id}.nii.gz', "file name of a case's existing mask in mask_dir ({patient_id} is the id in labels.csv / the DICOM PatientID)")
+    mask_labels: dict[str, Union[int, str]] = _f({}, "what the existing masks' labels are: {structure: id} for a binary or custom label map (e.g. {liver: 1}), {structure: 'ROI name'} for RTSTRUCT/DICOM-SEG; empty: TotalSegmentator ids and names")
     lesion_dir: str = _f('', "optional folder of lesion masks (truth for checking explanations: lesion hit rates)", path=True)
     confounder_dir: str = _f('', "optional folder of masks of known confounders (e.g. skin markers): how often explanations point at them", path=True)
     truth_pattern: str = _f('{patient_id}.nii.gz', "file name of a case's lesion or confounder mask in those folders")
@@ -78,6 +79,7 @@ class SegmentConfig:
     threads: int = _f(2, "threads for TotalSegmentator pre/post-processing", check=_ge(1))
     weights_dir: str = _f('', "TotalSegmentator home (holds nnunet/results); '' = $TOTALSEG_HOME_DIR or ~/.totalsegmentator", path=True)
     allow_download: bool = _f(False, "let TotalSegmentator download missing weights (needs internet)")
+    dicom_seg: bool = _f(False, "also write each case's mask as DICOM-SEG (segment/dicom_seg/) referring to its CT series, for PACS viewers (DICOM input, not pseudonymised)")
 
 @dataclass
 class MaskConfig:
@@ -229,6 +231,11 @@ def config_from_dict(d:dict, base:Path|str|None=None) -> RunConfig:
     if not isinstance(d, dict): raise ConfigError(f"a config must be a mapping of sections (data:, train:, …); got a {type(d).__name__}")
     _check_keys(d, RunConfig)
     types = {k: t for k, _, _, t in config_fields()}
+    for key, tp in types.items():                        # a bare text where a list is expected would be cast to a tuple of letters
+        a, _, b = key.partition('.'); v = (d.get(a) or {}).get(b) if b and isinstance(d.get(a), dict) else (d.get(a) if not b else None)
+        opts = get_args(tp) if get_origin(tp) is Union else (tp,)
+        if isinstance(v, str) and any(get_origin(o) is tuple for o in opts) and not any(o is str or (get_origin(o) is Literal and v in get_args(o)) for o in opts):
+            raise ConfigError(f"config key '{key}' must be {describe_type(tp)}; got {v!r} (a list is written [a, b])")
     try: cfg = dacite.from_dict(RunConfig, d, config=dacite.Config(strict=True, cast=[tuple], type_hooks={float: _num}))
     except dacite.WrongTypeError as e:
         raise ConfigError(f"config key '{e.field_path}' must be {describe_type(types.get(e.field_path, e.field_type))}; got {_plain(e.value)!r}") from None

@@ -14,10 +14,10 @@ from . import dicom, segment as seg, mask as msk, splits
 
 # %% auto #0
 __all__ = ['CASE_COLUMNS', 'MANIFEST_COLUMNS', 'preprocess_case', 'stage_preprocess', 'files_by_id', 'existing_masks',
-           'segment_case', 'stage_segment', 'mask_case', 'cohort_fov', 'stage_mask', 'read_manifest', 'spec_for',
-           'train_mode', 'stage_train', 'explain_mode', 'read_xai', 'stage_xai', 'study_modes', 'body_mask_file',
-           'baseline_features', 'stage_study', 'kfold_study', 'read_study', 'tiny_root', 'tiny_setup', 'stage_context',
-           'subsample_training', 'learning_curves', 'claims']
+           'segment_case', 'stage_segment', 'write_dicom_segs', 'found_labels', 'mask_case', 'cohort_fov', 'stage_mask',
+           'read_manifest', 'spec_for', 'train_mode', 'stage_train', 'explain_mode', 'read_xai', 'stage_xai',
+           'study_modes', 'body_mask_file', 'baseline_features', 'stage_study', 'kfold_study', 'read_study',
+           'tiny_root', 'tiny_setup', 'stage_context', 'subsample_training', 'learning_curves', 'claims']
 
 # %% ../nbs/13_pipeline.ipynb #7d3bd0d1
 def _record(path:Path) -> dict:
@@ -106,11 +106,11 @@ def existing_masks(cfg:RunConfig) -> dict:
 def segment_case(cfg:RunConfig, lay:RunLayout, rec, scfg, existing:Path|None, names:dict, force:bool=False) -> tuple[dict, dict]:
     "Segment one case (reused when unchanged); (row for segments.csv, {structure: ml})."
     mp, js = lay.seg(rec.case_id), lay.seg_record(rec.case_id)
-    fp = hash_obj([scfg.backend, scfg.task, scfg.fast, list(cfg.mask.roi), file_fingerprint(rec.ct_path)[:2], file_fingerprint(existing) if existing else ''])
+    fp = hash_obj([scfg.backend, scfg.task, scfg.fast, list(cfg.mask.roi), file_fingerprint(rec.ct_path)[:2], file_fingerprint(existing) if existing else '', cfg.data.mask_labels])
     row = dict(case_id=rec.case_id, patient_id=rec.patient_id, seg_path=str(mp), backend=scfg.backend, status='ok', reason='')
     info = _record(js)
     if not _reusable(info, fp, mp, force):
-        try: info = seg.segment(rec.ct_path, mp, scfg, list(cfg.mask.roi), existing)
+        try: info = seg.segment(rec.ct_path, mp, scfg, list(cfg.mask.roi), existing, cfg.data.mask_labels, cfg.data.dicom_dir)
         except seg.WeightsMissing: raise
         except Exception as e:                                   # one bad case never stops the others
             mp.unlink(missing_ok=True); js.unlink(missing_ok=True)
@@ -135,11 +135,35 @@ def stage_segment(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:boo
                ok, 1 if scfg.backend == 'totalsegmentator' else cfg.preprocess.workers, 'segment', progress)
     df = pd.DataFrame([r for r, _ in res], columns=['case_id', 'patient_id', 'seg_path', 'backend', 'status', 'reason'] + sorted({k for r, _ in res for k in r if k.endswith('_ml')}))
     vol = pd.DataFrame([dict(case_id=r['case_id'], structure=k, ml=v) for r, vs in res for k, v in vs.items()], columns=['case_id', 'structure', 'ml'])
+    if cfg.segment.dicom_seg: df['dicom_seg'] = write_dicom_segs(cfg, lay, df)
     with atomic_path(lay.segments_csv) as t: df.to_csv(t, index=False)
     with atomic_path(lay.volumes_csv) as t: vol.to_csv(t, index=False)
     return df
 
+def write_dicom_segs(cfg:RunConfig, lay:RunLayout, segs:pd.DataFrame) -> list:
+    "Each segmented case's mask as DICOM-SEG referring to its source CT series (segment/dicom_seg/<case>.dcm); a path or the reason there is none, per case."
+    if not cfg.data.dicom_dir or cfg.preprocess.pseudonymise:
+        return ['not written: ' + ('the input is NIfTI, not DICOM' if not cfg.data.dicom_dir else 'pseudonymised runs do not refer back to source series')]*len(segs)
+    series = pd.read_csv(lay.series_csv, dtype=str, keep_default_na=False)
+    src = series[series.get('selected', pd.Series(False, index=series.index)).astype(str) == 'True'].set_index('patient_id').source.to_dict()
+    out = []
+    for r in segs.itertuples():
+        if r.status != 'ok' or not src.get(r.patient_id): out.append('' if r.status != 'ok' else 'not written: source series unknown'); continue
+        try:
+            a, aff = load_nifti(r.seg_path)
+            out.append(str(seg.write_dicom_seg(a.astype(np.uint8), aff, src[r.patient_id], lay.case('segment/dicom_seg', r.case_id, '.dcm'))))
+        except Exception as e: out.append(f'not written: {type(e).__name__}: {e}')
+    return out
+
 # %% ../nbs/13_pipeline.ipynb #6ac29bc9
+def found_labels(sg:np.ndarray) -> str:
+    "What a label map holds, for an error message: ids with their TotalSegmentator names, and the hint for other label maps."
+    names = seg.total_classes(); found = [int(i) for i in np.unique(sg) if i]
+    if not found: return 'the mask is empty'
+    listed = ', '.join(f"{i} ({names.get(i, '?')})" for i in found[:12]) + (' …' if len(found) > 12 else '')
+    return (f"the mask holds ids {listed}"
+            "; if its ids are not TotalSegmentator's (a binary or custom label map), say what they are in data.mask_labels, e.g. {liver: 1}")
+
 def mask_case(cfg:RunConfig, lay:RunLayout, seg_row, ct_path:str, ids:list) -> dict:
     "Apply the ROI to one case; a manifest row (plus its box and scan extents in voxels)."
     row = dict(case_id=seg_row.case_id, patient_id=seg_row.patient_id, ct_path=ct_path, seg_path=seg_row.seg_path, mask_path='', masked_path='',
@@ -148,6 +172,7 @@ def mask_case(cfg:RunConfig, lay:RunLayout, seg_row, ct_path:str, ids:list) -> d
     ct, aff = load_nifti(ct_path); sg, _ = load_nifti(seg_row.seg_path)
     roi = msk.roi_from_labels(sg, ids); sp = spacing_of(aff)
     status, reason, flags = msk.roi_status(roi, sp, cfg.mask.min_roi_ml)
+    if not roi.any(): reason += '; ' + found_labels(sg)
     row.update(roi_ml=round(msk.roi_ml(roi, sp), 1), status=status, reason=reason, flags=flags, scan_vox=' '.join(map(str, ct.shape)))
     if status != 'ok': return row
     mp, xp = lay.roi(seg_row.case_id), lay.masked(seg_row.case_id)

@@ -6,14 +6,14 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/runner.html.md"""
 
 # %% ../nbs/14_runner.ipynb #4d40781f
 from __future__ import annotations
-import json, os, subprocess, sys, time, importlib.metadata as md
+import json, os, shutil, subprocess, sys, tempfile, time, importlib.metadata as md
 from pathlib import Path
 import yaml
 from .core import *
 
 # %% auto #0
 __all__ = ['STAGES', 'input_ids', 'preflight', 'stage_key', 'stages_dir', 'render_html', 'notebook_errors', 'write_run_config',
-           'run_stage', 'run_pipeline', 'versions', 'git_commit']
+           'case_outputs_ok', 'run_stage', 'run_pipeline', 'versions', 'git_commit']
 
 # %% ../nbs/14_runner.ipynb #e8682134
 def input_ids(cfg:RunConfig) -> set:
@@ -41,6 +41,11 @@ def preflight(cfg:RunConfig):
     if t.model == 'small3d' and t.pretrained: raise ConfigError("train.model small3d has no pretrained weights; set train.pretrained: false")
     if t.freeze_encoder and not t.pretrained: raise ConfigError("train.freeze_encoder needs train.pretrained: true (a random encoder's embeddings mean nothing)")
     if t.model == 'resnet18_2p5d' and 'pool' in (cfg.mask.mode, *cfg.study.modes): raise ConfigError("mask mode pool needs a 3D model (train.model small3d, resnet10, resnet18 or r3d_18); resnet18_2p5d pools over slices")
+    for mode in dict.fromkeys([cfg.mask.mode, *cfg.study.modes]):
+        roi_channel = mode == 'channel' or (mode in ('zero', 'pool') and t.model != 'resnet18_2p5d')
+        if 'occlusion' in cfg.xai.methods and roi_channel:
+            raise ConfigError(f"explanation method occlusion does not support model {t.model} in mask mode {mode}: its last input channel is the ROI, "
+                              "which occlusion would erase too; use gradcam or gradcam++ (xai.methods), or leave that mode out of study.modes")
     if t.pretrained:
         from ct_mask_cls.train import check_model
         check_model(cfg)
@@ -101,14 +106,14 @@ def notebook_errors(nb_path:str|Path) -> list[str]:
     nb = json.loads(Path(nb_path).read_text())
     return [f"{o.get('ename')}: {o.get('evalue')}" for c in nb['cells'] for o in c.get('outputs', []) if o.get('output_type') == 'error']
 
-def _kernel_manager():
-    "The kernel manager papermill uses: with CurveZMQ transport encryption where jupyter_client and pyzmq support it (the kernel and this process talk over local TCP)."
-    import zmq
+def _kernel_manager(folder:str|Path):
+    """The kernel manager papermill uses: the kernel and this process talk over Unix domain sockets (ZeroMQ's ipc transport) in `folder`,
+    not over TCP. So a stage runs on a machine whose network is down, and nothing is exposed on a port."""
     from jupyter_client.manager import AsyncKernelManager
-    if 'transport_encryption' not in AsyncKernelManager.class_trait_names() or not zmq.has('curve'): return AsyncKernelManager
-    class _EncryptedKernelManager(AsyncKernelManager):
-        def __init__(self, **kw): super().__init__(**kw); self.transport_encryption = 'auto'
-    return _EncryptedKernelManager
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kw):
+            super().__init__(**kw); self.transport, self.ip = 'ipc', str(Path(folder)/'k')
+    return IPCKernelManager
 
 def write_run_config(cfg:RunConfig) -> Path:
     "Write the effective config into the run folder, secrets blanked (the kernels read it); return its path."
@@ -119,6 +124,18 @@ def write_run_config(cfg:RunConfig) -> Path:
     atomic_write_text(lay.config_yaml, "# effective configuration of this run (secrets are never written)\n" + yaml.safe_dump(d, sort_keys=False, allow_unicode=True))
     return lay.config_yaml
 
+def case_outputs_ok(lay:RunLayout, name:str) -> bool:
+    "Every finished per-case output of stage `name` still has the size its record gives (a truncated or deleted file means the stage runs again, and redoes that case)."
+    folder = {'preprocess': 'preprocess/cases', 'segment': 'segment/masks'}.get(name)
+    if not folder or not lay.path(*folder.split('/')).is_dir(): return True
+    for rec_path in lay.path(*folder.split('/')).glob('*.json'):
+        try: rec = json.loads(rec_path.read_text())
+        except (OSError, ValueError): return False
+        if 'out_size' not in rec: continue
+        out = Path(rec['ct_path']) if name == 'preprocess' else rec_path.with_suffix('.nii.gz')
+        if not output_ok(out, rec['out_size']): return False
+    return True
+
 def run_stage(name:str, cfg:RunConfig, force:bool=False) -> dict:
     "Execute stage `name`'s notebook for `cfg` into its run folder; return its timing record."
     import papermill as pm
@@ -128,16 +145,17 @@ def run_stage(name:str, cfg:RunConfig, force:bool=False) -> dict:
     key = stage_key(cfg, name)
     if not force and done.exists():
         rec = json.loads(done.read_text())
-        if rec.get('key') == key and output_ok(html, rec.get('html_size')) and output_ok(nb, rec.get('nb_size')): return dict(rec, reused=True)
+        if rec.get('key') == key and output_ok(html, rec.get('html_size')) and output_ok(nb, rec.get('nb_size')) and case_outputs_ok(lay, name): return dict(rec, reused=True)
     done.unlink(missing_ok=True); html.unlink(missing_ok=True)
     cp = write_run_config(cfg)
     tmp = nb.with_name('.running.' + nb.name)
     t0, env = time.time(), {'CT_MASK_CLS_PROGRESS': 'parent'}                 # the kernel inherits it: progress bars go to this terminal, not into the report
     if cfg.preprocess.pseudonymise: env['CT_MASK_CLS_SALT'] = pseudonym_key(cfg.preprocess)
     saved = {k: os.environ.get(k) for k in env}; os.environ.update(env)
+    sockets = tempfile.mkdtemp(prefix='ctmc-kernel-')
     try:
         pm.execute_notebook(str(stages_dir()/f'{name}.ipynb'), str(tmp), parameters=dict(config_path=str(cp), run_dir=str(lay.root), force=bool(force)),
-                            kernel_name='python3', progress_bar=False, cwd=str(lay.root), log_output=False, kernel_manager_class=_kernel_manager())
+                            kernel_name='python3', progress_bar=False, cwd=str(lay.root), log_output=False, kernel_manager_class=_kernel_manager(sockets))
     except pm.PapermillExecutionError as e:
         os.replace(tmp, nb)
         raise StageFailed(f"stage '{name}' failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n  partial notebook kept: {nb}") from None
@@ -145,6 +163,7 @@ def run_stage(name:str, cfg:RunConfig, force:bool=False) -> dict:
         if tmp.exists(): os.replace(tmp, nb)
         raise
     finally:
+        shutil.rmtree(sockets, ignore_errors=True)
         for k, v in saved.items():
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v

@@ -15,8 +15,10 @@ from .core import *
 # %% auto #0
 __all__ = ['ROI_GROUPS', 'THRESHOLD_STRUCTURES', 'total_classes', 'resolve_roi', 'body_mask', 'threshold_segment',
            'WeightsMissing', 'totalseg_home', 'totalseg_weights_root', 'required_model_folders', 'missing_weights',
-           'check_totalseg_weights', 'disable_usage_stats', 'totalseg_segment', 'choose_backend', 'segment',
-           'SegmentationRefused', 'reoriented_like', 'grid_relation', 'labels_on_grid']
+           'check_totalseg_weights', 'disable_usage_stats', 'totalseg_segment', 'total_id', 'remap_labels',
+           'structure_ids', 'dicom_mask_kind', 'find_series', 'series_geometry', 'read_rtstruct', 'read_dicom_seg',
+           'write_dicom_seg', 'choose_backend', 'segment', 'SegmentationRefused', 'reoriented_like', 'grid_relation',
+           'labels_on_grid', 'existing_labels']
 
 # %% ../nbs/02_segment.ipynb #039aede3
 def total_classes() -> dict:
@@ -154,13 +156,163 @@ def totalseg_segment(ct_path:str|Path, out_path:str|Path, cfg, roi_names:list|No
     return dict(backend='totalsegmentator', version=md.version('TotalSegmentator'), task=cfg.task, fast=cfg.fast,
                 roi_subset=roi, device=device, seconds=round(time.time()-t0, 2))
 
+# %% ../nbs/02_segment.ipynb #d2a7041d
+def total_id(name:str) -> int:
+    "TotalSegmentator id of one structure name (not a group)."
+    inv = {v: k for k, v in total_classes().items()}
+    if name not in inv:
+        close = difflib.get_close_matches(name, list(inv), n=5, cutoff=0.5)
+        raise ConfigError(f"data.mask_labels: '{name}' is not a TotalSegmentator structure" + (f"; close names: {', '.join(close)}" if close else ''))
+    return inv[name]
+
+def remap_labels(arr:np.ndarray, mask_labels:dict|None=None) -> np.ndarray:
+    "A label map whose ids follow `mask_labels` ({structure: id in the file}) rewritten with TotalSegmentator ids; unchanged without a mapping."
+    ints = {k: v for k, v in (mask_labels or {}).items() if isinstance(v, int) and not isinstance(v, bool)}
+    if not ints: return arr
+    out = np.zeros(arr.shape, np.uint8)
+    for name, i in ints.items(): out[arr == i] = total_id(name)
+    return out
+
+def structure_ids(names:list, mask_labels:dict|None=None) -> dict:
+    "{name in an RTSTRUCT/SEG: TotalSegmentator id} for the names that `mask_labels` maps, or that are TotalSegmentator class names."
+    inv = {v.lower(): k for k, v in total_classes().items()}          # class names have capitals (vertebrae_L1); matched without case
+    alias = {v: k for k, v in (mask_labels or {}).items() if isinstance(v, str)}
+    norm = lambda n: str(n).strip().lower().replace(' ', '_').replace('-', '_')
+    out = {}
+    for n in names:
+        if n in alias: out[n] = total_id(alias[n])
+        elif norm(n) in inv: out[n] = inv[norm(n)]
+    return out
+
+# %% ../nbs/02_segment.ipynb #eff1986f
+def dicom_mask_kind(path:str|Path) -> str:
+    "'RTSTRUCT', 'SEG', or '' for anything else (a NIfTI, say)."
+    import pydicom
+    if str(path).endswith(('.nii', '.nii.gz')): return ''
+    try: ds = pydicom.dcmread(str(path), stop_before_pixels=True, specific_tags=['Modality'])
+    except Exception: return ''
+    m = str(getattr(ds, 'Modality', ''))
+    return m if m in ('RTSTRUCT', 'SEG') else ''
+
+def find_series(dicom_dir:str|Path, series_uid:str) -> list[Path]:
+    "The image files of series `series_uid` under `dicom_dir` (headers only)."
+    import pydicom
+    out = []
+    for p in sorted(Path(dicom_dir).rglob('*')) if dicom_dir else []:
+        if not p.is_file(): continue
+        try: ds = pydicom.dcmread(str(p), stop_before_pixels=True, specific_tags=['SeriesInstanceUID', 'Rows', 'Modality'])
+        except Exception: continue
+        if str(getattr(ds, 'SeriesInstanceUID', '')) == series_uid and 'Rows' in ds and ds.Modality not in ('RTSTRUCT', 'SEG'): out.append(p)
+    return out
+
+def series_geometry(datasets:list) -> tuple[list, np.ndarray]:
+    "(datasets sorted along the slice normal, RAS affine of their pixel arrays stacked as [row, column, slice])."
+    iop = np.array(datasets[0].ImageOrientationPatient, float); rdir, cdir = iop[:3], iop[3:]
+    normal = np.cross(rdir, cdir)
+    ds = sorted(datasets, key=lambda d: float(np.dot(normal, np.array(d.ImagePositionPatient, float))))
+    pos = [float(np.dot(normal, np.array(d.ImagePositionPatient, float))) for d in ds]
+    dz = (pos[-1] - pos[0])/(len(ds) - 1) if len(ds) > 1 else 1.0
+    ps = np.array(ds[0].PixelSpacing, float)
+    lps = np.eye(4); lps[:3, 0], lps[:3, 1], lps[:3, 2] = cdir*ps[0], rdir*ps[1], normal*dz
+    lps[:3, 3] = np.array(ds[0].ImagePositionPatient, float)
+    return ds, np.diag([-1., -1., 1., 1.]) @ lps
+
+# %% ../nbs/02_segment.ipynb #875b5bcd
+def _onto_ct(arr:np.ndarray, affine:np.ndarray, ct_img:nib.Nifti1Image, what:str) -> np.ndarray:
+    "Labels on any grid of the CT's frame, nearest-neighbour onto the CT grid; refused if they miss the CT."
+    out = _to_grid(arr.astype(np.uint8), affine, ct_img)
+    if arr.any() and not out.any(): raise SegmentationRefused(f"{what} lies outside the CT's field of view")
+    return out
+
+def _series_for(obj_name:str, dicom_dir, series_uid:str, for_uid:str) -> list:
+    "The CT datasets a DICOM mask object refers to, after checking they share its frame of reference."
+    import pydicom
+    files = find_series(dicom_dir, series_uid)
+    if not files: raise SegmentationRefused(f"{obj_name} refers to CT series {series_uid or '(no UID)'}, which is not in {dicom_dir or 'data.dicom_dir (unset)'}")
+    dss = [pydicom.dcmread(str(f)) for f in files]
+    ct_for = str(getattr(dss[0], 'FrameOfReferenceUID', ''))
+    if for_uid and ct_for != for_uid:
+        raise SegmentationRefused(f"{obj_name} has frame of reference {for_uid}, but its CT series has {ct_for}: its contours are not in the CT's coordinates")
+    return dss
+
+def read_rtstruct(path:str|Path, dicom_dir:str|Path, ct_img:nib.Nifti1Image, mask_labels:dict|None=None) -> np.ndarray:
+    "An RTSTRUCT's named ROIs (see `structure_ids`) as a TotalSegmentator-id label map on `ct_img`'s grid, rasterised by rt-utils."
+    import pydicom, tempfile, warnings
+    from rt_utils import RTStructBuilder
+    name = Path(path).name; rs = pydicom.dcmread(str(path), stop_before_pixels=True)
+    try:
+        ref = rs.ReferencedFrameOfReferenceSequence[0]
+        for_uid = str(ref.FrameOfReferenceUID)
+        series_uid = str(ref.RTReferencedStudySequence[0].RTReferencedSeriesSequence[0].SeriesInstanceUID)
+    except (AttributeError, IndexError, KeyError): raise SegmentationRefused(f"RTSTRUCT {name} does not say which CT series it contours (ReferencedFrameOfReferenceSequence)") from None
+    dss = _series_for(f"RTSTRUCT {name}", dicom_dir, series_uid, for_uid)
+    ids = structure_ids([str(r.ROIName) for r in rs.StructureSetROISequence], mask_labels)
+    if not ids: raise SegmentationRefused(f"RTSTRUCT {name} has ROIs {[str(r.ROIName) for r in rs.StructureSetROISequence]}, none of them a TotalSegmentator name or in data.mask_labels")
+    sorted_ds, aff = series_geometry(dss)
+    with tempfile.TemporaryDirectory() as t:                   # rt-utils reads every image in a folder: give it this series only
+        for i, d in enumerate(sorted_ds): os.symlink(d.filename, Path(t)/f'{i:05d}.dcm')
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            rt = RTStructBuilder.create_from(t, str(path))
+            out = None
+            for roi, i in ids.items():
+                m = rt.get_roi_mask_by_name(roi)
+                if out is None: out = np.zeros(m.shape, np.uint8)
+                out[m] = i
+    return _onto_ct(out, aff, ct_img, f"RTSTRUCT {name}")
+
+def read_dicom_seg(path:str|Path, ct_img:nib.Nifti1Image, mask_labels:dict|None=None, dicom_dir:str|Path='') -> np.ndarray:
+    "A DICOM-SEG's named segments as a TotalSegmentator-id label map on `ct_img`'s grid (highdicom); its frame of reference is checked when its CT series is in `dicom_dir`."
+    import highdicom as hd
+    name = Path(path).name
+    try: sg = hd.seg.segread(str(path))
+    except Exception as e: raise SegmentationRefused(f"DICOM-SEG {name} cannot be read: {type(e).__name__}: {e}") from None
+    if dicom_dir:
+        refs = [str(s.SeriesInstanceUID) for s in getattr(sg, 'ReferencedSeriesSequence', [])]
+        if refs and find_series(dicom_dir, refs[0]): _series_for(f"DICOM-SEG {name}", dicom_dir, refs[0], str(sg.FrameOfReferenceUID))
+    labels = {n: str(sg.get_segment_description(n).segment_label) for n in sg.segment_numbers}
+    ids = structure_ids(list(labels.values()), mask_labels)
+    if not ids: raise SegmentationRefused(f"DICOM-SEG {name} has segments {list(labels.values())}, none of them a TotalSegmentator name or in data.mask_labels")
+    vol = sg.get_volume(combine_segments=True, relabel=False, segment_numbers=[n for n, l in labels.items() if l in ids]).to_nibabel()
+    seg_num = np.asarray(vol.dataobj).astype(np.int64)
+    lut = np.zeros(max(labels) + 1, np.uint8)
+    for n, l in labels.items(): lut[n] = ids.get(l, 0)
+    return _onto_ct(lut[seg_num], vol.affine, ct_img, f"DICOM-SEG {name}")
+
+def write_dicom_seg(labels:np.ndarray, affine:np.ndarray, series_dir:str|Path, out_path:str|Path, series_uid:str='') -> Path:
+    "Write a TotalSegmentator-id label map (RAS `affine`) as a DICOM-SEG referring to the CT series in `series_dir` (one segment per structure, named)."
+    import highdicom as hd, pydicom
+    from pydicom.sr.codedict import codes
+    from pydicom.uid import generate_uid
+    dss = [pydicom.dcmread(str(p)) for p in sorted(Path(series_dir).rglob('*')) if p.is_file()]
+    dss = [d for d in dss if 'Rows' in d and (not series_uid or str(d.SeriesInstanceUID) == series_uid)]
+    if not dss: raise ConfigError(f"no CT images in {series_dir} to refer a DICOM-SEG to")
+    for d in dss: d.SOPClassUID = d.SOPClassUID or pydicom.uid.CTImageStorage   # anonymisers sometimes blank it; highdicom needs it
+    names = total_classes(); present = [int(i) for i in np.unique(labels) if i]
+    if not present: raise ConfigError("the label map is empty: nothing to write as DICOM-SEG")
+    seg_num = np.zeros(labels.shape, np.uint8)
+    for k, i in enumerate(present, 1): seg_num[labels == i] = k
+    alg = hd.AlgorithmIdentificationSequence(name='ct_mask_cls', version='1', family=codes.cid7162.ArtificialIntelligence)
+    desc = [hd.seg.SegmentDescription(segment_number=k, segment_label=names.get(i, f'label_{i}'), segmented_property_category=codes.SCT.Organ,
+                                      segmented_property_type=codes.SCT.Organ, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC, algorithm_identification=alg)
+            for k, i in enumerate(present, 1)]
+    vol = hd.Volume.from_nibabel(nib.Nifti1Image(seg_num, affine), frame_of_reference_uid=str(dss[0].FrameOfReferenceUID))
+    import logging; logging.getLogger('highdicom').setLevel(logging.ERROR)
+    sg = hd.seg.Segmentation(source_images=dss, pixel_array=vol, segmentation_type=hd.seg.SegmentationTypeValues.BINARY, segment_descriptions=desc,
+                             series_instance_uid=generate_uid(), series_number=900, sop_instance_uid=generate_uid(), instance_number=1,
+                             manufacturer='ct_mask_cls', manufacturer_model_name='ct_mask_cls', software_versions='1', device_serial_number='0',
+                             series_description='organ masks (ct_mask_cls)')
+    with atomic_path(out_path) as t: sg.save_as(str(t))
+    return Path(out_path)
+
 # %% ../nbs/02_segment.ipynb #1e8b5ee3
 def choose_backend(cfg, roi_names=None) -> str:
     "Resolve `auto` to the backend that will actually run."
     if cfg.backend != 'auto': return cfg.backend
     return 'threshold' if missing_weights(cfg.task, cfg.fast, bool(roi_names), cfg.weights_dir) else 'totalsegmentator'
 
-def segment(ct_path:str|Path, out_path:str|Path, cfg, roi_names:list|None=None, existing:str|Path|None=None) -> dict:
+def segment(ct_path:str|Path, out_path:str|Path, cfg, roi_names:list|None=None, existing:str|Path|None=None,
+            mask_labels:dict|None=None, dicom_dir:str|Path='') -> dict:
     "Write a multilabel mask (TotalSegmentator ids) for `ct_path` at `out_path`; return and save a record."
     backend = choose_backend(cfg, roi_names)
     if backend == 'totalsegmentator': info = totalseg_segment(ct_path, out_path, cfg, roi_names)
@@ -171,14 +323,10 @@ def segment(ct_path:str|Path, out_path:str|Path, cfg, roi_names:list|None=None, 
         info = dict(backend='threshold', note='HU-threshold lungs split into lobes by height; not TotalSegmentator', **extra)
     elif backend == 'existing':
         if existing is None or not Path(existing).is_file(): raise SegmentationRefused(f"no existing mask for {Path(ct_path).name}: {existing} not found")
-        ct, m = nib.load(str(ct_path)), nib.load(str(existing))
-        rel, detail = grid_relation(m, ct)
-        if rel == 'fov': raise SegmentationRefused(f"existing mask {Path(existing).name} does not match the CT's field of view: {detail}")
-        arr = np.asarray(m.dataobj)
-        if rel == 'reorient': arr = np.asarray(reoriented_like(m, ct).dataobj)
-        if rel == 'resample': arr = _to_grid(arr, m.affine, ct)
+        ct = nib.load(str(ct_path))
+        arr, grid = existing_labels(existing, ct, mask_labels, dicom_dir)
         save_nifti(arr.astype(np.uint8), ct.affine, out_path)
-        info = dict(backend='existing', source=str(existing), grid={'same': 'same', 'reorient': f'reoriented: {detail}'}.get(rel, f'resampled (nearest): {detail}'))
+        info = dict(backend='existing', source=str(existing), grid=grid)
     else: raise ConfigError(f"unknown segmentation backend {backend!r}")
     save_json(Path(str(out_path).split('.nii')[0] + '.json'), info)
     return info
@@ -226,3 +374,13 @@ def labels_on_grid(mask_path:str|Path, ct_img:nib.Nifti1Image) -> np.ndarray:
     if rel == 'same': return np.asarray(m.dataobj)
     if rel == 'reorient': return np.asarray(reoriented_like(m, ct_img).dataobj)
     return _to_grid(np.asarray(m.dataobj), m.affine, ct_img)
+
+def existing_labels(path:str|Path, ct_img:nib.Nifti1Image, mask_labels:dict|None=None, dicom_dir:str|Path='') -> tuple[np.ndarray, str]:
+    "An existing mask (NIfTI label map, RTSTRUCT or DICOM-SEG) as TotalSegmentator ids on `ct_img`'s grid, and how it got there."
+    kind = dicom_mask_kind(path)
+    if kind == 'RTSTRUCT': return read_rtstruct(path, dicom_dir, ct_img, mask_labels), 'RTSTRUCT contours rasterised by rt-utils, then nearest-neighbour onto the CT grid'
+    if kind == 'SEG': return read_dicom_seg(path, ct_img, mask_labels, dicom_dir), 'DICOM-SEG read by highdicom, then nearest-neighbour onto the CT grid'
+    try: m = nib.load(str(path)); rel, detail = grid_relation(m, ct_img)
+    except Exception as e: raise SegmentationRefused(f"existing mask {Path(path).name} is neither a readable NIfTI nor a DICOM RTSTRUCT/SEG: {type(e).__name__}: {e}") from None
+    arr = labels_on_grid(path, ct_img)
+    return remap_labels(arr, mask_labels), {'same': 'same', 'reorient': f'reoriented: {detail}'}.get(rel, f'resampled (nearest): {detail}')

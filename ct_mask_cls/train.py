@@ -29,12 +29,11 @@ def topk_pool(f:torch.Tensor, roi:torch.Tensor|None=None, top:float=0.01) -> tor
     m = torch.ones_like(f[:, :1], dtype=torch.bool) if roi is None else F.adaptive_avg_pool3d(roi.float(), f.shape[2:]) > 0.5
     m = m | ~m.flatten(1).any(1).view(-1, 1, 1, 1, 1)            # a ROI smaller than one feature cell: pool everywhere
     z = f.masked_fill(~m, torch.finfo(f.dtype).min).flatten(2)
-    n = m.flatten(1).sum(1)
-    out = []
-    for b in range(f.shape[0]):
-        k = max(1, int(round(top*int(n[b])))) if top > 0 else 1
-        out.append(z[b].topk(k, dim=1).values.mean(1))
-    return torch.stack(out)
+    n = m.flatten(1).sum(1).to(f.dtype)
+    k = torch.clamp(torch.round(top*n), min=1) if top > 0 else torch.ones_like(n)    # per case: its ROI's size decides k
+    s = z.sort(dim=2, descending=True).values
+    keep = (torch.arange(s.shape[2], device=f.device)[None] < k[:, None]).to(f.dtype)  # (B, positions): the first k of each case
+    return (s*keep[:, None]).sum(2)/k[:, None]
 
 class Classifier(nn.Module):
     "An encoder, top-fraction pooling (inside the ROI with `roi_pool`: the ROI is the input's last channel), normalised pooled features, one logit."
