@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIPQ   := -q --disable-pip-version-check
 
-.PHONY: install demo test lab clean-venv bench readme
+.PHONY: install demo test lab clean-venv bench readme check-reports
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -38,7 +38,14 @@ bench: install
 	$(BIN)/python bench/segment_overhead.py
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/demo_timing.py
+	$(BIN)/python bench/page_size.py
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/xai.py
 	$(BIN)/python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" && $(BIN)/python bench/gpu_fit.py || echo "no GPU: bench/gpu_fit.py skipped"
+
+RUN ?= outputs/demo-realistic
+check-reports: install  # opens every report of RUN in headless Chromium (Debian package `chromium`): fails on console errors, broken images, any network request
+	$(BIN)/ct-mask-cls check-reports $(RUN)
 
 readme:  # README.md is the markdown of nbs/index.ipynb
 	$(BIN)/python -c "import json; nb = json.load(open('nbs/index.ipynb')); open('README.md', 'w').write('\n\n'.join(''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'markdown') + '\n')"

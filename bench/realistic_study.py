@@ -45,3 +45,7 @@ print("\nacceptance:")
 for name, ok, val in checks: print(f"  [{'pass' if ok else 'FAIL'}] {name}: {val}")
 print(f"\nstages: " + ", ".join(f"{r['stage']} {r['seconds']:.0f} s{' (reused)' if r['reused'] else ''}" for r in recs))
 print(f"time: pipeline {t_run/60:.1f} min, whole benchmark {total/60:.1f} min; reports: {lay.root/'index.html'}")
+cl = lay.path('study', 'claims.csv')
+if cl.exists():
+    print("\nclaims (study/claims.csv):")
+    print(pd.read_csv(cl).to_string(index=False, max_colwidth=70))

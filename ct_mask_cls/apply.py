@@ -100,10 +100,10 @@ def score_cases(cfg:RunConfig, run_dir:str|Path, cases:pd.DataFrame, mode:str, o
 
 # %% ../nbs/16_apply.ipynb #7351f35f
 def _page(title:str, body:str) -> str:
-    "A self-contained HTML page (no scripts, no external resources)."
+    "A self-contained HTML page with the stage reports' style (no scripts, no external resources)."
+    from ct_mask_cls.runner import html_page
     from ct_mask_cls.report import esc
-    css = "body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;font-size:13px}td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left}"
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{css}</style></head><body><h1>{esc(title)}</h1>{body}</body></html>"
+    return html_page(title, f"<h1>{esc(title)}</h1>{body}")
 
 def predict_cohort(run_dir:str|Path, inputs:str|Path, out:str|Path, mode:str|None=None, masks:str|Path='', cams:bool=True, progress:bool=True) -> pd.DataFrame:
     "Apply a run's model to new patients; writes OUT/predictions.csv, OUT/cam/<mode>/*.nii.gz and OUT/report.html."
@@ -152,7 +152,7 @@ def evaluate_external(run_dir:str|Path, other_config:str|Path, out:str|Path|None
         from ct_mask_cls.dicom import pseudonym
         key = pseudonym_key(cfg.preprocess); labels['patient_id'] = [pseudonym(p, key) for p in labels.patient_id]
     rows = []
-    with RunLock(scfg.run_dir):
+    with RunLock(run_dir), RunLock(scfg.run_dir):            # it writes the run's study/external.csv too
         cases = prepare_cases(scfg, progress)
         for mode in trained_modes(run_dir):
             df = score_cases(cfg, run_dir, cases, mode, scfg.run_dir, cams, progress).merge(labels[['patient_id', 'label']], on='patient_id', how='left')
@@ -168,6 +168,7 @@ def evaluate_external(run_dir:str|Path, other_config:str|Path, out:str|Path|None
         res = pd.DataFrame(rows)
         o = RunLayout(scfg.run_dir)
         with atomic_path(o.path('external.csv')) as t: res.to_csv(t, index=False)
+        with atomic_path(lay.path('study', 'external.csv')) as t: res.to_csv(t, index=False)   # the claims table's generalisation row; the next `run` redoes study and index
         body = (f"<p>Run <code>{esc(Path(run_dir).resolve())}</code>, external cohort from <code>{esc(Path(other_config).resolve())}</code>. "
                 "AUC with 95% patient-level bootstrap CIs; drop = internal − external.</p>" + table_html(res.round(3), 50, 'external.csv'))
         atomic_write_text(o.path('report.html'), _page('External validation', body))

@@ -6,7 +6,7 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/baseline.html.md"""
 
 # %% ../nbs/08_baseline.ipynb #e76d3c5d
 from __future__ import annotations
-import logging, os, tempfile, warnings
+import logging, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import *

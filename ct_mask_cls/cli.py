@@ -6,7 +6,7 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/cli.html.md"""
 
 # %% ../nbs/15_cli.ipynb #03c34fe8
 from __future__ import annotations
-import functools, sys, time, traceback
+import functools, time, traceback
 from enum import Enum
 from pathlib import Path
 from typing import Optional, List
@@ -15,8 +15,8 @@ from .core import *
 
 # %% auto #0
 __all__ = ['app', 'Mode', 'Backend', 'SegDevice', 'Uneven', 'Tilt', 'cli_errors', 'main', 'choice_enum', 'config_with_overrides',
-           'run', 'study', 'stage', 'report', 'config_cmd', 'predict', 'evaluate', 'export', 'DemoKind', 'demo',
-           'convert', 'segment_cmd', 'mask_cmd']
+           'run', 'study', 'stage', 'report', 'check_reports_cmd', 'config_cmd', 'predict', 'evaluate', 'export',
+           'DemoKind', 'demo', 'convert', 'segment_cmd', 'mask_cmd']
 
 # %% ../nbs/15_cli.ipynb #c4e1c536
 app = typer.Typer(help="ct_mask_cls: raw CT -> organ masks -> masked classifier -> Grad-CAM, with HTML reports.", no_args_is_help=True, add_completion=False)
@@ -128,6 +128,18 @@ def report(run_dir:Path=typer.Argument(..., help="a run folder")):
         errs = notebook_errors(nb)
         if errs: typer.secho(f"[{s}] has errors, no HTML: {errs[0]}", fg=typer.colors.YELLOW); continue
         render_html(nb, html); typer.echo(f"[{s}] {html}")
+
+@app.command(name='check-reports')
+@cli_errors
+def check_reports_cmd(run_dir:Path=typer.Argument(..., help="a run folder")):
+    "Open every report of RUN_DIR in headless Chromium; fail on a console error, a broken image or any request that leaves the machine."
+    from ct_mask_cls.runner import check_reports
+    bad = 0
+    for r in check_reports(run_dir):
+        probs = [f"{len(r[k])} {k.replace('_', ' ')}: {r[k][:3]}" for k in ('console_errors', 'network_requests', 'failed_images') if r[k]]
+        bad += bool(probs)
+        typer.echo(f"{'FAIL' if probs else 'ok  '} {r['page']:18s} {r['bytes']/1e6:6.2f} MB, {r['images']} images" + ('; ' + '; '.join(probs) if probs else ''))
+    if bad: raise typer.Exit(1)
 
 @app.command(name='config')
 def config_cmd():

@@ -9,16 +9,17 @@ from __future__ import annotations
 import dataclasses, hashlib, json, os, re, tempfile, contextlib, difflib
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
-from typing import Optional, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Literal, Union, get_args, get_origin, get_type_hints
 import yaml, dacite
 
 # %% auto #0
-__all__ = ['Mode', 'MODES', 'ConfigError', 'StageFailed', 'DataConfig', 'PreprocessConfig', 'SegmentConfig', 'MaskConfig',
-           'SplitConfig', 'TrainConfig', 'XaiConfig', 'StudyConfig', 'RunConfig', 'config_sections', 'config_fields',
-           'describe_type', 'choices', 'config_from_dict', 'load_config', 'config_to_dict', 'default_config_yaml',
-           'read_labels', 'check_inputs', 'pbar', 'pmap', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj',
-           'sha256_file', 'pseudonym_key', 'safe_name', 'RunLayout', 'file_fingerprint', 'tree_fingerprint',
-           'output_ok', 'RunLocked', 'RunLock', 'save_nifti', 'load_nifti', 'spacing_of']
+__all__ = ['Mode', 'MODES', 'DASK_ADDRESS_ENV', 'ConfigError', 'StageFailed', 'DataConfig', 'PreprocessConfig', 'SegmentConfig',
+           'MaskConfig', 'SplitConfig', 'TrainConfig', 'XaiConfig', 'StudyConfig', 'ExecutorConfig', 'RunConfig',
+           'config_sections', 'config_fields', 'describe_type', 'choices', 'config_from_dict', 'load_config',
+           'config_to_dict', 'default_config_yaml', 'read_labels', 'check_inputs', 'pbar', 'pmap', 'dask_client',
+           'case_map', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj', 'sha256_file', 'pseudonym_key',
+           'safe_name', 'RunLayout', 'file_fingerprint', 'tree_fingerprint', 'output_ok', 'RunLocked', 'RunLock',
+           'save_nifti', 'load_nifti', 'spacing_of']
 
 # %% ../nbs/00_core.ipynb #b1c22585
 class ConfigError(ValueError):
@@ -79,6 +80,7 @@ class SegmentConfig:
     threads: int = _f(2, "threads for TotalSegmentator pre/post-processing", check=_ge(1))
     weights_dir: str = _f('', "TotalSegmentator home (holds nnunet/results); '' = $TOTALSEG_HOME_DIR or ~/.totalsegmentator", path=True)
     allow_download: bool = _f(False, "let TotalSegmentator download missing weights (needs internet)")
+    reuse_model: bool = _f(True, "keep TotalSegmentator's model loaded in each process (each Dask worker) between cases, and run its steps in-process: the same masks without reloading per case")
     dicom_seg: bool = _f(False, "also write each case's mask as DICOM-SEG (segment/dicom_seg/) referring to its CT series, for PACS viewers (DICOM input, not pseudonymised)")
 
 @dataclass
@@ -143,6 +145,14 @@ class StudyConfig:
     fractions: tuple[float, ...] = _f((), "also train every mode on these fractions of the training patients (e.g. [0.25, 0.5]): learning curves for the efficiency claim", check=(lambda v: all(0 < f < 1 for f in v), 'fractions between 0 and 1'))
     folds: int = _f(0, "k-fold cross-validation over all patients (≥2), reported as mean ± SD; 0 = the fixed split only", check=(lambda v: v == 0 or v >= 2, '0 (off) or at least 2'))
 
+@dataclass
+class ExecutorConfig:
+    "Where per-case work runs (preprocess, segment, mask): threads here, or Dask workers."
+    kind: Literal['threads', 'dask'] = _f('threads', "threads: a thread pool in each stage (preprocess.workers threads); dask: one Dask task per case")
+    address: str = _f('', "dask: a running scheduler (tcp://host:8786; SLURM/PBS/Kubernetes clusters through dask-jobqueue or dask-kubernetes); '' = a local cluster on loopback for the run")
+    n_workers: int = _f(2, "dask local cluster: worker processes", check=_ge(1))
+    threads_per_worker: int = _f(1, "dask local cluster: threads per worker", check=_ge(1))
+
 _RUN_ID = (lambda v: bool(re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._-]{0,99}', v)), 'a plain folder name: letters, digits, . _ - (not starting with . or -)')
 
 @dataclass
@@ -158,6 +168,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     xai: XaiConfig = field(default_factory=XaiConfig)
     study: StudyConfig = field(default_factory=StudyConfig)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
     @property
     def run_dir(self) -> Path: return Path(self.out_dir)/self.run_id
@@ -351,6 +362,57 @@ def pmap(fn, items, workers:int, desc:str, progress:bool=True, processes:bool=Fa
     pool = ProcessPoolExecutor(max(1, workers), mp_context=mp.get_context('fork')) if processes and workers > 1 else ThreadPoolExecutor(max(1, workers))
     with pool as ex:
         return list(pbar(ex.map(fn, items), total=len(items), desc=desc, disable=not progress))
+
+
+
+DASK_ADDRESS_ENV = 'CT_MASK_CLS_DASK_ADDRESS'     # the runner's local cluster, for the stage kernels
+
+def dask_client(ex:ExecutorConfig):
+    "(client, cluster to close or None): the scheduler at `ex.address` (or the run's, from the environment), else a new local cluster on loopback."
+    import logging
+    from distributed import Client, LocalCluster
+    addr = ex.address or os.environ.get(DASK_ADDRESS_ENV, '')
+    if addr:
+        try: return Client(addr, timeout='8s'), None
+        except (OSError, TimeoutError) as e: raise ConfigError(f"executor.address: no Dask scheduler answers at {addr} ({type(e).__name__}); start one (dask scheduler) or leave the address empty for a local cluster") from None
+    cluster = LocalCluster(n_workers=ex.n_workers, threads_per_worker=ex.threads_per_worker, processes=True, host='127.0.0.1',
+                           dashboard_address=None, silence_logs=logging.ERROR)
+    return Client(cluster), cluster
+
+def _failure(e:BaseException) -> str:
+    if type(e).__name__ == 'KilledWorker': return 'its worker process died while running this case (killed: out of memory, a crash, or a lost node)'
+    return f'{type(e).__name__}: {e}'
+
+class _WorkerSetup:
+    "A Dask worker plugin that calls `fn()` once in every worker process (e.g. to keep a model loaded there)."
+    idempotent = True
+    def __init__(self, fn): self.fn, self.name = fn, f'ct_mask_cls-{fn.__module__}.{fn.__qualname__}'
+    def setup(self, worker): self.fn()
+    def teardown(self, worker): pass
+    def transition(self, key, start, finish, **kw): pass
+    def release_key(self, key, state, cause, reason, report): pass
+
+def case_map(fn, items, workers:int, desc:str, progress:bool=True, executor:ExecutorConfig|None=None, failed=None, worker_setup=None) -> list:
+    "`pmap` over cases, or one Dask task per case when `executor.kind` is dask; there a case that raises or kills its worker becomes `failed(item, reason)` and the others finish; `worker_setup()` runs once per worker."
+    items = list(items)
+    if executor is None or executor.kind == 'threads' or not items: return pmap(fn, items, workers, desc, progress)
+    from distributed import as_completed
+    from distributed.diagnostics.plugin import WorkerPlugin
+    client, cluster = dask_client(executor)
+    try:
+        if worker_setup is not None: client.register_plugin(type('WorkerSetup', (_WorkerSetup, WorkerPlugin), {})(worker_setup))
+        futs = client.map(fn, items, pure=False)
+        where = {f.key: i for i, f in enumerate(futs)}; out = [None]*len(items)
+        for f in pbar(as_completed(futs), total=len(futs), desc=desc, disable=not progress):
+            i = where[f.key]
+            try: out[i] = f.result()
+            except Exception as e:
+                if failed is None: raise
+                out[i] = failed(items[i], _failure(e))
+        return out
+    finally:
+        client.close()
+        if cluster is not None: cluster.close()
 
 # %% ../nbs/00_core.ipynb #4715911f
 def _umask() -> int:

@@ -8,9 +8,9 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/dicom.html.md"""
 from __future__ import annotations
 import hashlib, json, os, shutil, subprocess, tempfile, warnings
 from collections import defaultdict
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass
 from pathlib import Path
-import numpy as np, nibabel as nib, pandas as pd, pydicom, torch
+import numpy as np, nibabel as nib, pandas as pd, pydicom
 from .core import *
 
 # %% auto #0
@@ -122,6 +122,7 @@ def to_canonical_hu(img:nib.Nifti1Image) -> nib.Nifti1Image:
 # %% ../nbs/01_dicom.ipynb #ef9816b6
 def resample(arr:np.ndarray, affine:np.ndarray, spacing, mode:str='bilinear'):
     "Resample a 3D array on `affine` to voxel `spacing` (mm) with MONAI; returns (array, affine)."
+    import torch                                   # imported here, not at the top: the stage kernels that only read tables start faster
     from monai.data import MetaTensor
     from monai.transforms import Spacing
     t = MetaTensor(torch.as_tensor(np.asarray(arr, dtype=np.float32)[None]), affine=torch.as_tensor(affine, dtype=torch.float64))

@@ -6,8 +6,7 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/mask.html.md"""
 
 # %% ../nbs/03_mask.ipynb #18238216
 from __future__ import annotations
-from pathlib import Path
-import numpy as np, pandas as pd
+import numpy as np
 from scipy import ndimage as ndi
 from .core import *
 

@@ -77,7 +77,8 @@ def stage_preprocess(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:
             cid = dicom.pseudonym(pid, key) if pc.pseudonymise else pid
             try: jobs.append((cid, _nifti_native(lay, cid, p, force), '' if pc.pseudonymise else str(p)))
             except ValueError as e: bad.append(dict(case_id=cid, patient_id=cid, status='failed', reason=str(e) if not pc.pseudonymise else str(e).replace(str(p), 'input'), source=''))
-    recs = pmap(lambda j: preprocess_case(cfg, lay, *j, force=force), jobs, pc.workers, 'resampling', progress)
+    recs = case_map(lambda j: preprocess_case(cfg, lay, *j, force=force), jobs, pc.workers, 'resampling', progress, cfg.executor,
+                    lambda j, why: dict(case_id=j[0], patient_id=j[0], status='failed', reason=why, ct_path='', source=j[2]))
     if not cfg.data.dicom_dir: recs += bad
     cases = pd.DataFrame(recs, columns=CASE_COLUMNS)
     with atomic_path(lay.series_csv) as t: series_df.to_csv(t, index=False)
@@ -131,8 +132,10 @@ def stage_segment(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:boo
     def missing_mask(cid):
         return lay.path('segment', 'missing', safe_name(cid))   # a path that does not exist: segment() then says 'no existing mask'
     ok = [r for r in cases.itertuples() if r.status == 'ok']
-    res = pmap(lambda r: segment_case(cfg, lay, r, scfg, found.get(r.patient_id, missing_mask(r.case_id)) if scfg.backend == 'existing' else None, names, force),
-               ok, 1 if scfg.backend == 'totalsegmentator' else cfg.preprocess.workers, 'segment', progress)
+    res = case_map(lambda r: segment_case(cfg, lay, r, scfg, found.get(r.patient_id, missing_mask(r.case_id)) if scfg.backend == 'existing' else None, names, force),
+                   ok, 1 if scfg.backend == 'totalsegmentator' else cfg.preprocess.workers, 'segment', progress, cfg.executor,
+                   lambda r, why: (dict(case_id=r.case_id, patient_id=r.patient_id, seg_path='', backend=scfg.backend, status='failed', reason=why), {}),
+                   seg.reuse_nnunet_predictor if scfg.backend == 'totalsegmentator' and scfg.reuse_model else None)
     df = pd.DataFrame([r for r, _ in res], columns=['case_id', 'patient_id', 'seg_path', 'backend', 'status', 'reason'] + sorted({k for r, _ in res for k in r if k.endswith('_ml')}))
     vol = pd.DataFrame([dict(case_id=r['case_id'], structure=k, ml=v) for r, vs in res for k, v in vs.items()], columns=['case_id', 'structure', 'ml'])
     if cfg.segment.dicom_seg: df['dicom_seg'] = write_dicom_segs(cfg, lay, df)
@@ -200,7 +203,8 @@ def stage_mask(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=F
     if cfg.preprocess.pseudonymise:
         key = pseudonym_key(cfg.preprocess); labels['patient_id'] = [dicom.pseudonym(p, key) for p in labels.patient_id]
     ids = list(seg.resolve_roi(list(cfg.mask.roi)).values())
-    df = pd.DataFrame(pmap(lambda r: mask_case(cfg, lay, r, cases.loc[r.case_id, 'ct_path'], ids), list(segs.itertuples()), cfg.preprocess.workers, 'mask', progress))
+    df = pd.DataFrame(case_map(lambda r: mask_case(cfg, lay, r, cases.loc[r.case_id, 'ct_path'], ids), list(segs.itertuples()), cfg.preprocess.workers, 'mask', progress,
+                               cfg.executor, lambda r, why: dict(case_id=r.case_id, patient_id=r.patient_id, ct_path='', seg_path=r.seg_path, status='excluded', reason=why)))
     fov = cohort_fov(df) if (df.status == 'ok').any() else {}
     tc = cfg.split.test_column
     lab = labels[['patient_id', 'label'] + ([tc] if tc else [])].rename(columns={tc: '_fixed_split'} if tc else {})
@@ -293,7 +297,6 @@ def _radiomics_job(job) -> dict:
 
 def baseline_features(cfg:RunConfig, run_dir:str|Path, region:str='roi', progress:bool=True) -> pd.DataFrame:
     "Radiomics features of every usable case inside its ROI (`region='roi'`) or body (`'body'`); cached in study/baseline_<region>.csv."
-    from ct_mask_cls.baseline import radiomics_features
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     ok = man[man.status == 'ok']
     cache = lay.path('study', f'baseline_{region}.csv')

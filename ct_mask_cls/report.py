@@ -7,7 +7,6 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/report.html.md"""
 # %% ../nbs/12_report.ipynb #db54bd01
 from __future__ import annotations
 import numpy as np, pandas as pd
-import matplotlib
 import matplotlib.pyplot as plt
 from .core import *
 

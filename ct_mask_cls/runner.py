@@ -6,14 +6,15 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/runner.html.md"""
 
 # %% ../nbs/14_runner.ipynb #4d40781f
 from __future__ import annotations
-import json, os, shutil, subprocess, sys, tempfile, time, importlib.metadata as md
+import contextlib, json, os, shutil, subprocess, sys, tempfile, time, importlib.metadata as md
 from pathlib import Path
 import yaml
 from .core import *
 
 # %% auto #0
-__all__ = ['STAGES', 'input_ids', 'preflight', 'stage_key', 'stages_dir', 'render_html', 'notebook_errors', 'write_run_config',
-           'case_outputs_ok', 'run_stage', 'run_pipeline', 'versions', 'git_commit']
+__all__ = ['STAGES', 'PAGE_CSS', 'input_ids', 'preflight', 'stage_key', 'stages_dir', 'html_page', 'render_html', 'find_chromium',
+           'check_reports', 'notebook_errors', 'write_run_config', 'case_outputs_ok', 'run_stage', 'run_pipeline',
+           'run_cluster', 'versions', 'git_commit']
 
 # %% ../nbs/14_runner.ipynb #e8682134
 def input_ids(cfg:RunConfig) -> set:
@@ -49,6 +50,9 @@ def preflight(cfg:RunConfig):
     if t.pretrained:
         from ct_mask_cls.train import check_model
         check_model(cfg)
+    for name in cfg.data.mask_labels: seg.total_id(name)
+    if cfg.executor.kind == 'dask' and cfg.executor.address:
+        client, _ = dask_client(cfg.executor); client.close()            # an unreachable scheduler fails here, within seconds
     if 'cuda' in (t.device, cfg.segment.device):
         import torch
         if not torch.cuda.is_available(): raise ConfigError(f"{'train' if t.device == 'cuda' else 'segment'}.device is cuda but no CUDA GPU is visible; use auto or cpu")
@@ -75,6 +79,9 @@ def _inputs(cfg:RunConfig, stage:str) -> list:
     if stage == 'segment': return [tree_fingerprint(d.mask_dir) if d.mask_dir else '', tree_fingerprint(cfg.segment.weights_dir) if cfg.segment.weights_dir else '']
     if stage == 'mask': return [file_fingerprint(d.labels_csv)]
     if stage == 'train': return [file_fingerprint(cfg.train.weights_path) if cfg.train.weights_path else []]
+    if stage == 'study':                                    # an external validation (`ct-mask-cls evaluate`) enters the claims table
+        ext = RunLayout(cfg.run_dir).path('study', 'external.csv')
+        return [file_fingerprint(ext) if ext.exists() else []]
     return []
 
 def stage_key(cfg:RunConfig, name:str) -> str:
@@ -93,13 +100,59 @@ def stages_dir() -> Path:
     "Folder of the stage notebooks shipped with the package."
     return Path(__file__).parent/'stages'
 
+PAGE_CSS = ("body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:1.2em 1.6em;color:#222;line-height:1.45}"
+            "h1{font-size:1.7em}h2{font-size:1.3em;margin-top:1.6em;border-bottom:1px solid #ddd}img{max-width:100%;height:auto}"
+            "table{border-collapse:collapse;font-size:13px;margin:.4em 0}th,td{padding:3px 8px;border-bottom:1px solid #e3e3e3;text-align:right;vertical-align:top}"
+            "th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}pre{white-space:pre-wrap;font-size:12px;background:#f7f7f7;padding:.5em;overflow-x:auto}"
+            ".jp-OutputArea-output{overflow-x:auto}details{margin:1em 0}summary{cursor:pointer;font-weight:600}a{color:#1a5fb4}figure{margin:0}")
+
+def html_page(title:str, body:str) -> str:
+    "A self-contained HTML page: no scripts, no external fonts or styles, only the small stylesheet above."
+    import html
+    return (f"<!doctype html>\n<html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width,initial-scale=1'>"
+            f"<title>{html.escape(title)}</title><style>{PAGE_CSS}</style></head><body>\n{body}\n</body></html>\n")
+
 def render_html(nb_path:str|Path, html_path:str|Path):
-    "Render an executed notebook to HTML with inputs hidden, atomically."
-    import nbformat
+    "Render an executed notebook to a self-contained HTML page, inputs hidden, atomically (nbconvert's `basic` template: no require.js, MathJax or CDN)."
+    import nbformat, re
     from nbconvert import HTMLExporter
-    ex = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = ex.from_notebook_node(nbformat.read(str(nb_path), as_version=4))
-    atomic_write_text(html_path, body)
+    nb = nbformat.read(str(nb_path), as_version=4)
+    ex = HTMLExporter(template_name='basic', exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = ex.from_notebook_node(nb)
+    h1 = next((m.group(1) for c in nb.cells if c.cell_type == 'markdown' for m in [re.search(r'^#\s+(.+)$', c.source, re.M)] if m), Path(html_path).stem)
+    atomic_write_text(html_path, html_page(h1, body))
+
+def find_chromium() -> str:
+    "Path of a Chromium executable (Debian's `chromium` package, or $CT_MASK_CLS_CHROMIUM)."
+    for c in [os.environ.get('CT_MASK_CLS_CHROMIUM', ''), shutil.which('chromium') or '', shutil.which('chromium-browser') or '', '/usr/bin/chromium']:
+        if c and Path(c).is_file(): return c
+    raise ConfigError("no Chromium found: install Debian's package (apt-get install chromium) or set CT_MASK_CLS_CHROMIUM to its path")
+
+def check_reports(run_dir:str|Path, timeout_s:float=30.) -> list[dict]:
+    "Open the index and every stage page of a run in headless Chromium (Playwright); per page: console errors, failed images, and every request that leaves the machine."
+    try: from playwright.sync_api import sync_playwright
+    except ImportError: raise ConfigError("the report check needs Playwright: pip install playwright (it drives the Debian chromium; no browser download)") from None
+    lay = RunLayout(run_dir)
+    pages = [p for s in STAGES if (p := lay.stage_files(s)[1]).exists()]
+    if not pages: raise ConfigError(f"no HTML reports in {run_dir}")
+    out = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=find_chromium(), headless=True, args=['--no-sandbox'])
+        try:
+            for html in pages:
+                page = browser.new_page(); errors, remote, failed = [], [], []
+                page.on('console', lambda m, e=errors: e.append(m.text) if m.type == 'error' else None)
+                page.on('pageerror', lambda x, e=errors: e.append(str(x)))
+                page.on('request', lambda r, n=remote: n.append(r.url) if not r.url.startswith(('file:', 'data:', 'about:')) else None)
+                page.on('requestfailed', lambda r, f=failed: f.append(r.url))
+                page.goto(html.as_uri(), wait_until='load', timeout=timeout_s*1000)
+                page.evaluate("() => Promise.all([...document.images].map(i => { i.loading = 'eager'; return i.decode().catch(() => null); }))")
+                broken = page.evaluate("() => [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute('src').slice(0, 80))")
+                out.append(dict(page=html.name, bytes=html.stat().st_size, images=page.evaluate("() => document.images.length"),
+                                console_errors=errors, network_requests=remote, failed_images=broken + [u for u in failed if not u.startswith('data:')]))
+                page.close()
+        finally: browser.close()
+    return out
 
 def notebook_errors(nb_path:str|Path) -> list[str]:
     "Error outputs in an executed notebook ('ename: evalue' each)."
@@ -178,12 +231,24 @@ def run_pipeline(cfg:RunConfig, force:bool=False, stages:list|None=None, echo=pr
     "Check everything first, take the run folder's lock, then run every stage in order; returns the timing records."
     preflight(cfg)
     recs = []
-    with RunLock(cfg.run_dir, wait=wait, echo=echo):
+    with RunLock(cfg.run_dir, wait=wait, echo=echo), run_cluster(cfg, echo):
         for s in stages or STAGES:
             echo(f"[{s}] running…" if force else f"[{s}] …")
             r = run_stage(s, cfg, force); recs.append(r)
             echo(f"[{s}] {'reused' if r['reused'] else 'done'} in {r['seconds']} s -> {cfg.run_dir/r['html']}")
     return recs
+
+@contextlib.contextmanager
+def run_cluster(cfg:RunConfig, echo=print):
+    "With `executor.kind: dask` and no address: one local Dask cluster (loopback only) for the whole run, its address handed to the stage kernels; closed afterwards."
+    ex = cfg.executor
+    if ex.kind != 'dask' or ex.address or os.environ.get(DASK_ADDRESS_ENV): yield None; return
+    client, cluster = dask_client(ex)
+    os.environ[DASK_ADDRESS_ENV] = cluster.scheduler_address
+    echo(f"dask: local cluster with {ex.n_workers} workers at {cluster.scheduler_address}")
+    try: yield cluster
+    finally:
+        os.environ.pop(DASK_ADDRESS_ENV, None); client.close(); cluster.close()
 
 # %% ../nbs/14_runner.ipynb #805e9979
 def versions() -> dict:

@@ -6,7 +6,7 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/segment.html.md"""
 
 # %% ../nbs/02_segment.ipynb #a2493c86
 from __future__ import annotations
-import difflib, json, os, time
+import difflib, inspect, json, os, time
 from pathlib import Path
 import numpy as np, nibabel as nib
 from scipy import ndimage as ndi
@@ -15,10 +15,10 @@ from .core import *
 # %% auto #0
 __all__ = ['ROI_GROUPS', 'THRESHOLD_STRUCTURES', 'total_classes', 'resolve_roi', 'body_mask', 'threshold_segment',
            'WeightsMissing', 'totalseg_home', 'totalseg_weights_root', 'required_model_folders', 'missing_weights',
-           'check_totalseg_weights', 'disable_usage_stats', 'totalseg_segment', 'total_id', 'remap_labels',
-           'structure_ids', 'dicom_mask_kind', 'find_series', 'series_geometry', 'read_rtstruct', 'read_dicom_seg',
-           'write_dicom_seg', 'choose_backend', 'segment', 'SegmentationRefused', 'reoriented_like', 'grid_relation',
-           'labels_on_grid', 'existing_labels']
+           'check_totalseg_weights', 'disable_usage_stats', 'reuse_nnunet_predictor', 'totalseg_segment', 'total_id',
+           'remap_labels', 'structure_ids', 'dicom_mask_kind', 'find_series', 'series_geometry', 'read_rtstruct',
+           'read_dicom_seg', 'write_dicom_seg', 'choose_backend', 'segment', 'SegmentationRefused', 'reoriented_like',
+           'grid_relation', 'labels_on_grid', 'existing_labels']
 
 # %% ../nbs/02_segment.ipynb #039aede3
 def total_classes() -> dict:
@@ -137,6 +137,35 @@ def disable_usage_stats(weights_dir:str=''):
         save_json(p, cfg)
     return p
 
+_REUSED = {}
+
+def reuse_nnunet_predictor():
+    "In this process from now on: each nnU-Net model TotalSegmentator asks for is loaded once and kept, and its cases run in-process (nnU-Net's own sequential path) instead of spawning worker processes per call."
+    import totalsegmentator.nnunet                     # noqa: TotalSegmentator patches nnU-Net's predictor on import; ours goes on top of that
+    from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor as P
+    if getattr(P.predict_from_files, '_ct_mask_cls_reuse', False): return
+    load = P.initialize_from_trained_model_folder
+    def initialize(self, model_training_output_dir, use_folds, checkpoint_name='checkpoint_final.pth'):
+        key = (str(model_training_output_dir), tuple(use_folds) if use_folds is not None else None, checkpoint_name, str(self.device))
+        if key not in _REUSED:
+            load(self, model_training_output_dir, use_folds, checkpoint_name)
+            _REUSED[key] = (self.network, self.plans_manager, self.configuration_manager, self.list_of_parameters, self.dataset_json, self.trainer_name, self.allowed_mirroring_axes)
+        else: self.manual_initialization(*_REUSED[key])
+    def predict_files(self, list_of_lists_or_source_folder, output_folder_or_list_of_truncated_output_files, save_probabilities=False, overwrite=True,
+                      num_processes_preprocessing=8, num_processes_segmentation_export=8, folder_with_segs_from_prev_stage=None, num_parts=1, part_id=0, **kw):
+        if isinstance(list_of_lists_or_source_folder, str):       # nnU-Net lists a folder with a process pool; Dask workers are daemons and may not start one
+            from nnunetv2.utilities.utils import get_identifiers_from_splitted_dataset_folder, create_paths_fn
+            from batchgenerators.utilities.file_and_folder_operations import subfiles
+            folder, ending = list_of_lists_or_source_folder, self.dataset_json['file_ending']
+            files = subfiles(folder, suffix=ending, join=False, sort=True)
+            list_of_lists_or_source_folder = [create_paths_fn(folder, files, ending, i) for i in get_identifiers_from_splitted_dataset_folder(folder, ending)]
+        return self.predict_from_files_sequential(list_of_lists_or_source_folder, output_folder_or_list_of_truncated_output_files, save_probabilities, overwrite,
+                                                  folder_with_segs_from_prev_stage, **kw)
+    if 'use_cropped_logits_resampling' in inspect.signature(P.predict_from_files).parameters:   # keep TotalSegmentator's option visible to its caller
+        predict_files.__signature__ = inspect.signature(P.predict_from_files)
+    predict_files._ct_mask_cls_reuse = True
+    P.initialize_from_trained_model_folder, P.predict_from_files = initialize, predict_files
+
 def totalseg_segment(ct_path:str|Path, out_path:str|Path, cfg, roi_names:list|None=None) -> dict:
     "Run the real TotalSegmentator Python API on `ct_path`; write a multilabel mask on the input grid."
     roi = list(resolve_roi(roi_names)) if roi_names else None
@@ -146,6 +175,7 @@ def totalseg_segment(ct_path:str|Path, out_path:str|Path, cfg, roi_names:list|No
     disable_usage_stats(cfg.weights_dir)
     from totalsegmentator.python_api import totalsegmentator
     import importlib.metadata as md, torch
+    if cfg.reuse_model: reuse_nnunet_predictor()
     device = 'gpu' if cfg.device == 'cuda' or (cfg.device == 'auto' and torch.cuda.is_available()) else 'cpu'   # TotalSegmentator calls the GPU 'gpu'; our config says 'cuda' everywhere
     t0 = time.time()
     img = totalsegmentator(nib.load(str(ct_path)), None, ml=True, task=cfg.task, fast=cfg.fast, roi_subset=roi, device=device,

@@ -7,7 +7,6 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/splits.html.md"""
 # %% ../nbs/04_splits.ipynb #0976d832
 from __future__ import annotations
 import numpy as np, pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold
 from .core import ConfigError
 
 # %% auto #0
@@ -20,6 +19,7 @@ def _one_fold(df, frac, seed):
     y, g = df.label.values, df.patient_id.values
     n_min = min(np.bincount(y, minlength=2))
     if n_min < k: k = max(2, n_min)
+    from sklearn.model_selection import StratifiedGroupKFold
     _, te = next(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(df, y, g))
     m = np.zeros(len(df), bool); m[te] = True
     return m
@@ -29,7 +29,7 @@ def make_splits(df:pd.DataFrame, seed:int=0, val_frac:float=0.2, test_frac:float
     df = df.reset_index(drop=True)
     split = pd.Series('train', index=df.index)
     test = (df[test_column].astype(str) == 'test').values if test_column else _one_fold(df, test_frac, seed)
-    if not test.any(): raise ConfigError(f"the test set is empty" + (f": no row of column '{test_column}' is 'test'" if test_column else ''))
+    if not test.any(): raise ConfigError("the test set is empty" + (f": no row of column '{test_column}' is 'test'" if test_column else ''))
     split[test] = 'test'
     rest = df[~test]
     val = _one_fold(rest, val_frac, seed+1)
@@ -39,5 +39,6 @@ def make_splits(df:pd.DataFrame, seed:int=0, val_frac:float=0.2, test_frac:float
 def kfold_splits(df:pd.DataFrame, k:int=5, seed:int=0) -> pd.Series:
     "Fold index (0..k-1) per row, stratified by label and grouped by patient."
     fold = pd.Series(-1, index=df.reset_index(drop=True).index)
+    from sklearn.model_selection import StratifiedGroupKFold
     for i, (_, te) in enumerate(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(df, df.label.values, df.patient_id.values)): fold[te] = i
     return fold

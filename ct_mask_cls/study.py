@@ -7,7 +7,6 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/study.html.md"""
 # %% ../nbs/11_study.ipynb #5c9e0000
 from __future__ import annotations
 import numpy as np, pandas as pd
-from .core import *
 from .metrics import seeds_auc, seeds_delta_auc
 
 # %% auto #0
@@ -146,7 +145,7 @@ def claims_table(masked:str, study:pd.DataFrame, focus:dict|None=None, interp:di
     if have and 'delta_auc' in st:
         r = st.loc[masked]; d = (r.delta_auc, r.get('delta_ci_low', np.nan), r.get('delta_ci_high', np.nan))
         vals = '; '.join(f"{m} {_fmt(st.loc[m, 'auc'], st.loc[m, 'auc_ci_low'], st.loc[m, 'auc_ci_high'])}" for m in modes)
-        extra = [f"train − validation loss gap: " + ', '.join(f"{m} {g:+.2f}" for m, g in gaps.items())] if gaps else []
+        extra = ["train − validation loss gap: " + ', '.join(f"{m} {g:+.2f}" for m, g in gaps.items())] if gaps else []
         if external is not None and len(external): extra.append('external AUC drop: ' + ', '.join(f"{r.mode} {r.drop:+.2f}" for r in external.itertuples()))
         rows.append(dict(claim='3. Masks improve generalisation', metric='test AUC; ΔAUC paired per seed' + (' · ' + ' · '.join(extra) if extra else ''),
                          values=vals, comparison=f"{masked} − none: {_fmt(*d, signed=True)}", verdict=claim_verdict(*d)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json, os
 from dataclasses import dataclass, asdict
 from pathlib import Path
-import numpy as np, pandas as pd, pydicom, nibabel as nib
+import numpy as np, pandas as pd, nibabel as nib
 from scipy import ndimage as ndi
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, CTImageStorage, generate_uid

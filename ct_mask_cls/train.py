@@ -14,7 +14,7 @@ from torch import nn
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 from .core import *
-from .data import make_dataset, records, InputSpec, input_spec
+from .data import make_dataset, records, InputSpec
 from .metrics import evaluate, youden_threshold, check_evaluable
 
 # %% auto #0

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-import matplotlib
 import matplotlib.pyplot as plt
 from scipy import ndimage as ndi
 from .core import *

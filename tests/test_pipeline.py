@@ -75,14 +75,50 @@ def test_failed_stage_keeps_partial_notebook(tiny_run, tmp_path):
     nb, html, _ = stage_files(Path(cfg['out_dir'])/'broken', 'mask')
     assert nb.exists() and not html.exists() and notebook_errors(nb)
 
+def test_reports_are_clean_and_self_contained(tiny_run):
+    "No warning in any report, no script or resource from elsewhere, and light pages."
+    import re
+    t, r, _ = tiny_run
+    run = t/'runs/tiny'
+    for s in STAGES:
+        nb, html, _ = stage_files(run, s)
+        outs = [o for c in json.loads(nb.read_text())['cells'] for o in c.get('outputs', [])]
+        text = ' '.join(''.join(o.get('text', '')) + ''.join(o.get('data', {}).get('text/plain', '')) + ''.join(o.get('data', {}).get('text/html', '')) for o in outs)
+        assert 'Warning' not in text, (s, text[max(0, text.find('Warning')-300):text.find('Warning')+300])
+        page = html.read_text()
+        assert '<script' not in page and '<link' not in page and '@import' not in page, s
+        assert not re.search(r"src=[\"']?(https?:)?//", page), s                    # every image is inline or a file beside the page
+        assert html.stat().st_size < 1_500_000, (s, html.stat().st_size)
+
 def test_stage_notebook_defaults_are_a_smoke_test(tmp_path, monkeypatch):
-    "Opened on its own (no parameters) and run where it lies, as JupyterLab does, a stage notebook builds a tiny cohort outside nbs/ and runs: here the study stage, which needs every stage before it. git status stays clean."
+    "Opened on its own (no parameters) and run where it lies, as JupyterLab does, every stage notebook builds a tiny cohort outside nbs/ and runs. git status stays clean."
     import papermill as pm, subprocess
     root = Path(__file__).resolve().parents[1]; stages = root/'nbs'/'stages'
     monkeypatch.setenv('CT_MASK_CLS_SMOKE_DIR', str(tmp_path/'smoke'))
     before = subprocess.run(['git', 'status', '--porcelain'], cwd=root, capture_output=True, text=True).stdout
-    pm.execute_notebook(str(stages/'study.ipynb'), str(tmp_path/'study.ipynb'), cwd=str(stages), kernel_name='python3', progress_bar=False)
-    assert notebook_errors(tmp_path/'study.ipynb') == []
+    for s in STAGES:
+        pm.execute_notebook(str(stages/f'{s}.ipynb'), str(tmp_path/f'{s}.ipynb'), cwd=str(stages), kernel_name='python3', progress_bar=False)
+        assert notebook_errors(tmp_path/f'{s}.ipynb') == [], s
     st = pd.read_csv(tmp_path/'smoke'/'runs'/'tiny'/'study'/'study.csv')
     assert set(st['mode']) == {'zero', 'none'}
     assert subprocess.run(['git', 'status', '--porcelain'], cwd=root, capture_output=True, text=True).stdout == before
+
+def test_reports_in_a_real_browser(tiny_run):
+    "Every page of the run in headless Chromium: no console error, no broken image, no request leaving the machine."
+    import shutil
+    pytest.importorskip('playwright')
+    if not (shutil.which('chromium') or Path('/usr/bin/chromium').exists()): pytest.skip('Debian chromium not installed')
+    t, r, _ = tiny_run
+    r2 = run_cli('check-reports', t/'runs/tiny')
+    assert r2.returncode == 0, r2.stdout + r2.stderr
+    assert r2.stdout.count('ok  ') == len(STAGES)
+
+def test_ten_patient_demo_says_it_cannot_be_interpreted(tmp_path):
+    "A 10-patient demo runs, and its index says that its results cannot be interpreted, and why."
+    r = run_cli('demo', '--kind', 'chest', '--cases', '10', '--out', tmp_path/'out', cwd=tmp_path)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    idx = (tmp_path/'out'/'demo-chest'/'index.html').read_text()
+    assert 'These results cannot be interpreted' in idx
+    assert 'test patients: every AUC and ΔAUC has a very wide CI' in idx
+    assert 'HU-threshold fallback' in idx                                              # the masks' source is a caveat too
+    assert not (tmp_path/'data').exists()                                               # the demo writes only under --out

@@ -9,24 +9,7 @@ from ct_mask_cls.synth import make_phantom
 from standin_nnunet import make_standin_weights, expected_labels
 from conftest import run_cli
 
-GUARD = '''
-import os, socket
-_log = os.environ.get("NETGUARD_LOG")
-if _log:
-    _orig_connect = socket.socket.connect
-    def _record(what):
-        with open(_log, "a") as f: f.write(f"{os.getpid()} {what}\\n")
-    def _connect(self, address):
-        if self.family in (socket.AF_INET, socket.AF_INET6):
-            _record(f"connect {address!r}"); raise OSError(101, "network blocked by the test guard")
-        return _orig_connect(self, address)
-    def _connect_ex(self, address):
-        try: _connect(self, address); return 0
-        except OSError as e: return e.errno or 1
-    def _getaddrinfo(host, *a, **k):
-        _record(f"getaddrinfo {host!r}"); raise socket.gaierror(-3, "name resolution blocked by the test guard")
-    socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo = _connect, _connect_ex, _getaddrinfo
-'''
+from conftest import GUARD
 
 @pytest.fixture(scope='module')
 def home(tmp_path_factory):

@@ -1,0 +1,68 @@
+"The reuse rule end to end: a stage or case is reused only when its settings and its inputs are unchanged."
+import shutil
+from pathlib import Path
+import nibabel as nib, numpy as np, pandas as pd, pydicom, pytest, yaml
+from conftest import run_cli
+from ct_mask_cls.core import RunLayout
+from ct_mask_cls.synth import make_demo_cohort, make_realistic_cohort, demo_config
+
+def _status(stdout):
+    "{stage: 'reused' | 'done'} from the CLI's output."
+    out = {}
+    for line in stdout.splitlines():
+        if line.startswith('[') and '] ' in line and (' reused ' in line or ' done ' in line):
+            out[line[1:line.index(']')]] = 'reused' if ' reused ' in line else 'done'
+    return out
+
+@pytest.fixture(scope='module')
+def chest(tmp_path_factory):
+    t = tmp_path_factory.mktemp('reuse')
+    make_demo_cohort(t/'data', n=8, size=32, progress=False)
+    (t/'c.yaml').write_text(yaml.safe_dump(demo_config(t/'data', t/'runs', 'tiny', tiny=True)))
+    r = run_cli('run', t/'c.yaml'); assert r.returncode == 0, r.stderr[-2000:]
+    return t
+
+def test_a_changed_label_reruns_mask_to_index(chest):
+    t = chest; run = RunLayout(t/'runs'/'tiny')
+    lab = pd.read_csv(t/'data'/'labels.csv', dtype={'patient_id': str})
+    pid = lab[lab.split == 'test'].patient_id.iloc[0] if 'split' in lab else lab.patient_id.iloc[0]
+    lab.loc[lab.patient_id == pid, 'label'] = 1 - lab.loc[lab.patient_id == pid, 'label']
+    lab.to_csv(t/'data'/'labels.csv', index=False)
+    r = run_cli('run', t/'c.yaml'); assert r.returncode == 0, r.stderr[-2000:]
+    st = _status(r.stdout)
+    assert st['preprocess'] == st['segment'] == 'reused' and all(st[s] == 'done' for s in ('mask', 'train', 'xai', 'study', 'index')), st
+    man = pd.read_csv(run.manifest_csv, dtype={'patient_id': str}).set_index('patient_id')
+    assert man.loc[pid, 'label'] == lab.set_index('patient_id').loc[pid, 'label']                     # the new result shows the new label
+    pred = pd.read_csv(run.model_dir('zero')/'predictions.csv', dtype={'patient_id': str}).set_index('patient_id')
+    if pid in pred.index: assert pred.loc[pid, 'label'] == man.loc[pid, 'label']
+
+def test_a_new_series_reruns_preprocess_for_that_case_only(chest):
+    t = chest; run = RunLayout(t/'runs'/'tiny')
+    before = {p.name: p.stat().st_mtime_ns for p in (run.root/'preprocess'/'ct').glob('*.nii.gz')}
+    src = sorted(p for p in (t/'data'/'dicom').iterdir() if p.is_dir())[0]
+    new = t/'data'/'dicom'/'NEWPATIENT'; shutil.copytree(src, new)
+    for f in new.rglob('*'):
+        if f.is_file():
+            d = pydicom.dcmread(str(f)); d.PatientID = 'NEW01'; d.SeriesInstanceUID = d.SeriesInstanceUID + '.9'; d.save_as(str(f))
+    r = run_cli('stage', 'preprocess', t/'c.yaml'); assert r.returncode == 0, r.stderr[-2000:]
+    after = {p.name: p.stat().st_mtime_ns for p in (run.root/'preprocess'/'ct').glob('*.nii.gz')}
+    assert set(after) - set(before) == {'NEW01.nii.gz'}
+    assert all(after[k] == v for k, v in before.items())                                                  # the others: reused
+
+def test_a_replaced_mask_reruns_segment_for_that_case(tmp_path):
+    make_realistic_cohort(tmp_path/'data', n=8, seed=5, progress=False)
+    cfg = demo_config(tmp_path/'data', tmp_path/'runs', 'r', tiny=True, kind='realistic')
+    (tmp_path/'c.yaml').write_text(yaml.safe_dump(cfg))
+    for s in ('preprocess', 'segment'):
+        r = run_cli('stage', s, tmp_path/'c.yaml'); assert r.returncode == 0, r.stderr[-2000:]
+    run = RunLayout(tmp_path/'runs'/'r')
+    segs = sorted((run.root/'segment'/'masks').glob('*.nii.gz'))
+    before = {p.name: p.stat().st_mtime_ns for p in segs}
+    victim = sorted((tmp_path/'data'/'masks').glob('*.nii.gz'))[0]
+    img = nib.load(str(victim)); a = np.asarray(img.dataobj).copy(); a[a == 5] = 0                         # a corrected mask: no liver
+    nib.save(nib.Nifti1Image(a, img.affine), str(victim))
+    r = run_cli('stage', 'segment', tmp_path/'c.yaml'); assert r.returncode == 0, r.stderr[-2000:]
+    after = {p.name: p.stat().st_mtime_ns for p in segs}
+    changed = [k for k in before if after[k] != before[k]]
+    assert changed == [victim.name], changed
+    assert not (np.asarray(nib.load(str(run.root/'segment'/'masks'/victim.name)).dataobj) == 5).any()
