@@ -26,6 +26,8 @@ test: install
 	@if [ -n "$$(git status --porcelain -- nbs ct_mask_cls)" ]; then \
 	  echo "notebooks and ct_mask_cls/ are out of sync (run nbdev-clean && nbdev-export and commit):"; \
 	  git status --porcelain -- nbs ct_mask_cls; exit 1; fi
+	@out=$$($(BIN)/python -m pyflakes ct_mask_cls/*.py | grep -v -e "unable to detect undefined names" -e "defined from star imports" || true); \
+	  if [ -n "$$out" ]; then echo "pyflakes (beyond the star-import notes nbdev's exports cause):"; echo "$$out"; exit 1; fi
 	$(BIN)/nbdev-test --n-workers 2
 	$(BIN)/pytest tests
 

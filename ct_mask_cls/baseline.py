@@ -37,7 +37,7 @@ def fit_baseline(features:pd.DataFrame, manifest:pd.DataFrame, n_boot:int=1000, 
     from sklearn.pipeline import make_pipeline
     from sklearn.impute import SimpleImputer
     from sklearn.preprocessing import StandardScaler
-    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.linear_model import LogisticRegressionCV, LogisticRegression
     from sklearn.model_selection import cross_val_predict, StratifiedKFold
     man = manifest[manifest.status == 'ok'].set_index('case_id')
     X = features.reindex(man.index).astype(float)
@@ -46,13 +46,16 @@ def fit_baseline(features:pd.DataFrame, manifest:pd.DataFrame, n_boot:int=1000, 
     check_evaluable(y[fit_rows], 'training set'); check_evaluable(y[test_rows])
     keep = X[fit_rows].notna().any() & (X[fit_rows].std() > 0)
     X = X.loc[:, keep]
-    cv = StratifiedKFold(5, shuffle=True, random_state=seed)
-    model = make_pipeline(SimpleImputer(strategy='median'), StandardScaler(),
-                          LogisticRegressionCV(Cs=10, cv=cv, scoring='roc_auc', max_iter=5000, l1_ratios=(0,), use_legacy_attributes=False))
+    n_min = int(np.bincount(y[fit_rows], minlength=2).min())    # folds can be no more than the smaller class has patients
+    k = min(5, n_min); inner = min(5, n_min - -(-n_min//k)) if k >= 2 else 0
+    cv = StratifiedKFold(k, shuffle=True, random_state=seed) if k >= 2 else None
+    lr = (LogisticRegressionCV(Cs=10, cv=StratifiedKFold(inner, shuffle=True, random_state=seed), scoring='roc_auc', max_iter=5000, l1_ratios=(0,), use_legacy_attributes=False)
+          if inner >= 2 else LogisticRegression(max_iter=5000))   # too few patients to choose the penalty by cross-validation: the default one
+    model = make_pipeline(SimpleImputer(strategy='median'), StandardScaler(), lr)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')                      # convergence notes on tiny cohorts; the metrics below are what counts
-        p_cv = cross_val_predict(model, X[fit_rows], y[fit_rows], cv=cv, method='predict_proba')[:, 1]
         model.fit(X[fit_rows], y[fit_rows])
+        p_cv = cross_val_predict(model, X[fit_rows], y[fit_rows], cv=cv, method='predict_proba')[:, 1] if cv is not None else model.predict_proba(X[fit_rows])[:, 1]
     thr = youden_threshold(y[fit_rows], p_cv)
     p = model.predict_proba(X[test_rows])[:, 1]
     m = evaluate(y[test_rows], p, thr, man.patient_id.values[test_rows], n_boot, seed)

@@ -82,24 +82,27 @@ _SET = typer.Option(None, '--set', help="override a config key: key=value (repea
 _FORCE = typer.Option(False, help="redo finished stages and cases")
 _WAIT = typer.Option(False, help="wait for another run on the same run folder to finish instead of stopping")
 
+def _run_all(config:Path, sets:list|None, force:bool, wait:bool) -> RunConfig:
+    "Read CONFIG with its overrides and run every stage; the config."
+    from ct_mask_cls.runner import run_pipeline
+    cfg = config_with_overrides(config, sets)
+    run_pipeline(cfg, force=force, echo=typer.echo, wait=wait)
+    return cfg
+
 @app.command()
 @cli_errors
 def run(config:Path=typer.Argument(..., help="run config YAML"), set:Optional[List[str]]=_SET, force:bool=_FORCE, wait:bool=_WAIT):
     "Run every stage for CONFIG; finished stages are reused unless --force."
-    from ct_mask_cls.runner import run_pipeline
-    cfg = config_with_overrides(config, set)
-    run_pipeline(cfg, force=force, echo=typer.echo, wait=wait)
+    cfg = _run_all(config, set, force, wait)
     typer.secho(f"report index: {(cfg.run_dir/'index.html').resolve()}", fg=typer.colors.GREEN)
 
 @app.command()
 @cli_errors
 def study(config:Path=typer.Argument(..., help="run config YAML"), set:Optional[List[str]]=_SET, force:bool=_FORCE, wait:bool=_WAIT):
     "The masked-versus-unmasked study for CONFIG: every stage (reusing finished ones), then prints the study table."
-    from ct_mask_cls.runner import run_pipeline
     from ct_mask_cls.report import study_display
     import pandas as pd
-    cfg = config_with_overrides(config, set)
-    run_pipeline(cfg, force=force, echo=typer.echo, wait=wait)
+    cfg = _run_all(config, set, force, wait)
     typer.echo(study_display(pd.read_csv(RunLayout(cfg.run_dir).path('study', 'study.csv'))).to_string(index=False))
     typer.secho(f"study report: {(cfg.run_dir/'06_study.html').resolve()}", fg=typer.colors.GREEN)
 

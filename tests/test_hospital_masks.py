@@ -9,13 +9,13 @@ from ct_mask_cls.core import load_nifti
 
 @pytest.fixture(scope='module')
 def series(realdata, tmp_path_factory):
-    """The real series with UIDs. Its anonymiser blanked SOPInstanceUID, SeriesInstanceUID and StudyInstanceUID; RTSTRUCT and SEG
-    link to slices and series by those UIDs, so this copy gets generated ones (pixels, geometry and frame of reference untouched)."""
+    """The real series with UIDs. Its anonymiser blanked SOPInstanceUID, SeriesInstanceUID, StudyInstanceUID and PatientID; RTSTRUCT and SEG
+    link to slices and series by those UIDs, so this copy gets generated ones and an id (pixels, geometry and frame of reference untouched)."""
     out = tmp_path_factory.mktemp('series')/'ct'; out.mkdir()
     series_uid, study_uid = generate_uid(), generate_uid()
     for f in sorted((realdata/'totalseg_example'/'example_ct_dicom').iterdir()):
         d = pydicom.dcmread(str(f))
-        d.SOPInstanceUID, d.SeriesInstanceUID, d.StudyInstanceUID = generate_uid(), series_uid, study_uid
+        d.SOPInstanceUID, d.SeriesInstanceUID, d.StudyInstanceUID, d.PatientID = generate_uid(), series_uid, study_uid, 'REAL01'
         d.SOPClassUID = d.SOPClassUID or pydicom.uid.CTImageStorage
         d.file_meta.MediaStorageSOPInstanceUID = d.SOPInstanceUID
         d.save_as(str(out/f.name))
@@ -101,3 +101,19 @@ def test_binary_mask_end_to_end(tmp_path):
     assert (man.status == 'ok').all()
     roi = load_nifti(man.mask_path.iloc[0])[0] > 0; src = load_nifti(man.seg_path.iloc[0])[0]
     assert roi.any() and (src[roi] == 5).all()                                                    # id 1 became TotalSegmentator's liver (5)
+
+def test_pipeline_writes_dicom_seg_for_pacs(series, ts, tmp_path):
+    "segment.dicom_seg: each case's mask also as DICOM-SEG referring to its source series; it reads back onto the case's CT exactly."
+    from ct_mask_cls.core import config_from_dict, RunLayout
+    from ct_mask_cls.pipeline import stage_preprocess, stage_segment
+    (tmp_path/'masks').mkdir(); shutil.copy(ts.get_filename(), tmp_path/'masks'/'REAL01.nii.gz')
+    cfg = config_from_dict(dict(run_id='r', out_dir=str(tmp_path/'runs'), data=dict(dicom_dir=str(series.parent), mask_dir=str(tmp_path/'masks')),
+                                segment=dict(backend='existing', dicom_seg=True), mask=dict(roi=['liver'])))
+    stage_preprocess(cfg, cfg.run_dir, progress=False)
+    df = stage_segment(cfg, cfg.run_dir, progress=False)
+    lay = RunLayout(cfg.run_dir)
+    p = Path(df.dicom_seg.iloc[0]); assert p.exists(), df.dicom_seg.iloc[0]
+    assert pd.read_csv(lay.segments_csv).dicom_seg.iloc[0] == str(p)
+    ct = nib.load(str(lay.ct(df.case_id.iloc[0])))
+    back = seg.read_dicom_seg(p, ct, None, series.parent)
+    assert (back == np.asarray(nib.load(str(lay.seg(df.case_id.iloc[0]))).dataobj)).all() and (back == 5).any()
