@@ -13,9 +13,6 @@ sys.path.insert(0, str(ROOT/'tests'))
 from standin_nnunet import make_standin_weights                 # test scaffolding: small nnU-Net weights of TotalSegmentator's layout
 import numpy as np, yaml
 
-ap = argparse.ArgumentParser(); ap.add_argument('--cases', type=int, default=8); ap.add_argument('--calls', type=int, default=3)
-a = ap.parse_args()
-
 CALLS = r'''
 import sys, time, json, numpy as np, nibabel as nib
 from ct_mask_cls.core import SegmentConfig
@@ -28,35 +25,46 @@ for i in range(n):
 print(json.dumps(times))
 '''
 
-with tempfile.TemporaryDirectory() as d:
-    d = Path(d); home = d/'home'; make_standin_weights(home/'nnunet'/'results')
-    ct = ROOT/'ct_mask_cls'/'reference'/'example_ct_sm.nii.gz'
-    if not ct.exists(): ct = ROOT/'data'/'reference'/'example_ct_sm.nii.gz'
-    res = {}
-    for reuse in (0, 1):
-        r = subprocess.run([sys.executable, '-c', CALLS, str(home), str(ct), str(d/f'm{reuse}'), str(reuse), str(a.calls)], capture_output=True, text=True)
-        if r.returncode: sys.exit(r.stderr[-3000:])
-        res[reuse] = json.loads(r.stdout.strip().splitlines()[-1])
-    import nibabel as nib
-    same = all((np.asarray(nib.load(str(d/f'm0_{i}.nii.gz')).dataobj) == np.asarray(nib.load(str(d/f'm1_{i}.nii.gz')).dataobj)).all() for i in range(a.calls))
-    fresh, reused = float(np.mean(res[0])), float(np.mean(res[1][1:]))
+def main():
+    ap = argparse.ArgumentParser(); ap.add_argument('--cases', type=int, default=12); ap.add_argument('--calls', type=int, default=3)
+    a = ap.parse_args()
 
-    from ct_mask_cls.core import config_from_dict
-    from ct_mask_cls.synth import make_demo_cohort, demo_config
-    from ct_mask_cls.pipeline import stage_preprocess, stage_segment
-    make_demo_cohort(d/'data', n=a.cases, seed=0, progress=False)
-    rate = {}
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d); home = d/'home'; make_standin_weights(home/'nnunet'/'results')
+        ct = ROOT/'ct_mask_cls'/'reference'/'example_ct_sm.nii.gz'
+        if not ct.exists(): ct = ROOT/'data'/'reference'/'example_ct_sm.nii.gz'
+        res = {}
+        for reuse in (0, 1):
+            r = subprocess.run([sys.executable, '-c', CALLS, str(home), str(ct), str(d/f'm{reuse}'), str(reuse), str(a.calls)], capture_output=True, text=True)
+            if r.returncode: sys.exit(r.stderr[-3000:])
+            res[reuse] = json.loads(r.stdout.strip().splitlines()[-1])
+        import nibabel as nib
+        same = all((np.asarray(nib.load(str(d/f'm0_{i}.nii.gz')).dataobj) == np.asarray(nib.load(str(d/f'm1_{i}.nii.gz')).dataobj)).all() for i in range(a.calls))
+        fresh, reused = float(np.mean(res[0])), float(np.mean(res[1][1:]))
+
+        from ct_mask_cls.core import config_from_dict
+        from ct_mask_cls.synth import make_demo_cohort, demo_config
+        from ct_mask_cls.pipeline import stage_preprocess, stage_segment
+        make_demo_cohort(d/'data', n=a.cases, seed=0, progress=False)
+        rate = {}
+        import logging
+        from distributed import LocalCluster
+        for n in (1, 2):
+            cfg = demo_config(d/'data', d/'runs', f'w{n}')
+            cfg['segment'] = dict(backend='totalsegmentator', weights_dir=str(home), device='cpu', threads=1)
+            with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host='127.0.0.1', dashboard_address=None, silence_logs=logging.ERROR) as cl:
+                cfg['executor'] = dict(kind='dask', address=cl.scheduler_address)     # one cluster for both stages, as `ct-mask-cls run` does
+                c = config_from_dict(cfg)
+                t = time.time(); stage_preprocess(c, c.run_dir, progress=False); tp = time.time() - t
+                t = time.time(); stage_segment(c, c.run_dir, progress=False); ts = time.time() - t
+            rate[n] = (a.cases/tp*60, a.cases/(tp + ts)*60, tp, ts)
+
+    print(f"TotalSegmentator on the small real CT ({a.calls} cases each, stand-in weights): fresh call {fresh:.1f} s per case, "
+          f"predictor kept {reused:.1f} s per case after the first ({res[1][0]:.1f} s): reuse {fresh/reused:.1f}× faster (goal ≥ 3×); same voxels: {same}")
     for n in (1, 2):
-        cfg = demo_config(d/'data', d/'runs', f'w{n}')
-        cfg['segment'] = dict(backend='totalsegmentator', weights_dir=str(home), device='cpu', threads=1)
-        cfg['executor'] = dict(kind='dask', n_workers=n, threads_per_worker=1)
-        c = config_from_dict(cfg)
-        t = time.time(); stage_preprocess(c, c.run_dir, progress=False); tp = time.time() - t
-        t = time.time(); stage_segment(c, c.run_dir, progress=False); ts = time.time() - t
-        rate[n] = (a.cases/tp*60, a.cases/(tp + ts)*60, tp, ts)
+        print(f"{n} Dask worker{'s' if n > 1 else ' '}: preprocess {rate[n][2]:.1f} s ({rate[n][0]:.1f} cases/min), segment {rate[n][3]:.1f} s; preprocess + segment {rate[n][1]:.1f} cases/min")
+    print(f"2 workers / 1 worker: preprocess {rate[2][0]/rate[1][0]:.2f}× (goal ≥ 1.7×), preprocess + segment {rate[2][1]/rate[1][1]:.2f}×")
 
-print(f"TotalSegmentator on the small real CT ({a.calls} cases each, stand-in weights): fresh call {fresh:.1f} s per case, "
-      f"predictor kept {reused:.1f} s per case after the first ({res[1][0]:.1f} s): reuse {fresh/reused:.1f}× faster (goal ≥ 3×); same voxels: {same}")
-for n in (1, 2):
-    print(f"{n} Dask worker{'s' if n > 1 else ' '}: preprocess {rate[n][2]:.1f} s ({rate[n][0]:.1f} cases/min), segment {rate[n][3]:.1f} s; preprocess + segment {rate[n][1]:.1f} cases/min")
-print(f"2 workers / 1 worker: preprocess {rate[2][0]/rate[1][0]:.2f}× (goal ≥ 1.7×), preprocess + segment {rate[2][1]/rate[1][1]:.2f}×")
+
+if __name__ == '__main__':                         # Dask's local cluster starts worker processes that import this file
+    main()

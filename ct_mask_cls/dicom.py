@@ -256,8 +256,8 @@ def pseudonym(patient_id:str, salt:str) -> str:
     if not salt: raise ConfigError("pseudonymising needs a secret key (preprocess.pseudonym_salt, $CT_MASK_CLS_SALT or $CT_MASK_CLS_SALT_FILE): without one anyone can recompute the pseudonyms")
     return 'P' + hmac.new(salt.encode(), str(patient_id).encode(), hashlib.sha256).hexdigest()[:12]
 
-def convert_tree(root:str|Path, out_dir:str|Path, pc=None, progress:bool=True) -> pd.DataFrame:
-    "Convert every CT series under `root` into `out_dir` with the `PreprocessConfig` `pc`; write and return `out_dir/series.csv`."
+def convert_tree(root:str|Path, out_dir:str|Path, pc=None, progress:bool=True, executor=None) -> pd.DataFrame:
+    "Convert every CT series under `root` into `out_dir` with the `PreprocessConfig` `pc` (threads, or one Dask task per series with a dask `executor`); write and return `out_dir/series.csv`."
     from ct_mask_cls.core import PreprocessConfig
     pc = pc or PreprocessConfig(); out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     series, bad = scan_series(root, tuple(pc.allow_modality), pc.min_slices, progress)
@@ -282,7 +282,9 @@ def convert_tree(root:str|Path, out_dir:str|Path, pc=None, progress:bool=True) -
         except SeriesRejected as e: row.update(reason=str(e))
         except Exception as e: row.update(reason=f'conversion failed: {type(e).__name__}: {e}')
         return row
-    rows += pmap(one, series, pc.workers, 'converting series', progress)
+    rows += case_map(one, series, pc.workers, 'converting series', progress, executor,
+                     lambda s, why: dict(series_key=uid_of(s.key), patient_id=pid_of(s.h['patient_id'] or Path(s.files[0]).parent.name), series_description=s.h['series_description'],
+                                         modality=s.h['modality'], status='rejected', reason=f'conversion failed: {why}', notes='', nifti_path='', n_slices=len(s.files), source=''))
     df = pd.DataFrame(rows, columns=SERIES_COLUMNS + [c for c in ('shape',) if any(c in r for r in rows)])
     with atomic_path(out_dir/'series.csv') as t: df.to_csv(t, index=False)
     return df
