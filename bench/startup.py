@@ -28,7 +28,8 @@ with tempfile.TemporaryDirectory() as d:
     t_first = datetime.fromisoformat(first.replace('Z', '+00:00')).timestamp() - t0
     subprocess.run([exe, 'run', str(d/'c.yaml')], capture_output=True, text=True)
     t_index, _ = timed('stage', 'index', d/'c.yaml', '--force')
-    nb = json.loads((d/'runs'/'tiny'/'index.ipynb').read_text())
+    from ct_mask_cls.core import RunLayout
+    nb = json.loads(RunLayout(d/'runs'/'tiny').stage_files('index')[0].read_text())
     cells = sum((datetime.fromisoformat(c['metadata']['papermill']['end_time'].replace('Z', '+00:00')) - datetime.fromisoformat(c['metadata']['papermill']['start_time'].replace('Z', '+00:00'))).total_seconds()
                 for c in nb['cells'] if c['cell_type'] == 'code' and c['metadata'].get('papermill', {}).get('end_time'))
 print(f"ct-mask-cls run --help:            {t_help:5.2f} s")
