@@ -215,7 +215,9 @@ def export_model(run_dir:str|Path, out:str|Path, mode:str|None=None) -> dict:
         ts = torch.jit.trace(model, x[:1], check_trace=False)
         err = float((ts(x) - model(x)).abs().max())
     if err > 1e-5: raise RuntimeError(f"the traced model differs from the trained one by {err:.2e}; not exported")
-    with atomic_path(out/'model.ts') as t: torch.jit.save(ts, str(t))
+    with atomic_path(out/'model.ts') as t, warnings.catch_warnings():
+        warnings.simplefilter('ignore')                  # torch.jit.save's deprecation notice: TorchScript is still what loads without Python code
+        torch.jit.save(ts, str(t))
     from ct_mask_cls.mask import resolve_windows
     seg_ids = __import__('ct_mask_cls.segment', fromlist=['resolve_roi']).resolve_roi(list(cfg.mask.roi))
     settings = dict(mode=mode, model=cfg.train.model, spacing_mm=list(cfg.preprocess.spacing), orientation='RAS', roi=list(cfg.mask.roi), roi_totalsegmentator_ids=seg_ids,

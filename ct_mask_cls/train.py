@@ -26,7 +26,7 @@ __all__ = ['topk_pool', 'Classifier', 'small3d', 'medicalnet_resnet', 'load_medi
 # %% ../nbs/07_train.ipynb #3c800e5f
 def topk_pool(f:torch.Tensor, roi:torch.Tensor|None=None, top:float=0.01) -> torch.Tensor:
     "Mean of the top `top` fraction of each channel of feature map `f` (B, C, X, Y, Z), over positions inside `roi` (B, 1, …) when given; `top` 0 = max."
-    m = torch.ones_like(f[:, :1], dtype=torch.bool) if roi is None else F.adaptive_avg_pool3d(roi.float(), f.shape[2:]) > 0.5
+    m = torch.ones_like(f[:, :1], dtype=torch.bool) if roi is None else F.adaptive_avg_pool3d(roi.float(), [int(s) for s in f.shape[2:]]) > 0.5   # ints: a fixed size for ONNX
     m = m | ~m.flatten(1).any(1).view(-1, 1, 1, 1, 1)            # a ROI smaller than one feature cell: pool everywhere
     z = f.masked_fill(~m, torch.finfo(f.dtype).min).flatten(2)
     n = m.flatten(1).sum(1).to(f.dtype)

@@ -94,6 +94,9 @@ def test_export_torchscript_without_the_package(tiny, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     settings = json.loads((tmp_path/'exp'/'preprocessing.json').read_text())
     assert settings['roi_totalsegmentator_ids'] and settings['input_size'] and 0 < settings['threshold'] < 1
+    import onnx
+    onnx.checker.check_model(onnx.load(str(tmp_path/'exp'/'model.onnx')))                       # the ONNX model exported cleanly
+    assert settings['onnx'] == 'model.onnx'
     card = (tmp_path/'exp'/'MODEL_CARD.md').read_text()
     assert 'AUC' in card and 'Intended use' in card and 'Limitations' in card and 'torch' in card
     # a real input of a test case, built by the package, saved as a plain tensor file
