@@ -141,7 +141,8 @@ _REUSED = {}
 
 def reuse_nnunet_predictor():
     "In this process from now on: each nnU-Net model TotalSegmentator asks for is loaded once and kept, and its cases run in-process (nnU-Net's own sequential path) instead of spawning worker processes per call."
-    import totalsegmentator.nnunet                     # noqa: TotalSegmentator patches nnU-Net's predictor on import; ours goes on top of that
+    import importlib
+    importlib.import_module('totalsegmentator.nnunet')   # TotalSegmentator patches nnU-Net's predictor on import; ours goes on top of that
     from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor as P
     if getattr(P.predict_from_files, '_ct_mask_cls_reuse', False): return
     load = P.initialize_from_trained_model_folder
