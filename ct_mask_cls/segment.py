@@ -179,8 +179,14 @@ def totalseg_segment(ct_path:str|Path, out_path:str|Path, cfg, roi_names:list|No
     if cfg.reuse_model: reuse_nnunet_predictor()
     device = 'gpu' if cfg.device == 'cuda' or (cfg.device == 'auto' and torch.cuda.is_available()) else 'cpu'   # TotalSegmentator calls the GPU 'gpu'; our config says 'cuda' everywhere
     t0 = time.time()
-    img = totalsegmentator(nib.load(str(ct_path)), None, ml=True, task=cfg.task, fast=cfg.fast, roi_subset=roi, device=device,
-                           nr_thr_resamp=cfg.threads, nr_thr_saving=1, quiet=True, skip_saving=True)
+    missing = missing_weights(cfg.task, cfg.fast, bool(roi), cfg.weights_dir)
+    try: img = totalsegmentator(nib.load(str(ct_path)), None, ml=True, task=cfg.task, fast=cfg.fast, roi_subset=roi, device=device,
+                                nr_thr_resamp=cfg.threads, nr_thr_saving=1, quiet=True, skip_saving=True)
+    except OSError as e:                               # requests' ConnectionError is an OSError: the download of missing weights failed
+        if not missing: raise
+        raise WeightsMissing(f"segment.allow_download is on, but TotalSegmentator could not download its weights ({type(e).__name__}; no network?). "
+                             f"Missing: {', '.join(p.name for p in missing)} under {totalseg_weights_root(cfg.weights_dir)}; copy them there or import the zips "
+                             "with totalseg_import_weights, then run again") from None
     ref = nib.load(str(ct_path))
     arr = np.asarray(img.dataobj).astype(np.uint8)
     save_nifti(arr, ref.affine, out_path)

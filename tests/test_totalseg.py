@@ -83,3 +83,14 @@ def test_missing_weights_fail_fast_and_offline(guard, tmp_path):
     assert 'Dataset297_TotalSegmentator_total_3mm_1559subj' in r.stderr and 'totalseg_import_weights' in r.stderr
     assert not log.exists() or log.read_text() == ''
     assert not (tmp_path/'o.nii.gz').exists()
+
+def test_allow_download_without_network_is_a_clear_error(guard, tmp_path):
+    "With allow_download and no network, the failed download is one clear line naming the missing weights, not a traceback."
+    env, log = guard
+    ph = make_phantom(np.random.default_rng(3), label=0, marker=False, size=32)
+    save_nifti(ph['hu'].transpose(2, 1, 0), np.diag([2., 2., 2., 1.]), tmp_path/'ct.nii.gz', dtype=np.int16)
+    t = time.time()
+    r = run_cli('segment', tmp_path/'ct.nii.gz', tmp_path/'m.nii.gz', '--backend', 'totalsegmentator', '--allow-download',
+                '--weights-dir', tmp_path/'empty_home', '--roi', 'liver', env=env)
+    assert r.returncode == 2 and 'could not download its weights' in r.stderr and 'Dataset297' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-2000:]
+    assert time.time() - t < 30 and 'getaddrinfo' in log.read_text()                        # it tried, the guard refused, and it said so
