@@ -102,8 +102,8 @@ def stages_dir() -> Path:
 
 PAGE_CSS = ("body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:1.2em 1.6em;color:#222;line-height:1.45}"
             "h1{font-size:1.7em}h2{font-size:1.3em;margin-top:1.6em;border-bottom:1px solid #ddd}img{max-width:100%;height:auto}"
-            "table{border-collapse:collapse;font-size:13px;margin:.4em 0}th,td{padding:3px 8px;border-bottom:1px solid #e3e3e3;text-align:right;vertical-align:top}"
-            "th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}pre{white-space:pre-wrap;font-size:12px;background:#f7f7f7;padding:.5em;overflow-x:auto}"
+            "table{border-collapse:collapse;font-size:13px;margin:.4em 0}th,td{padding:3px 8px;border-bottom:1px solid #e3e3e3;text-align:left;vertical-align:top}"
+            "th{background:#f4f4f4}.anchor-link{display:none}pre{white-space:pre-wrap;font-size:12px;background:#f7f7f7;padding:.5em;overflow-x:auto}"
             ".jp-OutputArea-output{overflow-x:auto}details{margin:1em 0}summary{cursor:pointer;font-weight:600}a{color:#1a5fb4}figure{margin:0}")
 
 def html_page(title:str, body:str) -> str:
