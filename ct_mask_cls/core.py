@@ -124,6 +124,7 @@ class TrainConfig:
     augment: Literal['ct', 'ct+flip', 'off'] = _f('ct', "ct: small rotations and scalings, intensity shift and noise (MONAI) | ct+flip: also left-right flips (only where the anatomy is symmetric) | off")
     seed: int = _f(0, "training seed")
     workers: int = _f(0, "DataLoader workers (batches are also prefetched in a background thread)", check=_ge(0))
+    nproc: int = _f(1, "training processes on this machine (PyTorch DDP under torchrun: gloo on CPU, NCCL with one GPU each); each takes batch_size/nproc of every batch", check=_ge(1))
     device: Literal['auto', 'cpu', 'cuda'] = _f('auto', "auto (GPU when present) | cpu | cuda; mixed precision is used on GPU")
     resume: bool = _f(True, "continue from the last checkpoint of an interrupted training")
     n_bootstrap: int = _f(1000, "bootstrap resamples for AUC confidence intervals; 0 = no intervals", check=(lambda v: v == 0 or v >= 100, '0 (off) or at least 100'))

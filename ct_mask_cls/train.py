@@ -20,8 +20,8 @@ from .metrics import evaluate, youden_threshold, check_evaluable
 # %% auto #0
 __all__ = ['topk_pool', 'Classifier', 'small3d', 'medicalnet_resnet', 'load_medicalnet', 'pretrained_file', 'Slab2p5D',
            'build_model', 'model_for', 'target_layer', 'check_model', 'seed_everything', 'predict', 'train_device',
-           'fit_key', 'load_checkpoint', 'save_checkpoint', 'train_epoch', 'validate', 'fit', 'fit_frozen',
-           'load_trained', 'evaluate_model']
+           'fit_key', 'load_checkpoint', 'save_checkpoint', 'train_epoch', 'validate', 'dist_world', 'end_epoch',
+           'write_history', 'fit', 'fit_frozen', 'load_trained', 'evaluate_model']
 
 # %% ../nbs/07_train.ipynb #3c800e5f
 def topk_pool(f:torch.Tensor, roi:torch.Tensor|None=None, top:float=0.01) -> torch.Tensor:
@@ -157,6 +157,12 @@ def target_layer(model:nn.Module) -> nn.Module:
 
 def check_model(cfg:RunConfig):
     "Build the configured model once (loading and checking any pretrained weights), so that a wrong setting stops the run before any stage."
+    t = cfg.train
+    if t.nproc > 1 and t.batch_size // t.nproc < 2:
+        raise ConfigError(f"train.nproc {t.nproc} splits train.batch_size {t.batch_size} into shares of {t.batch_size // t.nproc}; each process needs at least 2 (batch norm): raise batch_size to {2*t.nproc} or lower nproc")
+    if t.nproc > 1 and t.freeze_encoder: raise ConfigError("train.nproc > 1 trains with DDP, but train.freeze_encoder fits a regression head in one process; set nproc: 1")
+    if t.nproc > 1 and train_device(t.device) == 'cuda' and torch.cuda.device_count() < t.nproc:
+        raise ConfigError(f"train.nproc {t.nproc} needs one GPU per process; {torch.cuda.device_count()} visible")
     for mode in dict.fromkeys([cfg.mask.mode, *cfg.study.modes]):
         roi_pool = mode in ('zero', 'pool') and cfg.train.model != 'resnet18_2p5d'
         in_ch = len(cfg.mask.extra_windows) + 1 + int(mode == 'channel' or roi_pool)
@@ -182,7 +188,7 @@ def train_device(want:str='auto') -> str:
 
 def fit_key(cfg:RunConfig, spec:InputSpec, seed:int, tr:list, va:list) -> str:
     "Hash of what a checkpoint depends on: training settings, the input spec, the seed, and the train/val cases."
-    t = {k: v for k, v in config_to_dict(cfg)['train'].items() if k not in ('resume', 'workers', 'n_bootstrap', 'device', 'seed')}
+    t = {k: v for k, v in config_to_dict(cfg)['train'].items() if k not in ('resume', 'workers', 'n_bootstrap', 'device', 'seed', 'nproc')}
     return hash_obj([t, repr(spec), seed, [(r['case_id'], r['label'], r['ct'], r['mask']) for r in tr + va]])
 
 # %% ../nbs/07_train.ipynb #4d733117
@@ -222,15 +228,63 @@ def validate(model, ds_va, yva, batch_size, device) -> tuple[float, float, np.nd
     loss = float(F.binary_cross_entropy(torch.tensor(p).clamp(1e-6, 1-1e-6), torch.tensor(yva, dtype=torch.float32)))
     return auc, loss, p
 
-def _loader(ds, cfg, seed):
-    "Shuffled, prefetching batches; a last batch of one sample is dropped (batch norm needs two)."
+def dist_world() -> tuple[int, int]:
+    "(rank, number of processes) of this training process: (0, 1) outside a `torchrun` process group."
+    import torch.distributed as dist
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+
+def _loader(ds, cfg, seed, rank:int=0, world:int=1):
+    "Shuffled, prefetching batches; under DDP this process's share (`batch_size/world` of each batch, DistributedSampler); a last batch of one is dropped (batch norm needs two)."
     from monai.data import ThreadDataLoader
-    return ThreadDataLoader(ds, batch_size=cfg.train.batch_size, shuffle=True, num_workers=cfg.train.workers, buffer_size=2,
-                            generator=torch.Generator().manual_seed(seed), drop_last=len(ds) % cfg.train.batch_size == 1)
+    bs = cfg.train.batch_size // world
+    if world == 1:
+        return ThreadDataLoader(ds, batch_size=bs, shuffle=True, num_workers=cfg.train.workers, buffer_size=2,
+                                generator=torch.Generator().manual_seed(seed), drop_last=len(ds) % bs == 1)
+    from torch.utils.data import DistributedSampler
+    sampler = DistributedSampler(ds, world, rank, shuffle=True, seed=seed)     # every process the same length (padded), so all take the same steps
+    return ThreadDataLoader(ds, batch_size=bs, sampler=sampler, num_workers=cfg.train.workers, buffer_size=2, drop_last=len(sampler) % bs == 1)
+
+def _mean_over_processes(v:float, world:int) -> float:
+    "The mean of `v` over all DDP processes."
+    if world == 1: return v
+    import torch.distributed as dist
+    t = torch.tensor([v], dtype=torch.float64); dist.all_reduce(t)
+    return float(t[0])/world
+
+def _share_state(state:dict, world:int) -> dict:
+    "Rank 0's training state, sent to every process (so that all stop at the same epoch)."
+    if world == 1: return state
+    import torch.distributed as dist
+    box = [state]; dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+def end_epoch(model, ds_va, yva, state:dict, out_dir:Path, ep:int, loss:float, lr:float, seconds:float, wait_frac:float, batch_size:int=8, device='cpu') -> dict:
+    "Validate after epoch `ep`, record it in `state`, save the model when it is the best so far (by validation AUC, then loss)."
+    auc, val_loss, pva = validate(model, ds_va, yva, batch_size, device)
+    state.setdefault('val_probs', []).append([float(v) for v in pva])     # every epoch's validation predictions: convergence with a CI
+    score = [auc if not np.isnan(auc) else -1.0, -val_loss]         # validation AUC first; ties go to the lower validation loss
+    state['history'].append(dict(epoch=ep+1, train_loss=loss, val_loss=val_loss, val_auc=auc, lr=lr, seconds=round(seconds, 2), data_wait_frac=round(wait_frac, 3)))
+    if score > state['best']:
+        state.update(best=score, best_epoch=ep+1, bad=0)
+        with atomic_path(out_dir/'best_model.pt') as t: torch.save(model.state_dict(), t)
+    else: state['bad'] += 1
+    state['epoch'] = ep+1
+    return state
+
+def write_history(state:dict, va:list, out_dir:Path, spec:InputSpec, tc, seed:int):
+    "history.csv, every epoch's validation predictions (val_predictions.csv) and spec.json."
+    with atomic_path(out_dir/'history.csv') as t: pd.DataFrame(state['history']).to_csv(t, index=False)
+    vp = pd.DataFrame(state.get('val_probs', []), columns=[r['case_id'] for r in va]); vp.insert(0, 'epoch', range(1, len(vp) + 1))
+    with atomic_path(out_dir/'val_predictions.csv') as t: vp.to_csv(t, index=False)
+    save_json(out_dir/'spec.json', dict(spec=asdict(spec), model=tc.model, width=tc.width, depth=tc.depth, seed=seed))
 
 def fit(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, cache_dir:str|Path|None=None, progress:bool=True, seed:int|None=None) -> dict:
-    "Train one model on input `spec` (a mask mode); write checkpoint, best model and history in `out_dir`; return a summary."
+    "Train one model on input `spec` (a mask mode); write checkpoint, best model and history in `out_dir`; return a summary. Under torchrun: DDP, rank 0 writes."
     if cfg.train.freeze_encoder: return fit_frozen(cfg, manifest, spec, out_dir, cache_dir, progress, seed)
+    rank, world = dist_world()
+    if cfg.train.nproc > 1 and world == 1:                        # start torchrun; its processes come back here as ranks
+        from ct_mask_cls.ddp import launch_fit
+        return launch_fit(cfg, manifest, spec, out_dir, cache_dir, progress, seed)
     tc = cfg.train; out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     seed = tc.seed if seed is None else seed; device = train_device(tc.device); seed_everything(seed)
     tr, va = records(manifest, 'train'), records(manifest, 'val')
@@ -238,6 +292,7 @@ def fit(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, 
     ds_tr = make_dataset(tr, spec, cache_dir, augment=tc.augment, seed=seed)
     ds_va = make_dataset(va, spec, cache_dir)
     model = model_for(cfg, spec).to(device)
+    net = model if world == 1 else nn.parallel.DistributedDataParallel(model, device_ids=[torch.cuda.current_device()] if device == 'cuda' else None)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=tc.epochs)
     ytr, yva = np.array([r['label'] for r in tr]), np.array([r['label'] for r in va])
@@ -245,33 +300,24 @@ def fit(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, 
     scaler = torch.amp.GradScaler('cuda', enabled=device == 'cuda')
     key, ck = fit_key(cfg, spec, seed, tr, va), out_dir/'checkpoint.pt'
     state = dict(epoch=0, history=[], best=[-1e9, -1e9], best_epoch=-1, bad=0)
-    c = load_checkpoint(ck, key, device) if tc.resume else None
+    c = load_checkpoint(ck, key, device) if tc.resume else None    # every process resumes from the same file
     if c:
         model.load_state_dict(c['model']); opt.load_state_dict(c['opt']); sched.load_state_dict(c['sched']); state = c['state']
         if scaler.is_enabled(): scaler.load_state_dict(c['scaler'])
-    bar = pbar(range(state['epoch'], tc.epochs), desc=f'train {spec.mode}', disable=not progress, initial=state['epoch'], total=tc.epochs)
+    bar = pbar(range(state['epoch'], tc.epochs), desc=f'train {spec.mode}' + (f' ({world} processes)' if world > 1 else ''),
+               disable=not progress or rank > 0, initial=state['epoch'], total=tc.epochs)
     for ep in bar:
         if state['bad'] >= tc.patience: break
-        ds_tr.reseed(seed + ep); torch.manual_seed(seed + ep); t0 = time.time()
-        loss, t_data = train_epoch(model, _loader(ds_tr, cfg, seed + ep), opt, scaler, loss_fn, device)
-        sched.step()
-        auc, val_loss, pva = validate(model, ds_va, yva, tc.batch_size, device)
-        state.setdefault('val_probs', []).append([float(v) for v in pva])     # every epoch's validation predictions: convergence with a CI
-        score = [auc if auc == auc else -1.0, -val_loss]      # validation AUC first; ties go to the lower validation loss
-        state['history'].append(dict(epoch=ep+1, train_loss=loss, val_loss=val_loss, val_auc=auc, lr=float(sched.get_last_lr()[0]),
-                                     seconds=round(time.time()-t0, 2), data_wait_frac=round(t_data/max(time.time()-t0, 1e-9), 3)))
-        if score > state['best']:
-            state.update(best=score, best_epoch=ep+1, bad=0)
-            with atomic_path(out_dir/'best_model.pt') as t: torch.save(model.state_dict(), t)
-        else: state['bad'] += 1
-        state['epoch'] = ep+1
-        save_checkpoint(ck, model, opt, sched, scaler, state, key)
-        bar.set_postfix(loss=f"{loss:.3f}", val_auc=f"{auc:.3f}")
-    with atomic_path(out_dir/'history.csv') as t: pd.DataFrame(state['history']).to_csv(t, index=False)
-    vp = pd.DataFrame(state.get('val_probs', []), columns=[r['case_id'] for r in va]); vp.insert(0, 'epoch', range(1, len(vp) + 1))
-    with atomic_path(out_dir/'val_predictions.csv') as t: vp.to_csv(t, index=False)
-    save_json(out_dir/'spec.json', dict(spec=asdict(spec), model=tc.model, width=tc.width, depth=tc.depth, seed=seed))
-    return dict(mode=spec.mode, best_epoch=state['best_epoch'], epochs_run=state['epoch'], out_dir=str(out_dir))
+        ds_tr.reseed(seed + ep + 7919*rank); torch.manual_seed(seed + ep); t0 = time.time()
+        loss, t_data = train_epoch(net, _loader(ds_tr, cfg, seed + ep, rank, world), opt, scaler, loss_fn, device)
+        sched.step(); loss = _mean_over_processes(loss, world)
+        if rank == 0:
+            state = end_epoch(model, ds_va, yva, state, out_dir, ep, loss, float(sched.get_last_lr()[0]), time.time() - t0, t_data/max(time.time() - t0, 1e-9), tc.batch_size, device)
+            save_checkpoint(ck, model, opt, sched, scaler, state, key)
+            bar.set_postfix(loss=f"{loss:.3f}", val_auc=f"{state['history'][-1]['val_auc']:.3f}")
+        state = _share_state(state, world)
+    if rank == 0: write_history(state, va, out_dir, spec, tc, seed)
+    return dict(mode=spec.mode, best_epoch=state['best_epoch'], epochs_run=state['epoch'], out_dir=str(out_dir), processes=world)
 
 def fit_frozen(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, cache_dir=None, progress:bool=True, seed:int|None=None) -> dict:
     "Frozen pretrained encoder: embed every case once (cached in `out_dir/embeddings.csv`), fit a logistic-regression head, write it into the model."
