@@ -15,9 +15,9 @@ from . import dicom, segment as seg, mask as msk, splits
 # %% auto #0
 __all__ = ['CASE_COLUMNS', 'MANIFEST_COLUMNS', 'preprocess_case', 'stage_preprocess', 'files_by_id', 'existing_masks',
            'segment_case', 'stage_segment', 'write_dicom_segs', 'found_labels', 'mask_case', 'cohort_fov', 'stage_mask',
-           'read_manifest', 'spec_for', 'train_mode', 'stage_train', 'explain_mode', 'read_xai', 'stage_xai',
-           'study_modes', 'body_mask_file', 'baseline_features', 'stage_study', 'kfold_study', 'read_study',
-           'tiny_root', 'tiny_setup', 'stage_context', 'subsample_training', 'learning_curves', 'claims']
+           'read_manifest', 'spec_for', 'train_mode', 'stage_train', 'native_maps', 'explain_mode', 'read_xai',
+           'stage_xai', 'study_modes', 'body_mask_file', 'baseline_features', 'stage_study', 'kfold_study',
+           'read_study', 'tiny_root', 'tiny_setup', 'stage_context', 'subsample_training', 'learning_curves', 'claims']
 
 # %% ../nbs/13_pipeline.ipynb #7d3bd0d1
 def _record(path:Path) -> dict:
@@ -254,6 +254,13 @@ def stage_train(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=
     save_json(RunLayout(run_dir).metrics_json, m)
     return m
 
+def native_maps(lay:RunLayout, out:Path, df:pd.DataFrame, progress:bool=True) -> list:
+    "Every map in `df` also on its CT's native grid (xai/<mode>/<method>_native/); their paths relative to `out`."
+    from ct_mask_cls.xai import to_native_grid
+    native = pd.read_csv(lay.cases_csv, dtype={'case_id': str}, keep_default_na=False).set_index('case_id').native_path
+    return [str(to_native_grid(out/r.nifti, native[r.case_id], out/f'{r.method}_native'/Path(r.nifti).name).relative_to(out))
+            for r in pbar(df.itertuples(), total=len(df), desc='maps on the native grid', disable=not progress)]
+
 def explain_mode(cfg:RunConfig, run_dir:str|Path, mode:str, progress:bool=True) -> pd.DataFrame:
     "Explanations of the test cases of `mode`'s first-seed model; writes xai/<mode>/cases.csv, summary.csv and agreement.csv."
     from ct_mask_cls import xai
@@ -262,6 +269,7 @@ def explain_mode(cfg:RunConfig, run_dir:str|Path, mode:str, progress:bool=True) 
     df = xai.explain(cfg, man, spec_for(cfg, run_dir, mode), lay.model_dir(mode), out, x.n_cases, lay.cache, progress, x.methods,
                      files_by_id(cfg, cfg.data.lesion_dir, cfg.data.truth_pattern), files_by_id(cfg, cfg.data.confounder_dir, cfg.data.truth_pattern),
                      x.sanity_cases, x.occlusion_mm)
+    if x.native_grid and len(df): df['nifti_native'] = native_maps(lay, out, df, progress)
     sanity = pd.read_csv(out/'sanity.csv') if (out/'sanity.csv').exists() and x.sanity_cases else None
     with atomic_path(out/'cases.csv') as t: df.to_csv(t, index=False)
     with atomic_path(out/'summary.csv') as t: xai.xai_summary(df, sanity).to_csv(t, index=False)

@@ -17,8 +17,8 @@ from .data import make_dataset, records, InputSpec
 
 # %% auto #0
 __all__ = ['METHODS', 'RawGradCAM', 'RawGradCAMPlusPlus', 'check_method', 'explain_map', 'gradcam_volume', 'to_ct_grid',
-           'localisation', 'map_similarity', 'randomisation_check', 'focus_voxel', 'cam_figure', 'explain',
-           'xai_summary', 'method_agreement']
+           'to_native_grid', 'localisation', 'map_similarity', 'randomisation_check', 'focus_voxel', 'cam_figure',
+           'explain', 'xai_summary', 'method_agreement']
 
 # %% ../nbs/09_xai.ipynb #69d5aa7e
 from pytorch_grad_cam import GradCAM, GradCAMPlusPlus
@@ -84,6 +84,15 @@ def to_ct_grid(m:np.ndarray, fov_start, fov_zoom, ct_shape) -> np.ndarray:
     start, zoom = np.round(np.asarray(fov_start)).astype(int), np.asarray(fov_zoom, float)
     if not np.allclose(zoom, 1): m = ndi.zoom(m, zoom, order=1)
     return fov_window(m.astype(np.float32), -start, ct_shape, 0.)
+
+# %% ../nbs/09_xai.ipynb #e12c35d9
+def to_native_grid(cam_path:str|Path, native_path:str|Path, out_path:str|Path) -> Path:
+    "Resample the map in `cam_path` (preprocessed CT grid) onto the grid of the native CT `native_path`; write it to `out_path`."
+    import nibabel as nib
+    from nibabel.processing import resample_from_to
+    cam, nat = nib.load(str(cam_path)), nib.load(str(native_path))
+    out = resample_from_to(cam, (nat.shape[:3], nat.affine), order=1, mode='constant', cval=0.)
+    return save_nifti(np.asarray(out.dataobj, np.float32), nat.affine, out_path, dtype=np.float32)
 
 # %% ../nbs/09_xai.ipynb #e99f557b
 def localisation(cam:np.ndarray, fov:np.ndarray, roi:np.ndarray, spacing, lesion:np.ndarray|None=None, confounder:np.ndarray|None=None, hit_mm:float=10.) -> dict:

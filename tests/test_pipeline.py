@@ -14,6 +14,7 @@ def tiny_run(tmp_path_factory):
     t = tmp_path_factory.mktemp('e2e')
     make_demo_cohort(t/'data', n=8, size=32, progress=False)
     cfg = demo_config(t/'data', t/'runs', 'tiny', tiny=True)
+    cfg.setdefault('xai', {})['native_grid'] = True
     (t/'c.yaml').write_text(yaml.safe_dump(cfg))
     t0 = time.time(); r = run_cli('run', t/'c.yaml', cwd=t)
     return t, r, time.time() - t0
@@ -58,6 +59,22 @@ def test_metrics_and_reports(tiny_run):
     for s in ('preprocess', 'segment', 'mask', 'train', 'xai', 'study'):            # the reports show their figures
         assert '<img' in stage_files(run, s)[1].read_text(), s
     assert 'backend' in (run/'02_segment.html').read_text() and 'threshold' in (run/'02_segment.html').read_text()
+
+def test_maps_on_the_native_grid(tiny_run):
+    "xai.native_grid: each map also on the converted series' own grid, its peak at the same world position as on the preprocessed grid."
+    t, r, _ = tiny_run
+    run = t/'runs'/'tiny'; cases = pd.read_csv(run/'preprocess'/'cases.csv', dtype={'case_id': str}).set_index('case_id')
+    x = pd.read_csv(run/'xai'/'zero'/'cases.csv', dtype={'case_id': str})
+    assert len(x) and x.nifti_native.notna().all()
+    for row in x.itertuples():
+        cam, nat = nib.load(str(run/'xai'/'zero'/row.nifti)), nib.load(cases.native_path[row.case_id])
+        nm = nib.load(str(run/'xai'/'zero'/row.nifti_native))
+        assert nm.shape == nat.shape[:3] and np.allclose(nm.affine, nat.affine)
+        a, b = np.asarray(cam.dataobj), np.asarray(nm.dataobj)
+        if a.max() <= 0: continue
+        centre = lambda img, arr: img.affine[:3, :3] @ (np.argwhere(arr > 0).T @ arr[arr > 0]/arr[arr > 0].sum()) + img.affine[:3, 3]   # the map's world centre of mass
+        d = np.linalg.norm(centre(cam, a) - centre(nm, b))
+        assert d <= np.abs(np.diag(cam.affine)[:3]).max(), (row.case_id, d)          # within one voxel of the preprocessed grid
 
 def test_rerun_reuses_stages(tiny_run):
     t, r, first = tiny_run
