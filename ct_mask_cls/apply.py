@@ -94,7 +94,8 @@ def score_cases(cfg:RunConfig, run_dir:str|Path, cases:pd.DataFrame, mode:str, o
             cam = xai.to_ct_grid(xai.explain_map(model, d['image'][None], 'gradcam'), d['fov_start'].numpy(), d['fov_zoom'].numpy(), img.shape)
             res.loc[i, 'cam_nifti'] = str(save_nifti(cam, img.affine, out.case(f'cam/{mode}', r['case_id']), dtype=np.float32))
     df = cases[['case_id', 'patient_id', 'status', 'reason']].merge(res, on='case_id', how='left')
-    df.insert(2, 'mode', mode); df['threshold'] = thr
+    df.insert(2, 'mode', mode)
+    df['threshold'] = thr
     df['decision'] = df.decision.astype('Int64')
     return df
 
@@ -150,7 +151,8 @@ def evaluate_external(run_dir:str|Path, other_config:str|Path, out:str|Path|None
     labels = read_labels(other.data.labels_csv)
     if cfg.preprocess.pseudonymise:
         from ct_mask_cls.dicom import pseudonym
-        key = pseudonym_key(cfg.preprocess); labels['patient_id'] = [pseudonym(p, key) for p in labels.patient_id]
+        key = pseudonym_key(cfg.preprocess)
+        labels['patient_id'] = [pseudonym(p, key) for p in labels.patient_id]
     rows = []
     with RunLock(run_dir), RunLock(scfg.run_dir):            # it writes the run's study/external.csv too
         cases = prepare_cases(scfg, progress)
@@ -207,7 +209,8 @@ def export_model(run_dir:str|Path, out:str|Path, mode:str|None=None) -> dict:
     cfg, lay, mode = load_run(run_dir, mode)
     spec = input_spec(cfg, mode, json.loads(lay.manifest_json.read_text()))
     model = trn.load_trained(cfg, spec, lay.model_dir(mode))
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     x = torch.rand((2, spec.in_channels, *spec.size), generator=torch.Generator().manual_seed(0))
     import warnings
     with torch.no_grad(), warnings.catch_warnings():
@@ -232,7 +235,8 @@ def export_model(run_dir:str|Path, out:str|Path, mode:str|None=None) -> dict:
             warnings.simplefilter('ignore')
             torch.onnx.export(model, (x[:1],), str(t), input_names=['image'], output_names=['logit'], dynamic_axes={'image': {0: 'batch'}, 'logit': {0: 'batch'}}, dynamo=False)
     except Exception as e:
-        (out/'model.onnx').unlink(missing_ok=True); onnx_note = f'{type(e).__name__}: {str(e).splitlines()[0][:200]}'
+        (out / 'model.onnx').unlink(missing_ok=True)
+        onnx_note = f'{type(e).__name__}: {str(e).splitlines()[0][:200]}'
     settings['onnx'] = 'model.onnx' if not onnx_note else f'not exported ({onnx_note})'
     save_json(out/'preprocessing.json', settings)
     atomic_write_text(out/'MODEL_CARD.md', model_card(cfg, lay, mode, settings, versions()))

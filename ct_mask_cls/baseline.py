@@ -41,13 +41,16 @@ def fit_baseline(features:pd.DataFrame, manifest:pd.DataFrame, n_boot:int=1000, 
     from sklearn.model_selection import cross_val_predict, StratifiedKFold
     man = manifest[manifest.status == 'ok'].set_index('case_id')
     X = features.reindex(man.index).astype(float)
-    fit_rows = man.split.isin(['train', 'val']).values; test_rows = (man.split == 'test').values
+    fit_rows = man.split.isin(['train', 'val']).values
+    test_rows = (man.split == 'test').values
     y = man.label.values.astype(int)
-    check_evaluable(y[fit_rows], 'training set'); check_evaluable(y[test_rows])
+    check_evaluable(y[fit_rows], 'training set')
+    check_evaluable(y[test_rows])
     keep = X[fit_rows].notna().any() & (X[fit_rows].std() > 0)
     X = X.loc[:, keep]
     n_min = int(np.bincount(y[fit_rows], minlength=2).min())    # folds can be no more than the smaller class has patients
-    k = min(5, n_min); inner = min(5, n_min - -(-n_min//k)) if k >= 2 else 0
+    k = min(5, n_min)
+    inner = min(5, n_min - -(-n_min // k)) if k >= 2 else 0
     cv = StratifiedKFold(k, shuffle=True, random_state=seed) if k >= 2 else None
     lr = (LogisticRegressionCV(Cs=10, cv=StratifiedKFold(inner, shuffle=True, random_state=seed), scoring='roc_auc', max_iter=5000, l1_ratios=(0,), use_legacy_attributes=False)
           if inner >= 2 else LogisticRegression(max_iter=5000))   # too few patients to choose the penalty by cross-validation: the default one

@@ -23,7 +23,8 @@ app = typer.Typer(help="ct_mask_cls: raw CT -> organ masks -> masked classifier 
 _STATE = dict(debug=False)
 
 def _fail(msg:str, code:int):
-    typer.secho(f"error: {msg}", fg=typer.colors.RED, err=True); raise typer.Exit(code)
+    typer.secho(f"error: {msg}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
 
 def cli_errors(fn):
     "Turn errors raised by a command into one-line messages and exit codes (a traceback only with --debug)."
@@ -42,7 +43,8 @@ def cli_errors(fn):
 def _version(v:bool):
     if v:
         from ct_mask_cls import __version__
-        typer.echo(f"ct-mask-cls {__version__}"); raise typer.Exit()
+        typer.echo(f"ct-mask-cls {__version__}")
+        raise typer.Exit()
 
 @app.callback()
 def main(debug:bool=typer.Option(False, '--debug', help="print tracebacks of errors"),
@@ -113,7 +115,8 @@ def stage(name:str=typer.Argument(..., help="preprocess | segment | mask | train
     "Run one stage for CONFIG (the stages before it must have run)."
     from ct_mask_cls.runner import run_stage, preflight, STAGES
     if name not in STAGES: raise ConfigError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
-    cfg = config_with_overrides(config, set); preflight(cfg)
+    cfg = config_with_overrides(config, set)
+    preflight(cfg)
     with RunLock(cfg.run_dir, wait=wait, echo=typer.echo):
         r = run_stage(name, cfg, force)
     typer.echo(f"[{name}] {'reused' if r['reused'] else 'done'} in {r['seconds']} s -> {cfg.run_dir/r['html']}")
@@ -127,10 +130,15 @@ def report(run_dir:Path=typer.Argument(..., help="a run folder")):
     lay = RunLayout(run_dir)
     for s in STAGES:
         nb, html, _ = lay.stage_files(s)
-        if not nb.exists(): typer.echo(f"[{s}] not run"); continue
+        if not nb.exists():
+            typer.echo(f"[{s}] not run")
+            continue
         errs = notebook_errors(nb)
-        if errs: typer.secho(f"[{s}] has errors, no HTML: {errs[0]}", fg=typer.colors.YELLOW); continue
-        render_html(nb, html); typer.echo(f"[{s}] {html}")
+        if errs:
+            typer.secho(f"[{s}] has errors, no HTML: {errs[0]}", fg=typer.colors.YELLOW)
+            continue
+        render_html(nb, html)
+        typer.echo(f"[{s}] {html}")
 
 @app.command(name='check-reports')
 @cli_errors
@@ -188,7 +196,8 @@ def export(run_dir:Path=typer.Argument(..., help="a finished run folder"), out:P
 
 # %% ../nbs/15_cli.ipynb #b13bb984
 class DemoKind(str, Enum):
-    realistic = 'realistic'; chest = 'chest'
+    realistic = 'realistic'
+    chest = 'chest'
 
 @app.command()
 @cli_errors
@@ -208,7 +217,8 @@ def demo(out:Path=typer.Option(Path('outputs'), help="folder for the generated c
         else: make_demo_cohort(data, n=n, seed=seed)
         save_json(stamp, want)
     cfg = config_from_dict(demo_config(data, out, f'demo-{kind.value}', kind=kind.value, organ=organ))
-    t0 = time.time(); run_pipeline(cfg, force=force, echo=typer.echo, wait=wait)
+    t0 = time.time()
+    run_pipeline(cfg, force=force, echo=typer.echo, wait=wait)
     typer.secho(f"\nreport index: {(cfg.run_dir/'index.html').resolve()}  ({time.time()-t0:.0f} s)", fg=typer.colors.GREEN)
 
 # %% ../nbs/15_cli.ipynb #18b33048
@@ -267,8 +277,11 @@ def mask_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), mask:Path=typer.Argum
     from ct_mask_cls.mask import apply_mask, roi_from_labels, resolve_windows
     for p in (ct, mask):
         if not p.is_file(): raise ConfigError(f"file not found: {p}")
-    try: c, aff = load_nifti(ct); m, maff = load_nifti(mask)
-    except Exception as e: raise ConfigError(f"cannot read {ct} or {mask} as NIfTI: {type(e).__name__}: {e}") from None
+    try:
+        c, aff = load_nifti(ct)
+        m, maff = load_nifti(mask)
+    except Exception as e:
+        raise ConfigError(f"cannot read {ct} or {mask} as NIfTI: {type(e).__name__}: {e}") from None
     if c.shape != m.shape or not np.allclose(aff, maff, atol=1e-3): raise ConfigError(f"mask grid {m.shape} differs from CT grid {c.shape}")
     ids = resolve_roi(list(roi))
     r = roi_from_labels(m, ids.values())

@@ -245,7 +245,8 @@ def config_from_dict(d:dict, base:Path|str|None=None) -> RunConfig:
     _check_keys(d, RunConfig)
     types = {k: t for k, _, _, t in config_fields()}
     for key, tp in types.items():                        # a bare text where a list is expected would be cast to a tuple of letters
-        a, _, b = key.partition('.'); v = (d.get(a) or {}).get(b) if b and isinstance(d.get(a), dict) else (d.get(a) if not b else None)
+        a, _, b = key.partition('.')
+        v = (d.get(a) or {}).get(b) if b and isinstance(d.get(a), dict) else (d.get(a) if not b else None)
         opts = get_args(tp) if get_origin(tp) is Union else (tp,)
         if isinstance(v, str) and any(get_origin(o) is tuple for o in opts) and not any(o is str or (get_origin(o) is Literal and v in get_args(o)) for o in opts):
             raise ConfigError(f"config key '{key}' must be {describe_type(tp)}; got {v!r} (a list is written [a, b])")
@@ -286,9 +287,12 @@ def config_to_dict(cfg:RunConfig, redact:bool=False) -> dict:
 def default_config_yaml() -> str:
     "The default config as YAML, each key commented with its help text (and its choices)."
     lines = ["# ct_mask_cls run configuration: every key, its default and what it does."]
-    d = config_to_dict(RunConfig()); last = None
+    d = config_to_dict(RunConfig())
+    last = None
     for key, sec, f, tp in config_fields():
-        if sec and sec != last: lines.append(f"{sec}:  # {config_sections()[sec].__doc__}"); last = sec
+        if sec and sec != last:
+            lines.append(f"{sec}:  # {config_sections()[sec].__doc__}")
+            last = sec
         v = d[sec][f.name] if sec else d[f.name]
         val = yaml.safe_dump(v, default_flow_style=True, allow_unicode=True).strip().removesuffix('...').strip()
         lines.append(f"{'  ' if sec else ''}{f.name}: {val}  # {f.metadata.get('help','')}")
@@ -404,7 +408,8 @@ def case_map(fn, items, workers:int, desc:str, progress:bool=True, executor:Exec
     try:
         if worker_setup is not None: client.register_plugin(type('WorkerSetup', (_WorkerSetup, WorkerPlugin), {})(worker_setup))
         futs = client.map(fn, items, pure=False)
-        where = {f.key: i for i, f in enumerate(futs)}; out = [None]*len(items)
+        where = {f.key: i for i, f in enumerate(futs)}
+        out = [None]*len(items)
         for f in pbar(as_completed(futs), total=len(futs), desc=desc, disable=not progress):
             i = where[f.key]
             try: out[i] = f.result()
@@ -423,13 +428,15 @@ def _umask() -> int:
         for line in Path('/proc/self/status').read_text().splitlines():
             if line.startswith('Umask:'): return int(line.split()[1], 8)
     except OSError: pass
-    old = os.umask(0o022); os.umask(old)
+    old = os.umask(0o022)
+    os.umask(old)
     return old
 
 @contextlib.contextmanager
 def atomic_path(path:str|Path):
     "Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds. The file gets the mode a plain `open()` would give (0666 minus the umask)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix='.'+path.name+'.', suffix='.tmp'+''.join(path.suffixes), dir=path.parent)
     os.close(fd)
     try:
@@ -474,7 +481,8 @@ _SAFE = re.compile(r'[^A-Za-z0-9._-]')
 
 def safe_name(case_id:str, max_len:int=64) -> str:
     "A file-name-safe, unique and stable name for a case id."
-    s = str(case_id); clean = _SAFE.sub('_', s).lstrip('.-') or 'case'
+    s = str(case_id)
+    clean = _SAFE.sub('_', s).lstrip('.-') or 'case'
     if clean == s and len(s) <= max_len: return s
     return f"{clean[:max_len-9]}-{hashlib.sha256(s.encode()).hexdigest()[:8]}"
 
@@ -589,7 +597,8 @@ class RunLock:
             h = self.holder()
             if h.get('host') == socket.gethostname() and not _alive(int(h.get('pid', 0) or 0)):
                 self.echo(f"taking over the lock of run folder {self.path.parent}: process {h.get('pid')} (started {h.get('started')}) no longer exists")
-                self.path.unlink(missing_ok=True); continue
+                self.path.unlink(missing_ok=True)
+                continue
             if not self.wait: raise RunLocked(f"run folder {self.path.parent} is in use by process {h.get('pid')} on {h.get('host')} (since {h.get('started')}); wait for it, use another run_id, or pass --wait")
             _time.sleep(self.poll)
         return self
@@ -602,7 +611,9 @@ import numpy as np, nibabel as nib
 def save_nifti(arr:np.ndarray, affine:np.ndarray, path:str|Path, dtype=None):
     "Save `arr` with `affine` as NIfTI, atomically."
     arr = np.asarray(arr if dtype is None else arr.astype(dtype))
-    img = nib.Nifti1Image(arr, affine); img.set_qform(affine, code=1); img.set_sform(affine, code=1)
+    img = nib.Nifti1Image(arr, affine)
+    img.set_qform(affine, code=1)
+    img.set_sform(affine, code=1)
     with atomic_path(path) as t: nib.save(img, str(t))
     return Path(path)
 

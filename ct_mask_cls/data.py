@@ -47,7 +47,8 @@ class InputSpec:
 def input_spec(cfg:RunConfig, mode:str, fov:dict|None=None) -> InputSpec:
     "The `InputSpec` of `mode` under `cfg`; `fov` holds the cohort's auto FOVs (`roi_fov_vox`, `scan_fov_vox`, from mask/manifest.json)."
     from ct_mask_cls.mask import resolve_windows
-    mc = cfg.mask; windows = resolve_windows(mc.window, mc.roi, mc.extra_windows)
+    mc = cfg.mask
+    windows = resolve_windows(mc.window, mc.roi, mc.extra_windows)
     setting, key = (mc.fov_mm, 'roi_fov_vox') if mode in ('zero', 'crop', 'pool') else (mc.scan_fov_mm, 'scan_fov_vox')
     fill = windows[0][0] if mc.fill is None else mc.fill
     roi_pool = mode in ('zero', 'pool') and cfg.train.model != 'resnet18_2p5d'
@@ -55,7 +56,8 @@ def input_spec(cfg:RunConfig, mode:str, fov:dict|None=None) -> InputSpec:
     if setting == 'auto':
         if not fov or key not in fov: raise ConfigError(f"the automatic field of view for {mode} is measured by the mask stage; run it first (or set mask.{'fov_mm' if key == 'roi_fov_vox' else 'scan_fov_mm'})")
         size = tuple(fov[key])
-    else: size = tuple(int(np.ceil(f/s/8)*8) for f, s in zip(setting, cfg.preprocess.spacing))
+    else:
+        size = tuple(int(np.ceil(f / s / 8) * 8) for f, s in zip(setting, cfg.preprocess.spacing))
     return InputSpec(mode, windows, fill, mc.margin_mm, mc.roi_margin_mm, size, False, roi_pool)
 
 # %% ../nbs/05_data.ipynb #e1e3174a
@@ -72,13 +74,15 @@ def network_input(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputSp
     inner = dilate_mm(roi, sp, spec.roi_margin_mm) if spec.mode in ('zero', 'channel', 'pool') else roi
     if spec.mode == 'zero': vol = np.where(inner, ct, fill)
     elif spec.mode in ('crop', 'pool'):
-        vol = np.full(ct.shape, fill, np.float32); box = tuple(slice(max(a, 0), min(b, n)) for a, b, n in zip(lo, hi, shape))
+        vol = np.full(ct.shape, fill, np.float32)
+        box = tuple(slice(max(a, 0), min(b, n)) for a, b, n in zip(lo, hi, shape))
         vol[box] = ct[box]
     else: vol = ct
     aux = inner if spec.aux else None
     if spec.resize:
         lo, hi = np.maximum(lo, 0), np.minimum(hi, shape)
-        box = tuple(slice(a, b) for a, b in zip(lo, hi)); size = np.array(spec.size)
+        box = tuple(slice(a, b) for a, b in zip(lo, hi))
+        size = np.array(spec.size)
         cut = lambda a, mode: np.asarray(Resize(spec.size, mode=mode)(np.asarray(a, np.float32)[box][None]))[0]
         start, zoom = lo, (hi - lo)/size
         vol, roi_n, aux_n = cut(vol, 'trilinear'), cut(roi, 'nearest'), (cut(aux, 'nearest') if aux is not None else None)
@@ -96,9 +100,13 @@ def network_input(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputSp
 # %% ../nbs/05_data.ipynb #2e8b6ac8
 class NetworkInputd(MapTransform):
     "Load a record's `ct` and `mask` files into the network input of `spec` (see `network_input`)."
-    def __init__(self, spec:InputSpec): super().__init__(keys=['ct']); self.spec = spec
+    def __init__(self, spec: InputSpec):
+        super().__init__(keys=['ct'])
+        self.spec = spec
+
     def __call__(self, d):
-        ct, aff = load_nifti(d['ct']); roi = load_nifti(d['mask'])[0] > 0
+        ct, aff = load_nifti(d['ct'])
+        roi = load_nifti(d['mask'])[0] > 0
         return dict(d, **network_input(ct, roi, aff, self.spec), label=torch.tensor([float(d['label'])]))
 
 def train_transforms(spec:InputSpec, augment:str='ct', seed:int=0) -> Compose:

@@ -19,7 +19,8 @@ __all__ = ['write_job', 'read_job', 'torchrun_command', 'torchrun_env', 'run_job
 # %% ../nbs/18_ddp.ipynb #05946ba9
 def write_job(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, cache_dir:str|Path|None=None, seed:int|None=None) -> Path:
     "Write what a training process needs into `out_dir` (ddp_job.json and ddp_manifest.csv; secrets blanked); the job file's path."
-    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     man = out_dir/'ddp_manifest.csv'
     with atomic_path(man) as t: manifest.to_csv(t, index=False)
     d = config_to_dict(cfg)
@@ -31,7 +32,8 @@ def write_job(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|
 
 def read_job(job:str|Path) -> tuple:
     "(config, manifest, spec, out_dir, cache_dir, seed) of a job file written by `write_job`."
-    job = Path(job); d = json.loads(job.read_text())
+    job = Path(job)
+    d = json.loads(job.read_text())
     man = pd.read_csv(job.parent/d['manifest'], dtype={'case_id': str, 'patient_id': str}, keep_default_na=False)
     tup = lambda v: tuple(tup(x) for x in v) if isinstance(v, list) else v        # JSON lists back to the spec's tuples
     spec = InputSpec(**{k: tup(v) for k, v in d['spec'].items()})

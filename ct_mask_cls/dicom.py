@@ -23,8 +23,11 @@ __all__ = ['CT_SOP', 'SERIES_COLUMNS', 'is_dicom', 'find_dicom_files', 'read_hea
 def is_dicom(path:str|Path) -> bool:
     "True if `path` is a DICOM Part 10 file (magic `DICM` at offset 128)."
     try:
-        with open(path, 'rb') as f: f.seek(128); return f.read(4) == b'DICM'
-    except OSError: return False
+        with open(path, 'rb') as f:
+            f.seek(128)
+            return f.read(4) == b'DICM'
+    except OSError:
+        return False
 
 def find_dicom_files(root:str|Path) -> list[Path]:
     "Every DICOM file under `root`, at any depth, sorted."
@@ -42,7 +45,8 @@ def _s(ds, k, default=''):
 def _pixel_problem(ds) -> str:
     "'' if the file holds all its pixel data, else what is wrong (truncated files are common in interrupted exports)."
     if 'PixelData' not in ds: return 'no pixel data'
-    px = ds.PixelData; ts = ds.file_meta.get('TransferSyntaxUID', pydicom.uid.ImplicitVRLittleEndian)
+    px = ds.PixelData
+    ts = ds.file_meta.get('TransferSyntaxUID', pydicom.uid.ImplicitVRLittleEndian)
     if ts.is_compressed:
         try: frames = list(pydicom.encaps.generate_frames(px, number_of_frames=int(ds.get('NumberOfFrames', 1) or 1)))
         except Exception as e: return f'corrupt compressed pixel data ({type(e).__name__})'
@@ -55,10 +59,13 @@ def read_header(path:str|Path) -> dict:
     path = Path(path)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter('ignore'); ds = pydicom.dcmread(path)
-    except Exception as e: return dict(path=str(path), folder=str(path.parent), error=f"unreadable file: {type(e).__name__}")
+            warnings.simplefilter('ignore')
+            ds = pydicom.dcmread(path)
+    except Exception as e:
+        return dict(path=str(path), folder=str(path.parent), error=f"unreadable file: {type(e).__name__}")
     it = [str(x).upper() for x in (_s(ds, 'ImageType', []) or [])]
-    iop = _s(ds, 'ImageOrientationPatient', None); ipp = _s(ds, 'ImagePositionPatient', None)
+    iop = _s(ds, 'ImageOrientationPatient', None)
+    ipp = _s(ds, 'ImagePositionPatient', None)
     h = dict(path=str(path), folder=str(path.parent), error='',
         series_uid=str(_s(ds,'SeriesInstanceUID')), study_uid=str(_s(ds,'StudyInstanceUID')),
         series_number=str(_s(ds,'SeriesNumber')), series_description=str(_s(ds,'SeriesDescription')),
@@ -96,15 +103,19 @@ def classify_series(headers:list[dict], allow_modality:tuple=(), min_slices:int=
 def dcm2niix_bin() -> str:
     "Path of the dcm2niix executable."
     try:
-        import dcm2niix; return str(dcm2niix.bin)
-    except Exception: pass
+        import dcm2niix
+
+        return str(dcm2niix.bin)
+    except Exception:
+        pass
     b = shutil.which('dcm2niix')
     if not b: raise RuntimeError("dcm2niix not found: `pip install dcm2niix`")
     return b
 
 def run_dcm2niix(files:list, out_dir:str|Path, name:str='series') -> list[Path]:
     "Convert exactly `files` with dcm2niix into `out_dir`; return the NIfTI files written."
-    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix='dcm_') as src:
         for i, f in enumerate(files): os.symlink(Path(f).resolve(), Path(src)/f'{i:05d}.dcm')
         r = subprocess.run([dcm2niix_bin(), '-z', 'n', '-b', 'n', '-w', '1', '-f', name, '-o', str(out_dir), src], capture_output=True, text=True)   # uncompressed: we re-save anyway
@@ -116,7 +127,9 @@ def to_canonical_hu(img:nib.Nifti1Image) -> nib.Nifti1Image:
     "Reorient to canonical RAS and store HU as int16."
     img = nib.as_closest_canonical(img)
     hu = np.rint(np.asarray(img.dataobj, dtype=np.float32)).astype(np.int16)
-    out = nib.Nifti1Image(hu, img.affine); out.set_qform(img.affine, 1); out.set_sform(img.affine, 1)
+    out = nib.Nifti1Image(hu, img.affine)
+    out.set_qform(img.affine, 1)
+    out.set_sform(img.affine, 1)
     return out
 
 # %% ../nbs/01_dicom.ipynb #ef9816b6
@@ -164,21 +177,28 @@ class SeriesRejected(ValueError):
 
 def slice_geometry(headers:list[dict]) -> dict:
     "Slice positions along the normal (from ImagePositionPatient, never SliceThickness), duplicates, gaps, unevenness and gantry tilt."
-    iop = np.array(headers[0]['iop'], float); n = np.cross(iop[:3], iop[3:]); n /= np.linalg.norm(n)
-    ipp = np.array([h['ipp'] for h in headers], float); d = ipp @ n
-    order = np.argsort(d, kind='stable'); d, ipp = d[order], ipp[order]
+    iop = np.array(headers[0]['iop'], float)
+    n = np.cross(iop[:3], iop[3:])
+    n /= np.linalg.norm(n)
+    ipp = np.array([h['ipp'] for h in headers], float)
+    d = ipp @ n
+    order = np.argsort(d, kind='stable')
+    d, ipp = d[order], ipp[order]
     hs = [headers[i] for i in order]
     keep, dropped, conflicts = [0], [], []
     for i in range(1, len(hs)):                                   # same position: identical pixels -> duplicate, else a conflict
         if abs(d[i] - d[keep[-1]]) < 0.01:
             (dropped if hs[i].get('pixel_sha1') == hs[keep[-1]].get('pixel_sha1') else conflicts).append(hs[i]['path'])
-        else: keep.append(i)
+        else:
+            keep.append(i)
     d, ipp, hs = d[keep], ipp[keep], [hs[i] for i in keep]
-    diffs = np.diff(d); sp = float(np.median(diffs)) if len(diffs) else 0.0
+    diffs = np.diff(d)
+    sp = float(np.median(diffs)) if len(diffs) else 0.0
     ratio = diffs/sp if sp > 0 else np.ones_like(diffs)
     regular = bool(np.all(np.abs(ratio - 1) < 0.02))
     gaps = bool(not regular and np.all(np.abs(ratio - np.rint(ratio)) < 0.05))
-    stack = (ipp[-1] - ipp[0]); tilt = float(np.degrees(np.arccos(min(1.0, abs(stack @ n)/np.linalg.norm(stack))))) if len(ipp) > 1 and np.linalg.norm(stack) > 0 else 0.0
+    stack = (ipp[-1] - ipp[0])
+    tilt = float(np.degrees(np.arccos(min(1.0, abs(stack @ n)/np.linalg.norm(stack))))) if len(ipp) > 1 and np.linalg.norm(stack) > 0 else 0.0
     return dict(normal=n, positions=d, ipp=ipp, headers=hs, files=[h['path'] for h in hs], spacing=sp, regular=regular,
                 missing=int(np.sum(np.rint(ratio) - 1)) if gaps else 0, uneven=not regular and not gaps,
                 spacing_range=(float(diffs.min()), float(diffs.max())) if len(diffs) else (0., 0.), dropped=dropped, conflicts=conflicts, tilt_deg=tilt)
@@ -187,27 +207,33 @@ def slice_geometry(headers:list[dict]) -> dict:
 def regularise_stack(arr:np.ndarray, affine:np.ndarray, g:dict, fill:float=-1024.) -> tuple[np.ndarray, np.ndarray]:
     "dcm2niix's (x, y, slice) volume of the sorted slices in `g` -> a uniform, untilted stack and its affine."
     from scipy import ndimage as ndi
-    n_ras = g['normal']*np.array([-1, -1, 1]); p = g['ipp']*np.array([-1, -1, 1])     # DICOM LPS -> NIfTI RAS
+    n_ras = g['normal'] * np.array([-1, -1, 1])
+    p = g['ipp'] * np.array([-1, -1, 1])  # DICOM LPS -> NIfTI RAS
     if arr.shape[2] != len(p): raise SeriesRejected(f"dcm2niix wrote {arr.shape[2]} slices for {len(p)} files")
     sgn = 1 if affine[:3, 2] @ n_ras > 0 else -1                # dcm2niix's slice order along the normal
     if sgn < 0: p = p[::-1]
-    rel = p - p[0]; dist = rel @ (sgn*n_ras)                    # distance of every slice from slice 0, increasing
+    rel = p - p[0]
+    dist = rel @ (sgn * n_ras)  # distance of every slice from slice 0, increasing
     A2 = affine[:3, :2]
     shifted = np.empty(arr.shape, np.float32)
     for k in range(len(p)):                                     # move tilted slices back in-plane
         inplane = rel[k] - (rel[k] @ n_ras)*n_ras
         u = np.linalg.lstsq(A2, inplane, rcond=None)[0]
         shifted[..., k] = arr[..., k] if np.abs(u).max() < 1e-3 else ndi.shift(arr[..., k].astype(np.float32), u, order=1, cval=fill)
-    sp = g['spacing']; t = np.arange(int(np.floor(dist[-1]/sp + 1e-3)) + 1)*sp
+    sp = g['spacing']
+    t = np.arange(int(np.floor(dist[-1] / sp + 1e-3)) + 1) * sp
     j = np.clip(np.searchsorted(dist, t, side='right') - 1, 0, len(dist) - 2)
     w = np.clip((t - dist[j])/np.maximum(dist[j+1] - dist[j], 1e-6), 0, 1)
     out = shifted[..., j]*(1 - w) + shifted[..., j+1]*w
-    new = affine.copy(); new[:3, 2] = sgn*n_ras*sp
+    new = affine.copy()
+    new[:3, 2] = sgn * n_ras * sp
     return out, new
 
 def convert_series(s:Series, out_path:str|Path, uneven:str='resample', tilt:str='correct') -> dict:
     "Convert series `s` to a canonical-RAS HU NIfTI at `out_path`; raise `SeriesRejected` with the reason; return a record for series.csv."
-    out_path = Path(out_path); g = slice_geometry(s.headers); notes = []
+    out_path = Path(out_path)
+    g = slice_geometry(s.headers)
+    notes = []
     if g['conflicts']: raise SeriesRejected(f"{len(g['conflicts'])} slice(s) share a position with a different image (mixed acquisitions in one series?)")
     if g['dropped']: notes.append(f"dropped {len(g['dropped'])} duplicate slice(s) (same position, same pixels)")
     if len(g['files']) < 3: raise SeriesRejected(f"too few distinct slices ({len(g['files'])})")
@@ -259,7 +285,9 @@ def pseudonym(patient_id:str, salt:str) -> str:
 def convert_tree(root:str|Path, out_dir:str|Path, pc=None, progress:bool=True, executor=None) -> pd.DataFrame:
     "Convert every CT series under `root` into `out_dir` with the `PreprocessConfig` `pc` (threads, or one Dask task per series with a dask `executor`); write and return `out_dir/series.csv`."
     from ct_mask_cls.core import PreprocessConfig
-    pc = pc or PreprocessConfig(); out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    pc = pc or PreprocessConfig()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     series, bad = scan_series(root, tuple(pc.allow_modality), pc.min_slices, progress)
     key = pseudonym_key(pc) if pc.pseudonymise else ''
     if pc.pseudonymise and not key: pseudonym('', '')                   # raises: no key
@@ -272,7 +300,8 @@ def convert_tree(root:str|Path, out_dir:str|Path, pc=None, progress:bool=True, e
         row = dict(series_key=uid_of(s.key), patient_id=pid, series_description=s.h['series_description'], modality=s.h['modality'], status='rejected',
                    reason=s.reason, notes='', nifti_path='', n_slices=len(s.files), source='' if pc.pseudonymise else str(Path(s.files[0]).parent))
         if s.reason: return row
-        name = f"{safe_name(pid)}_s{s.h['series_number'] or 0}_{hash_obj(s.key)[:6]}.nii.gz"; side = out_dir/(name[:-7] + '.json')
+        name = f"{safe_name(pid)}_s{s.h['series_number'] or 0}_{hash_obj(s.key)[:6]}.nii.gz"
+        side = out_dir/(name[:-7] + '.json')
         fp = hash_obj([source_fingerprint(s.files), pc.uneven_slices, pc.gantry_tilt])
         done = json.loads(side.read_text()) if (out_dir/name).exists() and side.exists() else {}
         if done.get('fingerprint') == fp: return dict(row, **{k: v for k, v in done.items() if k != 'fingerprint'})

@@ -55,7 +55,8 @@ def apply_mask(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, mode:str='zero'
     if mode == 'channel': return np.stack([ct, dilate_mm(roi, sp, roi_margin_mm).astype(ct.dtype)]), affine.copy()
     if mode in ('crop', 'pool'):
         sl = bbox(roi, margin_vox(sp, margin_mm))
-        aff = affine.copy(); aff[:3, 3] = affine[:3, :3] @ np.array([s.start for s in sl]) + affine[:3, 3]
+        aff = affine.copy()
+        aff[:3, 3] = affine[:3, :3] @ np.array([s.start for s in sl]) + affine[:3, 3]
         return ct[sl].copy(), aff
     raise ValueError(f"unknown mask mode {mode!r}")
 
@@ -80,7 +81,8 @@ def resolve_windows(window, roi_names, extra=()) -> tuple:
 # %% ../nbs/03_mask.ipynb #534b4113
 def roi_box(roi:np.ndarray, spacing, margin_mm:float=0.) -> tuple[np.ndarray, np.ndarray]:
     "(low, high) voxel corners of the ROI's box plus margin, high exclusive, not clipped to the volume."
-    idx = np.nonzero(roi); m = np.array(margin_vox(spacing, margin_mm))
+    idx = np.nonzero(roi)
+    m = np.array(margin_vox(spacing, margin_mm))
     return np.array([int(i.min()) for i in idx]) - m, np.array([int(i.max()) + 1 for i in idx]) + m
 
 def fov_start(low, high, size) -> np.ndarray:

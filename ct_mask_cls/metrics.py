@@ -17,14 +17,16 @@ __all__ = ['auc_ci', 'paired_delta_auc', 'seeds_auc', 'seeds_delta_auc', 'ece', 
 # %% ../nbs/06_metrics.ipynb #e26c1366
 def _boot_indices(groups, n:int, seed:int):
     "Yield index arrays of patient-level bootstrap resamples."
-    groups = np.asarray(groups); rng = np.random.default_rng(seed)
+    groups = np.asarray(groups)
+    rng = np.random.default_rng(seed)
     uniq, inv = np.unique(groups, return_inverse=True)
     members = [np.nonzero(inv == i)[0] for i in range(len(uniq))]
     for _ in range(n): yield np.concatenate([members[i] for i in rng.integers(0, len(uniq), len(uniq))])
 
 def auc_ci(y, p, groups=None, n:int=1000, seed:int=0, alpha:float=0.05) -> tuple[float, float, float]:
     "(AUC, CI low, CI high) with a patient-level bootstrap (`n` = 0: no interval)."
-    y, p = np.asarray(y), np.asarray(p); groups = np.arange(len(y)) if groups is None else groups
+    y, p = np.asarray(y), np.asarray(p)
+    groups = np.arange(len(y)) if groups is None else groups
     if len(set(y)) < 2: return float('nan'), float('nan'), float('nan')
     if n == 0: return float(roc_auc_score(y, p)), float('nan'), float('nan')
     boots = [roc_auc_score(y[i], p[i]) for i in _boot_indices(groups, n, seed) if len(set(y[i])) == 2]
@@ -32,14 +34,16 @@ def auc_ci(y, p, groups=None, n:int=1000, seed:int=0, alpha:float=0.05) -> tuple
 
 def paired_delta_auc(y, p_a, p_b, groups=None, n:int=1000, seed:int=0, alpha:float=0.05) -> tuple[float, float, float]:
     "AUC(a) - AUC(b) with a paired patient-level bootstrap CI."
-    y, p_a, p_b = map(np.asarray, (y, p_a, p_b)); groups = np.arange(len(y)) if groups is None else groups
+    y, p_a, p_b = map(np.asarray, (y, p_a, p_b))
+    groups = np.arange(len(y)) if groups is None else groups
     if n == 0: return float(roc_auc_score(y, p_a) - roc_auc_score(y, p_b)), float('nan'), float('nan')
     d = [roc_auc_score(y[i], p_a[i]) - roc_auc_score(y[i], p_b[i]) for i in _boot_indices(groups, n, seed) if len(set(y[i])) == 2]
     return float(roc_auc_score(y, p_a) - roc_auc_score(y, p_b)), float(np.quantile(d, alpha/2)), float(np.quantile(d, 1-alpha/2))
 
 def seeds_auc(y, probs, groups=None, n:int=1000, seed:int=0, alpha:float=0.05) -> dict:
     "AUC of models trained with several seeds (`probs`: seeds × cases): mean, SD across seeds, and a patient-level bootstrap CI of the mean."
-    y, P = np.asarray(y), np.atleast_2d(np.asarray(probs, float)); groups = np.arange(len(y)) if groups is None else groups
+    y, P = np.asarray(y), np.atleast_2d(np.asarray(probs, float))
+    groups = np.arange(len(y)) if groups is None else groups
     aucs = [roc_auc_score(y, p) for p in P]
     out = dict(auc=float(np.mean(aucs)), auc_sd=float(np.std(aucs, ddof=1)) if len(aucs) > 1 else 0.0, auc_ci_low=float('nan'), auc_ci_high=float('nan'))
     if n:

@@ -51,8 +51,11 @@ def _nifti_native(lay:RunLayout, case_id:str, src:Path, force:bool=False) -> Pat
     nat, side = lay.native(case_id), lay.native(case_id).with_suffix('').with_suffix('.json')
     fp = hash_obj(file_fingerprint(src))
     if not _reusable(_record(side), fp, nat, force):
-        try: img = dicom.to_canonical_hu(nib.load(str(src))); img.get_fdata()
-        except Exception as e: raise ValueError(f"{src} is not a readable NIfTI: {type(e).__name__}: {e}") from None
+        try:
+            img = dicom.to_canonical_hu(nib.load(str(src)))
+            img.get_fdata()
+        except Exception as e:
+            raise ValueError(f"{src} is not a readable NIfTI: {type(e).__name__}: {e}") from None
         with atomic_path(nat) as t: nib.save(img, str(t))
         save_json(side, dict(fingerprint=fp, out_size=nat.stat().st_size))
     return nat
@@ -114,11 +117,14 @@ def segment_case(cfg:RunConfig, lay:RunLayout, rec, scfg, existing:Path|None, na
         try: info = seg.segment(rec.ct_path, mp, scfg, list(cfg.mask.roi), existing, cfg.data.mask_labels, cfg.data.dicom_dir)
         except seg.WeightsMissing: raise
         except Exception as e:                                   # one bad case never stops the others
-            mp.unlink(missing_ok=True); js.unlink(missing_ok=True)
+            mp.unlink(missing_ok=True)
+            js.unlink(missing_ok=True)
             return dict(row, seg_path='', status='failed', reason=f'{type(e).__name__}: {e}'), {}
-        info.update(fingerprint=fp, out_size=mp.stat().st_size); save_json(js, info)
+        info.update(fingerprint=fp, out_size=mp.stat().st_size)
+        save_json(js, info)
     a, aff = load_nifti(mp)
-    ml = np.prod(spacing_of(aff))/1000; counts = np.bincount(a.astype(np.int64).ravel())
+    ml = np.prod(spacing_of(aff))/1000
+    counts = np.bincount(a.astype(np.int64).ravel())
     vols = {names.get(i, f'label_{i}'): round(float(c*ml), 1) for i, c in enumerate(counts) if i and c}
     roi = seg.resolve_roi(list(cfg.mask.roi))
     return dict(row, **{f'{n}_ml': round(float((counts[i] if i < len(counts) else 0)*ml), 1) for n, i in roi.items()}), vols
@@ -151,17 +157,21 @@ def write_dicom_segs(cfg:RunConfig, lay:RunLayout, segs:pd.DataFrame) -> list:
     src = series[series.get('selected', pd.Series(False, index=series.index)).astype(str) == 'True'].set_index('patient_id').source.to_dict()
     out = []
     for r in segs.itertuples():
-        if r.status != 'ok' or not src.get(r.patient_id): out.append('' if r.status != 'ok' else 'not written: source series unknown'); continue
+        if r.status != 'ok' or not src.get(r.patient_id):
+            out.append('' if r.status != 'ok' else 'not written: source series unknown')
+            continue
         try:
             a, aff = load_nifti(r.seg_path)
             out.append(str(seg.write_dicom_seg(a.astype(np.uint8), aff, src[r.patient_id], lay.case('segment/dicom_seg', r.case_id, '.dcm'))))
-        except Exception as e: out.append(f'not written: {type(e).__name__}: {e}')
+        except Exception as e:
+            out.append(f'not written: {type(e).__name__}: {e}')
     return out
 
 # %% ../nbs/13_pipeline.ipynb #6ac29bc9
 def found_labels(sg:np.ndarray) -> str:
     "What a label map holds, for an error message: ids with their TotalSegmentator names, and the hint for other label maps."
-    names = seg.total_classes(); found = [int(i) for i in np.unique(sg) if i]
+    names = seg.total_classes()
+    found = [int(i) for i in np.unique(sg) if i]
     if not found: return 'the mask is empty'
     listed = ', '.join(f"{i} ({names.get(i, '?')})" for i in found[:12]) + (' …' if len(found) > 12 else '')
     return (f"the mask holds ids {listed}"
@@ -172,8 +182,10 @@ def mask_case(cfg:RunConfig, lay:RunLayout, seg_row, ct_path:str, ids:list) -> d
     row = dict(case_id=seg_row.case_id, patient_id=seg_row.patient_id, ct_path=ct_path, seg_path=seg_row.seg_path, mask_path='', masked_path='',
                roi_ml=0.0, status='excluded', reason='', flags='', ct_sha256=sha256_file(ct_path), box_vox='', scan_vox='')
     if seg_row.status != 'ok': return dict(row, reason=f'segmentation failed: {seg_row.reason}')
-    ct, aff = load_nifti(ct_path); sg, _ = load_nifti(seg_row.seg_path)
-    roi = msk.roi_from_labels(sg, ids); sp = spacing_of(aff)
+    ct, aff = load_nifti(ct_path)
+    sg, _ = load_nifti(seg_row.seg_path)
+    roi = msk.roi_from_labels(sg, ids)
+    sp = spacing_of(aff)
     status, reason, flags = msk.roi_status(roi, sp, cfg.mask.min_roi_ml)
     if not roi.any(): reason += '; ' + found_labels(sg)
     row.update(roi_ml=round(msk.roi_ml(roi, sp), 1), status=status, reason=reason, flags=flags, scan_vox=' '.join(map(str, ct.shape)))
@@ -201,7 +213,8 @@ def stage_mask(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=F
     cases = pd.read_csv(lay.cases_csv, dtype={'case_id': str, 'patient_id': str}, keep_default_na=False).set_index('case_id')
     labels = read_labels(cfg.data.labels_csv, cfg.split.test_column)
     if cfg.preprocess.pseudonymise:
-        key = pseudonym_key(cfg.preprocess); labels['patient_id'] = [dicom.pseudonym(p, key) for p in labels.patient_id]
+        key = pseudonym_key(cfg.preprocess)
+        labels['patient_id'] = [dicom.pseudonym(p, key) for p in labels.patient_id]
     ids = list(seg.resolve_roi(list(cfg.mask.roi)).values())
     df = pd.DataFrame(case_map(lambda r: mask_case(cfg, lay, r, cases.loc[r.case_id, 'ct_path'], ids), list(segs.itertuples()), cfg.preprocess.workers, 'mask', progress,
                                cfg.executor, lambda r, why: dict(case_id=r.case_id, patient_id=r.patient_id, ct_path='', seg_path=r.seg_path, status='excluded', reason=why)))
@@ -294,7 +307,8 @@ def body_mask_file(lay:RunLayout, case_id:str, ct_path:str) -> Path:
     "The body mask of a case (HU threshold, `segment.body_mask`), written once beside its ROI."
     p = lay.case('mask/body', case_id)
     if not p.exists():
-        ct, aff = load_nifti(ct_path); save_nifti(seg.body_mask(ct).astype(np.uint8), aff, p)
+        ct, aff = load_nifti(ct_path)
+        save_nifti(seg.body_mask(ct).astype(np.uint8), aff, p)
     return p
 
 def _radiomics_job(job) -> dict:
@@ -354,7 +368,8 @@ def kfold_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True) -> pd.DataF
     from ct_mask_cls import train as trn
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     ok = man[man.status == 'ok'].reset_index(drop=True)
-    fold = splits.kfold_splits(ok, cfg.study.folds, cfg.split.seed); rows = []
+    fold = splits.kfold_splits(ok, cfg.study.folds, cfg.split.seed)
+    rows = []
     for k in range(cfg.study.folds):
         fk = ok.assign(_fixed=np.where(fold == k, 'test', ''))
         fk['split'] = splits.make_splits(fk, cfg.split.seed, cfg.split.val_frac, test_column='_fixed').values
@@ -391,7 +406,8 @@ def tiny_setup(upto:str, root:str|Path|None=None) -> tuple[str, str]:
 # %% ../nbs/13_pipeline.ipynb #5dda0786
 def stage_context(stage:str, config_path:str='', run_dir:str='') -> tuple[RunConfig, Path, RunLayout]:
     "(config, run folder, layout) for a stage notebook; without `config_path` the tiny smoke-test cohort is built first."
-    pd.set_option('display.max_rows', 200); pd.set_option('display.width', 160)
+    pd.set_option('display.max_rows', 200)
+    pd.set_option('display.width', 160)
     if not config_path: config_path, run_dir = tiny_setup(stage)
     cfg = load_config(config_path)
     root = Path(run_dir or cfg.run_dir)
@@ -403,9 +419,11 @@ def subsample_training(man:pd.DataFrame, fraction:float, seed:int) -> pd.DataFra
     tr = man[(man.status == 'ok') & (man.split == 'train')]
     keep = []
     for _, g in tr.groupby('label'):
-        pats = sorted(g.patient_id.unique()); rng = np.random.default_rng([seed, int(fraction*1000)])
+        pats = sorted(g.patient_id.unique())
+        rng = np.random.default_rng([seed, int(fraction * 1000)])
         keep += list(rng.choice(pats, max(1, int(round(fraction*len(pats)))), replace=False))
-    out = man.copy(); drop = (out.split == 'train') & ~out.patient_id.isin(keep)
+    out = man.copy()
+    drop = (out.split == 'train') & ~out.patient_id.isin(keep)
     out.loc[drop, 'split'] = 'unused'
     return out
 
@@ -423,8 +441,10 @@ def learning_curves(cfg:RunConfig, run_dir:str|Path, progress:bool=True) -> pd.D
             d = lay.model_dir(mode) if f == 1.0 else lay.path('study', 'fractions', mode, f'f{int(round(f*100)):03d}')
             if f < 1.0 and not (d/'predictions.csv').exists():
                 mf = subsample_training(man, f, cfg.split.seed)
-                trn.fit(cfg, mf, spec, d, lay.cache, progress); trn.evaluate_model(cfg, mf, spec, d, lay.cache)
-            p = test_pred(d); a = auc_ci(p.label.values, p.prob.values, p.patient_id.values, cfg.train.n_bootstrap, cfg.train.seed)
+                trn.fit(cfg, mf, spec, d, lay.cache, progress)
+                trn.evaluate_model(cfg, mf, spec, d, lay.cache)
+            p = test_pred(d)
+            a = auc_ci(p.label.values, p.prob.values, p.patient_id.values, cfg.train.n_bootstrap, cfg.train.seed)
             row = dict(mode=mode, fraction=f, n_train=int(((man.split == 'train') & (man.status == 'ok')).sum()*f) if f < 1 else int(((man.split == 'train') & (man.status == 'ok')).sum()),
                        auc=a[0], auc_ci_low=a[1], auc_ci_high=a[2])
             if ref is not None:
@@ -441,13 +461,16 @@ def _per_case(x:pd.DataFrame, col:str) -> pd.Series:
 def claims(cfg:RunConfig, run_dir:str|Path) -> pd.DataFrame:
     "The claims table of a finished study (study/claims.csv)."
     from ct_mask_cls.study import claims_table
-    lay = RunLayout(run_dir); st = read_study(run_dir)
+    lay = RunLayout(run_dir)
+    st = read_study(run_dir)
     masked = cfg.mask.mode if cfg.mask.mode != 'none' else next((m for m in study_modes(cfg) if m != 'none'), 'none')
-    first = cfg.xai.methods[0]; focus, interp, sanity, gaps = {}, {}, {}, {}
+    first = cfg.xai.methods[0]
+    focus, interp, sanity, gaps = {}, {}, {}, {}
     for mode in st['mode']:
         f = lay.xai_dir(mode)/'cases.csv'
         if f.exists():
-            x = pd.read_csv(f, dtype={'case_id': str}); x = x[x.method == first]
+            x = pd.read_csv(f, dtype={'case_id': str})
+            x = x[x.method == first]
             focus[mode] = _per_case(x, 'mass_in_roi')
             lt = x[x.has_lesion_truth & (x.label == 1)]
             interp[mode] = (_per_case(lt, 'lesion_hit') if len(lt) else _per_case(x, 'pointing_hit')).rename('lesion hit (positive cases with lesion truth)' if len(lt) else 'pointing game')
@@ -455,7 +478,9 @@ def claims(cfg:RunConfig, run_dir:str|Path) -> pd.DataFrame:
         if s.exists() and 'randomisation_spearman' in (sm := pd.read_csv(s)): sanity[mode] = float(sm.randomisation_spearman.iloc[0])
         h = lay.model_dir(mode)/'history.csv'
         if h.exists():
-            hh = pd.read_csv(h); b = hh.loc[hh.val_auc.fillna(-1).idxmax()]; gaps[mode] = float(b.train_loss - b.val_loss)
+            hh = pd.read_csv(h)
+            b = hh.loc[hh.val_auc.fillna(-1).idxmax()]
+            gaps[mode] = float(b.train_loss - b.val_loss)
     conv = None
     vp = {m: lay.model_dir(m)/'val_predictions.csv' for m in (masked, 'none')}
     if all(p.exists() for p in vp.values()):
@@ -463,7 +488,8 @@ def claims(cfg:RunConfig, run_dir:str|Path) -> pd.DataFrame:
         a, b = (pd.read_csv(p).drop(columns='epoch') for p in vp.values())
         cols = [c for c in a.columns if c in b.columns]
         conv = (man.loc[cols, 'label'].values.astype(int), a[cols].values, b[cols].values, man.loc[cols, 'patient_id'].values)
-    lc = lay.path('study', 'learning_curves.csv'); ext = lay.path('study', 'external.csv')
+    lc = lay.path('study', 'learning_curves.csv')
+    ext = lay.path('study', 'external.csv')
     t = claims_table(masked, st, focus, interp, sanity, conv, pd.read_csv(lc) if lc.exists() else None, gaps,
                      pd.read_csv(ext) if ext.exists() else None, cfg.train.n_bootstrap, cfg.train.seed)
     with atomic_path(lay.path('study', 'claims.csv')) as tt: t.to_csv(tt, index=False)

@@ -38,8 +38,10 @@ def _aspect(view:str, spacing) -> float:
 def mark_sides(ax, sides:dict, fontsize:int=11):
     "Write the orientation letters at the four sides of an image axis."
     kw = dict(transform=ax.transAxes, color='yellow', fontsize=fontsize, fontweight='bold', ha='center', va='center')
-    ax.text(0.04, 0.5, sides['left'], **kw); ax.text(0.96, 0.5, sides['right'], **kw)
-    ax.text(0.5, 0.95, sides['top'], **kw); ax.text(0.5, 0.05, sides['bottom'], **kw)
+    ax.text(0.04, 0.5, sides['left'], **kw)
+    ax.text(0.96, 0.5, sides['right'], **kw)
+    ax.text(0.5, 0.95, sides['top'], **kw)
+    ax.text(0.5, 0.05, sides['bottom'], **kw)
 
 # %% ../nbs/12_report.ipynb #60355f32
 def largest_section(ref:np.ndarray) -> list:
@@ -51,18 +53,23 @@ def show_slices(vols:list, titles:list, window=(-1000, 400), overlays:list|None=
                 spacing=(1., 1., 1.), label_names:dict|None=None, width:float=8.0):
     "Axial, coronal and sagittal views (radiological orientation, with side letters) of each volume, one row each, with optional label overlays and a legend."
     fig, axs = plt.subplots(len(vols), 3, figsize=(width, width/3*len(vols)), squeeze=False)
-    cmap = plt.get_cmap('tab20'); seen = set()
+    cmap = plt.get_cmap('tab20')
+    seen = set()
     for i, v in enumerate(vols):
         ov = overlays[i] if overlays else None
         ref = center_on[i] if center_on else ov
         c = largest_section(ref) if ref is not None and np.any(ref) else [s//2 for s in v.shape]
         for j, view in enumerate(VIEWS):
-            ax = axs[i, j]; a, sides = slice_view(v, view, c)
+            ax = axs[i, j]
+            a, sides = slice_view(v, view, c)
             ax.imshow(a, cmap='gray', vmin=window[0], vmax=window[1], aspect=_aspect(view, spacing), interpolation='nearest')
             if ov is not None:
-                o, _ = slice_view(ov, view, c); seen |= set(np.unique(o[o > 0]).astype(int).tolist())
+                o, _ = slice_view(ov, view, c)
+                seen |= set(np.unique(o[o > 0]).astype(int).tolist())
                 ax.imshow(np.ma.masked_where(o == 0, (o - 1) % 20), cmap=cmap, vmin=-0.5, vmax=19.5, alpha=0.45, aspect=_aspect(view, spacing), interpolation='nearest')
-            mark_sides(ax, sides, 9); ax.set_xticks([]); ax.set_yticks([])
+            mark_sides(ax, sides, 9)
+            ax.set_xticks([])
+            ax.set_yticks([])
             if i == 0: ax.set_title(view, fontsize=10)
         axs[i, 0].set_ylabel(titles[i], fontsize=9)
     if seen and label_names:
@@ -70,7 +77,8 @@ def show_slices(vols:list, titles:list, window=(-1000, 400), overlays:list|None=
         fig.legend(handles=[Patch(color=cmap((k - 1) % 20), label=label_names.get(k, f'label {k}')) for k in sorted(seen)][:20],
                    loc='lower center', ncol=4, fontsize=8, frameon=False)
     if suptitle: fig.suptitle(suptitle, fontsize=11)
-    fig.tight_layout(rect=(0, 0.06 if seen and label_names else 0, 1, 1)); return fig
+    fig.tight_layout(rect=(0, 0.06 if seen and label_names else 0, 1, 1))
+    return fig
 
 # %% ../nbs/12_report.ipynb #2d6bfbf5
 MODE_COLORS = {'pool': '#1f77b4', 'crop': '#ff7f0e', 'zero': '#2ca02c', 'channel': '#9467bd', 'none': '#7f7f7f'}
@@ -80,11 +88,14 @@ def plot_curves(hist:dict):
     fig, axs = plt.subplots(1, 2, figsize=(9.5, 3.4))
     for m, h in hist.items():
         c = MODE_COLORS.get(m)
-        axs[0].plot(h.epoch, h.train_loss, color=c, label=f'{m} train'); axs[0].plot(h.epoch, h.val_loss, '--', color=c, label=f'{m} validation')
+        axs[0].plot(h.epoch, h.train_loss, color=c, label=f'{m} train')
+        axs[0].plot(h.epoch, h.val_loss, '--', color=c, label=f'{m} validation')
         axs[1].plot(h.epoch, h.val_auc, color=c, label=m)
-    axs[0].set(xlabel='epoch', ylabel='loss'); axs[1].set(xlabel='epoch', ylabel='validation AUC', ylim=(0, 1.02))
+    axs[0].set(xlabel='epoch', ylabel='loss')
+    axs[1].set(xlabel='epoch', ylabel='validation AUC', ylim=(0, 1.02))
     for a in axs: a.legend(fontsize=8)
-    fig.tight_layout(); return fig
+    fig.tight_layout()
+    return fig
 
 def plot_roc_calibration(preds:dict, bins:int=5):
     "ROC curves and reliability diagrams of the test predictions per mode."
@@ -94,12 +105,17 @@ def plot_roc_calibration(preds:dict, bins:int=5):
     for m, p in preds.items():
         c = MODE_COLORS.get(m)
         if p.label.nunique() == 2:
-            f, t, _ = roc_curve(p.label, p.prob); axs[0].plot(f, t, color=c, label=m)
-        pt, pp = calibration_curve(p.label, p.prob, n_bins=bins, strategy='uniform'); axs[1].plot(pp, pt, 'o-', color=c, label=m)
-    for a in axs: a.plot([0, 1], [0, 1], ':', c='grey'); a.legend(fontsize=8)
+            f, t, _ = roc_curve(p.label, p.prob)
+            axs[0].plot(f, t, color=c, label=m)
+        pt, pp = calibration_curve(p.label, p.prob, n_bins=bins, strategy='uniform')
+        axs[1].plot(pp, pt, 'o-', color=c, label=m)
+    for a in axs:
+        a.plot([0, 1], [0, 1], ':', c='grey')
+        a.legend(fontsize=8)
     axs[0].set(xlabel='1 − specificity', ylabel='sensitivity', title='ROC (test)')
     axs[1].set(xlabel='mean predicted probability', ylabel='observed fraction positive', title='reliability (test)')
-    fig.tight_layout(); return fig
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/12_report.ipynb #b4cbaf88
 import html as _html
@@ -125,12 +141,14 @@ def thumbnails(items:list, width:int=240) -> str:
 def show(fig):
     "Show a figure in the report (inline PNG) and free it."
     from IPython.display import display
-    display(fig); plt.close(fig)
+    display(fig)
+    plt.close(fig)
 
 def save_png(fig, path:str|Path, dpi:int=90) -> Path:
     "Save a figure as PNG atomically and free it."
     with atomic_path(path) as t: fig.savefig(t, dpi=dpi, format='png')
-    plt.close(fig); return Path(path)
+    plt.close(fig)
+    return Path(path)
 
 # %% ../nbs/12_report.ipynb #ffff138a
 def case_gallery(lay:RunLayout, items:list, stage:str, window=(-1000, 400), spacing=(1., 1., 1.), label_names:dict|None=None, roi_ids:list|None=None, width:int=240):
@@ -140,7 +158,8 @@ def case_gallery(lay:RunLayout, items:list, stage:str, window=(-1000, 400), spac
     for cid, ct_path, lab_path in items:
         png = lay.case(f'{stage}/qc', cid, '.png')
         if not png.exists() or png.stat().st_mtime < Path(ct_path).stat().st_mtime or (lab_path and png.stat().st_mtime < Path(lab_path).stat().st_mtime):
-            ct = load_nifti(ct_path)[0]; lab = load_nifti(lab_path)[0].astype(int) if lab_path else None
+            ct = load_nifti(ct_path)[0]
+            lab = load_nifti(lab_path)[0].astype(int) if lab_path else None
             ref = np.isin(lab, roi_ids) if lab is not None and roi_ids else lab
             save_png(show_slices([ct], [str(cid)], window, [lab] if lab is not None else None, center_on=[ref] if ref is not None else None,
                                  spacing=spacing, label_names=label_names), png)
@@ -213,10 +232,12 @@ def forest_plot(st:pd.DataFrame):
         if not pd.isna(d):
             dl, dh = r.get('delta_ci_low', np.nan), r.get('delta_ci_high', np.nan)
             axs[1].errorbar(d, y, xerr=None if pd.isna(dl) else [[d - dl], [dh - d]], fmt='s', color=c, capsize=4)
-    axs[0].axvline(0.5, ls=':', c='grey'); axs[1].axvline(0, ls=':', c='grey')
+    axs[0].axvline(0.5, ls=':', c='grey')
+    axs[1].axvline(0, ls=':', c='grey')
     axs[0].set(yticks=ys, yticklabels=list(st['mode']), xlim=(0, 1.02), xlabel='test AUC (95% CI)')
     axs[1].set(xlim=(-1.02, 1.02), xlabel='ΔAUC vs none (95% CI)')
-    fig.tight_layout(); return fig
+    fig.tight_layout()
+    return fig
 
 def verdict_sentence(st:pd.DataFrame, masked:str, blocking:list) -> str:
     "The study's answer in one sentence, from the run's own numbers."
@@ -237,5 +258,6 @@ def cohort_summary(cases:pd.DataFrame, manifest:pd.DataFrame) -> pd.DataFrame:
     rows = [('CT cases found', len(cases)), ('CT cases usable', int((cases.status == 'ok').sum())), ('cases in the study', len(ok))]
     for reason, n in manifest[manifest.status != 'ok'].reason.value_counts().items(): rows.append((f'excluded: {reason}', int(n)))
     for s in ('train', 'val', 'test'):
-        g = ok[ok.split == s]; rows.append((f'{s} split (label 1 / label 0)', f"{len(g)} ({int((g.label == 1).sum())} / {int((g.label == 0).sum())})"))
+        g = ok[ok.split == s]
+        rows.append((f'{s} split (label 1 / label 0)', f"{len(g)} ({int((g.label == 1).sum())} / {int((g.label == 0).sum())})"))
     return pd.DataFrame(rows, columns=['', 'count'])

@@ -28,7 +28,8 @@ def input_ids(cfg:RunConfig) -> set:
             try: ids.add(str(pydicom.dcmread(f, stop_before_pixels=True, specific_tags=['PatientID']).get('PatientID', '') or f.parent.name))
             except Exception: continue
     if cfg.preprocess.pseudonymise:
-        key = pseudonym_key(cfg.preprocess); ids = {dicom.pseudonym(i, key) for i in ids}
+        key = pseudonym_key(cfg.preprocess)
+        ids = {dicom.pseudonym(i, key) for i in ids}
     return ids
 
 def preflight(cfg:RunConfig):
@@ -52,7 +53,8 @@ def preflight(cfg:RunConfig):
         check_model(cfg)
     for name in cfg.data.mask_labels: seg.total_id(name)
     if cfg.executor.kind == 'dask' and cfg.executor.address:
-        client, _ = dask_client(cfg.executor); client.close()            # an unreachable scheduler fails here, within seconds
+        client, _ = dask_client(cfg.executor)
+        client.close()  # an unreachable scheduler fails here, within seconds
     if 'cuda' in (t.device, cfg.segment.device):
         import torch
         if not torch.cuda.is_available(): raise ConfigError(f"{'train' if t.device == 'cuda' else 'segment'}.device is cuda but no CUDA GPU is visible; use auto or cpu")
@@ -62,7 +64,8 @@ def preflight(cfg:RunConfig):
     lab = set(labels.patient_id)
     if cfg.preprocess.pseudonymise:
         from ct_mask_cls import dicom
-        key = pseudonym_key(cfg.preprocess); lab = {dicom.pseudonym(i, key) for i in lab}
+        key = pseudonym_key(cfg.preprocess)
+        lab = {dicom.pseudonym(i, key) for i in lab}
     if not ids & lab:
         raise ConfigError(f"no patient id of the input CTs matches labels.csv ({cfg.data.labels_csv}): CT ids {', '.join(sorted(ids)[:3])}…, labels {', '.join(sorted(lab)[:3])}…")
 
@@ -90,7 +93,8 @@ def stage_key(cfg:RunConfig, name:str) -> str:
     if cfg.preprocess.pseudonym_salt: d['preprocess']['pseudonym_salt'] = hash_obj(['key', cfg.preprocess.pseudonym_salt])[:8]   # changes with the key; reveals nothing usable
     for s in STAGES[:STAGES.index(name)+1]:
         for sec in _SECTIONS[s]:
-            a, _, b = sec.partition('.'); v = d[a][b] if b else d[a]
+            a, _, b = sec.partition('.')
+            v = d[a][b] if b else d[a]
             parts.append({k: x for k, x in v.items() if k not in _EXECUTION_ONLY} if isinstance(v, dict) else v)
         parts.append(_inputs(cfg, s))
     return hash_obj(parts)
@@ -140,7 +144,8 @@ def check_reports(run_dir:str|Path, timeout_s:float=30.) -> list[dict]:
         browser = pw.chromium.launch(executable_path=find_chromium(), headless=True, args=['--no-sandbox'])
         try:
             for html in pages:
-                page = browser.new_page(); errors, remote, failed = [], [], []
+                page = browser.new_page()
+                errors, remote, failed = [], [], []
                 page.on('console', lambda m, e=errors: e.append(m.text) if m.type == 'error' else None)
                 page.on('pageerror', lambda x, e=errors: e.append(str(x)))
                 page.on('request', lambda r, n=remote: n.append(r.url) if not r.url.startswith(('file:', 'data:', 'about:')) else None)
@@ -151,7 +156,8 @@ def check_reports(run_dir:str|Path, timeout_s:float=30.) -> list[dict]:
                 out.append(dict(page=html.name, bytes=html.stat().st_size, images=page.evaluate("() => document.images.length"),
                                 console_errors=errors, network_requests=remote, failed_images=broken + [u for u in failed if not u.startswith('data:')]))
                 page.close()
-        finally: browser.close()
+        finally:
+            browser.close()
     return out
 
 def notebook_errors(nb_path:str|Path) -> list[str]:
@@ -165,7 +171,8 @@ def _kernel_manager(folder:str|Path):
     from jupyter_client.manager import AsyncKernelManager
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kw):
-            super().__init__(**kw); self.transport, self.ip = 'ipc', str(Path(folder)/'k')
+            super().__init__(**kw)
+            self.transport, self.ip = 'ipc', str(Path(folder) / 'k')
     return IPCKernelManager
 
 def write_run_config(cfg:RunConfig) -> Path:
@@ -193,18 +200,21 @@ def run_stage(name:str, cfg:RunConfig, force:bool=False) -> dict:
     "Execute stage `name`'s notebook for `cfg` into its run folder; return its timing record."
     import papermill as pm
     if name not in STAGES: raise ConfigError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
-    lay = RunLayout(cfg.run_dir); lay.root.mkdir(parents=True, exist_ok=True)
+    lay = RunLayout(cfg.run_dir)
+    lay.root.mkdir(parents=True, exist_ok=True)
     nb, html, done = lay.stage_files(name)
     key = stage_key(cfg, name)
     if not force and done.exists():
         rec = json.loads(done.read_text())
         if rec.get('key') == key and output_ok(html, rec.get('html_size')) and output_ok(nb, rec.get('nb_size')) and case_outputs_ok(lay, name): return dict(rec, reused=True)
-    done.unlink(missing_ok=True); html.unlink(missing_ok=True)
+    done.unlink(missing_ok=True)
+    html.unlink(missing_ok=True)
     cp = write_run_config(cfg)
     tmp = nb.with_name('.running.' + nb.name)
     t0, env = time.time(), {'CT_MASK_CLS_PROGRESS': 'parent'}                 # the kernel inherits it: progress bars go to this terminal, not into the report
     if cfg.preprocess.pseudonymise: env['CT_MASK_CLS_SALT'] = pseudonym_key(cfg.preprocess)
-    saved = {k: os.environ.get(k) for k in env}; os.environ.update(env)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     sockets = tempfile.mkdtemp(prefix='ctmc-kernel-')
     try:
         pm.execute_notebook(str(stages_dir()/f'{name}.ipynb'), str(tmp), parameters=dict(config_path=str(cp), run_dir=str(lay.root), force=bool(force)),
@@ -234,7 +244,8 @@ def run_pipeline(cfg:RunConfig, force:bool=False, stages:list|None=None, echo=pr
     with RunLock(cfg.run_dir, wait=wait, echo=echo), run_cluster(cfg, echo):
         for s in stages or STAGES:
             echo(f"[{s}] running…" if force else f"[{s}] …")
-            r = run_stage(s, cfg, force); recs.append(r)
+            r = run_stage(s, cfg, force)
+            recs.append(r)
             echo(f"[{s}] {'reused' if r['reused'] else 'done'} in {r['seconds']} s -> {cfg.run_dir/r['html']}")
     return recs
 
@@ -242,13 +253,17 @@ def run_pipeline(cfg:RunConfig, force:bool=False, stages:list|None=None, echo=pr
 def run_cluster(cfg:RunConfig, echo=print):
     "With `executor.kind: dask` and no address: one local Dask cluster (loopback only) for the whole run, its address handed to the stage kernels; closed afterwards."
     ex = cfg.executor
-    if ex.kind != 'dask' or ex.address or os.environ.get(DASK_ADDRESS_ENV): yield None; return
+    if ex.kind != 'dask' or ex.address or os.environ.get(DASK_ADDRESS_ENV):
+        yield None
+        return
     client, cluster = dask_client(ex)
     os.environ[DASK_ADDRESS_ENV] = cluster.scheduler_address
     echo(f"dask: local cluster with {ex.n_workers} workers at {cluster.scheduler_address}")
     try: yield cluster
     finally:
-        os.environ.pop(DASK_ADDRESS_ENV, None); client.close(); cluster.close()
+        os.environ.pop(DASK_ADDRESS_ENV, None)
+        client.close()
+        cluster.close()
 
 # %% ../nbs/14_runner.ipynb #805e9979
 def versions() -> dict:

@@ -59,7 +59,8 @@ def body_mask(hu:np.ndarray) -> np.ndarray:
 
 def threshold_segment(hu:np.ndarray, affine:np.ndarray, min_lung_ml:float=50.) -> tuple[np.ndarray, dict]:
     "Multilabel mask with TotalSegmentator lung-lobe ids from HU thresholds (`hu` in canonical RAS)."
-    sp = spacing_of(affine); voxml = float(np.prod(sp))/1000
+    sp = spacing_of(affine)
+    voxml = float(np.prod(sp)) / 1000
     body = body_mask(hu)
     air = ndi.binary_opening((hu < -400) & body, iterations=1)
     lab, n = ndi.label(air)
@@ -75,10 +76,12 @@ def threshold_segment(hu:np.ndarray, affine:np.ndarray, min_lung_ml:float=50.) -
         for side, names in (('right', ROI_GROUPS['lung_right']), ('left', ROI_GROUPS['lung_left'])):
             m = lungs & ((x >= mid) if side == 'right' else (x < mid))
             if not m.any(): continue
-            zs = np.nonzero(m.any((0, 1)))[0]; lo, hi = zs.min(), zs.max()+1
+            zs = np.nonzero(m.any((0, 1)))[0]
+            lo, hi = zs.min(), zs.max() + 1
             cuts = np.linspace(hi, lo, len(names)+1).round().astype(int)   # top (superior) lobe first
             for name, top, bot in zip(names, cuts[:-1], cuts[1:]):
-                sl = np.zeros_like(m); sl[:, :, bot:top] = True
+                sl = np.zeros_like(m)
+                sl[:, :, bot:top] = True
                 out[m & sl] = inv[name]
     info = dict(body_ml=round(float(body.sum()*voxml), 1), lungs_ml=round(float(lungs.sum()*voxml), 1), n_air_components=int(n))
     return out, info
@@ -128,12 +131,14 @@ def check_totalseg_weights(cfg, roi_subset:bool=True):
 
 def disable_usage_stats(weights_dir:str=''):
     "Write `send_usage_stats: false` into TotalSegmentator's config.json so no prediction phones home."
-    home = totalseg_home(weights_dir); home.mkdir(parents=True, exist_ok=True)
+    home = totalseg_home(weights_dir)
+    home.mkdir(parents=True, exist_ok=True)
     p = home/'config.json'
     cfg = json.loads(p.read_text()) if p.exists() else {}
     if cfg.get('send_usage_stats') is not False or not cfg.get('statistics_disclaimer_shown'):
         cfg.update(send_usage_stats=False, statistics_disclaimer_shown=True)
-        cfg.setdefault('totalseg_id', 'offline'); cfg.setdefault('prediction_counter', 0)
+        cfg.setdefault('totalseg_id', 'offline')
+        cfg.setdefault('prediction_counter', 0)
         save_json(p, cfg)
     return p
 
@@ -244,13 +249,15 @@ def find_series(dicom_dir:str|Path, series_uid:str) -> list[Path]:
 
 def series_geometry(datasets:list) -> tuple[list, np.ndarray]:
     "(datasets sorted along the slice normal, RAS affine of their pixel arrays stacked as [row, column, slice])."
-    iop = np.array(datasets[0].ImageOrientationPatient, float); rdir, cdir = iop[:3], iop[3:]
+    iop = np.array(datasets[0].ImageOrientationPatient, float)
+    rdir, cdir = iop[:3], iop[3:]
     normal = np.cross(rdir, cdir)
     ds = sorted(datasets, key=lambda d: float(np.dot(normal, np.array(d.ImagePositionPatient, float))))
     pos = [float(np.dot(normal, np.array(d.ImagePositionPatient, float))) for d in ds]
     dz = (pos[-1] - pos[0])/(len(ds) - 1) if len(ds) > 1 else 1.0
     ps = np.array(ds[0].PixelSpacing, float)
-    lps = np.eye(4); lps[:3, 0], lps[:3, 1], lps[:3, 2] = cdir*ps[0], rdir*ps[1], normal*dz
+    lps = np.eye(4)
+    lps[:3, 0], lps[:3, 1], lps[:3, 2] = cdir * ps[0], rdir * ps[1], normal * dz
     lps[:3, 3] = np.array(ds[0].ImagePositionPatient, float)
     return ds, np.diag([-1., -1., 1., 1.]) @ lps
 
@@ -276,12 +283,14 @@ def read_rtstruct(path:str|Path, dicom_dir:str|Path, ct_img:nib.Nifti1Image, mas
     "An RTSTRUCT's named ROIs (see `structure_ids`) as a TotalSegmentator-id label map on `ct_img`'s grid, rasterised by rt-utils."
     import pydicom, tempfile, warnings
     from rt_utils import RTStructBuilder
-    name = Path(path).name; rs = pydicom.dcmread(str(path), stop_before_pixels=True)
+    name = Path(path).name
+    rs = pydicom.dcmread(str(path), stop_before_pixels=True)
     try:
         ref = rs.ReferencedFrameOfReferenceSequence[0]
         for_uid = str(ref.FrameOfReferenceUID)
         series_uid = str(ref.RTReferencedStudySequence[0].RTReferencedSeriesSequence[0].SeriesInstanceUID)
-    except (AttributeError, IndexError, KeyError): raise SegmentationRefused(f"RTSTRUCT {name} does not say which CT series it contours (ReferencedFrameOfReferenceSequence)") from None
+    except (AttributeError, IndexError, KeyError):
+        raise SegmentationRefused(f"RTSTRUCT {name} does not say which CT series it contours (ReferencedFrameOfReferenceSequence)") from None
     dss = _series_for(f"RTSTRUCT {name}", dicom_dir, series_uid, for_uid)
     ids = structure_ids([str(r.ROIName) for r in rs.StructureSetROISequence], mask_labels)
     if not ids: raise SegmentationRefused(f"RTSTRUCT {name} has ROIs {[str(r.ROIName) for r in rs.StructureSetROISequence]}, none of them a TotalSegmentator name or in data.mask_labels")
@@ -325,7 +334,8 @@ def write_dicom_seg(labels:np.ndarray, affine:np.ndarray, series_dir:str|Path, o
     dss = [d for d in dss if 'Rows' in d and (not series_uid or str(d.SeriesInstanceUID) == series_uid)]
     if not dss: raise ConfigError(f"no CT images in {series_dir} to refer a DICOM-SEG to")
     for d in dss: d.SOPClassUID = d.SOPClassUID or pydicom.uid.CTImageStorage   # anonymisers sometimes blank it; highdicom needs it
-    names = total_classes(); present = [int(i) for i in np.unique(labels) if i]
+    names = total_classes()
+    present = [int(i) for i in np.unique(labels) if i]
     if not present: raise ConfigError("the label map is empty: nothing to write as DICOM-SEG")
     seg_num = np.zeros(labels.shape, np.uint8)
     for k, i in enumerate(present, 1): seg_num[labels == i] = k
@@ -334,7 +344,9 @@ def write_dicom_seg(labels:np.ndarray, affine:np.ndarray, series_dir:str|Path, o
                                       segmented_property_type=codes.SCT.Organ, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC, algorithm_identification=alg)
             for k, i in enumerate(present, 1)]
     vol = hd.Volume.from_nibabel(nib.Nifti1Image(seg_num, affine), frame_of_reference_uid=str(dss[0].FrameOfReferenceUID))
-    import logging; logging.getLogger('highdicom').setLevel(logging.ERROR)
+    import logging
+
+    logging.getLogger('highdicom').setLevel(logging.ERROR)
     sg = hd.seg.Segmentation(source_images=dss, pixel_array=vol, segmentation_type=hd.seg.SegmentationTypeValues.BINARY, segment_descriptions=desc,
                              series_instance_uid=generate_uid(), series_number=900, sop_instance_uid=generate_uid(), instance_number=1,
                              manufacturer='ct_mask_cls', manufacturer_model_name='ct_mask_cls', software_versions='1', device_serial_number='0',
@@ -373,7 +385,8 @@ class SegmentationRefused(ConfigError):
 
 def _extent(img) -> np.ndarray:
     "World (RAS mm) bounds of the volume's field of view: voxel corners, shape (2, 3) as min and max."
-    sh = np.array(img.shape[:3]); c = np.array(np.meshgrid(*[[-0.5, n-0.5] for n in sh], indexing='ij')).reshape(3, -1)
+    sh = np.array(img.shape[:3])
+    c = np.array(np.meshgrid(*[[-0.5, n - 0.5] for n in sh], indexing='ij')).reshape(3, -1)
     w = (img.affine @ np.r_[c, np.ones((1, c.shape[1]))])[:3]
     return np.stack([w.min(1), w.max(1)])
 
@@ -406,7 +419,8 @@ def _to_grid(arr, affine, ref:nib.Nifti1Image):
 
 def labels_on_grid(mask_path:str|Path, ct_img:nib.Nifti1Image) -> np.ndarray:
     "A label or mask file on `ct_img`'s grid: as is, reoriented losslessly, or nearest-neighbour resampled; refused from another field of view."
-    m = nib.load(str(mask_path)); rel, detail = grid_relation(m, ct_img)
+    m = nib.load(str(mask_path))
+    rel, detail = grid_relation(m, ct_img)
     if rel == 'fov': raise SegmentationRefused(f"{Path(mask_path).name} does not match the CT's field of view: {detail}")
     if rel == 'same': return np.asarray(m.dataobj)
     if rel == 'reorient': return np.asarray(reoriented_like(m, ct_img).dataobj)
@@ -417,7 +431,10 @@ def existing_labels(path:str|Path, ct_img:nib.Nifti1Image, mask_labels:dict|None
     kind = dicom_mask_kind(path)
     if kind == 'RTSTRUCT': return read_rtstruct(path, dicom_dir, ct_img, mask_labels), 'RTSTRUCT contours rasterised by rt-utils, then nearest-neighbour onto the CT grid'
     if kind == 'SEG': return read_dicom_seg(path, ct_img, mask_labels, dicom_dir), 'DICOM-SEG read by highdicom, then nearest-neighbour onto the CT grid'
-    try: m = nib.load(str(path)); rel, detail = grid_relation(m, ct_img)
-    except Exception as e: raise SegmentationRefused(f"existing mask {Path(path).name} is neither a readable NIfTI nor a DICOM RTSTRUCT/SEG: {type(e).__name__}: {e}") from None
+    try:
+        m = nib.load(str(path))
+        rel, detail = grid_relation(m, ct_img)
+    except Exception as e:
+        raise SegmentationRefused(f"existing mask {Path(path).name} is neither a readable NIfTI nor a DICOM RTSTRUCT/SEG: {type(e).__name__}: {e}") from None
     arr = labels_on_grid(path, ct_img)
     return remap_labels(arr, mask_labels), {'same': 'same', 'reorient': f'reoriented: {detail}'}.get(rel, f'resampled (nearest): {detail}')

@@ -21,7 +21,8 @@ def _one_fold(df, frac, seed):
     if n_min < k: k = max(2, n_min)
     from sklearn.model_selection import StratifiedGroupKFold
     _, te = next(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(df, y, g))
-    m = np.zeros(len(df), bool); m[te] = True
+    m = np.zeros(len(df), bool)
+    m[te] = True
     return m
 
 def make_splits(df:pd.DataFrame, seed:int=0, val_frac:float=0.2, test_frac:float=0.2, test_column:str='') -> pd.Series:

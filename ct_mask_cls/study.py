@@ -68,7 +68,9 @@ def claim_verdict(diff:float, lo:float, hi:float, requires:bool=True, why_not:st
 
 def paired_mean_diff(a, b, n:int=1000, seed:int=0, alpha:float=0.05) -> tuple[float, float, float]:
     "Mean of a − b over paired cases, with a bootstrap CI over cases."
-    a, b = np.asarray(a, float), np.asarray(b, float); ok = ~(np.isnan(a) | np.isnan(b)); d = a[ok] - b[ok]
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    ok = ~(np.isnan(a) | np.isnan(b))
+    d = a[ok] - b[ok]
     if not len(d): return np.nan, np.nan, np.nan
     rng = np.random.default_rng(seed)
     bs = [d[rng.integers(0, len(d), len(d))].mean() for _ in range(n)] if n else []
@@ -91,7 +93,8 @@ def _auc_curve(y, P) -> np.ndarray:
 def convergence_diff(y, P_masked, P_none, groups=None, n:int=1000, seed:int=0, alpha:float=0.05) -> tuple[float, float, float]:
     "Epochs to 95% of the best validation AUC, none minus masked (positive: the masked model converges faster), with a bootstrap CI over validation patients."
     from ct_mask_cls.metrics import _boot_indices
-    y, A, B = np.asarray(y), np.asarray(P_masked, float), np.asarray(P_none, float); groups = np.arange(len(y)) if groups is None else groups
+    y, A, B = np.asarray(y), np.asarray(P_masked, float), np.asarray(P_none, float)
+    groups = np.arange(len(y)) if groups is None else groups
     d = lambda i: epochs_to(_auc_curve(y[i], B[:, i])) - epochs_to(_auc_curve(y[i], A[:, i]))
     out = float(d(np.arange(len(y))))
     if not n: return out, np.nan, np.nan
@@ -110,7 +113,9 @@ def claims_table(masked:str, study:pd.DataFrame, focus:dict|None=None, interp:di
     """One row per claim, verdicts from CIs. `masked` is the configured masked mode, compared with `none`.
     focus / interp: mode -> per-case values (indexed by case) of mass in ROI / lesion hit (or pointing game); sanity: mode -> randomisation Spearman;
     convergence: (y, P_masked, P_none, groups) of validation predictions per epoch; curves: learning curves (mode, fraction, auc, ...); gaps: mode -> train − validation loss; external: per mode internal/external AUC."""
-    st = study.set_index('mode'); modes = list(st.index); rows = []
+    st = study.set_index('mode')
+    modes = list(st.index)
+    rows = []
     have = masked in st.index and 'none' in st.index and masked != 'none'
     # 1 focus
     if focus and masked in focus and 'none' in focus:
@@ -119,17 +124,20 @@ def claims_table(masked:str, study:pd.DataFrame, focus:dict|None=None, interp:di
         vals = '; '.join(f"{m} {_fmt(*mean_ci(v.values, n_boot, seed), pct=True)}" for m, v in focus.items())
         rows.append(dict(claim='1. Masks make the model focus on the organ', metric='relevance mass inside the ROI (first explanation method)', values=vals,
                          comparison=f"{masked} − none: {_fmt(*d, signed=True, pct=True)}", verdict=claim_verdict(*d)))
-    else: rows.append(dict(claim='1. Masks make the model focus on the organ', metric='relevance mass inside the ROI', values='n/a', comparison='n/a',
-                           verdict=claim_verdict(np.nan, np.nan, np.nan, False, f"no explanations for {masked} and none")))
+    else:
+        rows.append(dict(claim='1. Masks make the model focus on the organ', metric='relevance mass inside the ROI', values='n/a', comparison='n/a', verdict=claim_verdict(np.nan, np.nan, np.nan, False, f"no explanations for {masked} and none")))
     # 2 efficiency
     if curves is not None and len(curves) and have:
         c = curves.set_index(['mode', 'fraction'])
         vals = '; '.join(f"{m} " + ', '.join(f"{int(f*100)}%: {r.auc:.2f}" for (mm, f), r in c.iterrows() if mm == m) for m in dict.fromkeys(c.index.get_level_values(0)))
         dcol = lambda r: (r.delta_vs_none_full, r.delta_vs_none_full_ci_low, r.delta_vs_none_full_ci_high)
         early = [(f, dcol(c.loc[(masked, f)])) for f in sorted(c.loc[masked].index) if f < 1.0 and c.loc[(masked, f)].delta_vs_none_full_ci_low > 0]
-        if early: f, d = early[0]; how, verdict = f"{masked} at {int(f*100)}% of the training patients − none at 100%", claim_verdict(*d)
+        if early:
+            f, d = early[0]
+            how, verdict = f"{masked} at {int(f*100)}% of the training patients − none at 100%", claim_verdict(*d)
         else:
-            d = dcol(c.loc[(masked, 1.0)]); how = f"{masked} − none, both at 100%"
+            d = dcol(c.loc[(masked, 1.0)])
+            how = f"{masked} − none, both at 100%"
             verdict = claim_verdict(*d) if d[2] < 0 else claim_verdict(*d, requires=False, why_not=f"{masked} does not clearly beat none's full-data AUC with less data")
         rows.append(dict(claim='2. Masks cut noise and make learning more efficient', metric='test AUC by fraction of training patients', values=vals,
                          comparison=f"{how}: {_fmt(*d, signed=True)}", verdict=verdict))
@@ -139,17 +147,21 @@ def claims_table(masked:str, study:pd.DataFrame, focus:dict|None=None, interp:di
         rows.append(dict(claim='2. Masks cut noise and make learning more efficient', metric='epochs to 95% of the best validation AUC',
                          values=f"{masked} {epochs_to(_auc_curve(y, Pm))}; none {epochs_to(_auc_curve(y, Pn))}",
                          comparison=f"none − {masked} (epochs saved): {_fmt(*d, signed=True)}", verdict=claim_verdict(*d)))
-    else: rows.append(dict(claim='2. Masks cut noise and make learning more efficient', metric='convergence or learning curves', values='n/a', comparison='n/a',
-                           verdict=claim_verdict(np.nan, np.nan, np.nan, False, 'no validation curves or learning curves')))
+    else:
+        rows.append(
+            dict(claim='2. Masks cut noise and make learning more efficient', metric='convergence or learning curves', values='n/a', comparison='n/a', verdict=claim_verdict(np.nan, np.nan, np.nan, False, 'no validation curves or learning curves'))
+        )
     # 3 generalisation
     if have and 'delta_auc' in st:
-        r = st.loc[masked]; d = (r.delta_auc, r.get('delta_ci_low', np.nan), r.get('delta_ci_high', np.nan))
+        r = st.loc[masked]
+        d = (r.delta_auc, r.get('delta_ci_low', np.nan), r.get('delta_ci_high', np.nan))
         vals = '; '.join(f"{m} {_fmt(st.loc[m, 'auc'], st.loc[m, 'auc_ci_low'], st.loc[m, 'auc_ci_high'])}" for m in modes)
         extra = ["train − validation loss gap: " + ', '.join(f"{m} {g:+.2f}" for m, g in gaps.items())] if gaps else []
         if external is not None and len(external): extra.append('external AUC drop: ' + ', '.join(f"{r.mode} {r.drop:+.2f}" for r in external.itertuples()))
         rows.append(dict(claim='3. Masks improve generalisation', metric='test AUC; ΔAUC paired per seed' + (' · ' + ' · '.join(extra) if extra else ''),
                          values=vals, comparison=f"{masked} − none: {_fmt(*d, signed=True)}", verdict=claim_verdict(*d)))
-    else: rows.append(dict(claim='3. Masks improve generalisation', metric='ΔAUC', values='n/a', comparison='n/a', verdict=claim_verdict(np.nan, np.nan, np.nan, False, 'needs none in study.modes')))
+    else:
+        rows.append(dict(claim='3. Masks improve generalisation', metric='ΔAUC', values='n/a', comparison='n/a', verdict=claim_verdict(np.nan, np.nan, np.nan, False, 'needs none in study.modes')))
     # 4 interpretability
     if interp and masked in interp and 'none' in interp:
         a, b = interp[masked].align(interp['none'], join='inner')
@@ -161,8 +173,8 @@ def claims_table(masked:str, study:pd.DataFrame, focus:dict|None=None, interp:di
         rows.append(dict(claim='4. Grad-CAM maps are easier to interpret', metric=f"{name} (and the randomisation check)", values=vals + (f"; randomisation Spearman {masked} {sp:.2f}" if not pd.isna(sp) else ''),
                          comparison=f"{masked} − none: {_fmt(*d, signed=True, pct=True)}",
                          verdict=claim_verdict(*d, requires=ok, why_not=f"the {masked} maps do not pass the randomisation check" if not pd.isna(sp) else 'no randomisation check')))
-    else: rows.append(dict(claim='4. Grad-CAM maps are easier to interpret', metric='lesion hit / pointing game', values='n/a', comparison='n/a',
-                           verdict=claim_verdict(np.nan, np.nan, np.nan, False, f"no explanations for {masked} and none")))
+    else:
+        rows.append(dict(claim='4. Grad-CAM maps are easier to interpret', metric='lesion hit / pointing game', values='n/a', comparison='n/a', verdict=claim_verdict(np.nan, np.nan, np.nan, False, f"no explanations for {masked} and none")))
     return pd.DataFrame(rows)
 
 # %% ../nbs/11_study.ipynb #eb020f46

@@ -25,34 +25,44 @@ def _ellipsoid(X, Y, Z, c, r): return ((X-c[0])/r[0])**2 + ((Y-c[1])/r[1])**2 + 
 
 def _tube(X, Y, Z, p0, p1, radius):
     "Voxels within `radius` of the segment p0-p1."
-    p0, p1 = np.asarray(p0, float), np.asarray(p1, float); d = p1-p0
+    p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
+    d = p1 - p0
     t = np.clip(((X-p0[0])*d[0] + (Y-p0[1])*d[1] + (Z-p0[2])*d[2]) / (d@d), 0, 1)
     return (X-p0[0]-t*d[0])**2 + (Y-p0[1]-t*d[1])**2 + (Z-p0[2]-t*d[2])**2 <= radius**2
 
 def make_phantom(rng:np.random.Generator, label:int, marker:bool, size:int=96, z_mm:float=240.):
     "One synthetic chest CT: dict with `hu` (z,y,x int16), truth masks, pixel and slice spacing."
-    s = rng.uniform(0.85, 1.1); ps = rng.uniform(3.6, 4.2)*96/size; ss = rng.uniform(4.0, 6.0)*(96/size)**0.5   # same anatomy in mm at any matrix size
+    s = rng.uniform(0.85, 1.1)
+    ps = rng.uniform(3.6, 4.2) * 96 / size
+    ss = rng.uniform(4.0, 6.0) * (96 / size) ** 0.5  # same anatomy in mm at any matrix size
     nz = int(round(z_mm/ss))
-    x = (np.arange(size)-(size-1)/2)*ps; z = (np.arange(nz)-(nz-1)/2)*ss
+    x = (np.arange(size) - (size - 1) / 2) * ps
+    z = (np.arange(nz) - (nz - 1) / 2) * ss
     Z, Y, X = np.meshgrid(z, x, x, indexing='ij')           # arrays are [slice, row(y), col(x)]
     a, b = 150*s, 105*s
     hu = np.full(X.shape, -1000.0)
     body = (X/a)**2 + (Y/b)**2 <= 1
     hu[body] = -100                                                   # subcutaneous fat
     hu[(X/(a-14))**2 + (Y/(b-14))**2 <= 1] = 40                       # muscle / soft tissue
-    lungs = np.zeros(X.shape, bool); lung_c = []
+    lungs = np.zeros(X.shape, bool)
+    lung_c = []
     for side in (-1, 1):
-        c = (side*0.45*a, -0.05*b, 0.1*z_mm/2); r = (0.33*a, 0.62*b, 95.0)
-        lungs |= _ellipsoid(X, Y, Z, c, r); lung_c.append((c, r))
+        c = (side * 0.45 * a, -0.05 * b, 0.1 * z_mm / 2)
+        r = (0.33 * a, 0.62 * b, 95.0)
+        lungs |= _ellipsoid(X, Y, Z, c, r)
+        lung_c.append((c, r))
     heart = _ellipsoid(X, Y, Z, (0.12*a, -0.3*b, -40), (0.32*a, 0.35*b, 60))
     lungs &= ~heart
-    hu[lungs] = -850; hu[heart] = 40
+    hu[lungs] = -850
+    hu[heart] = 40
     for c, r in lung_c:                                               # vessels: tubes inside the lungs
         for _ in range(5):
-            p0 = np.array(c) + rng.uniform(-0.5, 0.5, 3)*r; p1 = np.array(c) + rng.uniform(-0.8, 0.8, 3)*r
+            p0 = np.array(c) + rng.uniform(-0.5, 0.5, 3) * r
+            p1 = np.array(c) + rng.uniform(-0.8, 0.8, 3) * r
             hu[_tube(X, Y, Z, p0, p1, rng.uniform(2.0, 3.5)) & lungs] = 40
     spine = ((X/18)**2 + ((Y-0.68*b)/18)**2 <= 1)
-    hu[spine] = 700; hu[((X/13)**2 + ((Y-0.68*b)/13)**2 <= 1)] = 250
+    hu[spine] = 700
+    hu[((X / 13) ** 2 + ((Y - 0.68 * b) / 13) ** 2 <= 1)] = 250
     ring = ((X/(0.93*a))**2 + (Y/(0.93*b))**2 <= 1) & ((X/(0.93*a-7))**2 + (Y/(0.93*b-7))**2 > 1)
     ribs = ring & (np.mod(Z, 28) < 9) & ~((np.abs(X) < 0.25*a) & (Y < 0))
     hu[ribs] = 550
@@ -62,14 +72,18 @@ def make_phantom(rng:np.random.Generator, label:int, marker:bool, size:int=96, z
     if label:
         c, r = lung_c[rng.integers(2)]
         for _ in range(100):
-            rad = rng.uniform(9, 14); p = np.array(c) + rng.uniform(-0.55, 0.55, 3)*np.array(r)
+            rad = rng.uniform(9, 14)
+            p = np.array(c) + rng.uniform(-0.55, 0.55, 3) * np.array(r)
             cand = _ellipsoid(X, Y, Z, p, (rad, rad, rad))
-            if cand.any() and (lungs[cand].mean() > 0.95): lesion = cand; break
+            if cand.any() and (lungs[cand].mean() > 0.95):
+                lesion = cand
+                break
         hu[lesion] = 30 + rng.normal(0, 10, lesion.sum())
     mark = np.zeros(X.shape, bool)
     if marker:
         p = (rng.uniform(-0.3, 0.3)*a, -(b+5), rng.uniform(-0.25, 0.25)*z_mm)
-        mark = _ellipsoid(X, Y, Z, p, (7, 7, 7)); hu[mark] = 1800
+        mark = _ellipsoid(X, Y, Z, p, (7, 7, 7))
+        hu[mark] = 1800
     hu += rng.normal(0, 20, hu.shape)
     return dict(hu=np.clip(np.rint(hu), -1024, 3000).astype(np.int16), lungs=lungs, lesion=lesion, marker=mark, body=body,
                 pixel_spacing=float(ps), slice_spacing=float(ss), size=size, nz=nz)
@@ -80,7 +94,8 @@ def _uid(*parts): return generate_uid(entropy_srcs=[str(p) for p in parts])
 def write_ct_series(hu:np.ndarray, folder:str|Path, patient_id:str, pixel_spacing:float, slice_spacing:float,
                     seed:int=0, series_number:int=2, description:str='CHEST 5mm', image_type=('ORIGINAL','PRIMARY','AXIAL')) -> list[Path]:
     "Write `hu` (slice, row, col) as a DICOM CT series in `folder`; return the file paths."
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     nz, nr, nc = hu.shape
     study, series, frame = (_uid(seed, patient_id, k) for k in ('study', series_number, 'frame'))
     x0, y0, z0 = -(nc-1)/2*pixel_spacing, -(nr-1)/2*pixel_spacing, -(nz-1)/2*slice_spacing
@@ -89,17 +104,20 @@ def write_ct_series(hu:np.ndarray, folder:str|Path, patient_id:str, pixel_spacin
         sop = _uid(seed, patient_id, series_number, k)
         meta = FileMetaDataset()
         meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID, meta.TransferSyntaxUID = CTImageStorage, sop, ExplicitVRLittleEndian
-        ds = Dataset(); ds.file_meta = meta
+        ds = Dataset()
+        ds.file_meta = meta
         ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, sop
         ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
         ds.Modality, ds.Manufacturer, ds.ImageType = 'CT', 'ct_mask_cls synthetic', list(image_type)
         ds.PatientID, ds.PatientName, ds.PatientBirthDate, ds.PatientSex = patient_id, f'Synthetic^{patient_id}', '19600101', 'O'
-        ds.StudyDate = ds.SeriesDate = '20260101'; ds.StudyTime = ds.SeriesTime = '120000'
+        ds.StudyDate = ds.SeriesDate = '20260101'
+        ds.StudyTime = ds.SeriesTime = '120000'
         ds.SeriesNumber, ds.InstanceNumber, ds.SeriesDescription = series_number, k+1, description
         ds.ImagePositionPatient = [round(x0, 4), round(y0, 4), round(z0 + k*slice_spacing, 4)]
         ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
         ds.PixelSpacing = [round(pixel_spacing, 6), round(pixel_spacing, 6)]
-        ds.SliceThickness = round(slice_spacing, 4); ds.KVP = 120
+        ds.SliceThickness = round(slice_spacing, 4)
+        ds.KVP = 120
         ds.SliceLocation = round(z0 + k*slice_spacing, 4)
         ds.Rows, ds.Columns = nr, nc
         ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, 'MONOCHROME2'
@@ -115,16 +133,20 @@ def write_ct_series(hu:np.ndarray, folder:str|Path, patient_id:str, pixel_spacin
 # %% ../nbs/10_synth.ipynb #bbd894b1
 def make_demo_cohort(out:str|Path, n:int=40, seed:int=0, size:int=96, test_frac:float=0.3, progress:bool=True) -> Path:
     "Write a synthetic DICOM cohort of `n` patients to `out`; return the labels CSV path."
-    out = Path(out); rng = np.random.default_rng(seed)
+    out = Path(out)
+    rng = np.random.default_rng(seed)
     if n < 8: raise ValueError(f"a cohort needs at least 8 patients (got {n}) for train/val/test splits")
-    labels = np.array([i % 2 for i in range(n)]); rng.shuffle(labels)
+    labels = np.array([i % 2 for i in range(n)])
+    rng.shuffle(labels)
     n_test = max(4, int(round(n*test_frac)))
     test_idx = set()
     for c in (0, 1):                                  # stratified: half the test patients from each class
-        idx = np.nonzero(labels == c)[0]; test_idx |= set(rng.choice(idx, min(len(idx) - 2, (n_test + c)//2), replace=False).tolist())
+        idx = np.nonzero(labels == c)[0]
+        test_idx |= set(rng.choice(idx, min(len(idx) - 2, (n_test + c) // 2), replace=False).tolist())
     rows = []
     for i in pbar(range(n), desc='writing demo cohort', disable=not progress):
-        pid = f'SYN{i+1:03d}'; prng = np.random.default_rng([seed, i])
+        pid = f'SYN{i+1:03d}'
+        prng = np.random.default_rng([seed, i])
         is_test = i in test_idx
         marker = bool(prng.random() < 0.5) if is_test else bool(labels[i])
         ph = make_phantom(prng, int(labels[i]), marker, size=size)
@@ -188,7 +210,9 @@ def _rotation(deg) -> np.ndarray:
 
 def converted_grid(shape, spacing) -> np.ndarray:
     "The affine DICOM conversion gives a series written by `write_ct_series`: canonical RAS, centred on the origin."
-    sp = np.asarray(spacing, float); aff = np.diag([*sp, 1.0]); aff[:3, 3] = -(np.asarray(shape) - 1)/2*sp
+    sp = np.asarray(spacing, float)
+    aff = np.diag([*sp, 1.0])
+    aff[:3, 3] = -(np.asarray(shape) - 1) / 2 * sp
     return aff
 
 def random_view(ref:dict, rng:np.random.Generator, p:RealisticParams) -> dict:
@@ -202,7 +226,8 @@ def random_view(ref:dict, rng:np.random.Generator, p:RealisticParams) -> dict:
     R = _rotation(rng.uniform(-1, 1, 3)*np.array(p.rotation_deg))*rng.uniform(*p.scale)
     centre = raff[:3, :3] @ ((np.array(ct.shape) - 1)/2) + raff[:3, 3]
     t = centre + np.r_[rng.uniform(-1, 1, 2)*p.shift_mm, rng.uniform(-1, 1)*max(ext[2] - z_mm, 0)/2]
-    world = np.eye(4); world[:3, :3], world[:3, 3] = R, t                 # output world -> reference world
+    world = np.eye(4)
+    world[:3, :3], world[:3, 3] = R, t  # output world -> reference world
     m = np.linalg.inv(raff) @ world @ aff                                  # output voxel -> reference voxel
     hu = ndi.affine_transform(ct, m[:3, :3], m[:3, 3], output_shape=shape, order=1, cval=-1024.)
     labels = ndi.affine_transform(seg, m[:3, :3], m[:3, 3], output_shape=shape, order=0, cval=0).astype(np.uint8)
@@ -217,8 +242,11 @@ def _sphere(shape, affine, centre, radius, edge:float=1.5) -> np.ndarray:
 
 def add_lesions(hu:np.ndarray, organ:np.ndarray, affine:np.ndarray, rng:np.random.Generator, p:RealisticParams):
     "Subtract 1–2 soft hypodense spheres inside `organ`; return (hu, lesion records, lesion mask)."
-    hu = hu.copy(); sp = spacing_of(affine); depth = ndi.distance_transform_edt(organ, sampling=sp)
-    mask = np.zeros(hu.shape, bool); recs = []
+    hu = hu.copy()
+    sp = spacing_of(affine)
+    depth = ndi.distance_transform_edt(organ, sampling=sp)
+    mask = np.zeros(hu.shape, bool)
+    recs = []
     for _ in range(int(rng.integers(p.lesion_count[0], p.lesion_count[1] + 1))):
         r = float(rng.uniform(*p.lesion_radius_mm))
         ok = np.argwhere((depth >= r + 2) & ~mask)
@@ -226,7 +254,8 @@ def add_lesions(hu:np.ndarray, organ:np.ndarray, affine:np.ndarray, rng:np.rando
         c = affine[:3, :3] @ ok[rng.integers(len(ok))] + affine[:3, 3]
         prof = _sphere(hu.shape, affine, c, r)*organ
         contrast = float(rng.uniform(*p.lesion_contrast_hu))
-        hu -= contrast*prof; mask |= prof >= 0.5
+        hu -= contrast * prof
+        mask |= prof >= 0.5
         recs.append(dict(center_mm=[round(float(x), 2) for x in c], radius_mm=round(r, 2), contrast_hu=round(contrast, 1)))
     return hu, recs, mask
 
@@ -236,7 +265,8 @@ def add_marker(hu:np.ndarray, organ:np.ndarray, affine:np.ndarray, rng:np.random
     body = ndi.binary_fill_holes(hu > -500)
     surface = body & ~ndi.binary_erosion(body)
     far = ndi.distance_transform_edt(~organ, sampling=sp) > p.marker_min_distance_mm
-    z = np.arange(hu.shape[2]); mid = (z > 0.2*hu.shape[2]) & (z < 0.8*hu.shape[2])
+    z = np.arange(hu.shape[2])
+    mid = (z > 0.2 * hu.shape[2]) & (z < 0.8 * hu.shape[2])
     cand = np.argwhere(surface & far & mid[None, None, :])
     if not len(cand): cand = np.argwhere(surface & far)
     c = affine[:3, :3] @ cand[rng.integers(len(cand))] + affine[:3, 3]
@@ -275,10 +305,12 @@ def write_ras_series(vol:np.ndarray, affine:np.ndarray, folder:str|Path, patient
 def _split_and_markers(n:int, seed:int, test_frac:float, p:RealisticParams):
     "Labels (balanced), test flags (stratified) and marker flags for `n` patients."
     rng = np.random.default_rng([seed, 10**6])
-    y = np.array([i % 2 for i in range(n)]); rng.shuffle(y)
+    y = np.array([i % 2 for i in range(n)])
+    rng.shuffle(y)
     test = np.zeros(n, bool)
     for c in (0, 1):
-        idx = np.nonzero(y == c)[0]; test[rng.choice(idx, int(round(test_frac*len(idx))), replace=False)] = True
+        idx = np.nonzero(y == c)[0]
+        test[rng.choice(idx, int(round(test_frac * len(idx))), replace=False)] = True
     u = np.array([np.random.default_rng([seed, i, 0]).random() for i in range(n)])
     aligned = np.where(test & p.marker_reversed, y == 0, y == 1)
     marker = np.where(test & ~p.marker_reversed, u < 0.5, np.where(aligned, u < p.marker_strength, u < 1 - p.marker_strength))
@@ -289,7 +321,8 @@ def make_realistic_cohort(out:str|Path, n:int=150, seed:int=0, test_frac:float=1
     "Write a realistic DICOM cohort of `n` patients built on the real reference CT; return the labels CSV path."
     p, out = params or RealisticParams(), Path(out)
     if n < 8: raise ValueError(f"a cohort needs at least 8 patients (got {n}) for train/val/test splits")
-    ref = load_reference(); y, test, marker = _split_and_markers(n, seed, test_frac, p)
+    ref = load_reference()
+    y, test, marker = _split_and_markers(n, seed, test_frac, p)
     rows = []
     for i in pbar(range(n), desc='writing realistic cohort', disable=not progress):
         pid = f'{prefix}{i+1:03d}'
@@ -318,9 +351,11 @@ def demo_config(data_dir:str|Path, out_dir:str|Path='outputs', run_id:str='demo'
         cfg.update(segment=dict(backend='existing'), mask=dict(roi=[organ]))
     elif kind == 'chest':
         cfg.update(preprocess=dict(spacing=[5.0]*3), segment=dict(backend='auto'), mask=dict(roi=['lungs'], roi_margin_mm=0.0))
-    else: raise ConfigError(f"unknown demo kind {kind!r}; kinds: chest, realistic")
+    else:
+        raise ConfigError(f"unknown demo kind {kind!r}; kinds: chest, realistic")
     if tiny:
-        cfg['preprocess'] = dict(spacing=[6.0]*3); cfg['mask'] = dict(cfg.get('mask', {}), mode='zero', fov_mm='resize', scan_fov_mm='resize')
+        cfg['preprocess'] = dict(spacing=[6.0] * 3)
+        cfg['mask'] = dict(cfg.get('mask', {}), mode='zero', fov_mm='resize', scan_fov_mm='resize')
         cfg.update(train=dict(input_size=[24, 24, 24], epochs=2, patience=2, batch_size=4, n_bootstrap=200, width=4),
                    xai=dict(n_cases=2), study=dict(modes=['zero', 'none'], baseline=False))
     return cfg

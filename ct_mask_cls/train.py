@@ -81,7 +81,9 @@ def load_medicalnet(model:nn.Module, path:str|Path, arch:str) -> nn.Module:
     want = model.state_dict()
     bad = [k for k in want if k not in sd or tuple(sd[k].shape) != tuple(want[k].shape)] + [k for k in sd if k not in want]
     if bad:
-        k = bad[0]; got = tuple(sd[k].shape) if k in sd else 'absent'; exp = tuple(want[k].shape) if k in want else 'absent'
+        k = bad[0]
+        got = tuple(sd[k].shape) if k in sd else 'absent'
+        exp = tuple(want[k].shape) if k in want else 'absent'
         raise ConfigError(f"{path} does not hold {arch} weights (MedicalNet {arch}, 1 input channel expected): {len(bad)} tensors differ, e.g. {k}: file {got}, {arch} {exp}")
     model.load_state_dict(sd)
     return model
@@ -113,7 +115,8 @@ def _load_torchvision(m:nn.Module, name:str, weights_path:str):
 class Slab2p5D(nn.Module):
     "A 2D backbone applied to each axial slice; features max-pooled over slices."
     def __init__(self, backbone:nn.Module, n_feat:int):
-        super().__init__(); self.backbone, self.head = backbone, nn.Linear(n_feat, 1)
+        super().__init__()
+        self.backbone, self.head = backbone, nn.Linear(n_feat, 1)
     def forward(self, x):
         b, c, X, Y, Z = x.shape
         f = self.backbone(x.permute(0, 4, 1, 2, 3).reshape(b*Z, c, X, Y)).reshape(b, Z, -1)
@@ -141,7 +144,9 @@ def build_model(name:str='small3d', in_ch:int=1, pretrained:bool=False, weights_
         if roi_pool: raise ConfigError("mask mode pool needs a 3D model (small3d, resnet10, resnet18, r3d_18); resnet18_2p5d pools over slices")
         m = torchvision.models.resnet18(weights=None)
         if pretrained: _load_torchvision(m, name, weights_path)
-        m.conv1 = _adapt_conv(m.conv1, in_ch); n = m.fc.in_features; m.fc = nn.Identity()
+        m.conv1 = _adapt_conv(m.conv1, in_ch)
+        n = m.fc.in_features
+        m.fc = nn.Identity()
         return Slab2p5D(m, n)
     raise ConfigError(f"unknown model {name!r}")
 
@@ -171,12 +176,15 @@ def check_model(cfg:RunConfig):
 # %% ../nbs/07_train.ipynb #4f03c96c
 def seed_everything(seed:int):
     "Seed python, numpy and torch."
-    random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
 
 @torch.no_grad()
 def predict(model:nn.Module, ds, batch_size:int=4, device='cpu') -> np.ndarray:
     "Positive-class probabilities for every item of `ds`."
-    model.eval(); out = []
+    model.eval()
+    out = []
     for b in torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False):
         out.append(torch.sigmoid(model(b['image'].to(device)).float()).cpu().numpy()[:, 0])
     return np.concatenate(out) if out else np.zeros(0)
@@ -198,9 +206,11 @@ def load_checkpoint(path:str|Path, key:str, device='cpu') -> dict|None:
     if not path.exists(): return None
     try: c = torch.load(path, map_location=device, weights_only=True)
     except Exception as e:
-        print(f"checkpoint {path} ignored (not a plain weights file: {type(e).__name__}); training from scratch"); return None
+        print(f"checkpoint {path} ignored (not a plain weights file: {type(e).__name__}); training from scratch")
+        return None
     if not isinstance(c, dict) or c.get('key') != key:
-        print(f"checkpoint {path} is from other settings or data; training from scratch"); return None
+        print(f"checkpoint {path} is from other settings or data; training from scratch")
+        return None
     return c
 
 def save_checkpoint(path:str|Path, model, opt, sched, scaler, state:dict, key:str):
@@ -211,14 +221,19 @@ def save_checkpoint(path:str|Path, model, opt, sched, scaler, state:dict, key:st
 # %% ../nbs/07_train.ipynb #f19ab006
 def train_epoch(model, dl, opt, scaler, loss_fn, device) -> tuple[float, float]:
     "One pass over `dl`; returns (mean loss, seconds spent waiting for data)."
-    model.train(); losses, t_data, tw = [], 0.0, time.time()
+    model.train()
+    losses, t_data, tw = [], 0.0, time.time()
     for b in dl:
         t_data += time.time() - tw
         x, yb = b['image'].to(device), b['label'].to(device)
         with torch.autocast(device_type=device, enabled=device == 'cuda'):
             loss = loss_fn(model(x).float(), yb)
-        opt.zero_grad(); scaler.scale(loss).backward(); scaler.step(opt); scaler.update()
-        losses.append(loss.detach().item()); tw = time.time()
+        opt.zero_grad()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        losses.append(loss.detach().item())
+        tw = time.time()
     return float(np.mean(losses)), t_data
 
 def validate(model, ds_va, yva, batch_size, device) -> tuple[float, float, np.ndarray]:
@@ -248,14 +263,16 @@ def _mean_over_processes(v:float, world:int) -> float:
     "The mean of `v` over all DDP processes."
     if world == 1: return v
     import torch.distributed as dist
-    t = torch.tensor([v], dtype=torch.float64); dist.all_reduce(t)
+    t = torch.tensor([v], dtype=torch.float64)
+    dist.all_reduce(t)
     return float(t[0])/world
 
 def _share_state(state:dict, world:int) -> dict:
     "Rank 0's training state, sent to every process (so that all stop at the same epoch)."
     if world == 1: return state
     import torch.distributed as dist
-    box = [state]; dist.broadcast_object_list(box, src=0)
+    box = [state]
+    dist.broadcast_object_list(box, src=0)
     return box[0]
 
 def end_epoch(model, ds_va, yva, state:dict, out_dir:Path, ep:int, loss:float, lr:float, seconds:float, wait_frac:float, batch_size:int=8, device='cpu') -> dict:
@@ -274,7 +291,8 @@ def end_epoch(model, ds_va, yva, state:dict, out_dir:Path, ep:int, loss:float, l
 def write_history(state:dict, va:list, out_dir:Path, spec:InputSpec, tc, seed:int):
     "history.csv, every epoch's validation predictions (val_predictions.csv) and spec.json."
     with atomic_path(out_dir/'history.csv') as t: pd.DataFrame(state['history']).to_csv(t, index=False)
-    vp = pd.DataFrame(state.get('val_probs', []), columns=[r['case_id'] for r in va]); vp.insert(0, 'epoch', range(1, len(vp) + 1))
+    vp = pd.DataFrame(state.get('val_probs', []), columns=[r['case_id'] for r in va])
+    vp.insert(0, 'epoch', range(1, len(vp) + 1))
     with atomic_path(out_dir/'val_predictions.csv') as t: vp.to_csv(t, index=False)
     save_json(out_dir/'spec.json', dict(spec=asdict(spec), model=tc.model, width=tc.width, depth=tc.depth, seed=seed))
 
@@ -285,10 +303,15 @@ def fit(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, 
     if cfg.train.nproc > 1 and world == 1:                        # start torchrun; its processes come back here as ranks
         from ct_mask_cls.ddp import launch_fit
         return launch_fit(cfg, manifest, spec, out_dir, cache_dir, progress, seed)
-    tc = cfg.train; out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
-    seed = tc.seed if seed is None else seed; device = train_device(tc.device); seed_everything(seed)
+    tc = cfg.train
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seed = tc.seed if seed is None else seed
+    device = train_device(tc.device)
+    seed_everything(seed)
     tr, va = records(manifest, 'train'), records(manifest, 'val')
-    check_evaluable([r['label'] for r in tr], 'training set'); check_evaluable([r['label'] for r in va], 'validation set')
+    check_evaluable([r['label'] for r in tr], 'training set')
+    check_evaluable([r['label'] for r in va], 'validation set')
     ds_tr = make_dataset(tr, spec, cache_dir, augment=tc.augment, seed=seed)
     ds_va = make_dataset(va, spec, cache_dir)
     model = model_for(cfg, spec).to(device)
@@ -302,15 +325,21 @@ def fit(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, 
     state = dict(epoch=0, history=[], best=[-1e9, -1e9], best_epoch=-1, bad=0)
     c = load_checkpoint(ck, key, device) if tc.resume else None    # every process resumes from the same file
     if c:
-        model.load_state_dict(c['model']); opt.load_state_dict(c['opt']); sched.load_state_dict(c['sched']); state = c['state']
+        model.load_state_dict(c['model'])
+        opt.load_state_dict(c['opt'])
+        sched.load_state_dict(c['sched'])
+        state = c['state']
         if scaler.is_enabled(): scaler.load_state_dict(c['scaler'])
     bar = pbar(range(state['epoch'], tc.epochs), desc=f'train {spec.mode}' + (f' ({world} processes)' if world > 1 else ''),
                disable=not progress or rank > 0, initial=state['epoch'], total=tc.epochs)
     for ep in bar:
         if state['bad'] >= tc.patience: break
-        ds_tr.reseed(seed + ep + 7919*rank); torch.manual_seed(seed + ep); t0 = time.time()
+        ds_tr.reseed(seed + ep + 7919 * rank)
+        torch.manual_seed(seed + ep)
+        t0 = time.time()
         loss, t_data = train_epoch(net, _loader(ds_tr, cfg, seed + ep, rank, world), opt, scaler, loss_fn, device)
-        sched.step(); loss = _mean_over_processes(loss, world)
+        sched.step()
+        loss = _mean_over_processes(loss, world)
         if rank == 0:
             state = end_epoch(model, ds_va, yva, state, out_dir, ep, loss, float(sched.get_last_lr()[0]), time.time() - t0, t_data/max(time.time() - t0, 1e-9), tc.batch_size, device)
             save_checkpoint(ck, model, opt, sched, scaler, state, key)
@@ -323,8 +352,11 @@ def fit_frozen(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str
     "Frozen pretrained encoder: embed every case once (cached in `out_dir/embeddings.csv`), fit a logistic-regression head, write it into the model."
     from sklearn.linear_model import LogisticRegressionCV, LogisticRegression
     from sklearn.preprocessing import StandardScaler
-    tc = cfg.train; out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
-    seed = tc.seed if seed is None else seed; seed_everything(seed)
+    tc = cfg.train
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seed = tc.seed if seed is None else seed
+    seed_everything(seed)
     model = model_for(cfg, spec).eval()
     if not isinstance(model, Classifier): raise ConfigError(f"train.freeze_encoder needs a 3D model with a pooled head; {tc.model} is not one")
     recs = {s: records(manifest, s) for s in ('train', 'val')}
@@ -337,7 +369,8 @@ def fit_frozen(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str
             for s, rs in recs.items():
                 for r, d in pbar(zip(rs, make_dataset(rs, spec, cache_dir)), total=len(rs), desc=f'embed {s}', disable=not progress):
                     rows[r['case_id']] = model.features(d['image'][None])[0].numpy()
-        old = pd.DataFrame.from_dict(rows, orient='index'); old.index.name = 'case_id'
+        old = pd.DataFrame.from_dict(rows, orient='index')
+        old.index.name = 'case_id'
         with atomic_path(emb_path) as t: old.to_csv(t)
         save_json(out_dir/'embeddings.json', dict(key=key))
     X = lambda s: old.loc[[r['case_id'] for r in recs[s]]].values
@@ -347,9 +380,13 @@ def fit_frozen(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str
     lr = (LogisticRegressionCV(Cs=10, cv=min(5, n_min), scoring='roc_auc', max_iter=5000, l1_ratios=(0,), use_legacy_attributes=False) if n_min >= 2
           else LogisticRegression(max_iter=5000)).fit(sc.transform(X('train')), y('train'))
     with torch.no_grad():                                          # the head as the model's own layers: eval-mode batch norm = the scaler, linear = the regression
-        model.norm.running_mean.copy_(torch.as_tensor(sc.mean_)); model.norm.running_var.copy_(torch.as_tensor(sc.scale_**2)); model.norm.eps = 0.0   # scale_ is 1 for constant features
-        model.norm.weight.fill_(1.0); model.norm.bias.zero_()
-        model.head.weight.copy_(torch.as_tensor(lr.coef_, dtype=torch.float32)); model.head.bias.copy_(torch.as_tensor(lr.intercept_, dtype=torch.float32))
+        model.norm.running_mean.copy_(torch.as_tensor(sc.mean_))
+        model.norm.running_var.copy_(torch.as_tensor(sc.scale_**2))
+        model.norm.eps = 0.0  # scale_ is 1 for constant features
+        model.norm.weight.fill_(1.0)
+        model.norm.bias.zero_()
+        model.head.weight.copy_(torch.as_tensor(lr.coef_, dtype=torch.float32))
+        model.head.bias.copy_(torch.as_tensor(lr.intercept_, dtype=torch.float32))
     with atomic_path(out_dir/'best_model.pt') as t: torch.save(model.state_dict(), t)
     pva = torch.sigmoid(model.head(model.norm(torch.as_tensor(X('val'), dtype=torch.float32)))).detach().numpy()[:, 0]
     auc = float(roc_auc_score(y('val'), pva)) if len(set(y('val'))) == 2 else float('nan')
@@ -365,11 +402,14 @@ def load_trained(cfg:RunConfig, spec:InputSpec, out_dir:str|Path) -> nn.Module:
     "The best model saved by `fit` for input `spec`."
     t = cfg.train
     m = build_model(t.model, spec.in_channels, False, '', spec.roi_pool, t.width, t.depth, t.pool_top)
-    m.load_state_dict(torch.load(Path(out_dir)/'best_model.pt', map_location='cpu', weights_only=True)); return m.eval()
+    m.load_state_dict(torch.load(Path(out_dir) / 'best_model.pt', map_location='cpu', weights_only=True))
+    return m.eval()
 
 def evaluate_model(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, cache_dir=None) -> dict:
     "Threshold on val, metrics on test; writes predictions.csv and metrics.json in `out_dir`."
-    out_dir = Path(out_dir); dev = train_device(cfg.train.device); model = load_trained(cfg, spec, out_dir).to(dev)
+    out_dir = Path(out_dir)
+    dev = train_device(cfg.train.device)
+    model = load_trained(cfg, spec, out_dir).to(dev)
     preds = []
     for split in ('val', 'test'):
         recs = records(manifest, split)

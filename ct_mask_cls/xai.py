@@ -41,7 +41,10 @@ class RawGradCAMPlusPlus(_RawMaps, GradCAMPlusPlus): "Grad-CAM++ without per-cas
 
 class _Probability(torch.nn.Module):
     "The positive probability of a one-logit model (what occlusion measures)."
-    def __init__(self, model): super().__init__(); self.model = model
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
     def forward(self, x): return torch.sigmoid(self.model(x))
 
 METHODS = ('gradcam', 'gradcam++', 'occlusion')
@@ -61,7 +64,8 @@ def explain_map(model:torch.nn.Module, x:torch.Tensor, method:str='gradcam', occ
         occ = OcclusionSensitivity(nn_module=_Probability(model), mask_size=occlusion_vox, n_batch=8, overlap=0.5, mode='mean_img', verbose=False)
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter('ignore')                  # MONAI's own indexing deprecation notice from inside OcclusionSensitivity
-            base = float(torch.sigmoid(model(x))[0, 0]); sens, _ = occ(x)
+            base = float(torch.sigmoid(model(x))[0, 0])
+            sens, _ = occ(x)
         return np.maximum(base - np.asarray(sens[0, 0], np.float32), 0)
     cls = {'gradcam': RawGradCAM, 'gradcam++': RawGradCAMPlusPlus}[method]
     reshape = None
@@ -131,19 +135,23 @@ def map_similarity(a:np.ndarray, b:np.ndarray, region:np.ndarray|None=None) -> t
     if region is not None and region.any():
         box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in np.nonzero(region))
         rho_a, rho_b, a, b = a[region], b[region], a[box], b[box]
-    else: rho_a, rho_b = a.ravel(), b.ravel()
+    else:
+        rho_a, rho_b = a.ravel(), b.ravel()
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')                      # constant maps: SciPy warns and returns NaN, which we report as such
         rho = float(spearmanr(rho_a, rho_b)[0])
     s = lambda m: torch.as_tensor(m/m.max() if m.max() > 0 else m, dtype=torch.float32)[None, None]
-    win = min(7, *a.shape); win -= (win % 2 == 0)                  # an odd window that fits the map
+    win = min(7, *a.shape)
+    win -= win % 2 == 0  # an odd window that fits the map
     ssim = float(SSIMMetric(spatial_dims=a.ndim, data_range=1.0, win_size=win)(s(a), s(b)).mean())
     return rho, ssim
 
 def randomisation_check(model:torch.nn.Module, x:torch.Tensor, method:str='gradcam', seed:int=0) -> pd.DataFrame:
     "Cascading randomisation: the map's similarity to the trained model's as layers are re-initialised from the top."
     torch.manual_seed(seed)
-    ref = explain_map(model, x, method); m = copy.deepcopy(model).eval(); rows = []
+    ref = explain_map(model, x, method)
+    m = copy.deepcopy(model).eval()
+    rows = []
     region = x[0, -1].detach().cpu().numpy() > 0.5 if getattr(model, 'roi_pool', False) else None   # where the map can be non-zero at all
     for name, layer in _layers_top_down(m):
         _reinit(layer)
@@ -163,7 +171,8 @@ def cam_figure(ct:np.ndarray, cam:np.ndarray, roi:np.ndarray, spacing, center, v
     from ct_mask_cls.report import slice_view, mark_sides, _aspect, VIEWS
     fig, axs = plt.subplots(1, 3, figsize=(11, 3.9))
     for ax, view in zip(axs, VIEWS):
-        a, sides = slice_view(ct, view, center); asp = _aspect(view, spacing)
+        a, sides = slice_view(ct, view, center)
+        asp = _aspect(view, spacing)
         ax.imshow(a, cmap='gray', vmin=window[0], vmax=window[1], aspect=asp, interpolation='nearest')
         c, _ = slice_view(cam, view, center)
         im = ax.imshow(np.ma.masked_less_equal(c, 0.02*vmax), cmap='inferno', vmin=0, vmax=vmax, alpha=0.55, aspect=asp, interpolation='bilinear')
@@ -171,7 +180,10 @@ def cam_figure(ct:np.ndarray, cam:np.ndarray, roi:np.ndarray, spacing, center, v
             if msk is not None:
                 s, _ = slice_view(msk.astype(float), view, center)
                 if s.any(): ax.contour(s, levels=[0.5], colors=col, linewidths=0.8)
-        mark_sides(ax, sides, 10); ax.set_xticks([]); ax.set_yticks([]); ax.set_title(view, fontsize=11)
+        mark_sides(ax, sides, 10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(view, fontsize=11)
     fig.colorbar(im, ax=axs, fraction=0.02, pad=0.01, label='relevance (same scale for every case of this mode)')
     fig.suptitle(title, fontsize=12)
     return fig
@@ -189,7 +201,8 @@ def explain(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, model_dir:str|
             methods=('gradcam',), lesions:dict|None=None, confounders:dict|None=None, sanity_cases:int=0, occlusion_mm:float=24.) -> pd.DataFrame:
     "Maps, metrics and figures for the test cases of one mode (`n` < 0: all); one row per case and method."
     import nibabel as nib
-    out_dir, model_dir = Path(out_dir), Path(model_dir); mode = spec.mode
+    out_dir, model_dir = Path(out_dir), Path(model_dir)
+    mode = spec.mode
     for meth in methods: check_method(meth, cfg.train.model, spec)
     model = load_trained(cfg, spec, model_dir)
     pr = pd.read_csv(model_dir/'predictions.csv', dtype={'case_id': str}).set_index('case_id')
@@ -201,7 +214,10 @@ def explain(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, model_dir:str|
     occ_vox = max(2, int(round(occlusion_mm/float(np.mean(cfg.preprocess.spacing)))))
     rows, figs = [], []
     for r, d in pbar(zip(recs, ds), total=len(recs), desc=f'explain {mode}', disable=not progress):
-        x = d['image'][None]; img = nib.load(r['ct']); ct = np.asarray(img.dataobj, np.float32); sp = spacing_of(img.affine)
+        x = d['image'][None]
+        img = nib.load(r['ct'])
+        ct = np.asarray(img.dataobj, np.float32)
+        sp = spacing_of(img.affine)
         roi = np.asarray(nib.load(r['mask']).dataobj) > 0
         fov = to_ct_grid(np.ones(tuple(x.shape[2:]), np.float32), d['fov_start'].numpy(), d['fov_zoom'].numpy(), ct.shape) > 0.5
         les, conf = _truth(lesions, r['patient_id'], img), _truth(confounders, r['patient_id'], img)
@@ -224,7 +240,8 @@ def explain(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, model_dir:str|
         fig = cam_figure(ct, cam, roi, sp, focus_voxel(cam, roi, les), vmax or 1.0, w, les,
                          f"{r['case_id']} · {mode} · label {r['label']} · p = {o.prob:.2f} ({o.outcome}) · {methods[0]}")
         with atomic_path(png) as t: fig.savefig(t, dpi=72, format='png')
-        plt.close(fig); overlays[r['case_id']] = str(png.relative_to(out_dir))
+        plt.close(fig)
+        overlays[r['case_id']] = str(png.relative_to(out_dir))
     if len(df): df['overlay'] = df.case_id.map(overlays).where(df.method == methods[0], '')
     save_json(out_dir/'scale.json', dict(method=methods[0], vmax=vmax))
     if sanity_cases:
@@ -248,7 +265,8 @@ def xai_summary(df:pd.DataFrame, sanity:pd.DataFrame|None=None) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     if sanity is not None and len(sanity) and len(out):
         last = sanity.groupby('case_id').tail(1)
-        out.loc[0, 'randomisation_spearman'] = last.spearman.mean(); out.loc[0, 'randomisation_ssim'] = last.ssim.mean()
+        out.loc[0, 'randomisation_spearman'] = last.spearman.mean()
+        out.loc[0, 'randomisation_ssim'] = last.ssim.mean()
         out.loc[0, 'sanity_warning'] = bool(last.spearman.mean() > 0.5)
     return out
 
@@ -259,7 +277,8 @@ def method_agreement(out_dir:str|Path, df:pd.DataFrame) -> pd.DataFrame:
     rows = []
     for cid, g in df.groupby('case_id', sort=False):
         maps = {r.method: load_nifti(out_dir/r.nifti)[0] for r in g.itertuples()}
-        ref = maps[methods[0]]; inside = ref > 0
+        ref = maps[methods[0]]
+        inside = ref > 0
         for m in methods[1:]:
             if m in maps: rows.append(dict(case_id=cid, method=m, spearman_with_first=float(spearmanr(ref[inside | (maps[m] > 0)], maps[m][inside | (maps[m] > 0)])[0])))
     return pd.DataFrame(rows, columns=['case_id', 'method', 'spearman_with_first'])
