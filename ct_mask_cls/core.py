@@ -392,7 +392,9 @@ def _failure(e:BaseException) -> str:
 class _WorkerSetup:
     "A Dask worker plugin that calls `fn()` once in every worker process (e.g. to keep a model loaded there)."
     idempotent = True
-    def __init__(self, fn): self.fn, self.name = fn, f'ct_mask_cls-{fn.__module__}.{fn.__qualname__}'
+    def __init__(self, fn):
+        f = getattr(fn, 'func', fn)                     # a functools.partial: named by its function and arguments
+        self.fn, self.name = fn, f'ct_mask_cls-{f.__module__}.{f.__qualname__}' + (f'-{hash_obj([getattr(fn, "args", ()), getattr(fn, "keywords", {})])[:8]}' if f is not fn else '')
     def setup(self, worker): self.fn()
     def teardown(self, worker): pass
     def transition(self, key, start, finish, **kw): pass
@@ -585,12 +587,12 @@ class RunLock:
         self.path, self.wait, self.poll, self.echo = Path(run_dir)/'.lock', wait, poll, echo
     def _try(self) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try: fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        try:fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError: return False
         with os.fdopen(fd, 'w') as f: json.dump(dict(pid=os.getpid(), host=socket.gethostname(), started=_time.strftime('%Y-%m-%d %H:%M:%S')), f)
         return True
     def holder(self) -> dict:
-        try: return json.loads(self.path.read_text())
+        try:return json.loads(self.path.read_text())
         except (OSError, ValueError): return {}
     def __enter__(self):
         while not self._try():

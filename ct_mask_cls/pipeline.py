@@ -6,7 +6,7 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/pipeline.html.md"""
 
 # %% ../nbs/13_pipeline.ipynb #49a0b5dd
 from __future__ import annotations
-import json, os, re, dataclasses, tempfile
+import functools, json, os, re, dataclasses, tempfile
 from pathlib import Path
 import numpy as np, pandas as pd, nibabel as nib, yaml
 from .core import *
@@ -141,7 +141,7 @@ def stage_segment(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:boo
     res = case_map(lambda r: segment_case(cfg, lay, r, scfg, found.get(r.patient_id, missing_mask(r.case_id)) if scfg.backend == 'existing' else None, names, force),
                    ok, 1 if scfg.backend == 'totalsegmentator' else cfg.preprocess.workers, 'segment', progress, cfg.executor,
                    lambda r, why: (dict(case_id=r.case_id, patient_id=r.patient_id, seg_path='', backend=scfg.backend, status='failed', reason=why), {}),
-                   seg.reuse_nnunet_predictor if scfg.backend == 'totalsegmentator' and scfg.reuse_model else None)
+                   functools.partial(seg.totalseg_worker_setup, scfg.weights_dir) if scfg.backend == 'totalsegmentator' and scfg.reuse_model else None)
     df = pd.DataFrame([r for r, _ in res], columns=['case_id', 'patient_id', 'seg_path', 'backend', 'status', 'reason'] + sorted({k for r, _ in res for k in r if k.endswith('_ml')}))
     vol = pd.DataFrame([dict(case_id=r['case_id'], structure=k, ml=v) for r, vs in res for k, v in vs.items()], columns=['case_id', 'structure', 'ml'])
     if cfg.segment.dicom_seg: df['dicom_seg'] = write_dicom_segs(cfg, lay, df)

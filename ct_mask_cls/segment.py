@@ -15,10 +15,10 @@ from .core import *
 # %% auto #0
 __all__ = ['ROI_GROUPS', 'THRESHOLD_STRUCTURES', 'total_classes', 'resolve_roi', 'body_mask', 'threshold_segment',
            'WeightsMissing', 'totalseg_home', 'totalseg_weights_root', 'required_model_folders', 'missing_weights',
-           'check_totalseg_weights', 'disable_usage_stats', 'reuse_nnunet_predictor', 'totalseg_segment', 'total_id',
-           'remap_labels', 'structure_ids', 'dicom_mask_kind', 'find_series', 'series_geometry', 'read_rtstruct',
-           'read_dicom_seg', 'write_dicom_seg', 'choose_backend', 'segment', 'SegmentationRefused', 'reoriented_like',
-           'grid_relation', 'labels_on_grid', 'existing_labels']
+           'check_totalseg_weights', 'disable_usage_stats', 'reuse_nnunet_predictor', 'totalseg_worker_setup',
+           'totalseg_segment', 'total_id', 'remap_labels', 'structure_ids', 'dicom_mask_kind', 'find_series',
+           'series_geometry', 'read_rtstruct', 'read_dicom_seg', 'write_dicom_seg', 'choose_backend', 'segment',
+           'SegmentationRefused', 'reoriented_like', 'grid_relation', 'labels_on_grid', 'existing_labels']
 
 # %% ../nbs/02_segment.ipynb #039aede3
 def total_classes() -> dict:
@@ -152,6 +152,9 @@ def reuse_nnunet_predictor():
     if getattr(P.predict_from_files, '_ct_mask_cls_reuse', False): return
     load = P.initialize_from_trained_model_folder
     def initialize(self, model_training_output_dir, use_folds, checkpoint_name='checkpoint_final.pth'):
+        import torch
+        limit = os.environ.get('OMP_NUM_THREADS', '')
+        if self.device.type == 'cpu' and limit.isdigit() and int(limit) > 0: torch.set_num_threads(int(limit))   # TotalSegmentator takes every core; a Dask worker's (or the user's) limit holds
         key = (str(model_training_output_dir), tuple(use_folds) if use_folds is not None else None, checkpoint_name, str(self.device))
         if key not in _REUSED:
             load(self, model_training_output_dir, use_folds, checkpoint_name)
@@ -171,6 +174,12 @@ def reuse_nnunet_predictor():
         predict_files.__signature__ = inspect.signature(P.predict_from_files)
     predict_files._ct_mask_cls_reuse = True
     P.initialize_from_trained_model_folder, P.predict_from_files = initialize, predict_files
+
+def totalseg_worker_setup(weights_dir:str=''):
+    "Prepare a process (a Dask worker) for TotalSegmentator: its weights folder, no usage statistics, and the kept predictor."
+    os.environ['TOTALSEG_HOME_DIR'] = str(totalseg_home(weights_dir))
+    disable_usage_stats(weights_dir)
+    reuse_nnunet_predictor()
 
 def totalseg_segment(ct_path:str|Path, out_path:str|Path, cfg, roi_names:list|None=None) -> dict:
     "Run the real TotalSegmentator Python API on `ct_path`; write a multilabel mask on the input grid."
