@@ -55,15 +55,14 @@ def scoring_config(cfg:RunConfig, inputs:str|Path, out:str|Path, masks:str|Path=
 
 def prepare_cases(cfg:RunConfig, progress:bool=True) -> pd.DataFrame:
     "Preprocess, segment and mask every case of `cfg`'s data in `cfg.run_dir`; one row per case (status, reason, CT and ROI paths)."
-    from ct_mask_cls import pipeline as pl, segment as seg
+    from ct_mask_cls import pipeline as pl
     if cfg.segment.backend == 'existing' and not cfg.data.mask_dir:
         raise ConfigError("the run used existing masks (segment.backend: existing): give the new cases' masks (--masks FOLDER)")
     lay = RunLayout(cfg.run_dir)
     pl.stage_preprocess(cfg, lay.root, progress)
     segs = pl.stage_segment(cfg, lay.root, progress)
     cases = pd.read_csv(lay.cases_csv, dtype={'case_id': str, 'patient_id': str}, keep_default_na=False).set_index('case_id')
-    ids = list(seg.resolve_roi(list(cfg.mask.roi)).values())
-    rows = pmap(lambda r: pl.mask_case(cfg, lay, r, cases.loc[r.case_id, 'ct_path'], ids), list(segs.itertuples()), cfg.preprocess.workers, 'mask', progress)
+    rows = pl.mask_cases(cfg, lay, segs, cases, progress)          # the mask stage's own per-case step, on the configured executor
     failed = cases[cases.status != 'ok'].reset_index()
     df = pd.concat([pd.DataFrame(rows), failed.assign(reason='preprocessing failed: ' + failed.reason)[['case_id', 'patient_id', 'status', 'reason']] if len(failed) else None], ignore_index=True)
     return df.fillna({'ct_path': '', 'mask_path': ''})

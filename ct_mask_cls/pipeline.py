@@ -14,9 +14,9 @@ from . import dicom, segment as seg, mask as msk, splits
 
 # %% auto #0
 __all__ = ['CASE_COLUMNS', 'MANIFEST_COLUMNS', 'preprocess_case', 'stage_preprocess', 'files_by_id', 'existing_masks',
-           'segment_case', 'stage_segment', 'write_dicom_segs', 'found_labels', 'mask_case', 'cohort_fov', 'stage_mask',
-           'read_manifest', 'spec_for', 'train_mode', 'stage_train', 'native_maps', 'explain_mode', 'read_xai',
-           'stage_xai', 'study_modes', 'body_mask_file', 'baseline_features', 'stage_study', 'kfold_study',
+           'segment_case', 'stage_segment', 'write_dicom_segs', 'found_labels', 'mask_case', 'mask_cases', 'cohort_fov',
+           'stage_mask', 'read_manifest', 'spec_for', 'train_mode', 'stage_train', 'native_maps', 'explain_mode',
+           'read_xai', 'stage_xai', 'study_modes', 'body_mask_file', 'baseline_features', 'stage_study', 'kfold_study',
            'read_study', 'tiny_root', 'tiny_setup', 'stage_context', 'subsample_training', 'learning_curves', 'claims']
 
 # %% ../nbs/13_pipeline.ipynb #7d3bd0d1
@@ -198,6 +198,12 @@ def mask_case(cfg:RunConfig, lay:RunLayout, seg_row, ct_path:str, ids:list) -> d
     lo, hi = msk.roi_box(roi, sp, cfg.mask.margin_mm)
     return dict(row, mask_path=str(mp), masked_path=str(xp), box_vox=' '.join(map(str, hi - lo)))
 
+def mask_cases(cfg:RunConfig, lay:RunLayout, segs:pd.DataFrame, cases:pd.DataFrame, progress:bool=True) -> list[dict]:
+    "`mask_case` for every row of `segs` (CT paths from `cases`, indexed by case id), in parallel on the configured executor; a case that fails is excluded with its reason."
+    ids = list(seg.resolve_roi(list(cfg.mask.roi)).values())
+    return case_map(lambda r: mask_case(cfg, lay, r, cases.loc[r.case_id, 'ct_path'], ids), list(segs.itertuples()), cfg.preprocess.workers, 'mask', progress,
+                    cfg.executor, lambda r, why: dict(case_id=r.case_id, patient_id=r.patient_id, ct_path='', seg_path=r.seg_path, status='excluded', reason=why))
+
 def cohort_fov(rows:pd.DataFrame) -> dict:
     "The automatic fields of view (voxels) of a cohort's usable cases: ROI boxes plus margin, and whole scans."
     ok = rows[rows.status == 'ok']
@@ -215,9 +221,7 @@ def stage_mask(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=F
     if cfg.preprocess.pseudonymise:
         key = pseudonym_key(cfg.preprocess)
         labels['patient_id'] = [dicom.pseudonym(p, key) for p in labels.patient_id]
-    ids = list(seg.resolve_roi(list(cfg.mask.roi)).values())
-    df = pd.DataFrame(case_map(lambda r: mask_case(cfg, lay, r, cases.loc[r.case_id, 'ct_path'], ids), list(segs.itertuples()), cfg.preprocess.workers, 'mask', progress,
-                               cfg.executor, lambda r, why: dict(case_id=r.case_id, patient_id=r.patient_id, ct_path='', seg_path=r.seg_path, status='excluded', reason=why)))
+    df = pd.DataFrame(mask_cases(cfg, lay, segs, cases, progress))
     fov = cohort_fov(df) if (df.status == 'ok').any() else {}
     tc = cfg.split.test_column
     lab = labels[['patient_id', 'label'] + ([tc] if tc else [])].rename(columns={tc: '_fixed_split'} if tc else {})
