@@ -221,6 +221,7 @@ def stage_mask(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=F
     if cfg.preprocess.pseudonymise:
         key = pseudonym_key(cfg.preprocess)
         labels['patient_id'] = [dicom.pseudonym(p, key) for p in labels.patient_id]
+    ids = list(seg.resolve_roi(list(cfg.mask.roi)).values())
     df = pd.DataFrame(mask_cases(cfg, lay, segs, cases, progress))
     fov = cohort_fov(df) if (df.status == 'ok').any() else {}
     tc = cfg.split.test_column

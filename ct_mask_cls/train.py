@@ -243,6 +243,7 @@ def validate(model, ds_va, yva, batch_size, device) -> tuple[float, float, np.nd
     loss = float(F.binary_cross_entropy(torch.tensor(p).clamp(1e-6, 1-1e-6), torch.tensor(yva, dtype=torch.float32)))
     return auc, loss, p
 
+# %% ../nbs/07_train.ipynb #cadc3992
 def dist_world() -> tuple[int, int]:
     "(rank, number of processes) of this training process: (0, 1) outside a `torchrun` process group."
     import torch.distributed as dist
@@ -275,6 +276,7 @@ def _share_state(state:dict, world:int) -> dict:
     dist.broadcast_object_list(box, src=0)
     return box[0]
 
+# %% ../nbs/07_train.ipynb #296951e9
 def end_epoch(model, ds_va, yva, state:dict, out_dir:Path, ep:int, loss:float, lr:float, seconds:float, wait_frac:float, batch_size:int=8, device='cpu') -> dict:
     "Validate after epoch `ep`, record it in `state`, save the model when it is the best so far (by validation AUC, then loss)."
     auc, val_loss, pva = validate(model, ds_va, yva, batch_size, device)
@@ -296,6 +298,7 @@ def write_history(state:dict, va:list, out_dir:Path, spec:InputSpec, tc, seed:in
     with atomic_path(out_dir/'val_predictions.csv') as t: vp.to_csv(t, index=False)
     save_json(out_dir/'spec.json', dict(spec=asdict(spec), model=tc.model, width=tc.width, depth=tc.depth, seed=seed))
 
+# %% ../nbs/07_train.ipynb #44a1eca2
 def fit(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, cache_dir:str|Path|None=None, progress:bool=True, seed:int|None=None) -> dict:
     "Train one model on input `spec` (a mask mode); write checkpoint, best model and history in `out_dir`; return a summary. Under torchrun: DDP, rank 0 writes."
     if cfg.train.freeze_encoder: return fit_frozen(cfg, manifest, spec, out_dir, cache_dir, progress, seed)
