@@ -17,9 +17,9 @@ __all__ = ['Mode', 'MODES', 'DASK_ADDRESS_ENV', 'ConfigError', 'StageFailed', 'D
            'MaskConfig', 'SplitConfig', 'TrainConfig', 'XaiConfig', 'StudyConfig', 'ExecutorConfig', 'RunConfig',
            'config_sections', 'config_fields', 'describe_type', 'choices', 'config_from_dict', 'load_config',
            'config_to_dict', 'default_config_yaml', 'read_labels', 'check_inputs', 'pbar', 'pmap', 'dask_client',
-           'case_map', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj', 'sha256_file', 'pseudonym_key',
-           'safe_name', 'RunLayout', 'file_fingerprint', 'tree_fingerprint', 'output_ok', 'RunLocked', 'RunLock',
-           'save_nifti', 'load_nifti', 'spacing_of']
+           'worker_name', 'case_map', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj', 'sha256_file',
+           'pseudonym_key', 'safe_name', 'RunLayout', 'file_fingerprint', 'tree_fingerprint', 'output_ok', 'RunLocked',
+           'RunLock', 'save_nifti', 'load_nifti', 'spacing_of']
 
 # %% ../nbs/00_core.ipynb #b1c22585
 class ConfigError(ValueError):
@@ -154,6 +154,7 @@ class ExecutorConfig:
     address: str = _f('', "dask: a running scheduler (tcp://host:8786; SLURM/PBS/Kubernetes clusters through dask-jobqueue or dask-kubernetes); '' = a local cluster on loopback for the run")
     n_workers: int = _f(2, "dask local cluster: worker processes", check=_ge(1))
     threads_per_worker: int = _f(1, "dask local cluster: threads per worker", check=_ge(1))
+    gpus_per_task: int = _f(0, "dask with an address: the Dask resource GPU each segment task asks for, so that it runs only on workers started with `--resources GPU=1` (one case per GPU at a time); 0 = any worker", check=_ge(0))
 
 _RUN_ID = (lambda v: bool(re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._-]{0,99}', v)), 'a plain folder name: letters, digits, . _ - (not starting with . or -)')
 
@@ -400,8 +401,15 @@ class _WorkerSetup:
     def transition(self, key, start, finish, **kw): pass
     def release_key(self, key, state, cause, reason, report): pass
 
-def case_map(fn, items, workers:int, desc:str, progress:bool=True, executor:ExecutorConfig|None=None, failed=None, worker_setup=None) -> list:
-    "`pmap` over cases, or one Dask task per case when `executor.kind` is dask; there a case that raises or kills its worker becomes `failed(item, reason)` and the others finish; `worker_setup()` runs once per worker."
+def worker_name() -> str:
+    "The name of the Dask worker running this code ('' outside a worker): recorded with each case, so that a bad node can be found."
+    try:
+        from distributed import get_worker
+        return str(get_worker().name)
+    except (ImportError, ValueError): return ''
+
+def case_map(fn, items, workers:int, desc:str, progress:bool=True, executor:ExecutorConfig|None=None, failed=None, worker_setup=None, resources:dict|None=None) -> list:
+    "`pmap` over cases, or one Dask task per case when `executor.kind` is dask; there a case that raises or kills its worker becomes `failed(item, reason)` and the others finish; `worker_setup()` runs once per worker; each task asks for Dask `resources` (e.g. {'GPU': 1})."
     items = list(items)
     if executor is None or executor.kind == 'threads' or not items: return pmap(fn, items, workers, desc, progress)
     from distributed import as_completed
@@ -409,7 +417,7 @@ def case_map(fn, items, workers:int, desc:str, progress:bool=True, executor:Exec
     client, cluster = dask_client(executor)
     try:
         if worker_setup is not None: client.register_plugin(type('WorkerSetup', (_WorkerSetup, WorkerPlugin), {})(worker_setup))
-        futs = client.map(fn, items, pure=False)
+        futs = client.map(fn, items, pure=False, resources=resources or None)
         where = {f.key: i for i, f in enumerate(futs)}
         out = [None]*len(items)
         for f in pbar(as_completed(futs), total=len(futs), desc=desc, disable=not progress):

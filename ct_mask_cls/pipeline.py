@@ -120,7 +120,7 @@ def segment_case(cfg:RunConfig, lay:RunLayout, rec, scfg, existing:Path|None, na
             mp.unlink(missing_ok=True)
             js.unlink(missing_ok=True)
             return dict(row, seg_path='', status='failed', reason=f'{type(e).__name__}: {e}'), {}
-        info.update(fingerprint=fp, out_size=mp.stat().st_size)
+        info.update(fingerprint=fp, out_size=mp.stat().st_size, worker=worker_name())
         save_json(js, info)
     a, aff = load_nifti(mp)
     ml = np.prod(spacing_of(aff))/1000
@@ -141,7 +141,8 @@ def stage_segment(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:boo
     res = case_map(lambda r: segment_case(cfg, lay, r, scfg, found.get(r.patient_id, missing_mask(r.case_id)) if scfg.backend == 'existing' else None, names, force),
                    ok, 1 if scfg.backend == 'totalsegmentator' else cfg.preprocess.workers, 'segment', progress, cfg.executor,
                    lambda r, why: (dict(case_id=r.case_id, patient_id=r.patient_id, seg_path='', backend=scfg.backend, status='failed', reason=why), {}),
-                   functools.partial(seg.totalseg_worker_setup, scfg.weights_dir) if scfg.backend == 'totalsegmentator' and scfg.reuse_model else None)
+                   functools.partial(seg.totalseg_worker_setup, scfg.weights_dir) if scfg.backend == 'totalsegmentator' and scfg.reuse_model else None,
+                   {'GPU': cfg.executor.gpus_per_task} if cfg.executor.gpus_per_task and scfg.backend == 'totalsegmentator' else None)
     df = pd.DataFrame([r for r, _ in res], columns=['case_id', 'patient_id', 'seg_path', 'backend', 'status', 'reason'] + sorted({k for r, _ in res for k in r if k.endswith('_ml')}))
     vol = pd.DataFrame([dict(case_id=r['case_id'], structure=k, ml=v) for r, vs in res for k, v in vs.items()], columns=['case_id', 'structure', 'ml'])
     if cfg.segment.dicom_seg: df['dicom_seg'] = write_dicom_segs(cfg, lay, df)

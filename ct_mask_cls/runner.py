@@ -52,9 +52,17 @@ def preflight(cfg:RunConfig):
         from ct_mask_cls.train import check_model
         check_model(cfg)
     for name in cfg.data.mask_labels: seg.total_id(name)
-    if cfg.executor.kind == 'dask' and cfg.executor.address:
-        client, _ = dask_client(cfg.executor)
-        client.close()  # an unreachable scheduler fails here, within seconds
+    ex = cfg.executor
+    if ex.kind == 'dask' and ex.address:
+        client, _ = dask_client(ex)                              # an unreachable scheduler fails here, within seconds
+        try: gpus = [w.get('resources', {}).get('GPU', 0) for w in client.scheduler_info(n_workers=-1)['workers'].values()]
+        finally: client.close()
+        if ex.gpus_per_task and not any(g >= ex.gpus_per_task for g in gpus):
+            raise ConfigError(f"executor.gpus_per_task is {ex.gpus_per_task}, but none of the {len(gpus)} workers at {ex.address} offers that many GPUs as a Dask resource "
+                              "(start GPU workers with `dask worker ... --resources GPU=1`), so the segment tasks would wait forever; or set gpus_per_task: 0")
+    elif ex.gpus_per_task and ex.kind == 'dask':
+        raise ConfigError("executor.gpus_per_task needs executor.address: a cluster whose GPU workers offer the resource GPU (dask-jobqueue, or dask-cuda's LocalCUDACluster on one "
+                          "machine with several GPUs); the run's own local cluster has none")
     if 'cuda' in (t.device, cfg.segment.device):
         import torch
         if not torch.cuda.is_available(): raise ConfigError(f"{'train' if t.device == 'cuda' else 'segment'}.device is cuda but no CUDA GPU is visible; use auto or cpu")

@@ -9,8 +9,8 @@ from standin_nnunet import make_standin_weights
 
 BIN = Path(sys.executable).parent
 
-def start_cluster(folder, env, n=2, memory='0'):
-    "A `dask scheduler` and `n` `dask worker` processes on 127.0.0.1; returns (address, processes)."
+def start_cluster(folder, env, n=2, memory='0', resources=()):
+    "A `dask scheduler` and `n` `dask worker` processes on 127.0.0.1 (worker i offering `resources[i]`, e.g. 'GPU=1'); returns (address, processes)."
     f = Path(folder)/'scheduler.json'; f.unlink(missing_ok=True)
     env = dict(env, DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES='0',          # a case that kills its worker is not retried on the next one
                DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION='1.0',           # a worker holds only the cases it is running, so no other case shares its death
@@ -23,7 +23,8 @@ def start_cluster(folder, env, n=2, memory='0'):
     addr = json.loads(f.read_text())['address']
     for i in range(n):
         procs.append(subprocess.Popen([str(BIN/'dask'), 'worker', addr, '--nthreads', '1', '--nworkers', '1', '--no-dashboard', '--host', '127.0.0.1',
-                                       '--memory-limit', memory, '--name', f'w{i}'], env=env, stdout=log, stderr=log))
+                                       '--memory-limit', memory, '--name', f'w{i}'] + (['--resources', resources[i]] if i < len(resources) and resources[i] else []),
+                                      env=env, stdout=log, stderr=log))
     from distributed import Client
     with Client(addr, timeout='20s') as c: c.wait_for_workers(n, timeout=60)
     return addr, procs
@@ -43,18 +44,24 @@ def test_dask_workers_run_the_per_case_stages_offline(cohort, tmp_path):
     "preprocess, segment (the real TotalSegmentator code on stand-in weights) and mask, one Dask task per case; no connection beyond loopback."
     home = tmp_path/'totalseg'; make_standin_weights(home/'nnunet'/'results')
     env, log = guard_env(tmp_path, allow_loopback=True)
-    addr, procs = start_cluster(tmp_path, env)
+    addr, procs = start_cluster(tmp_path, env, resources=['', 'GPU=1'])        # w1 stands for the GPU worker (a Dask resource is a label)
     try:
         cfg = demo_config(cohort/'data', tmp_path/'runs', 'dask', tiny=True)
         cfg['segment'] = dict(backend='totalsegmentator', weights_dir=str(home), device='cpu', threads=1)
-        cfg['executor'] = dict(kind='dask', address=addr)
+        cfg['executor'] = dict(kind='dask', address=addr, gpus_per_task=1)
         (tmp_path/'c.yaml').write_text(yaml.safe_dump(cfg))
         for s in ('preprocess', 'segment', 'mask'):
             r = run_cli('stage', s, tmp_path/'c.yaml', env=env); assert r.returncode == 0, (s, r.stdout[-1500:], r.stderr[-3000:])
+        cfg['executor']['gpus_per_task'] = 2                                   # no worker offers two GPUs: refused before any stage
+        (tmp_path/'c2.yaml').write_text(yaml.safe_dump(cfg))
+        t0 = time.time(); r = run_cli('run', tmp_path/'c2.yaml', env=env)
+        assert r.returncode == 2 and 'executor.gpus_per_task' in r.stderr and addr in r.stderr and time.time() - t0 < 30, r.stderr[-2000:]
     finally: stop(procs)
     run = RunLayout(tmp_path/'runs'/'dask')
     seg = pd.read_csv(run.segments_csv)
     assert (seg.status == 'ok').all() and (seg.backend == 'totalsegmentator').all() and len(seg) == 8
+    ran_on = {json.loads(run.seg_record(c).read_text())['worker'] for c in seg.case_id.astype(str)}
+    assert ran_on == {'w1'}, ran_on                                            # every segment task went to the worker with the GPU resource
     man = pd.read_csv(run.manifest_csv)
     assert (man.status == 'ok').sum() == 8
     assert not log.exists() or log.read_text() == '', log.read_text()[:2000]                    # nothing beyond loopback
