@@ -1,8 +1,15 @@
-"Bad input fails at once, naming the problem, before any stage starts."
+"Bad input fails at once, naming the problem, before any stage starts (through Typer's CliRunner, in-process)."
 import time
 from pathlib import Path
 import yaml
-from conftest import run_cli
+from typer.testing import CliRunner
+from ct_mask_cls.cli import app
+
+def run_cli(*args):
+    "Invoke the CLI in-process; the result has returncode, stdout and stderr like a finished subprocess."
+    r = CliRunner().invoke(app, [str(a) for a in args])
+    r.returncode = r.exit_code
+    return r
 
 def _cfg(tmp_path, **data):
     (tmp_path/'dcm').mkdir(exist_ok=True)
