@@ -15,9 +15,9 @@ from .core import *
 
 # %% auto #0
 __all__ = ['CT_SOP', 'SERIES_COLUMNS', 'is_dicom', 'find_dicom_files', 'read_header', 'series_key', 'classify_series',
-           'dcm2niix_bin', 'run_dcm2niix', 'to_canonical_hu', 'resample', 'Series', 'scan_series', 'source_fingerprint',
-           'SeriesRejected', 'slice_geometry', 'regularise_stack', 'convert_series', 'nifti_inputs', 'hu_flag',
-           'pseudonym', 'convert_tree']
+           'dcm2niix_bin', 'run_dcm2niix', 'to_canonical_hu', 'resample', 'Series', 'read_headers', 'file_chunks',
+           'scan_series', 'source_fingerprint', 'SeriesRejected', 'slice_geometry', 'regularise_stack',
+           'convert_series', 'nifti_inputs', 'hu_flag', 'pseudonym', 'convert_tree']
 
 # %% ../nbs/01_dicom.ipynb #96dc96dd
 def is_dicom(path:str|Path) -> bool:
@@ -153,10 +153,22 @@ class Series:
     @property
     def h(self): return self.headers[0]
 
-def scan_series(root:str|Path, allow_modality:tuple=(), min_slices:int=8, progress:bool=True) -> tuple[list[Series], list[dict]]:
-    "Group the DICOM files under `root` into series; return (series, unreadable-file records)."
+def read_headers(files:list) -> list[dict]:
+    "`read_header` of each of `files`: one task's share of a tree."
+    return [read_header(f) for f in files]
+
+def file_chunks(files:list, size:int=64) -> list[list]:
+    "`files` in chunks of at most `size`, never mixing folders (a series usually lives in one), in order."
+    by_dir = defaultdict(list)
+    for f in files: by_dir[Path(f).parent].append(f)
+    return [fs[i:i+size] for d in sorted(by_dir) for fs in [by_dir[d]] for i in range(0, len(fs), size)]
+
+def scan_series(root:str|Path, allow_modality:tuple=(), min_slices:int=8, progress:bool=True, workers:int=1, executor=None) -> tuple[list[Series], list[dict]]:
+    "Group the DICOM files under `root` into series (headers read in chunks: `workers` threads, or Dask tasks with a dask `executor`); return (series, unreadable-file records)."
     files = find_dicom_files(root)
-    heads = [read_header(f) for f in pbar(files, desc='reading DICOM headers', disable=not progress, leave=False)]
+    parts = case_map(read_headers, file_chunks(files), workers, 'reading DICOM headers', progress, executor,
+                     lambda fs, why: [dict(path=str(f), folder=str(Path(f).parent), error=f"header not read: {why}") for f in fs])
+    heads = [h for part in parts for h in part]
     bad = [h for h in heads if h['error']]
     groups = defaultdict(list)
     for h in heads:
@@ -288,7 +300,7 @@ def convert_tree(root:str|Path, out_dir:str|Path, pc=None, progress:bool=True, e
     pc = pc or PreprocessConfig()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    series, bad = scan_series(root, tuple(pc.allow_modality), pc.min_slices, progress)
+    series, bad = scan_series(root, tuple(pc.allow_modality), pc.min_slices, progress, pc.workers, executor)
     key = pseudonym_key(pc) if pc.pseudonymise else ''
     if pc.pseudonymise and not key: pseudonym('', '')                   # raises: no key
     pid_of = lambda raw: pseudonym(raw, key) if pc.pseudonymise else raw
