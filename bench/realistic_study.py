@@ -4,7 +4,9 @@ Generates 150 patients (50 in test, seed 0) unless they exist, runs every stage 
 the CNN's test AUC with its 95% CI, the radiomics baseline's, and ΔAUC against `none`; then the acceptance checks of the realistic-cohort issue
 and the wall time of the whole benchmark. Usage: python bench/realistic_study.py [OUT_DIR] [--cases N]
 """
-import argparse, json, sys, time
+import argparse
+import json
+import time
 from pathlib import Path
 import pandas as pd
 
@@ -13,7 +15,7 @@ ap = argparse.ArgumentParser(); ap.add_argument('out', nargs='?', default='outpu
 ap.add_argument('--seed', type=int, default=0); ap.add_argument('--force', action='store_true')
 a = ap.parse_args()
 from ct_mask_cls.core import config_from_dict, RunLayout
-from ct_mask_cls.synth import make_realistic_cohort, demo_config, RealisticParams
+from ct_mask_cls.synth import make_realistic_cohort, demo_config
 from ct_mask_cls.runner import run_pipeline
 
 out = Path(a.out).resolve(); data = out/'data'/f'realistic-liver-n{a.cases}-s{a.seed}'
@@ -36,14 +38,14 @@ masked = st.drop(index='none')
 best = masked.auc.idxmax(); b = st.loc[best]
 total = time.time() - t_start
 checks = [(f"best masked mode ({best}) test AUC ≥ 0.80", b.auc >= 0.80, f"{b.auc:.3f}"),
-          (f"its CI lower bound > 0.6", b.auc_ci_low > 0.6, f"{b.auc_ci_low:.3f}"),
+          ("its CI lower bound > 0.6", b.auc_ci_low > 0.6, f"{b.auc_ci_low:.3f}"),
           ("none scores below 0.5", st.loc['none', 'auc'] < 0.5, f"{st.loc['none', 'auc']:.3f}"),
           (f"ΔAUC ({best} − none) CI above 0", b.delta_ci_low > 0, f"{b.delta_ci_low:+.3f}"),
           (f"CNN ({best}) ≥ baseline − 0.03", b.auc >= b.baseline_auc - 0.03, f"{b.auc:.3f} vs {b.baseline_auc:.3f}"),
           ("whole benchmark ≤ 20 min", total <= 1200, f"{total/60:.1f} min")]
 print("\nacceptance:")
 for name, ok, val in checks: print(f"  [{'pass' if ok else 'FAIL'}] {name}: {val}")
-print(f"\nstages: " + ", ".join(f"{r['stage']} {r['seconds']:.0f} s{' (reused)' if r['reused'] else ''}" for r in recs))
+print("\nstages: " + ", ".join(f"{r['stage']} {r['seconds']:.0f} s{' (reused)' if r['reused'] else ''}" for r in recs))
 print(f"time: pipeline {t_run/60:.1f} min, whole benchmark {total/60:.1f} min; reports: {lay.root/'index.html'}")
 cl = lay.path('study', 'claims.csv')
 if cl.exists():

@@ -4,7 +4,7 @@
 2. TotalSegmentator per case on the small real CT (data/reference/example_ct_sm.nii.gz): a fresh `totalsegmentator()` per case against the
    predictor kept loaded in the process (segment.reuse_model), and whether both give the same voxels.
 
-Goals (the scale-out issue): 2 workers ≥ 1.7× one worker; reuse ≥ 3× faster per case. Usage: python bench/scale.py [--cases 12] [--kind realistic|chest]
+Goals (the scale-out issue): 2 workers ≥ 1.7× one worker; reuse ≥ 3× faster per case. Usage: python bench/scale.py [--cases 24] [--kind realistic|chest]
 """
 import argparse, json, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -26,7 +26,7 @@ print(json.dumps(times))
 '''
 
 def main():
-    ap = argparse.ArgumentParser(); ap.add_argument('--cases', type=int, default=12); ap.add_argument('--calls', type=int, default=3)
+    ap = argparse.ArgumentParser(); ap.add_argument('--cases', type=int, default=24); ap.add_argument('--calls', type=int, default=3)
     ap.add_argument('--kind', default='realistic', choices=['realistic', 'chest'], help="cohort: realistic (the real CT's anatomy) or chest (small synthetic phantoms)")
     a = ap.parse_args()
 
@@ -43,7 +43,7 @@ def main():
         same = all((np.asarray(nib.load(str(d/f'm0_{i}.nii.gz')).dataobj) == np.asarray(nib.load(str(d/f'm1_{i}.nii.gz')).dataobj)).all() for i in range(a.calls))
         fresh, reused = float(np.mean(res[0])), float(np.mean(res[1][1:]))
 
-        from ct_mask_cls.core import config_from_dict
+        from ct_mask_cls.core import config_from_dict, close_dask_clients
         from ct_mask_cls.synth import make_demo_cohort, make_realistic_cohort, demo_config
         from ct_mask_cls.pipeline import stage_preprocess, stage_segment
         if a.kind == 'realistic': make_realistic_cohort(d/'data', n=a.cases, seed=0, progress=False)
@@ -62,6 +62,7 @@ def main():
                     t = time.time(); stage_preprocess(c, c.run_dir, progress=False); tp = time.time() - t
                     t = time.time(); stage_segment(c, c.run_dir, progress=False); ts = time.time() - t
                     times.append((tp, ts))
+                close_dask_clients()                  # before the cluster goes
             rate[n] = times
 
     print(f"TotalSegmentator on the small real CT ({a.calls} cases each, stand-in weights): fresh call {fresh:.1f} s per case, "

@@ -4,7 +4,11 @@ kernel runs its first cell, and the kernel overhead of one stage (the index stag
 Goals: the CLI imports no torch, MONAI or grad-cam before a stage runs; an error in the config is reported in under 3 s.
 Usage: python bench/startup.py
 """
-import json, os, subprocess, sys, tempfile, time
+import json
+import subprocess
+import sys
+import tempfile
+import time
 from datetime import datetime
 from pathlib import Path
 import yaml

@@ -4,7 +4,9 @@ Usage: python bench/train_throughput.py [RUN_DIR]   (default: outputs/demo, made
 if it does not exist a 16-patient synthetic cohort is prepared in outputs/bench_train first).
 Everything is measured in this one run, on this machine; the ratios are what to compare.
 """
-import shutil, sys, tempfile, time
+import sys
+import tempfile
+import time
 from pathlib import Path
 import pandas as pd, yaml
 from ct_mask_cls.core import load_config

@@ -17,9 +17,9 @@ __all__ = ['Mode', 'MODES', 'DASK_ADDRESS_ENV', 'ConfigError', 'StageFailed', 'D
            'MaskConfig', 'SplitConfig', 'TrainConfig', 'XaiConfig', 'StudyConfig', 'ExecutorConfig', 'RunConfig',
            'config_sections', 'config_fields', 'describe_type', 'choices', 'config_from_dict', 'load_config',
            'config_to_dict', 'default_config_yaml', 'read_labels', 'check_inputs', 'pbar', 'pmap', 'dask_client',
-           'worker_name', 'case_map', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj', 'sha256_file',
-           'pseudonym_key', 'safe_name', 'RunLayout', 'file_fingerprint', 'tree_fingerprint', 'output_ok', 'RunLocked',
-           'RunLock', 'save_nifti', 'load_nifti', 'spacing_of']
+           'close_dask_clients', 'worker_name', 'case_map', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj',
+           'sha256_file', 'pseudonym_key', 'safe_name', 'RunLayout', 'file_fingerprint', 'tree_fingerprint',
+           'output_ok', 'RunLocked', 'RunLock', 'save_nifti', 'load_nifti', 'spacing_of']
 
 # %% ../nbs/00_core.ipynb #b1c22585
 class ConfigError(ValueError):
@@ -374,17 +374,28 @@ def pmap(fn, items, workers:int, desc:str, progress:bool=True, processes:bool=Fa
 
 DASK_ADDRESS_ENV = 'CT_MASK_CLS_DASK_ADDRESS'     # the runner's local cluster, for the stage kernels
 
+_CLIENTS = {}                                      # address -> this process's client, kept between calls (connecting costs a few tenths of a second)
+
 def dask_client(ex:ExecutorConfig):
-    "(client, cluster to close or None): the scheduler at `ex.address` (or the run's, from the environment), else a new local cluster on loopback."
+    "(client, cluster to close or None): a client of the scheduler at `ex.address` (or the run's, from the environment), kept for the process; else a new local cluster on loopback."
     import logging
     from distributed import Client, LocalCluster
     addr = ex.address or os.environ.get(DASK_ADDRESS_ENV, '')
     if addr:
-        try: return Client(addr, timeout='8s'), None
+        c = _CLIENTS.get(addr)
+        if c is not None and c.status == 'running': return c, None
+        try: c = Client(addr, timeout='8s')
         except (OSError, TimeoutError) as e: raise ConfigError(f"executor.address: no Dask scheduler answers at {addr} ({type(e).__name__}); start one (dask scheduler) or leave the address empty for a local cluster") from None
+        _CLIENTS[addr] = c
+        return c, None
     cluster = LocalCluster(n_workers=ex.n_workers, threads_per_worker=ex.threads_per_worker, processes=True, host='127.0.0.1',
                            dashboard_address=None, silence_logs=logging.ERROR)
     return Client(cluster), cluster
+
+def close_dask_clients():
+    "Close the clients `dask_client` kept (before their scheduler goes away: a run's own local cluster, a benchmark's)."
+    for c in _CLIENTS.values(): c.close()
+    _CLIENTS.clear()
 
 def _failure(e:BaseException) -> str:
     if type(e).__name__ == 'KilledWorker': return 'its worker process died while running this case (killed: out of memory, a crash, or a lost node)'
@@ -428,8 +439,9 @@ def case_map(fn, items, workers:int, desc:str, progress:bool=True, executor:Exec
                 out[i] = failed(items[i], _failure(e))
         return out
     finally:
-        client.close()
-        if cluster is not None: cluster.close()
+        if cluster is not None:                      # a cluster made for this call; a client of a running scheduler stays for the next stage
+            client.close()
+            cluster.close()
 
 # %% ../nbs/00_core.ipynb #4715911f
 def _umask() -> int:

@@ -270,6 +270,7 @@ def run_cluster(cfg:RunConfig, echo=print):
     try: yield cluster
     finally:
         os.environ.pop(DASK_ADDRESS_ENV, None)
+        close_dask_clients()                         # any kept in this process (predict and evaluate run stages here)
         client.close()
         cluster.close()
 
