@@ -30,7 +30,8 @@ if __name__ == '__main__':                        # torchrun's processes import 
         res[n] = (dt, s, m, pd.read_csv(out/'history.csv'))
     print(f"{a.mode} on {a.run}: {int((man.split == 'train').sum())} training cases, {int((man.split == 'test').sum())} test, {cfg.train.epochs} epochs at most, batch {cfg.train.batch_size}")
     for n, (dt, s, m, h) in res.items():
-        print(f"N={n}: {dt:.0f} s, {s['epochs_run']} epochs (best {s['best_epoch']}), test AUC {m['auc']:.3f} ({m['auc_ci_low']:.3f}-{m['auc_ci_high']:.3f}), "
+        print(f"N={n}: {dt:.0f} s, {s['epochs_run']} epochs (best {s['best_epoch']}; {dt/s['epochs_run']:.2f} s per epoch), test AUC {m['auc']:.3f} ({m['auc_ci_low']:.3f}-{m['auc_ci_high']:.3f}), "
               f"final train loss {h.train_loss.iloc[-1]:.3f}, val loss {h.val_loss.iloc[-1]:.3f}")
     (t1, _, m1, _), (t2, _, m2, _) = res[1], res[2]
-    print(f"N=2 / N=1: wall time {t2/t1:.2f}× (speed-up {t1/t2:.2f}×); test AUC difference {m2['auc'] - m1['auc']:+.3f}")
+    e1, e2 = res[1][1]['epochs_run'], res[2][1]['epochs_run']
+    print(f"N=2 / N=1: wall time {t2/t1:.2f}×, per epoch {(t2/e2)/(t1/e1):.2f}× (early stopping can end the runs at different epochs); test AUC difference {m2['auc'] - m1['auc']:+.3f}")
