@@ -48,6 +48,7 @@ def preprocess_case(cfg:RunConfig, lay:RunLayout, case_id:str, native:str|Path, 
     save_json(rec_path, rec)
     return rec
 
+# %% ../nbs/13_pipeline.ipynb #a1ef0258
 def _nifti_native(lay:RunLayout, case_id:str, src:Path, force:bool=False) -> Path:
     "A NIfTI input reoriented to canonical RAS HU in preprocess/native/ (redone when the input changes)."
     nat, side = lay.native(case_id), lay.native(case_id).with_suffix('').with_suffix('.json')
@@ -64,6 +65,7 @@ def _nifti_native(lay:RunLayout, case_id:str, src:Path, force:bool=False) -> Pat
 
 CASE_COLUMNS = ['case_id', 'patient_id', 'status', 'reason', 'ct_path', 'native_path', 'shape', 'source', 'fingerprint']
 
+# %% ../nbs/13_pipeline.ipynb #d1c8e2ce
 def stage_preprocess(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> dict:
     "DICOM or NIfTI inputs -> canonical RAS CT at the target spacing; writes series.csv and cases.csv."
     lay, pc = RunLayout(run_dir), cfg.preprocess
@@ -111,6 +113,7 @@ def existing_masks(cfg:RunConfig) -> dict:
     "Case id -> the dataset's existing mask file, found in `data.mask_dir` by `data.mask_pattern`."
     return files_by_id(cfg, cfg.data.mask_dir, cfg.data.mask_pattern)
 
+# %% ../nbs/13_pipeline.ipynb #11f1d20c
 def segment_case(cfg:RunConfig, lay:RunLayout, rec, scfg, existing:Path|None, names:dict, force:bool=False) -> tuple[dict, dict]:
     "Segment one case (reused when unchanged); (row for segments.csv, {structure: ml})."
     mp, js = lay.seg(rec.case_id), lay.seg_record(rec.case_id)
@@ -184,6 +187,7 @@ def found_labels(sg:np.ndarray) -> str:
     return (f"the mask holds ids {listed}"
             "; if its ids are not TotalSegmentator's (a binary or custom label map), say what they are in data.mask_labels, e.g. {liver: 1}")
 
+# %% ../nbs/13_pipeline.ipynb #30e0ade0
 def mask_case(cfg:RunConfig, lay:RunLayout, seg_row, ct_path:str, ids:list) -> dict:
     "Apply the ROI to one case; a manifest row (plus its box and scan extents in voxels)."
     row = dict(case_id=seg_row.case_id, patient_id=seg_row.patient_id, ct_path=ct_path, seg_path=seg_row.seg_path, mask_path='', masked_path='',
@@ -211,6 +215,7 @@ def mask_cases(cfg:RunConfig, lay:RunLayout, segs:pd.DataFrame, cases:pd.DataFra
     return case_map(lambda r: mask_case(cfg, lay, r, cases.loc[r.case_id, 'ct_path'], ids), list(segs.itertuples()), cfg.preprocess.workers, 'mask', progress,
                     cfg.executor, lambda r, why: dict(case_id=r.case_id, patient_id=r.patient_id, ct_path='', seg_path=r.seg_path, status='excluded', reason=why))
 
+# %% ../nbs/13_pipeline.ipynb #8851c58e
 def cohort_fov(rows:pd.DataFrame) -> dict:
     "The automatic fields of view (voxels) of a cohort's usable cases: ROI boxes plus margin, and whole scans."
     ok = rows[rows.status == 'ok']
@@ -219,6 +224,7 @@ def cohort_fov(rows:pd.DataFrame) -> dict:
 
 MANIFEST_COLUMNS = ['case_id', 'patient_id', 'label', 'ct_path', 'mask_path', 'masked_path', 'roi_ml', 'status', 'reason', 'flags', 'split', 'seg_path', 'ct_sha256']
 
+# %% ../nbs/13_pipeline.ipynb #3574992c
 def stage_mask(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Apply the ROI mask to every segmented case, join labels, split patients; write manifest.csv and manifest.json."
     lay = RunLayout(run_dir)
@@ -281,6 +287,7 @@ def stage_train(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=
     save_json(RunLayout(run_dir).metrics_json, m)
     return m
 
+# %% ../nbs/13_pipeline.ipynb #fb326665
 def native_maps(lay:RunLayout, out:Path, df:pd.DataFrame, progress:bool=True) -> list:
     "Every map in `df` also on its CT's native grid (xai/<mode>/<method>_native/); their paths relative to `out`."
     from ct_mask_cls.xai import to_native_grid
@@ -319,6 +326,7 @@ def study_modes(cfg:RunConfig) -> list:
     "Mask modes in the study, in config order, without duplicates."
     return list(dict.fromkeys(cfg.study.modes))
 
+# %% ../nbs/13_pipeline.ipynb #90898fef
 def body_mask_file(lay:RunLayout, case_id:str, ct_path:str) -> Path:
     "The body mask of a case (HU threshold, `segment.body_mask`), written once beside its ROI."
     p = lay.case('mask/body', case_id)
@@ -347,6 +355,7 @@ def baseline_features(cfg:RunConfig, run_dir:str|Path, region:str='roi', progres
     save_json(cache.with_suffix('.json'), dict(fingerprint=fp, out_size=cache.stat().st_size))
     return df
 
+# %% ../nbs/13_pipeline.ipynb #b3edb60b
 def stage_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Train, evaluate and explain every study mode and seed on the same splits, fit the baseline; write study/study.csv."
     from ct_mask_cls.study import study_table
@@ -400,8 +409,6 @@ def kfold_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True) -> pd.DataF
 def read_study(run_dir:str|Path) -> pd.DataFrame:
     "The study table of a run."
     return pd.read_csv(RunLayout(run_dir).path('study', 'study.csv'))
-
-
 
 # %% ../nbs/13_pipeline.ipynb #a8ba2912
 def tiny_root() -> Path:
