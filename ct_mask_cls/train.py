@@ -351,6 +351,7 @@ def fit(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, 
     if rank == 0: write_history(state, va, out_dir, spec, tc, seed)
     return dict(mode=spec.mode, best_epoch=state['best_epoch'], epochs_run=state['epoch'], out_dir=str(out_dir), processes=world)
 
+# %% ../nbs/07_train.ipynb #f9f8f013
 def fit_frozen(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, cache_dir=None, progress:bool=True, seed:int|None=None) -> dict:
     "Frozen pretrained encoder: embed every case once (cached in `out_dir/embeddings.csv`), fit a logistic-regression head, write it into the model."
     from sklearn.linear_model import LogisticRegressionCV, LogisticRegression
@@ -401,6 +402,7 @@ def _record_key(out_dir) -> str:
     try: return json.loads((Path(out_dir)/'embeddings.json').read_text()).get('key', '')
     except (OSError, ValueError): return ''
 
+# %% ../nbs/07_train.ipynb #a6e69a4e
 def load_trained(cfg:RunConfig, spec:InputSpec, out_dir:str|Path) -> nn.Module:
     "The best model saved by `fit` for input `spec`."
     t = cfg.train
@@ -408,6 +410,7 @@ def load_trained(cfg:RunConfig, spec:InputSpec, out_dir:str|Path) -> nn.Module:
     m.load_state_dict(torch.load(Path(out_dir) / 'best_model.pt', map_location='cpu', weights_only=True))
     return m.eval()
 
+# %% ../nbs/07_train.ipynb #f4015212
 def evaluate_model(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, cache_dir=None) -> dict:
     "Threshold on val, metrics on test; writes predictions.csv and metrics.json in `out_dir`."
     out_dir = Path(out_dir)
