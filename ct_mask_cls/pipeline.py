@@ -29,8 +29,6 @@ def _reusable(rec:dict, fp:str, out:Path, force:bool) -> bool:
     "The reuse rule for one case."
     return not force and rec.get('fingerprint') == fp and output_ok(out, rec.get('out_size'))
 
-
-
 # %% ../nbs/13_pipeline.ipynb #e51207e0
 def preprocess_case(cfg:RunConfig, lay:RunLayout, case_id:str, native:str|Path, source:str='', force:bool=False) -> dict:
     "Resample one case's native-grid CT to the target spacing (reused when its input and spacing are unchanged)."
@@ -94,8 +92,6 @@ def stage_preprocess(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:
         why = '; '.join(f'{k} ({v})' for k, v in pd.concat([series_df.reason, cases.reason]).replace('', np.nan).dropna().value_counts().head(8).items())
         raise ConfigError(f"no usable CT in {cfg.data.dicom_dir or cfg.data.nifti_dir}: {len(series_df)} series and {len(cases)} cases found" + (f"; reasons: {why}" if why else '') + f" (see {lay.series_csv})")
     return dict(series=series_df, cases=cases)
-
-
 
 # %% ../nbs/13_pipeline.ipynb #626395c6
 def files_by_id(cfg:RunConfig, folder:str, pattern:str) -> dict:
@@ -174,8 +170,6 @@ def write_dicom_segs(cfg:RunConfig, lay:RunLayout, segs:pd.DataFrame) -> list:
         except Exception as e:
             out.append(f'not written: {type(e).__name__}: {e}')
     return out
-
-
 
 # %% ../nbs/13_pipeline.ipynb #6ac29bc9
 def found_labels(sg:np.ndarray) -> str:
@@ -265,8 +259,6 @@ def read_manifest(run_dir:str|Path) -> tuple[pd.DataFrame, dict]:
     lay = RunLayout(run_dir)
     return pd.read_csv(lay.manifest_csv, dtype={'case_id': str, 'patient_id': str}, keep_default_na=False), json.loads(lay.manifest_json.read_text())
 
-
-
 # %% ../nbs/13_pipeline.ipynb #07d3a42e
 def spec_for(cfg:RunConfig, run_dir:str|Path, mode:str):
     "The network input of `mode` for this run (the FOV measured by the mask stage)."
@@ -318,8 +310,6 @@ def read_xai(run_dir:str|Path, mode:str) -> tuple[pd.DataFrame, pd.DataFrame]:
 def stage_xai(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Grad-CAM on test cases for the configured mode."
     return explain_mode(cfg, run_dir, cfg.mask.mode, progress)
-
-
 
 # %% ../nbs/13_pipeline.ipynb #e925b249
 def study_modes(cfg:RunConfig) -> list:

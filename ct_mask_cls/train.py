@@ -180,6 +180,7 @@ def seed_everything(seed:int):
     np.random.seed(seed)
     torch.manual_seed(seed)
 
+# %% ../nbs/07_train.ipynb #2ab542d9
 @torch.no_grad()
 def predict(model:nn.Module, ds, batch_size:int=4, device='cpu') -> np.ndarray:
     "Positive-class probabilities for every item of `ds`."
@@ -189,11 +190,13 @@ def predict(model:nn.Module, ds, batch_size:int=4, device='cpu') -> np.ndarray:
         out.append(torch.sigmoid(model(b['image'].to(device)).float()).cpu().numpy()[:, 0])
     return np.concatenate(out) if out else np.zeros(0)
 
+# %% ../nbs/07_train.ipynb #328d62e6
 def train_device(want:str='auto') -> str:
     "'cuda' or 'cpu' for config value `want`; asking for cuda without a GPU is an error."
     if want == 'cuda' and not torch.cuda.is_available(): raise ConfigError("train.device is cuda but no CUDA GPU is visible; use auto or cpu")
     return 'cuda' if want in ('auto', 'cuda') and torch.cuda.is_available() else 'cpu'
 
+# %% ../nbs/07_train.ipynb #2635d509
 def fit_key(cfg:RunConfig, spec:InputSpec, seed:int, tr:list, va:list) -> str:
     "Hash of what a checkpoint depends on: training settings, the input spec, the seed, and the train/val cases."
     t = {k: v for k, v in config_to_dict(cfg)['train'].items() if k not in ('resume', 'workers', 'n_bootstrap', 'device', 'seed', 'nproc')}
@@ -236,6 +239,7 @@ def train_epoch(model, dl, opt, scaler, loss_fn, device) -> tuple[float, float]:
         tw = time.time()
     return float(np.mean(losses)), t_data
 
+# %% ../nbs/07_train.ipynb #faa53b86
 def validate(model, ds_va, yva, batch_size, device) -> tuple[float, float, np.ndarray]:
     "(validation AUC (NaN with one class), validation loss, validation probabilities)."
     p = predict(model, ds_va, batch_size, device)
@@ -290,6 +294,7 @@ def end_epoch(model, ds_va, yva, state:dict, out_dir:Path, ep:int, loss:float, l
     state['epoch'] = ep+1
     return state
 
+# %% ../nbs/07_train.ipynb #b9eefdc9
 def write_history(state:dict, va:list, out_dir:Path, spec:InputSpec, tc, seed:int):
     "history.csv, every epoch's validation predictions (val_predictions.csv) and spec.json."
     with atomic_path(out_dir/'history.csv') as t: pd.DataFrame(state['history']).to_csv(t, index=False)
