@@ -419,14 +419,15 @@ def tiny_setup(upto:str, root:str|Path|None=None) -> tuple[str, str]:
     return str(cp), str(cfg.run_dir)
 
 # %% ../nbs/13_pipeline.ipynb #5dda0786
-def stage_context(stage:str, config_path:str='', run_dir:str='') -> tuple[RunConfig, Path, RunLayout]:
-    "(config, run folder, layout) for a stage notebook; without `config_path` the tiny smoke-test cohort is built first."
+def stage_context(stage:str, config_path:str='', run_dir:str='', force:bool=False) -> tuple[RunConfig, Path, RunLayout, object]:
+    "(config, run folder, layout, the stage's result) for a stage notebook: without `config_path` the tiny smoke-test cohort is built first; the index stage has no result (None)."
     pd.set_option('display.max_rows', 200)
     pd.set_option('display.width', 160)
     if not config_path: config_path, run_dir = tiny_setup(stage)
     cfg = load_config(config_path)
     root = Path(run_dir or cfg.run_dir)
-    return cfg, root, RunLayout(root)
+    fn = dict(preprocess=stage_preprocess, segment=stage_segment, mask=stage_mask, train=stage_train, xai=stage_xai, study=stage_study).get(stage)
+    return cfg, root, RunLayout(root), fn(cfg, root, force=force) if fn else None
 
 # %% ../nbs/13_pipeline.ipynb #c19cb219
 def subsample_training(man:pd.DataFrame, fraction:float, seed:int) -> pd.DataFrame:
