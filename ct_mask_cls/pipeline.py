@@ -294,7 +294,7 @@ def explain_mode(cfg:RunConfig, run_dir:str|Path, mode:str, progress:bool=True) 
     out, x = lay.xai_dir(mode), cfg.xai
     df = xai.explain(cfg, man, spec_for(cfg, run_dir, mode), lay.model_dir(mode), out, x.n_cases, lay.cache, progress, x.methods,
                      files_by_id(cfg, cfg.data.lesion_dir, cfg.data.truth_pattern), files_by_id(cfg, cfg.data.confounder_dir, cfg.data.truth_pattern),
-                     x.sanity_cases, x.occlusion_mm)
+                     x.sanity_cases, x.occlusion_mm, cfg.executor)
     if x.native_grid and len(df): df['nifti_native'] = native_maps(lay, out, df, progress)
     sanity = pd.read_csv(out/'sanity.csv') if (out/'sanity.csv').exists() and x.sanity_cases else None
     with atomic_path(out/'cases.csv') as t: df.to_csv(t, index=False)

@@ -18,7 +18,7 @@ from .data import make_dataset, records, InputSpec
 # %% auto #0
 __all__ = ['METHODS', 'RawGradCAM', 'RawGradCAMPlusPlus', 'check_method', 'explain_map', 'gradcam_volume', 'to_ct_grid',
            'to_native_grid', 'localisation', 'map_similarity', 'randomisation_check', 'focus_voxel', 'cam_figure',
-           'explain', 'xai_summary', 'method_agreement']
+           'kept_model', 'explain_case', 'explain', 'xai_summary', 'method_agreement']
 
 # %% ../nbs/09_xai.ipynb #69d5aa7e
 from pytorch_grad_cam import GradCAM, GradCAMPlusPlus
@@ -197,46 +197,66 @@ def _truth(truth_files:dict|None, pid:str, ct_img) -> np.ndarray|None:
     p = (truth_files or {}).get(pid)
     return labels_on_grid(p, ct_img) > 0 if p else None
 
+_KEPT = {}                                          # (model file, its mtime, thread) -> the loaded model
+
+def kept_model(cfg:RunConfig, spec:InputSpec, model_dir:str|Path) -> torch.nn.Module:
+    "The trained model in `model_dir`, loaded once per process and thread (a Dask worker keeps it for all its cases; Grad-CAM's hooks are never shared between threads)."
+    import threading
+    p = Path(model_dir)/'best_model.pt'
+    key = (str(p.resolve()), p.stat().st_mtime_ns, threading.get_ident())
+    if key not in _KEPT: _KEPT[key] = load_trained(cfg, spec, model_dir)
+    return _KEPT[key]
+
+def explain_case(cfg:RunConfig, spec:InputSpec, model_dir:str|Path, out_dir:str|Path, r:dict, pred:dict, methods=('gradcam',),
+                 lesions:dict|None=None, confounders:dict|None=None, occ_vox:int=8, cache_dir=None) -> list[dict]:
+    "One test case `r` (with its `pred`: prob, pred): every method's map on its CT grid as NIfTI, and its localisation metrics; one row per method."
+    import nibabel as nib
+    out_dir = Path(out_dir)
+    model = kept_model(cfg, spec, model_dir)
+    d = make_dataset([r], spec, cache_dir)[0]
+    x = d['image'][None]
+    img = nib.load(r['ct'])
+    shape, sp = img.shape[:3], spacing_of(img.affine)
+    roi = np.asarray(nib.load(r['mask']).dataobj) > 0
+    fov = to_ct_grid(np.ones(tuple(x.shape[2:]), np.float32), d['fov_start'].numpy(), d['fov_zoom'].numpy(), shape) > 0.5
+    les, conf = _truth(lesions, r['patient_id'], img), _truth(confounders, r['patient_id'], img)
+    rows = []
+    for meth in methods:
+        cam = to_ct_grid(explain_map(model, x, meth, occ_vox), d['fov_start'].numpy(), d['fov_zoom'].numpy(), shape)
+        nii = save_nifti(cam, img.affine, out_dir/meth/f"{safe_name(r['case_id'])}.nii.gz", dtype=np.float32)
+        rows.append(dict(case_id=r['case_id'], patient_id=r['patient_id'], label=r['label'], prob=float(pred['prob']), outcome=_outcome(r['label'], pred['pred']),
+                         mode=spec.mode, method=meth, peak=float(cam.max()), roi_share_of_fov=float((roi & fov).sum()/max(fov.sum(), 1)),
+                         has_lesion_truth=les is not None and bool(les.any()), has_confounder=conf is not None and bool(conf.any()),
+                         **localisation(cam, fov, roi, sp, les, conf), nifti=str(nii.relative_to(out_dir))))
+    return rows
+
 def explain(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, model_dir:str|Path, out_dir:str|Path, n:int=-1, cache_dir=None, progress:bool=False,
-            methods=('gradcam',), lesions:dict|None=None, confounders:dict|None=None, sanity_cases:int=0, occlusion_mm:float=24.) -> pd.DataFrame:
-    "Maps, metrics and figures for the test cases of one mode (`n` < 0: all); one row per case and method."
+            methods=('gradcam',), lesions:dict|None=None, confounders:dict|None=None, sanity_cases:int=0, occlusion_mm:float=24., executor=None) -> pd.DataFrame:
+    "Maps, metrics and figures for the test cases of one mode (`n` < 0: all; one task per case on a dask `executor`); one row per case and method."
     import nibabel as nib
     out_dir, model_dir = Path(out_dir), Path(model_dir)
     mode = spec.mode
     for meth in methods: check_method(meth, cfg.train.model, spec)
-    model = load_trained(cfg, spec, model_dir)
     pr = pd.read_csv(model_dir/'predictions.csv', dtype={'case_id': str}).set_index('case_id')
+    preds = {cid: dict(prob=float(p.prob), pred=int(p.pred)) for cid, p in pr.iterrows()}
     recs = sorted(records(manifest, 'test'), key=lambda r: (-r['label'], r['case_id']))
     if n >= 0:
         pos, neg = [r for r in recs if r['label'] == 1], [r for r in recs if r['label'] == 0]
         recs = (pos[:(n+1)//2] + neg[:n//2] + pos[(n+1)//2:] + neg[n//2:])[:n]
-    ds = make_dataset(recs, spec, cache_dir)
     occ_vox = max(2, int(round(occlusion_mm/float(np.mean(cfg.preprocess.spacing)))))
-    rows, figs = [], []
-    for r, d in pbar(zip(recs, ds), total=len(recs), desc=f'explain {mode}', disable=not progress):
-        x = d['image'][None]
-        img = nib.load(r['ct'])
-        ct = np.asarray(img.dataobj, np.float32)
-        sp = spacing_of(img.affine)
-        roi = np.asarray(nib.load(r['mask']).dataobj) > 0
-        fov = to_ct_grid(np.ones(tuple(x.shape[2:]), np.float32), d['fov_start'].numpy(), d['fov_zoom'].numpy(), ct.shape) > 0.5
-        les, conf = _truth(lesions, r['patient_id'], img), _truth(confounders, r['patient_id'], img)
-        p = pr.loc[r['case_id']]
-        for meth in methods:
-            cam = to_ct_grid(explain_map(model, x, meth, occ_vox), d['fov_start'].numpy(), d['fov_zoom'].numpy(), ct.shape)
-            nii = save_nifti(cam, img.affine, out_dir/meth/f"{safe_name(r['case_id'])}.nii.gz", dtype=np.float32)
-            rows.append(dict(case_id=r['case_id'], patient_id=r['patient_id'], label=r['label'], prob=float(p.prob), outcome=_outcome(r['label'], p.pred),
-                             mode=mode, method=meth, peak=float(cam.max()), roi_share_of_fov=float((roi & fov).sum()/max(fov.sum(), 1)),
-                             has_lesion_truth=les is not None and bool(les.any()), has_confounder=conf is not None and bool(conf.any()),
-                             **localisation(cam, fov, roi, sp, les, conf), nifti=str(nii.relative_to(out_dir))))
-            if meth == methods[0]: figs.append((r, cam, roi, les, ct, sp))
-    df = pd.DataFrame(rows)
+    parts = case_map(lambda r: explain_case(cfg, spec, model_dir, out_dir, r, preds[r['case_id']], methods, lesions, confounders, occ_vox, cache_dir),
+                     recs, 1, f'explain {mode}', progress, executor)
+    df = pd.DataFrame([row for part in parts for row in part])
     vmax = float(np.percentile(df[df.method == methods[0]].peak, 99)) if len(df) else 1.0
     w = tuple(spec.windows[0])
     overlays = {}
-    for r, cam, roi, les, ct, sp in figs:
+    for r in recs:                                     # figures on the mode's fixed colour scale, from the maps written above
         png = out_dir/'png'/f"{safe_name(r['case_id'])}.png"
         o = df[(df.case_id == r['case_id']) & (df.method == methods[0])].iloc[0]
+        img = nib.load(r['ct'])
+        ct, sp = np.asarray(img.dataobj, np.float32), spacing_of(img.affine)
+        roi, les = np.asarray(nib.load(r['mask']).dataobj) > 0, _truth(lesions, r['patient_id'], img)
+        cam = np.asarray(nib.load(str(out_dir/o.nifti)).dataobj, np.float32)
         fig = cam_figure(ct, cam, roi, sp, focus_voxel(cam, roi, les), vmax or 1.0, w, les,
                          f"{r['case_id']} · {mode} · label {r['label']} · p = {o.prob:.2f} ({o.outcome}) · {methods[0]}")
         with atomic_path(png) as t: fig.savefig(t, dpi=72, format='png')
@@ -245,8 +265,8 @@ def explain(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, model_dir:str|
     if len(df): df['overlay'] = df.case_id.map(overlays).where(df.method == methods[0], '')
     save_json(out_dir/'scale.json', dict(method=methods[0], vmax=vmax))
     if sanity_cases:
-        sanity = [randomisation_check(model, d['image'][None], methods[0]).assign(case_id=r['case_id'])
-                  for r, d, _ in zip(recs, ds, range(sanity_cases))]
+        model, ds = load_trained(cfg, spec, model_dir), make_dataset(recs[:sanity_cases], spec, cache_dir)
+        sanity = [randomisation_check(model, d['image'][None], methods[0]).assign(case_id=r['case_id']) for r, d in zip(recs, ds)]
         with atomic_path(out_dir/'sanity.csv') as t: pd.concat(sanity, ignore_index=True).to_csv(t, index=False)
     return df
 

@@ -131,3 +131,22 @@ def test_kept_predictor_gives_the_same_masks_as_fresh_calls(tmp_path):
     for i in range(2):
         a, b = (np.asarray(nib.load(str(tmp_path/f'm{x}_{i}.nii.gz')).dataobj) for x in '01')
         assert a.any() and (a == b).all()
+
+def test_gradcam_on_dask_workers_matches_in_process(tmp_path):
+    "The xai stage with one task per case on a local Dask cluster gives the maps and metrics of the in-process run."
+    import dataclasses
+    from ct_mask_cls.core import load_config, close_dask_clients
+    from ct_mask_cls.pipeline import tiny_setup, stage_xai
+    cp, run = tiny_setup('xai', tmp_path)
+    cfg = load_config(cp)
+    ref = stage_xai(cfg, run, progress=False).sort_values(['case_id', 'method']).reset_index(drop=True)
+    maps = {r.nifti: nib.load(str(RunLayout(run).xai_dir('zero')/r.nifti)).get_fdata() for r in ref.itertuples()}
+    cfg = dataclasses.replace(cfg, executor=ExecutorConfig(kind='dask', n_workers=2))
+    got = stage_xai(cfg, run, progress=False).sort_values(['case_id', 'method']).reset_index(drop=True)
+    close_dask_clients()
+    num = [c for c in ref.columns if ref[c].dtype.kind == 'f']
+    pd.testing.assert_frame_equal(got.drop(columns=num), ref.drop(columns=num))
+    np.testing.assert_allclose(got[num].values, ref[num].values, rtol=1e-4, atol=1e-6)
+    for r in got.itertuples():
+        m = nib.load(str(RunLayout(run).xai_dir('zero')/r.nifti)).get_fdata()
+        np.testing.assert_allclose(m, maps[r.nifti], rtol=1e-4, atol=1e-5*max(1e-6, np.abs(maps[r.nifti]).max()))
