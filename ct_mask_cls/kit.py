@@ -13,3 +13,11 @@ from IPython.display import display, Markdown, HTML
 from . import pipeline as P, report as R
 from .pipeline import stage_context
 _all_ = ['np', 'pd', 'display', 'Markdown', 'HTML', 'P', 'R', 'stage_context']
+
+def _inline_figures():
+    "In a notebook kernel, draw matplotlib figures into the report as images, whatever MPLBACKEND says (CI sets Agg)."
+    from IPython import get_ipython
+    ip = get_ipython()
+    if ip is not None and hasattr(ip, 'run_line_magic'): ip.run_line_magic('matplotlib', 'inline')
+
+_inline_figures()
