@@ -213,7 +213,7 @@ def demo(out:Path=typer.Option(Path('outputs'), help="folder for the generated c
     stamp, want = data/'.cohort.json', dict(kind=kind.value, organ=organ, n=n, seed=seed, v=2)
     if force or not stamp.exists() or yaml.safe_load(stamp.read_text()) != want:
         typer.echo(f"writing {n} {kind.value} patients to {data}/ …")
-        if kind == DemoKind.realistic:make_realistic_cohort(data, n=n, seed=seed, params=RealisticParams(organ=organ))
+        if kind == DemoKind.realistic: make_realistic_cohort(data, n=n, seed=seed, params=RealisticParams(organ=organ))
         else: make_demo_cohort(data, n=n, seed=seed)
         save_json(stamp, want)
     cfg = config_from_dict(demo_config(data, out, f'demo-{kind.value}', kind=kind.value, organ=organ))

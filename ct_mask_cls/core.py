@@ -607,12 +607,12 @@ class RunLock:
         self.path, self.wait, self.poll, self.echo = Path(run_dir)/'.lock', wait, poll, echo
     def _try(self) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        try: fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError: return False
         with os.fdopen(fd, 'w') as f: json.dump(dict(pid=os.getpid(), host=socket.gethostname(), started=_time.strftime('%Y-%m-%d %H:%M:%S')), f)
         return True
     def holder(self) -> dict:
-        try:return json.loads(self.path.read_text())
+        try: return json.loads(self.path.read_text())
         except (OSError, ValueError): return {}
     def __enter__(self):
         while not self._try():

@@ -104,7 +104,6 @@ def dcm2niix_bin() -> str:
     "Path of the dcm2niix executable."
     try:
         import dcm2niix
-
         return str(dcm2niix.bin)
     except Exception:
         pass
