@@ -276,13 +276,13 @@ def load_config(path:str|Path) -> RunConfig:
     return config_from_dict(d, base=path.parent)
 
 # %% ../nbs/00_core.ipynb #52f93f11
-def config_to_dict(cfg:RunConfig, redact:bool=False) -> dict:
-    "The config as plain nested dicts and lists; `redact` hides secrets (set ones become '<hidden>')."
+def config_to_dict(cfg:RunConfig, redact:bool=False, blank:bool=False) -> dict:
+    "The config as plain nested dicts and lists; `redact` hides secrets (set ones become '<hidden>'), `blank` empties them (for files that are written)."
     d = _plain(asdict(cfg))
-    if redact:
+    if redact or blank:
         for _, sec, f, _ in config_fields():
             sub = d[sec] if sec else d
-            if f.metadata.get('secret') and sub[f.name]: sub[f.name] = '<hidden>'
+            if f.metadata.get('secret') and sub[f.name]: sub[f.name] = '' if blank else '<hidden>'
     return d
 
 def default_config_yaml() -> str:

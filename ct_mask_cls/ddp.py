@@ -23,9 +23,7 @@ def write_job(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|
     out_dir.mkdir(parents=True, exist_ok=True)
     man = out_dir/'ddp_manifest.csv'
     with atomic_path(man) as t: manifest.to_csv(t, index=False)
-    d = config_to_dict(cfg)
-    for _, sec, f, _ in config_fields():
-        if f.metadata.get('secret'): (d[sec] if sec else d)[f.name] = ''
+    d = config_to_dict(cfg, blank=True)
     job = out_dir/'ddp_job.json'
     save_json(job, dict(config=d, manifest=man.name, spec=asdict(spec), cache_dir=str(cache_dir) if cache_dir else '', seed=seed))
     return job

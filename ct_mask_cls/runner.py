@@ -186,9 +186,7 @@ def _kernel_manager(folder:str|Path):
 def write_run_config(cfg:RunConfig) -> Path:
     "Write the effective config into the run folder, secrets blanked (the kernels read it); return its path."
     lay = RunLayout(cfg.run_dir)
-    d = config_to_dict(cfg)
-    for _, sec, f, _ in config_fields():
-        if f.metadata.get('secret'): (d[sec] if sec else d)[f.name] = ''
+    d = config_to_dict(cfg, blank=True)
     atomic_write_text(lay.config_yaml, "# effective configuration of this run (secrets are never written)\n" + yaml.safe_dump(d, sort_keys=False, allow_unicode=True))
     return lay.config_yaml
 
