@@ -13,11 +13,12 @@ from .core import *
 from . import dicom, segment as seg, mask as msk, splits
 
 # %% auto #0
-__all__ = ['CASE_COLUMNS', 'MANIFEST_COLUMNS', 'preprocess_case', 'stage_preprocess', 'files_by_id', 'existing_masks',
-           'segment_case', 'stage_segment', 'write_dicom_segs', 'found_labels', 'mask_case', 'mask_cases', 'cohort_fov',
-           'stage_mask', 'read_manifest', 'spec_for', 'train_mode', 'stage_train', 'native_maps', 'explain_mode',
-           'read_xai', 'stage_xai', 'study_modes', 'body_mask_file', 'baseline_features', 'stage_study', 'kfold_study',
-           'read_study', 'tiny_root', 'tiny_setup', 'stage_context', 'subsample_training', 'learning_curves', 'claims']
+__all__ = ['CASE_COLUMNS', 'MANIFEST_COLUMNS', 'STAGE_FUNCTIONS', 'preprocess_case', 'stage_preprocess', 'files_by_id',
+           'existing_masks', 'segment_case', 'stage_segment', 'write_dicom_segs', 'found_labels', 'mask_case',
+           'mask_cases', 'cohort_fov', 'stage_mask', 'read_manifest', 'spec_for', 'train_mode', 'stage_train',
+           'native_maps', 'explain_mode', 'read_xai', 'stage_xai', 'study_modes', 'body_mask_file', 'baseline_features',
+           'stage_study', 'kfold_study', 'read_study', 'tiny_root', 'tiny_setup', 'stage_context', 'subsample_training',
+           'learning_curves', 'claims']
 
 # %% ../nbs/13_pipeline.ipynb #7d3bd0d1
 def _record(path:Path) -> dict:
@@ -401,6 +402,8 @@ def read_study(run_dir:str|Path) -> pd.DataFrame:
     return pd.read_csv(RunLayout(run_dir).path('study', 'study.csv'))
 
 # %% ../nbs/13_pipeline.ipynb #a8ba2912
+STAGE_FUNCTIONS = dict(preprocess=stage_preprocess, segment=stage_segment, mask=stage_mask, train=stage_train, xai=stage_xai, study=stage_study)   # the index stage has none
+
 def tiny_root() -> Path:
     "Where stage notebooks run with default parameters put their tiny cohort: $CT_MASK_CLS_SMOKE_DIR, else a folder in the system temp directory."
     return Path(os.environ.get('CT_MASK_CLS_SMOKE_DIR') or Path(tempfile.gettempdir())/'ct_mask_cls_smoke').resolve()
@@ -413,9 +416,8 @@ def tiny_setup(upto:str, root:str|Path|None=None) -> tuple[str, str]:
     cp = root/'config.yaml'
     atomic_write_text(cp, yaml.safe_dump(demo_config(root/'data', root/'runs', 'tiny', tiny=True)))
     cfg = load_config(cp)
-    fns = dict(preprocess=stage_preprocess, segment=stage_segment, mask=stage_mask, train=stage_train, xai=stage_xai, study=stage_study)
     for s in RunLayout.STAGES[:RunLayout.STAGES.index(upto)]:
-        if s in fns: fns[s](cfg, cfg.run_dir, progress=False)
+        if s in STAGE_FUNCTIONS: STAGE_FUNCTIONS[s](cfg, cfg.run_dir, progress=False)
     return str(cp), str(cfg.run_dir)
 
 # %% ../nbs/13_pipeline.ipynb #5dda0786
@@ -426,7 +428,7 @@ def stage_context(stage:str, config_path:str='', run_dir:str='', force:bool=Fals
     if not config_path: config_path, run_dir = tiny_setup(stage)
     cfg = load_config(config_path)
     root = Path(run_dir or cfg.run_dir)
-    fn = dict(preprocess=stage_preprocess, segment=stage_segment, mask=stage_mask, train=stage_train, xai=stage_xai, study=stage_study).get(stage)
+    fn = STAGE_FUNCTIONS.get(stage)
     return cfg, root, RunLayout(root), fn(cfg, root, force=force) if fn else None
 
 # %% ../nbs/13_pipeline.ipynb #c19cb219
