@@ -204,7 +204,10 @@ def kept_model(cfg:RunConfig, spec:InputSpec, model_dir:str|Path) -> torch.nn.Mo
     import threading
     p = Path(model_dir)/'best_model.pt'
     key = (str(p.resolve()), p.stat().st_mtime_ns, threading.get_ident())
-    if key not in _KEPT: _KEPT[key] = load_trained(cfg, spec, model_dir)
+    if key not in _KEPT:
+        alive = {t.ident for t in threading.enumerate()}
+        for k in [k for k in _KEPT if k[2] not in alive]: del _KEPT[k]     # models of finished threads (a stage's thread pool) are let go
+        _KEPT[key] = load_trained(cfg, spec, model_dir)
     return _KEPT[key]
 
 def explain_case(cfg:RunConfig, spec:InputSpec, model_dir:str|Path, out_dir:str|Path, r:dict, pred:dict, methods=('gradcam',),
