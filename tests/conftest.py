@@ -9,6 +9,21 @@ def run_cli(*args, cwd=None, timeout=900, env=None):
     exe = Path(sys.executable).parent/'ct-mask-cls'
     return subprocess.run([str(exe), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
+def masked_cohort(folder, n:int, **train):
+    "A tiny generated cohort (`n` patients, 32³) through preprocess, segment and mask, with `train` settings; its config path."
+    import yaml
+    from ct_mask_cls.core import load_config
+    from ct_mask_cls.pipeline import stage_preprocess, stage_segment, stage_mask
+    from ct_mask_cls.synth import make_demo_cohort, demo_config
+    t = Path(folder)
+    make_demo_cohort(t/'data', n=n, size=32, progress=False)
+    d = demo_config(t/'data', t/'runs', 'r', tiny=True)
+    d['train'].update(patience=20, input_size=[32, 32, 32], n_bootstrap=100, **train)
+    (t/'c.yaml').write_text(yaml.safe_dump(d))
+    cfg = load_config(t/'c.yaml')
+    for f in (stage_preprocess, stage_segment, stage_mask): f(cfg, cfg.run_dir, progress=False)
+    return t/'c.yaml'
+
 @pytest.fixture(scope='session')
 def realdata():
     p = os.environ.get('CT_MASK_CLS_REALDATA', '')

@@ -1,13 +1,14 @@
 "Training under torchrun: 2 CPU processes (gloo) train a tiny cohort, rank 0 alone writes, resume works, and the metrics are compared with one process."
 import json, os, subprocess, sys, time
 from pathlib import Path
-import numpy as np, pandas as pd, pytest, torch, yaml
+import pandas as pd
+import pytest
+import torch
 from ct_mask_cls.core import load_config, ConfigError, RunLayout
-from ct_mask_cls.pipeline import stage_preprocess, stage_segment, stage_mask, read_manifest, spec_for, train_mode
-from ct_mask_cls.synth import demo_config, make_demo_cohort
+from ct_mask_cls.pipeline import read_manifest, spec_for, train_mode
 from ct_mask_cls import train as trn
 from ct_mask_cls.ddp import write_job, torchrun_env
-from conftest import guard_env
+from conftest import guard_env, masked_cohort
 
 EPOCHS = 5
 
@@ -15,11 +16,7 @@ EPOCHS = 5
 def masked(tmp_path_factory):
     "A tiny cohort through preprocess, segment and mask; (folder, config path)."
     t = tmp_path_factory.mktemp('ddp')
-    make_demo_cohort(t/'data', n=12, size=32, progress=False)
-    d = demo_config(t/'data', t/'runs', 'r', tiny=True)
-    d['train'].update(epochs=EPOCHS, patience=20, input_size=[32, 32, 32], batch_size=4, n_bootstrap=100)
-    (t/'c.yaml').write_text(yaml.safe_dump(d)); cfg = load_config(t/'c.yaml')
-    for f in (stage_preprocess, stage_segment, stage_mask): f(cfg, cfg.run_dir, progress=False)
+    masked_cohort(t, 12, epochs=EPOCHS, batch_size=4)
     return t, t/'c.yaml'
 
 def test_torchrun_two_cpu_processes_write_one_set_of_outputs_and_resume(masked):
@@ -30,7 +27,6 @@ def test_torchrun_two_cpu_processes_write_one_set_of_outputs_and_resume(masked):
     env, log = guard_env(t, allow_loopback=True)
     env.update({k: v for k, v in torchrun_env(2).items() if k in ('OMP_NUM_THREADS', 'GLOO_SOCKET_IFNAME')})
     torchrun = Path(sys.executable).parent/'torchrun'
-    t0 = time.time()
     r = subprocess.run([str(torchrun), '--standalone', '--nproc_per_node=2', '-m', 'ct_mask_cls.ddp', str(job)], capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     res = json.loads((out/'ddp_result.json').read_text())

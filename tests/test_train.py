@@ -1,12 +1,12 @@
 "Training is reproducible: same config -> same metrics; a run killed mid-training and resumed ends where an uninterrupted run ends."
-import json, os, signal, subprocess, sys, time
-from pathlib import Path
+import json
+import signal
+import subprocess
+import sys
+import time
 import numpy as np, pandas as pd, pytest, torch, yaml
-from ct_mask_cls.core import config_from_dict, load_config
-from ct_mask_cls.pipeline import stage_preprocess, stage_segment, stage_mask
-from ct_mask_cls.synth import demo_config
-from ct_mask_cls.synth import make_demo_cohort
-from ct_mask_cls import train as trn
+from ct_mask_cls.core import load_config
+from conftest import masked_cohort
 
 FIT = """
 import sys, json, pandas as pd
@@ -22,11 +22,7 @@ print(json.dumps(trn.evaluate_model(cfg, man, spec, sys.argv[3], sys.argv[4])))
 def masked(tmp_path_factory):
     "A tiny cohort through preprocess, segment and mask; returns (config path, manifest path)."
     t = tmp_path_factory.mktemp('train')
-    make_demo_cohort(t/'data', n=8, size=32, progress=False)
-    d = demo_config(t/'data', t/'runs', 'r', tiny=True)
-    d['train'].update(epochs=6, patience=20, input_size=[32, 32, 32], batch_size=2, n_bootstrap=100)
-    (t/'c.yaml').write_text(yaml.safe_dump(d)); cfg = load_config(t/'c.yaml')
-    for f in (stage_preprocess, stage_segment, stage_mask): f(cfg, cfg.run_dir, progress=False)
+    cfg = load_config(masked_cohort(t, 8, epochs=6, batch_size=2))
     (t/'fit.py').write_text(FIT)
     return t, t/'c.yaml', cfg.run_dir/'mask'/'manifest.csv'
 
