@@ -175,22 +175,19 @@ def reuse_nnunet_predictor():
     predict_files._ct_mask_cls_reuse = True
     P.initialize_from_trained_model_folder, P.predict_from_files = initialize, predict_files
 
-def totalseg_worker_setup(weights_dir:str=''):
-    "Prepare a process (a Dask worker) for TotalSegmentator: its weights folder, no usage statistics, and the kept predictor."
+def totalseg_worker_setup(weights_dir:str='', reuse:bool=True):
+    "Prepare this process (a Dask worker, or the one about to segment) for TotalSegmentator: its weights folder, no usage statistics, and with `reuse` the kept predictor."
     os.environ['TOTALSEG_HOME_DIR'] = str(totalseg_home(weights_dir))
     disable_usage_stats(weights_dir)
-    reuse_nnunet_predictor()
+    if reuse: reuse_nnunet_predictor()
 
 def totalseg_segment(ct_path:str|Path, out_path:str|Path, cfg, roi_names:list|None=None) -> dict:
     "Run the real TotalSegmentator Python API on `ct_path`; write a multilabel mask on the input grid."
     roi = list(resolve_roi(roi_names)) if roi_names else None
     check_totalseg_weights(cfg, roi_subset=bool(roi))
-    home = totalseg_home(cfg.weights_dir)
-    os.environ['TOTALSEG_HOME_DIR'] = str(home)
-    disable_usage_stats(cfg.weights_dir)
+    totalseg_worker_setup(cfg.weights_dir, cfg.reuse_model)
     from totalsegmentator.python_api import totalsegmentator
     import importlib.metadata as md, torch
-    if cfg.reuse_model: reuse_nnunet_predictor()
     device = 'gpu' if cfg.device == 'cuda' or (cfg.device == 'auto' and torch.cuda.is_available()) else 'cpu'   # TotalSegmentator calls the GPU 'gpu'; our config says 'cuda' everywhere
     t0 = time.time()
     missing = missing_weights(cfg.task, cfg.fast, bool(roi), cfg.weights_dir)
