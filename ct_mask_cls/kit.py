@@ -8,6 +8,9 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/kit.html.md"""
 __all__ = ['np', 'pd', 'display', 'Markdown', 'HTML', 'P', 'R', 'stage_context']
 
 # %% ../nbs/19_kit.ipynb #419e1649
+import warnings
+from tqdm import TqdmWarning
+warnings.filterwarnings('ignore', message='IProgress not found', category=TqdmWarning)   # libraries (huggingface_hub, through torchvision or MONAI) import tqdm.auto; in a kernel without ipywidgets it warns into the report
 import numpy as np, pandas as pd
 from IPython.display import display, Markdown, HTML
 from . import pipeline as P, report as R

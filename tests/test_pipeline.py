@@ -102,6 +102,7 @@ def test_reports_are_clean_and_self_contained(tiny_run):
         outs = [o for c in json.loads(nb.read_text())['cells'] for o in c.get('outputs', [])]
         text = ' '.join(''.join(o.get('text', '')) + ''.join(o.get('data', {}).get('text/plain', '')) + ''.join(o.get('data', {}).get('text/html', '')) for o in outs)
         assert 'Warning' not in text, (s, text[max(0, text.find('Warning')-300):text.find('Warning')+300])
+        assert not any(o.get('name') == 'stderr' for o in outs), (s, [''.join(o['text'])[:300] for o in outs if o.get('name') == 'stderr'])   # nothing printed to stderr reaches a report
         page = html.read_text()
         assert '<script' not in page and '<link' not in page and '@import' not in page, s
         assert not re.search(r"src=[\"']?(https?:)?//", page), s                    # every image is inline or a file beside the page
