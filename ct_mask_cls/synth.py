@@ -16,9 +16,10 @@ from pydicom.uid import ExplicitVRLittleEndian, CTImageStorage, generate_uid
 from .core import ConfigError, atomic_path, atomic_write_text, pbar, save_nifti, save_json, spacing_of
 
 # %% auto #0
-__all__ = ['REFERENCE_FILES', 'make_phantom', 'write_ct_series', 'make_demo_cohort', 'reference_dir', 'load_reference',
-           'RealisticParams', 'converted_grid', 'random_view', 'add_lesions', 'add_marker', 'organ_ids',
-           'realistic_patient', 'write_ras_series', 'make_realistic_cohort', 'demo_config']
+__all__ = ['REFERENCE_FILES', 'FINDINGS', 'DEPTHS', 'make_phantom', 'write_ct_series', 'make_demo_cohort', 'reference_dir',
+           'load_reference', 'RealisticParams', 'truth_masks_params', 'converted_grid', 'random_view', 'add_lesions',
+           'add_marker', 'organ_profile', 'enlarge_organ', 'segmenter_labels', 'organ_ids', 'realistic_patient',
+           'write_ras_series', 'make_realistic_cohort', 'demo_config']
 
 # %% ../nbs/10_synth.ipynb #6875e761
 def _ellipsoid(X, Y, Z, c, r): return ((X-c[0])/r[0])**2 + ((Y-c[1])/r[1])**2 + ((Z-c[2])/r[2])**2 <= 1
@@ -179,13 +180,21 @@ def load_reference(folder:str|Path|None=None) -> dict:
     return dict(ct=np.asarray(ct.dataobj, np.float32), seg=np.asarray(seg.dataobj, np.uint8), affine=ct.affine)
 
 # %% ../nbs/10_synth.ipynb #60d5ccb0
+FINDINGS = ('hypodense', 'hyperdense', 'diffuse', 'enlargement')
+DEPTHS = ('anywhere', 'deep', 'surface')
+
 @dataclass
 class RealisticParams:
-    "How a realistic cohort is made; the defaults are the difficulty the study must see through."
-    organ: str = 'liver'                       # TotalSegmentator name or group holding the lesions (liver, spleen, kidneys, …)
-    lesion_count: tuple = (1, 2)               # lesions per label-1 patient (inclusive range)
+    "How a realistic cohort is made; the defaults are the difficulty the study must see through, with masks as a segmenter makes them."
+    organ: str = 'liver'                       # TotalSegmentator name or group holding the finding (liver, spleen, kidneys, …)
+    finding: str = 'hypodense'                 # what label 1 means: hypodense or hyperdense focal lesions, diffuse (the organ darker), enlargement
+    lesion_count: tuple = (1, 2)               # focal: lesions per label-1 patient (inclusive range)
     lesion_radius_mm: tuple = (7.0, 12.0)
-    lesion_contrast_hu: tuple = (35.0, 60.0)   # how much darker than the organ
+    lesion_contrast_hu: tuple = (35.0, 60.0)   # focal: how much darker (hypodense) or brighter (hyperdense) than the organ
+    lesion_depth: str = 'anywhere'             # focal: anywhere in the organ up to its surface | deep (radius + 2 mm inside) | surface (reaching it)
+    diffuse_hu: tuple = (20.0, 35.0)           # diffuse: how much darker the whole organ is
+    organ_hu_sd: float = 6.0                   # the organ's own HU varies between patients by this SD (every finding)
+    enlargement: tuple = (0.2, 0.4)            # enlargement: organ volume increase (fraction); the neighbours are pushed aside
     marker_strength: float = 0.9               # train/val: P(marker | label 1) = P(no marker | label 0)
     marker_reversed: bool = True               # test: the marker goes with label 0 at the same strength (else it is random)
     marker_hu: float = 1500.0
@@ -199,6 +208,18 @@ class RealisticParams:
     slice_spacing: tuple = (2.5, 3.0)
     noise_hu: tuple = (8.0, 15.0)              # SD of added Gaussian noise
     hu_offset: float = 10.0                    # ± uniform offset per patient
+    missed_lesion_frac: float = 0.6            # segmenter-like mask: fraction of focal lesions left out of the organ (a hole, or a notch at the surface)
+    boundary_jitter_vox: float = 1.0           # segmenter-like mask: the boundary moved in or out by this many voxels (per patient), plus a smooth local wobble
+    missed_end_slices: tuple = (0, 2)          # segmenter-like mask: slices missed at each end of the organ (inclusive range)
+    stray_prob: float = 0.2                    # segmenter-like mask: chance of a stray component labelled as the organ elsewhere in the body
+
+    def __post_init__(self):
+        if self.finding not in FINDINGS: raise ConfigError(f"unknown finding {self.finding!r}; findings: {', '.join(FINDINGS)}")
+        if self.lesion_depth not in DEPTHS: raise ConfigError(f"unknown lesion depth {self.lesion_depth!r}; depths: {', '.join(DEPTHS)}")
+
+def truth_masks_params(**kw) -> RealisticParams:
+    "Parameters of the cohort the study was first tuned on (issue 9): deep hypodense lesions, no organ HU spread; use it with its truth masks."
+    return RealisticParams(**dict(dict(lesion_depth='deep', organ_hu_sd=0.0), **kw))
 
 def _rotation(deg) -> np.ndarray:
     "Rotation matrix for angles (degrees) about x, y and z."
@@ -240,24 +261,32 @@ def _sphere(shape, affine, centre, radius, edge:float=1.5) -> np.ndarray:
     d = np.linalg.norm(ijk @ affine[:3, :3].T + affine[:3, 3] - centre, axis=1).reshape(shape)
     return np.clip((radius - d)/edge + 0.5, 0, 1)
 
+def _centre_candidates(depth:np.ndarray, r:float, where:str, taken:np.ndarray) -> np.ndarray:
+    "Voxels where a lesion of radius `r` may be centred for `lesion_depth` `where`."
+    lo, hi = {'deep': (r + 2, np.inf), 'anywhere': (r/2, np.inf), 'surface': (r/2, r)}[where]
+    ok = np.argwhere((depth >= lo) & (depth <= hi) & ~taken)
+    return ok if len(ok) else np.argwhere(depth >= depth.max()*0.8)
+
 def add_lesions(hu:np.ndarray, organ:np.ndarray, affine:np.ndarray, rng:np.random.Generator, p:RealisticParams):
-    "Subtract 1–2 soft hypodense spheres inside `organ`; return (hu, lesion records, lesion mask)."
+    "Add `p.lesion_count` soft spheres inside `organ`, darker (hypodense) or brighter (hyperdense); return (hu, lesion records, lesion mask, one mask per lesion)."
     hu = hu.copy()
     sp = spacing_of(affine)
     depth = ndi.distance_transform_edt(organ, sampling=sp)
-    mask = np.zeros(hu.shape, bool)
-    recs = []
+    mask, each, recs = np.zeros(hu.shape, bool), [], []
+    sign = 1.0 if p.finding == 'hyperdense' else -1.0
     for _ in range(int(rng.integers(p.lesion_count[0], p.lesion_count[1] + 1))):
         r = float(rng.uniform(*p.lesion_radius_mm))
-        ok = np.argwhere((depth >= r + 2) & ~mask)
-        if not len(ok): ok = np.argwhere(depth >= depth.max()*0.8)
-        c = affine[:3, :3] @ ok[rng.integers(len(ok))] + affine[:3, 3]
+        ok = _centre_candidates(depth, r, p.lesion_depth, mask)
+        ijk = ok[rng.integers(len(ok))]
+        c = affine[:3, :3] @ ijk + affine[:3, 3]
         prof = _sphere(hu.shape, affine, c, r)*organ
         contrast = float(rng.uniform(*p.lesion_contrast_hu))
-        hu -= contrast * prof
-        mask |= prof >= 0.5
-        recs.append(dict(center_mm=[round(float(x), 2) for x in c], radius_mm=round(r, 2), contrast_hu=round(contrast, 1)))
-    return hu, recs, mask
+        hu += sign*contrast*prof
+        each.append(prof >= 0.5)
+        mask |= each[-1]
+        recs.append(dict(center_mm=[round(float(x), 2) for x in c], radius_mm=round(r, 2), contrast_hu=round(sign*contrast, 1),
+                         depth_mm=round(float(depth[tuple(ijk)]), 1)))
+    return hu, recs, mask, each
 
 def add_marker(hu:np.ndarray, organ:np.ndarray, affine:np.ndarray, rng:np.random.Generator, p:RealisticParams):
     "A dense skin marker on the body surface, at least `marker_min_distance_mm` from the organ; return (hu, record)."
@@ -274,6 +303,66 @@ def add_marker(hu:np.ndarray, organ:np.ndarray, affine:np.ndarray, rng:np.random
     hu = np.where(prof > 0, np.maximum(hu, -1000 + prof*(p.marker_hu + 1000)), hu)   # only the marker's own voxels change
     return hu, dict(center_mm=[round(float(x), 2) for x in c], radius_mm=p.marker_radius_mm)
 
+# %% ../nbs/10_synth.ipynb #294e1a53
+def organ_profile(organ:np.ndarray, affine:np.ndarray, edge_mm:float=1.5) -> np.ndarray:
+    "Soft membership of `organ` in [0, 1], with a partial-volume ramp of `edge_mm` across its boundary."
+    sp = spacing_of(affine)
+    h = float(np.mean(sp))/2
+    sd = np.where(organ, ndi.distance_transform_edt(organ, sampling=sp) - h, h - ndi.distance_transform_edt(~organ, sampling=sp))
+    return np.clip(sd/edge_mm + 0.5, 0, 1)
+
+def enlarge_organ(hu:np.ndarray, labels:np.ndarray, organ:np.ndarray, affine:np.ndarray, factor:float, reach_mm:float=30.) -> tuple:
+    "Grow `organ` to `factor` times its volume about its centroid, pushing the tissue around it aside; (hu, labels) on the same grid."
+    sp = spacing_of(affine)[:, None, None, None]
+    idx = np.indices(organ.shape, dtype=np.float32)
+    c = np.array([i[organ].mean() for i in idx])[:, None, None, None]
+    shrink = 1 - factor**(-1/3)
+    grown = ndi.map_coordinates(organ.astype(np.float32), idx - (idx - c)*shrink, order=1) >= 0.5
+    u = (idx - c)*sp*shrink                                   # inside the grown organ: a scaling about the centroid (mm)
+    d, near = ndi.distance_transform_edt(~grown, sampling=sp[:, 0, 0, 0], return_indices=True)
+    u = np.where(grown[None], u, u[:, near[0], near[1], near[2]]*np.exp(-d/reach_mm)[None])   # outside: the surface's push, fading
+    src = idx - u/sp
+    return (ndi.map_coordinates(hu, src, order=1, mode='nearest'),
+            ndi.map_coordinates(labels, src, order=0, mode='nearest').astype(labels.dtype))
+
+# %% ../nbs/10_synth.ipynb #1e9f3a24
+def segmenter_labels(labels:np.ndarray, ids:list, lesions:list, hu:np.ndarray, affine:np.ndarray, rng:np.random.Generator, p:RealisticParams) -> tuple:
+    "The multilabel map as an organ segmenter might give it (lesions left out, boundary jitter, missed end slices, a stray component); (labels, record)."
+    sp = spacing_of(affine)
+    organ = np.isin(labels, ids)
+    seg = organ.copy()
+    missed = [m for m in lesions if rng.random() < p.missed_lesion_frac]
+    for m in missed: seg &= ~m
+    shift = 0.0
+    if p.boundary_jitter_vox:
+        vox = float(np.mean(sp))
+        sd = np.where(seg, ndi.distance_transform_edt(seg, sampling=sp)/vox - 0.5, 0.5 - ndi.distance_transform_edt(~seg, sampling=sp)/vox)
+        wobble = ndi.gaussian_filter(rng.normal(0, 1, seg.shape), 2.0)
+        shift = float(p.boundary_jitter_vox*rng.choice([-1, 1]))
+        seg = sd + shift + 0.35*wobble/max(float(wobble.std()), 1e-6) > 0
+    ends = [int(rng.integers(p.missed_end_slices[0], p.missed_end_slices[1] + 1)) for _ in range(2)]
+    zs = np.nonzero(seg.any((0, 1)))[0]
+    if len(zs) > sum(ends) + 2:
+        seg[:, :, zs[0]:zs[0] + ends[0]] = False
+        seg[:, :, zs[-1] + 1 - ends[1]:zs[-1] + 1] = False
+    stray = np.zeros(seg.shape, bool)
+    if rng.random() < p.stray_prob:
+        soft = (hu > -50) & (hu < 150) & (ndi.distance_transform_edt(~organ, sampling=sp) > 30) & (labels == 0)
+        cand = np.argwhere(soft)
+        if len(cand):
+            c = affine[:3, :3] @ cand[rng.integers(len(cand))] + affine[:3, 3]
+            stray = (_sphere(seg.shape, affine, c, float(rng.uniform(6, 10))) >= 0.5) & (hu > -500)
+    seg |= stray
+    out = labels.copy()
+    out[organ & ~seg] = 0
+    grow = seg & ~organ
+    if grow.any():
+        near = ndi.distance_transform_edt(~organ, return_distances=False, return_indices=True)
+        out[grow] = labels[tuple(n[grow] for n in near)]
+    ml = float(np.prod(sp))/1000
+    return out, dict(missed_lesions=len(missed), jitter_vox=shift, missed_end_slices=ends, stray_ml=round(float(stray.sum()*ml), 1),
+                     dice=round(float(2*(seg & organ).sum()/max(seg.sum() + organ.sum(), 1)), 3))
+
 # %% ../nbs/10_synth.ipynb #4fd5fd07
 def organ_ids(organ:str) -> list:
     "TotalSegmentator label ids of an organ name or group."
@@ -281,19 +370,33 @@ def organ_ids(organ:str) -> list:
     return list(resolve_roi([organ]).values())
 
 def realistic_patient(ref:dict, seeds:tuple, label:int, marker:bool, p:RealisticParams=RealisticParams()) -> dict:
-    "One patient: `hu` (int16, X Y Z RAS), `labels`, `lesion` mask, `affine`, and the truth (`lesions`, `marker`)."
+    "One patient: `hu` (int16, X Y Z RAS), true `labels`, segmenter-like `seg_labels`, `lesion` mask, `affine`, and the truth (`lesions`, `organ`, `marker`, `segmenter`)."
     stream = lambda k: np.random.default_rng([*seeds, k])          # one stream per source of randomness
     v = random_view(ref, stream(1), p)
-    hu, organ = v['hu'], np.isin(v['labels'], organ_ids(p.organ))
+    hu, labels, ids = v['hu'], v['labels'], organ_ids(p.organ)
+    organ = np.isin(labels, ids)
     if not organ.any(): raise ValueError(f"organ {p.organ} is not in this view")
-    lesions, lesion = [], np.zeros(hu.shape, bool)
-    if label: hu, lesions, lesion = add_lesions(hu, organ, v['affine'], stream(2), p)
+    ml = float(np.prod(spacing_of(v['affine'])))/1000
+    change = dict(organ_ml=round(float(organ.sum()*ml), 1), volume_change_ml=0.0, hu_change=0.0)
+    if label and p.finding == 'enlargement':
+        hu, labels = enlarge_organ(hu, labels, organ, v['affine'], 1 + float(stream(6).uniform(*p.enlargement)))
+        grown = np.isin(labels, ids)
+        change.update(organ_ml=round(float(grown.sum()*ml), 1), volume_change_ml=round(float((grown.sum() - organ.sum())*ml), 1))
+        organ = grown
+    hr = stream(7)
+    shift = float(hr.normal(0, p.organ_hu_sd)) if p.organ_hu_sd else 0.0
+    if label and p.finding == 'diffuse':
+        change['hu_change'] = round(-float(hr.uniform(*p.diffuse_hu)), 1)
+    if shift or change['hu_change']: hu = hu + (shift + change['hu_change'])*organ_profile(organ, v['affine'])
+    lesions, lesion, each = [], np.zeros(hu.shape, bool), []
+    if label and p.finding in ('hypodense', 'hyperdense'): hu, lesions, lesion, each = add_lesions(hu, organ, v['affine'], stream(2), p)
     mk = None
     if marker: hu, mk = add_marker(hu, organ, v['affine'], stream(3), p)
     rng = stream(4)
     hu = hu + rng.normal(0, rng.uniform(*p.noise_hu), hu.shape) + rng.uniform(-p.hu_offset, p.hu_offset)
-    return dict(hu=np.clip(np.rint(hu), -1024, 3071).astype(np.int16), labels=v['labels'], lesion=lesion, affine=v['affine'],
-                lesions=lesions, marker=mk)
+    seg, srec = segmenter_labels(labels, ids, each, hu, v['affine'], stream(5), p)
+    return dict(hu=np.clip(np.rint(hu), -1024, 3071).astype(np.int16), labels=labels, seg_labels=seg, lesion=lesion, affine=v['affine'],
+                lesions=lesions, organ=change, marker=mk, segmenter=srec)
 
 # %% ../nbs/10_synth.ipynb #2ae17cc3
 def write_ras_series(vol:np.ndarray, affine:np.ndarray, folder:str|Path, patient_id:str, seed:int=0, description:str='ABDOMEN') -> list[Path]:
@@ -318,7 +421,7 @@ def _split_and_markers(n:int, seed:int, test_frac:float, p:RealisticParams):
 
 def make_realistic_cohort(out:str|Path, n:int=150, seed:int=0, test_frac:float=1/3, params:RealisticParams|None=None,
                           prefix:str='LIV', progress:bool=True) -> Path:
-    "Write a realistic DICOM cohort of `n` patients built on the real reference CT; return the labels CSV path."
+    "Write a realistic DICOM cohort of `n` patients built on the real reference CT, with segmenter-like and true masks; return the labels CSV path."
     p, out = params or RealisticParams(), Path(out)
     if n < 8: raise ValueError(f"a cohort needs at least 8 patients (got {n}) for train/val/test splits")
     ref = load_reference()
@@ -328,11 +431,14 @@ def make_realistic_cohort(out:str|Path, n:int=150, seed:int=0, test_frac:float=1
         pid = f'{prefix}{i+1:03d}'
         pt = realistic_patient(ref, (seed, i), int(y[i]), bool(marker[i]), p)
         write_ras_series(pt['hu'], pt['affine'], out/'dicom'/pid/'CT', pid, seed=seed)
-        save_nifti(pt['labels'], pt['affine'], out/'masks'/f'{pid}.nii.gz', dtype=np.uint8)
-        save_nifti(pt['lesion'], pt['affine'], out/'lesions'/f'{pid}.nii.gz', dtype=np.uint8)
+        save_nifti(pt['seg_labels'], pt['affine'], out/'masks'/f'{pid}.nii.gz', dtype=np.uint8)
+        save_nifti(pt['labels'], pt['affine'], out/'masks_truth'/f'{pid}.nii.gz', dtype=np.uint8)
+        if p.finding in ('hypodense', 'hyperdense'): save_nifti(pt['lesion'], pt['affine'], out/'lesions'/f'{pid}.nii.gz', dtype=np.uint8)
         if pt['marker']: save_nifti(_sphere(pt['hu'].shape, pt['affine'], np.array(pt['marker']['center_mm']), pt['marker']['radius_mm']) >= 0.5, pt['affine'], out/'markers'/f'{pid}.nii.gz', dtype=np.uint8)
-        rows.append(dict(patient_id=pid, label=int(y[i]), split='test' if test[i] else 'train', marker=int(marker[i]),
-                         n_lesions=len(pt['lesions']), lesions=json.dumps(pt['lesions']), marker_mm=json.dumps(pt['marker']['center_mm'] if pt['marker'] else None)))
+        rows.append(dict(patient_id=pid, label=int(y[i]), split='test' if test[i] else 'train', marker=int(marker[i]), finding=p.finding if y[i] else '',
+                         n_lesions=len(pt['lesions']), lesions=json.dumps(pt['lesions']), **pt['organ'],
+                         **{f'mask_{k}': json.dumps(v) if isinstance(v, list) else v for k, v in pt['segmenter'].items()},
+                         marker_mm=json.dumps(pt['marker']['center_mm'] if pt['marker'] else None)))
     df = pd.DataFrame(rows)
     atomic_write_text(out/'labels.csv', df[['patient_id', 'label', 'split']].to_csv(index=False))
     atomic_write_text(out/'truth.csv', df.to_csv(index=False))
@@ -340,14 +446,15 @@ def make_realistic_cohort(out:str|Path, n:int=150, seed:int=0, test_frac:float=1
     return out/'labels.csv'
 
 # %% ../nbs/10_synth.ipynb #e0b4407d
-def demo_config(data_dir:str|Path, out_dir:str|Path='outputs', run_id:str='demo', tiny:bool=False, kind:str='chest', organ:str='liver') -> dict:
-    "Config dict for a generated cohort in `data_dir`: `kind` 'chest' (lung phantoms) or 'realistic' (real anatomy, `organ` masks given)."
+def demo_config(data_dir:str|Path, out_dir:str|Path='outputs', run_id:str='demo', tiny:bool=False, kind:str='chest', organ:str='liver', masks:str='segmenter') -> dict:
+    "Config dict for a generated cohort in `data_dir`: `kind` 'chest' (lung phantoms) or 'realistic' (real anatomy, `organ` masks given: `masks` 'segmenter' (as a segmenter makes them) or 'truth')."
     data_dir = Path(data_dir).resolve()
     cfg = dict(run_id=run_id, out_dir=str(Path(out_dir).resolve()),
                data=dict(dicom_dir=str(data_dir/'dicom'), labels_csv=str(data_dir/'labels.csv')),
                split=dict(seed=0, val_frac=0.25, test_column='split'))
     if kind == 'realistic':
-        cfg['data'].update(mask_dir=str(data_dir/'masks'), lesion_dir=str(data_dir/'lesions'), confounder_dir=str(data_dir/'markers'))
+        if masks not in ('segmenter', 'truth'): raise ConfigError(f"unknown masks {masks!r}; masks: segmenter, truth")
+        cfg['data'].update(mask_dir=str(data_dir/('masks' if masks == 'segmenter' else 'masks_truth')), lesion_dir=str(data_dir/'lesions'), confounder_dir=str(data_dir/'markers'))
         cfg.update(segment=dict(backend='existing'), mask=dict(roi=[organ]))
     elif kind == 'chest':
         cfg.update(preprocess=dict(spacing=[5.0]*3), segment=dict(backend='auto'), mask=dict(roi=['lungs'], roi_margin_mm=0.0))
