@@ -270,11 +270,14 @@ def segment_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), out:Path=typer.Arg
 def mask_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), mask:Path=typer.Argument(..., help="multilabel mask NIfTI (TotalSegmentator ids)"),
              out:Path=typer.Argument(..., help="masked NIfTI"), roi:List[str]=typer.Option(..., help="ROI names (repeatable)"),
              mode:Mode=typer.Option('zero', help="how the ROI is applied"), fill:str=typer.Option('median', help="HU outside the ROI: median (the ROI's), a number, or 'floor' (the window's lower bound)"),
-             margin_mm:float=typer.Option(10.0, help="box padding in mm (crop, pool)"), roi_margin_mm:float=typer.Option(0.0, help="grow (>0) or shrink (<0) the ROI in mm (zero, channel)")):
-    "Apply the ROI of MASK to CT and write OUT."
+             margin_mm:float=typer.Option(10.0, help="box padding in mm (crop, pool)"), roi_margin_mm:float=typer.Option(0.0, help="grow (>0) or shrink (<0) the ROI in mm (zero, channel, pool)"),
+             rim_mm:float=typer.Option(3.0, help="zero: raise the ROI's outer rim (mm) to the organ's 10th percentile (partial volume)"),
+             repair:bool=typer.Option(True, help="repair the mask first (holes, gaps, stray components), as the mask stage does")):
+    "Apply the ROI of MASK to CT and write OUT: what the network of that mode sees, in HU, on the ROI's own box (or the whole scan)."
     import numpy as np
     from ct_mask_cls.segment import resolve_roi
-    from ct_mask_cls.mask import apply_mask, roi_from_labels, resolve_windows
+    from ct_mask_cls.mask import roi_from_labels, resolve_windows, repair_roi, roi_box
+    from ct_mask_cls.data import InputSpec, masked_image
     for p in (ct, mask):
         if not p.is_file(): raise ConfigError(f"file not found: {p}")
     try:
@@ -288,7 +291,12 @@ def mask_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), mask:Path=typer.Argum
     if not r.any():
         found = sorted(int(v) for v in np.unique(m) if v)
         raise ConfigError(f"ROI {', '.join(roi)} (label ids {sorted(ids.values())}) is absent from {mask}; ids found there: {found[:20]}")
+    if repair: r = repair_roi(r, c, spacing_of(aff), (m > 0) & ~r)[0]
     f = None if fill == 'floor' else fill if fill == 'median' else float(fill)
-    a, a2 = apply_mask(c, r, aff, mode.value, f, resolve_windows('auto', roi)[0], margin_mm, roi_margin_mm)
-    save_nifti(np.moveaxis(a, 0, -1) if a.ndim == 4 else a, a2, out, dtype=np.float32)
+    lo, hi = roi_box(r, spacing_of(aff), margin_mm)
+    size = tuple(int(x) for x in (hi - lo if mode.value in ('zero', 'crop', 'pool') else c.shape))
+    w = resolve_windows('auto', roi)
+    spec = InputSpec(mode.value, w, w[0][0] if f is None else f, margin_mm, roi_margin_mm, size, rim_mm=rim_mm if mode.value == 'zero' else 0.)
+    a, a2 = masked_image(c, r, aff, spec)
+    save_nifti(a, a2, out, dtype=np.float32)
     typer.echo(f"{out} written ({mode.value})")

@@ -10,14 +10,15 @@ import os
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np, pandas as pd, torch
+from scipy import ndimage as ndi
 from monai.data import PersistentDataset, Dataset
 from monai.transforms import (Compose, MapTransform, ScaleIntensityRange, Resize, RandFlipd, RandAffined, RandShiftIntensityd,
                               RandGaussianNoised, ConcatItemsd)
 from .core import *
 
 # %% auto #0
-__all__ = ['records', 'InputSpec', 'input_spec', 'network_input', 'NetworkInputd', 'train_transforms', 'finish_transforms',
-           'make_dataset']
+__all__ = ['records', 'InputSpec', 'input_spec', 'lift_rim', 'network_volume', 'network_input', 'masked_image', 'NetworkInputd',
+           'train_transforms', 'finish_transforms', 'make_dataset']
 
 # %% ../nbs/05_data.ipynb #5efd7898
 def records(manifest:pd.DataFrame, split:str|None=None) -> list[dict]:
@@ -38,6 +39,7 @@ class InputSpec:
     size: tuple = (48, 48, 48) # network input (x, y, z) in voxels
     resize: bool = False      # stretch the box or scan to `size` (else: a fixed FOV at the CT spacing)
     roi_pool: bool = False    # the network pools its features only inside the ROI (zero, pool; 3D models)
+    rim_mm: float = 0.        # zero: the ROI's outer rim of this width is lifted to no darker than the organ's 10th percentile (partial volume)
 
     @property
     def aux(self) -> bool: return self.mode == 'channel' or self.roi_pool
@@ -52,17 +54,26 @@ def input_spec(cfg:RunConfig, mode:str, fov:dict|None=None) -> InputSpec:
     setting, key = (mc.fov_mm, 'roi_fov_vox') if mode in ('zero', 'crop', 'pool') else (mc.scan_fov_mm, 'scan_fov_vox')
     fill = windows[0][0] if mc.fill is None else mc.fill
     roi_pool = mode in ('zero', 'pool') and cfg.train.model != 'resnet18_2p5d'
-    if setting == 'resize': return InputSpec(mode, windows, fill, mc.margin_mm, mc.roi_margin_mm, tuple(cfg.train.input_size), True, roi_pool)
+    rim = mc.rim_mm if mode == 'zero' else 0.
+    if setting == 'resize': return InputSpec(mode, windows, fill, mc.margin_mm, mc.roi_margin_mm, tuple(cfg.train.input_size), True, roi_pool, rim)
     if setting == 'auto':
         if not fov or key not in fov: raise ConfigError(f"the automatic field of view for {mode} is measured by the mask stage; run it first (or set mask.{'fov_mm' if key == 'roi_fov_vox' else 'scan_fov_mm'})")
         size = tuple(fov[key])
     else:
         size = tuple(int(np.ceil(f / s / 8) * 8) for f, s in zip(setting, cfg.preprocess.spacing))
-    return InputSpec(mode, windows, fill, mc.margin_mm, mc.roi_margin_mm, size, False, roi_pool)
+    return InputSpec(mode, windows, fill, mc.margin_mm, mc.roi_margin_mm, size, False, roi_pool, rim)
 
 # %% ../nbs/05_data.ipynb #e1e3174a
-def network_input(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputSpec) -> dict:
-    "The network's input for one case: `image` (C, X, Y, Z) in [0, 1], `roi` and (channel, pool) `aux` (1, X, Y, Z), `fov_start`, `fov_zoom`."
+def lift_rim(ct:np.ndarray, roi:np.ndarray, spacing, rim_mm:float, q:float=10.) -> np.ndarray:
+    "`ct` with the voxels of `roi`'s outer rim (`rim_mm` wide) raised to at least the `q`th percentile of the ROI inside the rim."
+    if rim_mm <= 0 or not roi.any(): return ct
+    rim = roi & (ndi.distance_transform_edt(roi, sampling=spacing) <= rim_mm)
+    core = roi & ~rim
+    floor = float(np.percentile(ct[core if core.any() else roi], q))
+    return np.where(rim, np.maximum(ct, floor), ct)
+
+def network_volume(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputSpec) -> dict:
+    "What the network sees of one case, in HU before windowing: `vol` (X, Y, Z) on its FOV, `roi` and (channel, pool) `aux` there, `start`, `zoom` (CT voxel = start + FOV voxel × zoom)."
     from ct_mask_cls.mask import dilate_mm, roi_box, fov_start, fov_window, fill_value
     sp, roi = spacing_of(affine), roi > 0
     shape = np.array(ct.shape)
@@ -72,7 +83,7 @@ def network_input(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputSp
         fill = fill_value(spec.fill, ct, roi, spec.windows[0])
     else: lo, hi, fill = np.zeros(3, int), shape, spec.windows[0][0]
     inner = dilate_mm(roi, sp, spec.roi_margin_mm) if spec.mode in ('zero', 'channel', 'pool') else roi
-    if spec.mode == 'zero': vol = np.where(inner, ct, fill)
+    if spec.mode == 'zero': vol = np.where(inner, lift_rim(ct, inner, sp, spec.rim_mm), fill)
     elif spec.mode in ('crop', 'pool'):
         vol = np.full(ct.shape, fill, np.float32)
         box = tuple(slice(max(a, 0), min(b, n)) for a, b, n in zip(lo, hi, shape))
@@ -82,20 +93,28 @@ def network_input(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputSp
     if spec.resize:
         lo, hi = np.maximum(lo, 0), np.minimum(hi, shape)
         box = tuple(slice(a, b) for a, b in zip(lo, hi))
-        size = np.array(spec.size)
         cut = lambda a, mode: np.asarray(Resize(spec.size, mode=mode)(np.asarray(a, np.float32)[box][None]))[0]
-        start, zoom = lo, (hi - lo)/size
-        vol, roi_n, aux_n = cut(vol, 'trilinear'), cut(roi, 'nearest'), (cut(aux, 'nearest') if aux is not None else None)
-    else:
-        start, zoom = fov_start(lo, hi, spec.size), np.ones(3)
-        vol = fov_window(np.asarray(vol, np.float32), start, spec.size, fill)
-        roi_n = fov_window(roi.astype(np.float32), start, spec.size)
-        aux_n = fov_window(aux.astype(np.float32), start, spec.size) if aux is not None else None
-    img = np.stack([np.asarray(ScaleIntensityRange(a_min=w[0], a_max=w[1], b_min=0., b_max=1., clip=True)(vol)) for w in spec.windows])
-    out = dict(image=torch.as_tensor(img, dtype=torch.float32), roi=torch.as_tensor(roi_n[None], dtype=torch.float32),
-               fov_start=torch.as_tensor(np.asarray(start, np.float32)), fov_zoom=torch.as_tensor(np.asarray(zoom, np.float32)))
-    if aux_n is not None: out['aux'] = torch.as_tensor(aux_n[None], dtype=torch.float32)
+        start, zoom = lo, (hi - lo)/np.array(spec.size)
+        return dict(vol=cut(vol, 'trilinear'), roi=cut(roi, 'nearest'), aux=cut(aux, 'nearest') if aux is not None else None, start=start, zoom=zoom)
+    start = fov_start(lo, hi, spec.size)
+    return dict(vol=fov_window(np.asarray(vol, np.float32), start, spec.size, fill), roi=fov_window(roi.astype(np.float32), start, spec.size),
+                aux=fov_window(aux.astype(np.float32), start, spec.size) if aux is not None else None, start=start, zoom=np.ones(3))
+
+def network_input(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputSpec) -> dict:
+    "The network's input for one case: `image` (C, X, Y, Z) in [0, 1] (one channel per window of `network_volume`), `roi` and (channel, pool) `aux` (1, X, Y, Z), `fov_start`, `fov_zoom`."
+    v = network_volume(ct, roi, affine, spec)
+    img = np.stack([np.asarray(ScaleIntensityRange(a_min=w[0], a_max=w[1], b_min=0., b_max=1., clip=True)(v['vol'])) for w in spec.windows])
+    out = dict(image=torch.as_tensor(img, dtype=torch.float32), roi=torch.as_tensor(v['roi'][None], dtype=torch.float32),
+               fov_start=torch.as_tensor(np.asarray(v['start'], np.float32)), fov_zoom=torch.as_tensor(np.asarray(v['zoom'], np.float32)))
+    if v['aux'] is not None: out['aux'] = torch.as_tensor(v['aux'][None], dtype=torch.float32)
     return out
+
+def masked_image(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputSpec) -> tuple[np.ndarray, np.ndarray]:
+    "The network's view of a case in HU with its own affine (the FOV placed in world coordinates): what the mask stage writes for people to look at."
+    v = network_volume(ct, roi, affine, spec)
+    aff = np.asarray(affine, float) @ np.diag([*v['zoom'], 1.0])
+    aff[:3, 3] = np.asarray(affine)[:3, :3] @ np.asarray(v['start'], float) + np.asarray(affine)[:3, 3]
+    return v['vol'], aff
 
 # %% ../nbs/05_data.ipynb #2e8b6ac8
 class NetworkInputd(MapTransform):

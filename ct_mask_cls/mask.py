@@ -1,4 +1,4 @@
-"""Apply an organ mask to a CT (zero, crop, pool, channel or none), HU windows, a fixed field of view, and exclusion of cases whose ROI is absent.
+"""Repair and check an organ mask as a segmenter gives it, apply it to a CT (zero, crop, pool, channel or none), HU windows, a fixed field of view, and exclusion of cases whose ROI is absent.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/mask.html.md"""
 
@@ -11,8 +11,9 @@ from scipy import ndimage as ndi
 from .core import *
 
 # %% auto #0
-__all__ = ['WINDOW_PRESETS', 'roi_from_labels', 'dilate_mm', 'roi_ml', 'bbox', 'margin_vox', 'fill_value', 'apply_mask',
-           'organ_window_preset', 'resolve_windows', 'roi_box', 'fov_start', 'fov_window', 'auto_fov', 'roi_status']
+__all__ = ['WINDOW_PRESETS', 'QC_FLAGS', 'roi_from_labels', 'dilate_mm', 'roi_ml', 'ball', 'components', 'fill_holes',
+           'repair_roi', 'margin_vox', 'fill_value', 'organ_window_preset', 'resolve_windows', 'roi_box', 'fov_start',
+           'fov_window', 'auto_fov', 'roi_status', 'edge_sides', 'robust_z', 'qc_flags']
 
 # %% ../nbs/03_mask.ipynb #0a7d5ef9
 def roi_from_labels(seg:np.ndarray, ids) -> np.ndarray:
@@ -30,12 +31,52 @@ def roi_ml(roi:np.ndarray, spacing) -> float:
     "ROI volume in millilitres."
     return float(roi.sum()*np.prod(spacing)/1000)
 
-# %% ../nbs/03_mask.ipynb #5a9c54b8
-def bbox(roi:np.ndarray, pad=(0, 0, 0)) -> tuple:
-    "Slices of `roi`'s bounding box, padded by `pad` voxels and clipped to the volume."
-    idx = np.nonzero(roi)
-    return tuple(slice(max(int(i.min())-p, 0), min(int(i.max())+1+p, n)) for i, p, n in zip(idx, pad, roi.shape))
+# %% ../nbs/03_mask.ipynb #e1d7beac
+def ball(radius_mm:float, spacing) -> np.ndarray:
+    "A ball of `radius_mm` as a boolean structuring element on a grid of `spacing` (mm)."
+    r = [int(np.floor(radius_mm/s)) for s in spacing]
+    g = np.ogrid[tuple(slice(-k, k + 1) for k in r)]
+    return sum((gi*s/radius_mm)**2 for gi, s in zip(g, spacing)) <= 1
 
+def components(roi:np.ndarray, spacing, min_ml:float=0.2) -> tuple[np.ndarray, np.ndarray]:
+    "(label image, component volumes in ml) of `roi`'s 26-connected components; `min_ml` sets which count in `n_components`."
+    lab, _ = ndi.label(roi, np.ones((3, 3, 3)))
+    return lab, np.bincount(lab.ravel())[1:]*float(np.prod(spacing))/1000
+
+def fill_holes(m:np.ndarray) -> np.ndarray:
+    "`m` with its holes filled in 3D and in every slice along each axis."
+    out = ndi.binary_fill_holes(m)
+    for ax in range(3):
+        for i in range(m.shape[ax]):
+            sl = (slice(None),)*ax + (i,)
+            out[sl] |= ndi.binary_fill_holes(m[sl])
+    return out
+
+def repair_roi(roi:np.ndarray, ct:np.ndarray, spacing, others:np.ndarray|None=None, close_mm:float=12., min_hu:float=-50.,
+               keep_frac:float=0.1) -> tuple[np.ndarray, dict]:
+    "`roi` with what a segmenter leaves out put back (holes, gaps up to `close_mm`) where `ct` is not fat and no structure in `others` lies, stray components dropped; (roi, record in ml)."
+    sp = np.asarray(spacing, float)
+    ml = float(np.prod(sp))/1000
+    lab, vols = components(roi, sp)
+    rec = dict(n_components=int((vols >= 0.2).sum()), stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0)
+    if not len(vols): return roi.copy(), rec
+    kept = np.isin(lab, np.nonzero(vols >= keep_frac*vols.max())[0] + 1)
+    allowed = ct >= min_hu
+    if others is not None: allowed &= ~others
+    holes = fill_holes(kept) & ~kept & allowed
+    out = kept | holes
+    if close_mm > 0:
+        b = ball(close_mm, sp)
+        pad = [(k//2, k//2) for k in b.shape]
+        closed = ndi.binary_closing(np.pad(out, pad), b)[tuple(slice(a, a + n) for (a, _), n in zip(pad, out.shape))]
+        gaps = closed & ~out & allowed
+        gaps |= fill_holes(out | gaps) & ~out & ~gaps & allowed        # a notch's mouth, which the ball cannot close on a flat surface
+        out |= gaps
+        rec['gaps_ml'] = round(float(gaps.sum()*ml), 1)
+    rec.update(stray_ml=round(float((roi & ~kept).sum()*ml), 1), holes_ml=round(float(holes.sum()*ml), 1))
+    return out, rec
+
+# %% ../nbs/03_mask.ipynb #5a9c54b8
 def margin_vox(spacing, margin_mm:float) -> tuple:
     "A margin in mm as whole voxels per axis."
     return tuple(int(np.ceil(margin_mm/s)) for s in spacing)
@@ -44,21 +85,6 @@ def fill_value(fill, ct:np.ndarray, roi:np.ndarray, window) -> float:
     "The HU a `fill` setting means for this case: 'median' (the ROI's median), a number, or None (the window's lower bound)."
     if fill == 'median': return float(np.median(ct[roi])) if roi.any() else float(window[0])
     return float(window[0] if fill is None else fill)
-
-def apply_mask(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, mode:str='zero', fill='median',
-               window=(-1000., 400.), margin_mm:float=0., roi_margin_mm:float=0.) -> tuple[np.ndarray, np.ndarray]:
-    "Apply ROI `roi` to `ct` with `mode`; return (array, affine). `channel` gives shape (2, X, Y, Z)."
-    sp = spacing_of(affine)
-    if mode == 'none': return ct.copy(), affine.copy()
-    if not roi.any(): raise ValueError('empty ROI')
-    if mode == 'zero': return np.where(dilate_mm(roi, sp, roi_margin_mm), ct, fill_value(fill, ct, roi, window)).astype(ct.dtype), affine.copy()
-    if mode == 'channel': return np.stack([ct, dilate_mm(roi, sp, roi_margin_mm).astype(ct.dtype)]), affine.copy()
-    if mode in ('crop', 'pool'):
-        sl = bbox(roi, margin_vox(sp, margin_mm))
-        aff = affine.copy()
-        aff[:3, 3] = affine[:3, :3] @ np.array([s.start for s in sl]) + affine[:3, 3]
-        return ct[sl].copy(), aff
-    raise ValueError(f"unknown mask mode {mode!r}")
 
 # %% ../nbs/03_mask.ipynb #1d1d6333
 WINDOW_PRESETS = {'soft_tissue': (-150., 250.), 'lung': (-1000., 400.), 'bone': (-450., 1050.), 'brain': (0., 80.)}
@@ -104,10 +130,37 @@ def auto_fov(extents_vox, q:float=95, multiple:int=8) -> tuple:
     return tuple(int(np.ceil(x/multiple)*multiple) for x in e)
 
 # %% ../nbs/03_mask.ipynb #4134c7d6
-def roi_status(roi:np.ndarray, spacing, min_ml:float) -> tuple[str, str, str]:
-    "(status, reason, flags) for a case's ROI."
+QC_FLAGS = dict(
+    edge="the organ reaches the edge of the scan's field of view: it is cut off there, its volume is underestimated and part of it is never seen",
+    volume="the organ's volume is far from the cohort's (robust z-score beyond ±3.5): an unusual organ, or a segmentation that failed",
+    fragmented="the mask had more pieces than the ROI has structures: the stray ones were dropped",
+    repaired="the repair added at least 1 ml (holes or gaps): often a finding the segmenter left out")
+
+def roi_status(roi:np.ndarray, spacing, min_ml:float) -> tuple[str, str]:
+    "(status, reason) for a case's ROI."
     ml = roi_ml(roi, spacing)
-    if ml == 0: return 'excluded', 'ROI absent (organ not in the field of view or not segmented)', ''
-    if ml < min_ml: return 'excluded', f'ROI too small ({ml:.1f} ml < {min_ml} ml)', ''
-    edge = roi[0].any() or roi[-1].any() or roi[:, 0].any() or roi[:, -1].any() or roi[:, :, 0].any() or roi[:, :, -1].any()
-    return 'ok', '', 'ROI touches the edge of the field of view' if edge else ''
+    if ml == 0: return 'excluded', 'ROI absent (organ not in the field of view, not segmented, or nothing left after repair)'
+    if ml < min_ml: return 'excluded', f'ROI too small ({ml:.1f} ml < {min_ml} ml)'
+    return 'ok', ''
+
+_SIDES = (('left', 'right'), ('posterior', 'anterior'), ('inferior', 'superior'))   # RAS: +x is the patient's right
+
+def edge_sides(roi:np.ndarray) -> str:
+    "The faces of the volume (canonical RAS) that `roi` touches, e.g. 'inferior, superior'; '' if none."
+    out = []
+    for ax, names in enumerate(_SIDES):
+        prof = roi.any(axis=tuple(a for a in range(3) if a != ax))
+        out += [n for n, hit in zip(names, (prof[0], prof[-1])) if hit]
+    return ', '.join(out)
+
+def robust_z(values) -> np.ndarray:
+    "Robust z-scores (x − median)/(1.4826 MAD); 0 where the MAD is 0."
+    v = np.asarray(values, float)
+    med = np.nanmedian(v)
+    mad = 1.4826*np.nanmedian(np.abs(v - med))
+    return (v - med)/mad if mad > 0 else np.zeros_like(v)
+
+def qc_flags(edge:str, volume_z:float, n_components:int, n_structures:int, repair_ml:float, z_max:float=3.5) -> list:
+    "The QC flags (keys of `QC_FLAGS`) of one case."
+    return [f for f, on in (('edge', bool(edge)), ('volume', abs(volume_z) > z_max), ('fragmented', n_components > n_structures),
+                            ('repaired', repair_ml >= 1.0)) if on]

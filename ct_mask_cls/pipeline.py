@@ -15,10 +15,10 @@ from . import dicom, segment as seg, mask as msk, splits
 # %% auto #0
 __all__ = ['CASE_COLUMNS', 'MANIFEST_COLUMNS', 'STAGE_FUNCTIONS', 'preprocess_case', 'stage_preprocess', 'files_by_id',
            'existing_masks', 'segment_case', 'stage_segment', 'write_dicom_segs', 'found_labels', 'mask_case',
-           'mask_cases', 'cohort_fov', 'stage_mask', 'read_manifest', 'spec_for', 'train_mode', 'stage_train',
-           'native_maps', 'explain_mode', 'read_xai', 'stage_xai', 'study_modes', 'body_mask_file', 'baseline_features',
-           'stage_study', 'kfold_study', 'read_study', 'tiny_root', 'tiny_setup', 'stage_context', 'subsample_training',
-           'learning_curves', 'claims']
+           'mask_cases', 'cohort_fov', 'cohort_qc', 'write_masked', 'join_labels', 'assign_splits', 'stage_mask',
+           'read_manifest', 'spec_for', 'train_mode', 'stage_train', 'native_maps', 'explain_mode', 'read_xai',
+           'stage_xai', 'study_modes', 'body_mask_file', 'baseline_features', 'stage_study', 'kfold_study',
+           'read_study', 'tiny_root', 'tiny_setup', 'stage_context', 'subsample_training', 'learning_curves', 'claims']
 
 # %% ../nbs/13_pipeline.ipynb #7d3bd0d1
 def _record(path:Path) -> dict:
@@ -184,25 +184,25 @@ def found_labels(sg:np.ndarray) -> str:
 
 # %% ../nbs/13_pipeline.ipynb #30e0ade0
 def mask_case(cfg:RunConfig, lay:RunLayout, seg_row, ct_path:str, ids:list) -> dict:
-    "Apply the ROI to one case; a manifest row (plus its box and scan extents in voxels)."
+    "Repair and check one case's ROI and write it; a manifest row with its QC measures (plus its box and scan extents in voxels)."
     row = dict(case_id=seg_row.case_id, patient_id=seg_row.patient_id, ct_path=ct_path, seg_path=seg_row.seg_path, mask_path='', masked_path='',
-               roi_ml=0.0, status='excluded', reason='', flags='', ct_sha256=sha256_file(ct_path), box_vox='', scan_vox='')
+               roi_ml=0.0, status='excluded', reason='', flags='', ct_sha256=sha256_file(ct_path), box_vox='', scan_vox='',
+               repair_ml=0.0, stray_ml=0.0, n_components=0, edge='')
     if seg_row.status != 'ok': return dict(row, reason=f'segmentation failed: {seg_row.reason}')
     ct, aff = load_nifti(ct_path)
     sg, _ = load_nifti(seg_row.seg_path)
-    roi = msk.roi_from_labels(sg, ids)
-    sp = spacing_of(aff)
-    status, reason, flags = msk.roi_status(roi, sp, cfg.mask.min_roi_ml)
-    if not roi.any(): reason += '; ' + found_labels(sg)
-    row.update(roi_ml=round(msk.roi_ml(roi, sp), 1), status=status, reason=reason, flags=flags, scan_vox=' '.join(map(str, ct.shape)))
+    raw, sp, mc = msk.roi_from_labels(sg, ids), spacing_of(aff), cfg.mask
+    roi, rep = raw, dict(n_components=int((msk.components(raw, sp)[1] >= 0.2).sum()), stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0)
+    if mc.repair and raw.any():
+        roi, rep = msk.repair_roi(raw, ct, sp, (sg > 0) & ~raw, mc.close_mm, mc.repair_min_hu if np.median(ct[raw]) >= mc.repair_min_hu else -np.inf)
+    status, reason = msk.roi_status(roi, sp, mc.min_roi_ml)
+    if not raw.any(): reason += '; ' + found_labels(sg)
+    row.update(roi_ml=round(msk.roi_ml(roi, sp), 1), status=status, reason=reason, scan_vox=' '.join(map(str, ct.shape)), edge=msk.edge_sides(roi),
+               repair_ml=round(rep['holes_ml'] + rep['gaps_ml'], 1), stray_ml=rep['stray_ml'], n_components=rep['n_components'])
     if status != 'ok': return row
-    mp, xp = lay.roi(seg_row.case_id), lay.masked(seg_row.case_id)
-    save_nifti(roi.astype(np.uint8), aff, mp)
-    windows = msk.resolve_windows(cfg.mask.window, cfg.mask.roi)
-    arr, a2 = msk.apply_mask(ct, roi, aff, cfg.mask.mode, cfg.mask.fill, windows[0], cfg.mask.margin_mm, cfg.mask.roi_margin_mm)
-    save_nifti(np.moveaxis(arr, 0, -1) if arr.ndim == 4 else arr, a2, xp, dtype=np.float32 if arr.ndim == 4 else np.int16)
-    lo, hi = msk.roi_box(roi, sp, cfg.mask.margin_mm)
-    return dict(row, mask_path=str(mp), masked_path=str(xp), box_vox=' '.join(map(str, hi - lo)))
+    save_nifti(roi.astype(np.uint8), aff, lay.roi(seg_row.case_id))
+    lo, hi = msk.roi_box(roi, sp, mc.margin_mm)
+    return dict(row, mask_path=str(lay.roi(seg_row.case_id)), box_vox=' '.join(map(str, hi - lo)))
 
 def mask_cases(cfg:RunConfig, lay:RunLayout, segs:pd.DataFrame, cases:pd.DataFrame, progress:bool=True) -> list[dict]:
     "`mask_case` for every row of `segs` (CT paths from `cases`, indexed by case id), in parallel on the configured executor; a case that fails is excluded with its reason."
@@ -217,42 +217,77 @@ def cohort_fov(rows:pd.DataFrame) -> dict:
     ext = lambda col: [list(map(int, s.split())) for s in ok[col]]
     return dict(roi_fov_vox=list(msk.auto_fov(ext('box_vox'))), scan_fov_vox=list(msk.auto_fov(ext('scan_vox'))))
 
-MANIFEST_COLUMNS = ['case_id', 'patient_id', 'label', 'ct_path', 'mask_path', 'masked_path', 'roi_ml', 'status', 'reason', 'flags', 'split', 'seg_path', 'ct_sha256']
+def cohort_qc(df:pd.DataFrame, n_structures:int, exclude=()) -> pd.DataFrame:
+    "The QC columns of the mask stage's rows: robust z-score of the ROI volume against the cohort's usable cases, the flags; cases with a flag in `exclude` excluded, saying why."
+    df = df.copy()
+    ok = df.status == 'ok'
+    df['volume_z'] = np.nan
+    df.loc[ok, 'volume_z'] = np.round(msk.robust_z(df.roi_ml[ok]), 2)
+    df['flags'] = ['; '.join(msk.qc_flags(r.edge, r.volume_z, r.n_components, n_structures, r.repair_ml)) if r.status == 'ok' else ''
+                   for r in df.itertuples()]
+    for f in exclude:
+        hit = ok & df['flags'].str.split('; ').map(lambda fl, f=f: f in fl)
+        df.loc[hit, 'reason'] = f"QC flag {f} (mask.qc_exclude): {msk.QC_FLAGS[f]}"
+        df.loc[hit, 'status'] = 'excluded'
+        ok &= ~hit
+    return df
+
+def write_masked(cfg:RunConfig, lay:RunLayout, rows:pd.DataFrame, fov:dict, progress:bool=True) -> list:
+    "Write every usable case's masked CT (mask/masked/): the configured mode's network view in HU (`data.masked_image`); the paths, '' for other cases."
+    from ct_mask_cls.data import input_spec, masked_image
+    spec = input_spec(cfg, cfg.mask.mode, fov)
+    def one(r):
+        if r.status != 'ok': return ''
+        ct, aff = load_nifti(r.ct_path)
+        vol, a2 = masked_image(ct, load_nifti(r.mask_path)[0] > 0, aff, spec)
+        return str(save_nifti(vol, a2, lay.masked(r.case_id), dtype=np.float32))
+    return case_map(one, list(rows.itertuples()), cfg.preprocess.workers, 'masked views', progress, cfg.executor, lambda r, why: '')
+
+MANIFEST_COLUMNS = ['case_id', 'patient_id', 'label', 'ct_path', 'mask_path', 'masked_path', 'roi_ml', 'status', 'reason', 'flags', 'split', 'seg_path', 'ct_sha256',
+                    'repair_ml', 'stray_ml', 'n_components', 'volume_z', 'edge']
 
 # %% ../nbs/13_pipeline.ipynb #3574992c
+def join_labels(df:pd.DataFrame, labels:pd.DataFrame, test_column:str='') -> pd.DataFrame:
+    "Each case's label (and fixed split) from labels.csv; cases without one are excluded, keeping their first reason."
+    lab = labels[['patient_id', 'label'] + ([test_column] if test_column else [])].rename(columns={test_column: '_fixed_split'} if test_column else {})
+    df = df.merge(lab, on='patient_id', how='left')
+    nolab = df.label.isna()
+    df.loc[nolab & (df.status == 'ok'), 'reason'] = 'no label in labels.csv'
+    df.loc[nolab & (df.status != 'ok') & (df.reason != ''), 'reason'] += '; no label in labels.csv'
+    df.loc[nolab, 'status'] = 'excluded'
+    df['label'] = df.label.fillna(-1).astype(int)
+    return df
+
+def assign_splits(df:pd.DataFrame, cfg:RunConfig, labels:pd.DataFrame) -> pd.DataFrame:
+    "Patient-level splits of the usable cases; clear errors when none is usable or a split lacks a class."
+    ok = df.status == 'ok'
+    if not ok.any():
+        raise ConfigError(f"no case is usable (an ROI {list(cfg.mask.roi)} and a label): " + '; '.join(f'{k} ({v})' for k, v in df.reason.value_counts().head(6).items())
+                          + f". CT ids: {', '.join(df.patient_id[:5])}…; labels.csv ids: {', '.join(labels.patient_id[:5])}…")
+    df['split'] = ''
+    df.loc[ok, 'split'] = splits.make_splits(df[ok], cfg.split.seed, cfg.split.val_frac, cfg.split.test_frac, '_fixed_split' if cfg.split.test_column else '').values
+    for s in ('train', 'val', 'test'):
+        if df.label[df.split == s].nunique() < 2: raise ConfigError(f"the {s} split has {int((df.split == s).sum())} usable cases with labels {sorted(df.label[df.split == s].unique().tolist())}: every split needs both classes (more patients, or other split fractions)")
+    return df
+
 def stage_mask(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
-    "Apply the ROI mask to every segmented case, join labels, split patients; write manifest.csv and manifest.json."
+    "Repair and check every segmented case's ROI, join labels, split patients, write the masked views; write manifest.csv and manifest.json."
     lay = RunLayout(run_dir)
     segs = pd.read_csv(lay.segments_csv, dtype={'case_id': str, 'patient_id': str}, keep_default_na=False)
     cases = pd.read_csv(lay.cases_csv, dtype={'case_id': str, 'patient_id': str}, keep_default_na=False).set_index('case_id')
     labels = read_labels(cfg.data.labels_csv, cfg.split.test_column)
-    if cfg.preprocess.pseudonymise:
-        key = pseudonym_key(cfg.preprocess)
-        labels['patient_id'] = [dicom.pseudonym(p, key) for p in labels.patient_id]
+    if cfg.preprocess.pseudonymise: labels['patient_id'] = [dicom.pseudonym(p, pseudonym_key(cfg.preprocess)) for p in labels.patient_id]
     ids = list(seg.resolve_roi(list(cfg.mask.roi)).values())
-    df = pd.DataFrame(mask_cases(cfg, lay, segs, cases, progress))
-    fov = cohort_fov(df) if (df.status == 'ok').any() else {}
-    tc = cfg.split.test_column
-    lab = labels[['patient_id', 'label'] + ([tc] if tc else [])].rename(columns={tc: '_fixed_split'} if tc else {})
-    df = df.merge(lab, on='patient_id', how='left')
-    nolab = df.label.isna()
-    df.loc[nolab & (df.status == 'ok'), 'reason'] = 'no label in labels.csv'
-    df.loc[nolab & (df.status != 'ok') & (df.reason != ''), 'reason'] += '; no label in labels.csv'   # keep the first reason too
-    df.loc[nolab, 'status'] = 'excluded'
-    df['label'] = df.label.fillna(-1).astype(int)
-    ok = df.status == 'ok'
-    if not ok.any():
-        raise ConfigError(f"no case is usable (an ROI {list(cfg.mask.roi)} and a label): " + '; '.join(f'{k} ({v})' for k, v in df.reason.value_counts().head(6).items())
-                          + f". CT ids: {', '.join(df.patient_id[:5])}…; labels.csv ids: {', '.join(labels.patient_id[:5])}… (see {lay.manifest_csv})")
-    df['split'] = ''
-    df.loc[ok, 'split'] = splits.make_splits(df[ok], cfg.split.seed, cfg.split.val_frac, cfg.split.test_frac, '_fixed_split' if tc else '').values
-    for s in ('train', 'val', 'test'):
-        if df.label[df.split == s].nunique() < 2: raise ConfigError(f"the {s} split has {int((df.split == s).sum())} usable cases with labels {sorted(df.label[df.split == s].unique().tolist())}: every split needs both classes (more patients, or other split fractions)")
+    df = cohort_qc(pd.DataFrame(mask_cases(cfg, lay, segs, cases, progress)), len(ids), cfg.mask.qc_exclude)
+    df = assign_splits(join_labels(df, labels, cfg.split.test_column), cfg, labels)
+    fov = cohort_fov(df)
+    df['masked_path'] = write_masked(cfg, lay, df, fov, progress)
     with atomic_path(lay.manifest_csv) as t: df[MANIFEST_COLUMNS].to_csv(t, index=False)
     save_json(lay.manifest_json, dict(roi=list(cfg.mask.roi), roi_ids=ids, mode=cfg.mask.mode, windows=[list(w) for w in msk.resolve_windows(cfg.mask.window, cfg.mask.roi, cfg.mask.extra_windows)],
               fill=cfg.mask.fill, margin_mm=cfg.mask.margin_mm, min_roi_ml=cfg.mask.min_roi_ml, split=config_to_dict(cfg)['split'],
               labels_sha256=sha256_file(cfg.data.labels_csv), unlabelled_cases=sorted(set(cases.patient_id) - set(labels.patient_id)),
-              labels_without_ct=sorted(set(labels.patient_id) - set(cases.patient_id)), n_ok=int(ok.sum()), **fov))
+              labels_without_ct=sorted(set(labels.patient_id) - set(cases.patient_id)), n_ok=int((df.status == 'ok').sum()),
+              qc_counts={f: int(df['flags'].str.contains(f).sum()) for f in msk.QC_FLAGS}, **fov))
     return df[MANIFEST_COLUMNS]
 
 def read_manifest(run_dir:str|Path) -> tuple[pd.DataFrame, dict]:

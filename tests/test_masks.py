@@ -11,6 +11,14 @@ from conftest import run_cli
 LIVER, BRAIN = 5, {v: k for k, v in total_classes().items()}['brain']
 ras = lambda a: np.flip(a.transpose(2, 1, 0), (0, 1)).copy()
 
+def on_ct_grid(masked_path, ct_path) -> np.ndarray:
+    "A masked view (the network's FOV, with its own affine) placed on its CT's grid; NaN where the FOV does not reach."
+    from ct_mask_cls.mask import fov_window
+    x, c = nib.load(str(masked_path)), nib.load(str(ct_path))
+    start = np.round(np.linalg.solve(c.affine, x.affine[:, 3])[:3]).astype(int)
+    assert np.allclose(x.affine[:3, :3], c.affine[:3, :3])                   # the same voxel grid, shifted
+    return fov_window(np.asarray(x.dataobj, np.float32), -start, c.shape, np.nan)
+
 @pytest.fixture(scope='module')
 def cohort(tmp_path_factory):
     """NIfTI cohort with masks the dataset 'already has': 10 chest CTs whose mask labels an organ as liver (id 5),
@@ -37,7 +45,7 @@ def cohort(tmp_path_factory):
     rows += [dict(patient_id='HEAD', label=1), dict(patient_id='GHOST', label=0)]
     pd.DataFrame(rows).to_csv(t/'labels.csv', index=False)
     cfg = dict(run_id='r', out_dir=str(t/'runs'), data=dict(nifti_dir=str(t/'ct'), labels_csv=str(t/'labels.csv'), mask_dir=str(t/'masks'), mask_pattern='{patient_id}_seg.nii.gz'),
-               preprocess=dict(spacing=[8.0, 8.0, 8.0]), segment=dict(backend='existing'), mask=dict(roi=['liver'], mode='zero', min_roi_ml=5.0, fill=None, roi_margin_mm=0.0),
+               preprocess=dict(spacing=[8.0, 8.0, 8.0]), segment=dict(backend='existing'), mask=dict(roi=['liver'], mode='zero', min_roi_ml=5.0, fill=None, roi_margin_mm=0.0, rim_mm=0.0),
                split=dict(seed=0, val_frac=0.25, test_frac=0.25))
     (t/'c.yaml').write_text(yaml.safe_dump(cfg)); c = load_config(t/'c.yaml')
     for f in (stage_preprocess, stage_segment, stage_mask): f(c, c.run_dir, progress=False)
@@ -55,8 +63,9 @@ def test_existing_masks_and_exclusions(cohort):
     ok = man[man.status == 'ok']
     assert ok.groupby('patient_id').split.nunique().max() == 1 and set(ok.split) == {'train', 'val', 'test'}
     for r in ok.itertuples():                                                   # masked = CT inside the ROI, the soft-tissue window floor (-150) outside
-        ct, m, x = (np.asarray(nib.load(p).dataobj) for p in (r.ct_path, r.mask_path, r.masked_path))
-        assert (x[m > 0] == ct[m > 0]).all() and (x[m == 0] == -150).all()
+        ct, m = (np.asarray(nib.load(p).dataobj) for p in (r.ct_path, r.mask_path))
+        x = on_ct_grid(r.masked_path, r.ct_path)
+        assert (x[m > 0] == ct[m > 0]).all() and (x[(m == 0) & ~np.isnan(x)] == -150).all()
     segs = pd.read_csv(c.run_dir/'segment'/'segments.csv')
     assert set(segs[segs.status == 'failed'].case_id) == {'C10', 'NOLABEL'}          # NOLABEL has no mask file either
 
@@ -71,12 +80,13 @@ def test_real_series_existing_liver_mask(realdata, tmp_path):
             img = nib.load(str(ct)); a, aff = resample(np.asarray(img.dataobj), img.affine, [1.5, 1.5, 1.5]); save_nifti(np.rint(a), aff, ctp, dtype=np.int16)
         r = run_cli('segment', ctp, tmp_path/'m.nii.gz', '--backend', 'existing', '--existing', ex/'example_seg_dicom.nii.gz'); assert r.returncode == 0, r.stderr
         assert ('reoriented' if grid == 'native' else 'resampled') in r.stdout, r.stdout     # the reference mask is stored LPS-like, the CT is RAS
-        r = run_cli('mask', ctp, tmp_path/'m.nii.gz', tmp_path/'x.nii.gz', '--roi', 'liver', '--fill', 'floor'); assert r.returncode == 0, r.stderr
-        hu, m, x = (np.asarray(nib.load(str(p)).dataobj) for p in (ctp, tmp_path/'m.nii.gz', tmp_path/'x.nii.gz'))
+        r = run_cli('mask', ctp, tmp_path/'m.nii.gz', tmp_path/'x.nii.gz', '--roi', 'liver', '--fill', 'floor', '--rim-mm', '0', '--no-repair'); assert r.returncode == 0, r.stderr
+        hu, m = (np.asarray(nib.load(str(p)).dataobj) for p in (ctp, tmp_path/'m.nii.gz'))
+        x = on_ct_grid(tmp_path/'x.nii.gz', ctp)
         liver = m == LIVER
-        assert liver.sum() > 1000, grid
+        assert liver.sum() > 1000 and not np.isnan(x[liver]).any(), grid            # the whole liver is in the masked view
         np.testing.assert_array_equal(x[liver], hu[liver])
-        assert (x[~liver] == -150).all(), grid                                     # the liver's (soft-tissue) window floor
+        assert (x[~liver & ~np.isnan(x)] == -150).all(), grid                        # the liver's (soft-tissue) window floor
 
 def test_pseudonymised_run_keeps_labels_and_drops_ids(tmp_path):
     "With preprocess.pseudonymise the case ids are keyed hashes, labels still join, and no PatientID or folder name is written."
