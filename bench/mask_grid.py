@@ -13,18 +13,18 @@ from pathlib import Path
 import pandas as pd
 
 VARIANTS = {   # name -> (mode, mask settings, train settings)
-    'old-defaults': ('zero', dict(repair=False, roi_margin_mm=-6.0, rim_mm=0.0), {}),
-    'repair, erode 6': ('zero', dict(roi_margin_mm=-6.0, rim_mm=0.0), {}),
-    'repair, no rim': ('zero', dict(roi_margin_mm=0.0, rim_mm=0.0), {}),
-    'repair, rim 3': ('zero', dict(roi_margin_mm=0.0, rim_mm=3.0), {}),
-    'repair, erode 3': ('zero', dict(roi_margin_mm=-3.0, rim_mm=0.0), {}),
-    'repair, rim 3, top 0.3%': ('zero', dict(roi_margin_mm=0.0, rim_mm=3.0), dict(pool_top=0.003)),
-    'repair, rim 3, max': ('zero', dict(roi_margin_mm=0.0, rim_mm=3.0), dict(pool_top=0.0)),
-    'repair, rim 3, floor fill': ('zero', dict(roi_margin_mm=0.0, rim_mm=3.0, fill=None), {}),
-    'pool, repair': ('pool', dict(roi_margin_mm=0.0), {}),
-    'pool, repair, erode 6': ('pool', dict(roi_margin_mm=-6.0), {}),
-    'channel, repair': ('channel', dict(roi_margin_mm=0.0), {}),
-    'crop, repair': ('crop', dict(roi_margin_mm=0.0), {}),
+    'zero old-defaults': ('zero', dict(repair=False, roi_margin_mm=-6.0, rim_mm=0.0), {}),
+    'zero repair erode6': ('zero', dict(roi_margin_mm=-6.0, rim_mm=0.0), {}),
+    'zero repair': ('zero', dict(roi_margin_mm=0.0, rim_mm=0.0), {}),
+    'zero repair rim3': ('zero', dict(roi_margin_mm=0.0, rim_mm=3.0), {}),
+    'zero repair erode3': ('zero', dict(roi_margin_mm=-3.0, rim_mm=0.0), {}),
+    'zero repair rim3 top0.3%': ('zero', dict(roi_margin_mm=0.0, rim_mm=3.0), dict(pool_top=0.003)),
+    'zero repair rim3 max': ('zero', dict(roi_margin_mm=0.0, rim_mm=3.0), dict(pool_top=0.0)),
+    'zero repair rim3 floor-fill': ('zero', dict(roi_margin_mm=0.0, rim_mm=3.0, fill=None), {}),
+    'pool repair': ('pool', dict(roi_margin_mm=0.0), {}),
+    'pool repair erode6': ('pool', dict(roi_margin_mm=-6.0), {}),
+    'channel repair': ('channel', dict(roi_margin_mm=0.0), {}),
+    'crop repair': ('crop', dict(roi_margin_mm=0.0), {}),
     'none': ('none', {}, {}),
 }
 

@@ -17,8 +17,9 @@ __all__ = ['CASE_COLUMNS', 'MANIFEST_COLUMNS', 'STAGE_FUNCTIONS', 'preprocess_ca
            'existing_masks', 'segment_case', 'stage_segment', 'write_dicom_segs', 'found_labels', 'mask_case',
            'mask_cases', 'cohort_fov', 'cohort_qc', 'write_masked', 'join_labels', 'assign_splits', 'stage_mask',
            'read_manifest', 'spec_for', 'train_mode', 'stage_train', 'native_maps', 'explain_mode', 'read_xai',
-           'stage_xai', 'study_modes', 'body_mask_file', 'baseline_features', 'stage_study', 'kfold_study',
-           'read_study', 'tiny_root', 'tiny_setup', 'stage_context', 'subsample_training', 'learning_curves', 'claims']
+           'stage_xai', 'study_modes', 'body_mask_file', 'baseline_features', 'stage_study', 'validation_auc',
+           'compared', 'kfold_study', 'read_study', 'tiny_root', 'tiny_setup', 'stage_context', 'subsample_training',
+           'learning_curves', 'claims']
 
 # %% ../nbs/13_pipeline.ipynb #7d3bd0d1
 def _record(path:Path) -> dict:
@@ -187,7 +188,7 @@ def mask_case(cfg:RunConfig, lay:RunLayout, seg_row, ct_path:str, ids:list) -> d
     "Repair and check one case's ROI and write it; a manifest row with its QC measures (plus its box and scan extents in voxels)."
     row = dict(case_id=seg_row.case_id, patient_id=seg_row.patient_id, ct_path=ct_path, seg_path=seg_row.seg_path, mask_path='', masked_path='',
                roi_ml=0.0, status='excluded', reason='', flags='', ct_sha256=sha256_file(ct_path), box_vox='', scan_vox='',
-               repair_ml=0.0, stray_ml=0.0, n_components=0, edge='')
+               repair_ml=0.0, stray_ml=0.0, n_components=0, edge='', roi_hu=np.nan)
     if seg_row.status != 'ok': return dict(row, reason=f'segmentation failed: {seg_row.reason}')
     ct, aff = load_nifti(ct_path)
     sg, _ = load_nifti(seg_row.seg_path)
@@ -198,7 +199,8 @@ def mask_case(cfg:RunConfig, lay:RunLayout, seg_row, ct_path:str, ids:list) -> d
     status, reason = msk.roi_status(roi, sp, mc.min_roi_ml)
     if not raw.any(): reason += '; ' + found_labels(sg)
     row.update(roi_ml=round(msk.roi_ml(roi, sp), 1), status=status, reason=reason, scan_vox=' '.join(map(str, ct.shape)), edge=msk.edge_sides(roi),
-               repair_ml=round(rep['holes_ml'] + rep['gaps_ml'], 1), stray_ml=rep['stray_ml'], n_components=rep['n_components'])
+               repair_ml=round(rep['holes_ml'] + rep['gaps_ml'], 1), stray_ml=rep['stray_ml'], n_components=rep['n_components'],
+               roi_hu=round(float(np.median(ct[roi])), 1) if roi.any() else np.nan)
     if status != 'ok': return row
     save_nifti(roi.astype(np.uint8), aff, lay.roi(seg_row.case_id))
     lo, hi = msk.roi_box(roi, sp, mc.margin_mm)
@@ -244,7 +246,7 @@ def write_masked(cfg:RunConfig, lay:RunLayout, rows:pd.DataFrame, fov:dict, prog
     return case_map(one, list(rows.itertuples()), cfg.preprocess.workers, 'masked views', progress, cfg.executor, lambda r, why: '')
 
 MANIFEST_COLUMNS = ['case_id', 'patient_id', 'label', 'ct_path', 'mask_path', 'masked_path', 'roi_ml', 'status', 'reason', 'flags', 'split', 'seg_path', 'ct_sha256',
-                    'repair_ml', 'stray_ml', 'n_components', 'volume_z', 'edge']
+                    'repair_ml', 'stray_ml', 'n_components', 'volume_z', 'edge', 'roi_hu']
 
 # %% ../nbs/13_pipeline.ipynb #3574992c
 def join_labels(df:pd.DataFrame, labels:pd.DataFrame, test_column:str='') -> pd.DataFrame:
@@ -384,7 +386,7 @@ def baseline_features(cfg:RunConfig, run_dir:str|Path, region:str='roi', progres
 # %% ../nbs/13_pipeline.ipynb #b3edb60b
 def stage_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Train, evaluate and explain every study mode and seed on the same splits, fit the baseline; write study/study.csv."
-    from ct_mask_cls.study import study_table
+    from ct_mask_cls.study import study_table, organ_signals, compared_mode
     from ct_mask_cls.baseline import fit_baseline
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     preds, att, base = {}, {}, {}
@@ -407,12 +409,32 @@ def stage_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=
                 if ('body' if mode == 'none' else 'roi') == region: base[mode] = m
     st = study_table(preds, base, att, cfg.train.n_bootstrap, cfg.train.seed)
     st['pred_sd'] = [float(np.mean([p.prob.std() for p in preds[m]])) for m in st['mode']]
+    st['val_auc'] = [validation_auc(lay.model_dir(m)) for m in st['mode']]
     if cfg.study.folds >= 2:
         st = st.merge(kfold_study(cfg, run_dir, progress), on='mode', how='left')
+    signals = organ_signals(man)
+    mode, notes = compared_mode(list(st['mode']), signals, dict(zip(st['mode'], st.val_auc)), cfg.mask.mode)
+    save_json(lay.path('study', 'compare.json'), dict(mode=mode, notes=notes, signals=signals))
     with atomic_path(lay.path('study', 'study.csv')) as t: st.to_csv(t, index=False)
     if cfg.study.fractions: learning_curves(cfg, run_dir, progress)
     claims(cfg, run_dir)
     return st
+
+def validation_auc(model_dir:Path) -> float:
+    "The validation AUC of a trained model's own predictions (its predictions.csv), NaN if it has none."
+    from sklearn.metrics import roc_auc_score
+    p = Path(model_dir)/'predictions.csv'
+    if not p.exists(): return float('nan')
+    v = pd.read_csv(p).query("split == 'val'")
+    return float(roc_auc_score(v.label, v.prob)) if v.label.nunique() == 2 else float('nan')
+
+def compared(run_dir:str|Path, cfg:RunConfig) -> tuple[str, list]:
+    "(the masked mode the study compares with none, the notes on why) from study/compare.json; the configured mode before the study has run."
+    p = RunLayout(run_dir).path('study', 'compare.json')
+    if p.exists():
+        d = json.loads(p.read_text())
+        return d['mode'], d.get('notes', [])
+    return (cfg.mask.mode if cfg.mask.mode != 'none' else next((m for m in study_modes(cfg) if m != 'none'), 'none')), []
 
 def kfold_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True) -> pd.DataFrame:
     "k-fold cross-validation per mode; writes study/kfold.csv (per fold) and returns mean ± SD per mode."
@@ -516,7 +538,7 @@ def claims(cfg:RunConfig, run_dir:str|Path) -> pd.DataFrame:
     from ct_mask_cls.study import claims_table
     lay = RunLayout(run_dir)
     st = read_study(run_dir)
-    masked = cfg.mask.mode if cfg.mask.mode != 'none' else next((m for m in study_modes(cfg) if m != 'none'), 'none')
+    masked = compared(run_dir, cfg)[0]
     first = cfg.xai.methods[0]
     focus, interp, sanity, gaps = {}, {}, {}, {}
     for mode in st['mode']:

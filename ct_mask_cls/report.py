@@ -50,8 +50,8 @@ def largest_section(ref:np.ndarray) -> list:
     return [int(np.argmax(ref.sum(axis=tuple(a for a in range(3) if a != k)))) for k in range(3)]
 
 def show_slices(vols:list, titles:list, window=(-1000, 400), overlays:list|None=None, suptitle:str='', center_on:list|None=None,
-                spacing=(1., 1., 1.), label_names:dict|None=None, width:float=8.0):
-    "Axial, coronal and sagittal views (radiological orientation, with side letters) of each volume, one row each, with optional label overlays and a legend."
+                spacing=(1., 1., 1.), label_names:dict|None=None, width:float=8.0, outlines:list|None=None):
+    "Axial, coronal and sagittal views (radiological orientation, with side letters) of each volume, one row each, with optional label overlays and a legend; `outlines`: per volume, [(mask, name, linestyle), …] drawn as contours."
     fig, axs = plt.subplots(len(vols), 3, figsize=(width, width/3*len(vols)), squeeze=False)
     cmap = plt.get_cmap('tab20')
     seen = set()
@@ -67,6 +67,9 @@ def show_slices(vols:list, titles:list, window=(-1000, 400), overlays:list|None=
                 o, _ = slice_view(ov, view, c)
                 seen |= set(np.unique(o[o > 0]).astype(int).tolist())
                 ax.imshow(np.ma.masked_where(o == 0, (o - 1) % 20), cmap=cmap, vmin=-0.5, vmax=19.5, alpha=0.45, aspect=_aspect(view, spacing), interpolation='nearest')
+            for k, (m, name, ls) in enumerate((outlines[i] or []) if outlines else []):
+                o, _ = slice_view(np.asarray(m, np.float32), view, c)
+                if o.any(): ax.contour(o, [0.5], colors=['#ffd400', '#00d5ff', '#ff5ad2'][k % 3], linestyles=ls, linewidths=1.0)
             mark_sides(ax, sides, 9)
             ax.set_xticks([])
             ax.set_yticks([])
@@ -76,8 +79,13 @@ def show_slices(vols:list, titles:list, window=(-1000, 400), overlays:list|None=
         from matplotlib.patches import Patch
         fig.legend(handles=[Patch(color=cmap((k - 1) % 20), label=label_names.get(k, f'label {k}')) for k in sorted(seen)][:20],
                    loc='lower center', ncol=4, fontsize=8, frameon=False)
+    names = {(k, n, ls) for o in (outlines or []) if o for k, (_, n, ls) in enumerate(o)}
+    if names:
+        from matplotlib.lines import Line2D
+        fig.legend(handles=[Line2D([], [], color=['#ffd400', '#00d5ff', '#ff5ad2'][k % 3], ls=ls, label=n) for k, n, ls in sorted(names)],
+                   loc='lower center', ncol=3, fontsize=8, frameon=False)
     if suptitle: fig.suptitle(suptitle, fontsize=11)
-    fig.tight_layout(rect=(0, 0.06 if seen and label_names else 0, 1, 1))
+    fig.tight_layout(rect=(0, 0.06 if (seen and label_names) or names else 0, 1, 1))
     return fig
 
 # %% ../nbs/12_report.ipynb #2d6bfbf5

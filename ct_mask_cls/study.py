@@ -10,8 +10,8 @@ import numpy as np, pandas as pd
 from .metrics import seeds_auc, seeds_delta_auc
 
 # %% auto #0
-__all__ = ['study_table', 'study_verdict', 'baseline_note', 'claim_verdict', 'paired_mean_diff', 'mean_ci', 'epochs_to',
-           'convergence_diff', 'claims_table', 'caveats']
+__all__ = ['MODE_BLIND', 'SIGNALS', 'study_table', 'study_verdict', 'baseline_note', 'claim_verdict', 'paired_mean_diff',
+           'mean_ci', 'organ_signals', 'compared_mode', 'epochs_to', 'convergence_diff', 'claims_table', 'caveats']
 
 # %% ../nbs/11_study.ipynb #5f702a3e
 def _aligned(preds:dict) -> tuple[np.ndarray, np.ndarray]:
@@ -79,6 +79,34 @@ def paired_mean_diff(a, b, n:int=1000, seed:int=0, alpha:float=0.05) -> tuple[fl
 def mean_ci(v, n:int=1000, seed:int=0, alpha:float=0.05) -> tuple[float, float, float]:
     "Mean with a bootstrap CI."
     return paired_mean_diff(v, np.zeros(len(v)), n, seed, alpha)
+
+# %% ../nbs/11_study.ipynb #7145f24e
+MODE_BLIND = dict(zero=('size',), pool=('size',))         # what each masked mode cannot see
+SIGNALS = dict(size=('roi_ml', "the organ's volume"), density=('roi_hu', "the organ's median HU"))
+
+def organ_signals(manifest:pd.DataFrame) -> dict:
+    "AUC of each organ-level measure (`SIGNALS`) for the label on the training and validation patients (the test set is not looked at)."
+    from sklearn.metrics import roc_auc_score
+    fit = manifest[(manifest.status == 'ok') & manifest.split.isin(['train', 'val'])]
+    if fit.label.nunique() < 2: return {}
+    return {s: float(roc_auc_score(fit.label, pd.to_numeric(fit[c]))) for s, (c, _) in SIGNALS.items() if c in fit and fit[c].notna().all()}
+
+def compared_mode(modes:list, signals:dict, val_auc:dict, configured:str, strong:float=0.25) -> tuple[str, list]:
+    "(the masked mode the study compares with none, sentences saying why and which modes are blind to a strong organ-level signal)."
+    masked = [m for m in modes if m != 'none']
+    if not masked: return configured, []
+    hot = [s for s, a in signals.items() if abs(a - 0.5) >= strong]
+    blind = {m: [s for s in hot if s in MODE_BLIND.get(m, ())] for m in masked}
+    notes = [f"{SIGNALS[s][1].capitalize()} separates the classes on the training patients (AUC {signals[s]:.2f}); "
+             f"{' and '.join(m for m in masked if s in blind[m])} cannot see it"
+             + (f", {' and '.join(m for m in masked if s not in blind[m])} can" if any(s not in blind[m] for m in masked) else '') + '.'
+             for s in hot if any(s in blind[m] for m in masked)]
+    able = [m for m in masked if not blind[m]] or masked
+    known = {m: val_auc[m] for m in able if not pd.isna(val_auc.get(m, np.nan))}
+    if not known: return (configured if configured in able else able[0]), notes
+    best = max(known, key=lambda m: (known[m], m == configured))
+    why = f"The headline compares {best} with none: the best validation AUC ({known[best]:.2f}) among the masked modes" + (' that can see it.' if notes else '.')
+    return best, notes + [why]
 
 # %% ../nbs/11_study.ipynb #59547dce
 def epochs_to(curve, frac:float=0.95) -> int:
