@@ -17,7 +17,7 @@ from monai.transforms import (Compose, MapTransform, ScaleIntensityRange, Resize
 from .core import *
 
 # %% auto #0
-__all__ = ['records', 'InputSpec', 'input_spec', 'lift_rim', 'network_volume', 'network_input', 'masked_image', 'NetworkInputd',
+__all__ = ['records', 'InputSpec', 'input_spec', 'clean_rim', 'network_volume', 'network_input', 'masked_image', 'NetworkInputd',
            'train_transforms', 'finish_transforms', 'make_dataset']
 
 # %% ../nbs/05_data.ipynb #5efd7898
@@ -39,7 +39,7 @@ class InputSpec:
     size: tuple = (48, 48, 48) # network input (x, y, z) in voxels
     resize: bool = False      # stretch the box or scan to `size` (else: a fixed FOV at the CT spacing)
     roi_pool: bool = False    # the network pools its features only inside the ROI (zero, pool; 3D models)
-    rim_mm: float = 0.        # zero: the ROI's outer rim of this width is lifted to no darker than the organ's 10th percentile (partial volume)
+    rim_mm: float = 0.        # zero: thin odd structures in the ROI's outer rim of this width become the organ's median (partial volume, neighbours let in)
 
     @property
     def aux(self) -> bool: return self.mode == 'channel' or self.roi_pool
@@ -64,13 +64,18 @@ def input_spec(cfg:RunConfig, mode:str, fov:dict|None=None) -> InputSpec:
     return InputSpec(mode, windows, fill, mc.margin_mm, mc.roi_margin_mm, size, False, roi_pool, rim)
 
 # %% ../nbs/05_data.ipynb #e1e3174a
-def lift_rim(ct:np.ndarray, roi:np.ndarray, spacing, rim_mm:float, q:float=10.) -> np.ndarray:
-    "`ct` with the voxels of `roi`'s outer rim (`rim_mm` wide) raised to at least the `q`th percentile of the ROI inside the rim."
+def clean_rim(ct:np.ndarray, roi:np.ndarray, spacing, rim_mm:float, q:float=2., blob_mm:float=4.5) -> np.ndarray:
+    "`ct` with the thin odd structures in `roi`'s outer rim (`rim_mm` wide) set to the organ's median: voxels outside the organ's central range (`q`th to (100 − `q`)th percentile, lightly smoothed) that belong to no blob thicker than a ball of `blob_mm`."
     if rim_mm <= 0 or not roi.any(): return ct
-    rim = roi & (ndi.distance_transform_edt(roi, sampling=spacing) <= rim_mm)
-    core = roi & ~rim
-    floor = float(np.percentile(ct[core if core.any() else roi], q))
-    return np.where(rim, np.maximum(ct, floor), ct)
+    from ct_mask_cls.mask import ball
+    sp = np.asarray(spacing, float)
+    sm = ndi.gaussian_filter(np.asarray(ct, np.float32), 3.0/sp)         # about 3 mm: noise down, lesions kept
+    rim = roi & (ndi.distance_transform_edt(roi, sampling=sp) <= rim_mm)
+    core = roi & ~rim if (roi & ~rim).sum() > 100 else roi
+    lo, hi = np.percentile(sm[core], [q, 100 - q])
+    odd = roi & ((sm < lo) | (sm > hi))
+    blob = ndi.binary_opening(odd, ball(blob_mm, sp))
+    return np.where(rim & odd & ~blob, float(np.median(ct[core])), ct)
 
 def network_volume(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputSpec) -> dict:
     "What the network sees of one case, in HU before windowing: `vol` (X, Y, Z) on its FOV, `roi` and (channel, pool) `aux` there, `start`, `zoom` (CT voxel = start + FOV voxel × zoom)."
@@ -83,7 +88,7 @@ def network_volume(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputS
         fill = fill_value(spec.fill, ct, roi, spec.windows[0])
     else: lo, hi, fill = np.zeros(3, int), shape, spec.windows[0][0]
     inner = dilate_mm(roi, sp, spec.roi_margin_mm) if spec.mode in ('zero', 'channel', 'pool') else roi
-    if spec.mode == 'zero': vol = np.where(inner, lift_rim(ct, inner, sp, spec.rim_mm), fill)
+    if spec.mode == 'zero': vol = np.where(inner, clean_rim(ct, inner, sp, spec.rim_mm), fill)
     elif spec.mode in ('crop', 'pool'):
         vol = np.full(ct.shape, fill, np.float32)
         box = tuple(slice(max(a, 0), min(b, n)) for a, b, n in zip(lo, hi, shape))
