@@ -14,6 +14,10 @@ import pandas as pd
 
 VARIANTS = {   # name -> (mode, mask settings, train settings)
     'zero old-defaults': ('zero', dict(repair=False, roi_margin_mm=-6.0, rim_mm=0.0), {}),
+    'zero repair2 erode6': ('zero', dict(roi_margin_mm=-6.0, rim_mm=0.0), {}),
+    'zero repair2 clean6': ('zero', dict(roi_margin_mm=0.0, rim_mm=6.0), {}),
+    'zero repair2 erode3 clean6': ('zero', dict(roi_margin_mm=-3.0, rim_mm=6.0), {}),
+    'zero repair2 erode3': ('zero', dict(roi_margin_mm=-3.0, rim_mm=0.0), {}),
     'zero repair erode6': ('zero', dict(roi_margin_mm=-6.0, rim_mm=0.0), {}),
     'zero repair': ('zero', dict(roi_margin_mm=0.0, rim_mm=0.0), {}),
     'zero repair rim3': ('zero', dict(roi_margin_mm=0.0, rim_mm=3.0), {}),

@@ -61,7 +61,7 @@ def prepare_cases(cfg:RunConfig, progress:bool=True) -> pd.DataFrame:
     lay = RunLayout(cfg.run_dir)
     pl.stage_preprocess(cfg, lay.root, progress)
     segs = pl.stage_segment(cfg, lay.root, progress)
-    cases = pd.read_csv(lay.cases_csv, dtype={'case_id': str, 'patient_id': str}, keep_default_na=False).set_index('case_id')
+    cases = read_table(lay.cases_csv).set_index('case_id')
     rows = pl.mask_cases(cfg, lay, segs, cases, progress)          # the mask stage's own per-case step, on the configured executor
     failed = cases[cases.status != 'ok'].reset_index()
     df = pd.concat([pd.DataFrame(rows), failed.assign(reason='preprocessing failed: ' + failed.reason)[['case_id', 'patient_id', 'status', 'reason']] if len(failed) else None], ignore_index=True)

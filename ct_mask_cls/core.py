@@ -1,4 +1,4 @@
-"""Typed run configuration (YAML), input checks, atomic writes and hashing used by every stage.
+"""Typed run configuration (YAML), input checks, progress and executors, the run folder's layout and lock; files, checksums and the reuse rule are in `io`.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/core.html.md"""
 
@@ -11,15 +11,19 @@ from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 from typing import Literal, Union, get_args, get_origin, get_type_hints
 import yaml, dacite
+from .io import *
+_all_ = ['WriteFailed', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj', 'sha256_file', 'checksum', 'file_fingerprint', 'tree_fingerprint', 'say', 'outputs_of', 'damaged', 'reusable', 'record', 'save_nifti', 'load_nifti', 'spacing_of', 'read_table']   # ct_mask_cls.io, re-exported: every module's `from .core import *` sees them
 
 # %% auto #0
-__all__ = ['Mode', 'MODES', 'DASK_ADDRESS_ENV', 'ConfigError', 'StageFailed', 'DataConfig', 'PreprocessConfig', 'SegmentConfig',
-           'MaskConfig', 'SplitConfig', 'TrainConfig', 'XaiConfig', 'StudyConfig', 'ExecutorConfig', 'RunConfig',
-           'config_sections', 'config_fields', 'describe_type', 'choices', 'config_from_dict', 'load_config',
-           'config_to_dict', 'default_config_yaml', 'read_labels', 'check_inputs', 'pbar', 'pmap', 'dask_client',
-           'close_dask_clients', 'worker_name', 'case_map', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj',
-           'sha256_file', 'pseudonym_key', 'safe_name', 'RunLayout', 'file_fingerprint', 'tree_fingerprint',
-           'output_ok', 'RunLocked', 'RunLock', 'save_nifti', 'load_nifti', 'spacing_of']
+__all__ = ['Mode', 'MODES', 'ROLES', 'STAGE_ORDER', 'DASK_ADDRESS_ENV', 'ConfigError', 'StageFailed', 'DataConfig',
+           'PreprocessConfig', 'SegmentConfig', 'MaskConfig', 'SplitConfig', 'TrainConfig', 'XaiConfig', 'StudyConfig',
+           'ExecutorConfig', 'RunConfig', 'config_sections', 'config_fields', 'describe_type', 'choices',
+           'config_from_dict', 'load_config', 'config_to_dict', 'default_config_yaml', 'field_info', 'config_part',
+           'read_labels', 'check_inputs', 'pbar', 'pmap', 'dask_client', 'close_dask_clients', 'worker_name',
+           'case_map', 'pseudonym_key', 'safe_name', 'RunLayout', 'RunLocked', 'RunLock', 'WriteFailed', 'atomic_path',
+           'atomic_write_text', 'save_json', 'hash_obj', 'sha256_file', 'checksum', 'file_fingerprint',
+           'tree_fingerprint', 'say', 'outputs_of', 'damaged', 'reusable', 'record', 'save_nifti', 'load_nifti',
+           'spacing_of', 'read_table']
 
 # %% ../nbs/00_core.ipynb #b1c22585
 class ConfigError(ValueError):
@@ -32,9 +36,9 @@ class StageFailed(RuntimeError):
 Mode = Literal['zero', 'crop', 'channel', 'pool', 'none']
 MODES = get_args(Mode)
 
-def _f(default, help:str, *, path:bool=False, secret:bool=False, check=None):
-    "A config field: default (copied if mutable), help text, and its rules: `path` (resolved against the config's folder), `secret` (never written out), `check` ((predicate, rule))."
-    md = dict(help=help, path=path, secret=secret, check=check)
+def _f(default, help:str, *, path:bool=False, secret:bool=False, check=None, role:str='result', stage:str=''):
+    "A config field: default (copied if mutable), help text, and its rules: `path` (resolved against the config's folder), `secret` (never written out), `check` ((predicate, rule)), `role` (see `ROLES`), `stage` (the first stage it changes; default: its section's)."
+    md = dict(help=help, path=path, secret=secret, check=check, role=role, stage=stage)
     if isinstance(default, (list, dict)): return field(default_factory=lambda d=default: type(d)(d), metadata=md)
     return field(default=default, metadata=md)
 
@@ -48,21 +52,21 @@ _FOV = (lambda v: isinstance(v, str) or all(x > 0 for x in v), "'auto', 'resize'
 @dataclass
 class DataConfig:
     "Where the inputs are."
-    dicom_dir: str = _f('', "folder tree of DICOM studies (searched at any depth); '' if nifti_dir is used", path=True)
-    nifti_dir: str = _f('', "alternative input: one <patient_id>.nii.gz CT per patient", path=True)
-    labels_csv: str = _f('', "CSV with columns patient_id,label (0/1), optionally a fixed-split column", path=True)
-    mask_dir: str = _f('', "folder of masks the dataset already has, used by the `existing` segmentation backend", path=True)
-    mask_pattern: str = _f('{patient_id}.nii.gz', "file name of a case's existing mask in mask_dir ({patient_id} is the id in labels.csv / the DICOM PatientID)")
-    mask_labels: dict[str, Union[int, str]] = _f({}, "what the existing masks' labels are: {structure: id} for a binary or custom label map (e.g. {liver: 1}), {structure: 'ROI name'} for RTSTRUCT/DICOM-SEG; empty: TotalSegmentator ids and names")
-    lesion_dir: str = _f('', "optional folder of lesion masks (truth for checking explanations: lesion hit rates)", path=True)
-    confounder_dir: str = _f('', "optional folder of masks of known confounders (e.g. skin markers): how often explanations point at them", path=True)
-    truth_pattern: str = _f('{patient_id}.nii.gz', "file name of a case's lesion or confounder mask in those folders")
+    dicom_dir: str = _f('', "folder tree of DICOM studies (searched at any depth); '' if nifti_dir is used", path=True, stage='preprocess')
+    nifti_dir: str = _f('', "alternative input: one <patient_id>.nii.gz CT per patient", path=True, stage='preprocess')
+    labels_csv: str = _f('', "CSV with columns patient_id,label (0/1), optionally a fixed-split column", path=True, stage='mask')
+    mask_dir: str = _f('', "folder of masks the dataset already has, used by the `existing` segmentation backend", path=True, stage='segment')
+    mask_pattern: str = _f('{patient_id}.nii.gz', "file name of a case's existing mask in mask_dir ({patient_id} is the id in labels.csv / the DICOM PatientID)", stage='segment')
+    mask_labels: dict[str, Union[int, str]] = _f({}, "what the existing masks' labels are: {structure: id} for a binary or custom label map (e.g. {liver: 1}), {structure: 'ROI name'} for RTSTRUCT/DICOM-SEG; empty: TotalSegmentator ids and names", stage='segment', role='input')
+    lesion_dir: str = _f('', "optional folder of lesion masks (truth for checking explanations: lesion hit rates)", path=True, stage='xai')
+    confounder_dir: str = _f('', "optional folder of masks of known confounders (e.g. skin markers): how often explanations point at them", path=True, stage='xai')
+    truth_pattern: str = _f('{patient_id}.nii.gz', "file name of a case's lesion or confounder mask in those folders", stage='xai')
 
 @dataclass
 class PreprocessConfig:
     "DICOM to NIfTI, canonical RAS, resampling."
-    spacing: tuple[float, float, float] = _f((3.0, 3.0, 3.0), "target voxel spacing in mm (x y z), also the network's voxel size; linear for CT, nearest for labels", check=_POSITIVE)
-    workers: int = _f(2, "cases processed in parallel (preprocess, segment, mask)", check=_ge(1))
+    spacing: tuple[float, float, float] = _f((3.0, 3.0, 3.0), "target voxel spacing in mm (x y z), also the network's voxel size; linear for CT, nearest for labels", check=_POSITIVE, role='input')
+    workers: int = _f(2, "cases processed in parallel (preprocess, segment, mask)", check=_ge(1), role='exec')
     min_slices: int = _f(8, "series with fewer slices are rejected (not a volume)", check=_ge(1))
     allow_modality: tuple[str, ...] = _f((), "modalities converted besides CT (e.g. [MR]); anything else is rejected")
     uneven_slices: Literal['resample', 'reject'] = _f('resample', "missing slices or uneven spacing: resample (to a uniform grid, each slice at its position) | reject")
@@ -73,33 +77,33 @@ class PreprocessConfig:
 @dataclass
 class SegmentConfig:
     "Organ masks."
-    backend: Literal['auto', 'totalsegmentator', 'threshold', 'existing'] = _f('auto', "auto = totalsegmentator when its weights are present, else threshold; existing = the dataset's own masks (data.mask_dir)")
-    task: str = _f('total', "TotalSegmentator task")
-    fast: bool = _f(True, "TotalSegmentator --fast (3 mm model)")
-    device: Literal['auto', 'cpu', 'cuda'] = _f('auto', "where TotalSegmentator runs (auto: the GPU when present)")
-    threads: int = _f(2, "threads for TotalSegmentator pre/post-processing", check=_ge(1))
+    backend: Literal['auto', 'totalsegmentator', 'threshold', 'existing'] = _f('auto', "auto = totalsegmentator when its weights are present, else threshold; existing = the dataset's own masks (data.mask_dir)", role='input')
+    task: str = _f('total', "TotalSegmentator task", role='input')
+    fast: bool = _f(True, "TotalSegmentator --fast (3 mm model)", role='input')
+    device: Literal['auto', 'cpu', 'cuda'] = _f('auto', "where TotalSegmentator runs (auto: the GPU when present)", role='exec')
+    threads: int = _f(2, "threads for TotalSegmentator pre/post-processing", check=_ge(1), role='exec')
     weights_dir: str = _f('', "TotalSegmentator home (holds nnunet/results); '' = $TOTALSEG_HOME_DIR or ~/.totalsegmentator", path=True)
-    allow_download: bool = _f(False, "let TotalSegmentator download missing weights (needs internet)")
-    reuse_model: bool = _f(True, "keep TotalSegmentator's model loaded in each process (each Dask worker) between cases, and run its steps in-process: the same masks without reloading per case")
+    allow_download: bool = _f(False, "let TotalSegmentator download missing weights (needs internet)", role='exec')
+    reuse_model: bool = _f(True, "keep TotalSegmentator's model loaded in each process (each Dask worker) between cases, and run its steps in-process: the same masks without reloading per case", role='exec')
     dicom_seg: bool = _f(False, "also write each case's mask as DICOM-SEG (segment/dicom_seg/) referring to its CT series, for PACS viewers (DICOM input, not pseudonymised)")
 
 @dataclass
 class MaskConfig:
     "Applying the ROI mask to the CT, and the network's field of view."
-    roi: tuple[str, ...] = _f(('lungs',), "TotalSegmentator structure names or groups (e.g. lungs, liver)", check=(len, 'at least one structure name'))
-    mode: Mode = _f('zero', "zero (outside the ROI filled) | crop (the ROI box plus margin) | channel (CT + ROI as a 2nd channel) | pool (the ROI box plus margin; the network pools its features only inside the ROI) | none (the whole scan)")
-    window: Union[Literal['auto'], tuple[float, float]] = _f('auto', "HU window [low, high] mapped to [0, 1]; auto = the organ's preset (see WINDOW_PRESETS: soft tissue for abdominal organs, lung, bone)", check=_WINDOW)
-    extra_windows: tuple[str, ...] = _f((), "more window presets, each added as an input channel (e.g. [bone])")
-    fill: Union[Literal['median'], float, None] = _f('median', "HU outside the ROI (zero) or its box (crop, pool): median = the ROI's own median HU, so that its boundary is no edge; a number; null = the window's lower bound")
-    margin_mm: float = _f(10.0, "pad the ROI's box by this many mm (crop, pool)", check=_ge(0))
-    roi_margin_mm: float = _f(0.0, "grow (> 0) or shrink (< 0) the ROI by this many mm where it is used voxel by voxel: what zero keeps, the channel of channel, where pool pools. Shrinking drops the organ's rim, and with it findings at the organ's surface")
-    rim_mm: float = _f(3.0, "zero: the ROI's outer rim of this width (mm) is raised to no darker than the organ's 10th percentile, so that its partial-volume voxels (organ blurred with fat) do not look like lesions; a finding at the surface keeps all but its outermost layer; 0 = off", check=_ge(0))
-    repair: bool = _f(True, "repair the mask as a segmenter leaves it: fill holes (3D and per slice), close gaps (notches) up to close_mm, drop stray components; only unlabelled voxels that are not fat or air are added")
-    close_mm: float = _f(12.0, "repair: close gaps up to this radius (mm): a focal lesion at the organ's surface left out by the segmenter", check=_ge(0))
-    repair_min_hu: float = _f(-50.0, "repair: voxels darker than this (fat, air) are never added to the ROI")
+    roi: tuple[str, ...] = _f(('lungs',), "TotalSegmentator structure names or groups (e.g. lungs, liver)", check=(len, 'at least one structure name'), stage='segment', role='input')
+    mode: Mode = _f('zero', "zero (outside the ROI filled) | crop (the ROI box plus margin) | channel (CT + ROI as a 2nd channel) | pool (the ROI box plus margin; the network pools its features only inside the ROI) | none (the whole scan)", role='input')
+    window: Union[Literal['auto'], tuple[float, float]] = _f('auto', "HU window [low, high] mapped to [0, 1]; auto = the organ's preset (see WINDOW_PRESETS: soft tissue for abdominal organs, lung, bone)", check=_WINDOW, role='input')
+    extra_windows: tuple[str, ...] = _f((), "more window presets, each added as an input channel (e.g. [bone])", role='input')
+    fill: Union[Literal['median'], float, None] = _f('median', "HU outside the ROI (zero) or its box (crop, pool): median = the ROI's own median HU, so that its boundary is no edge; a number; null = the window's lower bound", role='input')
+    margin_mm: float = _f(10.0, "pad the ROI's box by this many mm (crop, pool)", check=_ge(0), role='input')
+    roi_margin_mm: float = _f(0.0, "grow (> 0) or shrink (< 0) the ROI by this many mm where it is used voxel by voxel: what zero keeps, the channel of channel, where pool pools. Shrinking drops the organ's rim, and with it findings at the organ's surface", role='input')
+    rim_mm: float = _f(3.0, "zero: the ROI's outer rim of this width (mm) is raised to no darker than the organ's 10th percentile, so that its partial-volume voxels (organ blurred with fat) do not look like lesions; a finding at the surface keeps all but its outermost layer; 0 = off", check=_ge(0), role='input')
+    repair: bool = _f(True, "repair the mask as a segmenter leaves it: fill holes (3D and per slice), close gaps (notches) up to close_mm, drop stray components; only unlabelled voxels that are not fat or air are added", role='input')
+    close_mm: float = _f(12.0, "repair: close gaps up to this radius (mm): a focal lesion at the organ's surface left out by the segmenter", check=_ge(0), role='input')
+    repair_min_hu: float = _f(-20.0, "repair: voxels darker than this (fat, air, partial-volume fat) are never added to the ROI", role='input')
     qc_exclude: tuple[Literal['edge', 'volume', 'fragmented', 'repaired'], ...] = _f((), "exclude cases with these QC flags (edge: the organ is cut by the scan's field of view; volume: robust z-score of its volume beyond ±3.5; fragmented: more pieces than structures; repaired: the repair added ≥ 1 ml); by default flagged cases are kept and listed")
-    fov_mm: Union[Literal['auto', 'resize'], tuple[float, float, float]] = _f('auto', "network field of view in mm around the ROI box (crop, pool, zero), at preprocess.spacing, never stretched; auto = the cohort's largest box plus margin (95th percentile); resize = stretch the box to train.input_size", check=_FOV)
-    scan_fov_mm: Union[Literal['auto', 'resize'], tuple[float, float, float]] = _f('auto', "field of view in mm of the whole scan (none, channel), centred on the scan; auto = the cohort's 95th percentile; resize = stretch to train.input_size", check=_FOV)
+    fov_mm: Union[Literal['auto', 'resize'], tuple[float, float, float]] = _f('auto', "network field of view in mm around the ROI box (crop, pool, zero), at preprocess.spacing, never stretched; auto = the cohort's largest box plus margin (95th percentile); resize = stretch the box to train.input_size", check=_FOV, role='input')
+    scan_fov_mm: Union[Literal['auto', 'resize'], tuple[float, float, float]] = _f('auto', "field of view in mm of the whole scan (none, channel), centred on the scan; auto = the cohort's 95th percentile; resize = stretch to train.input_size", check=_FOV, role='input')
     min_roi_ml: float = _f(5.0, "cases whose ROI is smaller than this (ml) are excluded", check=_ge(0))
 
 @dataclass
@@ -113,26 +117,26 @@ class SplitConfig:
 @dataclass
 class TrainConfig:
     "Classifier training and evaluation."
-    model: Literal['small3d', 'resnet10', 'resnet18', 'r3d_18', 'resnet18_2p5d'] = _f('small3d', "small3d (CPU-sized 3D CNN) | resnet10, resnet18 (MONAI 3D ResNet; MedicalNet weights) | r3d_18 (torchvision video ResNet; Kinetics weights) | resnet18_2p5d (ImageNet ResNet-18 over axial slices)")
-    width: int = _f(8, "small3d: channels of its first block (doubling per block)", check=_ge(1))
-    depth: int = _f(2, "small3d: number of convolution blocks (2× max pooling between them)", check=_ge(1))
-    pool_top: float = _f(0.01, "pooling inside the ROI (zero, pool): mean of this top fraction of the ROI's feature-map positions; 0 = max pooling. Modes without ROI pooling use max pooling", check=(lambda v: 0 <= v <= 1, 'a fraction from 0 to 1'))
-    pretrained: bool = _f(False, "load pretrained weights from train.weights_path (or the torch hub cache); nothing is downloaded")
-    weights_path: str = _f('', "pretrained weights file; '' = the torch hub cache (r3d_18, resnet18_2p5d)", path=True)
-    freeze_encoder: bool = _f(False, "keep the pretrained encoder fixed: embeddings are computed once per case and cached, and a logistic-regression head is fitted on them (needs pretrained: true)")
-    input_size: tuple[int, int, int] = _f((48, 48, 48), "network input (x y z) when mask.fov_mm or scan_fov_mm is 'resize'", check=_POSITIVE)
-    epochs: int = _f(30, "maximum epochs", check=_ge(1))
-    batch_size: int = _f(8, "batch size (at least 2: the pooled features are batch-normalised)", check=_ge(2))
-    lr: float = _f(1e-3, "AdamW learning rate", check=_gt(0))
-    weight_decay: float = _f(1e-4, "AdamW weight decay", check=_ge(0))
-    patience: int = _f(10, "early stopping patience on validation AUC (epochs)", check=_ge(1))
-    augment: Literal['ct', 'ct+flip', 'off'] = _f('ct', "ct: small rotations and scalings, intensity shift and noise (MONAI) | ct+flip: also left-right flips (only where the anatomy is symmetric) | off")
-    seed: int = _f(0, "training seed")
-    workers: int = _f(0, "DataLoader workers (batches are also prefetched in a background thread)", check=_ge(0))
-    nproc: int = _f(1, "training processes on this machine (PyTorch DDP under torchrun: gloo on CPU, NCCL with one GPU each); each takes batch_size/nproc of every batch", check=_ge(1))
-    device: Literal['auto', 'cpu', 'cuda'] = _f('auto', "auto (GPU when present) | cpu | cuda; mixed precision is used on GPU")
-    resume: bool = _f(True, "continue from the last checkpoint of an interrupted training")
-    n_bootstrap: int = _f(1000, "bootstrap resamples for AUC confidence intervals; 0 = no intervals", check=(lambda v: v == 0 or v >= 100, '0 (off) or at least 100'))
+    model: Literal['small3d', 'resnet10', 'resnet18', 'r3d_18', 'resnet18_2p5d'] = _f('small3d', "small3d (CPU-sized 3D CNN) | resnet10, resnet18 (MONAI 3D ResNet; MedicalNet weights) | r3d_18 (torchvision video ResNet; Kinetics weights) | resnet18_2p5d (ImageNet ResNet-18 over axial slices)", role='input')
+    width: int = _f(8, "small3d: channels of its first block (doubling per block)", check=_ge(1), role='model')
+    depth: int = _f(2, "small3d: number of convolution blocks (2× max pooling between them)", check=_ge(1), role='model')
+    pool_top: float = _f(0.01, "pooling inside the ROI (zero, pool): mean of this top fraction of the ROI's feature-map positions; 0 = max pooling. Modes without ROI pooling use max pooling", check=(lambda v: 0 <= v <= 1, 'a fraction from 0 to 1'), role='model')
+    pretrained: bool = _f(False, "load pretrained weights from train.weights_path (or the torch hub cache); nothing is downloaded", role='model')
+    weights_path: str = _f('', "pretrained weights file; '' = the torch hub cache (r3d_18, resnet18_2p5d)", path=True, role='model')
+    freeze_encoder: bool = _f(False, "keep the pretrained encoder fixed: embeddings are computed once per case and cached, and a logistic-regression head is fitted on them (needs pretrained: true)", role='model')
+    input_size: tuple[int, int, int] = _f((48, 48, 48), "network input (x y z) when mask.fov_mm or scan_fov_mm is 'resize'", check=_POSITIVE, role='input')
+    epochs: int = _f(30, "maximum epochs", check=_ge(1), role='model')
+    batch_size: int = _f(8, "batch size (at least 2: the pooled features are batch-normalised)", check=_ge(2), role='model')
+    lr: float = _f(1e-3, "AdamW learning rate", check=_gt(0), role='model')
+    weight_decay: float = _f(1e-4, "AdamW weight decay", check=_ge(0), role='model')
+    patience: int = _f(10, "early stopping patience on validation AUC (epochs)", check=_ge(1), role='model')
+    augment: Literal['ct', 'ct+flip', 'off'] = _f('ct', "ct: small rotations and scalings, intensity shift and noise (MONAI) | ct+flip: also left-right flips (only where the anatomy is symmetric) | off", role='model')
+    seed: int = _f(0, "training seed", role='model')
+    workers: int = _f(0, "DataLoader workers (batches are also prefetched in a background thread)", check=_ge(0), role='exec')
+    nproc: int = _f(1, "training processes on this machine (PyTorch DDP under torchrun: gloo on CPU, NCCL with one GPU each); each takes batch_size/nproc of every batch", check=_ge(1), role='exec')
+    device: Literal['auto', 'cpu', 'cuda'] = _f('auto', "auto (GPU when present) | cpu | cuda; mixed precision is used on GPU", role='exec')
+    resume: bool = _f(True, "continue from the last checkpoint of an interrupted training", role='exec')
+    n_bootstrap: int = _f(1000, "bootstrap resamples for AUC confidence intervals; 0 = no intervals", check=(lambda v: v == 0 or v >= 100, '0 (off) or at least 100'), role='eval')
 
 @dataclass
 class XaiConfig:
@@ -155,19 +159,19 @@ class StudyConfig:
 @dataclass
 class ExecutorConfig:
     "Where per-case work runs (preprocess, segment, mask): threads here, or Dask workers."
-    kind: Literal['threads', 'dask'] = _f('threads', "threads: a thread pool in each stage (preprocess.workers threads); dask: one Dask task per case")
-    address: str = _f('', "dask: a running scheduler (tcp://host:8786; SLURM/PBS/Kubernetes clusters through dask-jobqueue or dask-kubernetes); '' = a local cluster on loopback for the run")
-    n_workers: int = _f(2, "dask local cluster: worker processes", check=_ge(1))
-    threads_per_worker: int = _f(1, "dask local cluster: threads per worker", check=_ge(1))
-    gpus_per_task: int = _f(0, "dask with an address: the Dask resource GPU each segment task asks for, so that it runs only on workers started with `--resources GPU=1` (one case per GPU at a time); 0 = any worker", check=_ge(0))
+    kind: Literal['threads', 'dask'] = _f('threads', "threads: a thread pool in each stage (preprocess.workers threads); dask: one Dask task per case", role='exec')
+    address: str = _f('', "dask: a running scheduler (tcp://host:8786; SLURM/PBS/Kubernetes clusters through dask-jobqueue or dask-kubernetes); '' = a local cluster on loopback for the run", role='exec')
+    n_workers: int = _f(2, "dask local cluster: worker processes", check=_ge(1), role='exec')
+    threads_per_worker: int = _f(1, "dask local cluster: threads per worker", check=_ge(1), role='exec')
+    gpus_per_task: int = _f(0, "dask with an address: the Dask resource GPU each segment task asks for, so that it runs only on workers started with `--resources GPU=1` (one case per GPU at a time); 0 = any worker", check=_ge(0), role='exec')
 
 _RUN_ID = (lambda v: bool(re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._-]{0,99}', v)), 'a plain folder name: letters, digits, . _ - (not starting with . or -)')
 
 @dataclass
 class RunConfig:
     "A whole pipeline run."
-    run_id: str = _f('run', "name of the run folder under out_dir", check=_RUN_ID)
-    out_dir: str = _f('outputs', "where run folders are written", path=True)
+    run_id: str = _f('run', "name of the run folder under out_dir", check=_RUN_ID, role='exec')
+    out_dir: str = _f('outputs', "where run folders are written", path=True, role='exec')
     data: DataConfig = field(default_factory=DataConfig)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
@@ -180,6 +184,10 @@ class RunConfig:
 
     @property
     def run_dir(self) -> Path: return Path(self.out_dir)/self.run_id
+
+ROLES = dict(input="changes what the network sees (its input)", model="changes the trained model", eval="changes the metrics computed from a model's predictions",
+             result="changes a stage's outputs", exec="changes only how the work runs (workers, devices, resuming), never a result")
+_SECTION_STAGE = dict(data='preprocess', preprocess='preprocess', segment='segment', mask='mask', split='mask', train='train', xai='xai', study='study')
 
 # %% ../nbs/00_core.ipynb #85d7822a
 def config_sections() -> dict:
@@ -304,6 +312,27 @@ def default_config_yaml() -> str:
         lines.append(f"{'  ' if sec else ''}{f.name}: {val}  # {f.metadata.get('help','')}")
     return "\n".join(lines)+"\n"
 
+# %% ../nbs/00_core.ipynb #4b31cabd
+STAGE_ORDER = ('preprocess', 'segment', 'mask', 'train', 'xai', 'study', 'index')
+
+def field_info(key:str) -> tuple[str, str]:
+    "(stage, role) of a dotted config key."
+    for k, sec, f, _ in config_fields():
+        if k == key: return f.metadata.get('stage') or _SECTION_STAGE.get(sec, ''), f.metadata.get('role', 'result')
+    raise KeyError(key)
+
+def config_part(cfg:RunConfig, roles=None, upto:str|None=None, stages=None) -> dict:
+    "{dotted key: value} of the settings whose role is in `roles` (default: all but exec) and whose stage is `upto` or earlier (or in `stages`); secrets as a keyed hash."
+    d, out = config_to_dict(cfg), {}
+    for key, sec, f, _ in config_fields():
+        stage, role = f.metadata.get('stage') or _SECTION_STAGE.get(sec, ''), f.metadata.get('role', 'result')
+        if role not in (roles or set(ROLES) - {'exec'}) or not stage: continue
+        if upto is not None and STAGE_ORDER.index(stage) > STAGE_ORDER.index(upto): continue
+        if stages is not None and stage not in stages: continue
+        v = d[sec][f.name] if sec else d[f.name]
+        out[key] = hash_obj(['key', v])[:8] if f.metadata.get('secret') and v else v      # changes with the secret, reveals nothing
+    return out
+
 # %% ../nbs/00_core.ipynb #ddd1d51e
 import pandas as pd
 
@@ -347,15 +376,7 @@ def check_inputs(cfg:RunConfig):
     if cfg.preprocess.pseudonymise and not pseudonym_key(cfg.preprocess): raise ConfigError("preprocess.pseudonymise needs a secret key: set preprocess.pseudonym_salt, or the environment variable CT_MASK_CLS_SALT (or CT_MASK_CLS_SALT_FILE naming a file that holds it)")
 
 # %% ../nbs/00_core.ipynb #c93b6fed
-_PARENT_ERR = []
-
-def _parent_stderr():
-    "The parent process's stderr when a stage run asked for it (Linux), else None."
-    if os.environ.get('CT_MASK_CLS_PROGRESS') != 'parent': return None
-    if not _PARENT_ERR:
-        try: _PARENT_ERR.append(open(f'/proc/{os.getppid()}/fd/2', 'w'))
-        except OSError: _PARENT_ERR.append(None)
-    return _PARENT_ERR[0]
+from .io import _parent_stderr
 
 def pbar(iterable=None, **kw):
     "A tqdm progress bar that, in stage runs, draws on the terminal that started the run rather than in the report."
@@ -448,50 +469,6 @@ def case_map(fn, items, workers:int, desc:str, progress:bool=True, executor:Exec
             client.close()
             cluster.close()
 
-# %% ../nbs/00_core.ipynb #4715911f
-def _umask() -> int:
-    "The process umask, read without changing it (Linux: /proc/self/status), else set and restored once."
-    try:
-        for line in Path('/proc/self/status').read_text().splitlines():
-            if line.startswith('Umask:'): return int(line.split()[1], 8)
-    except OSError: pass
-    old = os.umask(0o022)
-    os.umask(old)
-    return old
-
-@contextlib.contextmanager
-def atomic_path(path:str|Path):
-    "Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds. The file gets the mode a plain `open()` would give (0666 minus the umask)."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.'+path.name+'.', suffix='.tmp'+''.join(path.suffixes), dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())     # mkstemp makes 0600; teammates and web servers must read the outputs
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp): os.unlink(tmp)
-
-def atomic_write_text(path:str|Path, text:str):
-    "Write `text` to `path` atomically."
-    with atomic_path(path) as t: Path(t).write_text(text)
-
-def save_json(path:str|Path, obj):
-    "Write `obj` as pretty JSON, atomically."
-    atomic_write_text(path, json.dumps(obj, indent=2, default=str, sort_keys=True)+"\n")
-
-def hash_obj(obj) -> str:
-    "Stable short sha256 of a JSON-able object."
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-def sha256_file(path:str|Path, chunk:int=1<<20) -> str:
-    "sha256 of a file's bytes."
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for b in iter(lambda: f.read(chunk), b''): h.update(b)
-    return h.hexdigest()
-
 # %% ../nbs/00_core.ipynb #18a49483
 def pseudonym_key(pc) -> str:
     "The secret key for pseudonyms: the config's, else $CT_MASK_CLS_SALT, else the contents of $CT_MASK_CLS_SALT_FILE; '' if none."
@@ -567,33 +544,6 @@ class RunLayout:
         html = self.path('index.html') if name == 'index' else self.path(f'{i+1:02d}_{name}.html')
         return self.path(f'{i+1:02d}_{name}.ipynb'), html, self.path('.stages', f'{name}.json')
 
-# %% ../nbs/00_core.ipynb #6d89f75d
-def file_fingerprint(path:str|Path, hash_limit:int=64 << 20) -> list:
-    "[size, mtime, sha256 (files under `hash_limit`)] of a file; [] if it does not exist."
-    p = Path(path)
-    if not p.is_file(): return []
-    st = p.stat()
-    return [st.st_size, st.st_mtime_ns, sha256_file(p) if st.st_size < hash_limit else '']
-
-def tree_fingerprint(folder:str|Path) -> str:
-    "Hash of every file's relative path, size and mtime under `folder` ('' if absent)."
-    root = Path(folder)
-    if not root.is_dir(): return ''
-    h = hashlib.sha256()
-    for dirpath, dirs, files in os.walk(root):
-        dirs.sort()
-        for f in sorted(files):
-            p = Path(dirpath)/f
-            try: st = p.stat()
-            except OSError: continue
-            h.update(f"{p.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:16]
-
-def output_ok(path:str|Path, size:int|None) -> bool:
-    "True if the output at `path` exists with the recorded `size` (a truncated or rewritten file is not reused)."
-    p = Path(path)
-    return p.is_file() and size is not None and p.stat().st_size == size
-
 # %% ../nbs/00_core.ipynb #36db3379
 import socket, time as _time
 
@@ -631,24 +581,3 @@ class RunLock:
         return self
     def __exit__(self, *exc):
         if self.holder().get('pid') == os.getpid(): self.path.unlink(missing_ok=True)
-
-# %% ../nbs/00_core.ipynb #c0a9f4df
-import numpy as np, nibabel as nib
-
-def save_nifti(arr:np.ndarray, affine:np.ndarray, path:str|Path, dtype=None):
-    "Save `arr` with `affine` as NIfTI, atomically."
-    arr = np.asarray(arr if dtype is None else arr.astype(dtype))
-    img = nib.Nifti1Image(arr, affine)
-    img.set_qform(affine, code=1)
-    img.set_sform(affine, code=1)
-    with atomic_path(path) as t: nib.save(img, str(t))
-    return Path(path)
-
-def load_nifti(path:str|Path):
-    "Load a NIfTI as (float32 array, affine)."
-    img = nib.load(str(path))
-    return np.asarray(img.dataobj, dtype=np.float32), img.affine
-
-def spacing_of(affine:np.ndarray) -> np.ndarray:
-    "Voxel spacing (mm) from an affine."
-    return np.sqrt((np.asarray(affine)[:3,:3]**2).sum(0))

@@ -11,14 +11,14 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from scipy import ndimage as ndi
-from monai.data import PersistentDataset, Dataset
-from monai.transforms import (Compose, MapTransform, ScaleIntensityRange, Resize, RandFlipd, RandAffined, RandShiftIntensityd,
+from monai.transforms import (Compose, ScaleIntensityRange, Resize, RandFlipd, RandAffined, RandShiftIntensityd,
                               RandGaussianNoised, ConcatItemsd)
 from .core import *
+from . import mask as msk
 
 # %% auto #0
-__all__ = ['records', 'InputSpec', 'input_spec', 'clean_rim', 'network_volume', 'network_input', 'masked_image', 'NetworkInputd',
-           'train_transforms', 'finish_transforms', 'make_dataset']
+__all__ = ['CODE_VERSION', 'records', 'InputSpec', 'input_spec', 'clean_rim', 'network_volume', 'network_input', 'masked_image',
+           'cache_meta', 'CachedInputs', 'train_transforms', 'finish_transforms', 'make_dataset']
 
 # %% ../nbs/05_data.ipynb #5efd7898
 def records(manifest:pd.DataFrame, split:str|None=None) -> list[dict]:
@@ -48,7 +48,7 @@ class InputSpec:
 
 def input_spec(cfg:RunConfig, mode:str, fov:dict|None=None) -> InputSpec:
     "The `InputSpec` of `mode` under `cfg`; `fov` holds the cohort's auto FOVs (`roi_fov_vox`, `scan_fov_vox`, from mask/manifest.json)."
-    from ct_mask_cls.mask import resolve_windows
+    resolve_windows = msk.resolve_windows
     mc = cfg.mask
     windows = resolve_windows(mc.window, mc.roi, mc.extra_windows)
     setting, key = (mc.fov_mm, 'roi_fov_vox') if mode in ('zero', 'crop', 'pool') else (mc.scan_fov_mm, 'scan_fov_vox')
@@ -67,9 +67,9 @@ def input_spec(cfg:RunConfig, mode:str, fov:dict|None=None) -> InputSpec:
 def clean_rim(ct:np.ndarray, roi:np.ndarray, spacing, rim_mm:float, q:float=2., blob_mm:float=4.5) -> np.ndarray:
     "`ct` with the thin odd structures in `roi`'s outer rim (`rim_mm` wide) set to the organ's median: voxels outside the organ's central range (`q`th to (100 − `q`)th percentile, lightly smoothed) that belong to no blob thicker than a ball of `blob_mm`."
     if rim_mm <= 0 or not roi.any(): return ct
-    from ct_mask_cls.mask import ball
+    ball = msk.ball
     sp = np.asarray(spacing, float)
-    sm = ndi.gaussian_filter(np.asarray(ct, np.float32), 3.0/sp)         # about 3 mm: noise down, lesions kept
+    sm = ndi.gaussian_filter(np.asarray(ct, np.float32), 1.5/sp)         # about 1.5 mm: noise down, thin bands stay thin
     rim = roi & (ndi.distance_transform_edt(roi, sampling=sp) <= rim_mm)
     core = roi & ~rim if (roi & ~rim).sum() > 100 else roi
     lo, hi = np.percentile(sm[core], [q, 100 - q])
@@ -79,7 +79,7 @@ def clean_rim(ct:np.ndarray, roi:np.ndarray, spacing, rim_mm:float, q:float=2., 
 
 def network_volume(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputSpec) -> dict:
     "What the network sees of one case, in HU before windowing: `vol` (X, Y, Z) on its FOV, `roi` and (channel, pool) `aux` there, `start`, `zoom` (CT voxel = start + FOV voxel × zoom)."
-    from ct_mask_cls.mask import dilate_mm, roi_box, fov_start, fov_window, fill_value
+    dilate_mm, roi_box, fov_start, fov_window, fill_value = msk.dilate_mm, msk.roi_box, msk.fov_start, msk.fov_window, msk.fill_value
     sp, roi = spacing_of(affine), roi > 0
     shape = np.array(ct.shape)
     if spec.mode in ('zero', 'crop', 'pool'):
@@ -122,16 +122,46 @@ def masked_image(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputSpe
     return v['vol'], aff
 
 # %% ../nbs/05_data.ipynb #2e8b6ac8
-class NetworkInputd(MapTransform):
-    "Load a record's `ct` and `mask` files into the network input of `spec` (see `network_input`)."
-    def __init__(self, spec: InputSpec):
-        super().__init__(keys=['ct'])
-        self.spec = spec
+import inspect
+CODE_VERSION = hash_obj([inspect.getsource(f) for f in (clean_rim, network_volume, network_input)]
+                        + [inspect.getsource(getattr(msk, n)) for n in ('dilate_mm', 'roi_box', 'fov_start', 'fov_window', 'fill_value', 'margin_vox', 'ball')])
+_MEMORY, _MEMORY_LIMIT = {}, 4 << 30                 # entry key -> tensors, kept for the process (bytes)
 
-    def __call__(self, d):
-        ct, aff = load_nifti(d['ct'])
-        roi = load_nifti(d['mask'])[0] > 0
-        return dict(d, **network_input(ct, roi, aff, self.spec), label=torch.tensor([float(d['label'])]))
+def cache_meta(r:dict, spec:InputSpec) -> dict:
+    "What a cache entry of record `r` must have been made from."
+    return dict(case_id=str(r['case_id']), label=int(r['label']), ct=file_fingerprint(r['ct']), mask=file_fingerprint(r['mask']), spec=repr(spec), code=CODE_VERSION)
+
+class CachedInputs(torch.utils.data.Dataset):
+    "The records' network inputs (`network_input` plus the label), computed once per case and spec, kept in `cache_dir` and in memory, checked when loaded."
+    def __init__(self, recs:list, spec:InputSpec, cache_dir:str|Path|None=None):
+        self.recs, self.spec, self.dir = list(recs), spec, Path(cache_dir) if cache_dir else None
+        self.meta = [cache_meta(r, spec) for r in self.recs]
+        self.keys = [hash_obj(m) for m in self.meta]
+    def __len__(self): return len(self.recs)
+    def _compute(self, r:dict) -> dict:
+        ct, aff = load_nifti(r['ct'])
+        return dict(network_input(ct, load_nifti(r['mask'])[0] > 0, aff, self.spec), label=torch.tensor([float(r['label'])]))
+    def _load(self, i:int) -> dict:
+        r, meta = self.recs[i], self.meta[i]
+        if self.dir is None: return self._compute(r)
+        p = self.dir/f"{safe_name(r['case_id'])}-{self.keys[i]}.pt"
+        if p.exists():
+            try:
+                d = torch.load(p, map_location='cpu', weights_only=True)
+                if d.get('_meta') == meta: return {k: v for k, v in d.items() if k != '_meta'}
+                say(f"cache entry {p} was made for other inputs (case {d.get('_meta', {}).get('case_id', '?')}); redoing it")
+            except Exception as e: say(f"cache entry {p} is damaged ({type(e).__name__}); redoing it")
+        d = self._compute(r)
+        with atomic_path(p) as t: torch.save(dict(d, _meta=meta), t)
+        return d
+    def __getitem__(self, i:int) -> dict:
+        k = self.keys[i]
+        d = _MEMORY.get(k)
+        if d is None:
+            d = self._load(i)
+            size = sum(v.numel()*v.element_size() for v in d.values() if torch.is_tensor(v))
+            if sum(x['_bytes'] for x in _MEMORY.values()) + size <= _MEMORY_LIMIT: _MEMORY[k] = dict(d, _bytes=size)
+        return dict(self.recs[i], **{n: v for n, v in d.items() if n != '_bytes'})
 
 def train_transforms(spec:InputSpec, augment:str='ct', seed:int=0) -> Compose:
     "Random augmentation for CT (see above); `augment` is 'ct', 'ct+flip' or 'off'."
@@ -150,17 +180,9 @@ def finish_transforms(spec:InputSpec) -> Compose:
     "Append the ROI channel (channel, pool) to the image."
     return Compose([ConcatItemsd(keys=['image', 'aux'], name='image', dim=0)] if spec.aux else [])
 
-def _file_stamp(*paths) -> str:
-    "Size and mtime of input files, so that a rewritten CT or mask never reads a stale cache entry."
-    return hash_obj([(os.path.getsize(p), os.path.getmtime(p)) for p in paths])
-
 def make_dataset(recs:list, spec:InputSpec, cache_dir:str|Path|None=None, augment:str|None=None, seed:int=0):
-    "A MONAI dataset of `recs` as input `spec`; the deterministic part cached in `cache_dir`; `augment` ('ct', 'ct+flip', 'off') for training."
-    key = hash_obj(dict(spec=asdict(spec), v=3))                     # v: bumped whenever network_input changes
-    recs = [dict(r, _tf=key, _src=_file_stamp(r['ct'], r['mask'])) for r in recs]
-    det = Compose([NetworkInputd(spec)])
-    base = Dataset(recs, det) if cache_dir is None else PersistentDataset(recs, det, cache_dir=str(cache_dir))
-    return _Transformed(base, train_transforms(spec, augment, seed) if augment else finish_transforms(spec))
+    "A dataset of `recs` as input `spec`, the deterministic part cached (`CachedInputs`); `augment` ('ct', 'ct+flip', 'off') for training."
+    return _Transformed(CachedInputs(recs, spec, cache_dir), train_transforms(spec, augment, seed) if augment else finish_transforms(spec))
 
 class _Transformed(torch.utils.data.Dataset):
     "Transforms (random augmentation, channel assembly) applied on top of a (cached) dataset."

@@ -32,7 +32,7 @@ def read_job(job:str|Path) -> tuple:
     "(config, manifest, spec, out_dir, cache_dir, seed) of a job file written by `write_job`."
     job = Path(job)
     d = json.loads(job.read_text())
-    man = pd.read_csv(job.parent/d['manifest'], dtype={'case_id': str, 'patient_id': str}, keep_default_na=False)
+    man = read_table(job.parent/d['manifest'])
     tup = lambda v: tuple(tup(x) for x in v) if isinstance(v, list) else v        # JSON lists back to the spec's tuples
     spec = InputSpec(**{k: tup(v) for k, v in d['spec'].items()})
     return config_from_dict(d['config']), man, spec, job.parent, d['cache_dir'] or None, d['seed']

@@ -52,9 +52,9 @@ def fill_holes(m:np.ndarray) -> np.ndarray:
             out[sl] |= ndi.binary_fill_holes(m[sl])
     return out
 
-def repair_roi(roi:np.ndarray, ct:np.ndarray, spacing, others:np.ndarray|None=None, close_mm:float=12., min_hu:float=-50.,
-               keep_frac:float=0.1) -> tuple[np.ndarray, dict]:
-    "`roi` with what a segmenter leaves out put back (holes, gaps up to `close_mm`) where `ct` is not fat and no structure in `others` lies, stray components dropped; (roi, record in ml)."
+def repair_roi(roi:np.ndarray, ct:np.ndarray, spacing, others:np.ndarray|None=None, close_mm:float=12., min_hu:float=-20.,
+               keep_frac:float=0.1, blob_mm:float=4.5) -> tuple[np.ndarray, dict]:
+    "`roi` with what a segmenter leaves out put back (holes; gaps up to `close_mm` that are blobs at least `blob_mm` thick) where `ct` is not fat and no structure in `others` lies, stray components dropped; (roi, record in ml)."
     sp = np.asarray(spacing, float)
     ml = float(np.prod(sp))/1000
     lab, vols = components(roi, sp)
@@ -71,6 +71,7 @@ def repair_roi(roi:np.ndarray, ct:np.ndarray, spacing, others:np.ndarray|None=No
         closed = ndi.binary_closing(np.pad(out, pad), b)[tuple(slice(a, a + n) for (a, _), n in zip(pad, out.shape))]
         gaps = closed & ~out & allowed
         gaps |= fill_holes(out | gaps) & ~out & ~gaps & allowed        # a notch's mouth, which the ball cannot close on a flat surface
+        if blob_mm > 0: gaps = ndi.binary_opening(gaps, ball(blob_mm, sp))   # a left-out lesion is a blob; slivers in the organ's folds are not
         out |= gaps
         rec['gaps_ml'] = round(float(gaps.sum()*ml), 1)
     rec.update(stray_ml=round(float((roi & ~kept).sum()*ml), 1), holes_ml=round(float(holes.sum()*ml), 1))

@@ -27,40 +27,41 @@ def _record(path:Path) -> dict:
     try: return json.loads(path.read_text())
     except (OSError, ValueError): return {}
 
-def _reusable(rec:dict, fp:str, out:Path, force:bool) -> bool:
-    "The reuse rule for one case."
-    return not force and rec.get('fingerprint') == fp and output_ok(out, rec.get('out_size'))
+def _done(rec_path:Path, key:str, force:bool, what:str) -> dict|None:
+    "A case's record if it finished ok with `key` and intact outputs (the reuse rule), else None: a failed case is always tried again."
+    rec = reusable(rec_path, key, force, what)
+    return rec if rec and rec.get('status', 'ok') == 'ok' else None
 
 # %% ../nbs/13_pipeline.ipynb #e51207e0
 def preprocess_case(cfg:RunConfig, lay:RunLayout, case_id:str, native:str|Path, source:str='', force:bool=False) -> dict:
     "Resample one case's native-grid CT to the target spacing (reused when its input and spacing are unchanged)."
     ct_path, rec_path = lay.ct(case_id), lay.case_record(case_id)
     fp = hash_obj([file_fingerprint(native), cfg.preprocess.spacing])
-    rec = _record(rec_path)
-    if _reusable(rec, fp, ct_path, force): return rec
+    rec = _done(rec_path, fp, force, f'case {case_id}')
+    if rec: return rec
     rec = dict(case_id=case_id, patient_id=case_id, fingerprint=fp, source=source, native_path=str(native))
     try:
         arr, aff = load_nifti(native)
         r, raff = dicom.resample(arr, aff, cfg.preprocess.spacing)
         save_nifti(np.rint(r), raff, ct_path, dtype=np.int16)
-        rec.update(status='ok', reason='', ct_path=str(ct_path), shape='x'.join(map(str, r.shape)), out_size=ct_path.stat().st_size)
+        rec.update(status='ok', reason='', ct_path=str(ct_path), shape='x'.join(map(str, r.shape)))
+    except WriteFailed: raise
     except Exception as e: rec.update(status='failed', reason=f'{Path(native).name}: {type(e).__name__}: {e}', ct_path='')
-    save_json(rec_path, rec)
-    return rec
+    return record(rec_path, fp, [ct_path] if rec['status'] == 'ok' else [], **rec)
 
 # %% ../nbs/13_pipeline.ipynb #a1ef0258
 def _nifti_native(lay:RunLayout, case_id:str, src:Path, force:bool=False) -> Path:
     "A NIfTI input reoriented to canonical RAS HU in preprocess/native/ (redone when the input changes)."
     nat, side = lay.native(case_id), lay.native(case_id).with_suffix('').with_suffix('.json')
     fp = hash_obj(file_fingerprint(src))
-    if not _reusable(_record(side), fp, nat, force):
+    if not _done(side, fp, force, f'case {case_id}'):
         try:
             img = dicom.to_canonical_hu(nib.load(str(src)))
             img.get_fdata()
         except Exception as e:
             raise ValueError(f"{src} is not a readable NIfTI: {type(e).__name__}: {e}") from None
         with atomic_path(nat) as t: nib.save(img, str(t))
-        save_json(side, dict(fingerprint=fp, out_size=nat.stat().st_size))
+        record(side, fp, [nat])
     return nat
 
 CASE_COLUMNS = ['case_id', 'patient_id', 'status', 'reason', 'ct_path', 'native_path', 'shape', 'source', 'fingerprint']
@@ -115,18 +116,17 @@ def existing_masks(cfg:RunConfig) -> dict:
 def segment_case(cfg:RunConfig, lay:RunLayout, rec, scfg, existing:Path|None, names:dict, force:bool=False) -> tuple[dict, dict]:
     "Segment one case (reused when unchanged); (row for segments.csv, {structure: ml})."
     mp, js = lay.seg(rec.case_id), lay.seg_record(rec.case_id)
-    fp = hash_obj([scfg.backend, scfg.task, scfg.fast, list(cfg.mask.roi), file_fingerprint(rec.ct_path)[:2], file_fingerprint(existing) if existing else '', cfg.data.mask_labels])
+    fp = hash_obj([scfg.backend, scfg.task, scfg.fast, list(cfg.mask.roi), file_fingerprint(rec.ct_path), file_fingerprint(existing) if existing else '', cfg.data.mask_labels])
     row = dict(case_id=rec.case_id, patient_id=rec.patient_id, seg_path=str(mp), backend=scfg.backend, status='ok', reason='')
-    info = _record(js)
-    if not _reusable(info, fp, mp, force):
+    info = _done(js, fp, force, f'case {rec.case_id}')
+    if not info:
         try: info = seg.segment(rec.ct_path, mp, scfg, list(cfg.mask.roi), existing, cfg.data.mask_labels, cfg.data.dicom_dir)
-        except seg.WeightsMissing: raise
+        except (seg.WeightsMissing, WriteFailed): raise
         except Exception as e:                                   # one bad case never stops the others
             mp.unlink(missing_ok=True)
             js.unlink(missing_ok=True)
             return dict(row, seg_path='', status='failed', reason=f'{type(e).__name__}: {e}'), {}
-        info.update(fingerprint=fp, out_size=mp.stat().st_size, worker=worker_name())
-        save_json(js, info)
+        info = record(js, fp, [mp], **dict(info, worker=worker_name()))
     a, aff = load_nifti(mp)
     ml = np.prod(spacing_of(aff))/1000
     counts = np.bincount(a.astype(np.int64).ravel())
@@ -137,7 +137,7 @@ def segment_case(cfg:RunConfig, lay:RunLayout, rec, scfg, existing:Path|None, na
 def stage_segment(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Segment every ok case; writes segments.csv (backend, status, ROI volume per case) and volumes.csv (every structure)."
     lay = RunLayout(run_dir)
-    cases = pd.read_csv(lay.cases_csv, dtype={'case_id': str, 'patient_id': str}, keep_default_na=False)
+    cases = read_table(lay.cases_csv)
     scfg = dataclasses.replace(cfg.segment, backend=seg.choose_backend(cfg.segment, list(cfg.mask.roi)))   # resolve `auto` once
     names, found = seg.total_classes(), (existing_masks(cfg) if scfg.backend == 'existing' else {})
     def missing_mask(cid):
@@ -184,15 +184,19 @@ def found_labels(sg:np.ndarray) -> str:
             "; if its ids are not TotalSegmentator's (a binary or custom label map), say what they are in data.mask_labels, e.g. {liver: 1}")
 
 # %% ../nbs/13_pipeline.ipynb #30e0ade0
-def mask_case(cfg:RunConfig, lay:RunLayout, seg_row, ct_path:str, ids:list) -> dict:
-    "Repair and check one case's ROI and write it; a manifest row with its QC measures (plus its box and scan extents in voxels)."
+def mask_case(cfg:RunConfig, lay:RunLayout, seg_row, ct_path:str, ids:list, force:bool=False) -> dict:
+    "Repair and check one case's ROI and write it; a manifest row with its QC measures (plus its box and scan extents in voxels); reused when its CT, segmentation and mask settings are unchanged."
     row = dict(case_id=seg_row.case_id, patient_id=seg_row.patient_id, ct_path=ct_path, seg_path=seg_row.seg_path, mask_path='', masked_path='',
-               roi_ml=0.0, status='excluded', reason='', flags='', ct_sha256=sha256_file(ct_path), box_vox='', scan_vox='',
+               roi_ml=0.0, status='excluded', reason='', flags='', ct_sha256=sha256_file(ct_path) if Path(ct_path).is_file() else '', box_vox='', scan_vox='',
                repair_ml=0.0, stray_ml=0.0, n_components=0, edge='', roi_hu=np.nan)
     if seg_row.status != 'ok': return dict(row, reason=f'segmentation failed: {seg_row.reason}')
+    mc, rec_path = cfg.mask, lay.case('mask/roi', seg_row.case_id, '.json')
+    key = hash_obj([file_fingerprint(ct_path), file_fingerprint(seg_row.seg_path), ids, mc.repair, mc.close_mm, mc.repair_min_hu, mc.min_roi_ml, mc.margin_mm])
+    rec = _done(rec_path, key, force, f'case {seg_row.case_id}')
+    if rec: return {k: rec[k] for k in row}
     ct, aff = load_nifti(ct_path)
     sg, _ = load_nifti(seg_row.seg_path)
-    raw, sp, mc = msk.roi_from_labels(sg, ids), spacing_of(aff), cfg.mask
+    raw, sp = msk.roi_from_labels(sg, ids), spacing_of(aff)
     roi, rep = raw, dict(n_components=int((msk.components(raw, sp)[1] >= 0.2).sum()), stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0)
     if mc.repair and raw.any():
         roi, rep = msk.repair_roi(raw, ct, sp, (sg > 0) & ~raw, mc.close_mm, mc.repair_min_hu if np.median(ct[raw]) >= mc.repair_min_hu else -np.inf)
@@ -201,15 +205,16 @@ def mask_case(cfg:RunConfig, lay:RunLayout, seg_row, ct_path:str, ids:list) -> d
     row.update(roi_ml=round(msk.roi_ml(roi, sp), 1), status=status, reason=reason, scan_vox=' '.join(map(str, ct.shape)), edge=msk.edge_sides(roi),
                repair_ml=round(rep['holes_ml'] + rep['gaps_ml'], 1), stray_ml=rep['stray_ml'], n_components=rep['n_components'],
                roi_hu=round(float(np.median(ct[roi])), 1) if roi.any() else np.nan)
-    if status != 'ok': return row
-    save_nifti(roi.astype(np.uint8), aff, lay.roi(seg_row.case_id))
-    lo, hi = msk.roi_box(roi, sp, mc.margin_mm)
-    return dict(row, mask_path=str(lay.roi(seg_row.case_id)), box_vox=' '.join(map(str, hi - lo)))
+    if status == 'ok':
+        save_nifti(roi.astype(np.uint8), aff, lay.roi(seg_row.case_id))
+        lo, hi = msk.roi_box(roi, sp, mc.margin_mm)
+        row.update(mask_path=str(lay.roi(seg_row.case_id)), box_vox=' '.join(map(str, hi - lo)))
+    return {k: v for k, v in record(rec_path, key, [lay.roi(seg_row.case_id)] if status == 'ok' else [], **row).items() if k in row}
 
-def mask_cases(cfg:RunConfig, lay:RunLayout, segs:pd.DataFrame, cases:pd.DataFrame, progress:bool=True) -> list[dict]:
+def mask_cases(cfg:RunConfig, lay:RunLayout, segs:pd.DataFrame, cases:pd.DataFrame, progress:bool=True, force:bool=False) -> list[dict]:
     "`mask_case` for every row of `segs` (CT paths from `cases`, indexed by case id), in parallel on the configured executor; a case that fails is excluded with its reason."
     ids = list(seg.resolve_roi(list(cfg.mask.roi)).values())
-    return case_map(lambda r: mask_case(cfg, lay, r, cases.loc[r.case_id, 'ct_path'], ids), list(segs.itertuples()), cfg.preprocess.workers, 'mask', progress,
+    return case_map(lambda r: mask_case(cfg, lay, r, cases.loc[r.case_id, 'ct_path'], ids, force), list(segs.itertuples()), cfg.preprocess.workers, 'mask', progress,
                     cfg.executor, lambda r, why: dict(case_id=r.case_id, patient_id=r.patient_id, ct_path='', seg_path=r.seg_path, status='excluded', reason=why))
 
 # %% ../nbs/13_pipeline.ipynb #8851c58e
@@ -234,15 +239,19 @@ def cohort_qc(df:pd.DataFrame, n_structures:int, exclude=()) -> pd.DataFrame:
         ok &= ~hit
     return df
 
-def write_masked(cfg:RunConfig, lay:RunLayout, rows:pd.DataFrame, fov:dict, progress:bool=True) -> list:
+def write_masked(cfg:RunConfig, lay:RunLayout, rows:pd.DataFrame, fov:dict, progress:bool=True, force:bool=False) -> list:
     "Write every usable case's masked CT (mask/masked/): the configured mode's network view in HU (`data.masked_image`); the paths, '' for other cases."
-    from ct_mask_cls.data import input_spec, masked_image
+    from ct_mask_cls.data import input_spec, masked_image, CODE_VERSION
     spec = input_spec(cfg, cfg.mask.mode, fov)
     def one(r):
         if r.status != 'ok': return ''
-        ct, aff = load_nifti(r.ct_path)
-        vol, a2 = masked_image(ct, load_nifti(r.mask_path)[0] > 0, aff, spec)
-        return str(save_nifti(vol, a2, lay.masked(r.case_id), dtype=np.float32))
+        out, rec_path = lay.masked(r.case_id), lay.case('mask/masked', r.case_id, '.json')
+        key = hash_obj([file_fingerprint(r.ct_path), file_fingerprint(r.mask_path), repr(spec), CODE_VERSION])
+        if not reusable(rec_path, key, force, f'case {r.case_id}'):
+            ct, aff = load_nifti(r.ct_path)
+            vol, a2 = masked_image(ct, load_nifti(r.mask_path)[0] > 0, aff, spec)
+            record(rec_path, key, [save_nifti(vol, a2, out, dtype=np.float32)])
+        return str(out)
     return case_map(one, list(rows.itertuples()), cfg.preprocess.workers, 'masked views', progress, cfg.executor, lambda r, why: '')
 
 MANIFEST_COLUMNS = ['case_id', 'patient_id', 'label', 'ct_path', 'mask_path', 'masked_path', 'roi_ml', 'status', 'reason', 'flags', 'split', 'seg_path', 'ct_sha256',
@@ -275,15 +284,15 @@ def assign_splits(df:pd.DataFrame, cfg:RunConfig, labels:pd.DataFrame) -> pd.Dat
 def stage_mask(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Repair and check every segmented case's ROI, join labels, split patients, write the masked views; write manifest.csv and manifest.json."
     lay = RunLayout(run_dir)
-    segs = pd.read_csv(lay.segments_csv, dtype={'case_id': str, 'patient_id': str}, keep_default_na=False)
-    cases = pd.read_csv(lay.cases_csv, dtype={'case_id': str, 'patient_id': str}, keep_default_na=False).set_index('case_id')
+    segs = read_table(lay.segments_csv)
+    cases = read_table(lay.cases_csv).set_index('case_id')
     labels = read_labels(cfg.data.labels_csv, cfg.split.test_column)
     if cfg.preprocess.pseudonymise: labels['patient_id'] = [dicom.pseudonym(p, pseudonym_key(cfg.preprocess)) for p in labels.patient_id]
     ids = list(seg.resolve_roi(list(cfg.mask.roi)).values())
-    df = cohort_qc(pd.DataFrame(mask_cases(cfg, lay, segs, cases, progress)), len(ids), cfg.mask.qc_exclude)
+    df = cohort_qc(pd.DataFrame(mask_cases(cfg, lay, segs, cases, progress, force)), len(ids), cfg.mask.qc_exclude)
     df = assign_splits(join_labels(df, labels, cfg.split.test_column), cfg, labels)
     fov = cohort_fov(df)
-    df['masked_path'] = write_masked(cfg, lay, df, fov, progress)
+    df['masked_path'] = write_masked(cfg, lay, df, fov, progress, force)
     with atomic_path(lay.manifest_csv) as t: df[MANIFEST_COLUMNS].to_csv(t, index=False)
     save_json(lay.manifest_json, dict(roi=list(cfg.mask.roi), roi_ids=ids, mode=cfg.mask.mode, windows=[list(w) for w in msk.resolve_windows(cfg.mask.window, cfg.mask.roi, cfg.mask.extra_windows)],
               fill=cfg.mask.fill, margin_mm=cfg.mask.margin_mm, min_roi_ml=cfg.mask.min_roi_ml, split=config_to_dict(cfg)['split'],
@@ -295,7 +304,7 @@ def stage_mask(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=F
 def read_manifest(run_dir:str|Path) -> tuple[pd.DataFrame, dict]:
     "The mask stage's manifest table and its JSON sidecar (with the cohort's FOV)."
     lay = RunLayout(run_dir)
-    return pd.read_csv(lay.manifest_csv, dtype={'case_id': str, 'patient_id': str}, keep_default_na=False), json.loads(lay.manifest_json.read_text())
+    return read_table(lay.manifest_csv), json.loads(lay.manifest_json.read_text())
 
 # %% ../nbs/13_pipeline.ipynb #07d3a42e
 def spec_for(cfg:RunConfig, run_dir:str|Path, mode:str):
@@ -321,7 +330,7 @@ def stage_train(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=
 def native_maps(lay:RunLayout, out:Path, df:pd.DataFrame, progress:bool=True) -> list:
     "Every map in `df` also on its CT's native grid (xai/<mode>/<method>_native/); their paths relative to `out`."
     from ct_mask_cls.xai import to_native_grid
-    native = pd.read_csv(lay.cases_csv, dtype={'case_id': str}, keep_default_na=False).set_index('case_id').native_path
+    native = read_table(lay.cases_csv).set_index('case_id').native_path
     return [str(to_native_grid(out/r.nifti, native[r.case_id], out/f'{r.method}_native'/Path(r.nifti).name).relative_to(out))
             for r in pbar(df.itertuples(), total=len(df), desc='maps on the native grid', disable=not progress)]
 
@@ -343,7 +352,7 @@ def explain_mode(cfg:RunConfig, run_dir:str|Path, mode:str, progress:bool=True) 
 def read_xai(run_dir:str|Path, mode:str) -> tuple[pd.DataFrame, pd.DataFrame]:
     "A mode's explanation table (one row per case and method) and its summary."
     d = RunLayout(run_dir).xai_dir(mode)
-    return pd.read_csv(d/'cases.csv', dtype={'case_id': str, 'patient_id': str}), pd.read_csv(d/'summary.csv')
+    return read_table(d/'cases.csv'), pd.read_csv(d/'summary.csv')
 
 def stage_xai(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Grad-CAM on test cases for the configured mode."
@@ -374,13 +383,12 @@ def baseline_features(cfg:RunConfig, run_dir:str|Path, region:str='roi', progres
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     ok = man[man.status == 'ok']
     cache = lay.path('study', f'baseline_{region}.csv')
-    fp = hash_obj([(r.case_id, r.ct_sha256, file_fingerprint(r.mask_path)[:2]) for r in ok.itertuples()])
-    side = _record(cache.with_suffix('.json'))
-    if side.get('fingerprint') == fp and output_ok(cache, side.get('out_size')): return pd.read_csv(cache, index_col='case_id', dtype={'case_id': str})
+    fp = hash_obj([(r.case_id, r.ct_sha256, file_fingerprint(r.mask_path)) for r in ok.itertuples()])
+    if reusable(cache.with_suffix('.json'), fp, what=f'radiomics ({region})'): return pd.read_csv(cache, index_col='case_id', dtype={'case_id': str}, keep_default_na=False, na_values=[''])
     jobs = [(r.case_id, r.ct_path, r.mask_path if region == 'roi' else str(body_mask_file(lay, r.case_id, r.ct_path))) for r in ok.itertuples()]
     df = pd.DataFrame(pmap(_radiomics_job, jobs, cfg.preprocess.workers, f'radiomics ({region})', progress, processes=True)).set_index('case_id')
     with atomic_path(cache) as t: df.to_csv(t)
-    save_json(cache.with_suffix('.json'), dict(fingerprint=fp, out_size=cache.stat().st_size))
+    record(cache.with_suffix('.json'), fp, [cache])
     return df
 
 # %% ../nbs/13_pipeline.ipynb #b3edb60b
@@ -395,9 +403,9 @@ def stage_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=
         for k in range(cfg.study.seeds):
             d = lay.model_dir(mode, k)
             if not (d/'predictions.csv').exists() or not (d/'metrics.json').exists(): train_mode(cfg, run_dir, mode, k, progress)
-            preds[mode].append(pd.read_csv(d/'predictions.csv', dtype={'case_id': str, 'patient_id': str}).query("split == 'test'"))
+            preds[mode].append(read_table(d/'predictions.csv').query("split == 'test'"))
         cx = lay.xai_dir(mode)/'cases.csv'
-        x = pd.read_csv(cx, dtype={'case_id': str}) if cx.exists() else explain_mode(cfg, run_dir, mode, progress)
+        x = read_table(cx) if cx.exists() else explain_mode(cfg, run_dir, mode, progress)
         x = x[x.method == cfg.xai.methods[0]] if len(x) else x
         att[mode] = float(x.mass_in_roi.mean()) if len(x) else float('nan')
     if cfg.study.baseline:
@@ -507,7 +515,7 @@ def learning_curves(cfg:RunConfig, run_dir:str|Path, progress:bool=True) -> pd.D
     from ct_mask_cls import train as trn
     from ct_mask_cls.metrics import auc_ci, paired_delta_auc
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
-    test_pred = lambda d: pd.read_csv(d/'predictions.csv', dtype={'case_id': str, 'patient_id': str}).query("split == 'test'").sort_values('case_id')
+    test_pred = lambda d: read_table(d/'predictions.csv').query("split == 'test'").sort_values('case_id')
     ref = test_pred(lay.model_dir('none')) if 'none' in study_modes(cfg) else None
     rows = []
     for mode in study_modes(cfg):
@@ -544,7 +552,7 @@ def claims(cfg:RunConfig, run_dir:str|Path) -> pd.DataFrame:
     for mode in st['mode']:
         f = lay.xai_dir(mode)/'cases.csv'
         if f.exists():
-            x = pd.read_csv(f, dtype={'case_id': str})
+            x = read_table(f)
             x = x[x.method == first]
             focus[mode] = _per_case(x, 'mass_in_roi')
             lt = x[x.has_lesion_truth & (x.label == 1)]

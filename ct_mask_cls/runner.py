@@ -12,9 +12,9 @@ import yaml
 from .core import *
 
 # %% auto #0
-__all__ = ['STAGES', 'PAGE_CSS', 'input_ids', 'preflight', 'stage_key', 'stages_dir', 'html_page', 'render_html', 'find_chromium',
-           'check_reports', 'notebook_errors', 'write_run_config', 'case_outputs_ok', 'run_stage', 'run_pipeline',
-           'run_cluster', 'versions', 'git_commit']
+__all__ = ['STAGES', 'STAGE_FOLDERS', 'PAGE_CSS', 'CURRENT', 'input_ids', 'preflight', 'stage_key', 'stage_outputs', 'stages_dir',
+           'html_page', 'render_html', 'find_chromium', 'check_reports', 'notebook_errors', 'write_run_config',
+           'run_stage', 'run_pipeline', 'run_cluster', 'versions', 'git_commit']
 
 # %% ../nbs/14_runner.ipynb #e8682134
 def input_ids(cfg:RunConfig) -> set:
@@ -79,9 +79,7 @@ def preflight(cfg:RunConfig):
 
 # %% ../nbs/14_runner.ipynb #afb41950
 STAGES = list(RunLayout.STAGES)
-_SECTIONS = {'preprocess': ['data.dicom_dir', 'data.nifti_dir', 'preprocess'], 'segment': ['segment', 'data.mask_dir', 'data.mask_pattern', 'mask.roi'],
-             'mask': ['mask', 'split', 'data.labels_csv'], 'train': ['train'], 'xai': ['xai'], 'study': ['study'], 'index': []}
-_EXECUTION_ONLY = {'workers', 'threads', 'resume'}
+STAGE_FOLDERS = dict(preprocess=['preprocess'], segment=['segment'], mask=['mask'], train=['train'], xai=['xai'], study=['study', 'train', 'xai'], index=[])
 
 def _inputs(cfg:RunConfig, stage:str) -> list:
     "Fingerprints of a stage's own inputs."
@@ -96,16 +94,17 @@ def _inputs(cfg:RunConfig, stage:str) -> list:
     return []
 
 def stage_key(cfg:RunConfig, name:str) -> str:
-    "Hash of the config sections and input fingerprints this stage and the stages before it depend on."
-    d, parts = config_to_dict(cfg), []
-    if cfg.preprocess.pseudonym_salt: d['preprocess']['pseudonym_salt'] = hash_obj(['key', cfg.preprocess.pseudonym_salt])[:8]   # changes with the key; reveals nothing usable
-    for s in STAGES[:STAGES.index(name)+1]:
-        for sec in _SECTIONS[s]:
-            a, _, b = sec.partition('.')
-            v = d[a][b] if b else d[a]
-            parts.append({k: x for k, x in v.items() if k not in _EXECUTION_ONLY} if isinstance(v, dict) else v)
-        parts.append(_inputs(cfg, s))
-    return hash_obj(parts)
+    "Hash of the settings this stage and the stages before it depend on (all but execution-only ones) and of their inputs' fingerprints."
+    return hash_obj([config_part(cfg, upto=name)] + [_inputs(cfg, s) for s in STAGES[:STAGES.index(name) + 1]])
+
+def stage_outputs(lay:RunLayout, name:str) -> list:
+    "The files a finished stage leaves: its notebook, its page and everything in its folders (the input cache is checked entry by entry instead)."
+    nb, html, _ = lay.stage_files(name)
+    out = [nb, html]
+    for f in STAGE_FOLDERS[name]:
+        d = lay.path(f)
+        if d.is_dir(): out += sorted(p for p in d.rglob('*') if p.is_file() and not p.name.startswith('.'))
+    return out
 
 # %% ../nbs/14_runner.ipynb #59ca31ce
 def stages_dir() -> Path:
@@ -184,23 +183,23 @@ def _kernel_manager(folder:str|Path):
     return IPCKernelManager
 
 def write_run_config(cfg:RunConfig) -> Path:
-    "Write the effective config into the run folder, secrets blanked (the kernels read it); return its path."
+    "Write the effective config for the stage kernels as config.pending.yaml in the run folder, secrets blanked; return its path."
     lay = RunLayout(cfg.run_dir)
-    d = config_to_dict(cfg, blank=True)
-    atomic_write_text(lay.config_yaml, "# effective configuration of this run (secrets are never written)\n" + yaml.safe_dump(d, sort_keys=False, allow_unicode=True))
-    return lay.config_yaml
+    p = lay.path('config.pending.yaml')
+    atomic_write_text(p, "# effective configuration of this run (secrets are never written)\n" + yaml.safe_dump(config_to_dict(cfg, blank=True), sort_keys=False, allow_unicode=True))
+    return p
 
-def case_outputs_ok(lay:RunLayout, name:str) -> bool:
-    "Every finished per-case output of stage `name` still has the size its record gives (a truncated or deleted file means the stage runs again, and redoes that case)."
-    folder = {'preprocess': 'preprocess/cases', 'segment': 'segment/masks'}.get(name)
-    if not folder or not lay.path(*folder.split('/')).is_dir(): return True
-    for rec_path in lay.path(*folder.split('/')).glob('*.json'):
-        try: rec = json.loads(rec_path.read_text())
-        except (OSError, ValueError): return False
-        if 'out_size' not in rec: continue
-        out = Path(rec['ct_path']) if name == 'preprocess' else rec_path.with_suffix('.nii.gz')
-        if not output_ok(out, rec['out_size']): return False
-    return True
+def _keep_partial(tmp:Path, nb:Path) -> Path:
+    "Put a failed stage's partial notebook where a reader finds it, if it is valid JSON; else leave it under its temporary name."
+    try:
+        json.loads(tmp.read_text())
+        os.replace(tmp, nb)
+        return nb
+    except (OSError, ValueError):
+        nb.unlink(missing_ok=True)
+        return tmp
+
+CURRENT = {}                                        # the stage running in this process (for the CLI's one-line interrupt message)
 
 def run_stage(name:str, cfg:RunConfig, force:bool=False) -> dict:
     "Execute stage `name`'s notebook for `cfg` into its run folder; return its timing record."
@@ -210,9 +209,8 @@ def run_stage(name:str, cfg:RunConfig, force:bool=False) -> dict:
     lay.root.mkdir(parents=True, exist_ok=True)
     nb, html, done = lay.stage_files(name)
     key = stage_key(cfg, name)
-    if not force and done.exists():
-        rec = json.loads(done.read_text())
-        if rec.get('key') == key and output_ok(html, rec.get('html_size')) and output_ok(nb, rec.get('nb_size')) and case_outputs_ok(lay, name): return dict(rec, reused=True)
+    rec = reusable(done, key, force, f'stage {name}')
+    if rec: return dict(rec, reused=True)
     done.unlink(missing_ok=True)
     html.unlink(missing_ok=True)
     cp = write_run_config(cfg)
@@ -222,25 +220,30 @@ def run_stage(name:str, cfg:RunConfig, force:bool=False) -> dict:
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     sockets = tempfile.mkdtemp(prefix='ctmc-kernel-')
+    CURRENT['stage'] = name
     try:
         pm.execute_notebook(str(stages_dir()/f'{name}.ipynb'), str(tmp), parameters=dict(config_path=str(cp), run_dir=str(lay.root), force=bool(force)),
                             kernel_name='python3', progress_bar=False, cwd=str(lay.root), log_output=False, kernel_manager_class=_kernel_manager(sockets))
     except pm.PapermillExecutionError as e:
-        os.replace(tmp, nb)
-        raise StageFailed(f"stage '{name}' failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n  partial notebook kept: {nb}") from None
+        kept = _keep_partial(tmp, nb)
+        raise StageFailed(f"stage '{name}' failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n  partial notebook kept: {kept}") from None
+    except OSError as e:
+        kept = _keep_partial(tmp, nb) if tmp.exists() else None
+        raise StageFailed(f"stage '{name}' could not write its notebook {tmp if kept is None else kept}: {e.strerror or e}") from None
     except BaseException:
-        if tmp.exists(): os.replace(tmp, nb)
+        if tmp.exists(): _keep_partial(tmp, nb)
         raise
     finally:
+        CURRENT.pop('stage', None)
         shutil.rmtree(sockets, ignore_errors=True)
         for k, v in saved.items():
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
     os.replace(tmp, nb)
-    render_html(nb, html)
-    rec = dict(stage=name, key=key, seconds=round(time.time()-t0, 1), finished=time.strftime('%Y-%m-%d %H:%M:%S'), notebook=nb.name, html=html.name,
-               nb_size=nb.stat().st_size, html_size=html.stat().st_size)
-    save_json(done, rec)
+    try: render_html(nb, html)
+    except OSError as e: raise StageFailed(f"stage '{name}' could not write its report {html}: {e.strerror or e}") from None
+    rec = record(done, key, stage_outputs(lay, name), stage=name, seconds=round(time.time()-t0, 1), finished=time.strftime('%Y-%m-%d %H:%M:%S'),
+                 notebook=nb.name, html=html.name)
     return dict(rec, reused=False)
 
 def run_pipeline(cfg:RunConfig, force:bool=False, stages:list|None=None, echo=print, wait:bool=False) -> list[dict]:
@@ -248,11 +251,14 @@ def run_pipeline(cfg:RunConfig, force:bool=False, stages:list|None=None, echo=pr
     preflight(cfg)
     recs = []
     with RunLock(cfg.run_dir, wait=wait, echo=echo), run_cluster(cfg, echo):
+        write_run_config(cfg)
         for s in stages or STAGES:
             echo(f"[{s}] running…" if force else f"[{s}] …")
             r = run_stage(s, cfg, force)
             recs.append(r)
             echo(f"[{s}] {'reused' if r['reused'] else 'done'} in {r['seconds']} s -> {cfg.run_dir/r['html']}")
+        lay = RunLayout(cfg.run_dir)
+        if not stages or list(stages) == STAGES: os.replace(lay.path('config.pending.yaml'), lay.config_yaml)   # every stage it describes has succeeded
     return recs
 
 @contextlib.contextmanager

@@ -371,7 +371,7 @@ def fit_frozen(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str
     recs = {s: records(manifest, s) for s in ('train', 'val')}
     check_evaluable([r['label'] for r in recs['train']], 'training set')
     key, emb_path = fit_key(cfg, spec, seed, recs['train'], recs['val']), out_dir/'embeddings.csv'
-    old = pd.read_csv(emb_path, index_col='case_id', dtype={'case_id': str}) if emb_path.exists() else None
+    old = read_table(emb_path, index_col='case_id') if emb_path.exists() else None
     if old is None or _record_key(out_dir) != key:
         rows = {}
         with torch.no_grad():

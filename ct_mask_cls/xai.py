@@ -240,7 +240,7 @@ def explain(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, model_dir:str|
     out_dir, model_dir = Path(out_dir), Path(model_dir)
     mode = spec.mode
     for meth in methods: check_method(meth, cfg.train.model, spec)
-    pr = pd.read_csv(model_dir/'predictions.csv', dtype={'case_id': str}).set_index('case_id')
+    pr = read_table(model_dir/'predictions.csv').set_index('case_id')
     preds = {cid: dict(prob=float(p.prob), pred=int(p.pred)) for cid, p in pr.iterrows()}
     recs = sorted(records(manifest, 'test'), key=lambda r: (-r['label'], r['case_id']))
     if n >= 0:
