@@ -12,8 +12,9 @@ import numpy as np, pandas as pd
 from .core import *
 
 # %% auto #0
-__all__ = ['NoTrainedModel', 'trained_modes', 'load_run', 'input_kind', 'scoring_config', 'prepare_cases', 'run_threshold',
-           'score_cases', 'predict_cohort', 'settings_differ', 'evaluate_external', 'model_card', 'export_model']
+__all__ = ['NoTrainedModel', 'trained_modes', 'load_run', 'model_spec', 'guard_run', 'input_kind', 'scoring_config',
+           'prepare_cases', 'run_threshold', 'score_cases', 'predict_cohort', 'settings_differ', 'evaluate_external',
+           'model_card', 'export_model']
 
 # %% ../nbs/16_apply.ipynb #efb1b8a9
 class NoTrainedModel(ConfigError):
@@ -25,17 +26,38 @@ def trained_modes(run_dir:str|Path) -> list:
     return [m for m in MODES if (lay.model_dir(m)/'best_model.pt').is_file() and (lay.model_dir(m)/'metrics.json').is_file()]
 
 def load_run(run_dir:str|Path, mode:str|None=None) -> tuple[RunConfig, RunLayout, str]:
-    "(config, layout, mode) of a finished run; `mode` defaults to the run's configured mode."
+    "(config, layout, mode) of a finished run: the config the mode's model was trained with (its own copy), never the run's current one; `mode` defaults to the run's configured mode."
     lay = RunLayout(run_dir)
-    if not lay.config_yaml.is_file(): raise NoTrainedModel(f"{run_dir} is not a run folder: {lay.config_yaml.name} is missing (make one with `ct-mask-cls run CONFIG`)")
-    cfg = load_config(lay.config_yaml)
+    run_cfg = next((p for p in (lay.config_yaml, lay.path('config.pending.yaml')) if p.is_file()), None)
+    if run_cfg is None: raise NoTrainedModel(f"{run_dir} is not a run folder: {lay.config_yaml.name} is missing (make one with `ct-mask-cls run CONFIG`)")
     modes = trained_modes(run_dir)
-    mode = mode or (cfg.mask.mode if cfg.mask.mode in modes else (modes[0] if modes else cfg.mask.mode))
+    if mode is None:
+        cm = load_config(run_cfg).mask.mode
+        mode = cm if cm in modes else (modes[0] if modes else cm)
     if mode not in modes:
         raise NoTrainedModel(f"{run_dir} has no trained model for mode '{mode}' (train/{mode}/best_model.pt and metrics.json)"
                              + (f"; trained modes: {', '.join(modes)}" if modes else "; run the train stage first"))
-    if not lay.manifest_json.is_file(): raise NoTrainedModel(f"{run_dir} has no mask/manifest.json: the run's input size is unknown")
+    own = lay.model_dir(mode)/'config.yaml'
+    cfg = load_config(own if own.is_file() else run_cfg)
+    if not (lay.model_dir(mode)/'spec.json').is_file() and not lay.manifest_json.is_file(): raise NoTrainedModel(f"{run_dir} has no record of mode {mode}'s input (train/{mode}/spec.json)")
     return cfg, lay, mode
+
+def model_spec(cfg:RunConfig, lay:RunLayout, mode:str):
+    "The input spec the model of `mode` was trained on (its spec.json), else the one its config and the run's FOV give."
+    from ct_mask_cls.data import InputSpec, input_spec
+    p = lay.model_dir(mode)/'spec.json'
+    if p.is_file():
+        s = json.loads(p.read_text())['spec']
+        return InputSpec(**dict(s, windows=tuple(tuple(w) for w in s['windows']), size=tuple(s['size'])))
+    return input_spec(cfg, mode, json.loads(lay.manifest_json.read_text()))
+
+def guard_run(run_dir:str|Path, out:str|Path|None=None):
+    "Refuse while a run holds RUN_DIR's lock, and an OUT inside RUN_DIR (which would overwrite the run's own files); else the lock, held while the caller reads the run."
+    run, lock = Path(run_dir).resolve(), RunLock(run_dir)
+    if out is not None:
+        o = Path(out).resolve()
+        if o == run or run in o.parents: raise ConfigError(f"OUT {out} is inside the run folder {run_dir}: it would overwrite the run's own files; choose a folder outside it")
+    return lock
 
 # %% ../nbs/16_apply.ipynb #b4cfd9dc
 def input_kind(path:str|Path) -> str:
@@ -77,7 +99,9 @@ def score_cases(cfg:RunConfig, run_dir:str|Path, cases:pd.DataFrame, mode:str, o
     from ct_mask_cls import train as trn, xai
     from ct_mask_cls.data import make_dataset, input_spec
     lay, out = RunLayout(run_dir), RunLayout(out)
-    spec = input_spec(cfg, mode, json.loads(lay.manifest_json.read_text()))
+    own = lay.model_dir(mode)/'config.yaml'
+    cfg = load_config(own) if own.is_file() else cfg                  # the settings this mode's model was trained with
+    spec = model_spec(cfg, lay, mode)
     model, thr = trn.load_trained(cfg, spec, lay.model_dir(mode)), run_threshold(lay, mode)
     ok = cases[cases.status == 'ok']
     recs = [dict(ct=r.ct_path, mask=r.mask_path, label=0, case_id=r.case_id, patient_id=r.patient_id) for r in ok.itertuples()]
@@ -110,7 +134,7 @@ def predict_cohort(run_dir:str|Path, inputs:str|Path, out:str|Path, mode:str|Non
     from ct_mask_cls.report import table_html, esc
     cfg, lay, mode = load_run(run_dir, mode)
     scfg = scoring_config(cfg, inputs, out, masks)
-    with RunLock(scfg.run_dir):
+    with guard_run(run_dir, out), RunLock(scfg.run_dir):
         cases = prepare_cases(scfg, progress)
         df = score_cases(cfg, run_dir, cases, mode, scfg.run_dir, cams, progress)
         o = RunLayout(scfg.run_dir)
@@ -153,7 +177,7 @@ def evaluate_external(run_dir:str|Path, other_config:str|Path, out:str|Path|None
         key = pseudonym_key(cfg.preprocess)
         labels['patient_id'] = [pseudonym(p, key) for p in labels.patient_id]
     rows = []
-    with RunLock(run_dir), RunLock(scfg.run_dir):            # it writes the run's study/external.csv too
+    with guard_run(run_dir), RunLock(scfg.run_dir):          # it writes the run's study/external.csv too
         cases = prepare_cases(scfg, progress)
         for mode in trained_modes(run_dir):
             df = score_cases(cfg, run_dir, cases, mode, scfg.run_dir, cams, progress).merge(labels[['patient_id', 'label']], on='patient_id', how='left')
@@ -200,15 +224,16 @@ def model_card(cfg:RunConfig, lay:RunLayout, mode:str, settings:dict, versions:d
         "## Versions", *[f"- {k}: {v}" for k, v in versions.items()], ''])
 
 def export_model(run_dir:str|Path, out:str|Path, mode:str|None=None) -> dict:
-    "Write OUT/model.ts (TorchScript), OUT/model.onnx (if it exports cleanly), OUT/preprocessing.json and OUT/MODEL_CARD.md for one mode's model."
+    "Write OUT/model.ts (TorchScript), OUT/model.onnx (if it exports cleanly), OUT/preprocessing.json and OUT/MODEL_CARD.md for one mode's model, with the settings it was trained with."
+    cfg, lay, mode = load_run(run_dir, mode)
+    with guard_run(run_dir, out): return _export(cfg, lay, mode, model_spec(cfg, lay, mode), Path(out))
+
+def _export(cfg:RunConfig, lay:RunLayout, mode:str, spec, out:Path) -> dict:
+    "`export_model`'s work, under the run's lock."
     import torch
     from ct_mask_cls import train as trn
-    from ct_mask_cls.data import input_spec
     from ct_mask_cls.runner import versions
-    cfg, lay, mode = load_run(run_dir, mode)
-    spec = input_spec(cfg, mode, json.loads(lay.manifest_json.read_text()))
     model = trn.load_trained(cfg, spec, lay.model_dir(mode))
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     x = torch.rand((2, spec.in_channels, *spec.size), generator=torch.Generator().manual_seed(0))
     import warnings

@@ -32,11 +32,15 @@ def cli_errors(fn):
     def wrapper(*args, **kw):
         try: return fn(*args, **kw)
         except typer.Exit: raise
+        except KeyboardInterrupt:
+            import sys
+            stage = getattr(sys.modules.get('ct_mask_cls.runner'), 'CURRENT', {}).get('stage')
+            _fail(f"interrupted during stage {stage}; rerun to resume" if stage else "interrupted; rerun to resume", 130)
         except Exception as e:
             if _STATE['debug']: traceback.print_exc()
             if isinstance(e, StageFailed): _fail(str(e), 1)
             if isinstance(e, ConfigError): _fail(str(e), 2)
-            if isinstance(e, KeyboardInterrupt): _fail("interrupted", 130)
+            if isinstance(e, WriteFailed): _fail(f"{e} (free some space or fix the folder's permissions, then rerun: finished work is kept)", 1)
             _fail(f"{type(e).__name__}: {e}" + ('' if _STATE['debug'] else "  (run with --debug for the traceback)"), 1)
     return wrapper
 
@@ -128,6 +132,11 @@ def report(run_dir:Path=typer.Argument(..., help="a run folder")):
     from ct_mask_cls.runner import STAGES, render_html, notebook_errors
     if not run_dir.is_dir(): raise ConfigError(f"run folder not found: {run_dir}")
     lay = RunLayout(run_dir)
+    with RunLock(run_dir): _render_all(lay)
+
+def _render_all(lay:RunLayout):
+    "Re-render every executed stage notebook of a run (under its lock)."
+    from ct_mask_cls.runner import STAGES, render_html, notebook_errors
     for s in STAGES:
         nb, html, _ = lay.stage_files(s)
         if not nb.exists():

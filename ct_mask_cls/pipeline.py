@@ -312,17 +312,17 @@ def spec_for(cfg:RunConfig, run_dir:str|Path, mode:str):
     from ct_mask_cls.data import input_spec
     return input_spec(cfg, mode, read_manifest(run_dir)[1])
 
-def train_mode(cfg:RunConfig, run_dir:str|Path, mode:str, seed_index:int=0, progress:bool=True) -> dict:
-    "Train (or reuse) and evaluate the model of `mode` with the study's `seed_index`-th seed; its test metrics."
+def train_mode(cfg:RunConfig, run_dir:str|Path, mode:str, seed_index:int=0, progress:bool=True, force:bool=False) -> dict:
+    "Train (or reuse, by the reuse rule) and evaluate the model of `mode` with the study's `seed_index`-th seed; its test metrics."
     from ct_mask_cls import train as trn
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     spec, d = spec_for(cfg, run_dir, mode), lay.model_dir(mode, seed_index)
-    trn.fit(cfg, man, spec, d, lay.cache, progress, seed=cfg.train.seed + seed_index)
-    return trn.evaluate_model(cfg, man, spec, d, lay.cache)
+    trn.fit(cfg, man, spec, d, lay.cache, progress, seed=cfg.train.seed + seed_index, force=force)
+    return trn.evaluate_model(cfg, man, spec, d, lay.cache, force=force)
 
 def stage_train(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> dict:
     "Train and evaluate the configured mask mode; write train/<mode>/ and train/metrics.json."
-    m = train_mode(cfg, run_dir, cfg.mask.mode, 0, progress)
+    m = train_mode(cfg, run_dir, cfg.mask.mode, 0, progress, force)
     save_json(RunLayout(run_dir).metrics_json, m)
     return m
 
@@ -334,19 +334,25 @@ def native_maps(lay:RunLayout, out:Path, df:pd.DataFrame, progress:bool=True) ->
     return [str(to_native_grid(out/r.nifti, native[r.case_id], out/f'{r.method}_native'/Path(r.nifti).name).relative_to(out))
             for r in pbar(df.itertuples(), total=len(df), desc='maps on the native grid', disable=not progress)]
 
-def explain_mode(cfg:RunConfig, run_dir:str|Path, mode:str, progress:bool=True) -> pd.DataFrame:
-    "Explanations of the test cases of `mode`'s first-seed model; writes xai/<mode>/cases.csv, summary.csv and agreement.csv."
+def explain_mode(cfg:RunConfig, run_dir:str|Path, mode:str, progress:bool=True, force:bool=False) -> pd.DataFrame:
+    "Explanations of the test cases of `mode`'s first-seed model; writes xai/<mode>/ (maps, cases.csv, summary.csv, agreement.csv); reused while the model, its predictions, the cases, their truth and the xai settings are unchanged."
     from ct_mask_cls import xai
+    from ct_mask_cls.data import CODE_VERSION
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
-    out, x = lay.xai_dir(mode), cfg.xai
-    df = xai.explain(cfg, man, spec_for(cfg, run_dir, mode), lay.model_dir(mode), out, x.n_cases, lay.cache, progress, x.methods,
-                     files_by_id(cfg, cfg.data.lesion_dir, cfg.data.truth_pattern), files_by_id(cfg, cfg.data.confounder_dir, cfg.data.truth_pattern),
-                     x.sanity_cases, x.occlusion_mm, cfg.executor)
+    out, x, md = lay.xai_dir(mode), cfg.xai, lay.model_dir(mode)
+    lesions, conf = files_by_id(cfg, cfg.data.lesion_dir, cfg.data.truth_pattern), files_by_id(cfg, cfg.data.confounder_dir, cfg.data.truth_pattern)
+    test = man[(man.status == 'ok') & (man.split == 'test')]
+    key = hash_obj([checksum(md/'best_model.pt'), checksum(md/'predictions.csv'), config_part(cfg, stages=['xai']), repr(spec_for(cfg, run_dir, mode)), CODE_VERSION,
+                    [(r.case_id, r.label, file_fingerprint(r.ct_path), file_fingerprint(r.mask_path), file_fingerprint(lesions.get(r.patient_id, '')),
+                      file_fingerprint(conf.get(r.patient_id, ''))) for r in test.itertuples()]])
+    if reusable(out/'xai.json', key, force, f'explanations of {mode}'): return read_table(out/'cases.csv')
+    df = xai.explain(cfg, man, spec_for(cfg, run_dir, mode), md, out, x.n_cases, lay.cache, progress, x.methods, lesions, conf, x.sanity_cases, x.occlusion_mm, cfg.executor)
     if x.native_grid and len(df): df['nifti_native'] = native_maps(lay, out, df, progress)
     sanity = pd.read_csv(out/'sanity.csv') if (out/'sanity.csv').exists() and x.sanity_cases else None
     with atomic_path(out/'cases.csv') as t: df.to_csv(t, index=False)
     with atomic_path(out/'summary.csv') as t: xai.xai_summary(df, sanity).to_csv(t, index=False)
     with atomic_path(out/'agreement.csv') as t: xai.method_agreement(out, df).to_csv(t, index=False)
+    record(out/'xai.json', key, [p for p in out.rglob('*') if p.is_file() and p.name != 'xai.json'])
     return df
 
 def read_xai(run_dir:str|Path, mode:str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -356,7 +362,7 @@ def read_xai(run_dir:str|Path, mode:str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def stage_xai(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Grad-CAM on test cases for the configured mode."
-    return explain_mode(cfg, run_dir, cfg.mask.mode, progress)
+    return explain_mode(cfg, run_dir, cfg.mask.mode, progress, force)
 
 # %% ../nbs/13_pipeline.ipynb #e925b249
 def study_modes(cfg:RunConfig) -> list:
@@ -365,11 +371,11 @@ def study_modes(cfg:RunConfig) -> list:
 
 # %% ../nbs/13_pipeline.ipynb #90898fef
 def body_mask_file(lay:RunLayout, case_id:str, ct_path:str) -> Path:
-    "The body mask of a case (HU threshold, `segment.body_mask`), written once beside its ROI."
-    p = lay.case('mask/body', case_id)
-    if not p.exists():
+    "The body mask of a case (HU threshold, `segment.body_mask`), written beside its ROI; redone when its CT changes."
+    p, key = lay.case('mask/body', case_id), hash_obj(file_fingerprint(ct_path))
+    if not reusable(lay.case('mask/body', case_id, '.json'), key, what=f'case {case_id}'):
         ct, aff = load_nifti(ct_path)
-        save_nifti(seg.body_mask(ct).astype(np.uint8), aff, p)
+        record(lay.case('mask/body', case_id, '.json'), key, [save_nifti(seg.body_mask(ct).astype(np.uint8), aff, p)])
     return p
 
 def _radiomics_job(job) -> dict:
@@ -400,12 +406,10 @@ def stage_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=
     preds, att, base = {}, {}, {}
     for mode in pbar(study_modes(cfg), desc='study', disable=not progress):
         preds[mode] = []
-        for k in range(cfg.study.seeds):
-            d = lay.model_dir(mode, k)
-            if not (d/'predictions.csv').exists() or not (d/'metrics.json').exists(): train_mode(cfg, run_dir, mode, k, progress)
-            preds[mode].append(read_table(d/'predictions.csv').query("split == 'test'"))
-        cx = lay.xai_dir(mode)/'cases.csv'
-        x = read_table(cx) if cx.exists() else explain_mode(cfg, run_dir, mode, progress)
+        for k in range(cfg.study.seeds):                      # every mode and seed through the reuse rule: a changed setting retrains them all
+            train_mode(cfg, run_dir, mode, k, progress, force)
+            preds[mode].append(read_table(lay.model_dir(mode, k)/'predictions.csv').query("split == 'test'"))
+        x = explain_mode(cfg, run_dir, mode, progress, force)
         x = x[x.method == cfg.xai.methods[0]] if len(x) else x
         att[mode] = float(x.mass_in_roi.mean()) if len(x) else float('nan')
     if cfg.study.baseline:
@@ -419,12 +423,12 @@ def stage_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=
     st['pred_sd'] = [float(np.mean([p.prob.std() for p in preds[m]])) for m in st['mode']]
     st['val_auc'] = [validation_auc(lay.model_dir(m)) for m in st['mode']]
     if cfg.study.folds >= 2:
-        st = st.merge(kfold_study(cfg, run_dir, progress), on='mode', how='left')
+        st = st.merge(kfold_study(cfg, run_dir, progress, force), on='mode', how='left')
     signals = organ_signals(man)
     mode, notes = compared_mode(list(st['mode']), signals, dict(zip(st['mode'], st.val_auc)), cfg.mask.mode)
     save_json(lay.path('study', 'compare.json'), dict(mode=mode, notes=notes, signals=signals))
     with atomic_path(lay.path('study', 'study.csv')) as t: st.to_csv(t, index=False)
-    if cfg.study.fractions: learning_curves(cfg, run_dir, progress)
+    if cfg.study.fractions: learning_curves(cfg, run_dir, progress, force)
     claims(cfg, run_dir)
     return st
 
@@ -444,7 +448,7 @@ def compared(run_dir:str|Path, cfg:RunConfig) -> tuple[str, list]:
         return d['mode'], d.get('notes', [])
     return (cfg.mask.mode if cfg.mask.mode != 'none' else next((m for m in study_modes(cfg) if m != 'none'), 'none')), []
 
-def kfold_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True) -> pd.DataFrame:
+def kfold_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "k-fold cross-validation per mode; writes study/kfold.csv (per fold) and returns mean ± SD per mode."
     from ct_mask_cls import train as trn
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
@@ -456,8 +460,8 @@ def kfold_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True) -> pd.DataF
         fk['split'] = splits.make_splits(fk, cfg.split.seed, cfg.split.val_frac, test_column='_fixed').values
         for mode in study_modes(cfg):
             d, spec = lay.path('study', 'kfold', f'fold{k}', mode), spec_for(cfg, run_dir, mode)
-            trn.fit(cfg, fk, spec, d, lay.cache, progress)
-            rows.append(dict(fold=k, mode=mode, auc=trn.evaluate_model(cfg, fk, spec, d, lay.cache)['auc']))
+            trn.fit(cfg, fk, spec, d, lay.cache, progress, force=force)
+            rows.append(dict(fold=k, mode=mode, auc=trn.evaluate_model(cfg, fk, spec, d, lay.cache, force=force)['auc']))
     df = pd.DataFrame(rows)
     with atomic_path(lay.path('study', 'kfold.csv')) as t: df.to_csv(t, index=False)
     return df.groupby('mode', sort=False).auc.agg(['mean', 'std', 'count']).rename(columns={'mean': 'auc_mean', 'std': 'auc_sd', 'count': 'folds'}).reset_index()
@@ -510,7 +514,7 @@ def subsample_training(man:pd.DataFrame, fraction:float, seed:int) -> pd.DataFra
     out.loc[drop, 'split'] = 'unused'
     return out
 
-def learning_curves(cfg:RunConfig, run_dir:str|Path, progress:bool=True) -> pd.DataFrame:
+def learning_curves(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Test AUC of every mode trained on each fraction of the training patients (and on all), with ΔAUC against none on all."
     from ct_mask_cls import train as trn
     from ct_mask_cls.metrics import auc_ci, paired_delta_auc
@@ -522,10 +526,10 @@ def learning_curves(cfg:RunConfig, run_dir:str|Path, progress:bool=True) -> pd.D
         spec = spec_for(cfg, run_dir, mode)
         for f in sorted(cfg.study.fractions) + [1.0]:
             d = lay.model_dir(mode) if f == 1.0 else lay.path('study', 'fractions', mode, f'f{int(round(f*100)):03d}')
-            if f < 1.0 and not (d/'predictions.csv').exists():
+            if f < 1.0:
                 mf = subsample_training(man, f, cfg.split.seed)
-                trn.fit(cfg, mf, spec, d, lay.cache, progress)
-                trn.evaluate_model(cfg, mf, spec, d, lay.cache)
+                trn.fit(cfg, mf, spec, d, lay.cache, progress, force=force)
+                trn.evaluate_model(cfg, mf, spec, d, lay.cache, force=force)
             p = test_pred(d)
             a = auc_ci(p.label.values, p.prob.values, p.patient_id.values, cfg.train.n_bootstrap, cfg.train.seed)
             row = dict(mode=mode, fraction=f, n_train=int(((man.split == 'train') & (man.status == 'ok')).sum()*f) if f < 1 else int(((man.split == 'train') & (man.status == 'ok')).sum()),

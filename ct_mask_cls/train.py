@@ -21,7 +21,7 @@ from .metrics import evaluate, youden_threshold, check_evaluable
 __all__ = ['topk_pool', 'Classifier', 'small3d', 'medicalnet_resnet', 'load_medicalnet', 'pretrained_file', 'Slab2p5D',
            'build_model', 'model_for', 'target_layer', 'check_model', 'seed_everything', 'predict', 'train_device',
            'fit_key', 'load_checkpoint', 'save_checkpoint', 'train_epoch', 'validate', 'dist_world', 'end_epoch',
-           'write_history', 'fit', 'fit_frozen', 'load_trained', 'evaluate_model']
+           'write_history', 'fit', 'finish_fit', 'fit_frozen', 'load_trained', 'evaluate_model']
 
 # %% ../nbs/07_train.ipynb #3c800e5f
 def topk_pool(f:torch.Tensor, roi:torch.Tensor|None=None, top:float=0.01) -> torch.Tensor:
@@ -198,9 +198,10 @@ def train_device(want:str='auto') -> str:
 
 # %% ../nbs/07_train.ipynb #2635d509
 def fit_key(cfg:RunConfig, spec:InputSpec, seed:int, tr:list, va:list) -> str:
-    "Hash of what a checkpoint depends on: training settings, the input spec, the seed, and the train/val cases."
-    t = {k: v for k, v in config_to_dict(cfg)['train'].items() if k not in ('resume', 'workers', 'n_bootstrap', 'device', 'seed', 'nproc')}
-    return hash_obj([t, repr(spec), seed, [(r['case_id'], r['label'], r['ct'], r['mask']) for r in tr + va]])
+    "Hash of what a trained model depends on: the settings that change it (`config_part`), the input spec and the code that builds it, the seed, and the train/val cases (ids, labels, their files' content)."
+    from ct_mask_cls.data import CODE_VERSION
+    cases = [(r['case_id'], r['label'], file_fingerprint(r['ct']), file_fingerprint(r['mask'])) for r in tr + va]
+    return hash_obj([config_part(cfg, roles={'input', 'model'}, stages=['train']), repr(spec), CODE_VERSION, seed, cases])
 
 # %% ../nbs/07_train.ipynb #4d733117
 def load_checkpoint(path:str|Path, key:str, device='cpu') -> dict|None:
@@ -304,17 +305,21 @@ def write_history(state:dict, va:list, out_dir:Path, spec:InputSpec, tc, seed:in
     save_json(out_dir/'spec.json', dict(spec=asdict(spec), model=tc.model, width=tc.width, depth=tc.depth, seed=seed))
 
 # %% ../nbs/07_train.ipynb #44a1eca2
-def fit(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, cache_dir:str|Path|None=None, progress:bool=True, seed:int|None=None) -> dict:
-    "Train one model on input `spec` (a mask mode); write checkpoint, best model and history in `out_dir`; return a summary. Under torchrun: DDP, rank 0 writes."
-    if cfg.train.freeze_encoder: return fit_frozen(cfg, manifest, spec, out_dir, cache_dir, progress, seed)
+def fit(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, cache_dir:str|Path|None=None, progress:bool=True, seed:int|None=None,
+        force:bool=False) -> dict:
+    "Train one model on input `spec` (a mask mode) in `out_dir` (checkpoint, best model, history, its config), or reuse it (fit.json); return a summary. Under torchrun: DDP, rank 0 writes."
+    out_dir, seed = Path(out_dir), cfg.train.seed if seed is None else seed
     rank, world = dist_world()
+    if world == 1:
+        done = reusable(out_dir/'fit.json', fit_key(cfg, spec, seed, records(manifest, 'train'), records(manifest, 'val')), force, f'model {out_dir.name}')
+        if done: return done['summary']
+        if force: (out_dir/'checkpoint.pt').unlink(missing_ok=True)
+    if cfg.train.freeze_encoder: return fit_frozen(cfg, manifest, spec, out_dir, cache_dir, progress, seed)
     if cfg.train.nproc > 1 and world == 1:                        # start torchrun; its processes come back here as ranks
         from ct_mask_cls.ddp import launch_fit
         return launch_fit(cfg, manifest, spec, out_dir, cache_dir, progress, seed)
     tc = cfg.train
-    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    seed = tc.seed if seed is None else seed
     device = train_device(tc.device)
     seed_everything(seed)
     tr, va = records(manifest, 'train'), records(manifest, 'val')
@@ -353,8 +358,18 @@ def fit(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, 
             save_checkpoint(ck, model, opt, sched, scaler, state, key)
             bar.set_postfix(loss=f"{loss:.3f}", val_auc=f"{state['history'][-1]['val_auc']:.3f}")
         state = _share_state(state, world)
-    if rank == 0: write_history(state, va, out_dir, spec, tc, seed)
-    return dict(mode=spec.mode, best_epoch=state['best_epoch'], epochs_run=state['epoch'], out_dir=str(out_dir), processes=world)
+    summary = dict(mode=spec.mode, best_epoch=state['best_epoch'], epochs_run=state['epoch'], out_dir=str(out_dir), processes=world)
+    if rank == 0:
+        write_history(state, va, out_dir, spec, tc, seed)
+        finish_fit(cfg, out_dir, key, summary)
+    return summary
+
+def finish_fit(cfg:RunConfig, out_dir:Path, key:str, summary:dict):
+    "Record a trained model: the config it was trained with (config.yaml, secrets blanked; `predict` and `export` read it) and fit.json (key, outputs, summary)."
+    import yaml
+    atomic_write_text(out_dir/'config.yaml', yaml.safe_dump(config_to_dict(cfg, blank=True), sort_keys=False, allow_unicode=True))
+    outs = [out_dir/n for n in ('best_model.pt', 'history.csv', 'val_predictions.csv', 'spec.json', 'config.yaml', 'embeddings.csv')]
+    record(out_dir/'fit.json', key, outs, summary=summary)
 
 # %% ../nbs/07_train.ipynb #f9f8f013
 def fit_frozen(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, cache_dir=None, progress:bool=True, seed:int|None=None) -> dict:
@@ -401,7 +416,9 @@ def fit_frozen(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str
     auc = float(roc_auc_score(y('val'), pva)) if len(set(y('val'))) == 2 else float('nan')
     with atomic_path(out_dir/'history.csv') as t: pd.DataFrame([dict(epoch=1, train_loss=np.nan, val_loss=np.nan, val_auc=auc, lr=np.nan, seconds=np.nan, data_wait_frac=np.nan)]).to_csv(t, index=False)
     save_json(out_dir/'spec.json', dict(spec=asdict(spec), model=tc.model, frozen_encoder=True, seed=seed, C=float(np.atleast_1d(getattr(lr, 'C_', lr.C))[0])))
-    return dict(mode=spec.mode, best_epoch=1, epochs_run=1, out_dir=str(out_dir))
+    summary = dict(mode=spec.mode, best_epoch=1, epochs_run=1, out_dir=str(out_dir))
+    finish_fit(cfg, out_dir, key, summary)
+    return summary
 
 def _record_key(out_dir) -> str:
     try: return json.loads((Path(out_dir)/'embeddings.json').read_text()).get('key', '')
@@ -416,17 +433,20 @@ def load_trained(cfg:RunConfig, spec:InputSpec, out_dir:str|Path) -> nn.Module:
     return m.eval()
 
 # %% ../nbs/07_train.ipynb #f4015212
-def evaluate_model(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, cache_dir=None) -> dict:
-    "Threshold on val, metrics on test; writes predictions.csv and metrics.json in `out_dir`."
+def evaluate_model(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, cache_dir=None, force:bool=False) -> dict:
+    "Threshold on val, metrics on test; writes predictions.csv and metrics.json in `out_dir` (reused while the model, the cases and the bootstrap settings are unchanged)."
     out_dir = Path(out_dir)
+    recs = {s: records(manifest, s) for s in ('val', 'test')}
+    key = hash_obj([checksum(out_dir/'best_model.pt'), repr(spec), cfg.train.n_bootstrap, cfg.train.seed, cfg.train.batch_size,
+                    {s: [(r['case_id'], r['label'], file_fingerprint(r['ct']), file_fingerprint(r['mask'])) for r in rs] for s, rs in recs.items()}])
+    done = reusable(out_dir/'eval.json', key, force, f'evaluation {out_dir.name}')
+    if done: return done['metrics']
     dev = train_device(cfg.train.device)
     model = load_trained(cfg, spec, out_dir).to(dev)
     preds = []
-    for split in ('val', 'test'):
-        recs = records(manifest, split)
-        p = predict(model, make_dataset(recs, spec, cache_dir), cfg.train.batch_size, dev)
-        preds.append(pd.DataFrame(dict(case_id=[r['case_id'] for r in recs], patient_id=[r['patient_id'] for r in recs],
-                                       split=split, label=[r['label'] for r in recs], prob=p)))
+    for split, rs in recs.items():
+        p = predict(model, make_dataset(rs, spec, cache_dir), cfg.train.batch_size, dev)
+        preds.append(pd.DataFrame(dict(case_id=[r['case_id'] for r in rs], patient_id=[r['patient_id'] for r in rs], split=split, label=[r['label'] for r in rs], prob=p)))
     pr = pd.concat(preds, ignore_index=True)
     v, te = pr[pr.split == 'val'], pr[pr.split == 'test']
     thr = youden_threshold(v.label, v.prob)
@@ -435,4 +455,5 @@ def evaluate_model(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir
     pr['pred'] = (pr.prob >= thr).astype(int)
     with atomic_path(out_dir/'predictions.csv') as t: pr.to_csv(t, index=False)
     save_json(out_dir/'metrics.json', m)
+    record(out_dir/'eval.json', key, [out_dir/'predictions.csv', out_dir/'metrics.json'], metrics=m)
     return m
