@@ -12,27 +12,21 @@ import argparse, json, shutil, time
 from pathlib import Path
 import pandas as pd
 
-VARIANTS = {   # name -> (mode, mask settings, train settings)
+VARIANTS = {   # name -> (mode, mask settings, train settings); everything else is the product's defaults
+    'zero': ('zero', {}, {}),
+    'zero seed1': ('zero', {}, dict(seed=1)),
+    'zero no-repair': ('zero', dict(repair=False), {}),
+    'zero no-rim': ('zero', dict(rim_mm=0.0), {}),
+    'zero erode6 no-rim': ('zero', dict(rim_mm=0.0, roi_margin_mm=-6.0), {}),
+    'zero no-grow': ('zero', dict(grow_mm=0.0), {}),
+    'zero max-pool': ('zero', {}, dict(pool_top=0.0)),
+    'zero top0.3%': ('zero', {}, dict(pool_top=0.003)),
+    'zero floor-fill': ('zero', dict(fill=None), {}),
     'zero old-defaults': ('zero', dict(repair=False, roi_margin_mm=-6.0, rim_mm=0.0), {}),
-    'zero repair2 erode6': ('zero', dict(roi_margin_mm=-6.0, rim_mm=0.0), {}),
-    'zero repair2 clean6': ('zero', dict(roi_margin_mm=0.0, rim_mm=6.0), {}),
-    'zero repair2 erode3 clean6': ('zero', dict(roi_margin_mm=-3.0, rim_mm=6.0), {}),
-    'zero repair2 erode3': ('zero', dict(roi_margin_mm=-3.0, rim_mm=0.0), {}),
-    'zero repair erode6': ('zero', dict(roi_margin_mm=-6.0, rim_mm=0.0), {}),
-    'zero repair': ('zero', dict(roi_margin_mm=0.0, rim_mm=0.0), {}),
-    'zero repair rim3': ('zero', dict(roi_margin_mm=0.0, rim_mm=3.0), {}),
-    'zero repair clean6': ('zero', dict(roi_margin_mm=0.0, rim_mm=6.0), {}),
-    'zero repair clean9': ('zero', dict(roi_margin_mm=0.0, rim_mm=9.0), {}),
-    'zero repair clean6 erode3': ('zero', dict(roi_margin_mm=-3.0, rim_mm=6.0), {}),
-    'zero norepair clean6': ('zero', dict(repair=False, roi_margin_mm=0.0, rim_mm=6.0), {}),
-    'zero repair erode3': ('zero', dict(roi_margin_mm=-3.0, rim_mm=0.0), {}),
-    'zero repair rim3 top0.3%': ('zero', dict(roi_margin_mm=0.0, rim_mm=3.0), dict(pool_top=0.003)),
-    'zero repair rim3 max': ('zero', dict(roi_margin_mm=0.0, rim_mm=3.0), dict(pool_top=0.0)),
-    'zero repair rim3 floor-fill': ('zero', dict(roi_margin_mm=0.0, rim_mm=3.0, fill=None), {}),
-    'pool repair': ('pool', dict(roi_margin_mm=0.0), {}),
-    'pool repair erode6': ('pool', dict(roi_margin_mm=-6.0), {}),
-    'channel repair': ('channel', dict(roi_margin_mm=0.0), {}),
-    'crop repair': ('crop', dict(roi_margin_mm=0.0), {}),
+    'pool': ('pool', {}, {}),
+    'pool erode6': ('pool', dict(roi_margin_mm=-6.0), {}),
+    'channel': ('channel', {}, {}),
+    'crop': ('crop', {}, {}),
     'none': ('none', {}, {}),
 }
 

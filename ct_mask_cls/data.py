@@ -40,6 +40,7 @@ class InputSpec:
     resize: bool = False      # stretch the box or scan to `size` (else: a fixed FOV at the CT spacing)
     roi_pool: bool = False    # the network pools its features only inside the ROI (zero, pool; 3D models)
     rim_mm: float = 0.        # zero: thin odd structures in the ROI's outer rim of this width become the organ's median (partial volume, neighbours let in)
+    rim_blob_mm: float = 7.5  # zero: what counts as a finding in the rim (an odd region holding a ball of this radius)
 
     @property
     def aux(self) -> bool: return self.mode == 'channel' or self.roi_pool
@@ -55,16 +56,16 @@ def input_spec(cfg:RunConfig, mode:str, fov:dict|None=None) -> InputSpec:
     fill = windows[0][0] if mc.fill is None else mc.fill
     roi_pool = mode in ('zero', 'pool') and cfg.train.model != 'resnet18_2p5d'
     rim = mc.rim_mm if mode == 'zero' else 0.
-    if setting == 'resize': return InputSpec(mode, windows, fill, mc.margin_mm, mc.roi_margin_mm, tuple(cfg.train.input_size), True, roi_pool, rim)
+    if setting == 'resize': return InputSpec(mode, windows, fill, mc.margin_mm, mc.roi_margin_mm, tuple(cfg.train.input_size), True, roi_pool, rim, mc.rim_blob_mm)
     if setting == 'auto':
         if not fov or key not in fov: raise ConfigError(f"the automatic field of view for {mode} is measured by the mask stage; run it first (or set mask.{'fov_mm' if key == 'roi_fov_vox' else 'scan_fov_mm'})")
         size = tuple(fov[key])
     else:
         size = tuple(int(np.ceil(f / s / 8) * 8) for f, s in zip(setting, cfg.preprocess.spacing))
-    return InputSpec(mode, windows, fill, mc.margin_mm, mc.roi_margin_mm, size, False, roi_pool, rim)
+    return InputSpec(mode, windows, fill, mc.margin_mm, mc.roi_margin_mm, size, False, roi_pool, rim, mc.rim_blob_mm)
 
 # %% ../nbs/05_data.ipynb #e1e3174a
-def clean_rim(ct:np.ndarray, roi:np.ndarray, spacing, rim_mm:float, q:float=2., blob_mm:float=4.5) -> np.ndarray:
+def clean_rim(ct:np.ndarray, roi:np.ndarray, spacing, rim_mm:float, q:float=2., blob_mm:float=7.5) -> np.ndarray:
     "`ct` with the thin odd structures in `roi`'s outer rim (`rim_mm` wide) set to the organ's median: voxels outside the organ's central range (`q`th to (100 − `q`)th percentile, lightly smoothed) that belong to no blob thicker than a ball of `blob_mm`."
     if rim_mm <= 0 or not roi.any(): return ct
     ball = msk.ball
@@ -88,7 +89,7 @@ def network_volume(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputS
         fill = fill_value(spec.fill, ct, roi, spec.windows[0])
     else: lo, hi, fill = np.zeros(3, int), shape, spec.windows[0][0]
     inner = dilate_mm(roi, sp, spec.roi_margin_mm) if spec.mode in ('zero', 'channel', 'pool') else roi
-    if spec.mode == 'zero': vol = np.where(inner, clean_rim(ct, inner, sp, spec.rim_mm), fill)
+    if spec.mode == 'zero': vol = np.where(inner, clean_rim(ct, inner, sp, spec.rim_mm, blob_mm=spec.rim_blob_mm), fill)
     elif spec.mode in ('crop', 'pool'):
         vol = np.full(ct.shape, fill, np.float32)
         box = tuple(slice(max(a, 0), min(b, n)) for a, b, n in zip(lo, hi, shape))

@@ -44,21 +44,22 @@ def components(roi:np.ndarray, spacing, min_ml:float=0.2) -> tuple[np.ndarray, n
     return lab, np.bincount(lab.ravel())[1:]*float(np.prod(spacing))/1000
 
 def fill_holes(m:np.ndarray) -> np.ndarray:
-    "`m` with its holes filled in 3D and in every slice along each axis."
-    out = ndi.binary_fill_holes(m)
+    "`m` with its holes filled in 3D and in every slice along each axis; the volume's faces are extended (the organ goes on beyond a cut), so a hole open only to a face is a hole."
+    p = np.pad(m, 1, mode='edge')
+    out = ndi.binary_fill_holes(p)
     for ax in range(3):
-        for i in range(m.shape[ax]):
+        for i in range(p.shape[ax]):
             sl = (slice(None),)*ax + (i,)
-            out[sl] |= ndi.binary_fill_holes(m[sl])
-    return out
+            out[sl] |= ndi.binary_fill_holes(p[sl])
+    return out[1:-1, 1:-1, 1:-1]
 
 def repair_roi(roi:np.ndarray, ct:np.ndarray, spacing, others:np.ndarray|None=None, close_mm:float=12., min_hu:float=-20.,
-               keep_frac:float=0.1, blob_mm:float=4.5) -> tuple[np.ndarray, dict]:
-    "`roi` with what a segmenter leaves out put back (holes; gaps up to `close_mm` that are blobs at least `blob_mm` thick) where `ct` is not fat and no structure in `others` lies, stray components dropped; (roi, record in ml)."
+               keep_frac:float=0.1, blob_mm:float=4.5, grow_mm:float=6.) -> tuple[np.ndarray, dict]:
+    "`roi` with what a segmenter leaves out put back (holes; gaps up to `close_mm` that are blobs at least `blob_mm` thick; a boundary moved in, up to `grow_mm`) where `ct` is not fat and no structure in `others` lies, stray components dropped; (roi, record in ml)."
     sp = np.asarray(spacing, float)
     ml = float(np.prod(sp))/1000
     lab, vols = components(roi, sp)
-    rec = dict(n_components=int((vols >= 0.2).sum()), stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0)
+    rec = dict(n_components=int((vols >= 0.2).sum()), stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0, grown_ml=0.0)
     if not len(vols): return roi.copy(), rec
     kept = np.isin(lab, np.nonzero(vols >= keep_frac*vols.max())[0] + 1)
     allowed = ct >= min_hu
@@ -68,12 +69,16 @@ def repair_roi(roi:np.ndarray, ct:np.ndarray, spacing, others:np.ndarray|None=No
     if close_mm > 0:
         b = ball(close_mm, sp)
         pad = [(k//2, k//2) for k in b.shape]
-        closed = ndi.binary_closing(np.pad(out, pad), b)[tuple(slice(a, a + n) for (a, _), n in zip(pad, out.shape))]
+        closed = ndi.binary_closing(np.pad(out, pad, mode='edge'), b)[tuple(slice(a, a + n) for (a, _), n in zip(pad, out.shape))]   # the organ goes on beyond a cut
         gaps = closed & ~out & allowed
         gaps |= fill_holes(out | gaps) & ~out & ~gaps & allowed        # a notch's mouth, which the ball cannot close on a flat surface
         if blob_mm > 0: gaps = ndi.binary_opening(gaps, ball(blob_mm, sp))   # a left-out lesion is a blob; slivers in the organ's folds are not
         out |= gaps
         rec['gaps_ml'] = round(float(gaps.sum()*ml), 1)
+    if grow_mm > 0:
+        grown = dilate_mm(out, sp, grow_mm) & ~out & allowed
+        out |= grown
+        rec['grown_ml'] = round(float(grown.sum()*ml), 1)
     rec.update(stray_ml=round(float((roi & ~kept).sum()*ml), 1), holes_ml=round(float(holes.sum()*ml), 1))
     return out, rec
 

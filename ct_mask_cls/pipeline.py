@@ -191,7 +191,7 @@ def mask_case(cfg:RunConfig, lay:RunLayout, seg_row, ct_path:str, ids:list, forc
                repair_ml=0.0, stray_ml=0.0, n_components=0, edge='', roi_hu=np.nan)
     if seg_row.status != 'ok': return dict(row, reason=f'segmentation failed: {seg_row.reason}')
     mc, rec_path = cfg.mask, lay.case('mask/roi', seg_row.case_id, '.json')
-    key = hash_obj([file_fingerprint(ct_path), file_fingerprint(seg_row.seg_path), ids, mc.repair, mc.close_mm, mc.repair_min_hu, mc.min_roi_ml, mc.margin_mm])
+    key = hash_obj([file_fingerprint(ct_path), file_fingerprint(seg_row.seg_path), ids, mc.repair, mc.close_mm, mc.grow_mm, mc.repair_min_hu, mc.min_roi_ml, mc.margin_mm])
     rec = _done(rec_path, key, force, f'case {seg_row.case_id}')
     if rec: return {k: rec[k] for k in row}
     ct, aff = load_nifti(ct_path)
@@ -199,11 +199,11 @@ def mask_case(cfg:RunConfig, lay:RunLayout, seg_row, ct_path:str, ids:list, forc
     raw, sp = msk.roi_from_labels(sg, ids), spacing_of(aff)
     roi, rep = raw, dict(n_components=int((msk.components(raw, sp)[1] >= 0.2).sum()), stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0)
     if mc.repair and raw.any():
-        roi, rep = msk.repair_roi(raw, ct, sp, (sg > 0) & ~raw, mc.close_mm, mc.repair_min_hu if np.median(ct[raw]) >= mc.repair_min_hu else -np.inf)
+        roi, rep = msk.repair_roi(raw, ct, sp, (sg > 0) & ~raw, mc.close_mm, mc.repair_min_hu if np.median(ct[raw]) >= mc.repair_min_hu else -np.inf, grow_mm=mc.grow_mm)
     status, reason = msk.roi_status(roi, sp, mc.min_roi_ml)
     if not raw.any(): reason += '; ' + found_labels(sg)
     row.update(roi_ml=round(msk.roi_ml(roi, sp), 1), status=status, reason=reason, scan_vox=' '.join(map(str, ct.shape)), edge=msk.edge_sides(roi),
-               repair_ml=round(rep['holes_ml'] + rep['gaps_ml'], 1), stray_ml=rep['stray_ml'], n_components=rep['n_components'],
+               repair_ml=round(rep['holes_ml'] + rep['gaps_ml'] + rep['grown_ml'], 1), stray_ml=rep['stray_ml'], n_components=rep['n_components'],
                roi_hu=round(float(np.median(ct[roi])), 1) if roi.any() else np.nan)
     if status == 'ok':
         save_nifti(roi.astype(np.uint8), aff, lay.roi(seg_row.case_id))
