@@ -15,6 +15,9 @@ import pandas as pd
 VARIANTS = {   # name -> (mode, mask settings, train settings); everything else is the product's defaults
     'zero': ('zero', {}, {}),
     'zero seed1': ('zero', {}, dict(seed=1)),
+    'zero long': ('zero', {}, dict(epochs=60, patience=20)),
+    'zero lr3e-3': ('zero', {}, dict(lr=3e-3)),
+    'zero long lr3e-3': ('zero', {}, dict(epochs=60, patience=20, lr=3e-3)),
     'zero no-repair': ('zero', dict(repair=False), {}),
     'zero no-rim': ('zero', dict(rim_mm=0.0), {}),
     'zero erode6 no-rim': ('zero', dict(rim_mm=0.0, roi_margin_mm=-6.0), {}),
@@ -53,7 +56,7 @@ def run_variant(base: dict, base_run: Path, name: str, epochs: int) -> dict:
     d = json.loads(json.dumps(base))
     d['run_id'] = base['run_id'].replace('-base', '-' + ''.join(c if c.isalnum() else '_' for c in name))
     d['mask'] = dict(d.get('mask', {}), mode=mode, **mask)
-    d['train'] = dict(epochs=epochs, **train)
+    d['train'] = dict(dict(epochs=epochs), **train)
     cfg = config_from_dict(d)
     for s in ('preprocess', 'segment'):
         if not (cfg.run_dir/s).exists(): shutil.copytree(base_run/s, cfg.run_dir/s, symlinks=True)

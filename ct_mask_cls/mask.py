@@ -64,7 +64,9 @@ def repair_roi(roi:np.ndarray, ct:np.ndarray, spacing, others:np.ndarray|None=No
     kept = np.isin(lab, np.nonzero(vols >= keep_frac*vols.max())[0] + 1)
     allowed = ct >= min_hu
     if others is not None: allowed &= ~others
-    holes = fill_holes(kept) & ~kept & allowed
+    free = ~others if others is not None else np.ones(kept.shape, bool)
+    holes = ((ndi.binary_fill_holes(kept) & free)                    # enclosed in 3D: the organ's own, whatever its HU
+             | (fill_holes(kept) & allowed)) & ~kept
     out = kept | holes
     if close_mm > 0:
         b = ball(close_mm, sp)

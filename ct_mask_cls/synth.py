@@ -332,7 +332,6 @@ def segmenter_labels(labels:np.ndarray, ids:list, lesions:list, hu:np.ndarray, a
     organ = np.isin(labels, ids)
     seg = organ.copy()
     missed = [m for m in lesions if rng.random() < p.missed_lesion_frac]
-    for m in missed: seg &= ~m
     shift = 0.0
     if p.boundary_jitter_vox:
         vox = float(np.mean(sp))
@@ -340,6 +339,7 @@ def segmenter_labels(labels:np.ndarray, ids:list, lesions:list, hu:np.ndarray, a
         wobble = ndi.gaussian_filter(rng.normal(0, 1, seg.shape), 2.0)
         shift = float(p.boundary_jitter_vox*rng.choice([-1, 1]))
         seg = sd + shift + 0.35*wobble/max(float(wobble.std()), 1e-6) > 0
+    for m in missed: seg &= ~m                                    # a lesion left out stays out, whichever way the boundary moved
     ends = [int(rng.integers(p.missed_end_slices[0], p.missed_end_slices[1] + 1)) for _ in range(2)]
     zs = np.nonzero(seg.any((0, 1)))[0]
     if len(zs) > sum(ends) + 2:

@@ -1,0 +1,113 @@
+"""Masks as segmenters make them: the generator's masks differ from the truth as configured; the mask stage repairs them, flags
+what is odd (in the manifest, the mask report and the index) and excludes a case whose mask holds no ROI, saying why."""
+import json
+from pathlib import Path
+import nibabel as nib, numpy as np, pandas as pd, pytest, yaml
+from scipy import ndimage as ndi
+from ct_mask_cls.core import load_config, save_nifti, spacing_of
+from ct_mask_cls.synth import RealisticParams, load_reference, realistic_patient, make_realistic_cohort, demo_config
+from conftest import run_cli
+
+LIVER = 5
+
+def test_generator_masks_differ_from_truth_as_configured():
+    "Over 40 patients: the fraction of lesions left out of the mask and the boundary's movement are what the parameters say."
+    ref, p = load_reference(), RealisticParams(missed_lesion_frac=0.6, boundary_jitter_vox=1.0, missed_end_slices=(0, 0), stray_prob=0.0)
+    left_out, kept, shifts = 0, 0, []
+    for i in range(40):
+        pt = realistic_patient(ref, (5, i), 1, False, p)
+        truth, seg = pt['labels'] == LIVER, pt['seg_labels'] == LIVER
+        lab, n = ndi.label(pt['lesion'])
+        for k in range(1, n + 1):
+            inside = (seg & (lab == k)).sum()/(lab == k).sum()
+            left_out += inside < 0.2
+            kept += inside > 0.5
+        mean_vox = float(np.mean(spacing_of(pt['affine'])))
+        area = (truth & ~ndi.binary_erosion(truth)).sum()                  # boundary voxels: volume change / area ≈ the shift in voxels
+        shifts.append((seg.sum() - truth.sum() + (pt['lesion'] & truth & ~seg).sum())/area)
+        assert pt['segmenter']['jitter_vox'] in (-1.0, 1.0)
+    assert left_out + kept > 30
+    frac = left_out/(left_out + kept)
+    assert 0.4 < frac < 0.8, frac                                           # 60% configured
+    s = np.array(shifts)
+    assert 0.6 < np.median(np.abs(s)) < 1.6, s                              # about one voxel, in or out
+    assert (s > 0).sum() > 8 and (s < 0).sum() > 8                          # both ways
+
+def test_truth_masks_are_untouched():
+    "With every segmenter error set to zero, the segmenter-like mask is the truth."
+    ref = load_reference()
+    pt = realistic_patient(ref, (1, 2), 1, False, RealisticParams(missed_lesion_frac=0, boundary_jitter_vox=0, missed_end_slices=(0, 0), stray_prob=0))
+    assert (pt['seg_labels'] == pt['labels']).all()
+
+def test_repair_brings_back_left_out_lesions():
+    "On generated patients whose masks left every lesion out, the repaired ROI holds most lesion voxels again and adds little else."
+    from ct_mask_cls.mask import repair_roi
+    ref = load_reference()
+    p = RealisticParams(missed_lesion_frac=1.0, boundary_jitter_vox=0, missed_end_slices=(0, 0), stray_prob=0, lesion_depth='deep')
+    before, after, extra = [], [], []
+    for i in range(6):
+        pt = realistic_patient(ref, (2, i), 1, False, p)
+        sp, seg = spacing_of(pt['affine']), pt['seg_labels']
+        raw, truth = seg == LIVER, pt['labels'] == LIVER
+        fixed, rec = repair_roi(raw, pt['hu'].astype(np.float32), sp, (seg > 0) & ~raw)
+        before.append((pt['lesion'] & raw).sum()/pt['lesion'].sum())
+        after.append((pt['lesion'] & fixed).sum()/pt['lesion'].sum())
+        extra.append((fixed & ~truth).sum()/truth.sum())
+        assert not (fixed & (seg > 0) & ~raw).any()                         # never into another structure
+        enclosed = ndi.binary_fill_holes(raw)                               # holes enclosed in 3D are the organ's, whatever they hold
+        assert (pt['hu'][fixed & ~truth & ~enclosed] >= -20).all()          # elsewhere: never into fat
+    assert max(before) == 0 and np.mean(after) > 0.9, after                 # holes inside the organ: filled
+    assert np.mean(extra) < 0.2, extra                                      # beyond the organ: the grown shell (grow_mm) of soft tissue only
+
+@pytest.fixture(scope='module')
+def qc_run(tmp_path_factory):
+    "A 12-patient realistic cohort whose masks carry, on purpose: no liver at all, a far stray blob, and a hugely oversized liver; run to the index."
+    t = tmp_path_factory.mktemp('qc')
+    make_realistic_cohort(t/'d', n=12, seed=4, progress=False)
+    def edit(pid, fn):
+        img = nib.load(str(t/'d'/'masks'/f'{pid}.nii.gz'))
+        a = np.asarray(img.dataobj).copy()
+        save_nifti(fn(a), img.affine, t/'d'/'masks'/f'{pid}.nii.gz', dtype=np.uint8)
+    edit('LIV001', lambda a: np.where(a == LIVER, 0, a))                                  # the segmenter found no liver
+    def stray(a):
+        a[:12, :12, 2:10] = LIVER                                                         # a block far from the liver, labelled liver
+        return a
+    edit('LIV002', stray)
+    edit('LIV003', lambda a: np.where(ndi.binary_dilation(a == LIVER, iterations=6) & (a == 0), LIVER, a))   # far too large
+    d = demo_config(t/'d', t/'runs', 'qc', kind='realistic', tiny=True)
+    d['mask'].update(roi=['liver'], min_roi_ml=5.0)
+    d['study'] = dict(modes=['zero', 'none'], baseline=False)
+    (t/'c.yaml').write_text(yaml.safe_dump(d))
+    r = run_cli('run', t/'c.yaml')
+    assert r.returncode == 0, r.stderr[-3000:]
+    return load_config(t/'c.yaml').run_dir
+
+def test_empty_mask_is_excluded_with_its_reason(qc_run):
+    man = pd.read_csv(qc_run/'mask'/'manifest.csv', dtype={'case_id': str}, keep_default_na=False).set_index('case_id')
+    assert man.loc['LIV001', 'status'] == 'excluded' and man.loc['LIV001', 'reason'].startswith('ROI absent')
+    assert 'ROI absent' in (qc_run/'03_mask.html').read_text()
+
+def test_fragmented_and_outlier_masks_are_flagged_and_announced(qc_run):
+    man = pd.read_csv(qc_run/'mask'/'manifest.csv', dtype={'case_id': str}, keep_default_na=False).set_index('case_id')
+    assert 'fragmented' in man.loc['LIV002', 'flags'] and man.loc['LIV002', 'stray_ml'] > 5         # the block was dropped, and said
+    assert 'volume' in man.loc['LIV003', 'flags'] and float(man.loc['LIV003', 'volume_z']) > 3.5
+    ok = man[man.status == 'ok']
+    assert ok.drop(index=['LIV002', 'LIV003'])['flags'].str.contains('volume|fragmented').sum() == 0   # the others are not
+    assert (ok.status == 'ok').loc[['LIV002', 'LIV003']].all()                                          # flagged, not silently dropped
+    side = json.loads((qc_run/'mask'/'manifest.json').read_text())
+    assert side['qc_counts']['volume'] >= 1 and side['qc_counts']['fragmented'] >= 1
+    mask_page, index = (qc_run/'03_mask.html').read_text(), (qc_run/'index.html').read_text()
+    for page in (mask_page, index):
+        assert 'fragmented' in page and 'volume' in page
+    assert 'LIV003' in mask_page and 'Mask quality control' in index
+
+def test_qc_exclude_turns_a_flag_into_an_exclusion(qc_run, tmp_path):
+    cfg = yaml.safe_load((qc_run.parent.parent/'c.yaml').read_text())
+    cfg['mask']['qc_exclude'] = ['volume']
+    cfg['run_id'] = 'qcx'
+    (tmp_path/'c.yaml').write_text(yaml.safe_dump(cfg))
+    r = run_cli('stage', 'preprocess', tmp_path/'c.yaml'); assert r.returncode == 0, r.stderr[-2000:]
+    for s in ('segment', 'mask'):
+        r = run_cli('stage', s, tmp_path/'c.yaml'); assert r.returncode == 0, r.stderr[-2000:]
+    man = pd.read_csv(Path(cfg['out_dir'])/'qcx'/'mask'/'manifest.csv', dtype={'case_id': str}, keep_default_na=False).set_index('case_id')
+    assert man.loc['LIV003', 'status'] == 'excluded' and man.loc['LIV003', 'reason'].startswith('QC flag volume')
