@@ -293,8 +293,8 @@ def pseudonym(patient_id:str, salt:str) -> str:
     if not salt: raise ConfigError("pseudonymising needs a secret key (preprocess.pseudonym_salt, $CT_MASK_CLS_SALT or $CT_MASK_CLS_SALT_FILE): without one anyone can recompute the pseudonyms")
     return 'P' + hmac.new(salt.encode(), str(patient_id).encode(), hashlib.sha256).hexdigest()[:12]
 
-def convert_tree(root:str|Path, out_dir:str|Path, pc=None, progress:bool=True, executor=None) -> pd.DataFrame:
-    "Convert every CT series under `root` into `out_dir` with the `PreprocessConfig` `pc` (threads, or one Dask task per series with a dask `executor`); write and return `out_dir/series.csv`."
+def convert_tree(root:str|Path, out_dir:str|Path, pc=None, progress:bool=True, executor=None, force:bool=False) -> pd.DataFrame:
+    "Convert every CT series under `root` into `out_dir` with the `PreprocessConfig` `pc` (threads, or one Dask task per series with a dask `executor`), each reused by the reuse rule unless `force`; write and return `out_dir/series.csv`."
     from ct_mask_cls.core import PreprocessConfig
     pc = pc or PreprocessConfig()
     out_dir = Path(out_dir)
@@ -314,12 +314,13 @@ def convert_tree(root:str|Path, out_dir:str|Path, pc=None, progress:bool=True, e
         name = f"{safe_name(pid)}_s{s.h['series_number'] or 0}_{hash_obj(s.key)[:6]}.nii.gz"
         side = out_dir/(name[:-7] + '.json')
         fp = hash_obj([source_fingerprint(s.files), pc.uneven_slices, pc.gantry_tilt])
-        done = json.loads(side.read_text()) if (out_dir/name).exists() and side.exists() else {}
-        if done.get('fingerprint') == fp: return dict(row, **{k: v for k, v in done.items() if k != 'fingerprint'})
+        done = reusable(side, fp, force, f'series of {pid}')
+        if done: return dict(row, **{k: v for k, v in done.items() if k not in ('key', 'outputs')})
         try:
             row.update(convert_series(s, out_dir/name, pc.uneven_slices, pc.gantry_tilt), status='converted', reason='', nifti_path=name)
-            save_json(side, dict(row, fingerprint=fp))
+            record(side, fp, [out_dir/name], **row)
         except SeriesRejected as e: row.update(reason=str(e))
+        except WriteFailed: raise
         except Exception as e: row.update(reason=f'conversion failed: {type(e).__name__}: {e}')
         return row
     rows += case_map(one, series, pc.workers, 'converting series', progress, executor,

@@ -72,7 +72,7 @@ def stage_preprocess(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:
     lay, pc = RunLayout(run_dir), cfg.preprocess
     series_df = pd.DataFrame(columns=dicom.SERIES_COLUMNS)
     if cfg.data.dicom_dir:
-        series_df = dicom.convert_tree(cfg.data.dicom_dir, lay.path('preprocess', 'native'), pc, progress, cfg.executor)
+        series_df = dicom.convert_tree(cfg.data.dicom_dir, lay.path('preprocess', 'native'), pc, progress, cfg.executor, force)
         conv = series_df[series_df.status == 'converted'].sort_values('n_slices', ascending=False, kind='stable')
         best = conv.drop_duplicates('patient_id')                    # one CT per patient: the series with most slices
         series_df['selected'] = series_df.index.isin(best.index)
