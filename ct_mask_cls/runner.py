@@ -14,7 +14,7 @@ from .core import *
 # %% auto #0
 __all__ = ['STAGES', 'STAGE_FOLDERS', 'PAGE_CSS', 'CURRENT', 'input_ids', 'preflight', 'stage_key', 'stage_outputs', 'stages_dir',
            'html_page', 'render_html', 'find_chromium', 'check_reports', 'notebook_errors', 'write_run_config',
-           'run_stage', 'run_pipeline', 'run_cluster', 'versions', 'git_commit']
+           'run_stage', 'run_pipeline', 'run_cluster', 'badge', 'interim_index', 'versions', 'git_commit']
 
 # %% ../nbs/14_runner.ipynb #e8682134
 def input_ids(cfg:RunConfig) -> set:
@@ -115,7 +115,9 @@ PAGE_CSS = ("body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-ser
             "h1{font-size:1.7em}h2{font-size:1.3em;margin-top:1.6em;border-bottom:1px solid #ddd}img{max-width:100%;height:auto}"
             "table{border-collapse:collapse;font-size:13px;margin:.4em 0}th,td{padding:3px 8px;border-bottom:1px solid #e3e3e3;text-align:left;vertical-align:top}"
             "th{background:#f4f4f4}.anchor-link{display:none}pre{white-space:pre-wrap;font-size:12px;background:#f7f7f7;padding:.5em;overflow-x:auto}"
-            ".jp-OutputArea-output{overflow-x:auto}details{margin:1em 0}summary{cursor:pointer;font-weight:600}a{color:#1a5fb4}figure{margin:0}")
+            ".jp-OutputArea-output{overflow-x:auto}details{margin:1em 0}summary{cursor:pointer;font-weight:600}a{color:#1a5fb4}figure{margin:0}"
+            ".badge{display:inline-block;padding:1px 8px;border-radius:9px;font-size:12px;font-weight:700;color:#fff;margin-right:4px}"
+            ".badge.block{background:#b00020}.badge.warn{background:#9a5b00}.badge.ok{background:#2e7d32}.badge.info{background:#555}")
 
 def html_page(title:str, body:str) -> str:
     "A self-contained HTML page: no scripts, no external fonts or styles, only the small stylesheet above."
@@ -247,16 +249,20 @@ def run_stage(name:str, cfg:RunConfig, force:bool=False) -> dict:
     return dict(rec, reused=False)
 
 def run_pipeline(cfg:RunConfig, force:bool=False, stages:list|None=None, echo=print, wait:bool=False) -> list[dict]:
-    "Check everything first, take the run folder's lock, then run every stage in order; returns the timing records."
+    "Check everything first, take the run folder's lock, then run every stage in order, keeping index.html up to date after each stage and on failure; returns the timing records."
     preflight(cfg)
     recs = []
     with RunLock(cfg.run_dir, wait=wait, echo=echo), run_cluster(cfg, echo):
         write_run_config(cfg)
         for s in stages or STAGES:
             echo(f"[{s}] running…" if force else f"[{s}] …")
-            r = run_stage(s, cfg, force)
+            try: r = run_stage(s, cfg, force)
+            except BaseException as e:
+                interim_index(cfg, failed=(s, str(e).splitlines()[0] if str(e) else type(e).__name__))
+                raise
             recs.append(r)
             echo(f"[{s}] {'reused' if r['reused'] else 'done'} in {r['seconds']} s -> {cfg.run_dir/r['html']}")
+            if s != 'index': interim_index(cfg)
         lay = RunLayout(cfg.run_dir)
         if not stages or list(stages) == STAGES: os.replace(lay.path('config.pending.yaml'), lay.config_yaml)   # every stage it describes has succeeded
     return recs
@@ -277,6 +283,47 @@ def run_cluster(cfg:RunConfig, echo=print):
         close_dask_clients()                         # any kept in this process (predict and evaluate run stages here)
         client.close()
         cluster.close()
+
+# %% ../nbs/14_runner.ipynb #d2eac4bf
+def badge(kind:str, text:str) -> str:
+    "A styled text badge (block, warn, ok, info): readable where no emoji font is installed."
+    import html
+    return f"<span class='badge {kind}'>{html.escape(text)}</span>"
+
+def _table(df) -> str:
+    import pandas as pd
+    return pd.DataFrame(df).to_html(index=False, escape=True, border=0, na_rep='')
+
+def interim_index(cfg:RunConfig, failed:tuple|None=None) -> Path:
+    "Write index.html from what the run has so far: the stages done, the results they already show, and `failed` = (stage, reason) if one failed."
+    import html, pandas as pd
+    lay = RunLayout(cfg.run_dir)
+    rows, done = [], []
+    for s in STAGES[:-1]:
+        nb, page, rec_path = lay.stage_files(s)
+        rec = json.loads(rec_path.read_text()) if rec_path.exists() else {}
+        status = 'failed' if failed and failed[0] == s else ('done' if rec else 'not run')
+        if rec: done.append(s)
+        rows.append(dict(stage=s, status=status, report=f"<a href='{page.name}'>{page.name}</a>" if page.exists() and rec else '', seconds=rec.get('seconds', ''), finished=rec.get('finished', '')))
+    head = badge('block', 'failed') if failed else badge('warn', 'incomplete')
+    say_ = (f"Stage <b>{html.escape(failed[0])}</b> failed: {html.escape(failed[1])}. " if failed else '') + f"Stages done: {', '.join(done) or 'none'}. "
+    say_ += "The full report replaces this page when the run finishes (rerun the same command to resume)."
+    body = [f"<h1>ct_mask_cls run report {head}</h1><p>{say_}</p>"]
+    m = lay.metrics_json
+    if m.exists():
+        r = json.loads(m.read_text())
+        body.append(f"<h2>Trained model ({html.escape(str(r.get('mode', cfg.mask.mode)))})</h2><p>Test AUC {r['auc']:.2f} (95% CI {r.get('auc_ci_low', float('nan')):.2f}–{r.get('auc_ci_high', float('nan')):.2f}) "
+                    f"on {r.get('n_test', '?')} test patients; threshold {r.get('threshold', float('nan')):.4f} from validation. See <a href='04_train.html'>the train report</a>.</p>")
+    x = lay.xai_dir(cfg.mask.mode)/'summary.csv'
+    if x.exists():
+        body.append("<h2>Explanations</h2>" + _table(pd.read_csv(x).round(3)) + "<p>See <a href='05_xai.html'>the xai report</a>.</p>")
+    st = lay.path('study', 'study.csv')
+    if st.exists():
+        cols = [c for c in ('mode', 'auc', 'auc_ci_low', 'auc_ci_high', 'delta_auc', 'delta_ci_low', 'delta_ci_high') if c in pd.read_csv(st)]
+        body.append("<h2>Masked versus unmasked (test set)</h2>" + _table(pd.read_csv(st)[cols].round(3)))
+    body.append("<h2>Stages</h2>" + pd.DataFrame(rows).to_html(index=False, escape=False, border=0))
+    atomic_write_text(lay.stage_files('index')[1], html_page('ct_mask_cls run report (incomplete)', '\n'.join(body)))
+    return lay.stage_files('index')[1]
 
 # %% ../nbs/14_runner.ipynb #805e9979
 def versions() -> dict:

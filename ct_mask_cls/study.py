@@ -206,16 +206,19 @@ def claims_table(masked:str, study:pd.DataFrame, focus:dict|None=None, interp:di
     return pd.DataFrame(rows)
 
 # %% ../nbs/11_study.ipynb #eb020f46
-def caveats(study:pd.DataFrame, metrics:dict, backends:list, n_test:int, pred_sd:dict|None=None) -> list[tuple[str, str]]:
-    "(severity, sentence) for every reason to distrust this run's numbers; severity 'blocking' (cannot be interpreted) or 'note'."
+def caveats(study:pd.DataFrame, metrics:dict, backends:list, n_test:int, pred_sd:dict|None=None, compared:str|None=None) -> list[tuple[str, str]]:
+    "(severity, sentence) for every reason to distrust this run's numbers; 'blocking' (the headline cannot be read) only for what touches the compared comparison (`compared` against none), else 'note'."
     out = []
     if n_test < 20: out.append(('blocking', f"only {n_test} test patients: every AUC and ΔAUC has a very wide CI; at least 20 are needed to read anything"))
     if 'threshold' in backends: out.append(('note', "the organ masks come from the HU-threshold fallback, not TotalSegmentator or the dataset's own masks: they are coarse"))
     for r in study.to_dict('records'):
+        key = compared is None or r['mode'] in (compared, 'none')
         if not pd.isna(r.get('auc_ci_low', np.nan)) and r['auc_ci_low'] == r['auc_ci_high'] and r['n_test'] < 40:
             out.append(('note', f"{r['mode']}: the AUC's CI is degenerate ({r['auc_ci_low']:.2f} to {r['auc_ci_high']:.2f}) on {r['n_test']} test patients"))
         sd = (pred_sd or {}).get(r['mode'], np.nan)
-        if not pd.isna(sd) and sd < 0.02: out.append(('blocking', f"{r['mode']}: the test predictions are near-constant (SD {sd:.3f}): the model did not learn to separate the classes"))
+        if not pd.isna(sd) and sd < 0.02:
+            out.append(('blocking' if key else 'note', f"{r['mode']}: the test predictions are near-constant (SD {sd:.3f}): the model did not learn to separate the classes"
+                        + ('' if key else "; it is not part of the compared comparison, whose reading stands")))
         b, lo = r.get('baseline_auc', np.nan), r.get('baseline_ci_low', np.nan)
         if not pd.isna(b) and r['auc'] < (lo if not pd.isna(lo) else b): out.append(('note', f"{r['mode']}: the CNN (AUC {r['auc']:.2f}) scores below the radiomics baseline ({b:.2f})"))
     return out
