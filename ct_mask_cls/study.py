@@ -10,8 +10,9 @@ import numpy as np, pandas as pd
 from .metrics import seeds_auc, seeds_delta_auc
 
 # %% auto #0
-__all__ = ['MODE_BLIND', 'SIGNALS', 'study_table', 'study_verdict', 'baseline_note', 'claim_verdict', 'paired_mean_diff',
-           'mean_ci', 'organ_signals', 'compared_mode', 'epochs_to', 'convergence_diff', 'claims_table', 'caveats']
+__all__ = ['MODE_BLIND', 'SIGNALS', 'BY_CONSTRUCTION', 'study_table', 'study_verdict', 'baseline_note', 'claim_verdict',
+           'paired_mean_diff', 'mean_ci', 'organ_signals', 'compared_mode', 'epochs_to', 'convergence_diff',
+           'claims_table', 'caveats']
 
 # %% ../nbs/11_study.ipynb #5f702a3e
 def _aligned(preds:dict) -> tuple[np.ndarray, np.ndarray]:
@@ -135,6 +136,11 @@ def _fmt(v, lo=np.nan, hi=np.nan, signed=False, pct=False) -> str:
     if pd.isna(v): return 'n/a'
     return f(v) + ('' if pd.isna(lo) else f" ({f(lo)} to {f(hi)})")
 
+BY_CONSTRUCTION = {'relevance mass inside the ROI': ('zero', 'pool'), 'pointing game': ('zero', 'pool')}   # metric -> modes for which it cannot fail
+
+def _constructed(metric:str, mode:str) -> bool:
+    return any(metric.startswith(k) for k, modes in BY_CONSTRUCTION.items() if mode in modes)
+
 def claims_table(masked:str, study:pd.DataFrame, focus:dict|None=None, interp:dict|None=None, sanity:dict|None=None,
                  convergence:tuple|None=None, curves:pd.DataFrame|None=None, gaps:dict|None=None, external:pd.DataFrame|None=None,
                  n_boot:int=1000, seed:int=0) -> pd.DataFrame:
@@ -149,11 +155,13 @@ def claims_table(masked:str, study:pd.DataFrame, focus:dict|None=None, interp:di
     if focus and masked in focus and 'none' in focus:
         a, b = focus[masked].align(focus['none'], join='inner')
         d = paired_mean_diff(a.values, b.values, n_boot, seed)
+        name = focus[masked].name or 'relevance mass inside the ROI'
         vals = '; '.join(f"{m} {_fmt(*mean_ci(v.values, n_boot, seed), pct=True)}" for m, v in focus.items())
-        rows.append(dict(claim='1. Masks make the model focus on the organ', metric='relevance mass inside the ROI (first explanation method)', values=vals,
-                         comparison=f"{masked} − none: {_fmt(*d, signed=True, pct=True)}", verdict=claim_verdict(*d)))
+        verdict = (f"true by construction for {masked} (it pools, and its maps are cut, inside the ROI): not evidence" if _constructed(name, masked) else claim_verdict(*d))
+        rows.append(dict(claim='1. Masks make the model focus on the organ', metric=f"{name} (first explanation method)", values=vals,
+                         comparison=f"{masked} − none: {_fmt(*d, signed=True, pct=True)}", verdict=verdict))
     else:
-        rows.append(dict(claim='1. Masks make the model focus on the organ', metric='relevance mass inside the ROI', values='n/a', comparison='n/a', verdict=claim_verdict(np.nan, np.nan, np.nan, False, f"no explanations for {masked} and none")))
+        rows.append(dict(claim='1. Masks make the model focus on the organ', metric='relevance mass on the finding / inside the ROI', values='n/a', comparison='n/a', verdict=claim_verdict(np.nan, np.nan, np.nan, False, f"no explanations for {masked} and none")))
     # 2 efficiency
     if curves is not None and len(curves) and have:
         c = curves.set_index(['mode', 'fraction'])
@@ -198,9 +206,10 @@ def claims_table(masked:str, study:pd.DataFrame, focus:dict|None=None, interp:di
         ok = not pd.isna(sp) and sp < 0.5
         vals = '; '.join(f"{m} {_fmt(*mean_ci(v.values, n_boot, seed), pct=True)}" for m, v in interp.items())
         name = interp[masked].name or 'pointing game'
+        verdict = (f"true by construction for {masked} (its map's peak cannot leave the ROI): not evidence" if _constructed(name, masked)
+                   else claim_verdict(*d, requires=ok, why_not=f"the {masked} maps do not pass the randomisation check" if not pd.isna(sp) else 'no randomisation check'))
         rows.append(dict(claim='4. Grad-CAM maps are easier to interpret', metric=f"{name} (and the randomisation check)", values=vals + (f"; randomisation Spearman {masked} {sp:.2f}" if not pd.isna(sp) else ''),
-                         comparison=f"{masked} − none: {_fmt(*d, signed=True, pct=True)}",
-                         verdict=claim_verdict(*d, requires=ok, why_not=f"the {masked} maps do not pass the randomisation check" if not pd.isna(sp) else 'no randomisation check')))
+                         comparison=f"{masked} − none: {_fmt(*d, signed=True, pct=True)}", verdict=verdict))
     else:
         rows.append(dict(claim='4. Grad-CAM maps are easier to interpret', metric='lesion hit / pointing game', values='n/a', comparison='n/a', verdict=claim_verdict(np.nan, np.nan, np.nan, False, f"no explanations for {masked} and none")))
     return pd.DataFrame(rows)
