@@ -70,7 +70,8 @@ def clean_rim(ct:np.ndarray, roi:np.ndarray, spacing, rim_mm:float, q:float=2., 
     if rim_mm <= 0 or not roi.any(): return ct
     ball = msk.ball
     sp = np.asarray(spacing, float)
-    sm = ndi.gaussian_filter(np.asarray(ct, np.float32), 1.5/sp)         # about 1.5 mm: noise down, thin bands stay thin
+    w = ndi.gaussian_filter(roi.astype(np.float32), 1.5/sp)               # smoothed within the ROI only (about 1.5 mm): what lies outside does not bleed in
+    sm = ndi.gaussian_filter(np.where(roi, ct, 0).astype(np.float32), 1.5/sp)/np.maximum(w, 1e-3)
     rim = roi & (ndi.distance_transform_edt(roi, sampling=sp) <= rim_mm)
     core = roi & ~rim if (roi & ~rim).sum() > 100 else roi
     lo, hi = np.percentile(sm[core], [q, 100 - q])

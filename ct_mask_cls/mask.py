@@ -59,7 +59,7 @@ def repair_roi(roi:np.ndarray, ct:np.ndarray, spacing, others:np.ndarray|None=No
     sp = np.asarray(spacing, float)
     ml = float(np.prod(sp))/1000
     lab, vols = components(roi, sp)
-    rec = dict(n_components=int((vols >= 0.2).sum()), stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0, grown_ml=0.0)
+    rec = dict(n_components=int((vols >= 0.2).sum()), stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0, grown_ml=0.0, tight=False)
     if not len(vols): return roi.copy(), rec
     kept = np.isin(lab, np.nonzero(vols >= keep_frac*vols.max())[0] + 1)
     allowed = ct >= min_hu
@@ -77,7 +77,9 @@ def repair_roi(roi:np.ndarray, ct:np.ndarray, spacing, others:np.ndarray|None=No
         if blob_mm > 0: gaps = ndi.binary_opening(gaps, ball(blob_mm, sp))   # a left-out lesion is a blob; slivers in the organ's folds are not
         out |= gaps
         rec['gaps_ml'] = round(float(gaps.sum()*ml), 1)
-    if grow_mm > 0:
+    ring = dilate_mm(out, sp, float(np.max(sp)) + 0.5) & ~out & (others is None or ~others)
+    rec['tight'] = bool(ring.any() and np.median(ct[ring]) >= np.median(ct[out]) - 15)   # the tissue just outside is the organ's own: the mask is too tight
+    if grow_mm > 0 and rec['tight']:
         grown = dilate_mm(out, sp, grow_mm) & ~out & allowed
         out |= grown
         rec['grown_ml'] = round(float(grown.sum()*ml), 1)
