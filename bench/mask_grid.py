@@ -71,7 +71,7 @@ def main():
     ap.add_argument('--kinds', default='hypodense,hyperdense,diffuse,enlargement'); ap.add_argument('--variants', default=','.join(VARIANTS))
     ap.add_argument('--epochs', type=int, default=30)
     a = ap.parse_args()
-    out = Path(a.out).resolve(); rows = []
+    out = Path(a.out).resolve()
     res_csv = out/f'grid-{a.masks}.csv'
     done = pd.read_csv(res_csv) if res_csv.exists() else pd.DataFrame(columns=['kind', 'variant'])
     for kind in a.kinds.split(','):
