@@ -14,9 +14,9 @@ import typer, yaml
 from .core import *
 
 # %% auto #0
-__all__ = ['app', 'Mode', 'Backend', 'SegDevice', 'Uneven', 'Tilt', 'cli_errors', 'main', 'choice_enum', 'config_with_overrides',
-           'run', 'study', 'stage', 'report', 'check_reports_cmd', 'config_cmd', 'predict', 'evaluate', 'export',
-           'DemoKind', 'demo', 'convert', 'segment_cmd', 'mask_cmd']
+__all__ = ['app', 'Mode', 'Backend', 'SegDevice', 'Uneven', 'Tilt', 'DemoMasks', 'DemoFinding', 'cli_errors', 'main',
+           'choice_enum', 'config_with_overrides', 'run', 'study', 'stage', 'report', 'check_reports_cmd', 'config_cmd',
+           'predict', 'evaluate', 'export', 'DemoKind', 'demo', 'convert', 'segment_cmd', 'mask_cmd']
 
 # %% ../nbs/15_cli.ipynb #c4e1c536
 app = typer.Typer(help="ct_mask_cls: raw CT -> organ masks -> masked classifier -> Grad-CAM, with HTML reports.", no_args_is_help=True, add_completion=False)
@@ -208,24 +208,30 @@ class DemoKind(str, Enum):
     realistic = 'realistic'
     chest = 'chest'
 
+DemoMasks = Enum('DemoMasks', {m: m for m in ('segmenter', 'truth')}, type=str)
+DemoFinding = Enum('DemoFinding', {f: f for f in ('hypodense', 'hyperdense', 'diffuse', 'enlargement')}, type=str)
+
 @app.command()
 @cli_errors
 def demo(out:Path=typer.Option(Path('outputs'), help="folder for the generated cohort and the run"), kind:DemoKind=typer.Option(DemoKind.realistic, help="realistic (real anatomy) or chest (synthetic phantoms)"),
          organ:str=typer.Option('liver', help="realistic: the organ holding the lesions (TotalSegmentator name)"),
          cases:int=typer.Option(0, help="patients (0: 150 realistic, 40 chest)"), seed:int=typer.Option(0, help="cohort seed"),
+         masks:DemoMasks=typer.Option(DemoMasks.segmenter, help="realistic: masks as a segmenter makes them (lesions left out, boundary off by a voxel), or the truth"),
+         finding:DemoFinding=typer.Option(DemoFinding.hypodense, help="realistic: what label 1 means"),
          force:bool=_FORCE, wait:bool=_WAIT):
     "Generate a demo cohort and run every stage on it; print the report index."
     from ct_mask_cls.synth import make_demo_cohort, make_realistic_cohort, demo_config, RealisticParams
     from ct_mask_cls.runner import run_pipeline
     n = cases or (150 if kind == DemoKind.realistic else 40)
-    data = out/'data'/(f'{kind.value}-{organ}-n{n}-s{seed}' if kind == DemoKind.realistic else f'chest-n{n}-s{seed}')
-    stamp, want = data/'.cohort.json', dict(kind=kind.value, organ=organ, n=n, seed=seed, v=2)
+    data = out/'data'/(f'{kind.value}-{organ}-{finding.value}-n{n}-s{seed}' if kind == DemoKind.realistic else f'chest-n{n}-s{seed}')
+    stamp, want = data/'.cohort.json', dict(kind=kind.value, organ=organ, finding=finding.value, n=n, seed=seed, v=3)
     if force or not stamp.exists() or yaml.safe_load(stamp.read_text()) != want:
         typer.echo(f"writing {n} {kind.value} patients to {data}/ …")
-        if kind == DemoKind.realistic: make_realistic_cohort(data, n=n, seed=seed, params=RealisticParams(organ=organ))
+        if kind == DemoKind.realistic: make_realistic_cohort(data, n=n, seed=seed, params=RealisticParams(organ=organ, finding=finding.value))
         else: make_demo_cohort(data, n=n, seed=seed)
         save_json(stamp, want)
-    cfg = config_from_dict(demo_config(data, out, f'demo-{kind.value}', kind=kind.value, organ=organ))
+    cfg = config_from_dict(demo_config(data, out, f'demo-{kind.value}' + (f'-{finding.value}' if finding != DemoFinding.hypodense else '') + ('-truth' if masks == DemoMasks.truth else ''),
+                                       kind=kind.value, organ=organ, masks=masks.value))
     t0 = time.time()
     run_pipeline(cfg, force=force, echo=typer.echo, wait=wait)
     typer.secho(f"\nreport index: {(cfg.run_dir/'index.html').resolve()}  ({time.time()-t0:.0f} s)", fg=typer.colors.GREEN)
@@ -280,7 +286,7 @@ def mask_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), mask:Path=typer.Argum
              out:Path=typer.Argument(..., help="masked NIfTI"), roi:List[str]=typer.Option(..., help="ROI names (repeatable)"),
              mode:Mode=typer.Option('zero', help="how the ROI is applied"), fill:str=typer.Option('median', help="HU outside the ROI: median (the ROI's), a number, or 'floor' (the window's lower bound)"),
              margin_mm:float=typer.Option(10.0, help="box padding in mm (crop, pool)"), roi_margin_mm:float=typer.Option(0.0, help="grow (>0) or shrink (<0) the ROI in mm (zero, channel, pool)"),
-             rim_mm:float=typer.Option(3.0, help="zero: raise the ROI's outer rim (mm) to the organ's 10th percentile (partial volume)"),
+             rim_mm:float=typer.Option(9.0, help="zero: in the ROI's outer rim (mm), thin structures darker or brighter than the organ become its median (partial volume)"),
              repair:bool=typer.Option(True, help="repair the mask first (holes, gaps, stray components), as the mask stage does")):
     "Apply the ROI of MASK to CT and write OUT: what the network of that mode sees, in HU, on the ROI's own box (or the whole scan)."
     import numpy as np
