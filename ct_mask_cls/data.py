@@ -65,8 +65,8 @@ def input_spec(cfg:RunConfig, mode:str, fov:dict|None=None) -> InputSpec:
     return InputSpec(mode, windows, fill, mc.margin_mm, mc.roi_margin_mm, size, False, roi_pool, rim, mc.rim_blob_mm)
 
 # %% ../nbs/05_data.ipynb #e1e3174a
-def clean_rim(ct:np.ndarray, roi:np.ndarray, spacing, rim_mm:float, q:float=2., blob_mm:float=7.5) -> np.ndarray:
-    "`ct` with the thin odd structures in `roi`'s outer rim (`rim_mm` wide) set to the organ's median: voxels outside the organ's central range (`q`th to (100 − `q`)th percentile, lightly smoothed) that belong to no blob thicker than a ball of `blob_mm`."
+def clean_rim(ct:np.ndarray, roi:np.ndarray, spacing, rim_mm:float, q:float=3., blob_mm:float=7.5) -> np.ndarray:
+    "`ct` with the thin odd structures in `roi`'s outer rim (`rim_mm` wide) set to the organ's median: voxels (lightly smoothed) more than `q` robust SDs from the organ's median that belong to no blob thicker than a ball of `blob_mm`."
     if rim_mm <= 0 or not roi.any(): return ct
     ball = msk.ball
     sp = np.asarray(spacing, float)
@@ -74,7 +74,9 @@ def clean_rim(ct:np.ndarray, roi:np.ndarray, spacing, rim_mm:float, q:float=2., 
     sm = ndi.gaussian_filter(np.where(roi, ct, 0).astype(np.float32), 1.5/sp)/np.maximum(w, 1e-3)
     rim = roi & (ndi.distance_transform_edt(roi, sampling=sp) <= rim_mm)
     core = roi & ~rim if (roi & ~rim).sum() > 100 else roi
-    lo, hi = np.percentile(sm[core], [q, 100 - q])
+    med = float(np.median(sm[core]))
+    sd = max(1.4826*float(np.median(np.abs(sm[core] - med))), 5.0)       # robust: junk in the core does not widen the organ's range
+    lo, hi = med - q*sd, med + q*sd
     odd = roi & ((sm < lo) | (sm > hi))
     blob = ndi.binary_opening(odd, ball(blob_mm, sp))
     return np.where(rim & odd & ~blob, float(np.median(ct[core])), ct)

@@ -65,7 +65,7 @@ def repair_roi(roi:np.ndarray, ct:np.ndarray, spacing, others:np.ndarray|None=No
     allowed = ct >= min_hu
     if others is not None: allowed &= ~others
     free = ~others if others is not None else np.ones(kept.shape, bool)
-    holes = ((ndi.binary_fill_holes(kept) & free)                    # enclosed in 3D: the organ's own, whatever its HU
+    holes = ((ndi.binary_fill_holes(kept) & free & (ct >= min_hu - 40))   # enclosed in 3D: the organ's own unless it is fat
              | (fill_holes(kept) & allowed)) & ~kept
     out = kept | holes
     if close_mm > 0:
