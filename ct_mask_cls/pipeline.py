@@ -267,6 +267,10 @@ def join_labels(df:pd.DataFrame, labels:pd.DataFrame, test_column:str='') -> pd.
     df.loc[nolab & (df.status != 'ok') & (df.reason != ''), 'reason'] += '; no label in labels.csv'
     df.loc[nolab, 'status'] = 'excluded'
     df['label'] = df.label.fillna(-1).astype(int)
+    norm = lambda s: re.sub(r'(?<!\d)0+(?=\d)', '', str(s).strip().casefold())      # case and leading zeros of numbers
+    near = {norm(p): p for p in labels.patient_id}
+    for pid in df.patient_id[nolab]:
+        if norm(pid) in near: say(f"warning: CT id {pid!r} has no row in labels.csv, but {near[norm(pid)]!r} does: ids match only exactly (case and leading zeros count); it is excluded")
     return df
 
 def assign_splits(df:pd.DataFrame, cfg:RunConfig, labels:pd.DataFrame) -> pd.DataFrame:
