@@ -25,3 +25,17 @@ def _inline_figures():
     if ip is not None and hasattr(ip, 'run_line_magic'): ip.run_line_magic('matplotlib', 'inline')
 
 _inline_figures()
+
+def _logs_to_terminal():
+    "In a stage run, send Python warnings and log records to the terminal that started the run (not into the report): a page holds results, not log lines."
+    import logging, os
+    from pathlib import Path
+    from ct_mask_cls.io import say
+    if os.environ.get('CT_MASK_CLS_PROGRESS') != 'parent': return
+    warnings.showwarning = lambda msg, cat, fname, lineno, file=None, line=None: say(f"warning: {cat.__name__}: {msg} ({Path(fname).name}:{lineno})")
+    class _Say(logging.Handler):
+        def emit(self, rec): say(f"{rec.levelname.lower()}: {rec.name}: {rec.getMessage()}")
+    root = logging.getLogger()
+    root.handlers[:] = [_Say(level=logging.WARNING)]
+
+_logs_to_terminal()

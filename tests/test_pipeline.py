@@ -107,7 +107,10 @@ def test_reports_are_clean_and_self_contained(tiny_run):
         nb, html, _ = stage_files(run, s)
         outs = [o for c in json.loads(nb.read_text())['cells'] for o in c.get('outputs', [])]
         text = ' '.join(''.join(o.get('text', '')) + ''.join(o.get('data', {}).get('text/plain', '')) + ''.join(o.get('data', {}).get('text/html', '')) for o in outs)
-        assert 'Warning' not in text, (s, text[max(0, text.find('Warning')-300):text.find('Warning')+300])
+        hit = re.search(r'INFO|WARNING|Warning|Traceback', text)
+        assert not hit, (s, text[max(0, hit.start()-300):hit.start()+300] if hit else '')              # no log line of any source
+        body = re.sub(r'<[^>]+>', ' ', html.read_text())
+        assert not re.search(r'INFO|WARNING|Warning|Traceback', body), s                                # nor in the page's text
         assert not any(o.get('name') == 'stderr' for o in outs), (s, [''.join(o['text'])[:300] for o in outs if o.get('name') == 'stderr'])   # nothing printed to stderr reaches a report
         page = html.read_text()
         assert '<script' not in page and '<link' not in page and '@import' not in page, s
