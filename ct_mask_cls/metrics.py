@@ -12,7 +12,7 @@ from .core import ConfigError
 
 # %% auto #0
 __all__ = ['auc_ci', 'paired_delta_auc', 'seeds_auc', 'seeds_delta_auc', 'ece', 'youden_threshold', 'DegenerateResult',
-           'check_evaluable', 'evaluate']
+           'check_evaluable', 'calibration_fit', 'calibration_ci', 'evaluate']
 
 # %% ../nbs/06_metrics.ipynb #e26c1366
 def _boot_indices(groups, n:int, seed:int):
@@ -83,12 +83,37 @@ def check_evaluable(y, what:str='test set'):
     if len(y) == 0: raise DegenerateResult(f"the {what} is empty: nothing to evaluate (check labels.csv and the split settings)")
     if len(set(y.tolist())) < 2: raise DegenerateResult(f"the {what} holds only label {int(y[0])} ({len(y)} cases): AUC is undefined; both classes are needed in every split")
 
+def calibration_fit(y, p) -> tuple[float, float]:
+    "(intercept, slope) of the logistic recalibration logit P(y=1) = a + b·logit(p): a calibrated model has 0 and 1."
+    from sklearn.linear_model import LogisticRegression
+    lp = np.log(np.clip(p, 1e-6, 1 - 1e-6)/(1 - np.clip(p, 1e-6, 1 - 1e-6)))
+    if len(set(y)) < 2 or np.std(lp) < 1e-9: return float('nan'), float('nan')
+    m = LogisticRegression(C=np.inf, max_iter=1000).fit(lp[:, None], y)
+    return float(m.intercept_[0]), float(m.coef_[0, 0])
+
+def calibration_ci(y, p, groups=None, n:int=1000, seed:int=0, alpha:float=0.05) -> dict:
+    "Calibration intercept and slope with patient-level bootstrap CIs."
+    y, p = np.asarray(y).astype(int), np.asarray(p, float)
+    a, b = calibration_fit(y, p)
+    out = dict(cal_intercept=a, cal_slope=b, cal_intercept_ci_low=np.nan, cal_intercept_ci_high=np.nan, cal_slope_ci_low=np.nan, cal_slope_ci_high=np.nan)
+    if not n or np.isnan(a): return out
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')                  # separable resamples: no finite fit, dropped below
+        bs = np.array([calibration_fit(y[i], p[i]) for i in _boot_indices(np.arange(len(y)) if groups is None else groups, n, seed)])
+    bs = bs[np.isfinite(bs).all(1) & (np.abs(bs) < 50).all(1)]
+    if len(bs) >= 20:
+        (al, bl), (ah, bh) = np.quantile(bs, alpha/2, axis=0), np.quantile(bs, 1 - alpha/2, axis=0)
+        out.update(cal_intercept_ci_low=float(al), cal_intercept_ci_high=float(ah), cal_slope_ci_low=float(bl), cal_slope_ci_high=float(bh))
+    return out
+
 def evaluate(y, p, threshold:float, groups=None, n_boot:int=1000, seed:int=0) -> dict:
-    "Test metrics: AUC with CI, accuracy/sensitivity/specificity at `threshold`, Brier, ECE, and the spread of the predictions."
+    "Test metrics: AUC with CI, accuracy/sensitivity/specificity at `threshold`, Brier, ECE, calibration intercept and slope with CIs, and the spread of the predictions."
     y, p = np.asarray(y).astype(int), np.asarray(p, float)
     check_evaluable(y)
     auc, lo, hi = auc_ci(y, p, groups, n_boot, seed)
     tn, fp, fn, tp = confusion_matrix(y, (p >= threshold).astype(int), labels=[0, 1]).ravel()
     return dict(auc=auc, auc_ci_low=lo, auc_ci_high=hi, threshold=float(threshold), accuracy=float((tp+tn)/len(y)),
                 sensitivity=float(tp/max(tp+fn, 1)), specificity=float(tn/max(tn+fp, 1)), tp=int(tp), fp=int(fp), tn=int(tn), fn=int(fn),
-                brier=float(brier_score_loss(y, p)), ece=ece(y, p), n_test=int(len(y)), n_boot=n_boot, pred_sd=float(p.std()))
+                brier=float(brier_score_loss(y, p)), ece=ece(y, p), n_test=int(len(y)), n_boot=n_boot, pred_sd=float(p.std()),
+                **calibration_ci(y, p, groups, min(n_boot, 300), seed))
