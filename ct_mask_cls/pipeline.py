@@ -197,7 +197,7 @@ def mask_case(cfg:RunConfig, lay:RunLayout, seg_row, ct_path:str, ids:list, forc
     ct, aff = load_nifti(ct_path)
     sg, _ = load_nifti(seg_row.seg_path)
     raw, sp = msk.roi_from_labels(sg, ids), spacing_of(aff)
-    roi, rep = raw, dict(n_components=int((msk.components(raw, sp)[1] >= 0.2).sum()), stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0)
+    roi, rep = raw, dict(n_components=int((msk.components(raw, sp)[1] >= 0.2).sum()), stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0, grown_ml=0.0)
     if mc.repair and raw.any():
         roi, rep = msk.repair_roi(raw, ct, sp, (sg > 0) & ~raw, mc.close_mm, mc.repair_min_hu if np.median(ct[raw]) >= mc.repair_min_hu else -np.inf, grow_mm=mc.grow_mm)
     status, reason = msk.roi_status(roi, sp, mc.min_roi_ml)
