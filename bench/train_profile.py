@@ -1,0 +1,53 @@
+"""Where a study's training time goes, against what the hardware allows: per mode, one epoch of the product's `fit` against a bare
+PyTorch loop of the same model on preloaded tensors of the same shape (same batches, same steps), and the pieces of an epoch
+(data with augmentation, forward/backward, validation). All measured in this one run, on this machine.
+
+Usage: python bench/train_profile.py RUN_DIR [--modes zero,none] [--epochs 3]
+(RUN_DIR: a run whose mask stage has finished, e.g. outputs/demo-realistic after `make demo`.)
+"""
+import argparse, tempfile, time
+from pathlib import Path
+import numpy as np, pandas as pd, torch
+
+def main():
+    ap = argparse.ArgumentParser(); ap.add_argument('run'); ap.add_argument('--modes', default='zero,none'); ap.add_argument('--epochs', type=int, default=3)
+    a = ap.parse_args()
+    from ct_mask_cls.core import load_config, RunLayout
+    from ct_mask_cls.pipeline import read_manifest, spec_for
+    from ct_mask_cls.data import make_dataset, records
+    from ct_mask_cls import train as trn
+    run = Path(a.run).resolve(); lay = RunLayout(run)
+    cfg = load_config(next(p for p in (lay.config_yaml, lay.path('config.pending.yaml')) if p.exists()))
+    man, _ = read_manifest(run)
+    tr, va = records(man, 'train'), records(man, 'val')
+    print(f"run {run}: {len(tr)} training and {len(va)} validation cases, model {cfg.train.model}, batch {cfg.train.batch_size}, {torch.get_num_threads()} threads")
+    for mode in a.modes.split(','):
+        spec = spec_for(cfg, run, mode)
+        ds = make_dataset(tr, spec, lay.cache, augment=cfg.train.augment, seed=0)
+        for i in range(len(ds)): ds[i]                                          # the cache filled and held in memory
+        t0 = time.time(); batches = [ds[i] for i in range(len(ds))]; t_data = time.time() - t0
+        with tempfile.TemporaryDirectory() as tmp:
+            c = load_config(next(p for p in (lay.config_yaml, lay.path('config.pending.yaml')) if p.exists()))
+            c.train.epochs, c.train.patience = a.epochs, 100
+            t0 = time.time(); trn.fit(c, man, spec, tmp, lay.cache, progress=False, force=True); t_fit = time.time() - t0
+            hist = pd.read_csv(Path(tmp)/'history.csv')
+        epoch = float(hist.seconds.iloc[1:].median())
+        x = torch.stack([b['image'] for b in batches]); y = torch.stack([b['label'] for b in batches])
+        model = trn.model_for(cfg, spec)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        bs, steps = cfg.train.batch_size, len(x)//cfg.train.batch_size
+        model.train()
+        t0 = time.time()
+        for k in range(steps):
+            xb, yb = x[k*bs:(k + 1)*bs], y[k*bs:(k + 1)*bs]
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(xb), yb)
+            opt.zero_grad(); loss.backward(); opt.step()
+        t_bare = time.time() - t0
+        model.eval(); t0 = time.time()
+        with torch.no_grad():
+            for k in range(0, len(va), bs): model(x[:min(bs, len(va) - k)])
+        t_val = time.time() - t0
+        print(f"{mode:6s} input {tuple(x.shape[1:])}: fit epoch {epoch:.2f} s (median of epochs 2-{a.epochs}); bare loop {t_bare:.2f} s for the same {steps} steps"
+              f" -> ratio {epoch/t_bare:.2f}; pieces: data with augmentation {t_data:.2f} s, validation forward {t_val:.2f} s; data wait {hist.data_wait_frac.iloc[1:].median():.0%}")
+
+if __name__ == '__main__': main()
