@@ -7,7 +7,7 @@ Usage: python bench/train_profile.py RUN_DIR [--modes zero,none] [--epochs 3]
 """
 import argparse, tempfile, time
 from pathlib import Path
-import numpy as np, pandas as pd, torch
+import pandas as pd, torch
 
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument('run'); ap.add_argument('--modes', default='zero,none'); ap.add_argument('--epochs', type=int, default=3)
@@ -29,7 +29,7 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             c = load_config(next(p for p in (lay.config_yaml, lay.path('config.pending.yaml')) if p.exists()))
             c.train.epochs, c.train.patience = a.epochs, 100
-            t0 = time.time(); trn.fit(c, man, spec, tmp, lay.cache, progress=False, force=True); t_fit = time.time() - t0
+            trn.fit(c, man, spec, tmp, lay.cache, progress=False, force=True)
             hist = pd.read_csv(Path(tmp)/'history.csv')
         epoch = float(hist.seconds.iloc[1:].median())
         x = torch.stack([b['image'] for b in batches]); y = torch.stack([b['label'] for b in batches])
