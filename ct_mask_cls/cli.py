@@ -15,8 +15,9 @@ from .core import *
 
 # %% auto #0
 __all__ = ['app', 'Mode', 'Backend', 'SegDevice', 'Uneven', 'Tilt', 'DemoMasks', 'DemoFinding', 'cli_errors', 'main',
-           'choice_enum', 'config_with_overrides', 'run', 'study', 'stage', 'report', 'check_reports_cmd', 'config_cmd',
-           'predict', 'evaluate', 'export', 'DemoKind', 'demo', 'convert', 'segment_cmd', 'mask_cmd']
+           'choice_enum', 'config_with_overrides', 'run', 'study', 'stage', 'report', 'publish', 'compare',
+           'check_reports_cmd', 'config_cmd', 'predict', 'evaluate', 'export', 'DemoKind', 'demo', 'convert',
+           'segment_cmd', 'mask_cmd']
 
 # %% ../nbs/15_cli.ipynb #c4e1c536
 app = typer.Typer(help="ct_mask_cls: raw CT -> organ masks -> masked classifier -> Grad-CAM, with HTML reports.", no_args_is_help=True, add_completion=False)
@@ -148,6 +149,30 @@ def _render_all(lay:RunLayout):
             continue
         render_html(nb, html)
         typer.echo(f"[{s}] {html}")
+
+@app.command()
+@cli_errors
+def publish(outputs:Path=typer.Argument(..., help="a folder of run folders (searched at any depth)"), site:Path=typer.Argument(..., help="folder for the site")):
+    "Write one static page over every run in OUTPUTS (verdict, date, state, settings, link to its report) to SITE/index.html."
+    from ct_mask_cls.report import publish as _publish
+    if not outputs.is_dir(): raise ConfigError(f"outputs folder not found: {outputs}")
+    typer.echo(f"site: {_publish(outputs, site)}")
+
+@app.command()
+@cli_errors
+def compare(run_a:Path=typer.Argument(..., help="a run folder"), run_b:Path=typer.Argument(..., help="another run folder"),
+            out:Optional[Path]=typer.Option(None, help="also write the comparison as an HTML page")):
+    "Put two runs' settings (those that differ) and results (AUC per mode, claims) side by side."
+    from ct_mask_cls.report import compare_runs, table_html
+    from ct_mask_cls.runner import html_page
+    for r in (run_a, run_b):
+        if not r.is_dir(): raise ConfigError(f"run folder not found: {r}")
+    s, r = compare_runs(run_a, run_b)
+    typer.echo(f"A = {run_a}\nB = {run_b}\n\nsettings that differ:\n" + (s.to_string(index=False) if len(s) else "  none") + "\n\nresults:\n" + r.fillna('').to_string(index=False))
+    if out:
+        atomic_write_text(out, html_page('Two runs compared', f"<h1>Two runs compared</h1><p>A = <code>{run_a}</code><br>B = <code>{run_b}</code></p><h2>Settings that differ</h2>"
+                                         + table_html(s, 100) + "<h2>Results</h2>" + table_html(r.fillna(''), 100)))
+        typer.echo(f"\n{out} written")
 
 @app.command(name='check-reports')
 @cli_errors

@@ -14,7 +14,7 @@ from .core import *
 __all__ = ['VIEWS', 'MODE_COLORS', 'slice_view', 'mark_sides', 'largest_section', 'show_slices', 'plot_curves',
            'plot_roc_calibration', 'esc', 'table_html', 'thumbnails', 'show', 'save_png', 'case_gallery',
            'study_display', 'xai_display', 'xai_warnings', 'side_by_side', 'forest_plot', 'verdict_sentence',
-           'cohort_summary']
+           'cohort_summary', 'run_summary', 'publish', 'compare_runs']
 
 # %% ../nbs/12_report.ipynb #478e0cb0
 VIEWS = ('axial', 'coronal', 'sagittal')
@@ -269,3 +269,76 @@ def cohort_summary(cases:pd.DataFrame, manifest:pd.DataFrame) -> pd.DataFrame:
         g = ok[ok.split == s]
         rows.append((f'{s} split (label 1 / label 0)', f"{len(g)} ({int((g.label == 1).sum())} / {int((g.label == 0).sum())})"))
     return pd.DataFrame(rows, columns=['', 'count'])
+
+# %% ../nbs/12_report.ipynb #68c23e3b
+def run_summary(run_dir:str|Path) -> dict:
+    "What a team needs to know of a run at a glance: id, last activity, finished or not, verdict, main settings."
+    import json
+    from ct_mask_cls.study import caveats
+    lay = RunLayout(run_dir)
+    cfg_path = next((p for p in (lay.config_yaml, lay.path('config.pending.yaml')) if p.is_file()), None)
+    cfg = load_config(cfg_path) if cfg_path else None
+    recs = [json.loads(p.read_text()) for p in lay.path('.stages').glob('*.json')] if lay.path('.stages').is_dir() else []
+    done = {r.get('stage') for r in recs}
+    out = dict(run=lay.root.name, path=str(lay.root), last=max((r.get('finished', '') for r in recs), default=''), finished='index' in done,
+               stages=', '.join(s for s in RunLayout.STAGES if s in done), verdict='no study yet')
+    if cfg: out.update(roi=', '.join(cfg.mask.roi), mode=cfg.mask.mode, model=cfg.train.model, spacing='×'.join(f'{s:g}' for s in cfg.preprocess.spacing))
+    st = lay.path('study', 'study.csv')
+    if st.exists() and cfg:
+        s = pd.read_csv(st)
+        cmp = lay.path('study', 'compare.json')
+        masked = json.loads(cmp.read_text())['mode'] if cmp.exists() else cfg.mask.mode
+        man = read_table(lay.manifest_csv) if lay.manifest_csv.exists() else None
+        n_test = int((man.split == 'test').sum()) if man is not None else int(s.n_test.max())
+        blocking = [c for k, c in caveats(s, {}, [], n_test, dict(zip(s['mode'], s.get('pred_sd', [np.nan]*len(s)))), masked) if k == 'blocking']
+        out['verdict'] = verdict_sentence(s, masked, blocking)
+    return out
+
+def _is_run(p:Path) -> bool: return p.is_dir() and ((p/'.stages').is_dir() or (p/'config.yaml').is_file())
+
+def publish(outputs:str|Path, site:str|Path) -> Path:
+    "Write SITE/index.html: every run under `outputs` (at any depth) with its verdict, last activity, state, main settings and a link to its report."
+    import os
+    from ct_mask_cls.runner import html_page, badge
+    outputs, site = Path(outputs).resolve(), Path(site).resolve()
+    runs = sorted({p.parent for p in outputs.rglob('.stages')} | {p.parent for p in outputs.rglob('config.yaml') if _is_run(p.parent)})
+    if not runs: raise ConfigError(f"no run folders under {outputs} (a run folder holds .stages/ or config.yaml)")
+    rows = []
+    for r in runs:
+        s = run_summary(r)
+        idx = r/'index.html'
+        link = f"<a href='{esc(os.path.relpath(idx, site))}'>{esc(s['run'])}</a>" if idx.exists() else esc(s['run'])
+        rows.append(f"<tr><td>{link}</td><td>{badge('ok', 'finished') if s['finished'] else badge('warn', 'incomplete')}</td><td>{esc(s['last'])}</td>"
+                    f"<td>{esc(s['verdict'])}</td><td>{esc(s.get('roi', ''))} · {esc(s.get('mode', ''))} · {esc(s.get('model', ''))} · {esc(s.get('spacing', ''))} mm</td></tr>")
+    body = (f"<h1>ct_mask_cls runs</h1><p>{len(runs)} runs under <code>{esc(str(outputs))}</code>. Each links to its own report; compare two with "
+            "<code>ct-mask-cls compare RUN_A RUN_B</code>.</p><table><tr><th>run</th><th>state</th><th>last activity</th><th>verdict</th><th>ROI · mode · model · spacing</th></tr>"
+            + ''.join(rows) + "</table>")
+    atomic_write_text(site/'index.html', html_page('ct_mask_cls runs', body))
+    return site/'index.html'
+
+def compare_runs(run_a:str|Path, run_b:str|Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "(settings that differ, results) of two runs side by side; execution-only settings are left out."
+    import json
+    frames = []
+    cfgs = []
+    for r in (run_a, run_b):
+        lay = RunLayout(r)
+        p = next((q for q in (lay.config_yaml, lay.path('config.pending.yaml')) if q.is_file()), None)
+        if p is None: raise ConfigError(f"{r} is not a run folder (no config.yaml)")
+        cfgs.append(config_part(load_config(p), upto='index'))
+    keys = [k for k in cfgs[0] if cfgs[0].get(k) != cfgs[1].get(k)]
+    settings = pd.DataFrame(dict(setting=keys, a=[str(cfgs[0][k]) for k in keys], b=[str(cfgs[1][k]) for k in keys]))
+    for name, r in (('a', run_a), ('b', run_b)):
+        lay = RunLayout(r)
+        st = lay.path('study', 'study.csv')
+        if st.exists():
+            s = pd.read_csv(st).set_index('mode')
+            fmt = lambda v: f"{v['auc']:.2f} ({v['auc_ci_low']:.2f}–{v['auc_ci_high']:.2f})" + ('' if pd.isna(v.get('delta_auc', np.nan)) else f", Δ {v['delta_auc']:+.2f}")
+            frames.append(pd.DataFrame({name: [fmt(v) for _, v in s.iterrows()]}, index=[f'test AUC {m}' for m in s.index]))
+        cl = lay.path('study', 'claims.csv')
+        if cl.exists():
+            c = pd.read_csv(cl)
+            frames.append(pd.DataFrame({name: list(c.verdict)}, index=list(c.claim)))
+    res = pd.concat([f for f in frames if 'a' in f], axis=0) if any('a' in f for f in frames) else pd.DataFrame(columns=['a'])
+    resb = pd.concat([f for f in frames if 'b' in f], axis=0) if any('b' in f for f in frames) else pd.DataFrame(columns=['b'])
+    return settings, res.join(resb, how='outer').rename_axis('result').reset_index()
