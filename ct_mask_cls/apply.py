@@ -97,7 +97,7 @@ def run_threshold(lay:RunLayout, mode:str) -> float:
 def score_cases(cfg:RunConfig, run_dir:str|Path, cases:pd.DataFrame, mode:str, out:str|Path, cams:bool=True, progress:bool=True) -> pd.DataFrame:
     "Probability and decision of `mode`'s model for every usable case of `cases` (others listed with their reason); CAM NIfTIs in out/cam/<mode>/."
     from ct_mask_cls import train as trn, xai
-    from ct_mask_cls.data import make_dataset, input_spec
+    from ct_mask_cls.data import make_dataset
     lay, out = RunLayout(run_dir), RunLayout(out)
     own = lay.model_dir(mode)/'config.yaml'
     cfg = load_config(own) if own.is_file() else cfg                  # the settings this mode's model was trained with

@@ -130,7 +130,6 @@ def stage(name:str=typer.Argument(..., help="preprocess | segment | mask | train
 @cli_errors
 def report(run_dir:Path=typer.Argument(..., help="a run folder")):
     "Re-render the HTML reports of RUN_DIR's executed stage notebooks."
-    from ct_mask_cls.runner import STAGES, render_html, notebook_errors
     if not run_dir.is_dir(): raise ConfigError(f"run folder not found: {run_dir}")
     lay = RunLayout(run_dir)
     with RunLock(run_dir): _render_all(lay)

@@ -6,7 +6,7 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #ff8e0bdb
 from __future__ import annotations
-import dataclasses, hashlib, json, os, re, tempfile, contextlib, difflib
+import dataclasses, hashlib, json, os, re, difflib
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 from typing import Literal, Union, get_args, get_origin, get_type_hints

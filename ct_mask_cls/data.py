@@ -6,8 +6,7 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/data.html.md"""
 
 # %% ../nbs/05_data.ipynb #ad7d5f96
 from __future__ import annotations
-import os
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from scipy import ndimage as ndi

@@ -6,7 +6,7 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/dicom.html.md"""
 
 # %% ../nbs/01_dicom.ipynb #aa5d49d8
 from __future__ import annotations
-import hashlib, json, os, shutil, subprocess, tempfile, warnings
+import hashlib, os, shutil, subprocess, tempfile, warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path

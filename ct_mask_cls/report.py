@@ -318,7 +318,6 @@ def publish(outputs:str|Path, site:str|Path) -> Path:
 
 def compare_runs(run_a:str|Path, run_b:str|Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     "(settings that differ, results) of two runs side by side; execution-only settings are left out."
-    import json
     frames = []
     cfgs = []
     for r in (run_a, run_b):
