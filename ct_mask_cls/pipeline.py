@@ -16,10 +16,10 @@ from . import dicom, segment as seg, mask as msk, splits
 __all__ = ['CASE_COLUMNS', 'MANIFEST_COLUMNS', 'STAGE_FUNCTIONS', 'preprocess_case', 'stage_preprocess', 'files_by_id',
            'existing_masks', 'segment_case', 'stage_segment', 'write_dicom_segs', 'found_labels', 'mask_case',
            'mask_cases', 'cohort_fov', 'cohort_qc', 'write_masked', 'join_labels', 'assign_splits', 'stage_mask',
-           'read_manifest', 'spec_for', 'train_mode', 'stage_train', 'native_maps', 'explain_mode', 'read_xai',
-           'stage_xai', 'study_modes', 'body_mask_file', 'baseline_features', 'stage_study', 'validation_auc',
-           'compared', 'kfold_study', 'read_study', 'tiny_root', 'tiny_setup', 'stage_context', 'subsample_training',
-           'learning_curves', 'claims']
+           'read_manifest', 'spec_for', 'fit_model', 'train_mode', 'stage_train', 'native_maps', 'explain_mode',
+           'read_xai', 'stage_xai', 'study_modes', 'body_mask_file', 'baseline_features', 'stage_study',
+           'validation_auc', 'compared', 'kfold_study', 'read_study', 'tiny_root', 'tiny_setup', 'stage_context',
+           'subsample_training', 'learning_curves', 'claims']
 
 # %% ../nbs/13_pipeline.ipynb #7d3bd0d1
 def _record(path:Path) -> dict:
@@ -316,12 +316,17 @@ def spec_for(cfg:RunConfig, run_dir:str|Path, mode:str):
     from ct_mask_cls.data import input_spec
     return input_spec(cfg, mode, read_manifest(run_dir)[1])
 
+def fit_model(cfg:RunConfig, man:pd.DataFrame, spec, out_dir:Path, cache_dir:Path, progress:bool=True, seed:int|None=None, force:bool=False) -> dict:
+    "`train.fit`, under torchrun when `train.nproc` > 1 (the training stage decides; `ddp` depends on `train`, not the other way round)."
+    from ct_mask_cls import train as trn, ddp
+    return trn.fit(cfg, man, spec, out_dir, cache_dir, progress, seed=seed, force=force, launch=ddp.launch_fit)
+
 def train_mode(cfg:RunConfig, run_dir:str|Path, mode:str, seed_index:int=0, progress:bool=True, force:bool=False) -> dict:
     "Train (or reuse, by the reuse rule) and evaluate the model of `mode` with the study's `seed_index`-th seed; its test metrics."
     from ct_mask_cls import train as trn
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     spec, d = spec_for(cfg, run_dir, mode), lay.model_dir(mode, seed_index)
-    trn.fit(cfg, man, spec, d, lay.cache, progress, seed=cfg.train.seed + seed_index, force=force)
+    fit_model(cfg, man, spec, d, lay.cache, progress, seed=cfg.train.seed + seed_index, force=force)
     return trn.evaluate_model(cfg, man, spec, d, lay.cache, force=force)
 
 def stage_train(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> dict:
@@ -464,7 +469,7 @@ def kfold_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=
         fk['split'] = splits.make_splits(fk, cfg.split.seed, cfg.split.val_frac, test_column='_fixed').values
         for mode in study_modes(cfg):
             d, spec = lay.path('study', 'kfold', f'fold{k}', mode), spec_for(cfg, run_dir, mode)
-            trn.fit(cfg, fk, spec, d, lay.cache, progress, force=force)
+            fit_model(cfg, fk, spec, d, lay.cache, progress, force=force)
             rows.append(dict(fold=k, mode=mode, auc=trn.evaluate_model(cfg, fk, spec, d, lay.cache, force=force)['auc']))
     df = pd.DataFrame(rows)
     with atomic_path(lay.path('study', 'kfold.csv')) as t: df.to_csv(t, index=False)
@@ -532,7 +537,7 @@ def learning_curves(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:b
             d = lay.model_dir(mode) if f == 1.0 else lay.path('study', 'fractions', mode, f'f{int(round(f*100)):03d}')
             if f < 1.0:
                 mf = subsample_training(man, f, cfg.split.seed)
-                trn.fit(cfg, mf, spec, d, lay.cache, progress, force=force)
+                fit_model(cfg, mf, spec, d, lay.cache, progress, force=force)
                 trn.evaluate_model(cfg, mf, spec, d, lay.cache, force=force)
             p = test_pred(d)
             a = auc_ci(p.label.values, p.prob.values, p.patient_id.values, cfg.train.n_bootstrap, cfg.train.seed)

@@ -306,8 +306,8 @@ def write_history(state:dict, va:list, out_dir:Path, spec:InputSpec, tc, seed:in
 
 # %% ../nbs/07_train.ipynb #44a1eca2
 def fit(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, cache_dir:str|Path|None=None, progress:bool=True, seed:int|None=None,
-        force:bool=False) -> dict:
-    "Train one model on input `spec` (a mask mode) in `out_dir` (checkpoint, best model, history, its config), or reuse it (fit.json); return a summary. Under torchrun: DDP, rank 0 writes."
+        force:bool=False, launch=None) -> dict:
+    "Train one model on input `spec` (a mask mode) in `out_dir` (checkpoint, best model, history, its config), or reuse it (fit.json); return a summary. Under torchrun: DDP, rank 0 writes; with `train.nproc` > 1 outside it, `launch` starts torchrun (`ddp.launch_fit`, which the training stage passes)."
     out_dir, seed = Path(out_dir), cfg.train.seed if seed is None else seed
     rank, world = dist_world()
     if world == 1:
@@ -316,8 +316,8 @@ def fit(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, 
         if force: (out_dir/'checkpoint.pt').unlink(missing_ok=True)
     if cfg.train.freeze_encoder: return fit_frozen(cfg, manifest, spec, out_dir, cache_dir, progress, seed)
     if cfg.train.nproc > 1 and world == 1:                        # start torchrun; its processes come back here as ranks
-        from ct_mask_cls.ddp import launch_fit
-        return launch_fit(cfg, manifest, spec, out_dir, cache_dir, progress, seed)
+        if launch is None: raise ConfigError("train.nproc > 1 needs torchrun: train through the pipeline (ct_mask_cls.pipeline.fit_model), which starts it")
+        return launch(cfg, manifest, spec, out_dir, cache_dir, progress, seed)
     tc = cfg.train
     out_dir.mkdir(parents=True, exist_ok=True)
     device = train_device(tc.device)
