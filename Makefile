@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIPQ   := -q --disable-pip-version-check
 
-.PHONY: install demo test lab clean-venv bench readme check-reports
+.PHONY: install demo test test-fast lab clean-venv bench readme check-reports
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -30,6 +30,14 @@ test: install
 	  if [ -n "$$out" ]; then echo "pyflakes (beyond the star-import notes nbdev's exports cause):"; echo "$$out"; exit 1; fi
 	$(BIN)/nbdev-test --n-workers 2
 	$(BIN)/pytest tests
+
+test-fast: install  # the sync check, pyflakes and every test not marked slow (no pipeline runs, no training): a few minutes
+	$(BIN)/nbdev-clean
+	$(BIN)/nbdev-export
+	@if [ -n "$$(git status --porcelain -- nbs ct_mask_cls)" ]; then \
+	  echo "notebooks and ct_mask_cls/ are out of sync (run nbdev-clean && nbdev-export and commit):"; \
+	  git status --porcelain -- nbs ct_mask_cls; exit 1; fi
+	$(BIN)/pytest tests -m "not slow"
 
 LAB_ARGS ?=
 lab: install  # opens the project root (notebooks in nbs/, runs in outputs/); extra flags: make lab LAB_ARGS=--allow-root

@@ -6,6 +6,8 @@ from conftest import run_cli
 from ct_mask_cls.core import RunLayout, load_config, ConfigError
 from ct_mask_cls.pipeline import tiny_setup
 
+pytestmark = pytest.mark.slow                  # runs a pipeline or trains: left out by `make test-fast`
+
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
     "A tiny trained run (preprocess … train, in-process) and its cohort."

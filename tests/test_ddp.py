@@ -10,6 +10,8 @@ from ct_mask_cls import train as trn
 from ct_mask_cls.ddp import write_job, torchrun_env
 from conftest import guard_env, masked_cohort
 
+pytestmark = pytest.mark.slow                  # runs a pipeline or trains: left out by `make test-fast`
+
 EPOCHS = 5
 
 @pytest.fixture(scope='module')

@@ -8,6 +8,8 @@ from conftest import run_cli
 from ct_mask_cls.core import RunLayout, load_config, read_table
 from ct_mask_cls.synth import make_demo_cohort, demo_config
 
+pytestmark = pytest.mark.slow                  # runs a pipeline or trains: left out by `make test-fast`
+
 @pytest.fixture(scope='module')
 def base(tmp_path_factory):
     "A tiny cohort run to the end through the CLI (study modes zero and none); each test works on its own copy."

@@ -7,6 +7,8 @@ from conftest import run_cli
 from ct_mask_cls import segment as seg
 from ct_mask_cls.core import load_nifti
 
+pytestmark = pytest.mark.slow                  # runs a pipeline or trains: left out by `make test-fast`
+
 @pytest.fixture(scope='module')
 def series(realdata, tmp_path_factory):
     """The real series with UIDs. Its anonymiser blanked SOPInstanceUID, SeriesInstanceUID, StudyInstanceUID and PatientID; RTSTRUCT and SEG

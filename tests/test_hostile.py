@@ -5,6 +5,8 @@ import numpy as np, pandas as pd, pytest, yaml
 from ct_mask_cls.synth import make_phantom, write_ct_series, demo_config
 from conftest import run_cli
 
+pytestmark = pytest.mark.slow                  # runs a pipeline or trains: left out by `make test-fast`
+
 HOSTILE = ['../../../escaped/pwn', 'A/B', '/abs/olute', 'ü-é-ß', 'x'*300, '<img src=x onerror=alert(1)>']
 
 def _cohort(root:Path, ids:list):

@@ -9,6 +9,8 @@ from ct_mask_cls.core import RunLayout
 stage_files = lambda run, s: RunLayout(run).stage_files(s)
 from conftest import run_cli
 
+pytestmark = pytest.mark.slow                  # runs a pipeline or trains: left out by `make test-fast`
+
 @pytest.fixture(scope='module')
 def tiny_run(tmp_path_factory):
     t = tmp_path_factory.mktemp('e2e')

@@ -6,6 +6,8 @@ from ct_mask_cls.synth import make_realistic_cohort, demo_config
 from ct_mask_cls.core import config_from_dict, load_nifti, spacing_of
 from conftest import run_cli
 
+pytestmark = pytest.mark.slow                  # runs a pipeline or trains: left out by `make test-fast`
+
 @pytest.fixture(scope='module')
 def cohort(tmp_path_factory):
     t = tmp_path_factory.mktemp('realistic')

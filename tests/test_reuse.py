@@ -6,6 +6,8 @@ from conftest import run_cli
 from ct_mask_cls.core import RunLayout
 from ct_mask_cls.synth import make_demo_cohort, make_realistic_cohort, demo_config
 
+pytestmark = pytest.mark.slow                  # runs a pipeline or trains: left out by `make test-fast`
+
 def _status(stdout):
     "{stage: 'reused' | 'done'} from the CLI's output."
     out = {}
@@ -34,7 +36,8 @@ def test_a_changed_label_reruns_mask_to_index(chest):
     man = pd.read_csv(run.manifest_csv, dtype={'patient_id': str}).set_index('patient_id')
     assert man.loc[pid, 'label'] == lab.set_index('patient_id').loc[pid, 'label']                     # the new result shows the new label
     pred = pd.read_csv(run.model_dir('zero')/'predictions.csv', dtype={'patient_id': str}).set_index('patient_id')
-    if pid in pred.index: assert pred.loc[pid, 'label'] == man.loc[pid, 'label']
+    assert pid in pred.index                                                                           # a test patient: it is scored
+    assert pred.loc[pid, 'label'] == man.loc[pid, 'label']
 
 def test_a_new_series_reruns_preprocess_for_that_case_only(chest):
     t = chest; run = RunLayout(t/'runs'/'tiny')

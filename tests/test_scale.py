@@ -7,6 +7,8 @@ from ct_mask_cls.core import ExecutorConfig, case_map, RunLayout
 from ct_mask_cls.synth import make_demo_cohort, demo_config
 from standin_nnunet import make_standin_weights
 
+pytestmark = pytest.mark.slow                  # runs a pipeline or trains: left out by `make test-fast`
+
 BIN = Path(sys.executable).parent
 
 def start_cluster(folder, env, n=2, memory='0', resources=()):

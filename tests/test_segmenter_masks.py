@@ -82,11 +82,13 @@ def qc_run(tmp_path_factory):
     assert r.returncode == 0, r.stderr[-3000:]
     return load_config(t/'c.yaml').run_dir
 
+@pytest.mark.slow
 def test_empty_mask_is_excluded_with_its_reason(qc_run):
     man = pd.read_csv(qc_run/'mask'/'manifest.csv', dtype={'case_id': str}, keep_default_na=False).set_index('case_id')
     assert man.loc['LIV001', 'status'] == 'excluded' and man.loc['LIV001', 'reason'].startswith('ROI absent')
     assert 'ROI absent' in (qc_run/'03_mask.html').read_text()
 
+@pytest.mark.slow
 def test_fragmented_and_outlier_masks_are_flagged_and_announced(qc_run):
     man = pd.read_csv(qc_run/'mask'/'manifest.csv', dtype={'case_id': str}, keep_default_na=False).set_index('case_id')
     assert 'fragmented' in man.loc['LIV002', 'flags'] and man.loc['LIV002', 'stray_ml'] > 5         # the block was dropped, and said
@@ -101,6 +103,7 @@ def test_fragmented_and_outlier_masks_are_flagged_and_announced(qc_run):
         assert 'fragmented' in page and 'volume' in page
     assert 'LIV003' in mask_page and 'Mask quality control' in index
 
+@pytest.mark.slow
 def test_qc_exclude_turns_a_flag_into_an_exclusion(qc_run, tmp_path):
     cfg = yaml.safe_load((qc_run.parent.parent/'c.yaml').read_text())
     cfg['mask']['qc_exclude'] = ['volume']

@@ -11,6 +11,8 @@ from conftest import run_cli
 
 from conftest import GUARD
 
+pytestmark = pytest.mark.slow                  # runs a pipeline or trains: left out by `make test-fast`
+
 @pytest.fixture(scope='module')
 def home(tmp_path_factory):
     "A TotalSegmentator home whose nnunet/results holds the stand-in Dataset297 (fast) and Dataset298 (roi_subset crop) models."

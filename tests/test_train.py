@@ -8,11 +8,14 @@ import numpy as np, pandas as pd, pytest, torch, yaml
 from ct_mask_cls.core import load_config
 from conftest import masked_cohort
 
+pytestmark = pytest.mark.slow                  # runs a pipeline or trains: left out by `make test-fast`
+
 FIT = """
 import sys, json, pandas as pd
 from ct_mask_cls.core import load_config
 from ct_mask_cls import train as trn
 from ct_mask_cls.pipeline import read_manifest, spec_for
+
 cfg = load_config(sys.argv[1]); man, _ = read_manifest(cfg.run_dir); spec = spec_for(cfg, cfg.run_dir, 'zero')
 trn.fit(cfg, man, spec, sys.argv[3], sys.argv[4], progress=False)
 print(json.dumps(trn.evaluate_model(cfg, man, spec, sys.argv[3], sys.argv[4])))
