@@ -78,12 +78,12 @@ def show_slices(vols:list, titles:list, window=(-1000, 400), overlays:list|None=
     if seen and label_names:
         from matplotlib.patches import Patch
         fig.legend(handles=[Patch(color=cmap((k - 1) % 20), label=label_names.get(k, f'label {k}')) for k in sorted(seen)][:20],
-                   loc='lower center', ncol=4, fontsize=8, frameon=False)
+                   loc='lower right', ncol=4, fontsize=8, frameon=False)
     names = {(k, n, ls) for o in (outlines or []) if o for k, (_, n, ls) in enumerate(o)}
     if names:
         from matplotlib.lines import Line2D
         fig.legend(handles=[Line2D([], [], color=['#ffd400', '#00d5ff', '#ff5ad2'][k % 3], ls=ls, label=n) for k, n, ls in sorted(names)],
-                   loc='lower center', ncol=3, fontsize=8, frameon=False)
+                   loc='lower left', ncol=3, fontsize=8, frameon=False)
     if suptitle: fig.suptitle(suptitle, fontsize=11)
     fig.tight_layout(rect=(0, 0.06 if (seen and label_names) or names else 0, 1, 1))
     return fig
@@ -101,7 +101,7 @@ def plot_curves(hist:dict):
         axs[1].plot(h.epoch, h.val_auc, color=c, label=m)
     axs[0].set(xlabel='epoch', ylabel='loss')
     axs[1].set(xlabel='epoch', ylabel='validation AUC', ylim=(0, 1.02))
-    for a in axs: a.legend(fontsize=8)
+    for a in axs: a.legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.01, 1.0), borderaxespad=0)   # outside the lines
     fig.tight_layout()
     return fig
 
@@ -152,8 +152,9 @@ def show(fig):
     display(fig)
     plt.close(fig)
 
-def save_png(fig, path:str|Path, dpi:int=90) -> Path:
-    "Save a figure as PNG atomically and free it."
+def save_png(fig, path:str|Path, dpi:int=90, min_px:int=1600) -> Path:
+    "Save a figure as PNG atomically, at least `min_px` wide (a full-size image people open to read it), and free it."
+    dpi = max(dpi, int(np.ceil(min_px/fig.get_size_inches()[0])))
     with atomic_path(path) as t: fig.savefig(t, dpi=dpi, format='png')
     plt.close(fig)
     return Path(path)
@@ -169,8 +170,12 @@ def case_gallery(lay:RunLayout, items:list, stage:str, window=(-1000, 400), spac
             ct = load_nifti(ct_path)[0]
             lab = load_nifti(lab_path)[0].astype(int) if lab_path else None
             ref = np.isin(lab, roi_ids) if lab is not None and roi_ids else lab
-            save_png(show_slices([ct], [str(cid)], window, [lab] if lab is not None else None, center_on=[ref] if ref is not None else None,
-                                 spacing=spacing, label_names=label_names), png)
+            if lab is not None and roi_ids:                           # the ROI highlighted and outlined; the other structures off
+                fig = show_slices([ct], [str(cid)], window, [np.where(ref, lab, 0)], center_on=[ref], spacing=spacing, label_names=label_names,
+                                  outlines=[[(ref, 'ROI', '-')]])
+            else: fig = show_slices([ct], [str(cid)], window, [lab] if lab is not None else None, center_on=[ref] if ref is not None else None,
+                                    spacing=spacing, label_names=label_names)
+            save_png(fig, png)
         rows.append((str(png.relative_to(lay.root)), cid))
     display(HTML(thumbnails(rows, width)))
 

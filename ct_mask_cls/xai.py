@@ -166,16 +166,20 @@ def focus_voxel(cam:np.ndarray, roi:np.ndarray, lesion:np.ndarray|None=None) -> 
     m = np.where(roi, cam, -np.inf) if roi.any() and np.isfinite(np.where(roi, cam, -np.inf)).any() else cam
     return tuple(int(i) for i in np.unravel_index(np.argmax(m), m.shape))
 
-def cam_figure(ct:np.ndarray, cam:np.ndarray, roi:np.ndarray, spacing, center, vmax:float, window=(-150, 250), lesion=None, title:str=''):
-    "Three radiological views of CT + map (fixed colour scale 0…vmax, with a colourbar) + ROI and lesion outlines."
+def cam_figure(ct:np.ndarray, cam:np.ndarray, roi:np.ndarray, spacing, center, vmax:float=1.0, window=(-150, 250), lesion=None, title:str=''):
+    "Three radiological views of CT + map, normalised to the case's own maximum (0…1, one scale for every case and mode), ROI and lesion outlines named in a legend; an all-zero map is said to be one."
+    from matplotlib.lines import Line2D
     from ct_mask_cls.report import slice_view, mark_sides, _aspect, VIEWS
-    fig, axs = plt.subplots(1, 3, figsize=(11, 3.9))
+    peak = float(np.nanmax(cam)) if cam.size else 0.0
+    flat = not np.isfinite(peak) or peak <= 0
+    norm = np.zeros_like(cam) if flat else cam/peak
+    fig, axs = plt.subplots(1, 3, figsize=(12, 4.2))
     for ax, view in zip(axs, VIEWS):
         a, sides = slice_view(ct, view, center)
         asp = _aspect(view, spacing)
         ax.imshow(a, cmap='gray', vmin=window[0], vmax=window[1], aspect=asp, interpolation='nearest')
-        c, _ = slice_view(cam, view, center)
-        im = ax.imshow(np.ma.masked_less_equal(c, 0.02*vmax), cmap='inferno', vmin=0, vmax=vmax, alpha=0.55, aspect=asp, interpolation='bilinear')
+        c, _ = slice_view(norm, view, center)
+        im = ax.imshow(np.ma.masked_less_equal(c, 0.02), cmap='inferno', vmin=0, vmax=1, alpha=0.55, aspect=asp, interpolation='bilinear')
         for msk, col in ((roi, 'white'), (lesion, 'cyan')):
             if msk is not None:
                 s, _ = slice_view(msk.astype(float), view, center)
@@ -184,8 +188,11 @@ def cam_figure(ct:np.ndarray, cam:np.ndarray, roi:np.ndarray, spacing, center, v
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(view, fontsize=11)
-    fig.colorbar(im, ax=axs, fraction=0.02, pad=0.01, label='relevance (same scale for every case of this mode)')
-    fig.suptitle(title, fontsize=12)
+    fig.colorbar(im, ax=axs, fraction=0.02, pad=0.01, label="relevance, 0 to the case's maximum (1)")
+    handles = [Line2D([], [], color='white', label='ROI'), Line2D([], [], color='cyan', label='lesion (truth)')] if lesion is not None else [Line2D([], [], color='white', label='ROI')]
+    leg = fig.legend(handles=handles, loc='lower left', ncol=2, fontsize=9, frameon=True, facecolor='#444')
+    for tx in leg.get_texts(): tx.set_color('white')
+    fig.suptitle(title + ('  ·  ALL-ZERO MAP: this model gives the case no relevance anywhere' if flat else ''), fontsize=12, color='#b00020' if flat else 'black')
     return fig
 
 # %% ../nbs/09_xai.ipynb #2f26f5ec
@@ -253,16 +260,16 @@ def explain(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, model_dir:str|
     vmax = float(np.percentile(df[df.method == methods[0]].peak, 99)) if len(df) else 1.0
     w = tuple(spec.windows[0])
     overlays = {}
-    for r in recs:                                     # figures on the mode's fixed colour scale, from the maps written above
+    for r in recs:                                     # figures from the maps written above, each normalised to its own maximum
         png = out_dir/'png'/f"{safe_name(r['case_id'])}.png"
         o = df[(df.case_id == r['case_id']) & (df.method == methods[0])].iloc[0]
         img = nib.load(r['ct'])
         ct, sp = np.asarray(img.dataobj, np.float32), spacing_of(img.affine)
         roi, les = np.asarray(nib.load(r['mask']).dataobj) > 0, _truth(lesions, r['patient_id'], img)
         cam = np.asarray(nib.load(str(out_dir/o.nifti)).dataobj, np.float32)
-        fig = cam_figure(ct, cam, roi, sp, focus_voxel(cam, roi, les), vmax or 1.0, w, les,
+        fig = cam_figure(ct, cam, roi, sp, focus_voxel(cam, roi, les), 1.0, w, les,
                          f"{r['case_id']} · {mode} · label {r['label']} · p = {o.prob:.2f} ({o.outcome}) · {methods[0]}")
-        with atomic_path(png) as t: fig.savefig(t, dpi=72, format='png')
+        with atomic_path(png) as t: fig.savefig(t, dpi=134, format='png')        # 12 in × 134 dpi: a full-size image 1,600 px wide
         plt.close(fig)
         overlays[r['case_id']] = str(png.relative_to(out_dir))
     if len(df): df['overlay'] = df.case_id.map(overlays).where(df.method == methods[0], '')
