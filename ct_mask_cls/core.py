@@ -157,6 +157,7 @@ class StudyConfig:
     baseline: bool = _f(True, "a classical baseline beside the CNN: IBSI radiomics inside the ROI (the body for `none`), logistic regression on the same splits")
     fractions: tuple[float, ...] = _f((), "also train every mode on these fractions of the training patients (e.g. [0.25, 0.5]): learning curves for the efficiency claim", check=(lambda v: all(0 < f < 1 for f in v), 'fractions between 0 and 1'))
     folds: int = _f(0, "k-fold cross-validation over all patients (≥2), reported as mean ± SD; 0 = the fixed split only", check=(lambda v: v == 0 or v >= 2, '0 (off) or at least 2'))
+    subgroups: tuple[str, ...] = _f((), "labels.csv columns (e.g. [scanner, site]) whose values split the test set: AUC with a CI per subgroup, for the compared modes")
 
 @dataclass
 class ExecutorConfig:
@@ -375,6 +376,8 @@ def check_inputs(cfg:RunConfig):
     if not d.labels_csv: raise ConfigError("config needs data.labels_csv")
     read_labels(d.labels_csv, cfg.split.test_column)
     if cfg.segment.backend == 'existing' and not d.mask_dir: raise ConfigError("segment.backend 'existing' needs data.mask_dir")
+    missing = [c for c in cfg.study.subgroups if c not in read_labels(d.labels_csv, cfg.split.test_column).columns]
+    if missing: raise ConfigError(f"study.subgroups names {', '.join(map(repr, missing))}, which labels.csv ({d.labels_csv}) has no column for")
     if cfg.preprocess.pseudonymise and not pseudonym_key(cfg.preprocess): raise ConfigError("preprocess.pseudonymise needs a secret key: set preprocess.pseudonym_salt, or the environment variable CT_MASK_CLS_SALT (or CT_MASK_CLS_SALT_FILE naming a file that holds it)")
 
 # %% ../nbs/00_core.ipynb #c93b6fed

@@ -18,8 +18,8 @@ __all__ = ['CASE_COLUMNS', 'MANIFEST_COLUMNS', 'STAGE_FUNCTIONS', 'preprocess_ca
            'mask_cases', 'cohort_fov', 'cohort_qc', 'write_masked', 'join_labels', 'assign_splits', 'stage_mask',
            'read_manifest', 'spec_for', 'fit_model', 'train_mode', 'stage_train', 'native_maps', 'explain_mode',
            'read_xai', 'stage_xai', 'study_modes', 'body_mask_file', 'baseline_features', 'stage_study',
-           'validation_auc', 'compared', 'kfold_study', 'read_study', 'tiny_root', 'tiny_setup', 'stage_context',
-           'subsample_training', 'learning_curves', 'claims']
+           'subgroup_aucs', 'validation_auc', 'compared', 'kfold_study', 'read_study', 'tiny_root', 'tiny_setup',
+           'stage_context', 'subsample_training', 'learning_curves', 'claims']
 
 # %% ../nbs/13_pipeline.ipynb #7d3bd0d1
 def _record(path:Path) -> dict:
@@ -436,10 +436,30 @@ def stage_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=
     signals = organ_signals(man)
     mode, notes = compared_mode(list(st['mode']), signals, dict(zip(st['mode'], st.val_auc)), cfg.mask.mode)
     save_json(lay.path('study', 'compare.json'), dict(mode=mode, notes=notes, signals=signals))
+    if cfg.study.subgroups: subgroup_aucs(cfg, run_dir, [mode, 'none'] if 'none' in preds else [mode])
     with atomic_path(lay.path('study', 'study.csv')) as t: st.to_csv(t, index=False)
     if cfg.study.fractions: learning_curves(cfg, run_dir, progress, force)
     claims(cfg, run_dir)
     return st
+
+def subgroup_aucs(cfg:RunConfig, run_dir:str|Path, modes:list) -> pd.DataFrame:
+    "Test AUC with a patient-level bootstrap CI per value of every `study.subgroups` column of labels.csv, for `modes`; writes study/subgroups.csv."
+    from ct_mask_cls.metrics import auc_ci
+    lay = RunLayout(run_dir)
+    labels = read_labels(cfg.data.labels_csv, cfg.split.test_column)
+    if cfg.preprocess.pseudonymise: labels['patient_id'] = [dicom.pseudonym(p, pseudonym_key(cfg.preprocess)) for p in labels.patient_id]
+    rows = []
+    for mode in modes:
+        p = read_table(lay.model_dir(mode)/'predictions.csv').query("split == 'test'").merge(labels[['patient_id', *cfg.study.subgroups]], on='patient_id', how='left')
+        for col in cfg.study.subgroups:
+            for val, g in p.groupby(col):
+                ok = g.label.nunique() == 2
+                a = auc_ci(g.label.values, g.prob.values, g.patient_id.values, cfg.train.n_bootstrap, cfg.train.seed) if ok else (np.nan, np.nan, np.nan)
+                rows.append(dict(mode=mode, column=col, value=val, n=len(g), positives=int(g.label.sum()), auc=a[0], auc_ci_low=a[1], auc_ci_high=a[2],
+                                 note='' if ok else 'one class only: no AUC'))
+    df = pd.DataFrame(rows)
+    with atomic_path(lay.path('study', 'subgroups.csv')) as t: df.to_csv(t, index=False)
+    return df
 
 def validation_auc(model_dir:Path) -> float:
     "The validation AUC of a trained model's own predictions (its predictions.csv), NaN if it has none."

@@ -14,7 +14,7 @@ from .core import *
 __all__ = ['VIEWS', 'MODE_COLORS', 'slice_view', 'mark_sides', 'largest_section', 'show_slices', 'plot_curves',
            'plot_roc_calibration', 'esc', 'table_html', 'thumbnails', 'show', 'save_png', 'case_gallery',
            'study_display', 'xai_display', 'xai_warnings', 'side_by_side', 'forest_plot', 'verdict_sentence',
-           'cohort_summary', 'run_summary', 'publish', 'compare_runs']
+           'cohort_summary', 'run_summary', 'publish', 'compare_runs', 'flow_counts', 'flow_diagram']
 
 # %% ../nbs/12_report.ipynb #478e0cb0
 VIEWS = ('axial', 'coronal', 'sagittal')
@@ -346,3 +346,33 @@ def compare_runs(run_a:str|Path, run_b:str|Path) -> tuple[pd.DataFrame, pd.DataF
     res = pd.concat([f for f in frames if 'a' in f], axis=0) if any('a' in f for f in frames) else pd.DataFrame(columns=['a'])
     resb = pd.concat([f for f in frames if 'b' in f], axis=0) if any('b' in f for f in frames) else pd.DataFrame(columns=['b'])
     return settings, res.join(resb, how='outer').rename_axis('result').reset_index()
+
+# %% ../nbs/12_report.ipynb #e0636663
+def flow_counts(series:pd.DataFrame, cases:pd.DataFrame, manifest:pd.DataFrame) -> list[tuple[str, int, list]]:
+    "(step, count, [(reason, n), …] excluded after it) for the flow diagram."
+    top = lambda s: [(str(k), int(v)) for k, v in s.value_counts().head(3).items()]
+    ok_cases = cases[cases.status == 'ok']
+    ok = manifest[manifest.status == 'ok']
+    steps = [('series found', len(series), top(series[series.status != 'converted'].reason) if len(series) else []),
+             ('CT cases usable', len(ok_cases), top(cases[cases.status != 'ok'].reason)),
+             ('cases with an ROI and a label', len(ok), top(manifest[manifest.status != 'ok'].reason.str.split(';').str[0]))]
+    steps.append(('in the study: ' + ', '.join(f"{s} {int((ok.split == s).sum())}" for s in ('train', 'val', 'test')), len(ok), []))
+    return steps if len(series) else steps[1:]
+
+def flow_diagram(series:pd.DataFrame, cases:pd.DataFrame, manifest:pd.DataFrame):
+    "The cohort's flow: boxes down the left, exclusions with their reasons to the right."
+    steps = flow_counts(series, cases, manifest)
+    fig, ax = plt.subplots(figsize=(12, 1.5*len(steps) + 0.4))
+    ax.set_xlim(0, 12)
+    ax.set_ylim(0, 1.5*len(steps))
+    ax.axis('off')
+    for i, (name, n, out) in enumerate(steps):
+        y = 1.5*(len(steps) - i) - 0.8
+        ax.text(2.6, y, f"{name}\nn = {n}", ha='center', va='center', fontsize=11, bbox=dict(boxstyle='round,pad=0.5', fc='#e8f0fb', ec='#1a5fb4'))
+        if i < len(steps) - 1: ax.annotate('', xy=(2.6, y - 0.95), xytext=(2.6, y - 0.45), arrowprops=dict(arrowstyle='->', color='#444'))
+        if out:
+            txt = f"excluded {sum(v for _, v in out)}" + ''.join(f"\n· {v}: {k[:70]}" for k, v in out)
+            ax.annotate('', xy=(5.4, y - 0.75), xytext=(2.6, y - 0.75), arrowprops=dict(arrowstyle='->', color='#b00020'))
+            ax.text(5.5, y - 0.75, txt, ha='left', va='center', fontsize=9, bbox=dict(boxstyle='round,pad=0.4', fc='#fdecee', ec='#b00020'))
+    fig.tight_layout()
+    return fig
