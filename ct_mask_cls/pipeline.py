@@ -450,7 +450,8 @@ def subgroup_aucs(cfg:RunConfig, run_dir:str|Path, modes:list) -> pd.DataFrame:
     if cfg.preprocess.pseudonymise: labels['patient_id'] = [dicom.pseudonym(p, pseudonym_key(cfg.preprocess)) for p in labels.patient_id]
     rows = []
     for mode in modes:
-        p = read_table(lay.model_dir(mode)/'predictions.csv').query("split == 'test'").merge(labels[['patient_id', *cfg.study.subgroups]], on='patient_id', how='left')
+        p = read_table(lay.model_dir(mode)/'predictions.csv').query("split == 'test'")
+        p = p.drop(columns=[c for c in cfg.study.subgroups if c in p.columns]).merge(labels[['patient_id', *cfg.study.subgroups]], on='patient_id', how='left')
         for col in cfg.study.subgroups:
             for val, g in p.groupby(col):
                 ok = g.label.nunique() == 2
