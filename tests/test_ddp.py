@@ -35,7 +35,7 @@ def test_torchrun_two_cpu_processes_write_one_set_of_outputs_and_resume(masked):
     assert res['processes'] == 2 and res['epochs_run'] == EPOCHS
     # one set of outputs: the files one process writes, nothing per rank
     assert sorted(p.name for p in out.iterdir()) == sorted(['best_model.pt', 'checkpoint.pt', 'history.csv', 'val_predictions.csv', 'spec.json',
-                                                            'ddp_job.json', 'ddp_manifest.csv', 'ddp_result.json'])
+                                                            'config.yaml', 'fit.json', 'ddp_job.json', 'ddp_manifest.csv', 'ddp_result.json'])   # the model's own config and record
     h = pd.read_csv(out/'history.csv'); assert len(h) == EPOCHS and h.train_loss.notna().all()
     assert not log.exists() or not log.read_text().strip(), log.read_text()          # no connection beyond loopback
     # the weights moved away from their initialisation, and the evaluation of rank 0's model works as for one process
