@@ -175,14 +175,15 @@ def compare(run_a:Path=typer.Argument(..., help="a run folder"), run_b:Path=type
 
 @app.command(name='check-reports')
 @cli_errors
-def check_reports_cmd(run_dir:Path=typer.Argument(..., help="a run folder")):
-    "Open every report of RUN_DIR in headless Chromium; fail on a console error, a broken image or any request that leaves the machine."
+def check_reports_cmd(run_dir:Path=typer.Argument(..., help="a run folder"), site:Optional[Path]=typer.Option(None, help="also a site made by `publish`: its page and links")):
+    "Open every report and viewer page of RUN_DIR in headless Chromium; fail on a console error, a broken image, a request that leaves the machine, a log line in a page, a full-size image under 1,600 px or a blank viewer; screenshots go to RUN_DIR/screenshots/."
     from ct_mask_cls.runner import check_reports
     bad = 0
-    for r in check_reports(run_dir):
-        probs = [f"{len(r[k])} {k.replace('_', ' ')}: {r[k][:3]}" for k in ('console_errors', 'network_requests', 'failed_images') if r[k]]
-        bad += bool(probs)
-        typer.echo(f"{'FAIL' if probs else 'ok  '} {r['page']:18s} {r['bytes']/1e6:6.2f} MB, {r['images']} images" + ('; ' + '; '.join(probs) if probs else ''))
+    for r in check_reports(run_dir, site=site):
+        probs = [f"{len(r[k])} {k.replace('_', ' ')}: {r[k][:3]}" for k in ('console_errors', 'network_requests', 'failed_images', 'log_lines', 'narrow_images') if r[k]]
+        bad += bool(probs) or r['bytes'] > 1_500_000
+        typer.echo(f"{'FAIL' if probs or r['bytes'] > 1_500_000 else 'ok  '} {r['page']:18s} {r['bytes']/1e6:6.2f} MB, {r['images']} images" + ('; ' + '; '.join(probs) if probs else ''))
+    typer.echo(f"screenshots: {Path(run_dir)/'screenshots'}")
     if bad: raise typer.Exit(1)
 
 @app.command(name='config')

@@ -148,6 +148,7 @@ class XaiConfig:
     sanity_cases: int = _f(5, "test cases of the cascading model-randomisation check per mode (0: off)", check=_ge(0))
     occlusion_mm: float = _f(24.0, "occlusion: side of the occluded cube in mm", check=_gt(0))
     native_grid: bool = _f(False, "also write every map on the native grid of its CT (the series before resampling), beside the map on the preprocessed grid")
+    viewer_cases: int = _f(8, "test cases of the configured mode that get a slice viewer page (CT, ROI, map, lesion truth; NiiVue, offline), beside the xai report; 0: none", check=_ge(0))
 
 @dataclass
 class StudyConfig:

@@ -11,10 +11,10 @@ import matplotlib.pyplot as plt
 from .core import *
 
 # %% auto #0
-__all__ = ['VIEWS', 'MODE_COLORS', 'slice_view', 'mark_sides', 'largest_section', 'show_slices', 'plot_curves',
+__all__ = ['VIEWS', 'MODE_COLORS', 'VIEWER_JS', 'slice_view', 'mark_sides', 'largest_section', 'show_slices', 'plot_curves',
            'plot_roc_calibration', 'esc', 'table_html', 'thumbnails', 'show', 'save_png', 'case_gallery',
            'study_display', 'xai_display', 'xai_warnings', 'side_by_side', 'forest_plot', 'verdict_sentence',
-           'cohort_summary', 'run_summary', 'publish', 'compare_runs', 'flow_counts', 'flow_diagram']
+           'cohort_summary', 'run_summary', 'publish', 'compare_runs', 'flow_counts', 'flow_diagram', 'viewer_page']
 
 # %% ../nbs/12_report.ipynb #478e0cb0
 VIEWS = ('axial', 'coronal', 'sagittal')
@@ -140,10 +140,10 @@ def table_html(df:pd.DataFrame, max_rows:int=40, csv:str|None=None) -> str:
     return (f"<div style='overflow-x:auto;max-width:100%'>{df.head(max_rows).to_html(index=False, escape=True, na_rep='', border=0)}</div>"
             + (f"{more}{link}</p>" if (link or len(df) > max_rows) else ""))
 
-def thumbnails(items:list, width:int=240) -> str:
-    "HTML grid of (relative PNG path, caption) thumbnails, each linking to its full-size image."
-    cells = [f"<figure style='display:inline-block;margin:4px;width:{width}px'><a href='{esc(p)}'><img src='{esc(p)}' width='{width}' loading='lazy' alt='{esc(c)}'></a>"
-             f"<figcaption style='font-size:12px'>{esc(c)}</figcaption></figure>" for p, c in items]
+def thumbnails(items:list, width:int=320) -> str:
+    "HTML grid of (relative PNG path, caption[, viewer page]) thumbnails, each linking to its full-size image (and its viewer)."
+    cells = [f"<figure style='display:inline-block;margin:4px;width:{width}px'><a href='{esc(it[0])}'><img src='{esc(it[0])}' width='{width}' loading='lazy' alt='{esc(it[1])}'></a>"
+             f"<figcaption style='font-size:12px'>{esc(it[1])}" + (f" · <a href='{esc(it[2])}'>viewer</a>" if len(it) > 2 and it[2] else '') + "</figcaption></figure>" for it in items]
     return "<div>" + "".join(cells) + "</div>" if cells else "<p>No images.</p>"
 
 def show(fig):
@@ -376,3 +376,51 @@ def flow_diagram(series:pd.DataFrame, cases:pd.DataFrame, manifest:pd.DataFrame)
             ax.text(5.5, y - 0.75, txt, ha='left', va='center', fontsize=9, bbox=dict(boxstyle='round,pad=0.4', fc='#fdecee', ec='#b00020'))
     fig.tight_layout()
     return fig
+
+# %% ../nbs/12_report.ipynb #a93b0a98
+VIEWER_JS = 'niivue.umd.js'
+
+def viewer_page(out:str|Path, case_id:str, layers:list, window=(-150., 250.), title:str='') -> Path:
+    "Write out/<case>.html, a NiiVue slice viewer of `layers` ([dict(path, name, colormap, opacity, cal_min, cal_max)], the CT first), its volumes in out/<case>.data.js, and NiiVue beside them."
+    import base64, json, shutil
+    from ct_mask_cls.runner import html_page
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    js = out/VIEWER_JS
+    if not js.exists():
+        from importlib.resources import files
+        with atomic_path(js) as t: shutil.copyfile(str(files('ct_mask_cls')/'static'/VIEWER_JS), t)
+    name = safe_name(case_id)
+    vols = [dict(base64=base64.b64encode(Path(l['path']).read_bytes()).decode(), name=f"{i}_{Path(l['path']).name}", colormap=l.get('colormap', 'gray'),
+                 opacity=l.get('opacity', 1.0), cal_min=l.get('cal_min'), cal_max=l.get('cal_max'), label=l['name'])
+            for i, l in enumerate(layers)]
+    atomic_write_text(out/f'{name}.data.js', 'window.CTMC_VOLUMES = ' + json.dumps(vols) + ';\n')
+    toggles = ''.join(f"<label><input type='checkbox' checked data-layer='{i}'> {esc(l['name'])}</label> " for i, l in enumerate(layers) if i)
+    body = f"""<style>html,body{{background:#fff !important;color:#222 !important}}</style><h1>{esc(title or case_id)}</h1>
+<p>Scroll with the mouse wheel over a plane; click to move the crosshair. Radiological convention: the patient's right on the viewer's left.</p>
+<p>Planes: <select id='plane'><option value='3'>all three</option><option value='0'>axial</option><option value='1'>coronal</option><option value='2'>sagittal</option></select>
+ Window (HU): <input id='lo' type='number' value='{window[0]:g}' style='width:5em'> to <input id='hi' type='number' value='{window[1]:g}' style='width:5em'>
+ Layers: {toggles}</p>
+<canvas id='gl' width='1200' height='640' style='width:100%;max-width:1200px;height:640px;background:#000'></canvas>
+<script src='{VIEWER_JS}'></script><script src='{name}.data.js'></script>
+<script>
+const nv = new niivue.Niivue({{backColor: [0, 0, 0, 1], isRadiologicalConvention: true, show3Dcrosshair: false}});
+nv.attachTo('gl');
+(async () => {{
+  const ops = window.CTMC_VOLUMES.map(v => v.opacity);
+  for (const v of window.CTMC_VOLUMES) {{
+    const opts = {{base64: v.base64, name: v.name, colormap: v.colormap, opacity: v.opacity}};
+    if (v.cal_min !== null) opts.cal_min = v.cal_min;
+    if (v.cal_max !== null) opts.cal_max = v.cal_max;
+    nv.addVolume(await niivue.NVImage.loadFromBase64(opts));
+  }}
+  nv.setSliceType(nv.sliceTypeMultiplanar);
+  document.getElementById('plane').onchange = e => nv.setSliceType(Number(e.target.value));
+  const win = () => {{ nv.volumes[0].cal_min = Number(document.getElementById('lo').value); nv.volumes[0].cal_max = Number(document.getElementById('hi').value); nv.updateGLVolume(); }};
+  document.getElementById('lo').onchange = win; document.getElementById('hi').onchange = win;
+  document.querySelectorAll('input[data-layer]').forEach(b => b.onchange = e => {{ const i = Number(e.target.dataset.layer); nv.setOpacity(i, e.target.checked ? ops[i] : 0); }});
+  document.body.dataset.ready = '1';
+}})();
+</script>"""
+    atomic_write_text(out/f'{name}.html', html_page(title or f'viewer {case_id}', body))
+    return out/f'{name}.html'

@@ -141,30 +141,68 @@ def find_chromium() -> str:
         if c and Path(c).is_file(): return c
     raise ConfigError("no Chromium found: install Debian's package (apt-get install chromium) or set CT_MASK_CLS_CHROMIUM to its path")
 
-def check_reports(run_dir:str|Path, timeout_s:float=30.) -> list[dict]:
-    "Open the index and every stage page of a run in headless Chromium (Playwright); per page: console errors, failed images, and every request that leaves the machine."
+_LOG_LINE = r'INFO|WARNING|Warning|Traceback'
+
+def _check_page(browser, html:Path, timeout_s:float, viewer:bool=False, min_px:int=1600) -> dict:
+    "One page in headless Chromium: console errors, requests leaving the machine, broken images, log lines in its text, full-size images narrower than `min_px`; for a viewer, whether its canvas shows anything."
+    import re, io
+    page = browser.new_page(viewport={'width': 1400, 'height': 1000})
+    errors, remote, failed = [], [], []
+    page.on('console', lambda m, e=errors: e.append(m.text) if m.type == 'error' else None)
+    page.on('pageerror', lambda x, e=errors: e.append(str(x)))
+    page.on('request', lambda r, n=remote: n.append(r.url) if not r.url.startswith(('file:', 'data:', 'about:', 'blob:')) else None)
+    page.on('requestfailed', lambda r, f=failed: f.append(r.url))
+    page.goto(html.as_uri(), wait_until='load', timeout=timeout_s*1000)
+    page.evaluate("() => Promise.all([...document.images].map(i => { i.loading = 'eager'; return i.decode().catch(() => null); }))")
+    broken = page.evaluate("() => [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute('src').slice(0, 80))")
+    text = page.evaluate("() => document.body.innerText")
+    full = page.evaluate("() => [...document.querySelectorAll('a')].map(a => a.getAttribute('href') || '').filter(h => h.toLowerCase().endsWith('.png'))")
+    narrow = []
+    for h in full[:40]:                                            # the full-size images a thumbnail links to
+        p = (html.parent/h).resolve()
+        if p.exists():
+            from PIL import Image
+            with Image.open(p) as im:
+                if im.width < min_px: narrow.append(f"{h} ({im.width} px)")
+    out = dict(page=str(html.name), bytes=html.stat().st_size, images=page.evaluate("() => document.images.length"), console_errors=errors,
+               network_requests=remote, failed_images=broken + [u for u in failed if not u.startswith('data:')],
+               log_lines=[m.group(0) for m in re.finditer(_LOG_LINE, text)][:3], narrow_images=narrow)
+    if viewer:
+        try:
+            page.wait_for_selector("body[data-ready='1']", timeout=timeout_s*1000)
+            page.wait_for_timeout(300)
+            import numpy as np
+            from PIL import Image
+            px = np.asarray(Image.open(io.BytesIO(page.locator('#gl').screenshot())).convert('L'), float)
+            if px.std() < 5: out['console_errors'] = errors + ['the viewer canvas is blank']
+        except Exception as e: out['console_errors'] = errors + [f'the viewer did not render: {type(e).__name__}']
+    out['_page'] = page
+    return out
+
+def check_reports(run_dir:str|Path, timeout_s:float=30., site:str|Path|None=None, shots:bool=True) -> list[dict]:
+    "Open the index, every stage page and every viewer page of a run (and a published `site`'s page, following its links) in headless Chromium (Playwright); per page what is wrong; screenshots of the index, one stage page and one viewer page in the run's `screenshots/`."
     try: from playwright.sync_api import sync_playwright
     except ImportError: raise ConfigError("the report check needs Playwright: pip install playwright (it drives the Debian chromium; no browser download)") from None
     lay = RunLayout(run_dir)
     pages = [p for s in STAGES if (p := lay.stage_files(s)[1]).exists()]
     if not pages: raise ConfigError(f"no HTML reports in {run_dir}")
+    viewers = sorted(lay.path('xai').glob('*/viewer/*.html')) if lay.path('xai').is_dir() else []
     out = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=find_chromium(), headless=True, args=['--no-sandbox'])
+        browser = pw.chromium.launch(executable_path=find_chromium(), headless=True, args=['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'])
         try:
-            for html in pages:
-                page = browser.new_page()
-                errors, remote, failed = [], [], []
-                page.on('console', lambda m, e=errors: e.append(m.text) if m.type == 'error' else None)
-                page.on('pageerror', lambda x, e=errors: e.append(str(x)))
-                page.on('request', lambda r, n=remote: n.append(r.url) if not r.url.startswith(('file:', 'data:', 'about:')) else None)
-                page.on('requestfailed', lambda r, f=failed: f.append(r.url))
-                page.goto(html.as_uri(), wait_until='load', timeout=timeout_s*1000)
-                page.evaluate("() => Promise.all([...document.images].map(i => { i.loading = 'eager'; return i.decode().catch(() => null); }))")
-                broken = page.evaluate("() => [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute('src').slice(0, 80))")
-                out.append(dict(page=html.name, bytes=html.stat().st_size, images=page.evaluate("() => document.images.length"),
-                                console_errors=errors, network_requests=remote, failed_images=broken + [u for u in failed if not u.startswith('data:')]))
-                page.close()
+            for html, viewer in [(p, False) for p in pages] + [(v, True) for v in viewers]:
+                r = _check_page(browser, html, timeout_s, viewer)
+                if shots and (html.name == 'index.html' or html == pages[min(3, len(pages) - 1)] or (viewer and html == viewers[0])):
+                    r['_page'].screenshot(path=str(lay.path('screenshots', ('viewer_' if viewer else '') + html.stem + '.png')), full_page=not viewer)
+                r.pop('_page').close()
+                out.append(r)
+            if site is not None:
+                r = _check_page(browser, Path(site)/'index.html', timeout_s)
+                links = r['_page'].evaluate("() => [...document.querySelectorAll('a')].map(a => a.getAttribute('href'))")
+                r.pop('_page').close()
+                r['console_errors'] += [f"broken link {h}" for h in links if h and not (Path(site)/h).exists()]
+                out.append(r)
         finally:
             browser.close()
     return out

@@ -241,7 +241,8 @@ def explain_case(cfg:RunConfig, spec:InputSpec, model_dir:str|Path, out_dir:str|
     return rows
 
 def explain(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, model_dir:str|Path, out_dir:str|Path, n:int=-1, cache_dir=None, progress:bool=False,
-            methods=('gradcam',), lesions:dict|None=None, confounders:dict|None=None, sanity_cases:int=0, occlusion_mm:float=24., executor=None) -> pd.DataFrame:
+            methods=('gradcam',), lesions:dict|None=None, confounders:dict|None=None, sanity_cases:int=0, occlusion_mm:float=24., executor=None,
+            viewer_cases:int=0) -> pd.DataFrame:
     "Maps, metrics and figures for the test cases of one mode (`n` < 0: all; one task per case on a dask `executor`); one row per case and method."
     import nibabel as nib
     out_dir, model_dir = Path(out_dir), Path(model_dir)
@@ -273,6 +274,17 @@ def explain(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, model_dir:str|
         plt.close(fig)
         overlays[r['case_id']] = str(png.relative_to(out_dir))
     if len(df): df['overlay'] = df.case_id.map(overlays).where(df.method == methods[0], '')
+    if len(df) and viewer_cases:                       # a slice viewer per case for the first few: CT, ROI, map and lesion truth as layers
+        from ct_mask_cls.report import viewer_page
+        pages = {}
+        for r in recs[:viewer_cases]:
+            o = df[(df.case_id == r['case_id']) & (df.method == methods[0])].iloc[0]
+            layers = [dict(path=r['ct'], name='CT'), dict(path=r['mask'], name='ROI', colormap='green', opacity=0.25, cal_min=0, cal_max=1),
+                      dict(path=out_dir/o.nifti, name=f'{methods[0]} map', colormap='warm', opacity=0.6)]
+            les = (lesions or {}).get(r['patient_id'])
+            if les: layers.append(dict(path=les, name='lesion (truth)', colormap='blue', opacity=0.5, cal_min=0, cal_max=1))
+            pages[r['case_id']] = str(viewer_page(out_dir/'viewer', r['case_id'], layers, w, f"{r['case_id']} · {mode} · label {r['label']} · p = {o.prob:.2f} ({o.outcome})").relative_to(out_dir))
+        df['viewer'] = df.case_id.map(pages).fillna('').where(df.method == methods[0], '')
     save_json(out_dir/'scale.json', dict(method=methods[0], vmax=vmax))
     if sanity_cases:
         model, ds = load_trained(cfg, spec, model_dir), make_dataset(recs[:sanity_cases], spec, cache_dir)

@@ -138,9 +138,14 @@ def test_reports_in_a_real_browser(tiny_run):
     pytest.importorskip('playwright')
     if not (shutil.which('chromium') or Path('/usr/bin/chromium').exists()): pytest.skip('Debian chromium not installed')
     t, r, _ = tiny_run
-    r2 = run_cli('check-reports', t/'runs/tiny')
+    r = run_cli('publish', t/'runs', t/'site')
+    assert r.returncode == 0, r.stderr
+    r2 = run_cli('check-reports', t/'runs/tiny', '--site', t/'site')
     assert r2.returncode == 0, r2.stdout + r2.stderr
-    assert r2.stdout.count('ok  ') == len(STAGES)
+    viewers = list((t/'runs/tiny/xai').glob('*/viewer/*.html'))
+    assert viewers and r2.stdout.count('ok  ') == len(STAGES) + len(viewers) + 1 and 'FAIL' not in r2.stdout, r2.stdout   # every page, every viewer, the site
+    shots = {p.name for p in (t/'runs/tiny/screenshots').glob('*.png')}
+    assert 'index.png' in shots and any(s.startswith('viewer_') for s in shots) and len(shots) >= 3
 
 def test_ten_patient_demo_says_it_cannot_be_interpreted(tmp_path):
     "A 10-patient demo runs, and its index says that its results cannot be interpreted, and why."
