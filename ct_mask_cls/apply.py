@@ -13,8 +13,8 @@ from .core import *
 
 # %% auto #0
 __all__ = ['NoTrainedModel', 'trained_modes', 'load_run', 'model_spec', 'guard_run', 'input_kind', 'scoring_config',
-           'prepare_cases', 'run_threshold', 'score_cases', 'predict_cohort', 'settings_differ', 'evaluate_external',
-           'model_card', 'export_model']
+           'prepare_cases', 'run_threshold', 'score_cases', 'predict_report', 'predict_cohort', 'settings_differ',
+           'evaluate_external', 'model_card', 'export_model']
 
 # %% ../nbs/16_apply.ipynb #efb1b8a9
 class NoTrainedModel(ConfigError):
@@ -129,9 +129,33 @@ def _page(title:str, body:str) -> str:
     from ct_mask_cls.report import esc
     return html_page(title, f"<h1>{esc(title)}</h1>{body}")
 
+def predict_report(df:pd.DataFrame, cases:pd.DataFrame, out:RunLayout, mode:str, run_name:str, cams:bool=True) -> str:
+    "The predict report's body: the decision rule, every scored case with its CT, ROI and map (no absolute paths), and the cases not scored with their reasons."
+    import nibabel as nib
+    import matplotlib.pyplot as plt
+    from ct_mask_cls.report import table_html, esc, thumbnails
+    from ct_mask_cls.xai import cam_figure, focus_voxel
+    scored, skipped = df[df.prob.notna()], df[df.prob.isna()]
+    figs = []
+    for r in scored.itertuples():
+        c = cases.set_index('case_id').loc[r.case_id]
+        if not cams or not r.cam_nifti: continue
+        img = nib.load(c.ct_path)
+        ct, cam, roi = np.asarray(img.dataobj, np.float32), np.asarray(nib.load(r.cam_nifti).dataobj, np.float32), np.asarray(nib.load(c.mask_path).dataobj) > 0
+        fig = cam_figure(ct, cam, roi, spacing_of(img.affine), focus_voxel(cam, roi), 1.0, (-150, 250), None, f"{r.case_id} · p = {r.prob:.4f} · {'positive' if r.decision else 'negative'}")
+        png = out.case('png', r.case_id, '.png')
+        with atomic_path(png) as t: fig.savefig(t, dpi=134, format='png')
+        plt.close(fig)
+        figs.append((str(png.relative_to(out.root)), f"{r.case_id} · p = {r.prob:.4f}"))
+    shown = df.assign(cam_nifti=df.cam_nifti.fillna('').map(lambda p: str(Path(p).relative_to(out.root)) if p else ''))
+    return (f"<p>Model: mode <b>{esc(mode)}</b> of run <code>{esc(run_name)}</code>. A case is called positive when its probability is at least {df.threshold.iloc[0]:.4f}, "
+            f"the threshold the run chose on its validation set.</p><p>{len(scored)} of {len(df)} cases scored.</p>"
+            + table_html(shown.round({'prob': 4}), 200, 'predictions.csv')
+            + ("<h2>Each scored case: CT, ROI (white) and the map</h2>" + thumbnails(figs) if figs else '')
+            + (f"<h2>Not scored ({len(skipped)})</h2>" + table_html(skipped[['case_id', 'status', 'reason']], 200) if len(skipped) else ''))
+
 def predict_cohort(run_dir:str|Path, inputs:str|Path, out:str|Path, mode:str|None=None, masks:str|Path='', cams:bool=True, progress:bool=True) -> pd.DataFrame:
     "Apply a run's model to new patients; writes OUT/predictions.csv, OUT/cam/<mode>/*.nii.gz and OUT/report.html."
-    from ct_mask_cls.report import table_html, esc
     cfg, lay, mode = load_run(run_dir, mode)
     scfg = scoring_config(cfg, inputs, out, masks)
     with guard_run(run_dir, out), RunLock(scfg.run_dir):
@@ -139,22 +163,14 @@ def predict_cohort(run_dir:str|Path, inputs:str|Path, out:str|Path, mode:str|Non
         df = score_cases(cfg, run_dir, cases, mode, scfg.run_dir, cams, progress)
         o = RunLayout(scfg.run_dir)
         with atomic_path(o.path('predictions.csv')) as t: df.to_csv(t, index=False)
-        shown = df.assign(cam_nifti=df.cam_nifti.fillna('').map(lambda p: Path(p).name if p else ''))
-        body = (f"<p>Model: mode <b>{esc(mode)}</b> of run <code>{esc(Path(run_dir).resolve())}</code>, decision threshold {df.threshold.iloc[0]:.3f} (from the run's validation set).</p>"
-                f"<p>{int(df.prob.notna().sum())} of {len(df)} cases scored; the others are listed with the reason they were not.</p>"
-                + table_html(shown.round({'prob': 4}), 200, 'predictions.csv'))
-        atomic_write_text(o.path('report.html'), _page('Predictions', body))
+        atomic_write_text(o.path('report.html'), _page('Predictions', predict_report(df, cases, o, mode, Path(run_dir).name, cams)))
     return df
 
 # %% ../nbs/16_apply.ipynb #65821b8c
-_SAME = ('preprocess.spacing', 'mask.roi', 'mask.mode', 'mask.window', 'mask.extra_windows', 'mask.fill', 'mask.margin_mm', 'mask.roi_margin_mm',
-         'mask.fov_mm', 'mask.scan_fov_mm', 'segment.task', 'train.model', 'train.input_size')
-
 def settings_differ(run:RunConfig, other:RunConfig) -> list:
-    "The settings (dotted keys) that decide the network's input and differ between two configs, with both values."
-    a, b = config_to_dict(run), config_to_dict(other)
-    get = lambda d, k: d[k.split('.')[0]][k.split('.')[1]]
-    return [(k, get(a, k), get(b, k)) for k in _SAME if get(a, k) != get(b, k)]
+    "The settings (dotted keys) that decide the network's input, as the config declares them (role 'input'), and differ between two configs, with both values."
+    a, b = config_part(run, roles={'input'}), config_part(other, roles={'input'})
+    return [(k, a[k], b[k]) for k in a if a[k] != b[k]]
 
 # %% ../nbs/16_apply.ipynb #4d7dddff
 def evaluate_external(run_dir:str|Path, other_config:str|Path, out:str|Path|None=None, cams:bool=False, progress:bool=True) -> pd.DataFrame:
