@@ -14,7 +14,7 @@ from .core import *
 # %% auto #0
 __all__ = ['STAGES', 'STAGE_FOLDERS', 'PAGE_CSS', 'CURRENT', 'input_ids', 'preflight', 'stage_key', 'stage_outputs', 'stages_dir',
            'html_page', 'render_html', 'find_chromium', 'check_reports', 'notebook_errors', 'write_run_config',
-           'run_stage', 'run_pipeline', 'run_cluster', 'badge', 'interim_index', 'versions', 'git_commit']
+           'run_stage', 'time_left', 'run_pipeline', 'run_cluster', 'badge', 'interim_index', 'versions', 'git_commit']
 
 # %% ../nbs/14_runner.ipynb #e8682134
 def input_ids(cfg:RunConfig) -> set:
@@ -286,6 +286,28 @@ def run_stage(name:str, cfg:RunConfig, force:bool=False) -> dict:
                  notebook=nb.name, html=html.name)
     return dict(rec, reused=False)
 
+def time_left(cfg:RunConfig, stages:list, force:bool=False) -> float:
+    "Seconds the `stages` still to run will take, from the run's own last timings (timing.json, per stage and per case), scaled to today's cohort; 0 when unknown or all reusable."
+    lay = RunLayout(cfg.run_dir)
+    try: rates = json.loads(lay.path('timing.json').read_text())
+    except (OSError, ValueError): return 0.0
+    n = len(read_table(lay.cases_csv)) if lay.cases_csv.exists() else rates.get('_cases', 0)
+    total = 0.0
+    for s in stages:
+        if not force and reusable(lay.stage_files(s)[2], stage_key(cfg, s)): continue
+        total += rates.get(s, 0.0)*max(n, 1)
+    return total
+
+def _record_timing(cfg:RunConfig, rec:dict):
+    "Keep a stage's seconds per case (timing.json) for the next run's estimate of the time left."
+    lay = RunLayout(cfg.run_dir)
+    if rec.get('reused') or not lay.cases_csv.exists(): return
+    try: rates = json.loads(lay.path('timing.json').read_text())
+    except (OSError, ValueError): rates = {}
+    n = max(len(read_table(lay.cases_csv)), 1)
+    rates.update({rec['stage']: rec['seconds']/n, '_cases': n})
+    save_json(lay.path('timing.json'), rates)
+
 def run_pipeline(cfg:RunConfig, force:bool=False, stages:list|None=None, echo=print, wait:bool=False) -> list[dict]:
     "Check everything first, take the run folder's lock, then run every stage in order, keeping index.html up to date after each stage and on failure; returns the timing records."
     preflight(cfg)
@@ -293,12 +315,14 @@ def run_pipeline(cfg:RunConfig, force:bool=False, stages:list|None=None, echo=pr
     with RunLock(cfg.run_dir, wait=wait, echo=echo), run_cluster(cfg, echo):
         write_run_config(cfg)
         for s in stages or STAGES:
-            echo(f"[{s}] running…" if force else f"[{s}] …")
+            eta = time_left(cfg, (stages or STAGES)[list(stages or STAGES).index(s):], force)
+            echo((f"[{s}] running…" if force else f"[{s}] …") + (f"  (about {eta/60:.0f} min left for the run, from its last timings)" if eta else ''))
             try: r = run_stage(s, cfg, force)
             except BaseException as e:
                 interim_index(cfg, failed=(s, str(e).splitlines()[0] if str(e) else type(e).__name__))
                 raise
             recs.append(r)
+            _record_timing(cfg, r)
             echo(f"[{s}] {'reused' if r['reused'] else 'done'} in {r['seconds']} s -> {cfg.run_dir/r['html']}")
             if s != 'index': interim_index(cfg)
         lay = RunLayout(cfg.run_dir)
