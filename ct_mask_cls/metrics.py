@@ -69,10 +69,12 @@ def ece(y, p, bins:int=10) -> float:
     return float(sum(abs(y[idx == b].mean() - p[idx == b].mean())*(idx == b).mean() for b in range(bins) if (idx == b).any()))
 
 def youden_threshold(y, p) -> float:
-    "Threshold maximising sensitivity + specificity - 1 (0.5 if undefined)."
+    "Threshold maximising sensitivity + specificity - 1 (0.5 if undefined), halfway between the scores on either side of it, so that no case sits on it and float noise cannot flip a decision."
     if len(set(np.asarray(y))) < 2: return 0.5
     fpr, tpr, thr = roc_curve(y, p)
-    return float(np.clip(thr[np.argmax(tpr - fpr)], 0, 1))
+    t = float(np.clip(thr[np.argmax(tpr - fpr)], 0, 1))
+    below = np.asarray(p, float)[np.asarray(p, float) < t]
+    return float((t + below.max())/2) if len(below) else t
 
 class DegenerateResult(ConfigError):
     "Metrics that would be meaningless (an empty or one-class test set): the run stops with this message rather than report NaN as a result."

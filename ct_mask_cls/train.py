@@ -41,10 +41,12 @@ class Classifier(nn.Module):
         super().__init__()
         self.encoder, self.norm, self.head, self.roi_pool = encoder, nn.BatchNorm1d(n_feat), nn.Linear(n_feat, 1), roi_pool
         self.top = top if roi_pool else 0.          # a fraction of an organ; without one, max pooling
+        self.to(memory_format=torch.channels_last_3d)   # 3D convolutions on a CPU run several times faster channels-last (see below)
     def features(self, x):
         "Pooled features (B, n_feat), before normalisation."
         roi = None
         if self.roi_pool: x, roi = x[:, :-1], x[:, -1:]
+        if not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()): x = x.contiguous(memory_format=torch.channels_last_3d)   # exported graphs keep the default layout
         return topk_pool(self.encoder(x), roi, self.top)
     def forward(self, x): return self.head(self.norm(self.features(x)))
 

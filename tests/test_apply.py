@@ -105,7 +105,7 @@ def test_export_torchscript_without_the_package(tiny, tmp_path):
     from ct_mask_cls.data import input_spec, make_dataset, records
     from ct_mask_cls.train import load_trained
     import torch
-    cfg = load_config(run/'config.yaml'); man = pd.read_csv(run/'mask'/'manifest.csv', dtype={'case_id': str, 'patient_id': str}, keep_default_na=False)
+    cfg = load_config(cp); man = pd.read_csv(run/'mask'/'manifest.csv', dtype={'case_id': str, 'patient_id': str}, keep_default_na=False)
     spec = input_spec(cfg, 'zero', json.loads((run/'mask'/'manifest.json').read_text()))
     x = torch.stack([d['image'] for d in make_dataset(records(man, 'test'), spec)])
     with torch.no_grad(): eager = load_trained(cfg, spec, run/'train'/'zero')(x).numpy()
