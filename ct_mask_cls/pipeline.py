@@ -363,7 +363,7 @@ def explain_mode(cfg:RunConfig, run_dir:str|Path, mode:str, progress:bool=True, 
     with atomic_path(out/'summary.csv') as t: xai.xai_summary(df, sanity).to_csv(t, index=False)
     with atomic_path(out/'agreement.csv') as t: xai.method_agreement(out, df).to_csv(t, index=False)
     record(out/'xai.json', key, [p for p in out.rglob('*') if p.is_file() and p.name != 'xai.json'])
-    return df
+    return read_table(out/'cases.csv')                   # what a reuse returns, so a rerun and a first run give the same table
 
 def read_xai(run_dir:str|Path, mode:str) -> tuple[pd.DataFrame, pd.DataFrame]:
     "A mode's explanation table (one row per case and method) and its summary."

@@ -93,9 +93,20 @@ def _inputs(cfg:RunConfig, stage:str) -> list:
         return [file_fingerprint(ext) if ext.exists() else []]
     return []
 
+def _upstream(cfg:RunConfig, name:str) -> list:
+    "The data outputs (sizes and checksums, without notebooks and pages) that the stages before `name` recorded when they last finished."
+    lay, out = RunLayout(cfg.run_dir), []
+    for s in STAGES[:STAGES.index(name)]:
+        nb, html, done = lay.stage_files(s)
+        try: outs = json.loads(done.read_text()).get('outputs', {})
+        except (OSError, ValueError): outs = {}
+        pages = {os.path.relpath(p.resolve(), done.parent.resolve()) for p in (nb, html)}
+        out.append(sorted((k, v) for k, v in outs.items() if k not in pages))
+    return out
+
 def stage_key(cfg:RunConfig, name:str) -> str:
-    "Hash of the settings this stage and the stages before it depend on (all but execution-only ones) and of their inputs' fingerprints."
-    return hash_obj([config_part(cfg, upto=name)] + [_inputs(cfg, s) for s in STAGES[:STAGES.index(name) + 1]])
+    "Hash of the settings this stage and the stages before it depend on (all but execution-only ones), of their inputs' fingerprints, and of what the stages before it produced."
+    return hash_obj([config_part(cfg, upto=name)] + [_inputs(cfg, s) for s in STAGES[:STAGES.index(name) + 1]] + _upstream(cfg, name))
 
 def stage_outputs(lay:RunLayout, name:str) -> list:
     "The files a finished stage leaves: its notebook, its page and everything in its folders (the input cache is checked entry by entry instead)."
@@ -248,14 +259,14 @@ def run_stage(name:str, cfg:RunConfig, force:bool=False) -> dict:
     lay = RunLayout(cfg.run_dir)
     lay.root.mkdir(parents=True, exist_ok=True)
     nb, html, done = lay.stage_files(name)
-    key = stage_key(cfg, name)
+    t0, key = time.time(), stage_key(cfg, name)
     rec = reusable(done, key, force, f'stage {name}')
-    if rec: return dict(rec, reused=True)
+    if rec: return dict(rec, reused=True, seconds=round(time.time() - t0, 1))     # (the time the check took, not the first run's)
     done.unlink(missing_ok=True)
     html.unlink(missing_ok=True)
     cp = write_run_config(cfg)
     tmp = nb.with_name('.running.' + nb.name)
-    t0, env = time.time(), {'CT_MASK_CLS_PROGRESS': 'parent'}                 # the kernel inherits it: progress bars go to this terminal, not into the report
+    env = {'CT_MASK_CLS_PROGRESS': 'parent'}                 # the kernel inherits it: progress bars go to this terminal, not into the report
     if cfg.preprocess.pseudonymise: env['CT_MASK_CLS_SALT'] = pseudonym_key(cfg.preprocess)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -325,7 +336,7 @@ def run_pipeline(cfg:RunConfig, force:bool=False, stages:list|None=None, echo=pr
             recs.append(r)
             _record_timing(cfg, r)
             echo(f"[{s}] {'reused' if r['reused'] else 'done'} in {r['seconds']} s -> {cfg.run_dir/r['html']}")
-            if s != 'index': interim_index(cfg)
+            if s != 'index' and not r['reused']: interim_index(cfg)   # (a reused stage changed nothing, and a finished index stays reusable)
         lay = RunLayout(cfg.run_dir)
         if not stages or list(stages) == STAGES: os.replace(lay.path('config.pending.yaml'), lay.config_yaml)   # every stage it describes has succeeded
     return recs

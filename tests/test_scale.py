@@ -144,7 +144,7 @@ def test_gradcam_on_dask_workers_matches_in_process(tmp_path):
     ref = stage_xai(cfg, run, progress=False).sort_values(['case_id', 'method']).reset_index(drop=True)
     maps = {r.nifti: nib.load(str(RunLayout(run).xai_dir('zero')/r.nifti)).get_fdata() for r in ref.itertuples()}
     cfg = dataclasses.replace(cfg, executor=ExecutorConfig(kind='dask', n_workers=2))
-    got = stage_xai(cfg, run, progress=False).sort_values(['case_id', 'method']).reset_index(drop=True)
+    got = stage_xai(cfg, run, progress=False, force=True).sort_values(['case_id', 'method']).reset_index(drop=True)
     close_dask_clients()
     num = [c for c in ref.columns if ref[c].dtype.kind == 'f']
     pd.testing.assert_frame_equal(got.drop(columns=num), ref.drop(columns=num))
