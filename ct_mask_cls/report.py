@@ -351,11 +351,12 @@ def compare_runs(run_a:str|Path, run_b:str|Path) -> tuple[pd.DataFrame, pd.DataF
 def flow_counts(series:pd.DataFrame, cases:pd.DataFrame, manifest:pd.DataFrame) -> list[tuple[str, int, list]]:
     "(step, count, [(reason, n), …] excluded after it) for the flow diagram."
     top = lambda s: [(str(k), int(v)) for k, v in s.value_counts().head(3).items()]
+    why = lambda d: d['reason'].astype(object).where(d['reason'].notna(), '').astype(str) if 'reason' in d else pd.Series('', index=d.index)   # (an all-empty column reads as float)
     ok_cases = cases[cases.status == 'ok']
     ok = manifest[manifest.status == 'ok']
-    steps = [('series found', len(series), top(series[series.status != 'converted'].reason) if len(series) else []),
-             ('CT cases usable', len(ok_cases), top(cases[cases.status != 'ok'].reason)),
-             ('cases with an ROI and a label', len(ok), top(manifest[manifest.status != 'ok'].reason.str.split(';').str[0]))]
+    steps = [('series found', len(series), top(why(series)[series.status != 'converted']) if len(series) else []),
+             ('CT cases usable', len(ok_cases), top(why(cases)[cases.status != 'ok'])),
+             ('cases with an ROI and a label', len(ok), top(why(manifest)[manifest.status != 'ok'].str.split(';').str[0]))]
     steps.append(('in the study: ' + ', '.join(f"{s} {int((ok.split == s).sum())}" for s in ('train', 'val', 'test')), len(ok), []))
     return steps if len(series) else steps[1:]
 
