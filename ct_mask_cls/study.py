@@ -103,8 +103,10 @@ def compared_mode(modes:list, signals:dict, val_auc:dict, configured:str, strong
              + (f", {' and '.join(m for m in masked if s not in blind[m])} can" if any(s not in blind[m] for m in masked) else '') + '.'
              for s in hot if any(s in blind[m] for m in masked)]
     able = [m for m in masked if not blind[m]] or masked
+    if configured in able and not blind.get(configured):
+        return configured, notes + [f"The headline compares {configured} (mask.mode, the comparison declared before the run) with none; the other masked modes are secondary."]
     known = {m: val_auc[m] for m in able if not pd.isna(val_auc.get(m, np.nan))}
-    if not known: return (configured if configured in able else able[0]), notes
+    if not known: return able[0], notes
     best = max(known, key=lambda m: (known[m], m == configured))
     why = f"The headline compares {best} with none: the best validation AUC ({known[best]:.2f}) among the masked modes" + (' that can see it.' if notes else '.')
     return best, notes + [why]
