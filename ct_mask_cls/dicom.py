@@ -15,8 +15,8 @@ from .core import *
 
 # %% auto #0
 __all__ = ['CT_SOP', 'SERIES_COLUMNS', 'is_dicom', 'find_dicom_files', 'read_header', 'series_key', 'classify_series',
-           'dcm2niix_bin', 'run_dcm2niix', 'to_canonical_hu', 'resample', 'Series', 'read_headers', 'file_chunks',
-           'scan_series', 'source_fingerprint', 'SeriesRejected', 'slice_geometry', 'regularise_stack',
+           'dcm2niix_bin', 'run_dcm2niix', 'check_complete', 'to_canonical_hu', 'resample', 'Series', 'read_headers',
+           'file_chunks', 'scan_series', 'source_fingerprint', 'SeriesRejected', 'slice_geometry', 'regularise_stack',
            'convert_series', 'nifti_inputs', 'hu_flag', 'pseudonym', 'convert_tree']
 
 # %% ../nbs/01_dicom.ipynb #96dc96dd
@@ -120,7 +120,19 @@ def run_dcm2niix(files:list, out_dir:str|Path, name:str='series') -> list[Path]:
         r = subprocess.run([dcm2niix_bin(), '-z', 'n', '-b', 'n', '-w', '1', '-f', name, '-o', str(out_dir), src], capture_output=True, text=True)   # uncompressed: we re-save anyway
     outs = sorted(out_dir.glob(f'{name}*.nii'))
     if r.returncode != 0 and not outs: raise RuntimeError(f"dcm2niix failed ({r.returncode}): {r.stderr.strip() or r.stdout.strip()[-500:]}")
+    for o in outs: check_complete(o)
     return outs
+
+def check_complete(path:str|Path) -> Path:
+    "Raise `WriteFailed` if the uncompressed NIfTI at `path` is shorter than its header says (a write cut off by a full disk); else return it."
+    path = Path(path)
+    size = path.stat().st_size
+    try:
+        h = nib.Nifti1Header.from_fileobj(open(path, 'rb'))
+        need = int(h['vox_offset']) + int(np.prod(h.get_data_shape()))*h.get_data_dtype().itemsize
+    except Exception: need = 352 if size < 352 else 0
+    if size < need: raise WriteFailed(f"{path} holds {size} of its {need} bytes: the write was cut off; is the disk that holds {path.parent} full?")
+    return path
 
 def to_canonical_hu(img:nib.Nifti1Image) -> nib.Nifti1Image:
     "Reorient to canonical RAS and store HU as int16."

@@ -37,5 +37,7 @@ def _logs_to_terminal():
         def emit(self, rec): say(f"{rec.levelname.lower()}: {rec.name}: {rec.getMessage()}")
     root = logging.getLogger()
     root.handlers[:] = [_Say(level=logging.WARNING)]
+    from .runner import quiet_kernel_logs
+    quiet_kernel_logs()                                  # the kernel's own messaging errors: one line each, no traceback
 
 _logs_to_terminal()

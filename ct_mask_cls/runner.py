@@ -6,15 +6,16 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/runner.html.md"""
 
 # %% ../nbs/14_runner.ipynb #4d40781f
 from __future__ import annotations
-import contextlib, json, os, shutil, subprocess, sys, tempfile, time, importlib.metadata as md
+import contextlib, json, logging, os, shutil, subprocess, sys, tempfile, time, importlib.metadata as md
 from pathlib import Path
 import yaml
 from .core import *
 
 # %% auto #0
 __all__ = ['STAGES', 'STAGE_FOLDERS', 'PAGE_CSS', 'CURRENT', 'input_ids', 'preflight', 'stage_key', 'stage_outputs', 'stages_dir',
-           'html_page', 'render_html', 'find_chromium', 'check_reports', 'notebook_errors', 'write_run_config',
-           'run_stage', 'time_left', 'run_pipeline', 'run_cluster', 'badge', 'interim_index', 'versions', 'git_commit']
+           'html_page', 'render_html', 'find_chromium', 'check_reports', 'notebook_errors', 'quiet_kernel_logs',
+           'write_run_config', 'run_stage', 'time_left', 'run_pipeline', 'run_cluster', 'badge', 'interim_index',
+           'versions', 'git_commit']
 
 # %% ../nbs/14_runner.ipynb #e8682134
 def input_ids(cfg:RunConfig) -> set:
@@ -233,6 +234,23 @@ def _kernel_manager(folder:str|Path):
             self.transport, self.ip = 'ipc', str(Path(folder) / 'k')
     return IPCKernelManager
 
+class _OneLine(logging.Filter):
+    "Turns a log record's traceback into one line: '(ExcType: message)' after its text."
+    def filter(self, rec):
+        if rec.exc_info and rec.exc_info[1] is not None:
+            e = rec.exc_info[1]
+            rec.msg, rec.args, rec.exc_info, rec.exc_text = f"{rec.getMessage()} ({type(e).__name__}: {e})", (), None, None
+        return True
+
+def quiet_kernel_logs():
+    """Errors that the kernel's messaging (tornado, ZeroMQ streams, asyncio, the kernel app) logs in this process, such as a callback that cannot write when
+    the disk is full, print as one line, never a traceback: the stage's own error says which stage and file failed."""
+    from traitlets.config import Application
+    logs = [logging.getLogger(n) for n in ('tornado.general', 'tornado.application', 'asyncio')]
+    if Application.initialized(): logs.append(Application.instance().log)          # in a stage kernel: IPKernelApp's own log
+    for lg in logs:
+        if not any(isinstance(f, _OneLine) for f in lg.filters): lg.addFilter(_OneLine())
+
 def write_run_config(cfg:RunConfig) -> Path:
     "Write the effective config for the stage kernels as config.pending.yaml in the run folder, secrets blanked; return its path."
     lay = RunLayout(cfg.run_dir)
@@ -256,6 +274,7 @@ def run_stage(name:str, cfg:RunConfig, force:bool=False) -> dict:
     "Execute stage `name`'s notebook for `cfg` into its run folder; return its timing record."
     import papermill as pm
     if name not in STAGES: raise ConfigError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
+    quiet_kernel_logs()
     lay = RunLayout(cfg.run_dir)
     lay.root.mkdir(parents=True, exist_ok=True)
     nb, html, done = lay.stage_files(name)
