@@ -309,6 +309,9 @@ def run_stage(name:str, cfg:RunConfig, force:bool=False) -> dict:
         for k, v in saved.items():
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
+    try: json.loads(tmp.read_text())                     # papermill can return after a save that a full disk cut off
+    except (OSError, ValueError):
+        raise StageFailed(f"stage '{name}' could not write its notebook {tmp} completely (is the disk full?); it stays under that name, and a rerun redoes the stage") from None
     os.replace(tmp, nb)
     try: render_html(nb, html)
     except OSError as e: raise StageFailed(f"stage '{name}' could not write its report {html}: {e.strerror or e}") from None
