@@ -17,7 +17,7 @@ def main():
     from ct_mask_cls.data import make_dataset, records
     from ct_mask_cls import train as trn
     run = Path(a.run).resolve(); lay = RunLayout(run)
-    cfg = load_config(next(p for p in (lay.config_yaml, lay.path('config.pending.yaml')) if p.exists()))
+    cfg = load_config(lay.run_config())
     man, _ = read_manifest(run)
     tr, va = records(man, 'train'), records(man, 'val')
     print(f"run {run}: {len(tr)} training and {len(va)} validation cases, model {cfg.train.model}, batch {cfg.train.batch_size}, {torch.get_num_threads()} threads")
@@ -27,7 +27,7 @@ def main():
         for i in range(len(ds)): ds[i]                                          # the cache filled and held in memory
         t0 = time.time(); batches = [ds[i] for i in range(len(ds))]; t_data = time.time() - t0
         with tempfile.TemporaryDirectory() as tmp:
-            c = load_config(next(p for p in (lay.config_yaml, lay.path('config.pending.yaml')) if p.exists()))
+            c = load_config(lay.run_config())
             c.train.epochs, c.train.patience = a.epochs, 100
             trn.fit(c, man, spec, tmp, lay.cache, progress=False, force=True)
             hist = pd.read_csv(Path(tmp)/'history.csv')

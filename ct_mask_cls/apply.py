@@ -28,7 +28,7 @@ def trained_modes(run_dir:str|Path) -> list:
 def load_run(run_dir:str|Path, mode:str|None=None) -> tuple[RunConfig, RunLayout, str]:
     "(config, layout, mode) of a finished run: the config the mode's model was trained with (its own copy), never the run's current one; `mode` defaults to the run's configured mode."
     lay = RunLayout(run_dir)
-    run_cfg = next((p for p in (lay.config_yaml, lay.path('config.pending.yaml')) if p.is_file()), None)
+    run_cfg = lay.run_config()
     if run_cfg is None: raise NoTrainedModel(f"{run_dir} is not a run folder: {lay.config_yaml.name} is missing (make one with `ct-mask-cls run CONFIG`)")
     modes = trained_modes(run_dir)
     if mode is None:

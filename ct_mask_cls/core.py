@@ -543,6 +543,11 @@ class RunLayout:
     @property
     def config_yaml(self): return self.path('config.yaml')
     @property
+    def pending_yaml(self): return self.path('config.pending.yaml')
+    def run_config(self) -> Path|None:
+        "The config that describes the run: config.yaml, or while no run has yet succeeded with it, config.pending.yaml; None if neither."
+        return next((p for p in (self.config_yaml, self.pending_yaml) if p.is_file()), None)
+    @property
     def lock(self): return self.path('.lock')
     def stage_files(self, name:str) -> tuple[Path, Path, Path]:
         "(executed notebook, HTML report, done-marker) of a stage."

@@ -281,7 +281,7 @@ def run_summary(run_dir:str|Path) -> dict:
     import json
     from ct_mask_cls.study import caveats
     lay = RunLayout(run_dir)
-    cfg_path = next((p for p in (lay.config_yaml, lay.path('config.pending.yaml')) if p.is_file()), None)
+    cfg_path = lay.run_config()
     cfg = load_config(cfg_path) if cfg_path else None
     recs = [json.loads(p.read_text()) for p in lay.path('.stages').glob('*.json')] if lay.path('.stages').is_dir() else []
     done = {r.get('stage') for r in recs}
@@ -327,7 +327,7 @@ def compare_runs(run_a:str|Path, run_b:str|Path) -> tuple[pd.DataFrame, pd.DataF
     cfgs = []
     for r in (run_a, run_b):
         lay = RunLayout(r)
-        p = next((q for q in (lay.config_yaml, lay.path('config.pending.yaml')) if q.is_file()), None)
+        p = lay.run_config()
         if p is None: raise ConfigError(f"{r} is not a run folder (no config.yaml)")
         cfgs.append(config_part(load_config(p), upto='index'))
     keys = [k for k in cfgs[0] if cfgs[0].get(k) != cfgs[1].get(k)]

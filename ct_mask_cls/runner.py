@@ -254,7 +254,7 @@ def quiet_kernel_logs():
 def write_run_config(cfg:RunConfig) -> Path:
     "Write the effective config for the stage kernels as config.pending.yaml in the run folder, secrets blanked; return its path."
     lay = RunLayout(cfg.run_dir)
-    p = lay.path('config.pending.yaml')
+    p = lay.pending_yaml
     atomic_write_text(p, "# effective configuration of this run (secrets are never written)\n" + yaml.safe_dump(config_to_dict(cfg, blank=True), sort_keys=False, allow_unicode=True))
     return p
 
@@ -360,7 +360,7 @@ def run_pipeline(cfg:RunConfig, force:bool=False, stages:list|None=None, echo=pr
             echo(f"[{s}] {'reused' if r['reused'] else 'done'} in {r['seconds']} s -> {cfg.run_dir/r['html']}")
             if s != 'index' and not r['reused']: interim_index(cfg)   # (a reused stage changed nothing, and a finished index stays reusable)
         lay = RunLayout(cfg.run_dir)
-        if not stages or list(stages) == STAGES: os.replace(lay.path('config.pending.yaml'), lay.config_yaml)   # every stage it describes has succeeded
+        if not stages or list(stages) == STAGES: os.replace(lay.pending_yaml, lay.config_yaml)   # every stage it describes has succeeded
     return recs
 
 @contextlib.contextmanager
