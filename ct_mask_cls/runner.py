@@ -12,10 +12,10 @@ import yaml
 from .core import *
 
 # %% auto #0
-__all__ = ['STAGES', 'STAGE_FOLDERS', 'PAGE_CSS', 'CURRENT', 'input_ids', 'preflight', 'stage_key', 'stage_outputs', 'stages_dir',
-           'html_page', 'render_html', 'find_chromium', 'check_reports', 'notebook_errors', 'quiet_kernel_logs',
-           'write_run_config', 'run_stage', 'time_left', 'run_pipeline', 'run_cluster', 'badge', 'interim_index',
-           'versions', 'git_commit']
+__all__ = ['STAGES', 'STAGE_FOLDERS', 'PAGE_CSS', 'CURRENT', 'WARM_IMPORTS', 'input_ids', 'preflight', 'stage_key',
+           'stage_outputs', 'stages_dir', 'html_page', 'render_html', 'find_chromium', 'check_reports',
+           'notebook_errors', 'quiet_kernel_logs', 'write_run_config', 'kernel_env', 'run_stage', 'time_left',
+           'run_pipeline', 'run_cluster', 'WarmKernels', 'badge', 'interim_index', 'versions', 'git_commit']
 
 # %% ../nbs/14_runner.ipynb #e8682134
 def input_ids(cfg:RunConfig) -> set:
@@ -270,8 +270,14 @@ def _keep_partial(tmp:Path, nb:Path) -> Path:
 
 CURRENT = {}                                        # the stage running in this process (for the CLI's one-line interrupt message)
 
-def run_stage(name:str, cfg:RunConfig, force:bool=False) -> dict:
-    "Execute stage `name`'s notebook for `cfg` into its run folder; return its timing record."
+def kernel_env(cfg:RunConfig) -> dict:
+    "Environment variables a stage kernel gets on top of this process's."
+    env = {'CT_MASK_CLS_PROGRESS': 'parent'}                 # progress bars go to this terminal, not into the report
+    if cfg.preprocess.pseudonymise: env['CT_MASK_CLS_SALT'] = pseudonym_key(cfg.preprocess)
+    return env
+
+def run_stage(name:str, cfg:RunConfig, force:bool=False, kernels:WarmKernels|None=None, more:bool=False) -> dict:
+    "Execute stage `name`'s notebook for `cfg` into its run folder (on a kernel from `kernels` if given, warming the next when `more` stages follow); return its timing record."
     import papermill as pm
     if name not in STAGES: raise ConfigError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
     quiet_kernel_logs()
@@ -285,15 +291,15 @@ def run_stage(name:str, cfg:RunConfig, force:bool=False) -> dict:
     html.unlink(missing_ok=True)
     cp = write_run_config(cfg)
     tmp = nb.with_name('.running.' + nb.name)
-    env = {'CT_MASK_CLS_PROGRESS': 'parent'}                 # the kernel inherits it: progress bars go to this terminal, not into the report
-    if cfg.preprocess.pseudonymise: env['CT_MASK_CLS_SALT'] = pseudonym_key(cfg.preprocess)
+    env = kernel_env(cfg)
     saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
+    os.environ.update(env)                                   # a kernel started by papermill inherits it
     sockets = tempfile.mkdtemp(prefix='ctmc-kernel-')
     CURRENT['stage'] = name
     try:
+        kernel = dict(engine_name=_warm_engine(), km=kernels.take(more)) if kernels else dict(kernel_manager_class=_kernel_manager(sockets))
         pm.execute_notebook(str(stages_dir()/f'{name}.ipynb'), str(tmp), parameters=dict(config_path=str(cp), run_dir=str(lay.root), force=bool(force)),
-                            kernel_name='python3', progress_bar=False, cwd=str(lay.root), log_output=False, kernel_manager_class=_kernel_manager(sockets))
+                            kernel_name='python3', progress_bar=False, cwd=str(lay.root), log_output=False, **kernel)
     except pm.PapermillExecutionError as e:
         kept = _keep_partial(tmp, nb)
         raise StageFailed(f"stage '{name}' failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n  partial notebook kept: {kept}") from None
@@ -346,12 +352,13 @@ def run_pipeline(cfg:RunConfig, force:bool=False, stages:list|None=None, echo=pr
     "Check everything first, take the run folder's lock, then run every stage in order, keeping index.html up to date after each stage and on failure; returns the timing records."
     preflight(cfg)
     recs = []
-    with RunLock(cfg.run_dir, wait=wait, echo=echo), run_cluster(cfg, echo):
+    todo = list(stages or STAGES)
+    with RunLock(cfg.run_dir, wait=wait, echo=echo), run_cluster(cfg, echo), WarmKernels(kernel_env(cfg), cfg.run_dir) as kernels:
         write_run_config(cfg)
-        for s in stages or STAGES:
-            eta = time_left(cfg, (stages or STAGES)[list(stages or STAGES).index(s):], force)
+        for i, s in enumerate(todo):
+            eta = time_left(cfg, todo[i:], force)
             echo((f"[{s}] running…" if force else f"[{s}] …") + (f"  (about {eta/60:.0f} min left for the run, from its last timings)" if eta else ''))
-            try: r = run_stage(s, cfg, force)
+            try: r = run_stage(s, cfg, force, kernels, more=i + 1 < len(todo))
             except BaseException as e:
                 interim_index(cfg, failed=(s, str(e).splitlines()[0] if str(e) else type(e).__name__))
                 raise
@@ -379,6 +386,69 @@ def run_cluster(cfg:RunConfig, echo=print):
         close_dask_clients()                         # any kept in this process (predict and evaluate run stages here)
         client.close()
         cluster.close()
+
+# %% ../nbs/14_runner.ipynb #7b1c0a02
+WARM_IMPORTS = ('ct_mask_cls.kit', 'ct_mask_cls.train', 'ct_mask_cls.xai', 'ct_mask_cls.study')
+
+def _import_in(connection_file:str, modules:tuple):
+    "Have the kernel at `connection_file` import `modules` (silently, outside its history); returns when it has."
+    from jupyter_client import BlockingKernelClient
+    kc = BlockingKernelClient(connection_file=connection_file)
+    kc.load_connection_file()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=120)
+        kc.execute('\n'.join(f'import {m}' for m in modules), silent=True, store_history=False, reply=True, timeout=900)
+    except Exception: pass                                   # (a failed warm-up costs only its time: the stage's own cells import again and report any error)
+    finally: kc.stop_channels()
+
+class WarmKernels:
+    "Stage kernels started one stage ahead, each importing `modules` in the background; a context manager that shuts down any left over."
+    def __init__(self, env:dict, cwd:str|Path, modules:tuple=WARM_IMPORTS):
+        self.env, self.cwd, self.modules, self.next, self.taken = dict(env), str(cwd), tuple(modules), None, []
+    def _start(self):
+        import threading
+        from jupyter_core.utils import run_sync
+        sockets = tempfile.mkdtemp(prefix='ctmc-kernel-')
+        km = _kernel_manager(sockets)(kernel_name='python3')
+        run_sync(km.start_kernel)(cwd=self.cwd, env=dict(os.environ, **self.env))
+        km._ctmc_sockets = sockets
+        km._ctmc_warm = threading.Thread(target=_import_in, args=(km.connection_file, self.modules), daemon=True)
+        km._ctmc_warm.start()
+        return km
+    def take(self, more:bool=False):
+        "A started kernel manager for one stage (the warm one if there is one); starts warming another when `more` stages follow."
+        km, self.next = self.next or self._start(), None
+        if more: self.next = self._start()
+        km._ctmc_warm.join()
+        self.taken.append(km)
+        return km
+    def _stop(self, km):
+        from jupyter_core.utils import run_sync
+        try:
+            if run_sync(km.is_alive)(): run_sync(km.shutdown_kernel)(now=True)
+            km.cleanup_resources()
+        except Exception: pass
+        shutil.rmtree(km._ctmc_sockets, ignore_errors=True)
+    def __enter__(self): return self
+    def __exit__(self, *exc):
+        for km in self.taken + [self.next] * (self.next is not None): self._stop(km)   # (nbclient has shut down those it ran; this stops any it did not reach)
+        self.next, self.taken = None, []
+
+def _warm_engine() -> str:
+    "Register (once) and name papermill's nbclient engine run on a kernel started beforehand (`km=`), which it shuts down at the end."
+    from papermill.engines import NBClientEngine, papermill_engines, remove_args, logger
+    from papermill.clientwrap import PapermillNotebookClient
+    class _OwnedKernelClient(PapermillNotebookClient):
+        def execute(self, **kw): return super().execute(cleanup_kc=True, **kw)   # the kernel was given, but this run is its only user
+    class WarmKernelEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None, stderr_file=None, start_timeout=60, execution_timeout=None, **kw):
+            kw = remove_args(['input_path', 'timeout', 'startup_timeout'], **kw)
+            return _OwnedKernelClient(nb_man, kernel_name=kernel_name, log=logger, log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file,
+                                      startup_timeout=start_timeout, timeout=execution_timeout, **kw).execute()
+    if 'ct_mask_cls_warm' not in papermill_engines._engines: papermill_engines.register('ct_mask_cls_warm', WarmKernelEngine)
+    return 'ct_mask_cls_warm'
 
 # %% ../nbs/14_runner.ipynb #d2eac4bf
 def badge(kind:str, text:str) -> str:

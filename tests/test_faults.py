@@ -38,13 +38,22 @@ def preds(run, mode='zero'):
     return read_table(RunLayout(run).model_dir(mode)/'predictions.csv').set_index('case_id').prob
 
 def test_a_train_change_retrains_every_mode_and_force_redoes_all(base, tmp_path):
-    "After `--set train.lr=...`, the study retrains every mode (not only the configured one); after an xai change every mode's maps are redone; --force redoes all of it."
+    """After `--set train.lr=...`, the study retrains every mode (not only the configured one); after an xai change every mode's maps
+    are redone; `study --force` (the command that once changed nothing) redoes all of it. The first run's output goes to a log
+    opened for appending, as under nohup, cron or SLURM: earlier lines stay, in order, with no NUL bytes."""
     cp = copy_run(base, tmp_path)
     run = load_config(cp).run_dir
     before = {m: preds(run, m) for m in ('zero', 'none')}
     maps = {m: (run/'xai'/m/'xai.json').read_text() for m in ('zero', 'none')}
-    r = run_cli('run', cp, '--set', 'train.lr=0.02')
-    assert r.returncode == 0, r.stderr[-2000:]
+    log = tmp_path/'run.log'
+    log.write_text('first line of the log\n')
+    exe = Path(sys.executable).parent/'ct-mask-cls'
+    with open(log, 'a') as f:
+        r = subprocess.run([str(exe), 'run', str(cp), '--set', 'train.lr=0.02'], stdout=f, stderr=f, timeout=900)
+    text = log.read_bytes()
+    assert r.returncode == 0, text[-2000:]
+    assert b'\x00' not in text and text.startswith(b'first line of the log\n')                # stage kernels append to the log, never truncate it
+    assert text.index(b'[train]') < text.index(b'[xai]') < text.index(b'[study]') < text.index(b'[index]')
     for m in ('zero', 'none'):
         assert not np.allclose(preds(run, m).values, before[m].values), m                    # both modes retrained
         assert (run/'xai'/m/'xai.json').read_text() != maps[m], m                            # and re-explained (their models changed)
@@ -57,10 +66,12 @@ def test_a_train_change_retrains_every_mode_and_force_redoes_all(base, tmp_path)
         assert (run/'train'/m/'best_model.pt').stat().st_mtime_ns == stamp[m]                 # an xai change retrains nothing
         assert json.loads((run/'xai'/m/'xai.json').read_text())['key'] != xj[m]               # but redoes every mode's maps
         assert len(read_table(run/'xai'/m/'cases.csv').case_id.unique()) == 3
-    r = run_cli('run', cp, '--set', 'train.lr=0.02', '--set', 'xai.n_cases=3', '--force')
+    xstamp = {m: (run/'xai'/m/'xai.json').stat().st_mtime_ns for m in ('zero', 'none')}
+    r = run_cli('stage', 'study', cp, '--set', 'train.lr=0.02', '--set', 'xai.n_cases=3', '--force')
     assert r.returncode == 0, r.stderr[-2000:]
     for m in ('zero', 'none'):
-        assert (run/'train'/m/'best_model.pt').stat().st_mtime_ns != stamp[m], m             # --force: trained again
+        assert (run/'train'/m/'best_model.pt').stat().st_mtime_ns != stamp[m], m             # --force: every mode trained again
+        assert (run/'xai'/m/'xai.json').stat().st_mtime_ns != xstamp[m], m                   # and explained again
         np.testing.assert_allclose(preds(run, m).values, after_lr[m].values, atol=1e-5)      # to the same result (seeded)
 
 def test_damaged_files_redo_only_their_case(base, tmp_path):
@@ -134,23 +145,11 @@ def test_a_full_disk_names_stage_and_path_and_the_rerun_recovers(base, tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     np.testing.assert_allclose(preds(run).loc[ref.index].values, ref.values, atol=1e-5)
 
-def test_redirected_log_keeps_every_line(base, tmp_path):
-    "Stage output goes to the terminal appended, never truncating a redirected log: earlier lines stay, in order, with no NUL bytes."
-    cp = copy_run(base, tmp_path)
-    log = tmp_path/'run.log'
-    log.write_text('first line of the log\n')
-    exe = Path(sys.executable).parent/'ct-mask-cls'
-    with open(log, 'a') as f:
-        r = subprocess.run([str(exe), 'run', str(cp), '--set', 'train.lr=0.02'], stdout=f, stderr=f, timeout=900)
-    assert r.returncode == 0
-    text = log.read_bytes()
-    assert b'\x00' not in text and text.startswith(b'first line of the log\n')
-    assert text.index(b'[preprocess]') < text.index(b'[train]') < text.index(b'[index]')
-
 def test_patient_called_NA_is_a_patient(tmp_path):
     "labels.csv read without NA parsing: the ids NA, null and None are ids like any other, from the labels file to the manifest."
     from ct_mask_cls.core import save_nifti
     from ct_mask_cls.synth import make_phantom
+    from ct_mask_cls.pipeline import stage_preprocess, stage_segment, stage_mask
     rng = np.random.default_rng(1)
     (tmp_path/'ct').mkdir()
     ids = ['NA', 'null', 'None', 'P1', 'P2', 'P3', 'P4', 'P5']
@@ -162,8 +161,7 @@ def test_patient_called_NA_is_a_patient(tmp_path):
     d['data'] = dict(nifti_dir=str(tmp_path/'ct'), labels_csv=str(tmp_path/'labels.csv'))
     d['split'] = dict(seed=0, val_frac=0.25, test_frac=0.25)
     (tmp_path/'c.yaml').write_text(yaml.safe_dump(d))
-    for s in ('preprocess', 'segment', 'mask'):
-        r = run_cli('stage', s, tmp_path/'c.yaml')
-        assert r.returncode == 0, r.stderr[-2000:]
+    cfg = load_config(tmp_path/'c.yaml')
+    for f in (stage_preprocess, stage_segment, stage_mask): f(cfg, cfg.run_dir, progress=False)   # the stages' own functions, without a kernel each
     man = read_table(tmp_path/'runs'/'na'/'mask'/'manifest.csv')
     assert set(man.case_id) == set(ids) and (man.status == 'ok').all()
