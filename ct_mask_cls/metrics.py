@@ -12,7 +12,7 @@ from .core import ConfigError
 
 # %% auto #0
 __all__ = ['auc_ci', 'paired_delta_auc', 'seeds_auc', 'seeds_delta_auc', 'ece', 'youden_threshold', 'DegenerateResult',
-           'check_evaluable', 'calibration_fit', 'calibration_ci', 'evaluate']
+           'check_evaluable', 'logit_fits', 'calibration_fit', 'calibration_ci', 'evaluate']
 
 # %% ../nbs/06_metrics.ipynb #e26c1366
 def _boot_indices(groups, n:int, seed:int):
@@ -85,25 +85,46 @@ def check_evaluable(y, what:str='test set'):
     if len(y) == 0: raise DegenerateResult(f"the {what} is empty: nothing to evaluate (check labels.csv and the split settings)")
     if len(set(y.tolist())) < 2: raise DegenerateResult(f"the {what} holds only label {int(y[0])} ({len(y)} cases): AUC is undefined; both classes are needed in every split")
 
+def logit_fits(x, y, w) -> np.ndarray:
+    "Unpenalised logistic regressions of `y` on `x`, one per row of case weights `w` (fits × cases): rows of (intercept, slope), NaN where the classes are separated (no finite fit)."
+    from scipy.special import expit
+    x, y, w = np.asarray(x, float), np.asarray(y, float), np.atleast_2d(np.asarray(w, float))
+    on0, on1 = (w > 0) & (y == 0), (w > 0) & (y == 1)
+    ok = on0.any(1) & on1.any(1) & (np.where(on0, x, -np.inf).max(1) > np.where(on1, x, np.inf).min(1)) \
+         & (np.where(on1, x, -np.inf).max(1) > np.where(on0, x, np.inf).min(1))      # the classes overlap in x: a finite fit exists
+    X, W, beta = np.stack([np.ones_like(x), x], 1), np.where(ok[:, None], w, 0.), np.zeros((len(w), 2))
+    ll = lambda b: (W*(y*(b @ X.T) - np.logaddexp(0, b @ X.T))).sum(1)
+    for _ in range(100):                                                            # Newton's method, step halved while the likelihood drops
+        mu = expit(beta @ X.T)
+        H = np.einsum('fn,ni,nj->fij', mu*(1 - mu)*W, X, X) + np.where(ok, 0, 1)[:, None, None]*np.eye(2)
+        step, t, base = np.linalg.solve(H, (((y - mu)*W) @ X)[..., None])[..., 0], np.ones(len(w)), ll(beta)
+        for _ in range(30):
+            worse = ll(beta + t[:, None]*step) < base - 1e-12
+            if not worse.any(): break
+            t[worse] /= 2
+        beta += t[:, None]*step
+        if np.abs(t[:, None]*step).max() < 1e-10: break
+    beta[~ok] = np.nan
+    return beta
+
+def _logit(p): p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6); return np.log(p/(1 - p))
+
 def calibration_fit(y, p) -> tuple[float, float]:
-    "(intercept, slope) of the logistic recalibration logit P(y=1) = a + b·logit(p): a calibrated model has 0 and 1."
-    from sklearn.linear_model import LogisticRegression
-    lp = np.log(np.clip(p, 1e-6, 1 - 1e-6)/(1 - np.clip(p, 1e-6, 1 - 1e-6)))
-    if len(set(y)) < 2 or np.std(lp) < 1e-9: return float('nan'), float('nan')
-    m = LogisticRegression(C=np.inf, max_iter=1000).fit(lp[:, None], y)
-    return float(m.intercept_[0]), float(m.coef_[0, 0])
+    "(intercept, slope) of the logistic recalibration logit P(y=1) = a + b·logit(p): a calibrated model has 0 and 1; NaN when no finite fit exists."
+    y, lp = np.asarray(y).astype(int), _logit(p)
+    if len(set(y.tolist())) < 2 or np.std(lp) < 1e-9: return float('nan'), float('nan')
+    a, b = logit_fits(lp, y, np.ones(len(y)))[0]
+    return float(a), float(b)
 
 def calibration_ci(y, p, groups=None, n:int=1000, seed:int=0, alpha:float=0.05) -> dict:
-    "Calibration intercept and slope with patient-level bootstrap CIs."
+    "Calibration intercept and slope with patient-level bootstrap CIs (all resamples fitted at once)."
     y, p = np.asarray(y).astype(int), np.asarray(p, float)
     a, b = calibration_fit(y, p)
     out = dict(cal_intercept=a, cal_slope=b, cal_intercept_ci_low=np.nan, cal_intercept_ci_high=np.nan, cal_slope_ci_low=np.nan, cal_slope_ci_high=np.nan)
     if not n or np.isnan(a): return out
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')                  # separable resamples: no finite fit, dropped below
-        bs = np.array([calibration_fit(y[i], p[i]) for i in _boot_indices(np.arange(len(y)) if groups is None else groups, n, seed)])
-    bs = bs[np.isfinite(bs).all(1) & (np.abs(bs) < 50).all(1)]
+    w = np.stack([np.bincount(i, minlength=len(y)) for i in _boot_indices(np.arange(len(y)) if groups is None else groups, n, seed)])
+    bs = logit_fits(_logit(p), y, w)
+    bs = bs[np.isfinite(bs).all(1) & (np.abs(bs) < 50).all(1)]                      # separated resamples have no fit, nearly separated ones no useful one
     if len(bs) >= 20:
         (al, bl), (ah, bh) = np.quantile(bs, alpha/2, axis=0), np.quantile(bs, 1 - alpha/2, axis=0)
         out.update(cal_intercept_ci_low=float(al), cal_intercept_ci_high=float(ah), cal_slope_ci_low=float(bl), cal_slope_ci_high=float(bh))

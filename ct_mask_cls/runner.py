@@ -80,7 +80,8 @@ def preflight(cfg:RunConfig):
 
 # %% ../nbs/14_runner.ipynb #afb41950
 STAGES = list(RunLayout.STAGES)
-STAGE_FOLDERS = dict(preprocess=['preprocess'], segment=['segment'], mask=['mask'], train=['train'], xai=['xai'], study=['study', 'train', 'xai'], index=[])
+STAGE_FOLDERS = dict(preprocess=['preprocess'], segment=['segment'], mask=['mask'], train=['train/metrics.json', 'train/{mode}'], xai=['xai/{mode}'],
+                     study=['study', 'train', 'xai'], index=[])            # train and xai: the configured mode's; the study's other modes are the study's
 
 def _inputs(cfg:RunConfig, stage:str) -> list:
     "Fingerprints of a stage's own inputs."
@@ -109,13 +110,14 @@ def stage_key(cfg:RunConfig, name:str) -> str:
     "Hash of the settings this stage and the stages before it depend on (all but execution-only ones), of their inputs' fingerprints, and of what the stages before it produced."
     return hash_obj([config_part(cfg, upto=name)] + [_inputs(cfg, s) for s in STAGES[:STAGES.index(name) + 1]] + _upstream(cfg, name))
 
-def stage_outputs(lay:RunLayout, name:str) -> list:
-    "The files a finished stage leaves: its notebook, its page and everything in its folders (the input cache is checked entry by entry instead)."
+def stage_outputs(lay:RunLayout, name:str, mode:str='zero') -> list:
+    "The files a finished stage leaves (its `mode` being the configured mask mode): its notebook, its page and its files and folders (the input cache is checked entry by entry instead)."
     nb, html, _ = lay.stage_files(name)
     out = [nb, html]
     for f in STAGE_FOLDERS[name]:
-        d = lay.path(f)
-        if d.is_dir(): out += sorted(p for p in d.rglob('*') if p.is_file() and not p.name.startswith('.'))
+        d = lay.path(*f.format(mode=mode).split('/'))
+        if d.is_file(): out.append(d)
+        elif d.is_dir(): out += sorted(p for p in d.rglob('*') if p.is_file() and not p.name.startswith('.'))
     return out
 
 # %% ../nbs/14_runner.ipynb #59ca31ce
@@ -321,7 +323,7 @@ def run_stage(name:str, cfg:RunConfig, force:bool=False, kernels:WarmKernels|Non
     os.replace(tmp, nb)
     try: render_html(nb, html)
     except OSError as e: raise StageFailed(f"stage '{name}' could not write its report {html}: {e.strerror or e}") from None
-    rec = record(done, key, stage_outputs(lay, name), stage=name, seconds=round(time.time()-t0, 1), finished=time.strftime('%Y-%m-%d %H:%M:%S'),
+    rec = record(done, key, stage_outputs(lay, name, cfg.mask.mode), stage=name, seconds=round(time.time()-t0, 1), finished=time.strftime('%Y-%m-%d %H:%M:%S'),
                  notebook=nb.name, html=html.name)
     return dict(rec, reused=False)
 
@@ -390,20 +392,25 @@ def run_cluster(cfg:RunConfig, echo=print):
 # %% ../nbs/14_runner.ipynb #7b1c0a02
 WARM_IMPORTS = ('ct_mask_cls.kit', 'ct_mask_cls.train', 'ct_mask_cls.xai', 'ct_mask_cls.study')
 
-def _import_in(connection_file:str, modules:tuple):
-    "Have the kernel at `connection_file` import `modules` (silently, outside its history); returns when it has."
+def _import_in(connection_file:str, modules:tuple, stop):
+    "Have the kernel at `connection_file` import `modules` (silently, outside its history); returns when it has, or when `stop` is set."
+    import queue
     from jupyter_client import BlockingKernelClient
     kc = BlockingKernelClient(connection_file=connection_file)
     kc.load_connection_file()
     kc.start_channels()
     try:
         kc.wait_for_ready(timeout=120)
-        kc.execute('\n'.join(f'import {m}' for m in modules), silent=True, store_history=False, reply=True, timeout=900)
+        msg = kc.execute('\n'.join(f'import {m}' for m in modules), silent=True, store_history=False)
+        while not stop.is_set():
+            try:
+                if kc.get_shell_msg(timeout=0.5)['parent_header'].get('msg_id') == msg: break
+            except queue.Empty: pass
     except Exception: pass                                   # (a failed warm-up costs only its time: the stage's own cells import again and report any error)
     finally: kc.stop_channels()
 
 class WarmKernels:
-    "Stage kernels started one stage ahead, each importing `modules` in the background; a context manager that shuts down any left over."
+    "Stage kernels started one stage ahead (the first as soon as it is entered), each importing `modules` in the background; a context manager that shuts down any left over."
     def __init__(self, env:dict, cwd:str|Path, modules:tuple=WARM_IMPORTS):
         self.env, self.cwd, self.modules, self.next, self.taken = dict(env), str(cwd), tuple(modules), None, []
     def _start(self):
@@ -411,9 +418,9 @@ class WarmKernels:
         from jupyter_core.utils import run_sync
         sockets = tempfile.mkdtemp(prefix='ctmc-kernel-')
         km = _kernel_manager(sockets)(kernel_name='python3')
-        run_sync(km.start_kernel)(cwd=self.cwd, env=dict(os.environ, **self.env))
-        km._ctmc_sockets = sockets
-        km._ctmc_warm = threading.Thread(target=_import_in, args=(km.connection_file, self.modules), daemon=True)
+        run_sync(km.start_kernel)(cwd=self.cwd, env=dict(os.environ, **self.env), extra_arguments=['--HistoryManager.hist_file=:memory:'])   # as nbclient starts its kernels: no history database
+        km._ctmc_sockets, km._ctmc_stop = sockets, threading.Event()
+        km._ctmc_warm = threading.Thread(target=_import_in, args=(km.connection_file, self.modules, km._ctmc_stop), daemon=True)
         km._ctmc_warm.start()
         return km
     def take(self, more:bool=False):
@@ -425,12 +432,15 @@ class WarmKernels:
         return km
     def _stop(self, km):
         from jupyter_core.utils import run_sync
+        km._ctmc_stop.set()
         try:
             if run_sync(km.is_alive)(): run_sync(km.shutdown_kernel)(now=True)
-            km.cleanup_resources()
+            run_sync(km.cleanup_resources)()
         except Exception: pass
         shutil.rmtree(km._ctmc_sockets, ignore_errors=True)
-    def __enter__(self): return self
+    def __enter__(self):
+        self.next = self._start()                            # while the first stages' reuse is checked
+        return self
     def __exit__(self, *exc):
         for km in self.taken + [self.next] * (self.next is not None): self._stop(km)   # (nbclient has shut down those it ran; this stops any it did not reach)
         self.next, self.taken = None, []
