@@ -499,6 +499,7 @@ def interim_index(cfg:RunConfig, failed:tuple|None=None) -> Path:
         body.append("<h2>Masked versus unmasked (test set)</h2>" + _table(pd.read_csv(st)[cols].round(3)))
     body.append("<h2>Stages</h2>" + pd.DataFrame(rows).to_html(index=False, escape=False, border=0))
     atomic_write_text(lay.stage_files('index')[1], html_page('ct_mask_cls run report (incomplete)', '\n'.join(body)))
+    lay.stage_files('index')[2].unlink(missing_ok=True)       # the index stage's page is replaced: that stage is to run again (not "damaged")
     return lay.stage_files('index')[1]
 
 # %% ../nbs/14_runner.ipynb #805e9979
