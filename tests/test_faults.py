@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow                  # runs a pipeline or trains: left
 
 @pytest.fixture(scope='module')
 def base(tmp_path_factory):
-    "A tiny cohort run to the end through the CLI (study modes zero and none); each test works on its own copy."
+    "A tiny cohort run to the end through the CLI (study modes zero and none), kept as it finished; each test gets it back in its own folder (`fresh_run`)."
     t = tmp_path_factory.mktemp('faults')
     make_demo_cohort(t/'data', n=8, size=32, progress=False)
     d = demo_config(t/'data', t/'runs', 'f', tiny=True)
@@ -20,19 +20,15 @@ def base(tmp_path_factory):
     (t/'c.yaml').write_text(yaml.safe_dump(d))
     r = run_cli('run', t/'c.yaml')
     assert r.returncode == 0, r.stderr[-3000:]
+    shutil.copytree(t/'runs'/'f', t/'pristine', symlinks=True)
     return t
 
-def copy_run(base, tmp_path, run_id='g'):
-    "A copy of the base run under a new run id (its absolute paths rewritten); its config path."
-    d = yaml.safe_load((base/'c.yaml').read_text())
-    src, dst = Path(d['out_dir'])/d['run_id'], tmp_path/'runs'/run_id
-    shutil.copytree(src, dst, symlinks=True)
-    for p in dst.rglob('*'):
-        if p.suffix in ('.csv', '.json', '.yaml') and p.is_file():
-            p.write_text(p.read_text().replace(str(src), str(dst)))
-    d.update(out_dir=str(tmp_path/'runs'), run_id=run_id)
-    (tmp_path/'c.yaml').write_text(yaml.safe_dump(d))
-    return tmp_path/'c.yaml'
+def fresh_run(base):
+    "The base run as it finished, put back in its own folder (the files record absolute paths: a copy elsewhere would not be the same run); its config path."
+    run = base/'runs'/'f'
+    shutil.rmtree(run, ignore_errors=True)
+    shutil.copytree(base/'pristine', run, symlinks=True)
+    return base/'c.yaml'
 
 def preds(run, mode='zero'):
     return read_table(RunLayout(run).model_dir(mode)/'predictions.csv').set_index('case_id').prob
@@ -41,7 +37,7 @@ def test_a_train_change_retrains_every_mode_and_force_redoes_all(base, tmp_path)
     """After `--set train.lr=...`, the study retrains every mode (not only the configured one); after an xai change every mode's maps
     are redone; `study --force` (the command that once changed nothing) redoes all of it. The first run's output goes to a log
     opened for appending, as under nohup, cron or SLURM: earlier lines stay, in order, with no NUL bytes."""
-    cp = copy_run(base, tmp_path)
+    cp = fresh_run(base)
     run = load_config(cp).run_dir
     before = {m: preds(run, m) for m in ('zero', 'none')}
     maps = {m: (run/'xai'/m/'xai.json').read_text() for m in ('zero', 'none')}
@@ -75,8 +71,10 @@ def test_a_train_change_retrains_every_mode_and_force_redoes_all(base, tmp_path)
         np.testing.assert_allclose(preds(run, m).values, after_lr[m].values, atol=1e-5)      # to the same result (seeded)
 
 def test_damaged_files_redo_only_their_case(base, tmp_path):
-    "A damaged cache entry, mask or native NIfTI: a plain `run` redoes only that case, and the outputs match a clean run."
-    cp = copy_run(base, tmp_path)
+    """A damaged cache entry, mask or native NIfTI: a plain `run` redoes only that case (the stages after the mask are reused: the
+    redone files equal the clean ones), and the outputs match a clean run. The cache entry is checked when it is read: retraining
+    redoes it, with a line on the terminal, to the same model."""
+    cp = fresh_run(base)
     run = load_config(cp).run_dir
     lay = RunLayout(run)
     ref = preds(run)
@@ -91,16 +89,22 @@ def test_damaged_files_redo_only_their_case(base, tmp_path):
     nat.write_bytes(nat.read_bytes()[:100])                                                  # a truncated native NIfTI
     r = run_cli('run', cp)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert 'damaged' in r.stderr                                                             # said on the terminal
+    assert str(nat) in r.stderr and str(seg) in r.stderr and 'damaged' in r.stderr          # said on the terminal, naming the files
     assert lay.ct(other).stat().st_mtime_ns == other_ct                                      # the other cases were not redone
+    assert '[mask] reused' in r.stdout and '[train] reused' in r.stdout                     # nor anything made from them
     assert len(read_table(lay.manifest_csv)) == len(man)                                     # no case dropped out
     np.testing.assert_allclose(preds(run).loc[ref.index].values, ref.values, atol=1e-5)      # the same results as the clean run
+    r = run_cli('stage', 'train', cp, '--force')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert f'cache entry {entry} is damaged' in r.stderr, r.stderr[-2000:]
+    assert entry.stat().st_size > 200                                                        # redone
+    np.testing.assert_allclose(preds(run).loc[ref.index].values, ref.values, atol=1e-5)
 
 def test_predict_after_an_interrupted_config_change_uses_the_models_settings(base, tmp_path):
-    "A run that changes mask.window is interrupted after its first stage; predict still applies the trained model's own window."
-    cp = copy_run(base, tmp_path)
+    "A run that changes mask.window is interrupted after the stage that uses it first (mask); predict still applies the trained model's own window."
+    cp = fresh_run(base)
     run = load_config(cp).run_dir
-    r = run_cli('stage', 'preprocess', cp, '--set', 'mask.window=[-300,300]')               # the change starts, nothing else finishes
+    r = run_cli('stage', 'mask', cp, '--set', 'mask.window=[-300,300]')                     # the change starts, nothing after it finishes
     assert r.returncode == 0, r.stderr[-2000:]
     assert (run/'config.pending.yaml').exists()
     assert load_config(run/'config.yaml').mask.window == 'auto'                              # config.yaml still describes what is in the run
@@ -111,7 +115,7 @@ def test_predict_after_an_interrupted_config_change_uses_the_models_settings(bas
     np.testing.assert_allclose(got.loc[ref.index].values, ref.values, atol=1e-5)
 
 def test_predict_refuses_a_busy_run_and_an_output_inside_it(base, tmp_path):
-    cp = copy_run(base, tmp_path)
+    cp = fresh_run(base)
     run = load_config(cp).run_dir
     r = run_cli('predict', run, base/'data'/'dicom', run)
     assert r.returncode == 2 and 'inside the run folder' in r.stderr, r.stderr
@@ -130,7 +134,7 @@ def test_predict_refuses_a_busy_run_and_an_output_inside_it(base, tmp_path):
 
 def test_a_full_disk_names_stage_and_path_and_the_rerun_recovers(base, tmp_path):
     "Writes fail past a file-size limit (the disk-full stand-in that needs no root); the error names the stage and the file; lifted, a plain rerun finishes."
-    cp = copy_run(base, tmp_path)
+    cp = fresh_run(base)
     run = load_config(cp).run_dir
     ref = preds(run)
     def limited():
