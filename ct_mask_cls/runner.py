@@ -402,7 +402,7 @@ def _import_in(connection_file:str, modules:tuple, stop):
     try:
         kc.wait_for_ready(timeout=120)
         msg = kc.execute('\n'.join(f'import {m}' for m in modules), silent=True, store_history=False)
-        while not stop.is_set():
+        while not stop.is_set() and kc.is_alive():            # (a kernel that dies while importing ends the wait)
             try:
                 if kc.get_shell_msg(timeout=0.5)['parent_header'].get('msg_id') == msg: break
             except queue.Empty: pass
@@ -425,9 +425,14 @@ class WarmKernels:
         return km
     def take(self, more:bool=False):
         "A started kernel manager for one stage (the warm one if there is one); starts warming another when `more` stages follow."
+        from jupyter_core.utils import run_sync
         km, self.next = self.next or self._start(), None
         if more: self.next = self._start()
         km._ctmc_warm.join()
+        if not run_sync(km.is_alive)():                      # it died while warming: a fresh one, whose own failure the stage reports
+            self._stop(km)
+            km = self._start()
+            km._ctmc_warm.join()
         self.taken.append(km)
         return km
     def _stop(self, km):
