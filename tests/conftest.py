@@ -1,4 +1,4 @@
-import os, sys, subprocess
+import os, shutil, sys, subprocess
 from pathlib import Path
 import pytest
 
@@ -8,6 +8,17 @@ def run_cli(*args, cwd=None, timeout=900, env=None):
     "Run the installed `ct-mask-cls` CLI; return the CompletedProcess."
     exe = Path(sys.executable).parent/'ct-mask-cls'
     return subprocess.run([str(exe), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+@pytest.fixture(scope='session')
+def tiny_cohort(tmp_path_factory):
+    "`tiny_cohort(folder)` puts the one tiny generated cohort (8 patients, 32³ DICOM and labels.csv, built once per session) in `folder/data`; returns that path. A copy: a test may change it."
+    from ct_mask_cls.synth import make_demo_cohort
+    src = tmp_path_factory.mktemp('tiny_cohort')/'data'
+    make_demo_cohort(src, n=8, size=32, progress=False)
+    def copy(folder) -> Path:
+        shutil.copytree(src, Path(folder)/'data')
+        return Path(folder)/'data'
+    return copy
 
 def masked_cohort(folder, n:int, **train):
     "A tiny generated cohort (`n` patients, 32³) through preprocess, segment and mask, with `train` settings; its config path."

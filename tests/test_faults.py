@@ -6,15 +6,15 @@ from pathlib import Path
 import numpy as np, pandas as pd, pytest, yaml
 from conftest import run_cli
 from ct_mask_cls.core import RunLayout, load_config, read_table
-from ct_mask_cls.synth import make_demo_cohort, demo_config
+from ct_mask_cls.synth import demo_config
 
 pytestmark = pytest.mark.slow                  # runs a pipeline or trains: left out by `make test-fast`
 
 @pytest.fixture(scope='module')
-def base(tmp_path_factory):
+def base(tmp_path_factory, tiny_cohort):
     "A tiny cohort run to the end through the CLI (study modes zero and none), kept as it finished; each test gets it back in its own folder (`fresh_run`)."
     t = tmp_path_factory.mktemp('faults')
-    make_demo_cohort(t/'data', n=8, size=32, progress=False)
+    tiny_cohort(t)
     d = demo_config(t/'data', t/'runs', 'f', tiny=True)
     d['xai'].update(sanity_cases=0)
     (t/'c.yaml').write_text(yaml.safe_dump(d))

@@ -88,12 +88,11 @@ def test_real_series_existing_liver_mask(realdata, tmp_path):
         np.testing.assert_array_equal(x[liver], hu[liver])
         assert (x[~liver & ~np.isnan(x)] == -150).all(), grid                        # the liver's (soft-tissue) window floor
 
-def test_pseudonymised_run_keeps_labels_and_drops_ids(tmp_path):
+def test_pseudonymised_run_keeps_labels_and_drops_ids(tmp_path, tiny_cohort):
     "With preprocess.pseudonymise the case ids are keyed hashes, labels still join, and no PatientID or folder name is written."
-    from ct_mask_cls.synth import make_demo_cohort
     from ct_mask_cls.synth import demo_config
     from ct_mask_cls.dicom import pseudonym
-    make_demo_cohort(tmp_path/'data', n=8, size=32, progress=False)
+    tiny_cohort(tmp_path)
     d = demo_config(tmp_path/'data', tmp_path/'runs', 'p', tiny=True); d['preprocess'].update(pseudonymise=True, pseudonym_salt='k3y')
     (tmp_path/'c.yaml').write_text(yaml.safe_dump(d)); c = load_config(tmp_path/'c.yaml')
     for f in (stage_preprocess, stage_segment, stage_mask): f(c, c.run_dir, progress=False)

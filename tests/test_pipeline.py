@@ -2,9 +2,9 @@
 import json, time
 from pathlib import Path
 import nibabel as nib, numpy as np, pandas as pd, pytest, yaml
-from ct_mask_cls.synth import make_demo_cohort
 from ct_mask_cls.synth import demo_config
-from ct_mask_cls.runner import notebook_errors, STAGES
+from ct_mask_cls.runner import STAGES
+from ct_mask_cls.report import notebook_errors
 from ct_mask_cls.core import RunLayout
 stage_files = lambda run, s: RunLayout(run).stage_files(s)
 from conftest import run_cli
@@ -12,9 +12,9 @@ from conftest import run_cli
 pytestmark = pytest.mark.slow                  # runs a pipeline or trains: left out by `make test-fast`
 
 @pytest.fixture(scope='module')
-def tiny_run(tmp_path_factory):
+def tiny_run(tmp_path_factory, tiny_cohort):
     t = tmp_path_factory.mktemp('e2e')
-    make_demo_cohort(t/'data', n=8, size=32, progress=False)
+    tiny_cohort(t)
     cfg = demo_config(t/'data', t/'runs', 'tiny', tiny=True)
     cfg.setdefault('xai', {})['native_grid'] = True
     (t/'c.yaml').write_text(yaml.safe_dump(cfg))

@@ -4,7 +4,7 @@ from pathlib import Path
 import nibabel as nib, numpy as np, pandas as pd, pydicom, pytest, yaml
 from conftest import run_cli
 from ct_mask_cls.core import RunLayout
-from ct_mask_cls.synth import make_demo_cohort, make_realistic_cohort, demo_config
+from ct_mask_cls.synth import make_realistic_cohort, demo_config
 
 pytestmark = pytest.mark.slow                  # runs a pipeline or trains: left out by `make test-fast`
 
@@ -17,9 +17,9 @@ def _status(stdout):
     return out
 
 @pytest.fixture(scope='module')
-def chest(tmp_path_factory):
+def chest(tmp_path_factory, tiny_cohort):
     t = tmp_path_factory.mktemp('reuse')
-    make_demo_cohort(t/'data', n=8, size=32, progress=False)
+    tiny_cohort(t)
     (t/'c.yaml').write_text(yaml.safe_dump(demo_config(t/'data', t/'runs', 'tiny', tiny=True)))
     r = run_cli('run', t/'c.yaml'); assert r.returncode == 0, r.stderr[-2000:]
     return t

@@ -4,7 +4,7 @@ from pathlib import Path
 import nibabel as nib, numpy as np, pandas as pd, pytest, yaml
 from conftest import run_cli, guard_env
 from ct_mask_cls.core import ExecutorConfig, case_map, RunLayout
-from ct_mask_cls.synth import make_demo_cohort, demo_config
+from ct_mask_cls.synth import demo_config
 from standin_nnunet import make_standin_weights
 
 pytestmark = pytest.mark.slow                  # runs a pipeline or trains: left out by `make test-fast`
@@ -38,8 +38,8 @@ def stop(procs):
         except subprocess.TimeoutExpired: p.kill(); p.wait(timeout=15)
 
 @pytest.fixture
-def cohort(tmp_path):
-    make_demo_cohort(tmp_path/'data', n=8, size=32, progress=False)
+def cohort(tmp_path, tiny_cohort):
+    tiny_cohort(tmp_path)
     return tmp_path
 
 def test_dask_workers_run_the_per_case_stages_offline(cohort, tmp_path):
@@ -138,7 +138,8 @@ def test_gradcam_on_dask_workers_matches_in_process(tmp_path):
     "The xai stage with one task per case on a local Dask cluster gives the maps and metrics of the in-process run."
     import dataclasses
     from ct_mask_cls.core import load_config, close_dask_clients
-    from ct_mask_cls.pipeline import tiny_setup, stage_xai
+    from ct_mask_cls.pipeline import stage_xai
+    from ct_mask_cls.kit import tiny_setup
     cp, run = tiny_setup('xai', tmp_path)
     cfg = load_config(cp)
     ref = stage_xai(cfg, run, progress=False).sort_values(['case_id', 'method']).reset_index(drop=True)
