@@ -125,7 +125,7 @@ def score_cases(cfg:RunConfig, run_dir:str|Path, cases:pd.DataFrame, mode:str, o
 # %% ../nbs/16_apply.ipynb #7351f35f
 def _page(title:str, body:str) -> str:
     "A self-contained HTML page with the stage reports' style (no scripts, no external resources)."
-    from ct_mask_cls.runner import html_page
+    from ct_mask_cls.report import html_page
     from ct_mask_cls.report import esc
     return html_page(title, f"<h1>{esc(title)}</h1>{body}")
 

@@ -15,8 +15,8 @@ from .core import *
 
 # %% auto #0
 __all__ = ['app', 'Mode', 'Backend', 'SegDevice', 'Uneven', 'Tilt', 'DemoMasks', 'DemoFinding', 'cli_errors', 'main',
-           'choice_enum', 'config_with_overrides', 'run', 'study', 'stage', 'report', 'publish', 'compare',
-           'check_reports_cmd', 'config_cmd', 'predict', 'evaluate', 'export', 'DemoKind', 'demo', 'convert',
+           'choice_enum', 'run_folder', 'config_with_overrides', 'run', 'study', 'stage', 'report', 'publish',
+           'compare', 'check_reports_cmd', 'config_cmd', 'predict', 'evaluate', 'export', 'DemoKind', 'demo', 'convert',
            'segment_cmd', 'mask_cmd']
 
 # %% ../nbs/15_cli.ipynb #c4e1c536
@@ -66,12 +66,16 @@ Mode, Backend, SegDevice = choice_enum('mask.mode'), choice_enum('segment.backen
 Uneven, Tilt = choice_enum('preprocess.uneven_slices'), choice_enum('preprocess.gantry_tilt')
 
 # %% ../nbs/15_cli.ipynb #a79a62c6
+def run_folder(path:Path) -> Path:
+    "`path`, if it is a folder; else a clear error."
+    if not Path(path).is_dir(): raise ConfigError(f"run folder not found: {path}")
+    return Path(path)
+
 def config_with_overrides(path:Path, sets:list|None=None) -> RunConfig:
     "The config at `path` with `key=value` overrides applied, checked strictly."
     cfg = load_config(path)
     if not sets: return cfg
-    try: d = yaml.safe_load(Path(path).read_text()) or {}
-    except yaml.YAMLError as e: raise ConfigError(f"{path} is not valid YAML: {e}") from None
+    d = read_yaml(path) or {}
     for s in sets:
         k, eq, v = s.partition('=')
         if not eq or not k.strip(): raise ConfigError(f"--set needs key=value (e.g. train.epochs=5); got {s!r}")
@@ -118,8 +122,8 @@ def study(config:Path=typer.Argument(..., help="run config YAML"), set:Optional[
 def stage(name:str=typer.Argument(..., help="preprocess | segment | mask | train | xai | study | index"), config:Path=typer.Argument(..., help="run config YAML"),
           set:Optional[List[str]]=_SET, force:bool=_FORCE, wait:bool=_WAIT):
     "Run one stage for CONFIG (the stages before it must have run)."
-    from ct_mask_cls.runner import run_stage, preflight, STAGES
-    if name not in STAGES: raise ConfigError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
+    from ct_mask_cls.runner import run_stage, preflight, check_stage
+    check_stage(name)
     cfg = config_with_overrides(config, set)
     preflight(cfg)
     with RunLock(cfg.run_dir, wait=wait, echo=typer.echo):
@@ -130,13 +134,13 @@ def stage(name:str=typer.Argument(..., help="preprocess | segment | mask | train
 @cli_errors
 def report(run_dir:Path=typer.Argument(..., help="a run folder")):
     "Re-render the HTML reports of RUN_DIR's executed stage notebooks."
-    if not run_dir.is_dir(): raise ConfigError(f"run folder not found: {run_dir}")
-    lay = RunLayout(run_dir)
+    lay = RunLayout(run_folder(run_dir))
     with RunLock(run_dir): _render_all(lay)
 
 def _render_all(lay:RunLayout):
     "Re-render every executed stage notebook of a run (under its lock)."
-    from ct_mask_cls.runner import STAGES, render_html, notebook_errors
+    from ct_mask_cls.runner import STAGES
+    from ct_mask_cls.report import render_html, notebook_errors
     for s in STAGES:
         nb, html, _ = lay.stage_files(s)
         if not nb.exists():
@@ -162,10 +166,9 @@ def publish(outputs:Path=typer.Argument(..., help="a folder of run folders (sear
 def compare(run_a:Path=typer.Argument(..., help="a run folder"), run_b:Path=typer.Argument(..., help="another run folder"),
             out:Optional[Path]=typer.Option(None, help="also write the comparison as an HTML page")):
     "Put two runs' settings (those that differ) and results (AUC per mode, claims) side by side."
-    from ct_mask_cls.report import compare_runs, table_html
-    from ct_mask_cls.runner import html_page
+    from ct_mask_cls.report import compare_runs, table_html, html_page
     for r in (run_a, run_b):
-        if not r.is_dir(): raise ConfigError(f"run folder not found: {r}")
+        run_folder(r)
     s, r = compare_runs(run_a, run_b)
     typer.echo(f"A = {run_a}\nB = {run_b}\n\nsettings that differ:\n" + (s.to_string(index=False) if len(s) else "  none") + "\n\nresults:\n" + r.fillna('').to_string(index=False))
     if out:
@@ -177,7 +180,7 @@ def compare(run_a:Path=typer.Argument(..., help="a run folder"), run_b:Path=type
 @cli_errors
 def check_reports_cmd(run_dir:Path=typer.Argument(..., help="a run folder"), site:Optional[Path]=typer.Option(None, help="also a site made by `publish`: its page and links")):
     "Open every report and viewer page of RUN_DIR in headless Chromium; fail on a console error, a broken image, a request that leaves the machine, a log line in a page, a full-size image under 1,600 px or a blank viewer; screenshots go to RUN_DIR/screenshots/."
-    from ct_mask_cls.runner import check_reports
+    from ct_mask_cls.report import check_reports
     bad = 0
     for r in check_reports(run_dir, site=site):
         probs = [f"{len(r[k])} {k.replace('_', ' ')}: {r[k][:3]}" for k in ('console_errors', 'network_requests', 'failed_images', 'log_lines', 'narrow_images') if r[k]]

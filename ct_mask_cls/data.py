@@ -53,7 +53,7 @@ def input_spec(cfg:RunConfig, mode:str, fov:dict|None=None) -> InputSpec:
     windows = resolve_windows(mc.window, mc.roi, mc.extra_windows)
     setting, key = (mc.fov_mm, 'roi_fov_vox') if mode in ('zero', 'crop', 'pool') else (mc.scan_fov_mm, 'scan_fov_vox')
     fill = windows[0][0] if mc.fill is None else mc.fill
-    roi_pool = mode in ('zero', 'pool') and cfg.train.model != 'resnet18_2p5d'
+    roi_pool = roi_pooled(cfg.train.model, mode)
     rim = mc.rim_mm if mode == 'zero' else 0.
     if setting == 'resize': return InputSpec(mode, windows, fill, mc.margin_mm, mc.roi_margin_mm, tuple(cfg.train.input_size), True, roi_pool, rim, mc.rim_blob_mm)
     if setting == 'auto':

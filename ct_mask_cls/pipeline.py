@@ -1,4 +1,4 @@
-"""The stages as library functions over a run folder: per-case work as named functions with the reuse rule, the study, and the tiny cohort that smoke-tests the stage notebooks.
+"""The stages as library functions over a run folder: per-case work as named functions with the reuse rule, and the study. The stage notebooks' header and their smoke-test cohort are in `kit`.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/pipeline.html.md"""
 
@@ -6,9 +6,9 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/pipeline.html.md"""
 
 # %% ../nbs/13_pipeline.ipynb #49a0b5dd
 from __future__ import annotations
-import functools, json, os, re, dataclasses, tempfile
+import functools, json, re, dataclasses
 from pathlib import Path
-import numpy as np, pandas as pd, nibabel as nib, yaml
+import numpy as np, pandas as pd, nibabel as nib
 from .core import *
 from . import dicom, segment as seg, mask as msk, splits
 
@@ -18,8 +18,8 @@ __all__ = ['CASE_COLUMNS', 'MANIFEST_COLUMNS', 'STAGE_FUNCTIONS', 'preprocess_ca
            'mask_cases', 'cohort_fov', 'cohort_qc', 'write_masked', 'join_labels', 'assign_splits', 'stage_mask',
            'read_manifest', 'spec_for', 'fit_model', 'train_mode', 'stage_train', 'native_maps', 'explain_mode',
            'read_xai', 'stage_xai', 'study_modes', 'body_mask_file', 'baseline_features', 'stage_study',
-           'subgroup_aucs', 'validation_auc', 'compared', 'kfold_study', 'read_study', 'tiny_root', 'tiny_setup',
-           'stage_context', 'subsample_training', 'learning_curves', 'claims']
+           'subgroup_aucs', 'validation_auc', 'compared', 'kfold_study', 'read_study', 'subsample_training',
+           'learning_curves', 'claims']
 
 # %% ../nbs/13_pipeline.ipynb #7d3bd0d1
 def _record(path:Path) -> dict:
@@ -503,33 +503,6 @@ def read_study(run_dir:str|Path) -> pd.DataFrame:
 
 # %% ../nbs/13_pipeline.ipynb #a8ba2912
 STAGE_FUNCTIONS = dict(preprocess=stage_preprocess, segment=stage_segment, mask=stage_mask, train=stage_train, xai=stage_xai, study=stage_study)   # the index stage has none
-
-def tiny_root() -> Path:
-    "Where stage notebooks run with default parameters put their tiny cohort: $CT_MASK_CLS_SMOKE_DIR, else a folder in the system temp directory."
-    return Path(os.environ.get('CT_MASK_CLS_SMOKE_DIR') or Path(tempfile.gettempdir())/'ct_mask_cls_smoke').resolve()
-
-def tiny_setup(upto:str, root:str|Path|None=None) -> tuple[str, str]:
-    "Make a tiny cohort and run the stages before `upto` in-process; return (config_path, run_dir)."
-    from ct_mask_cls.synth import make_demo_cohort, demo_config
-    root = Path(root).resolve() if root else tiny_root()
-    if not (root/'data'/'labels.csv').exists(): make_demo_cohort(root/'data', n=8, size=32, progress=False)
-    cp = root/'config.yaml'
-    atomic_write_text(cp, yaml.safe_dump(demo_config(root/'data', root/'runs', 'tiny', tiny=True)))
-    cfg = load_config(cp)
-    for s in RunLayout.STAGES[:RunLayout.STAGES.index(upto)]:
-        if s in STAGE_FUNCTIONS: STAGE_FUNCTIONS[s](cfg, cfg.run_dir, progress=False)
-    return str(cp), str(cfg.run_dir)
-
-# %% ../nbs/13_pipeline.ipynb #5dda0786
-def stage_context(stage:str, config_path:str='', run_dir:str='', force:bool=False) -> tuple[RunConfig, Path, RunLayout, object]:
-    "(config, run folder, layout, the stage's result) for a stage notebook: without `config_path` the tiny smoke-test cohort is built first; the index stage has no result (None)."
-    pd.set_option('display.max_rows', 200)
-    pd.set_option('display.width', 160)
-    if not config_path: config_path, run_dir = tiny_setup(stage)
-    cfg = load_config(config_path)
-    root = Path(run_dir or cfg.run_dir)
-    fn = STAGE_FUNCTIONS.get(stage)
-    return cfg, root, RunLayout(root), fn(cfg, root, force=force) if fn else None
 
 # %% ../nbs/13_pipeline.ipynb #c19cb219
 def subsample_training(man:pd.DataFrame, fraction:float, seed:int) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Slice views in radiological orientation with L/R/A/P/S/I markers, label-map legends, learning curves, ROC and calibration, with one colour per mask mode across every figure.
+"""Slice views in radiological orientation with L/R/A/P/S/I markers, label-map legends, learning curves, ROC and calibration, with one colour per mask mode across every figure; every HTML page the product writes, and a browser's check of them.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/report.html.md"""
 
@@ -11,10 +11,11 @@ import matplotlib.pyplot as plt
 from .core import *
 
 # %% auto #0
-__all__ = ['VIEWS', 'MODE_COLORS', 'VIEWER_JS', 'slice_view', 'mark_sides', 'largest_section', 'show_slices', 'plot_curves',
-           'plot_roc_calibration', 'esc', 'table_html', 'thumbnails', 'show', 'save_png', 'case_gallery',
-           'study_display', 'xai_display', 'xai_warnings', 'side_by_side', 'forest_plot', 'verdict_sentence',
-           'cohort_summary', 'run_summary', 'publish', 'compare_runs', 'flow_counts', 'flow_diagram', 'viewer_page']
+__all__ = ['VIEWS', 'MODE_COLORS', 'PAGE_CSS', 'VIEWER_JS', 'slice_view', 'mark_sides', 'largest_section', 'show_slices',
+           'plot_curves', 'plot_roc_calibration', 'esc', 'table_html', 'thumbnails', 'show', 'save_png', 'html_page',
+           'render_html', 'find_chromium', 'check_reports', 'notebook_errors', 'badge', 'case_gallery', 'study_display',
+           'xai_display', 'xai_warnings', 'side_by_side', 'forest_plot', 'verdict_sentence', 'cohort_summary',
+           'run_summary', 'publish', 'compare_runs', 'flow_counts', 'flow_diagram', 'viewer_page']
 
 # %% ../nbs/12_report.ipynb #478e0cb0
 VIEWS = ('axial', 'coronal', 'sagittal')
@@ -158,6 +159,115 @@ def save_png(fig, path:str|Path, dpi:int=90, min_px:int=1600) -> Path:
     with atomic_path(path) as t: fig.savefig(t, dpi=dpi, format='png')
     plt.close(fig)
     return Path(path)
+
+# %% ../nbs/12_report.ipynb #5e1a0c02
+import json, os, shutil
+
+PAGE_CSS = ("body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:1.2em 1.6em;color:#222;line-height:1.45}"
+            "h1{font-size:1.7em}h2{font-size:1.3em;margin-top:1.6em;border-bottom:1px solid #ddd}img{max-width:100%;height:auto}"
+            "table{border-collapse:collapse;font-size:13px;margin:.4em 0}th,td{padding:3px 8px;border-bottom:1px solid #e3e3e3;text-align:left;vertical-align:top}"
+            "th{background:#f4f4f4}.anchor-link{display:none}pre{white-space:pre-wrap;font-size:12px;background:#f7f7f7;padding:.5em;overflow-x:auto}"
+            ".jp-OutputArea-output{overflow-x:auto}details{margin:1em 0}summary{cursor:pointer;font-weight:600}a{color:#1a5fb4}figure{margin:0}"
+            ".badge{display:inline-block;padding:1px 8px;border-radius:9px;font-size:12px;font-weight:700;color:#fff;margin-right:4px}"
+            ".badge.block{background:#b00020}.badge.warn{background:#9a5b00}.badge.ok{background:#2e7d32}.badge.info{background:#555}")
+
+def html_page(title:str, body:str) -> str:
+    "A self-contained HTML page: no scripts, no external fonts or styles, only the small stylesheet above."
+    import html
+    return (f"<!doctype html>\n<html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width,initial-scale=1'>"
+            f"<title>{html.escape(title)}</title><style>{PAGE_CSS}</style></head><body>\n{body}\n</body></html>\n")
+
+def render_html(nb_path:str|Path, html_path:str|Path):
+    "Render an executed notebook to a self-contained HTML page, inputs hidden, atomically (nbconvert's `basic` template: no require.js, MathJax or CDN)."
+    import nbformat, re
+    from nbconvert import HTMLExporter
+    nb = nbformat.read(str(nb_path), as_version=4)
+    ex = HTMLExporter(template_name='basic', exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = ex.from_notebook_node(nb)
+    h1 = next((m.group(1) for c in nb.cells if c.cell_type == 'markdown' for m in [re.search(r'^#\s+(.+)$', c.source, re.M)] if m), Path(html_path).stem)
+    atomic_write_text(html_path, html_page(h1, body))
+
+def find_chromium() -> str:
+    "Path of a Chromium executable (Debian's `chromium` package, or $CT_MASK_CLS_CHROMIUM)."
+    for c in [os.environ.get('CT_MASK_CLS_CHROMIUM', ''), shutil.which('chromium') or '', shutil.which('chromium-browser') or '', '/usr/bin/chromium']:
+        if c and Path(c).is_file(): return c
+    raise ConfigError("no Chromium found: install Debian's package (apt-get install chromium) or set CT_MASK_CLS_CHROMIUM to its path")
+
+_LOG_LINE = r'INFO|WARNING|Warning|Traceback'
+
+def _check_page(browser, html:Path, timeout_s:float, viewer:bool=False, min_px:int=1600) -> dict:
+    "One page in headless Chromium: console errors, requests leaving the machine, broken images, log lines in its text, full-size images narrower than `min_px`; for a viewer, whether its canvas shows anything."
+    import re, io
+    page = browser.new_page(viewport={'width': 1400, 'height': 1000})
+    errors, remote, failed = [], [], []
+    page.on('console', lambda m, e=errors: e.append(m.text) if m.type == 'error' else None)
+    page.on('pageerror', lambda x, e=errors: e.append(str(x)))
+    page.on('request', lambda r, n=remote: n.append(r.url) if not r.url.startswith(('file:', 'data:', 'about:', 'blob:')) else None)
+    page.on('requestfailed', lambda r, f=failed: f.append(r.url))
+    page.goto(html.as_uri(), wait_until='load', timeout=timeout_s*1000)
+    page.evaluate("() => Promise.all([...document.images].map(i => { i.loading = 'eager'; return i.decode().catch(() => null); }))")
+    broken = page.evaluate("() => [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute('src').slice(0, 80))")
+    text = page.evaluate("() => document.body.innerText")
+    full = page.evaluate("() => [...document.querySelectorAll('a')].map(a => a.getAttribute('href') || '').filter(h => h.toLowerCase().endsWith('.png'))")
+    narrow = []
+    for h in full[:40]:                                            # the full-size images a thumbnail links to
+        p = (html.parent/h).resolve()
+        if p.exists():
+            from PIL import Image
+            with Image.open(p) as im:
+                if im.width < min_px: narrow.append(f"{h} ({im.width} px)")
+    out = dict(page=str(html.name), bytes=html.stat().st_size, images=page.evaluate("() => document.images.length"), console_errors=errors,
+               network_requests=remote, failed_images=broken + [u for u in failed if not u.startswith('data:')],
+               log_lines=[m.group(0) for m in re.finditer(_LOG_LINE, text)][:3], narrow_images=narrow)
+    if viewer:
+        try:
+            page.wait_for_selector("body[data-ready='1']", timeout=timeout_s*1000)
+            page.wait_for_timeout(300)
+            import numpy as np
+            from PIL import Image
+            px = np.asarray(Image.open(io.BytesIO(page.locator('#gl').screenshot())).convert('L'), float)
+            if px.std() < 5: out['console_errors'] = errors + ['the viewer canvas is blank']
+        except Exception as e: out['console_errors'] = errors + [f'the viewer did not render: {type(e).__name__}']
+    out['_page'] = page
+    return out
+
+def check_reports(run_dir:str|Path, timeout_s:float=30., site:str|Path|None=None, shots:bool=True) -> list[dict]:
+    "Open the index, every stage page and every viewer page of a run (and a published `site`'s page, following its links) in headless Chromium (Playwright); per page what is wrong; screenshots of the index, one stage page and one viewer page in the run's `screenshots/`."
+    try: from playwright.sync_api import sync_playwright
+    except ImportError: raise ConfigError("the report check needs Playwright: pip install playwright (it drives the Debian chromium; no browser download)") from None
+    lay = RunLayout(run_dir)
+    pages = [p for s in RunLayout.STAGES if (p := lay.stage_files(s)[1]).exists()]
+    if not pages: raise ConfigError(f"no HTML reports in {run_dir}")
+    viewers = sorted(lay.path('xai').glob('*/viewer/*.html')) if lay.path('xai').is_dir() else []
+    out = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=find_chromium(), headless=True, args=['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'])
+        try:
+            for html, viewer in [(p, False) for p in pages] + [(v, True) for v in viewers]:
+                r = _check_page(browser, html, timeout_s, viewer)
+                if shots and (html.name == 'index.html' or html == pages[min(3, len(pages) - 1)] or (viewer and html == viewers[0])):
+                    r['_page'].screenshot(path=str(lay.path('screenshots', ('viewer_' if viewer else '') + html.stem + '.png')), full_page=not viewer)
+                r.pop('_page').close()
+                out.append(r)
+            if site is not None:
+                r = _check_page(browser, Path(site)/'index.html', timeout_s)
+                links = r['_page'].evaluate("() => [...document.querySelectorAll('a')].map(a => a.getAttribute('href'))")
+                r.pop('_page').close()
+                r['console_errors'] += [f"broken link {h}" for h in links if h and not (Path(site)/h).exists()]
+                out.append(r)
+        finally:
+            browser.close()
+    return out
+
+def notebook_errors(nb_path:str|Path) -> list[str]:
+    "Error outputs in an executed notebook ('ename: evalue' each)."
+    nb = json.loads(Path(nb_path).read_text())
+    return [f"{o.get('ename')}: {o.get('evalue')}" for c in nb['cells'] for o in c.get('outputs', []) if o.get('output_type') == 'error']
+
+def badge(kind:str, text:str) -> str:
+    "A styled text badge (block, warn, ok, info): readable where no emoji font is installed."
+    import html
+    return f"<span class='badge {kind}'>{html.escape(text)}</span>"
 
 # %% ../nbs/12_report.ipynb #ffff138a
 def case_gallery(lay:RunLayout, items:list, stage:str, window=(-1000, 400), spacing=(1., 1., 1.), label_names:dict|None=None, roi_ids:list|None=None, width:int=240):
@@ -304,7 +414,6 @@ def _is_run(p:Path) -> bool: return p.is_dir() and ((p/'.stages').is_dir() or (p
 def publish(outputs:str|Path, site:str|Path) -> Path:
     "Write SITE/index.html: every run under `outputs` (at any depth) with its verdict, last activity, state, main settings and a link to its report."
     import os
-    from ct_mask_cls.runner import html_page, badge
     outputs, site = Path(outputs).resolve(), Path(site).resolve()
     runs = sorted({p.parent for p in outputs.rglob('.stages')} | {p.parent for p in outputs.rglob('config.yaml') if _is_run(p.parent)})
     if not runs: raise ConfigError(f"no run folders under {outputs} (a run folder holds .stages/ or config.yaml)")
@@ -384,7 +493,6 @@ VIEWER_JS = 'niivue.umd.js'
 def viewer_page(out:str|Path, case_id:str, layers:list, window=(-150., 250.), title:str='') -> Path:
     "Write out/<case>.html, a NiiVue slice viewer of `layers` ([dict(path, name, colormap, opacity, cal_min, cal_max)], the CT first), its volumes in out/<case>.data.js, and NiiVue beside them."
     import base64, json, shutil
-    from ct_mask_cls.runner import html_page
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     js = out/VIEWER_JS

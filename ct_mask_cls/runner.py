@@ -1,4 +1,4 @@
-"""Checks before any stage, one run per folder, the reuse rule for stages, papermill execution of the stage notebooks into HTML reports, and provenance. Imports no torch, MONAI or grad-cam: those load inside the stage kernels.
+"""Checks before any stage, one run per folder, the reuse rule for stages, papermill execution of the stage notebooks (on kernels started one stage ahead) into HTML reports (`report` renders them), and provenance. Imports no torch, MONAI, grad-cam or matplotlib: those load inside the stage kernels.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/runner.html.md"""
 
@@ -12,10 +12,9 @@ import yaml
 from .core import *
 
 # %% auto #0
-__all__ = ['STAGES', 'STAGE_FOLDERS', 'PAGE_CSS', 'CURRENT', 'WARM_IMPORTS', 'input_ids', 'preflight', 'stage_key',
-           'stage_outputs', 'stages_dir', 'html_page', 'render_html', 'find_chromium', 'check_reports',
-           'notebook_errors', 'quiet_kernel_logs', 'write_run_config', 'kernel_env', 'run_stage', 'time_left',
-           'run_pipeline', 'run_cluster', 'WarmKernels', 'badge', 'interim_index', 'versions', 'git_commit']
+__all__ = ['STAGES', 'STAGE_FOLDERS', 'CURRENT', 'WARM_IMPORTS', 'input_ids', 'preflight', 'stage_key', 'stage_outputs',
+           'stages_dir', 'quiet_kernel_logs', 'write_run_config', 'kernel_env', 'check_stage', 'run_stage', 'time_left',
+           'run_pipeline', 'run_cluster', 'WarmKernels', 'interim_index', 'versions', 'git_commit']
 
 # %% ../nbs/14_runner.ipynb #e8682134
 def input_ids(cfg:RunConfig) -> set:
@@ -41,16 +40,8 @@ def preflight(cfg:RunConfig):
     msk.resolve_windows(cfg.mask.window, cfg.mask.roi, cfg.mask.extra_windows)
     if cfg.segment.backend == 'totalsegmentator': seg.check_totalseg_weights(cfg.segment, roi_subset=True)
     t = cfg.train
-    if t.model == 'small3d' and t.pretrained: raise ConfigError("train.model small3d has no pretrained weights; set train.pretrained: false")
-    if t.freeze_encoder and not t.pretrained: raise ConfigError("train.freeze_encoder needs train.pretrained: true (a random encoder's embeddings mean nothing)")
-    if t.model == 'resnet18_2p5d' and 'pool' in (cfg.mask.mode, *cfg.study.modes): raise ConfigError("mask mode pool needs a 3D model (train.model small3d, resnet10, resnet18 or r3d_18); resnet18_2p5d pools over slices")
-    for mode in dict.fromkeys([cfg.mask.mode, *cfg.study.modes]):
-        roi_channel = mode == 'channel' or (mode in ('zero', 'pool') and t.model != 'resnet18_2p5d')
-        if 'occlusion' in cfg.xai.methods and roi_channel:
-            raise ConfigError(f"explanation method occlusion does not support model {t.model} in mask mode {mode}: its last input channel is the ROI, "
-                              "which occlusion would erase too; use gradcam or gradcam++ (xai.methods), or leave that mode out of study.modes")
-    if t.pretrained:
-        from ct_mask_cls.train import check_model
+    if t.pretrained or t.nproc > 1:                             # the weights loaded and checked; one GPU per process
+        from ct_mask_cls.train import check_model                # (torch: kept out of the CLI's start-up)
         check_model(cfg)
     for name in cfg.data.mask_labels: seg.total_id(name)
     ex = cfg.executor
@@ -61,9 +52,6 @@ def preflight(cfg:RunConfig):
         if ex.gpus_per_task and not any(g >= ex.gpus_per_task for g in gpus):
             raise ConfigError(f"executor.gpus_per_task is {ex.gpus_per_task}, but none of the {len(gpus)} workers at {ex.address} offers that many GPUs as a Dask resource "
                               "(start GPU workers with `dask worker ... --resources GPU=1`), so the segment tasks would wait forever; or set gpus_per_task: 0")
-    elif ex.gpus_per_task and ex.kind == 'dask':
-        raise ConfigError("executor.gpus_per_task needs executor.address: a cluster whose GPU workers offer the resource GPU (dask-jobqueue, or dask-cuda's LocalCUDACluster on one "
-                          "machine with several GPUs); the run's own local cluster has none")
     if 'cuda' in (t.device, cfg.segment.device):
         import torch
         if not torch.cuda.is_available(): raise ConfigError(f"{'train' if t.device == 'cuda' else 'segment'}.device is cuda but no CUDA GPU is visible; use auto or cpu")
@@ -125,107 +113,6 @@ def stages_dir() -> Path:
     "Folder of the stage notebooks shipped with the package."
     return Path(__file__).parent/'stages'
 
-PAGE_CSS = ("body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:1.2em 1.6em;color:#222;line-height:1.45}"
-            "h1{font-size:1.7em}h2{font-size:1.3em;margin-top:1.6em;border-bottom:1px solid #ddd}img{max-width:100%;height:auto}"
-            "table{border-collapse:collapse;font-size:13px;margin:.4em 0}th,td{padding:3px 8px;border-bottom:1px solid #e3e3e3;text-align:left;vertical-align:top}"
-            "th{background:#f4f4f4}.anchor-link{display:none}pre{white-space:pre-wrap;font-size:12px;background:#f7f7f7;padding:.5em;overflow-x:auto}"
-            ".jp-OutputArea-output{overflow-x:auto}details{margin:1em 0}summary{cursor:pointer;font-weight:600}a{color:#1a5fb4}figure{margin:0}"
-            ".badge{display:inline-block;padding:1px 8px;border-radius:9px;font-size:12px;font-weight:700;color:#fff;margin-right:4px}"
-            ".badge.block{background:#b00020}.badge.warn{background:#9a5b00}.badge.ok{background:#2e7d32}.badge.info{background:#555}")
-
-def html_page(title:str, body:str) -> str:
-    "A self-contained HTML page: no scripts, no external fonts or styles, only the small stylesheet above."
-    import html
-    return (f"<!doctype html>\n<html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width,initial-scale=1'>"
-            f"<title>{html.escape(title)}</title><style>{PAGE_CSS}</style></head><body>\n{body}\n</body></html>\n")
-
-def render_html(nb_path:str|Path, html_path:str|Path):
-    "Render an executed notebook to a self-contained HTML page, inputs hidden, atomically (nbconvert's `basic` template: no require.js, MathJax or CDN)."
-    import nbformat, re
-    from nbconvert import HTMLExporter
-    nb = nbformat.read(str(nb_path), as_version=4)
-    ex = HTMLExporter(template_name='basic', exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = ex.from_notebook_node(nb)
-    h1 = next((m.group(1) for c in nb.cells if c.cell_type == 'markdown' for m in [re.search(r'^#\s+(.+)$', c.source, re.M)] if m), Path(html_path).stem)
-    atomic_write_text(html_path, html_page(h1, body))
-
-def find_chromium() -> str:
-    "Path of a Chromium executable (Debian's `chromium` package, or $CT_MASK_CLS_CHROMIUM)."
-    for c in [os.environ.get('CT_MASK_CLS_CHROMIUM', ''), shutil.which('chromium') or '', shutil.which('chromium-browser') or '', '/usr/bin/chromium']:
-        if c and Path(c).is_file(): return c
-    raise ConfigError("no Chromium found: install Debian's package (apt-get install chromium) or set CT_MASK_CLS_CHROMIUM to its path")
-
-_LOG_LINE = r'INFO|WARNING|Warning|Traceback'
-
-def _check_page(browser, html:Path, timeout_s:float, viewer:bool=False, min_px:int=1600) -> dict:
-    "One page in headless Chromium: console errors, requests leaving the machine, broken images, log lines in its text, full-size images narrower than `min_px`; for a viewer, whether its canvas shows anything."
-    import re, io
-    page = browser.new_page(viewport={'width': 1400, 'height': 1000})
-    errors, remote, failed = [], [], []
-    page.on('console', lambda m, e=errors: e.append(m.text) if m.type == 'error' else None)
-    page.on('pageerror', lambda x, e=errors: e.append(str(x)))
-    page.on('request', lambda r, n=remote: n.append(r.url) if not r.url.startswith(('file:', 'data:', 'about:', 'blob:')) else None)
-    page.on('requestfailed', lambda r, f=failed: f.append(r.url))
-    page.goto(html.as_uri(), wait_until='load', timeout=timeout_s*1000)
-    page.evaluate("() => Promise.all([...document.images].map(i => { i.loading = 'eager'; return i.decode().catch(() => null); }))")
-    broken = page.evaluate("() => [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute('src').slice(0, 80))")
-    text = page.evaluate("() => document.body.innerText")
-    full = page.evaluate("() => [...document.querySelectorAll('a')].map(a => a.getAttribute('href') || '').filter(h => h.toLowerCase().endsWith('.png'))")
-    narrow = []
-    for h in full[:40]:                                            # the full-size images a thumbnail links to
-        p = (html.parent/h).resolve()
-        if p.exists():
-            from PIL import Image
-            with Image.open(p) as im:
-                if im.width < min_px: narrow.append(f"{h} ({im.width} px)")
-    out = dict(page=str(html.name), bytes=html.stat().st_size, images=page.evaluate("() => document.images.length"), console_errors=errors,
-               network_requests=remote, failed_images=broken + [u for u in failed if not u.startswith('data:')],
-               log_lines=[m.group(0) for m in re.finditer(_LOG_LINE, text)][:3], narrow_images=narrow)
-    if viewer:
-        try:
-            page.wait_for_selector("body[data-ready='1']", timeout=timeout_s*1000)
-            page.wait_for_timeout(300)
-            import numpy as np
-            from PIL import Image
-            px = np.asarray(Image.open(io.BytesIO(page.locator('#gl').screenshot())).convert('L'), float)
-            if px.std() < 5: out['console_errors'] = errors + ['the viewer canvas is blank']
-        except Exception as e: out['console_errors'] = errors + [f'the viewer did not render: {type(e).__name__}']
-    out['_page'] = page
-    return out
-
-def check_reports(run_dir:str|Path, timeout_s:float=30., site:str|Path|None=None, shots:bool=True) -> list[dict]:
-    "Open the index, every stage page and every viewer page of a run (and a published `site`'s page, following its links) in headless Chromium (Playwright); per page what is wrong; screenshots of the index, one stage page and one viewer page in the run's `screenshots/`."
-    try: from playwright.sync_api import sync_playwright
-    except ImportError: raise ConfigError("the report check needs Playwright: pip install playwright (it drives the Debian chromium; no browser download)") from None
-    lay = RunLayout(run_dir)
-    pages = [p for s in STAGES if (p := lay.stage_files(s)[1]).exists()]
-    if not pages: raise ConfigError(f"no HTML reports in {run_dir}")
-    viewers = sorted(lay.path('xai').glob('*/viewer/*.html')) if lay.path('xai').is_dir() else []
-    out = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=find_chromium(), headless=True, args=['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'])
-        try:
-            for html, viewer in [(p, False) for p in pages] + [(v, True) for v in viewers]:
-                r = _check_page(browser, html, timeout_s, viewer)
-                if shots and (html.name == 'index.html' or html == pages[min(3, len(pages) - 1)] or (viewer and html == viewers[0])):
-                    r['_page'].screenshot(path=str(lay.path('screenshots', ('viewer_' if viewer else '') + html.stem + '.png')), full_page=not viewer)
-                r.pop('_page').close()
-                out.append(r)
-            if site is not None:
-                r = _check_page(browser, Path(site)/'index.html', timeout_s)
-                links = r['_page'].evaluate("() => [...document.querySelectorAll('a')].map(a => a.getAttribute('href'))")
-                r.pop('_page').close()
-                r['console_errors'] += [f"broken link {h}" for h in links if h and not (Path(site)/h).exists()]
-                out.append(r)
-        finally:
-            browser.close()
-    return out
-
-def notebook_errors(nb_path:str|Path) -> list[str]:
-    "Error outputs in an executed notebook ('ename: evalue' each)."
-    nb = json.loads(Path(nb_path).read_text())
-    return [f"{o.get('ename')}: {o.get('evalue')}" for c in nb['cells'] for o in c.get('outputs', []) if o.get('output_type') == 'error']
-
 def _kernel_manager(folder:str|Path):
     """The kernel manager papermill uses: the kernel and this process talk over Unix domain sockets (ZeroMQ's ipc transport) in `folder`,
     not over TCP. So a stage runs on a machine whose network is down, and nothing is exposed on a port."""
@@ -278,10 +165,14 @@ def kernel_env(cfg:RunConfig) -> dict:
     if cfg.preprocess.pseudonymise: env['CT_MASK_CLS_SALT'] = pseudonym_key(cfg.preprocess)
     return env
 
+def check_stage(name:str):
+    "Refuse a stage name that is not one of `STAGES`."
+    if name not in STAGES: raise ConfigError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
+
 def run_stage(name:str, cfg:RunConfig, force:bool=False, kernels:WarmKernels|None=None, more:bool=False) -> dict:
     "Execute stage `name`'s notebook for `cfg` into its run folder (on a kernel from `kernels` if given, warming the next when `more` stages follow); return its timing record."
     import papermill as pm
-    if name not in STAGES: raise ConfigError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
+    check_stage(name)
     quiet_kernel_logs()
     lay = RunLayout(cfg.run_dir)
     lay.root.mkdir(parents=True, exist_ok=True)
@@ -296,7 +187,7 @@ def run_stage(name:str, cfg:RunConfig, force:bool=False, kernels:WarmKernels|Non
     env = kernel_env(cfg)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)                                   # a kernel started by papermill inherits it
-    sockets = tempfile.mkdtemp(prefix='ctmc-kernel-')
+    sockets = None if kernels else tempfile.mkdtemp(prefix='ctmc-kernel-')   # (a warm kernel has its own)
     CURRENT['stage'] = name
     try:
         kernel = dict(engine_name=_warm_engine(), km=kernels.take(more)) if kernels else dict(kernel_manager_class=_kernel_manager(sockets))
@@ -313,7 +204,7 @@ def run_stage(name:str, cfg:RunConfig, force:bool=False, kernels:WarmKernels|Non
         raise
     finally:
         CURRENT.pop('stage', None)
-        shutil.rmtree(sockets, ignore_errors=True)
+        if sockets: shutil.rmtree(sockets, ignore_errors=True)
         for k, v in saved.items():
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
@@ -321,6 +212,7 @@ def run_stage(name:str, cfg:RunConfig, force:bool=False, kernels:WarmKernels|Non
     except (OSError, ValueError):
         raise StageFailed(f"stage '{name}' could not write its notebook {tmp} completely (is the disk full?); it stays under that name, and a rerun redoes the stage") from None
     os.replace(tmp, nb)
+    from ct_mask_cls.report import render_html               # (report imports matplotlib: kept out of the CLI's start-up)
     try: render_html(nb, html)
     except OSError as e: raise StageFailed(f"stage '{name}' could not write its report {html}: {e.strerror or e}") from None
     rec = record(done, key, stage_outputs(lay, name, cfg.mask.mode), stage=name, seconds=round(time.time()-t0, 1), finished=time.strftime('%Y-%m-%d %H:%M:%S'),
@@ -466,11 +358,6 @@ def _warm_engine() -> str:
     return 'ct_mask_cls_warm'
 
 # %% ../nbs/14_runner.ipynb #d2eac4bf
-def badge(kind:str, text:str) -> str:
-    "A styled text badge (block, warn, ok, info): readable where no emoji font is installed."
-    import html
-    return f"<span class='badge {kind}'>{html.escape(text)}</span>"
-
 def _table(df) -> str:
     import pandas as pd
     return pd.DataFrame(df).to_html(index=False, escape=True, border=0, na_rep='')
@@ -478,6 +365,7 @@ def _table(df) -> str:
 def interim_index(cfg:RunConfig, failed:tuple|None=None) -> Path:
     "Write index.html from what the run has so far: the stages done, the results they already show, and `failed` = (stage, reason) if one failed."
     import html, pandas as pd
+    from ct_mask_cls.report import html_page, badge         # (report imports matplotlib: kept out of the CLI's start-up)
     lay = RunLayout(cfg.run_dir)
     rows, done = [], []
     for s in STAGES[:-1]:

@@ -16,10 +16,10 @@ from pydicom.uid import ExplicitVRLittleEndian, CTImageStorage, generate_uid
 from .core import ConfigError, atomic_path, atomic_write_text, pbar, save_nifti, save_json, spacing_of
 
 # %% auto #0
-__all__ = ['REFERENCE_FILES', 'FINDINGS', 'DEPTHS', 'make_phantom', 'write_ct_series', 'make_demo_cohort', 'reference_dir',
-           'load_reference', 'RealisticParams', 'truth_masks_params', 'converted_grid', 'random_view', 'add_lesions',
-           'add_marker', 'organ_profile', 'enlarge_organ', 'segmenter_labels', 'organ_ids', 'realistic_patient',
-           'write_ras_series', 'make_realistic_cohort', 'demo_config']
+__all__ = ['REFERENCE_FILES', 'FINDINGS', 'DEPTHS', 'make_phantom', 'write_ct_series', 'check_cohort_size', 'make_demo_cohort',
+           'reference_dir', 'load_reference', 'RealisticParams', 'truth_masks_params', 'converted_grid', 'random_view',
+           'add_lesions', 'add_marker', 'organ_profile', 'enlarge_organ', 'segmenter_labels', 'organ_ids',
+           'realistic_patient', 'write_ras_series', 'make_realistic_cohort', 'demo_config']
 
 # %% ../nbs/10_synth.ipynb #6875e761
 def _ellipsoid(X, Y, Z, c, r): return ((X-c[0])/r[0])**2 + ((Y-c[1])/r[1])**2 + ((Z-c[2])/r[2])**2 <= 1
@@ -132,11 +132,15 @@ def write_ct_series(hu:np.ndarray, folder:str|Path, patient_id:str, pixel_spacin
     return paths
 
 # %% ../nbs/10_synth.ipynb #bbd894b1
+def check_cohort_size(n:int):
+    "Refuse a cohort too small to split into train, validation and test."
+    if n < 8: raise ValueError(f"a cohort needs at least 8 patients (got {n}) for train/val/test splits")
+
 def make_demo_cohort(out:str|Path, n:int=40, seed:int=0, size:int=96, test_frac:float=0.3, progress:bool=True) -> Path:
     "Write a synthetic DICOM cohort of `n` patients to `out`; return the labels CSV path."
     out = Path(out)
     rng = np.random.default_rng(seed)
-    if n < 8: raise ValueError(f"a cohort needs at least 8 patients (got {n}) for train/val/test splits")
+    check_cohort_size(n)
     labels = np.array([i % 2 for i in range(n)])
     rng.shuffle(labels)
     n_test = max(4, int(round(n*test_frac)))
@@ -423,7 +427,7 @@ def make_realistic_cohort(out:str|Path, n:int=150, seed:int=0, test_frac:float=1
                           prefix:str='LIV', progress:bool=True) -> Path:
     "Write a realistic DICOM cohort of `n` patients built on the real reference CT, with segmenter-like and true masks; return the labels CSV path."
     p, out = params or RealisticParams(), Path(out)
-    if n < 8: raise ValueError(f"a cohort needs at least 8 patients (got {n}) for train/val/test splits")
+    check_cohort_size(n)
     ref = load_reference()
     y, test, marker = _split_and_markers(n, seed, test_frac, p)
     rows = []

@@ -20,7 +20,7 @@ from .metrics import evaluate, youden_threshold, check_evaluable
 # %% auto #0
 __all__ = ['topk_pool', 'Classifier', 'small3d', 'medicalnet_resnet', 'load_medicalnet', 'pretrained_file', 'Slab2p5D',
            'build_model', 'model_for', 'target_layer', 'check_model', 'seed_everything', 'predict', 'train_device',
-           'fit_key', 'load_checkpoint', 'save_checkpoint', 'train_epoch', 'validate', 'dist_world', 'end_epoch',
+           'fit_key', 'load_checkpoint', 'save_checkpoint', 'train_epoch', 'val_pass', 'dist_world', 'end_epoch',
            'write_history', 'fit', 'finish_fit', 'fit_frozen', 'load_trained', 'evaluate_model']
 
 # %% ../nbs/07_train.ipynb #3c800e5f
@@ -129,7 +129,7 @@ def build_model(name:str='small3d', in_ch:int=1, pretrained:bool=False, weights_
     "The classifier named `name` for `in_ch` input channels (with `roi_pool`, the last one is the ROI) and one logit."
     enc_ch = in_ch - int(roi_pool)
     if name == 'small3d':
-        if pretrained: raise ConfigError("train.model small3d has no pretrained weights; set train.pretrained: false")
+        check_pretrained(name, pretrained)
         return Classifier(*small3d(enc_ch, width, depth), roi_pool, top)
     if name in ('resnet10', 'resnet18'):
         m = medicalnet_resnet(int(name[6:]), 1)
@@ -164,14 +164,12 @@ def target_layer(model:nn.Module) -> nn.Module:
 
 def check_model(cfg:RunConfig):
     "Build the configured model once (loading and checking any pretrained weights), so that a wrong setting stops the run before any stage."
+    validate(cfg)
     t = cfg.train
-    if t.nproc > 1 and t.batch_size // t.nproc < 2:
-        raise ConfigError(f"train.nproc {t.nproc} splits train.batch_size {t.batch_size} into shares of {t.batch_size // t.nproc}; each process needs at least 2 (batch norm): raise batch_size to {2*t.nproc} or lower nproc")
-    if t.nproc > 1 and t.freeze_encoder: raise ConfigError("train.nproc > 1 trains with DDP, but train.freeze_encoder fits a regression head in one process; set nproc: 1")
     if t.nproc > 1 and train_device(t.device) == 'cuda' and torch.cuda.device_count() < t.nproc:
         raise ConfigError(f"train.nproc {t.nproc} needs one GPU per process; {torch.cuda.device_count()} visible")
-    for mode in dict.fromkeys([cfg.mask.mode, *cfg.study.modes]):
-        roi_pool = mode in ('zero', 'pool') and cfg.train.model != 'resnet18_2p5d'
+    for mode in modes_in_play(cfg):
+        roi_pool = roi_pooled(t.model, mode)
         in_ch = len(cfg.mask.extra_windows) + 1 + int(mode == 'channel' or roi_pool)
         build_model(cfg.train.model, in_ch, cfg.train.pretrained, cfg.train.weights_path, roi_pool, cfg.train.width, cfg.train.depth, cfg.train.pool_top)
 
@@ -243,7 +241,7 @@ def train_epoch(model, dl, opt, scaler, loss_fn, device) -> tuple[float, float]:
     return float(np.mean(losses)), t_data
 
 # %% ../nbs/07_train.ipynb #faa53b86
-def validate(model, ds_va, yva, batch_size, device) -> tuple[float, float, np.ndarray]:
+def val_pass(model, ds_va, yva, batch_size, device) -> tuple[float, float, np.ndarray]:
     "(validation AUC (NaN with one class), validation loss, validation probabilities)."
     p = predict(model, ds_va, batch_size, device)
     auc = float(roc_auc_score(yva, p)) if len(set(yva)) == 2 else float('nan')
@@ -286,7 +284,7 @@ def _share_state(state:dict, world:int) -> dict:
 # %% ../nbs/07_train.ipynb #296951e9
 def end_epoch(model, ds_va, yva, state:dict, out_dir:Path, ep:int, loss:float, lr:float, seconds:float, wait_frac:float, batch_size:int=8, device='cpu') -> dict:
     "Validate after epoch `ep`, record it in `state`, save the model when it is the best so far (by validation AUC, then loss)."
-    auc, val_loss, pva = validate(model, ds_va, yva, batch_size, device)
+    auc, val_loss, pva = val_pass(model, ds_va, yva, batch_size, device)
     state.setdefault('val_probs', []).append([float(v) for v in pva])     # every epoch's validation predictions: convergence with a CI
     score = [auc if not np.isnan(auc) else -1.0, -val_loss]         # validation AUC first; ties go to the lower validation loss
     state['history'].append(dict(epoch=ep+1, train_loss=loss, val_loss=val_loss, val_auc=auc, lr=lr, seconds=round(seconds, 2), data_wait_frac=round(wait_frac, 3)))

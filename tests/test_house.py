@@ -1,0 +1,56 @@
+"The house rules: each error message is written in one place, and no module hides a name it imports from `core`."
+import ast, collections
+from pathlib import Path
+import pytest
+import ct_mask_cls
+from ct_mask_cls.core import config_from_dict, validate, ConfigError
+
+PKG = Path(ct_mask_cls.__file__).parent
+
+def _text(node):
+    "The literal text of a message: a string, an f-string (each placeholder as {}), or a sum of them; None for anything else."
+    if isinstance(node, ast.Constant) and isinstance(node.value, str): return node.value
+    if isinstance(node, ast.JoinedStr): return ''.join(v.value if isinstance(v, ast.Constant) else '{}' for v in node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        a, b = _text(node.left), _text(node.right)
+        return (a or '{}') + (b or '{}') if (a or b) else None
+    return None
+
+def raise_messages(folder:Path) -> dict:
+    "message text -> the 'file:line' of every `raise X(message, ...)` in the modules of `folder`."
+    out = collections.defaultdict(list)
+    for p in sorted(folder.glob('*.py')):
+        for n in ast.walk(ast.parse(p.read_text())):
+            if isinstance(n, ast.Raise) and isinstance(n.exc, ast.Call) and n.exc.args:
+                t = _text(n.exc.args[0])
+                if t and len(t.replace('{}', '').strip()) > 15: out[t].append(f"{p.name}:{n.lineno}")
+    return out
+
+def test_the_scan_finds_a_copied_message(tmp_path):
+    (tmp_path/'a.py').write_text("def f(k):\n    raise ValueError(f'config key {k} is not right here')\n")
+    (tmp_path/'b.py').write_text("def g(x):\n    if x: raise KeyError(f'config key {x} is not right here')\n    raise ValueError('another message, long enough')\n")
+    m = raise_messages(tmp_path)
+    assert m['config key {} is not right here'] == ['a.py:2', 'b.py:2'] and len(m) == 2
+
+def test_no_error_message_is_written_twice():
+    m = raise_messages(PKG)
+    assert len(m) > 100                                          # the scan sees the package's messages
+    dup = {t: w for t, w in m.items() if len(w) > 1}
+    assert not dup, "\n".join(f"{w}: {t[:100]!r}" for t, w in dup.items())
+
+@pytest.mark.parametrize('kw, msg', [(dict(train=dict(nproc=2, freeze_encoder=True, pretrained=True, model='resnet10')), 'set nproc: 1'),
+                                     (dict(preprocess=dict(pseudonymise=True)), 'needs a secret key')])
+def test_validate_holds_the_cross_field_rules(kw, msg, monkeypatch):
+    for k in ('CT_MASK_CLS_SALT', 'CT_MASK_CLS_SALT_FILE'): monkeypatch.delenv(k, raising=False)
+    with pytest.raises(ConfigError, match=msg): validate(config_from_dict(dict(data=dict(dicom_dir='d', labels_csv='l.csv'), **kw)))
+
+def test_no_module_redefines_a_core_name():
+    "A module that defines a name `from .core import *` gave it silently replaces it for its own code (train once had its own `validate`)."
+    import ct_mask_cls.core as core
+    own = {'core', 'io', 'config', 'executor', 'layout', '_modidx'}
+    hits = [f"{p.name}: {n}" for p in sorted(PKG.glob('*.py')) if p.stem not in own
+            for node in ast.parse(p.read_text()).body
+            for n in ([node.name] if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else
+                      [t.id for t in getattr(node, 'targets', []) if isinstance(t, ast.Name)])
+            if n in core.__all__]
+    assert not hits, hits
