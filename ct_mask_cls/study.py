@@ -82,7 +82,7 @@ def mean_ci(v, n:int=1000, seed:int=0, alpha:float=0.05) -> tuple[float, float, 
     return paired_mean_diff(v, np.zeros(len(v)), n, seed, alpha)
 
 # %% ../nbs/11_study.ipynb #7145f24e
-MODE_BLIND = dict(zero=('size',), pool=('size',))         # what each masked mode cannot see
+MODE_BLIND = dict(zero=('size',))                         # what each masked mode cannot see (pool sees the organ's extent from its rim: measured)
 SIGNALS = dict(size=('roi_ml', "the organ's volume"), density=('roi_hu', "the organ's median HU"))
 
 def organ_signals(manifest:pd.DataFrame) -> dict:
@@ -98,9 +98,10 @@ def compared_mode(modes:list, signals:dict, val_auc:dict, configured:str, strong
     if not masked: return configured, []
     hot = [s for s, a in signals.items() if abs(a - 0.5) >= strong]
     blind = {m: [s for s in hot if s in MODE_BLIND.get(m, ())] for m in masked}
+    said = lambda ms: ' and '.join(filter(None, [', '.join(ms[:-1]), ms[-1]]))            # "pool, crop and channel"
     notes = [f"{SIGNALS[s][1].capitalize()} separates the classes on the training patients (AUC {signals[s]:.2f}); "
-             f"{' and '.join(m for m in masked if s in blind[m])} cannot see it"
-             + (f", {' and '.join(m for m in masked if s not in blind[m])} can" if any(s not in blind[m] for m in masked) else '') + '.'
+             f"{said([m for m in masked if s in blind[m]])} cannot see it"
+             + (f", {said([m for m in masked if s not in blind[m]])} can" if any(s not in blind[m] for m in masked) else '') + '.'
              for s in hot if any(s in blind[m] for m in masked)]
     able = [m for m in masked if not blind[m]] or masked
     if configured in able and not blind.get(configured):
