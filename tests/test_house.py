@@ -54,3 +54,31 @@ def test_no_module_redefines_a_core_name():
                       [t.id for t in getattr(node, 'targets', []) if isinstance(t, ast.Name)])
             if n in core.__all__]
     assert not hits, hits
+
+def import_graph(folder:Path) -> dict:
+    "module -> the package's modules it imports at module level."
+    mods, g = {p.stem for p in folder.glob('*.py')}, {}
+    for p in sorted(folder.glob('*.py')):
+        deps = set()
+        for n in ast.parse(p.read_text()).body:
+            if isinstance(n, ast.ImportFrom) and n.level == 1:
+                deps |= {n.module.split('.')[0]} if n.module else {a.name for a in n.names if a.name in mods}
+        g[p.stem] = deps
+    return g
+
+def cycles(g:dict) -> list:
+    "Every import cycle in graph `g`, as the list of modules around it."
+    found = []
+    def walk(u, path):
+        for v in sorted(g.get(u, ())):
+            if v in path: found.append(path[path.index(v):] + [v])
+            else: walk(v, path + [v])
+    for u in sorted(g): walk(u, [u])
+    return found
+
+def test_no_import_cycle(tmp_path):
+    (tmp_path/'a.py').write_text("from .b import x\n"); (tmp_path/'b.py').write_text("from . import a\nx = 1\n")
+    assert cycles(import_graph(tmp_path))                         # a cycle is seen
+    g = import_graph(PKG)
+    assert g['core'] == {'io', 'config', 'executor', 'layout'} and 'train' in g['ddp']
+    assert not cycles(g), cycles(g)
