@@ -10,6 +10,9 @@ import dataclasses, json
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import *
+import nibabel as nib, warnings
+from .dicom import pseudonym
+from .runner import versions
 
 # %% auto #0
 __all__ = ['NoTrainedModel', 'trained_modes', 'load_run', 'model_spec', 'guard_run', 'input_kind', 'scoring_config',
@@ -44,7 +47,7 @@ def load_run(run_dir:str|Path, mode:str|None=None) -> tuple[RunConfig, RunLayout
 
 def model_spec(cfg:RunConfig, lay:RunLayout, mode:str):
     "The input spec the model of `mode` was trained on (its spec.json), else the one its config and the run's FOV give."
-    from ct_mask_cls.data import InputSpec, input_spec
+    from ct_mask_cls.data import InputSpec, input_spec  # lazy: monai, torch and 1 more load only when this runs
     p = lay.model_dir(mode)/'spec.json'
     if p.is_file():
         s = json.loads(p.read_text())['spec']
@@ -77,7 +80,7 @@ def scoring_config(cfg:RunConfig, inputs:str|Path, out:str|Path, masks:str|Path=
 
 def prepare_cases(cfg:RunConfig, progress:bool=True) -> pd.DataFrame:
     "Preprocess, segment and mask every case of `cfg`'s data in `cfg.run_dir`; one row per case (status, reason, CT and ROI paths)."
-    from ct_mask_cls import pipeline as pl
+    from ct_mask_cls import pipeline as pl  # lazy: scipy.ndimage loads only when this runs
     if cfg.segment.backend == 'existing' and not cfg.data.mask_dir:
         raise ConfigError("the run used existing masks (segment.backend: existing): give the new cases' masks (--masks FOLDER)")
     lay = RunLayout(cfg.run_dir)
@@ -96,8 +99,8 @@ def run_threshold(lay:RunLayout, mode:str) -> float:
 
 def score_cases(cfg:RunConfig, run_dir:str|Path, cases:pd.DataFrame, mode:str, out:str|Path, cams:bool=True, progress:bool=True) -> pd.DataFrame:
     "Probability and decision of `mode`'s model for every usable case of `cases` (others listed with their reason); CAM NIfTIs in out/cam/<mode>/."
-    from ct_mask_cls import train as trn, xai
-    from ct_mask_cls.data import make_dataset
+    from ct_mask_cls import train as trn, xai  # lazy: monai, pytorch_grad_cam and 4 more load only when this runs
+    from ct_mask_cls.data import make_dataset  # lazy: monai, torch and 1 more load only when this runs
     lay, out = RunLayout(run_dir), RunLayout(out)
     own = lay.model_dir(mode)/'config.yaml'
     cfg = load_config(own) if own.is_file() else cfg                  # the settings this mode's model was trained with
@@ -111,7 +114,6 @@ def score_cases(cfg:RunConfig, run_dir:str|Path, cases:pd.DataFrame, mode:str, o
     res['decision'] = (res.prob >= thr).astype(int)
     res['cam_nifti'] = ''
     if cams:
-        import nibabel as nib
         for i, (r, d) in enumerate(pbar(zip(recs, ds), total=len(recs), desc=f'Grad-CAM {mode}', disable=not progress)):
             img = nib.load(r['ct'])
             cam = xai.to_ct_grid(xai.explain_map(model, d['image'][None], 'gradcam'), d['fov_start'].numpy(), d['fov_zoom'].numpy(), img.shape)
@@ -125,16 +127,15 @@ def score_cases(cfg:RunConfig, run_dir:str|Path, cases:pd.DataFrame, mode:str, o
 # %% ../nbs/16_apply.ipynb #7351f35f
 def _page(title:str, body:str) -> str:
     "A self-contained HTML page with the stage reports' style (no scripts, no external resources)."
-    from ct_mask_cls.report import html_page
-    from ct_mask_cls.report import esc
+    from ct_mask_cls.report import html_page  # lazy: matplotlib loads only when this runs
+    from ct_mask_cls.report import esc  # lazy: matplotlib loads only when this runs
     return html_page(title, f"<h1>{esc(title)}</h1>{body}")
 
 def predict_report(df:pd.DataFrame, cases:pd.DataFrame, out:RunLayout, mode:str, run_name:str, cams:bool=True) -> str:
     "The predict report's body: the decision rule, every scored case with its CT, ROI and map (no absolute paths), and the cases not scored with their reasons."
-    import nibabel as nib
-    import matplotlib.pyplot as plt
-    from ct_mask_cls.report import table_html, esc, thumbnails
-    from ct_mask_cls.xai import cam_figure, focus_voxel
+    import matplotlib.pyplot as plt  # lazy: matplotlib loads only when this runs
+    from ct_mask_cls.report import table_html, esc, thumbnails  # lazy: matplotlib loads only when this runs
+    from ct_mask_cls.xai import cam_figure, focus_voxel  # lazy: monai, pytorch_grad_cam and 4 more load only when this runs
     scored, skipped = df[df.prob.notna()], df[df.prob.isna()]
     figs = []
     for r in scored.itertuples():
@@ -175,8 +176,8 @@ def settings_differ(run:RunConfig, other:RunConfig) -> list:
 # %% ../nbs/16_apply.ipynb #4d7dddff
 def evaluate_external(run_dir:str|Path, other_config:str|Path, out:str|Path|None=None, cams:bool=False, progress:bool=True) -> pd.DataFrame:
     "Internal test AUC and external AUC (with CIs) of every trained mode of a run on the cohort of `other_config`; writes external.csv and report.html."
-    from ct_mask_cls.metrics import evaluate, DegenerateResult
-    from ct_mask_cls.report import table_html, esc
+    from ct_mask_cls.metrics import evaluate, DegenerateResult  # lazy: sklearn loads only when this runs
+    from ct_mask_cls.report import table_html, esc  # lazy: matplotlib loads only when this runs
     cfg, lay, _ = load_run(run_dir)
     other = load_config(other_config)
     diff = settings_differ(cfg, other)
@@ -189,7 +190,6 @@ def evaluate_external(run_dir:str|Path, other_config:str|Path, out:str|Path|None
     scfg = scoring_config(cfg, '', out, data=other.data)
     labels = read_labels(other.data.labels_csv)
     if cfg.preprocess.pseudonymise:
-        from ct_mask_cls.dicom import pseudonym
         key = pseudonym_key(cfg.preprocess)
         labels['patient_id'] = [pseudonym(p, key) for p in labels.patient_id]
     rows = []
@@ -218,7 +218,7 @@ def evaluate_external(run_dir:str|Path, other_config:str|Path, out:str|Path|None
 # %% ../nbs/16_apply.ipynb #7a0f2b30
 def model_card(cfg:RunConfig, lay:RunLayout, mode:str, settings:dict, versions:dict) -> str:
     "A model card (markdown): data, splits, metrics with CIs, intended use, limitations, versions."
-    from ct_mask_cls.mask import resolve_windows
+    from ct_mask_cls.mask import resolve_windows  # lazy: scipy.ndimage loads only when this runs
     m = json.loads((lay.model_dir(mode)/'metrics.json').read_text())
     man = pd.read_csv(lay.manifest_csv, keep_default_na=False)
     ok = man[man.status == 'ok']
@@ -246,13 +246,11 @@ def export_model(run_dir:str|Path, out:str|Path, mode:str|None=None) -> dict:
 
 def _export(cfg:RunConfig, lay:RunLayout, mode:str, spec, out:Path) -> dict:
     "`export_model`'s work, under the run's lock."
-    import torch
-    from ct_mask_cls import train as trn
-    from ct_mask_cls.runner import versions
+    import torch  # lazy: torch loads only when this runs
+    from ct_mask_cls import train as trn  # lazy: monai, torch and 2 more load only when this runs
     model = trn.load_trained(cfg, spec, lay.model_dir(mode))
     out.mkdir(parents=True, exist_ok=True)
     x = torch.rand((2, spec.in_channels, *spec.size), generator=torch.Generator().manual_seed(0))
-    import warnings
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter('ignore')                  # torch.jit.trace's own deprecation notice; the outputs are checked below
         ts = torch.jit.trace(model, x[:1], check_trace=False)
@@ -261,7 +259,7 @@ def _export(cfg:RunConfig, lay:RunLayout, mode:str, spec, out:Path) -> dict:
     with atomic_path(out/'model.ts') as t, warnings.catch_warnings():
         warnings.simplefilter('ignore')                  # torch.jit.save's deprecation notice: TorchScript is still what loads without Python code
         torch.jit.save(ts, str(t))
-    from ct_mask_cls.mask import resolve_windows
+    from ct_mask_cls.mask import resolve_windows  # lazy: scipy.ndimage loads only when this runs
     seg_ids = __import__('ct_mask_cls.segment', fromlist=['resolve_roi']).resolve_roi(list(cfg.mask.roi))
     settings = dict(mode=mode, model=cfg.train.model, spacing_mm=list(cfg.preprocess.spacing), orientation='RAS', roi=list(cfg.mask.roi), roi_totalsegmentator_ids=seg_ids,
                     windows_hu=[list(w) for w in resolve_windows(cfg.mask.window, cfg.mask.roi, cfg.mask.extra_windows)], fill=spec.fill, margin_mm=spec.margin_mm,

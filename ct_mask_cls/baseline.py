@@ -11,6 +11,11 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .core import *
 from .metrics import evaluate, youden_threshold, check_evaluable
+from sklearn.pipeline import make_pipeline
+from sklearn.impute import SimpleImputer
+from sklearn.preprocessing import StandardScaler
+from sklearn.linear_model import LogisticRegressionCV, LogisticRegression
+from sklearn.model_selection import cross_val_predict, StratifiedKFold
 
 # %% auto #0
 __all__ = ['FAMILIES', 'radiomics_features', 'fit_baseline']
@@ -20,7 +25,7 @@ FAMILIES = ('statistics', 'intensity_histogram', 'glcm')
 
 def radiomics_features(ct_path:str|Path, mask_path:str|Path, families=FAMILIES) -> dict:
     "IBSI features (MIRP) of the CT inside a binary mask, plus the mask's volume in ml."
-    from mirp import extract_features
+    from mirp import extract_features  # lazy: mirp loads only when this runs
     root = logging.getLogger()
     if not root.handlers: root.addHandler(logging.NullHandler())    # MIRP calls logging.basicConfig: with a handler there it adds no stdout one
     before = root.manager.disable
@@ -39,11 +44,6 @@ def radiomics_features(ct_path:str|Path, mask_path:str|Path, families=FAMILIES) 
 # %% ../nbs/08_baseline.ipynb #c13fa4e1
 def fit_baseline(features:pd.DataFrame, manifest:pd.DataFrame, n_boot:int=1000, seed:int=0) -> tuple[dict, pd.DataFrame]:
     "Logistic regression on radiomics `features` (indexed by case_id) with the manifest's splits; (test metrics, predictions)."
-    from sklearn.pipeline import make_pipeline
-    from sklearn.impute import SimpleImputer
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.linear_model import LogisticRegressionCV, LogisticRegression
-    from sklearn.model_selection import cross_val_predict, StratifiedKFold
     man = manifest[manifest.status == 'ok'].set_index('case_id')
     X = features.reindex(man.index).astype(float)
     fit_rows = man.split.isin(['train', 'val']).values

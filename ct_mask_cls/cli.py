@@ -12,6 +12,10 @@ from pathlib import Path
 from typing import Optional, List
 import typer, yaml
 from .core import *
+import sys, pandas as pd, numpy as np
+from . import __version__, dicom
+from .runner import run_pipeline, run_stage, preflight, check_stage, STAGES
+from .apply import predict_cohort, load_run, evaluate_external, export_model
 
 # %% auto #0
 __all__ = ['app', 'Mode', 'Backend', 'SegDevice', 'Uneven', 'Tilt', 'DemoMasks', 'DemoFinding', 'cli_errors', 'main',
@@ -34,7 +38,6 @@ def cli_errors(fn):
         try: return fn(*args, **kw)
         except typer.Exit: raise
         except KeyboardInterrupt:
-            import sys
             stage = getattr(sys.modules.get('ct_mask_cls.runner'), 'CURRENT', {}).get('stage')
             _fail(f"interrupted during stage {stage}; rerun to resume" if stage else "interrupted; rerun to resume", 130)
         except Exception as e:
@@ -47,7 +50,6 @@ def cli_errors(fn):
 
 def _version(v:bool):
     if v:
-        from ct_mask_cls import __version__
         typer.echo(f"ct-mask-cls {__version__}")
         raise typer.Exit()
 
@@ -95,7 +97,6 @@ _WAIT = typer.Option(False, help="wait for another run on the same run folder to
 
 def _run_all(config:Path, sets:list|None, force:bool, wait:bool) -> RunConfig:
     "Read CONFIG with its overrides and run every stage; the config."
-    from ct_mask_cls.runner import run_pipeline
     cfg = config_with_overrides(config, sets)
     run_pipeline(cfg, force=force, echo=typer.echo, wait=wait)
     return cfg
@@ -111,8 +112,7 @@ def run(config:Path=typer.Argument(..., help="run config YAML"), set:Optional[Li
 @cli_errors
 def study(config:Path=typer.Argument(..., help="run config YAML"), set:Optional[List[str]]=_SET, force:bool=_FORCE, wait:bool=_WAIT):
     "The masked-versus-unmasked study for CONFIG: every stage (reusing finished ones), then prints the study table."
-    from ct_mask_cls.report import study_display
-    import pandas as pd
+    from ct_mask_cls.report import study_display  # lazy: matplotlib loads only when this runs
     cfg = _run_all(config, set, force, wait)
     typer.echo(study_display(pd.read_csv(RunLayout(cfg.run_dir).path('study', 'study.csv'))).to_string(index=False))
     typer.secho(f"study report: {(cfg.run_dir/'06_study.html').resolve()}", fg=typer.colors.GREEN)
@@ -122,7 +122,6 @@ def study(config:Path=typer.Argument(..., help="run config YAML"), set:Optional[
 def stage(name:str=typer.Argument(..., help="preprocess | segment | mask | train | xai | study | index"), config:Path=typer.Argument(..., help="run config YAML"),
           set:Optional[List[str]]=_SET, force:bool=_FORCE, wait:bool=_WAIT):
     "Run one stage for CONFIG (the stages before it must have run)."
-    from ct_mask_cls.runner import run_stage, preflight, check_stage
     check_stage(name)
     cfg = config_with_overrides(config, set)
     preflight(cfg)
@@ -139,8 +138,7 @@ def report(run_dir:Path=typer.Argument(..., help="a run folder")):
 
 def _render_all(lay:RunLayout):
     "Re-render every executed stage notebook of a run (under its lock)."
-    from ct_mask_cls.runner import STAGES
-    from ct_mask_cls.report import render_html, notebook_errors
+    from ct_mask_cls.report import render_html, notebook_errors  # lazy: matplotlib loads only when this runs
     for s in STAGES:
         nb, html, _ = lay.stage_files(s)
         if not nb.exists():
@@ -157,7 +155,7 @@ def _render_all(lay:RunLayout):
 @cli_errors
 def publish(outputs:Path=typer.Argument(..., help="a folder of run folders (searched at any depth)"), site:Path=typer.Argument(..., help="folder for the site")):
     "Write one static page over every run in OUTPUTS (verdict, date, state, settings, link to its report) to SITE/index.html."
-    from ct_mask_cls.report import publish as _publish
+    from ct_mask_cls.report import publish as _publish  # lazy: matplotlib loads only when this runs
     if not outputs.is_dir(): raise ConfigError(f"outputs folder not found: {outputs}")
     typer.echo(f"site: {_publish(outputs, site)}")
 
@@ -166,7 +164,7 @@ def publish(outputs:Path=typer.Argument(..., help="a folder of run folders (sear
 def compare(run_a:Path=typer.Argument(..., help="a run folder"), run_b:Path=typer.Argument(..., help="another run folder"),
             out:Optional[Path]=typer.Option(None, help="also write the comparison as an HTML page")):
     "Put two runs' settings (those that differ) and results (AUC per mode, claims) side by side."
-    from ct_mask_cls.report import compare_runs, table_html, html_page
+    from ct_mask_cls.report import compare_runs, table_html, html_page  # lazy: matplotlib loads only when this runs
     for r in (run_a, run_b):
         run_folder(r)
     s, r = compare_runs(run_a, run_b)
@@ -180,7 +178,7 @@ def compare(run_a:Path=typer.Argument(..., help="a run folder"), run_b:Path=type
 @cli_errors
 def check_reports_cmd(run_dir:Path=typer.Argument(..., help="a run folder"), site:Optional[Path]=typer.Option(None, help="also a site made by `publish`: its page and links")):
     "Open every report and viewer page of RUN_DIR in headless Chromium; fail on a console error, a broken image, a request that leaves the machine, a log line in a page, a full-size image under 1,600 px or a blank viewer; screenshots go to RUN_DIR/screenshots/."
-    from ct_mask_cls.report import check_reports
+    from ct_mask_cls.report import check_reports  # lazy: matplotlib loads only when this runs
     bad = 0
     for r in check_reports(run_dir, site=site):
         probs = [f"{len(r[k])} {k.replace('_', ' ')}: {r[k][:3]}" for k in ('console_errors', 'network_requests', 'failed_images', 'log_lines', 'narrow_images') if r[k]]
@@ -202,7 +200,6 @@ def predict(run_dir:Path=typer.Argument(..., help="a finished run folder"), inpu
             masks:Optional[Path]=typer.Option(None, help="the new patients' existing masks (when the run used segment.backend existing)"),
             cams:bool=typer.Option(True, help="write Grad-CAM NIfTIs on each CT grid")):
     "Score new patients with RUN_DIR's model: OUT/predictions.csv (probability, decision at the run's validation threshold), CAM NIfTIs, OUT/report.html."
-    from ct_mask_cls.apply import predict_cohort, load_run
     load_run(run_dir, mode.value if mode else None)
     if not input.exists(): raise ConfigError(f"input not found: {input}")
     df = predict_cohort(run_dir, input, out, mode.value if mode else None, masks or '', cams)
@@ -216,7 +213,6 @@ def predict(run_dir:Path=typer.Argument(..., help="a finished run folder"), inpu
 def evaluate(run_dir:Path=typer.Argument(..., help="a finished run folder"), other_config:Path=typer.Argument(..., help="config of the external cohort (its data: section is used)"),
              out:Optional[Path]=typer.Option(None, help="output folder (default RUN_DIR/external/<its run_id>)")):
     "External validation: every trained mode of RUN_DIR on the cohort of OTHER_CONFIG, without retraining; internal and external AUC and the drop."
-    from ct_mask_cls.apply import evaluate_external, load_run
     load_run(run_dir)
     res = evaluate_external(run_dir, other_config, out)
     typer.echo(res[['mode', 'internal_auc', 'external_auc', 'external_ci_low', 'external_ci_high', 'drop', 'external_n']].round(3).to_string(index=False))
@@ -226,7 +222,6 @@ def evaluate(run_dir:Path=typer.Argument(..., help="a finished run folder"), oth
 def export(run_dir:Path=typer.Argument(..., help="a finished run folder"), out:Path=typer.Argument(..., help="output folder"),
            mode:Optional[Mode]=typer.Option(None, help="which trained mode (default: the run's mask.mode)")):
     "Export a trained model: OUT/model.ts (TorchScript), OUT/model.onnx (if it exports cleanly), OUT/preprocessing.json, OUT/MODEL_CARD.md."
-    from ct_mask_cls.apply import export_model, load_run
     load_run(run_dir, mode.value if mode else None)
     r = export_model(run_dir, out, mode.value if mode else None)
     typer.echo(f"exported {r['mode']} to {out} (TorchScript max |difference| {r['traced_max_abs_error']:.1e}; ONNX: {r['onnx']})")
@@ -248,8 +243,7 @@ def demo(out:Path=typer.Option(Path('outputs'), help="folder for the generated c
          finding:DemoFinding=typer.Option(DemoFinding.hypodense, help="realistic: what label 1 means"),
          force:bool=_FORCE, wait:bool=_WAIT):
     "Generate a demo cohort and run every stage on it; print the report index."
-    from ct_mask_cls.synth import make_demo_cohort, make_realistic_cohort, demo_config, RealisticParams
-    from ct_mask_cls.runner import run_pipeline
+    from ct_mask_cls.synth import make_demo_cohort, make_realistic_cohort, demo_config, RealisticParams  # lazy: scipy.ndimage loads only when this runs
     n = cases or (150 if kind == DemoKind.realistic else 40)
     data = out/'data'/(f'{kind.value}-{organ}-{finding.value}-n{n}-s{seed}' if kind == DemoKind.realistic else f'chest-n{n}-s{seed}')
     stamp, want = data/'.cohort.json', dict(kind=kind.value, organ=organ, finding=finding.value, n=n, seed=seed, v=3)
@@ -275,7 +269,6 @@ def convert(input:Path=typer.Argument(..., help="folder tree of DICOM files"), o
             salt:str=typer.Option('', help="secret key for --pseudonymise (else $CT_MASK_CLS_SALT or $CT_MASK_CLS_SALT_FILE)"),
             workers:int=typer.Option(2, help="series converted in parallel")):
     "Convert every CT series under INPUT to canonical-RAS NIfTI in OUTPUT; write OUTPUT/series.csv (one row per series found)."
-    from ct_mask_cls import dicom
     if not input.is_dir(): raise ConfigError(f"input folder not found: {input}")
     pc = PreprocessConfig(workers=workers, min_slices=min_slices, allow_modality=tuple(allow_modality), uneven_slices=uneven.value, gantry_tilt=tilt.value,
                           pseudonymise=pseudonymise, pseudonym_salt=salt)
@@ -296,7 +289,7 @@ def segment_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), out:Path=typer.Arg
                 mask_label:List[str]=typer.Option([], help="what the existing mask's labels are: structure=id or structure=ROI name (repeatable), e.g. liver=1"),
                 dicom_dir:Optional[Path]=typer.Option(None, help="the DICOM tree holding the CT series an RTSTRUCT refers to")):
     "Segment CT into OUT with TotalSegmentator's label ids."
-    from ct_mask_cls.segment import segment
+    from ct_mask_cls.segment import segment  # lazy: scipy.ndimage loads only when this runs
     if not ct.is_file(): raise ConfigError(f"CT not found: {ct}")
     if backend.value == 'existing' and existing is None: raise ConfigError("--backend existing needs --existing MASK.nii.gz")
     labels = {}
@@ -317,10 +310,9 @@ def mask_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), mask:Path=typer.Argum
              rim_mm:float=typer.Option(9.0, help="zero: in the ROI's outer rim (mm), thin structures darker or brighter than the organ become its median (partial volume)"),
              repair:bool=typer.Option(True, help="repair the mask first (holes, gaps, stray components), as the mask stage does")):
     "Apply the ROI of MASK to CT and write OUT: what the network of that mode sees, in HU, on the ROI's own box (or the whole scan)."
-    import numpy as np
-    from ct_mask_cls.segment import resolve_roi
-    from ct_mask_cls.mask import roi_from_labels, resolve_windows, repair_roi, roi_box
-    from ct_mask_cls.data import InputSpec, masked_image
+    from ct_mask_cls.segment import resolve_roi  # lazy: scipy.ndimage loads only when this runs
+    from ct_mask_cls.mask import roi_from_labels, resolve_windows, repair_roi, roi_box  # lazy: scipy.ndimage loads only when this runs
+    from ct_mask_cls.data import InputSpec, masked_image  # lazy: monai, torch and 1 more load only when this runs
     for p in (ct, mask):
         if not p.is_file(): raise ConfigError(f"file not found: {p}")
     try:

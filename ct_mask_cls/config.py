@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal, Union, get_args, get_origin, get_type_hints
 import yaml, dacite
 from .io import *
+import io
 
 # %% auto #0
 __all__ = ['Mode', 'MODES', 'ROLES', 'STAGE_ORDER', 'ConfigError', 'StageFailed', 'DataConfig', 'PreprocessConfig',
@@ -386,7 +387,6 @@ def read_labels(path:str|Path, test_column:str='') -> pd.DataFrame:
     try: text = path.read_bytes().decode('utf-8-sig')
     except UnicodeDecodeError as e: raise ConfigError(f"labels file {path} is not UTF-8 text (byte {e.start})") from None
     if not text.strip(): raise ConfigError(f"labels file {path} is empty; it needs a header 'patient_id,label' and one row per patient")
-    import io
     try: df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, ValueError) as e: raise ConfigError(f"labels file {path} is not a readable CSV: {str(e).splitlines()[0]}") from None
     for col in ['patient_id', 'label'] + ([test_column] if test_column else []):

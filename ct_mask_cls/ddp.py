@@ -13,6 +13,7 @@ import pandas as pd
 from .core import *
 from .data import InputSpec
 from .train import fit, train_device
+import torch, torch.distributed as dist
 
 # %% auto #0
 __all__ = ['write_job', 'read_job', 'torchrun_command', 'torchrun_env', 'run_job', 'launch_fit']
@@ -52,7 +53,6 @@ def torchrun_env(nproc:int) -> dict:
 # %% ../nbs/18_ddp.ipynb #aa717202
 def run_job(job:str|Path, progress:bool=True) -> dict:
     "This process's part of the DDP training described by `job` (started by torchrun): join the process group, `fit`, leave."
-    import torch, torch.distributed as dist
     cfg, man, spec, out, cache, seed = read_job(job)
     device = train_device(cfg.train.device)
     if device == 'cuda': torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', '0')))

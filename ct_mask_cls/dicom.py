@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, nibabel as nib, pandas as pd, pydicom
 from .core import *
+import dcm2niix, hmac
 
 # %% auto #0
 __all__ = ['CT_SOP', 'SERIES_COLUMNS', 'is_dicom', 'find_dicom_files', 'read_header', 'series_key', 'classify_series',
@@ -103,7 +104,6 @@ def classify_series(headers:list[dict], allow_modality:tuple=(), min_slices:int=
 def dcm2niix_bin() -> str:
     "Path of the dcm2niix executable."
     try:
-        import dcm2niix
         return str(dcm2niix.bin)
     except Exception:
         pass
@@ -147,8 +147,8 @@ def to_canonical_hu(img:nib.Nifti1Image) -> nib.Nifti1Image:
 def resample(arr:np.ndarray, affine:np.ndarray, spacing, mode:str='bilinear'):
     "Resample a 3D array on `affine` to voxel `spacing` (mm) with MONAI; returns (array, affine)."
     import torch                                   # imported here, not at the top: the stage kernels that only read tables start faster
-    from monai.data import MetaTensor
-    from monai.transforms import Spacing
+    from monai.data import MetaTensor  # lazy: monai loads only when this runs
+    from monai.transforms import Spacing  # lazy: monai loads only when this runs
     t = MetaTensor(torch.as_tensor(np.asarray(arr, dtype=np.float32)[None]), affine=torch.as_tensor(affine, dtype=torch.float64))
     out = Spacing(pixdim=[float(s) for s in spacing], mode=mode, padding_mode='border', dtype=torch.float32)(t)
     return out[0].numpy(), np.asarray(out.affine, dtype=np.float64)
@@ -229,7 +229,7 @@ def slice_geometry(headers:list[dict]) -> dict:
 # %% ../nbs/01_dicom.ipynb #4df87a6c
 def regularise_stack(arr:np.ndarray, affine:np.ndarray, g:dict, fill:float=-1024.) -> tuple[np.ndarray, np.ndarray]:
     "dcm2niix's (x, y, slice) volume of the sorted slices in `g` -> a uniform, untilted stack and its affine."
-    from scipy import ndimage as ndi
+    from scipy import ndimage as ndi  # lazy: scipy.ndimage loads only when this runs
     n_ras = g['normal'] * np.array([-1, -1, 1])
     p = g['ipp'] * np.array([-1, -1, 1])  # DICOM LPS -> NIfTI RAS
     if arr.shape[2] != len(p): raise SeriesRejected(f"dcm2niix wrote {arr.shape[2]} slices for {len(p)} files")
@@ -301,13 +301,11 @@ SERIES_COLUMNS = ['series_key', 'patient_id', 'series_description', 'modality', 
 
 def pseudonym(patient_id:str, salt:str) -> str:
     "A stable pseudonym for `patient_id` (HMAC-SHA256 keyed with the secret `salt`)."
-    import hmac
     if not salt: raise ConfigError("pseudonymising needs a secret key (preprocess.pseudonym_salt, $CT_MASK_CLS_SALT or $CT_MASK_CLS_SALT_FILE): without one anyone can recompute the pseudonyms")
     return 'P' + hmac.new(salt.encode(), str(patient_id).encode(), hashlib.sha256).hexdigest()[:12]
 
 def convert_tree(root:str|Path, out_dir:str|Path, pc=None, progress:bool=True, executor=None, force:bool=False) -> pd.DataFrame:
     "Convert every CT series under `root` into `out_dir` with the `PreprocessConfig` `pc` (threads, or one Dask task per series with a dask `executor`), each reused by the reuse rule unless `force`; write and return `out_dir/series.csv`."
-    from ct_mask_cls.core import PreprocessConfig
     pc = pc or PreprocessConfig()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 from .config import ConfigError, ExecutorConfig
 from .io import hash_obj
+from tqdm import tqdm as _std
+from concurrent.futures import ThreadPoolExecutor, ProcessPoolExecutor
+import multiprocessing as mp, logging
 
 # %% auto #0
 __all__ = ['DASK_ADDRESS_ENV', 'pbar', 'pmap', 'dask_client', 'close_dask_clients', 'worker_name', 'case_map']
@@ -20,15 +23,12 @@ def pbar(iterable=None, **kw):
     "A tqdm progress bar that, in stage runs, draws on the terminal that started the run rather than in the report."
     f = _parent_stderr()
     if f is not None:
-        from tqdm import tqdm as _std
         return _std(iterable, file=f, **kw)
-    from tqdm.auto import tqdm as _auto
+    from tqdm.auto import tqdm as _auto  # lazy: picks its display at import, and in a kernel without ipywidgets warns there
     return _auto(iterable, **kw)
 
 def pmap(fn, items, workers:int, desc:str, progress:bool=True, processes:bool=False) -> list:
     "Map `fn` over `items` with `workers` threads (or processes, for pure-Python work that holds the GIL), in order, with a progress bar."
-    from concurrent.futures import ThreadPoolExecutor, ProcessPoolExecutor
-    import multiprocessing as mp
     items = list(items)
     pool = ProcessPoolExecutor(max(1, workers), mp_context=mp.get_context('fork')) if processes and workers > 1 else ThreadPoolExecutor(max(1, workers))
     with pool as ex:
@@ -42,8 +42,7 @@ _CLIENTS = {}                                      # address -> this process's c
 
 def dask_client(ex:ExecutorConfig):
     "(client, cluster to close or None): a client of the scheduler at `ex.address` (or the run's, from the environment), kept for the process; else a new local cluster on loopback."
-    import logging
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster  # lazy: distributed loads only when this runs
     addr = ex.address or os.environ.get(DASK_ADDRESS_ENV, '')
     if addr:
         c = _CLIENTS.get(addr)
@@ -79,7 +78,7 @@ class _WorkerSetup:
 def worker_name() -> str:
     "The name of the Dask worker running this code ('' outside a worker): recorded with each case, so that a bad node can be found."
     try:
-        from distributed import get_worker
+        from distributed import get_worker  # lazy: distributed loads only when this runs
         return str(get_worker().name)
     except (ImportError, ValueError): return ''
 
@@ -87,8 +86,8 @@ def case_map(fn, items, workers:int, desc:str, progress:bool=True, executor:Exec
     "`pmap` over cases, or one Dask task per case when `executor.kind` is dask; there a case that raises or kills its worker becomes `failed(item, reason)` and the others finish; `worker_setup()` runs once per worker; each task asks for Dask `resources` (e.g. {'GPU': 1})."
     items = list(items)
     if executor is None or executor.kind == 'threads' or not items: return pmap(fn, items, workers, desc, progress)
-    from distributed import as_completed
-    from distributed.diagnostics.plugin import WorkerPlugin
+    from distributed import as_completed  # lazy: distributed loads only when this runs
+    from distributed.diagnostics.plugin import WorkerPlugin  # lazy: distributed loads only when this runs
     client, cluster = dask_client(executor)
     try:
         if worker_setup is not None: client.register_plugin(type('WorkerSetup', (_WorkerSetup, WorkerPlugin), {})(worker_setup))

@@ -15,11 +15,15 @@ import numpy as np, pandas as pd
 from IPython.display import display, Markdown, HTML
 from . import pipeline as P, report as R
 from .core import *
+from IPython import get_ipython
+import logging, os, tempfile, yaml
+from pathlib import Path
+from .runner import quiet_kernel_logs
+from .synth import make_demo_cohort, demo_config
 _all_ = ['np', 'pd', 'display', 'Markdown', 'HTML', 'P', 'R', 'read_table']
 
 def _inline_figures():
     "In a notebook kernel, draw matplotlib figures into the report as images, whatever MPLBACKEND says (CI sets Agg)."
-    from IPython import get_ipython
     ip = get_ipython()
     if ip is not None and hasattr(ip, 'run_line_magic'): ip.run_line_magic('matplotlib', 'inline')
 
@@ -27,31 +31,23 @@ _inline_figures()
 
 def _logs_to_terminal():
     "In a stage run, send Python warnings and log records to the terminal that started the run (not into the report): a page holds results, not log lines."
-    import logging, os
-    from pathlib import Path
-    from ct_mask_cls.io import say
     if os.environ.get('CT_MASK_CLS_PROGRESS') != 'parent': return
     warnings.showwarning = lambda msg, cat, fname, lineno, file=None, line=None: say(f"warning: {cat.__name__}: {msg} ({Path(fname).name}:{lineno})")
     class _Say(logging.Handler):
         def emit(self, rec): say(f"{rec.levelname.lower()}: {rec.name}: {rec.getMessage()}")
     root = logging.getLogger()
     root.handlers[:] = [_Say(level=logging.WARNING)]
-    from .runner import quiet_kernel_logs
     quiet_kernel_logs()                                  # the kernel's own messaging errors: one line each, no traceback
 
 _logs_to_terminal()
 
 # %% ../nbs/19_kit.ipynb #a8ba2912
-import os, tempfile, yaml
-from pathlib import Path
-
 def tiny_root() -> Path:
     "Where stage notebooks run with default parameters put their tiny cohort: $CT_MASK_CLS_SMOKE_DIR, else a folder in the system temp directory."
     return Path(os.environ.get('CT_MASK_CLS_SMOKE_DIR') or Path(tempfile.gettempdir())/'ct_mask_cls_smoke').resolve()
 
 def tiny_setup(upto:str, root:str|Path|None=None) -> tuple[str, str]:
     "Make a tiny cohort and run the stages before `upto` in-process; return (config_path, run_dir)."
-    from ct_mask_cls.synth import make_demo_cohort, demo_config
     root = Path(root).resolve() if root else tiny_root()
     if not (root/'data'/'labels.csv').exists(): make_demo_cohort(root/'data', n=8, size=32, progress=False)
     cp = root/'config.yaml'

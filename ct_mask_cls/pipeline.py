@@ -241,7 +241,7 @@ def cohort_qc(df:pd.DataFrame, n_structures:int, exclude=()) -> pd.DataFrame:
 
 def write_masked(cfg:RunConfig, lay:RunLayout, rows:pd.DataFrame, fov:dict, progress:bool=True, force:bool=False) -> list:
     "Write every usable case's masked CT (mask/masked/): the configured mode's network view in HU (`data.masked_image`); the paths, '' for other cases."
-    from ct_mask_cls.data import input_spec, masked_image, CODE_VERSION
+    from ct_mask_cls.data import input_spec, masked_image, CODE_VERSION  # lazy: monai, torch load only when this runs
     spec = input_spec(cfg, cfg.mask.mode, fov)
     def one(r):
         if r.status != 'ok': return ''
@@ -313,17 +313,17 @@ def read_manifest(run_dir:str|Path) -> tuple[pd.DataFrame, dict]:
 # %% ../nbs/13_pipeline.ipynb #07d3a42e
 def spec_for(cfg:RunConfig, run_dir:str|Path, mode:str):
     "The network input of `mode` for this run (the FOV measured by the mask stage)."
-    from ct_mask_cls.data import input_spec
+    from ct_mask_cls.data import input_spec  # lazy: monai, torch load only when this runs
     return input_spec(cfg, mode, read_manifest(run_dir)[1])
 
 def fit_model(cfg:RunConfig, man:pd.DataFrame, spec, out_dir:Path, cache_dir:Path, progress:bool=True, seed:int|None=None, force:bool=False) -> dict:
     "`train.fit`, under torchrun when `train.nproc` > 1 (the training stage decides; `ddp` depends on `train`, not the other way round)."
-    from ct_mask_cls import train as trn, ddp
+    from ct_mask_cls import train as trn, ddp  # lazy: monai, torch and 1 more load only when this runs
     return trn.fit(cfg, man, spec, out_dir, cache_dir, progress, seed=seed, force=force, launch=ddp.launch_fit)
 
 def train_mode(cfg:RunConfig, run_dir:str|Path, mode:str, seed_index:int=0, progress:bool=True, force:bool=False) -> dict:
     "Train (or reuse, by the reuse rule) and evaluate the model of `mode` with the study's `seed_index`-th seed; its test metrics."
-    from ct_mask_cls import train as trn
+    from ct_mask_cls import train as trn  # lazy: monai, torch and 1 more load only when this runs
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     spec, d = spec_for(cfg, run_dir, mode), lay.model_dir(mode, seed_index)
     fit_model(cfg, man, spec, d, lay.cache, progress, seed=cfg.train.seed + seed_index, force=force)
@@ -338,15 +338,15 @@ def stage_train(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=
 # %% ../nbs/13_pipeline.ipynb #fb326665
 def native_maps(lay:RunLayout, out:Path, df:pd.DataFrame, progress:bool=True) -> list:
     "Every map in `df` also on its CT's native grid (xai/<mode>/<method>_native/); their paths relative to `out`."
-    from ct_mask_cls.xai import to_native_grid
+    from ct_mask_cls.xai import to_native_grid  # lazy: monai, pytorch_grad_cam and 3 more load only when this runs
     native = read_table(lay.cases_csv).set_index('case_id').native_path
     return [str(to_native_grid(out/r.nifti, native[r.case_id], out/f'{r.method}_native'/Path(r.nifti).name).relative_to(out))
             for r in pbar(df.itertuples(), total=len(df), desc='maps on the native grid', disable=not progress)]
 
 def explain_mode(cfg:RunConfig, run_dir:str|Path, mode:str, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Explanations of the test cases of `mode`'s first-seed model; writes xai/<mode>/ (maps, cases.csv, summary.csv, agreement.csv); reused while the model, its predictions, the cases, their truth and the xai settings are unchanged."
-    from ct_mask_cls import xai
-    from ct_mask_cls.data import CODE_VERSION
+    from ct_mask_cls import xai  # lazy: monai, pytorch_grad_cam and 3 more load only when this runs
+    from ct_mask_cls.data import CODE_VERSION  # lazy: monai, torch load only when this runs
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     out, x, md = lay.xai_dir(mode), cfg.xai, lay.model_dir(mode)
     lesions, conf = files_by_id(cfg, cfg.data.lesion_dir, cfg.data.truth_pattern), files_by_id(cfg, cfg.data.confounder_dir, cfg.data.truth_pattern)
@@ -390,7 +390,7 @@ def body_mask_file(lay:RunLayout, case_id:str, ct_path:str) -> Path:
 
 def _radiomics_job(job) -> dict:
     "One case's radiomics row (a module-level function, so that it runs in worker processes: MIRP holds the GIL)."
-    from ct_mask_cls.baseline import radiomics_features
+    from ct_mask_cls.baseline import radiomics_features  # lazy: sklearn loads only when this runs
     case_id, ct, mask = job
     return dict(case_id=case_id, **radiomics_features(ct, mask))
 
@@ -410,8 +410,8 @@ def baseline_features(cfg:RunConfig, run_dir:str|Path, region:str='roi', progres
 # %% ../nbs/13_pipeline.ipynb #b3edb60b
 def stage_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Train, evaluate and explain every study mode and seed on the same splits, fit the baseline; write study/study.csv."
-    from ct_mask_cls.study import study_table, organ_signals, compared_mode
-    from ct_mask_cls.baseline import fit_baseline
+    from ct_mask_cls.study import study_table, organ_signals, compared_mode  # lazy: sklearn loads only when this runs
+    from ct_mask_cls.baseline import fit_baseline  # lazy: sklearn loads only when this runs
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     preds, att, base = {}, {}, {}
     for mode in pbar(study_modes(cfg), desc='study', disable=not progress):
@@ -445,7 +445,7 @@ def stage_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=
 
 def subgroup_aucs(cfg:RunConfig, run_dir:str|Path, modes:list) -> pd.DataFrame:
     "Test AUC with a patient-level bootstrap CI per value of every `study.subgroups` column of labels.csv, for `modes`; writes study/subgroups.csv."
-    from ct_mask_cls.metrics import auc_ci
+    from ct_mask_cls.metrics import auc_ci  # lazy: sklearn loads only when this runs
     lay = RunLayout(run_dir)
     labels = read_labels(cfg.data.labels_csv, cfg.split.test_column)
     if cfg.preprocess.pseudonymise: labels['patient_id'] = [dicom.pseudonym(p, pseudonym_key(cfg.preprocess)) for p in labels.patient_id]
@@ -465,7 +465,7 @@ def subgroup_aucs(cfg:RunConfig, run_dir:str|Path, modes:list) -> pd.DataFrame:
 
 def validation_auc(model_dir:Path) -> float:
     "The validation AUC of a trained model's own predictions (its predictions.csv), NaN if it has none."
-    from sklearn.metrics import roc_auc_score
+    from sklearn.metrics import roc_auc_score  # lazy: sklearn loads only when this runs
     p = Path(model_dir)/'predictions.csv'
     if not p.exists(): return float('nan')
     v = pd.read_csv(p).query("split == 'val'")
@@ -481,7 +481,7 @@ def compared(run_dir:str|Path, cfg:RunConfig) -> tuple[str, list]:
 
 def kfold_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "k-fold cross-validation per mode; writes study/kfold.csv (per fold) and returns mean ± SD per mode."
-    from ct_mask_cls import train as trn
+    from ct_mask_cls import train as trn  # lazy: monai, torch and 1 more load only when this runs
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     ok = man[man.status == 'ok'].reset_index(drop=True)
     fold = splits.kfold_splits(ok, cfg.study.folds, cfg.split.seed)
@@ -520,8 +520,8 @@ def subsample_training(man:pd.DataFrame, fraction:float, seed:int) -> pd.DataFra
 
 def learning_curves(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Test AUC of every mode trained on each fraction of the training patients (and on all), with ΔAUC against none on all."
-    from ct_mask_cls import train as trn
-    from ct_mask_cls.metrics import auc_ci, paired_delta_auc
+    from ct_mask_cls import train as trn  # lazy: monai, torch and 1 more load only when this runs
+    from ct_mask_cls.metrics import auc_ci, paired_delta_auc  # lazy: sklearn loads only when this runs
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     test_pred = lambda d: read_table(d/'predictions.csv').query("split == 'test'").sort_values('case_id')
     ref = test_pred(lay.model_dir('none')) if 'none' in study_modes(cfg) else None
@@ -551,7 +551,7 @@ def _per_case(x:pd.DataFrame, col:str) -> pd.Series:
 
 def claims(cfg:RunConfig, run_dir:str|Path) -> pd.DataFrame:
     "The claims table of a finished study (study/claims.csv)."
-    from ct_mask_cls.study import claims_table
+    from ct_mask_cls.study import claims_table  # lazy: sklearn loads only when this runs
     lay = RunLayout(run_dir)
     st = read_study(run_dir)
     masked = compared(run_dir, cfg)[0]

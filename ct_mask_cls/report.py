@@ -9,6 +9,11 @@ from __future__ import annotations
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from .core import *
+from matplotlib.patches import Patch
+from matplotlib.lines import Line2D
+import re, io, base64
+from PIL import Image
+from importlib.resources import files
 
 # %% auto #0
 __all__ = ['VIEWS', 'MODE_COLORS', 'PAGE_CSS', 'VIEWER_JS', 'slice_view', 'mark_sides', 'largest_section', 'show_slices',
@@ -77,12 +82,10 @@ def show_slices(vols:list, titles:list, window=(-1000, 400), overlays:list|None=
             if i == 0: ax.set_title(view, fontsize=10)
         axs[i, 0].set_ylabel(titles[i], fontsize=9)
     if seen and label_names:
-        from matplotlib.patches import Patch
         fig.legend(handles=[Patch(color=cmap((k - 1) % 20), label=label_names.get(k, f'label {k}')) for k in sorted(seen)][:20],
                    loc='lower right', ncol=4, fontsize=8, frameon=False)
     names = {(k, n, ls) for o in (outlines or []) if o for k, (_, n, ls) in enumerate(o)}
     if names:
-        from matplotlib.lines import Line2D
         fig.legend(handles=[Line2D([], [], color=['#ffd400', '#00d5ff', '#ff5ad2'][k % 3], ls=ls, label=n) for k, n, ls in sorted(names)],
                    loc='lower left', ncol=3, fontsize=8, frameon=False)
     if suptitle: fig.suptitle(suptitle, fontsize=11)
@@ -108,8 +111,8 @@ def plot_curves(hist:dict):
 
 def plot_roc_calibration(preds:dict, bins:int=5):
     "ROC curves and reliability diagrams of the test predictions per mode."
-    from sklearn.metrics import roc_curve
-    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import roc_curve  # lazy: sklearn loads only when this runs
+    from sklearn.calibration import calibration_curve  # lazy: sklearn loads only when this runs
     fig, axs = plt.subplots(1, 2, figsize=(9.5, 3.8))
     for m, p in preds.items():
         c = MODE_COLORS.get(m)
@@ -149,7 +152,7 @@ def thumbnails(items:list, width:int=320) -> str:
 
 def show(fig):
     "Show a figure in the report (inline PNG) and free it."
-    from IPython.display import display
+    from IPython.display import display  # lazy: IPython loads only when this runs
     display(fig)
     plt.close(fig)
 
@@ -173,14 +176,13 @@ PAGE_CSS = ("body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-ser
 
 def html_page(title:str, body:str) -> str:
     "A self-contained HTML page: no scripts, no external fonts or styles, only the small stylesheet above."
-    import html
     return (f"<!doctype html>\n<html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width,initial-scale=1'>"
-            f"<title>{html.escape(title)}</title><style>{PAGE_CSS}</style></head><body>\n{body}\n</body></html>\n")
+            f"<title>{_html.escape(title)}</title><style>{PAGE_CSS}</style></head><body>\n{body}\n</body></html>\n")
 
 def render_html(nb_path:str|Path, html_path:str|Path):
     "Render an executed notebook to a self-contained HTML page, inputs hidden, atomically (nbconvert's `basic` template: no require.js, MathJax or CDN)."
-    import nbformat, re
-    from nbconvert import HTMLExporter
+    import nbformat  # lazy: nbformat loads only when this runs
+    from nbconvert import HTMLExporter  # lazy: nbconvert loads only when this runs
     nb = nbformat.read(str(nb_path), as_version=4)
     ex = HTMLExporter(template_name='basic', exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = ex.from_notebook_node(nb)
@@ -197,7 +199,6 @@ _LOG_LINE = r'INFO|WARNING|Warning|Traceback'
 
 def _check_page(browser, html:Path, timeout_s:float, viewer:bool=False, min_px:int=1600) -> dict:
     "One page in headless Chromium: console errors, requests leaving the machine, broken images, log lines in its text, full-size images narrower than `min_px`; for a viewer, whether its canvas shows anything."
-    import re, io
     page = browser.new_page(viewport={'width': 1400, 'height': 1000})
     errors, remote, failed = [], [], []
     page.on('console', lambda m, e=errors: e.append(m.text) if m.type == 'error' else None)
@@ -213,7 +214,6 @@ def _check_page(browser, html:Path, timeout_s:float, viewer:bool=False, min_px:i
     for h in full[:40]:                                            # the full-size images a thumbnail links to
         p = (html.parent/h).resolve()
         if p.exists():
-            from PIL import Image
             with Image.open(p) as im:
                 if im.width < min_px: narrow.append(f"{h} ({im.width} px)")
     out = dict(page=str(html.name), bytes=html.stat().st_size, images=page.evaluate("() => document.images.length"), console_errors=errors,
@@ -223,8 +223,6 @@ def _check_page(browser, html:Path, timeout_s:float, viewer:bool=False, min_px:i
         try:
             page.wait_for_selector("body[data-ready='1']", timeout=timeout_s*1000)
             page.wait_for_timeout(300)
-            import numpy as np
-            from PIL import Image
             px = np.asarray(Image.open(io.BytesIO(page.locator('#gl').screenshot())).convert('L'), float)
             if px.std() < 5: out['console_errors'] = errors + ['the viewer canvas is blank']
         except Exception as e: out['console_errors'] = errors + [f'the viewer did not render: {type(e).__name__}']
@@ -233,7 +231,7 @@ def _check_page(browser, html:Path, timeout_s:float, viewer:bool=False, min_px:i
 
 def check_reports(run_dir:str|Path, timeout_s:float=30., site:str|Path|None=None, shots:bool=True) -> list[dict]:
     "Open the index, every stage page and every viewer page of a run (and a published `site`'s page, following its links) in headless Chromium (Playwright); per page what is wrong; screenshots of the index, one stage page and one viewer page in the run's `screenshots/`."
-    try: from playwright.sync_api import sync_playwright
+    try: from playwright.sync_api import sync_playwright  # lazy: playwright loads only when this runs
     except ImportError: raise ConfigError("the report check needs Playwright: pip install playwright (it drives the Debian chromium; no browser download)") from None
     lay = RunLayout(run_dir)
     pages = [p for s in RunLayout.STAGES if (p := lay.stage_files(s)[1]).exists()]
@@ -266,13 +264,12 @@ def notebook_errors(nb_path:str|Path) -> list[str]:
 
 def badge(kind:str, text:str) -> str:
     "A styled text badge (block, warn, ok, info): readable where no emoji font is installed."
-    import html
-    return f"<span class='badge {kind}'>{html.escape(text)}</span>"
+    return f"<span class='badge {kind}'>{_html.escape(text)}</span>"
 
 # %% ../nbs/12_report.ipynb #ffff138a
 def case_gallery(lay:RunLayout, items:list, stage:str, window=(-1000, 400), spacing=(1., 1., 1.), label_names:dict|None=None, roi_ids:list|None=None, width:int=240):
     "Thumbnails of every case's QC figure; `items` is [(case_id, ct_path, label-map path or None)]."
-    from IPython.display import display, HTML
+    from IPython.display import display, HTML  # lazy: IPython loads only when this runs
     rows = []
     for cid, ct_path, lab_path in items:
         png = lay.case(f'{stage}/qc', cid, '.png')
@@ -388,8 +385,7 @@ def cohort_summary(cases:pd.DataFrame, manifest:pd.DataFrame) -> pd.DataFrame:
 # %% ../nbs/12_report.ipynb #68c23e3b
 def run_summary(run_dir:str|Path) -> dict:
     "What a team needs to know of a run at a glance: id, last activity, finished or not, verdict, main settings."
-    import json
-    from ct_mask_cls.study import caveats
+    from ct_mask_cls.study import caveats  # lazy: sklearn loads only when this runs
     lay = RunLayout(run_dir)
     cfg_path = lay.run_config()
     cfg = load_config(cfg_path) if cfg_path else None
@@ -413,7 +409,6 @@ def _is_run(p:Path) -> bool: return p.is_dir() and ((p/'.stages').is_dir() or (p
 
 def publish(outputs:str|Path, site:str|Path) -> Path:
     "Write SITE/index.html: every run under `outputs` (at any depth) with its verdict, last activity, state, main settings and a link to its report."
-    import os
     outputs, site = Path(outputs).resolve(), Path(site).resolve()
     runs = sorted({p.parent for p in outputs.rglob('.stages')} | {p.parent for p in outputs.rglob('config.yaml') if _is_run(p.parent)})
     if not runs: raise ConfigError(f"no run folders under {outputs} (a run folder holds .stages/ or config.yaml)")
@@ -492,12 +487,10 @@ VIEWER_JS = 'niivue.umd.js'
 
 def viewer_page(out:str|Path, case_id:str, layers:list, window=(-150., 250.), title:str='') -> Path:
     "Write out/<case>.html, a NiiVue slice viewer of `layers` ([dict(path, name, colormap, opacity, cal_min, cal_max)], the CT first), its volumes in out/<case>.data.js, and NiiVue beside them."
-    import base64, json, shutil
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     js = out/VIEWER_JS
     if not js.exists():
-        from importlib.resources import files
         with atomic_path(js) as t: shutil.copyfile(str(files('ct_mask_cls')/'static'/VIEWER_JS), t)
     name = safe_name(case_id)
     vols = [dict(base64=base64.b64encode(Path(l['path']).read_bytes()).decode(), name=f"{i}_{Path(l['path']).name}", colormap=l.get('colormap', 'gray'),

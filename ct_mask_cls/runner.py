@@ -10,6 +10,10 @@ import contextlib, json, logging, os, shutil, subprocess, sys, tempfile, time, i
 from pathlib import Path
 import yaml
 from .core import *
+from . import dicom
+import pydicom, queue, threading, pandas as pd, html
+from traitlets.config import Application
+from jupyter_core.utils import run_sync
 
 # %% auto #0
 __all__ = ['STAGES', 'STAGE_FOLDERS', 'CURRENT', 'WARM_IMPORTS', 'input_ids', 'preflight', 'stage_key', 'stage_outputs',
@@ -19,10 +23,8 @@ __all__ = ['STAGES', 'STAGE_FOLDERS', 'CURRENT', 'WARM_IMPORTS', 'input_ids', 'p
 # %% ../nbs/14_runner.ipynb #e8682134
 def input_ids(cfg:RunConfig) -> set:
     "Patient ids of the input CTs from a quick scan (DICOM PatientID headers, or NIfTI file names); pseudonyms when pseudonymising."
-    from ct_mask_cls import dicom
     if cfg.data.nifti_dir: ids = set(dicom.nifti_inputs(cfg.data.nifti_dir))
     else:
-        import pydicom
         ids = set()
         for f in dicom.find_dicom_files(cfg.data.dicom_dir):
             try: ids.add(str(pydicom.dcmread(f, stop_before_pixels=True, specific_tags=['PatientID']).get('PatientID', '') or f.parent.name))
@@ -34,7 +36,7 @@ def input_ids(cfg:RunConfig) -> set:
 
 def preflight(cfg:RunConfig):
     "Every check that needs no pixels, before any stage: inputs, ROI, windows, weights, model, device, matching ids."
-    from ct_mask_cls import segment as seg, mask as msk
+    from ct_mask_cls import segment as seg, mask as msk  # lazy: scipy.ndimage loads only when this runs
     check_inputs(cfg)
     seg.resolve_roi(list(cfg.mask.roi))
     msk.resolve_windows(cfg.mask.window, cfg.mask.roi, cfg.mask.extra_windows)
@@ -53,14 +55,13 @@ def preflight(cfg:RunConfig):
             raise ConfigError(f"executor.gpus_per_task is {ex.gpus_per_task}, but none of the {len(gpus)} workers at {ex.address} offers that many GPUs as a Dask resource "
                               "(start GPU workers with `dask worker ... --resources GPU=1`), so the segment tasks would wait forever; or set gpus_per_task: 0")
     if 'cuda' in (t.device, cfg.segment.device):
-        import torch
+        import torch  # lazy: torch loads only when this runs
         if not torch.cuda.is_available(): raise ConfigError(f"{'train' if t.device == 'cuda' else 'segment'}.device is cuda but no CUDA GPU is visible; use auto or cpu")
     ids = input_ids(cfg)
     if not ids: raise ConfigError(f"no DICOM or NIfTI file found in {cfg.data.dicom_dir or cfg.data.nifti_dir}")
     labels = read_labels(cfg.data.labels_csv, cfg.split.test_column)
     lab = set(labels.patient_id)
     if cfg.preprocess.pseudonymise:
-        from ct_mask_cls import dicom
         key = pseudonym_key(cfg.preprocess)
         lab = {dicom.pseudonym(i, key) for i in lab}
     if not ids & lab:
@@ -116,7 +117,7 @@ def stages_dir() -> Path:
 def _kernel_manager(folder:str|Path):
     """The kernel manager papermill uses: the kernel and this process talk over Unix domain sockets (ZeroMQ's ipc transport) in `folder`,
     not over TCP. So a stage runs on a machine whose network is down, and nothing is exposed on a port."""
-    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_client.manager import AsyncKernelManager  # lazy: jupyter_client loads only when this runs
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kw):
             super().__init__(**kw)
@@ -134,7 +135,6 @@ class _OneLine(logging.Filter):
 def quiet_kernel_logs():
     """Errors that the kernel's messaging (tornado, ZeroMQ streams, asyncio, the kernel app) logs in this process, such as a callback that cannot write when
     the disk is full, print as one line, never a traceback: the stage's own error says which stage and file failed."""
-    from traitlets.config import Application
     logs = [logging.getLogger(n) for n in ('tornado.general', 'tornado.application', 'asyncio')]
     if Application.initialized(): logs.append(Application.instance().log)          # in a stage kernel: IPKernelApp's own log
     for lg in logs:
@@ -171,7 +171,7 @@ def check_stage(name:str):
 
 def run_stage(name:str, cfg:RunConfig, force:bool=False, kernels:WarmKernels|None=None, more:bool=False) -> dict:
     "Execute stage `name`'s notebook for `cfg` into its run folder (on a kernel from `kernels` if given, warming the next when `more` stages follow); return its timing record."
-    import papermill as pm
+    import papermill as pm  # lazy: papermill loads only when this runs
     check_stage(name)
     quiet_kernel_logs()
     lay = RunLayout(cfg.run_dir)
@@ -286,8 +286,7 @@ WARM_IMPORTS = ('ct_mask_cls.kit', 'ct_mask_cls.train', 'ct_mask_cls.xai', 'ct_m
 
 def _import_in(connection_file:str, modules:tuple, stop):
     "Have the kernel at `connection_file` import `modules` (silently, outside its history); returns when it has, or when `stop` is set."
-    import queue
-    from jupyter_client import BlockingKernelClient
+    from jupyter_client import BlockingKernelClient  # lazy: jupyter_client loads only when this runs
     kc = BlockingKernelClient(connection_file=connection_file)
     kc.load_connection_file()
     kc.start_channels()
@@ -306,8 +305,6 @@ class WarmKernels:
     def __init__(self, env:dict, cwd:str|Path, modules:tuple=WARM_IMPORTS):
         self.env, self.cwd, self.modules, self.next, self.taken = dict(env), str(cwd), tuple(modules), None, []
     def _start(self):
-        import threading
-        from jupyter_core.utils import run_sync
         sockets = tempfile.mkdtemp(prefix='ctmc-kernel-')
         km = _kernel_manager(sockets)(kernel_name='python3')
         run_sync(km.start_kernel)(cwd=self.cwd, env=dict(os.environ, **self.env), extra_arguments=['--HistoryManager.hist_file=:memory:'])   # as nbclient starts its kernels: no history database
@@ -317,7 +314,6 @@ class WarmKernels:
         return km
     def take(self, more:bool=False):
         "A started kernel manager for one stage (the warm one if there is one); starts warming another when `more` stages follow."
-        from jupyter_core.utils import run_sync
         km, self.next = self.next or self._start(), None
         if more: self.next = self._start()
         km._ctmc_warm.join()
@@ -328,7 +324,6 @@ class WarmKernels:
         self.taken.append(km)
         return km
     def _stop(self, km):
-        from jupyter_core.utils import run_sync
         km._ctmc_stop.set()
         try:
             if run_sync(km.is_alive)(): run_sync(km.shutdown_kernel)(now=True)
@@ -344,8 +339,8 @@ class WarmKernels:
 
 def _warm_engine() -> str:
     "Register (once) and name papermill's nbclient engine run on a kernel started beforehand (`km=`), which it shuts down at the end."
-    from papermill.engines import NBClientEngine, papermill_engines, remove_args, logger
-    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines, remove_args, logger  # lazy: papermill loads only when this runs
+    from papermill.clientwrap import PapermillNotebookClient  # lazy: papermill loads only when this runs
     class _OwnedKernelClient(PapermillNotebookClient):
         def execute(self, **kw): return super().execute(cleanup_kc=True, **kw)   # the kernel was given, but this run is its only user
     class WarmKernelEngine(NBClientEngine):
@@ -359,12 +354,10 @@ def _warm_engine() -> str:
 
 # %% ../nbs/14_runner.ipynb #d2eac4bf
 def _table(df) -> str:
-    import pandas as pd
     return pd.DataFrame(df).to_html(index=False, escape=True, border=0, na_rep='')
 
 def interim_index(cfg:RunConfig, failed:tuple|None=None) -> Path:
     "Write index.html from what the run has so far: the stages done, the results they already show, and `failed` = (stage, reason) if one failed."
-    import html, pandas as pd
     from ct_mask_cls.report import html_page, badge         # (report imports matplotlib: kept out of the CLI's start-up)
     lay = RunLayout(cfg.run_dir)
     rows, done = [], []

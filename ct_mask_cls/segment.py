@@ -11,6 +11,12 @@ from pathlib import Path
 import numpy as np, nibabel as nib
 from scipy import ndimage as ndi
 from .core import *
+from totalsegmentator.map_to_binary import class_map
+from totalsegmentator.map_tasks_config import TASK_ID_WEIGHTS_CONFIGS
+import importlib, importlib.metadata as md, pydicom, tempfile, warnings, logging
+from nnunetv2.utilities.utils import get_identifiers_from_splitted_dataset_folder, create_paths_fn
+from batchgenerators.utilities.file_and_folder_operations import subfiles
+from pydicom.uid import generate_uid
 
 # %% auto #0
 __all__ = ['ROI_GROUPS', 'THRESHOLD_STRUCTURES', 'total_classes', 'resolve_roi', 'body_mask', 'threshold_segment',
@@ -23,7 +29,6 @@ __all__ = ['ROI_GROUPS', 'THRESHOLD_STRUCTURES', 'total_classes', 'resolve_roi',
 # %% ../nbs/02_segment.ipynb #039aede3
 def total_classes() -> dict:
     "TotalSegmentator's `total` task: label id -> structure name."
-    from totalsegmentator.map_to_binary import class_map
     return dict(class_map['total'])
 
 ROI_GROUPS = {
@@ -93,7 +98,7 @@ class WeightsMissing(ConfigError):
 def totalseg_home(weights_dir:str='') -> Path:
     "TotalSegmentator's home folder: `weights_dir`, else $TOTALSEG_HOME_DIR, else ~/.totalsegmentator."
     if weights_dir: return Path(weights_dir)
-    from totalsegmentator.config import get_totalseg_dir
+    from totalsegmentator.config import get_totalseg_dir  # lazy: totalsegmentator.config loads only when this runs
     return Path(get_totalseg_dir())
 
 def totalseg_weights_root(weights_dir:str='') -> Path:
@@ -103,8 +108,7 @@ def totalseg_weights_root(weights_dir:str='') -> Path:
 
 def required_model_folders(task:str='total', fast:bool=True, roi_subset:bool=False) -> list[str]:
     "Model folders TotalSegmentator will load for these options (from its own task table)."
-    from totalsegmentator.python_api import get_task_config
-    from totalsegmentator.map_tasks_config import TASK_ID_WEIGHTS_CONFIGS
+    from totalsegmentator.python_api import get_task_config  # lazy: totalsegmentator.python_api loads only when this runs
     ids = get_task_config(task, fast=fast, quiet=True)['task_id']
     ids = list(ids) if isinstance(ids, (list, tuple)) else [ids]
     if roi_subset and task == 'total': ids.append(298)
@@ -146,13 +150,12 @@ _REUSED = {}
 
 def reuse_nnunet_predictor():
     "In this process from now on: each nnU-Net model TotalSegmentator asks for is loaded once and kept, and its cases run in-process (nnU-Net's own sequential path) instead of spawning worker processes per call."
-    import importlib
     importlib.import_module('totalsegmentator.nnunet')   # TotalSegmentator patches nnU-Net's predictor on import; ours goes on top of that
-    from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor as P
+    from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor as P  # lazy: nnunetv2.inference loads only when this runs
     if getattr(P.predict_from_files, '_ct_mask_cls_reuse', False): return
     load = P.initialize_from_trained_model_folder
     def initialize(self, model_training_output_dir, use_folds, checkpoint_name='checkpoint_final.pth'):
-        import torch
+        import torch  # lazy: torch loads only when this runs
         limit = os.environ.get('OMP_NUM_THREADS', '')
         if self.device.type == 'cpu' and limit.isdigit() and int(limit) > 0: torch.set_num_threads(int(limit))   # TotalSegmentator takes every core; a Dask worker's (or the user's) limit holds
         key = (str(model_training_output_dir), tuple(use_folds) if use_folds is not None else None, checkpoint_name, str(self.device))
@@ -163,8 +166,6 @@ def reuse_nnunet_predictor():
     def predict_files(self, list_of_lists_or_source_folder, output_folder_or_list_of_truncated_output_files, save_probabilities=False, overwrite=True,
                       num_processes_preprocessing=8, num_processes_segmentation_export=8, folder_with_segs_from_prev_stage=None, num_parts=1, part_id=0, **kw):
         if isinstance(list_of_lists_or_source_folder, str):       # nnU-Net lists a folder with a process pool; Dask workers are daemons and may not start one
-            from nnunetv2.utilities.utils import get_identifiers_from_splitted_dataset_folder, create_paths_fn
-            from batchgenerators.utilities.file_and_folder_operations import subfiles
             folder, ending = list_of_lists_or_source_folder, self.dataset_json['file_ending']
             files = subfiles(folder, suffix=ending, join=False, sort=True)
             list_of_lists_or_source_folder = [create_paths_fn(folder, files, ending, i) for i in get_identifiers_from_splitted_dataset_folder(folder, ending)]
@@ -186,8 +187,8 @@ def totalseg_segment(ct_path:str|Path, out_path:str|Path, cfg, roi_names:list|No
     roi = list(resolve_roi(roi_names)) if roi_names else None
     check_totalseg_weights(cfg, roi_subset=bool(roi))
     totalseg_worker_setup(cfg.weights_dir, cfg.reuse_model)
-    from totalsegmentator.python_api import totalsegmentator
-    import importlib.metadata as md, torch
+    from totalsegmentator.python_api import totalsegmentator  # lazy: totalsegmentator.python_api loads only when this runs
+    import torch  # lazy: torch loads only when this runs
     device = 'gpu' if cfg.device == 'cuda' or (cfg.device == 'auto' and torch.cuda.is_available()) else 'cpu'   # TotalSegmentator calls the GPU 'gpu'; our config says 'cuda' everywhere
     t0 = time.time()
     missing = missing_weights(cfg.task, cfg.fast, bool(roi), cfg.weights_dir)
@@ -235,7 +236,6 @@ def structure_ids(names:list, mask_labels:dict|None=None) -> dict:
 # %% ../nbs/02_segment.ipynb #eff1986f
 def dicom_mask_kind(path:str|Path) -> str:
     "'RTSTRUCT', 'SEG', or '' for anything else (a NIfTI, say)."
-    import pydicom
     if str(path).endswith(('.nii', '.nii.gz')): return ''
     try: ds = pydicom.dcmread(str(path), stop_before_pixels=True, specific_tags=['Modality'])
     except Exception: return ''
@@ -244,7 +244,6 @@ def dicom_mask_kind(path:str|Path) -> str:
 
 def find_series(dicom_dir:str|Path, series_uid:str) -> list[Path]:
     "The image files of series `series_uid` under `dicom_dir` (headers only)."
-    import pydicom
     out = []
     for p in sorted(Path(dicom_dir).rglob('*')) if dicom_dir else []:
         if not p.is_file(): continue
@@ -276,7 +275,6 @@ def _onto_ct(arr:np.ndarray, affine:np.ndarray, ct_img:nib.Nifti1Image, what:str
 
 def _series_for(obj_name:str, dicom_dir, series_uid:str, for_uid:str) -> list:
     "The CT datasets a DICOM mask object refers to, after checking they share its frame of reference."
-    import pydicom
     files = find_series(dicom_dir, series_uid)
     if not files: raise SegmentationRefused(f"{obj_name} refers to CT series {series_uid or '(no UID)'}, which is not in {dicom_dir or 'data.dicom_dir (unset)'}")
     dss = [pydicom.dcmread(str(f)) for f in files]
@@ -287,8 +285,7 @@ def _series_for(obj_name:str, dicom_dir, series_uid:str, for_uid:str) -> list:
 
 def read_rtstruct(path:str|Path, dicom_dir:str|Path, ct_img:nib.Nifti1Image, mask_labels:dict|None=None) -> np.ndarray:
     "An RTSTRUCT's named ROIs (see `structure_ids`) as a TotalSegmentator-id label map on `ct_img`'s grid, rasterised by rt-utils."
-    import pydicom, tempfile, warnings
-    from rt_utils import RTStructBuilder
+    from rt_utils import RTStructBuilder  # lazy: rt_utils loads only when this runs
     name = Path(path).name
     rs = pydicom.dcmread(str(path), stop_before_pixels=True)
     try:
@@ -315,7 +312,7 @@ def read_rtstruct(path:str|Path, dicom_dir:str|Path, ct_img:nib.Nifti1Image, mas
 
 def read_dicom_seg(path:str|Path, ct_img:nib.Nifti1Image, mask_labels:dict|None=None, dicom_dir:str|Path='') -> np.ndarray:
     "A DICOM-SEG's named segments as a TotalSegmentator-id label map on `ct_img`'s grid (highdicom); its frame of reference is checked when its CT series is in `dicom_dir`."
-    import highdicom as hd
+    import highdicom as hd  # lazy: highdicom loads only when this runs
     name = Path(path).name
     try: sg = hd.seg.segread(str(path))
     except Exception as e: raise SegmentationRefused(f"DICOM-SEG {name} cannot be read: {type(e).__name__}: {e}") from None
@@ -333,9 +330,8 @@ def read_dicom_seg(path:str|Path, ct_img:nib.Nifti1Image, mask_labels:dict|None=
 
 def write_dicom_seg(labels:np.ndarray, affine:np.ndarray, series_dir:str|Path, out_path:str|Path, series_uid:str='') -> Path:
     "Write a TotalSegmentator-id label map (RAS `affine`) as a DICOM-SEG referring to the CT series in `series_dir` (one segment per structure, named)."
-    import highdicom as hd, pydicom
-    from pydicom.sr.codedict import codes
-    from pydicom.uid import generate_uid
+    import highdicom as hd  # lazy: highdicom loads only when this runs
+    from pydicom.sr.codedict import codes  # lazy: pydicom.sr loads only when this runs
     dss = [pydicom.dcmread(str(p)) for p in sorted(Path(series_dir).rglob('*')) if p.is_file()]
     dss = [d for d in dss if 'Rows' in d and (not series_uid or str(d.SeriesInstanceUID) == series_uid)]
     if not dss: raise ConfigError(f"no CT images in {series_dir} to refer a DICOM-SEG to")
@@ -350,7 +346,6 @@ def write_dicom_seg(labels:np.ndarray, affine:np.ndarray, series_dir:str|Path, o
                                       segmented_property_type=codes.SCT.Organ, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC, algorithm_identification=alg)
             for k, i in enumerate(present, 1)]
     vol = hd.Volume.from_nibabel(nib.Nifti1Image(seg_num, affine), frame_of_reference_uid=str(dss[0].FrameOfReferenceUID))
-    import logging
 
     logging.getLogger('highdicom').setLevel(logging.ERROR)
     sg = hd.seg.Segmentation(source_images=dss, pixel_array=vol, segmentation_type=hd.seg.SegmentationTypeValues.BINARY, segment_descriptions=desc,
@@ -415,9 +410,9 @@ def grid_relation(mask_img, ct_img) -> tuple[str, str]:
 
 def _to_grid(arr, affine, ref:nib.Nifti1Image):
     "Nearest-neighbour resample label `arr` (on `affine`) onto `ref`'s grid with MONAI's `ResampleToMatch`."
-    import torch
-    from monai.data import MetaTensor
-    from monai.transforms import ResampleToMatch
+    import torch  # lazy: torch loads only when this runs
+    from monai.data import MetaTensor  # lazy: monai loads only when this runs
+    from monai.transforms import ResampleToMatch  # lazy: monai loads only when this runs
     src = MetaTensor(torch.as_tensor(np.asarray(arr, np.float32)[None]), affine=torch.as_tensor(affine, dtype=torch.float64))
     dst = MetaTensor(torch.zeros((1,) + tuple(ref.shape[:3])), affine=torch.as_tensor(ref.affine, dtype=torch.float64))
     out = ResampleToMatch(mode='nearest', padding_mode='zeros')(src, dst)

@@ -8,6 +8,8 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/study.html.md"""
 from __future__ import annotations
 import numpy as np, pandas as pd
 from .metrics import seeds_auc, seeds_delta_auc
+from sklearn.metrics import roc_auc_score
+from .metrics import _boot_indices
 
 # %% auto #0
 __all__ = ['MODE_BLIND', 'SIGNALS', 'BY_CONSTRUCTION', 'study_table', 'study_verdict', 'baseline_note', 'claim_verdict',
@@ -87,7 +89,6 @@ SIGNALS = dict(size=('roi_ml', "the organ's volume"), density=('roi_hu', "the or
 
 def organ_signals(manifest:pd.DataFrame) -> dict:
     "AUC of each organ-level measure (`SIGNALS`) for the label on the training and validation patients (the test set is not looked at)."
-    from sklearn.metrics import roc_auc_score
     fit = manifest[(manifest.status == 'ok') & manifest.split.isin(['train', 'val'])]
     if fit.label.nunique() < 2: return {}
     return {s: float(roc_auc_score(fit.label, pd.to_numeric(fit[c]))) for s, (c, _) in SIGNALS.items() if c in fit and fit[c].notna().all()}
@@ -119,12 +120,10 @@ def epochs_to(curve, frac:float=0.95) -> int:
     return int(np.argmax(c >= frac*np.nanmax(c))) + 1
 
 def _auc_curve(y, P) -> np.ndarray:
-    from sklearn.metrics import roc_auc_score
     return np.array([roc_auc_score(y, p) for p in P])
 
 def convergence_diff(y, P_masked, P_none, groups=None, n:int=1000, seed:int=0, alpha:float=0.05) -> tuple[float, float, float]:
     "Epochs to 95% of the best validation AUC, none minus masked (positive: the masked model converges faster), with a bootstrap CI over validation patients."
-    from ct_mask_cls.metrics import _boot_indices
     y, A, B = np.asarray(y), np.asarray(P_masked, float), np.asarray(P_none, float)
     groups = np.arange(len(y)) if groups is None else groups
     d = lambda i: epochs_to(_auc_curve(y[i], B[:, i])) - epochs_to(_auc_curve(y[i], A[:, i]))

@@ -14,6 +14,8 @@ from scipy import ndimage as ndi
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, CTImageStorage, generate_uid
 from .core import ConfigError, atomic_path, atomic_write_text, pbar, save_nifti, save_json, spacing_of
+from importlib.resources import files
+from .segment import resolve_roi
 
 # %% auto #0
 __all__ = ['REFERENCE_FILES', 'FINDINGS', 'DEPTHS', 'make_phantom', 'write_ct_series', 'check_cohort_size', 'make_demo_cohort',
@@ -170,7 +172,6 @@ REFERENCE_FILES = ('example_ct_sm.nii.gz', 'example_seg.nii.gz')
 
 def reference_dir() -> Path:
     "The folder of TotalSegmentator's small real CT and its segmentation: $CT_MASK_CLS_REFERENCE, else the copy shipped in the package (data/reference)."
-    from importlib.resources import files
     for p in (os.environ.get('CT_MASK_CLS_REFERENCE', ''), str(files('ct_mask_cls')/'reference')):
         if p and all((Path(p)/f).is_file() for f in REFERENCE_FILES): return Path(p)
     raise ConfigError(f"the reference CT ({', '.join(REFERENCE_FILES)}) is missing: it ships in data/reference/ of the repository; "
@@ -370,7 +371,6 @@ def segmenter_labels(labels:np.ndarray, ids:list, lesions:list, hu:np.ndarray, a
 # %% ../nbs/10_synth.ipynb #4fd5fd07
 def organ_ids(organ:str) -> list:
     "TotalSegmentator label ids of an organ name or group."
-    from ct_mask_cls.segment import resolve_roi
     return list(resolve_roi([organ]).values())
 
 def realistic_patient(ref:dict, seeds:tuple, label:int, marker:bool, p:RealisticParams=RealisticParams()) -> dict:

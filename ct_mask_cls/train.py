@@ -16,6 +16,13 @@ from sklearn.metrics import roc_auc_score
 from .core import *
 from .data import make_dataset, records, InputSpec
 from .metrics import evaluate, youden_threshold, check_evaluable
+from monai.networks.nets import resnet
+from .data import CODE_VERSION
+import torch.distributed as dist, yaml
+from monai.data import ThreadDataLoader
+from torch.utils.data import DistributedSampler
+from sklearn.linear_model import LogisticRegressionCV, LogisticRegression
+from sklearn.preprocessing import StandardScaler
 
 # %% auto #0
 __all__ = ['topk_pool', 'Classifier', 'small3d', 'medicalnet_resnet', 'load_medicalnet', 'pretrained_file', 'Slab2p5D',
@@ -63,7 +70,6 @@ def small3d(in_ch:int=1, width:int=8, depth:int=2) -> tuple[nn.Module, int]:
 # %% ../nbs/07_train.ipynb #ea6e6500
 def medicalnet_resnet(depth:int=10, in_ch:int=1) -> nn.Module:
     "MONAI's 3D ResNet-`depth` with MedicalNet's shortcut type, bias and stride-2 stem, without its head."
-    from monai.networks.nets import resnet
     bias_ds, shortcut = resnet.get_medicalnet_pretrained_resnet_args(depth)
     return getattr(resnet, f'resnet{depth}')(spatial_dims=3, n_input_channels=in_ch, feed_forward=False, shortcut_type=shortcut,
                                               bias_downsample=bias_ds, conv1_t_stride=2)
@@ -100,8 +106,8 @@ def _adapt_conv(conv, in_ch:int):
 
 def pretrained_file(name:str, weights_path:str='') -> Path:
     "Where the torchvision pretrained weights for `name` must be; raise naming the file if absent."
-    from torchvision.models import ResNet18_Weights
-    from torchvision.models.video import R3D_18_Weights
+    from torchvision.models import ResNet18_Weights  # lazy: torchvision loads only when this runs
+    from torchvision.models.video import R3D_18_Weights  # lazy: torchvision loads only when this runs
     url = {'r3d_18': R3D_18_Weights.KINETICS400_V1.url, 'resnet18_2p5d': ResNet18_Weights.IMAGENET1K_V1.url}[name]
     p = Path(weights_path) if weights_path else Path(torch.hub.get_dir())/'checkpoints'/url.split('/')[-1]
     if not p.is_file(): raise ConfigError(f"pretrained weights for {name} not found: place {url.split('/')[-1]} at {p} "
@@ -136,7 +142,7 @@ def build_model(name:str='small3d', in_ch:int=1, pretrained:bool=False, weights_
         if pretrained: load_medicalnet(m, weights_path, name)
         if enc_ch != 1: m.conv1 = _adapt_conv(m.conv1, enc_ch)
         return Classifier(_resnet_encoder(m), 512, roi_pool, top)
-    import torchvision
+    import torchvision  # lazy: torchvision loads only when this runs
     if name == 'r3d_18':
         m = torchvision.models.video.r3d_18(weights=None)
         if pretrained: _load_torchvision(m, name, weights_path)
@@ -199,7 +205,6 @@ def train_device(want:str='auto') -> str:
 # %% ../nbs/07_train.ipynb #2635d509
 def fit_key(cfg:RunConfig, spec:InputSpec, seed:int, tr:list, va:list) -> str:
     "Hash of what a trained model depends on: the settings that change it (`config_part`), the input spec and the code that builds it, the seed, and the train/val cases (ids, labels, their files' content)."
-    from ct_mask_cls.data import CODE_VERSION
     cases = [(r['case_id'], r['label'], file_fingerprint(r['ct']), file_fingerprint(r['mask'])) for r in tr + va]
     return hash_obj([config_part(cfg, roles={'input', 'model'}, stages=['train']), repr(spec), CODE_VERSION, seed, cases])
 
@@ -251,24 +256,20 @@ def val_pass(model, ds_va, yva, batch_size, device) -> tuple[float, float, np.nd
 # %% ../nbs/07_train.ipynb #cadc3992
 def dist_world() -> tuple[int, int]:
     "(rank, number of processes) of this training process: (0, 1) outside a `torchrun` process group."
-    import torch.distributed as dist
     return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
 
 def _loader(ds, cfg, seed, rank:int=0, world:int=1):
     "Shuffled, prefetching batches; under DDP this process's share (`batch_size/world` of each batch, DistributedSampler); a last batch of one is dropped (batch norm needs two)."
-    from monai.data import ThreadDataLoader
     bs = cfg.train.batch_size // world
     if world == 1:
         return ThreadDataLoader(ds, batch_size=bs, shuffle=True, num_workers=cfg.train.workers, buffer_size=2,
                                 generator=torch.Generator().manual_seed(seed), drop_last=len(ds) % bs == 1)
-    from torch.utils.data import DistributedSampler
     sampler = DistributedSampler(ds, world, rank, shuffle=True, seed=seed)     # every process the same length (padded), so all take the same steps
     return ThreadDataLoader(ds, batch_size=bs, sampler=sampler, num_workers=cfg.train.workers, buffer_size=2, drop_last=len(sampler) % bs == 1)
 
 def _mean_over_processes(v:float, world:int) -> float:
     "The mean of `v` over all DDP processes."
     if world == 1: return v
-    import torch.distributed as dist
     t = torch.tensor([v], dtype=torch.float64)
     dist.all_reduce(t)
     return float(t[0])/world
@@ -276,7 +277,6 @@ def _mean_over_processes(v:float, world:int) -> float:
 def _share_state(state:dict, world:int) -> dict:
     "Rank 0's training state, sent to every process (so that all stop at the same epoch)."
     if world == 1: return state
-    import torch.distributed as dist
     box = [state]
     dist.broadcast_object_list(box, src=0)
     return box[0]
@@ -366,7 +366,6 @@ def fit(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, 
 
 def finish_fit(cfg:RunConfig, out_dir:Path, key:str, summary:dict):
     "Record a trained model: the config it was trained with (config.yaml, secrets blanked; `predict` and `export` read it) and fit.json (key, outputs, summary)."
-    import yaml
     atomic_write_text(out_dir/'config.yaml', yaml.safe_dump(config_to_dict(cfg, blank=True), sort_keys=False, allow_unicode=True))
     outs = [out_dir/n for n in ('best_model.pt', 'history.csv', 'val_predictions.csv', 'spec.json', 'config.yaml', 'embeddings.csv')]
     record(out_dir/'fit.json', key, outs, summary=summary)
@@ -374,8 +373,6 @@ def finish_fit(cfg:RunConfig, out_dir:Path, key:str, summary:dict):
 # %% ../nbs/07_train.ipynb #f9f8f013
 def fit_frozen(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, cache_dir=None, progress:bool=True, seed:int|None=None) -> dict:
     "Frozen pretrained encoder: embed every case once (cached in `out_dir/embeddings.csv`), fit a logistic-regression head, write it into the model."
-    from sklearn.linear_model import LogisticRegressionCV, LogisticRegression
-    from sklearn.preprocessing import StandardScaler
     tc = cfg.train
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

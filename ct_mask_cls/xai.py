@@ -14,6 +14,13 @@ from scipy import ndimage as ndi
 from .core import *
 from .train import target_layer, Slab2p5D, load_trained
 from .data import make_dataset, records, InputSpec
+from monai.visualize import OcclusionSensitivity
+from .mask import fov_window
+import nibabel as nib, threading
+from monai.metrics import SSIMMetric
+from matplotlib.lines import Line2D
+from .report import slice_view, mark_sides, _aspect, VIEWS, viewer_page
+from .segment import labels_on_grid
 
 # %% auto #0
 __all__ = ['METHODS', 'RawGradCAM', 'RawGradCAMPlusPlus', 'check_method', 'explain_map', 'gradcam_volume', 'to_ct_grid',
@@ -60,7 +67,6 @@ def explain_map(model:torch.nn.Module, x:torch.Tensor, method:str='gradcam', occ
     "The explanation map (X, Y, Z) of `method` for input `x` (1, C, X, Y, Z), on the input grid, unscaled."
     model.eval()
     if method == 'occlusion':
-        from monai.visualize import OcclusionSensitivity
         occ = OcclusionSensitivity(nn_module=_Probability(model), mask_size=occlusion_vox, n_batch=8, overlap=0.5, mode='mean_img', verbose=False)
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter('ignore')                  # MONAI's own indexing deprecation notice from inside OcclusionSensitivity
@@ -84,7 +90,6 @@ def gradcam_volume(model:torch.nn.Module, x:torch.Tensor) -> np.ndarray:
 # %% ../nbs/09_xai.ipynb #7fe58747
 def to_ct_grid(m:np.ndarray, fov_start, fov_zoom, ct_shape) -> np.ndarray:
     "Map `m` from the network grid onto the CT grid (zero outside the network's field of view)."
-    from ct_mask_cls.mask import fov_window
     start, zoom = np.round(np.asarray(fov_start)).astype(int), np.asarray(fov_zoom, float)
     if not np.allclose(zoom, 1): m = ndi.zoom(m, zoom, order=1)
     return fov_window(m.astype(np.float32), -start, ct_shape, 0.)
@@ -92,8 +97,7 @@ def to_ct_grid(m:np.ndarray, fov_start, fov_zoom, ct_shape) -> np.ndarray:
 # %% ../nbs/09_xai.ipynb #e12c35d9
 def to_native_grid(cam_path:str|Path, native_path:str|Path, out_path:str|Path) -> Path:
     "Resample the map in `cam_path` (preprocessed CT grid) onto the grid of the native CT `native_path`; write it to `out_path`."
-    import nibabel as nib
-    from nibabel.processing import resample_from_to
+    from nibabel.processing import resample_from_to  # lazy: nibabel.processing loads only when this runs
     cam, nat = nib.load(str(cam_path)), nib.load(str(native_path))
     out = resample_from_to(cam, (nat.shape[:3], nat.affine), order=1, mode='constant', cval=0.)
     return save_nifti(np.asarray(out.dataobj, np.float32), nat.affine, out_path, dtype=np.float32)
@@ -130,8 +134,7 @@ def _reinit(module):
 
 def map_similarity(a:np.ndarray, b:np.ndarray, region:np.ndarray|None=None) -> tuple[float, float]:
     "(Spearman rank correlation, SSIM) of two maps, inside `region` (its bounding box for SSIM) when given."
-    from scipy.stats import spearmanr
-    from monai.metrics import SSIMMetric
+    from scipy.stats import spearmanr  # lazy: scipy.stats loads only when this runs
     if region is not None and region.any():
         box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in np.nonzero(region))
         rho_a, rho_b, a, b = a[region], b[region], a[box], b[box]
@@ -168,8 +171,6 @@ def focus_voxel(cam:np.ndarray, roi:np.ndarray, lesion:np.ndarray|None=None) -> 
 
 def cam_figure(ct:np.ndarray, cam:np.ndarray, roi:np.ndarray, spacing, center, vmax:float=1.0, window=(-150, 250), lesion=None, title:str=''):
     "Three radiological views of CT + map, normalised to the case's own maximum (0…1, one scale for every case and mode), ROI and lesion outlines named in a legend; an all-zero map is said to be one."
-    from matplotlib.lines import Line2D
-    from ct_mask_cls.report import slice_view, mark_sides, _aspect, VIEWS
     peak = float(np.nanmax(cam)) if cam.size else 0.0
     flat = not np.isfinite(peak) or peak <= 0
     norm = np.zeros_like(cam) if flat else cam/peak
@@ -200,7 +201,6 @@ def _outcome(label:int, pred:int) -> str: return {(1, 1): 'TP', (0, 1): 'FP', (0
 
 def _truth(truth_files:dict|None, pid:str, ct_img) -> np.ndarray|None:
     "A truth mask (lesions, confounders) of patient `pid` on the CT grid, or None."
-    from ct_mask_cls.segment import labels_on_grid
     p = (truth_files or {}).get(pid)
     return labels_on_grid(p, ct_img) > 0 if p else None
 
@@ -208,7 +208,6 @@ _KEPT = {}                                          # (model file, its mtime, th
 
 def kept_model(cfg:RunConfig, spec:InputSpec, model_dir:str|Path) -> torch.nn.Module:
     "The trained model in `model_dir`, loaded once per process and thread (a Dask worker keeps it for all its cases; Grad-CAM's hooks are never shared between threads)."
-    import threading
     p = Path(model_dir)/'best_model.pt'
     key = (str(p.resolve()), p.stat().st_mtime_ns, threading.get_ident())
     if key not in _KEPT:
@@ -220,7 +219,6 @@ def kept_model(cfg:RunConfig, spec:InputSpec, model_dir:str|Path) -> torch.nn.Mo
 def explain_case(cfg:RunConfig, spec:InputSpec, model_dir:str|Path, out_dir:str|Path, r:dict, pred:dict, methods=('gradcam',),
                  lesions:dict|None=None, confounders:dict|None=None, occ_vox:int=8, cache_dir=None) -> list[dict]:
     "One test case `r` (with its `pred`: prob, pred): every method's map on its CT grid as NIfTI, and its localisation metrics; one row per method."
-    import nibabel as nib
     out_dir = Path(out_dir)
     model = kept_model(cfg, spec, model_dir)
     d = make_dataset([r], spec, cache_dir)[0]
@@ -244,7 +242,6 @@ def explain(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, model_dir:str|
             methods=('gradcam',), lesions:dict|None=None, confounders:dict|None=None, sanity_cases:int=0, occlusion_mm:float=24., executor=None,
             viewer_cases:int=0) -> pd.DataFrame:
     "Maps, metrics and figures for the test cases of one mode (`n` < 0: all; one task per case on a dask `executor`); one row per case and method."
-    import nibabel as nib
     out_dir, model_dir = Path(out_dir), Path(model_dir)
     mode = spec.mode
     for meth in methods: check_method(meth, cfg.train.model, spec)
@@ -275,7 +272,6 @@ def explain(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, model_dir:str|
         overlays[r['case_id']] = str(png.relative_to(out_dir))
     if len(df): df['overlay'] = df.case_id.map(overlays).where(df.method == methods[0], '')
     if len(df) and viewer_cases:                       # a slice viewer per case for the first few: CT, ROI, map and lesion truth as layers
-        from ct_mask_cls.report import viewer_page
         pages = {}
         for r in recs[:viewer_cases]:
             o = df[(df.case_id == r['case_id']) & (df.method == methods[0])].iloc[0]
@@ -314,7 +310,7 @@ def xai_summary(df:pd.DataFrame, sanity:pd.DataFrame|None=None) -> pd.DataFrame:
 
 def method_agreement(out_dir:str|Path, df:pd.DataFrame) -> pd.DataFrame:
     "Per case and method, the Spearman correlation of its map with the first method's (on the CT grid)."
-    from scipy.stats import spearmanr
+    from scipy.stats import spearmanr  # lazy: scipy.stats loads only when this runs
     out_dir, methods = Path(out_dir), list(dict.fromkeys(df.method))
     rows = []
     for cid, g in df.groupby('case_id', sort=False):
