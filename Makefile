@@ -53,6 +53,7 @@ bench: install
 	$(BIN)/python bench/xai.py
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/realistic_study.py
+	$(BIN)/python bench/stage_scaling.py
 	$(BIN)/python bench/ddp.py
 	$(BIN)/python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" && $(BIN)/python bench/gpu_fit.py || echo "no GPU: bench/gpu_fit.py skipped"
 
