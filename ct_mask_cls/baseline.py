@@ -10,6 +10,7 @@ import logging, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import *
+from mirp import extract_features
 from .metrics import evaluate, youden_threshold, check_evaluable
 from sklearn.pipeline import make_pipeline
 from sklearn.impute import SimpleImputer
@@ -25,7 +26,6 @@ FAMILIES = ('statistics', 'intensity_histogram', 'glcm')
 
 def radiomics_features(ct_path:str|Path, mask_path:str|Path, families=FAMILIES) -> dict:
     "IBSI features (MIRP) of the CT inside a binary mask, plus the mask's volume in ml."
-    from mirp import extract_features  # lazy: mirp loads only when this runs
     root = logging.getLogger()
     if not root.handlers: root.addHandler(logging.NullHandler())    # MIRP calls logging.basicConfig: with a handler there it adds no stdout one
     before = root.manager.disable
