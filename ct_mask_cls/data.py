@@ -39,7 +39,7 @@ class InputSpec:
     resize: bool = False      # stretch the box or scan to `size` (else: a fixed FOV at the CT spacing)
     roi_pool: bool = False    # the network pools its features only inside the ROI (zero, pool; 3D models)
     rim_mm: float = 0.        # zero: thin odd structures in the ROI's outer rim of this width become the organ's median (partial volume, neighbours let in)
-    rim_blob_mm: float = 7.5  # zero: what counts as a finding in the rim (an odd region holding a ball of this radius)
+    rim_blob_mm: float = 4.5  # zero: what counts as a finding in the rim (an odd region holding a ball of this radius)
 
     @property
     def aux(self) -> bool: return self.mode == 'channel' or self.roi_pool
@@ -64,7 +64,7 @@ def input_spec(cfg:RunConfig, mode:str, fov:dict|None=None) -> InputSpec:
     return InputSpec(mode, windows, fill, mc.margin_mm, mc.roi_margin_mm, size, False, roi_pool, rim, mc.rim_blob_mm)
 
 # %% ../nbs/05_data.ipynb #e1e3174a
-def clean_rim(ct:np.ndarray, roi:np.ndarray, spacing, rim_mm:float, q:float=3., blob_mm:float=7.5) -> np.ndarray:
+def clean_rim(ct:np.ndarray, roi:np.ndarray, spacing, rim_mm:float, q:float=3., blob_mm:float=4.5) -> np.ndarray:
     "`ct` with the thin odd structures in `roi`'s outer rim (`rim_mm` wide) set to the organ's median: voxels (lightly smoothed) more than `q` robust SDs from the organ's median that belong to no blob thicker than a ball of `blob_mm`."
     if rim_mm <= 0 or not roi.any(): return ct
     ball = msk.ball

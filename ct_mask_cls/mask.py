@@ -54,12 +54,12 @@ def fill_holes(m:np.ndarray) -> np.ndarray:
     return out[1:-1, 1:-1, 1:-1]
 
 def repair_roi(roi:np.ndarray, ct:np.ndarray, spacing, others:np.ndarray|None=None, close_mm:float=12., min_hu:float=-20.,
-               keep_frac:float=0.1, blob_mm:float=4.5, grow_mm:float=6.) -> tuple[np.ndarray, dict]:
-    "`roi` with what a segmenter leaves out put back (holes; gaps up to `close_mm` that are blobs at least `blob_mm` thick; a boundary moved in, up to `grow_mm`) where `ct` is not fat and no structure in `others` lies, stray components dropped; (roi, record in ml)."
+               keep_frac:float=0.1, blob_mm:float=4.5, grow_mm:float=6., peel_mm:float=9.) -> tuple[np.ndarray, dict]:
+    "`roi` with what a segmenter leaves out put back (holes; gaps up to `close_mm` that are blobs at least `blob_mm` thick; a boundary moved in, up to `grow_mm`) where `ct` is not fat and no structure in `others` lies, stray components dropped; fat on the surface (a boundary moved out) peeled, up to `peel_mm`; (roi, record in ml)."
     sp = np.asarray(spacing, float)
     ml = float(np.prod(sp))/1000
     lab, vols = components(roi, sp)
-    rec = dict(n_components=int((vols >= 0.2).sum()), stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0, grown_ml=0.0, tight=False)
+    rec = dict(n_components=int((vols >= 0.2).sum()), stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0, grown_ml=0.0, peeled_ml=0.0, tight=False)
     if not len(vols): return roi.copy(), rec
     kept = np.isin(lab, np.nonzero(vols >= keep_frac*vols.max())[0] + 1)
     allowed = ct >= min_hu
@@ -83,6 +83,12 @@ def repair_roi(roi:np.ndarray, ct:np.ndarray, spacing, others:np.ndarray|None=No
         grown = dilate_mm(out, sp, grow_mm) & ~out & allowed
         out |= grown
         rec['grown_ml'] = round(float(grown.sum()*ml), 1)
+    peeled = np.zeros_like(out)
+    for _ in range(int(round(peel_mm/float(np.max(sp))))):          # a boundary moved out: its fat and partial-volume fat come off, layer by layer
+        drop = out & ~ndi.binary_erosion(out) & (ct < min_hu)
+        if not drop.any() or drop.sum() >= out.sum(): break
+        out, peeled = out & ~drop, peeled | drop
+    rec['peeled_ml'] = round(float(peeled.sum()*ml), 1)
     rec.update(stray_ml=round(float((roi & ~kept).sum()*ml), 1), holes_ml=round(float(holes.sum()*ml), 1))
     return out, rec
 

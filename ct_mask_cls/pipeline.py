@@ -188,22 +188,22 @@ def mask_case(cfg:RunConfig, lay:RunLayout, seg_row, ct_path:str, ids:list, forc
     "Repair and check one case's ROI and write it; a manifest row with its QC measures (plus its box and scan extents in voxels); reused when its CT, segmentation and mask settings are unchanged."
     row = dict(case_id=seg_row.case_id, patient_id=seg_row.patient_id, ct_path=ct_path, seg_path=seg_row.seg_path, mask_path='', masked_path='',
                roi_ml=0.0, status='excluded', reason='', flags='', ct_sha256=sha256_file(ct_path) if Path(ct_path).is_file() else '', box_vox='', scan_vox='',
-               repair_ml=0.0, stray_ml=0.0, n_components=0, edge='', roi_hu=np.nan)
+               repair_ml=0.0, peeled_ml=0.0, stray_ml=0.0, n_components=0, edge='', roi_hu=np.nan)
     if seg_row.status != 'ok': return dict(row, reason=f'segmentation failed: {seg_row.reason}')
     mc, rec_path = cfg.mask, lay.case('mask/roi', seg_row.case_id, '.json')
-    key = hash_obj([file_fingerprint(ct_path), file_fingerprint(seg_row.seg_path), ids, mc.repair, mc.close_mm, mc.grow_mm, mc.repair_min_hu, mc.min_roi_ml, mc.margin_mm])
+    key = hash_obj([file_fingerprint(ct_path), file_fingerprint(seg_row.seg_path), ids, mc.repair, mc.close_mm, mc.grow_mm, mc.peel_mm, mc.repair_min_hu, mc.min_roi_ml, mc.margin_mm])
     rec = _done(rec_path, key, force, f'case {seg_row.case_id}')
     if rec: return {k: rec[k] for k in row}
     ct, aff = load_nifti(ct_path)
     sg, _ = load_nifti(seg_row.seg_path)
     raw, sp = msk.roi_from_labels(sg, ids), spacing_of(aff)
-    roi, rep = raw, dict(n_components=int((msk.components(raw, sp)[1] >= 0.2).sum()), stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0, grown_ml=0.0)
+    roi, rep = raw, dict(n_components=int((msk.components(raw, sp)[1] >= 0.2).sum()), stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0, grown_ml=0.0, peeled_ml=0.0)
     if mc.repair and raw.any():
-        roi, rep = msk.repair_roi(raw, ct, sp, (sg > 0) & ~raw, mc.close_mm, mc.repair_min_hu if np.median(ct[raw]) >= mc.repair_min_hu else -np.inf, grow_mm=mc.grow_mm)
+        roi, rep = msk.repair_roi(raw, ct, sp, (sg > 0) & ~raw, mc.close_mm, mc.repair_min_hu if np.median(ct[raw]) >= mc.repair_min_hu else -np.inf, grow_mm=mc.grow_mm, peel_mm=mc.peel_mm)
     status, reason = msk.roi_status(roi, sp, mc.min_roi_ml)
     if not raw.any(): reason += '; ' + found_labels(sg)
     row.update(roi_ml=round(msk.roi_ml(roi, sp), 1), status=status, reason=reason, scan_vox=' '.join(map(str, ct.shape)), edge=msk.edge_sides(roi),
-               repair_ml=round(rep['holes_ml'] + rep['gaps_ml'] + rep['grown_ml'], 1), stray_ml=rep['stray_ml'], n_components=rep['n_components'],
+               repair_ml=round(rep['holes_ml'] + rep['gaps_ml'] + rep['grown_ml'], 1), peeled_ml=rep['peeled_ml'], stray_ml=rep['stray_ml'], n_components=rep['n_components'],
                roi_hu=round(float(np.median(ct[roi])), 1) if roi.any() else np.nan)
     if status == 'ok':
         save_nifti(roi.astype(np.uint8), aff, lay.roi(seg_row.case_id))
@@ -255,7 +255,7 @@ def write_masked(cfg:RunConfig, lay:RunLayout, rows:pd.DataFrame, fov:dict, prog
     return case_map(one, list(rows.itertuples()), cfg.preprocess.workers, 'masked views', progress, cfg.executor, lambda r, why: '')
 
 MANIFEST_COLUMNS = ['case_id', 'patient_id', 'label', 'ct_path', 'mask_path', 'masked_path', 'roi_ml', 'status', 'reason', 'flags', 'split', 'seg_path', 'ct_sha256',
-                    'repair_ml', 'stray_ml', 'n_components', 'volume_z', 'edge', 'roi_hu']
+                    'repair_ml', 'peeled_ml', 'stray_ml', 'n_components', 'volume_z', 'edge', 'roi_hu']
 
 # %% ../nbs/13_pipeline.ipynb #3574992c
 def join_labels(df:pd.DataFrame, labels:pd.DataFrame, test_column:str='') -> pd.DataFrame:

@@ -59,6 +59,29 @@ def test_repair_brings_back_left_out_lesions():
     assert max(before) == 0 and np.mean(after) > 0.9, after                 # holes inside the organ: filled
     assert np.mean(extra) < 0.2, extra                                      # beyond the organ: the grown shell (grow_mm) of soft tissue only
 
+def test_repair_peels_a_boundary_moved_out():
+    "On generated patients whose masks were moved a voxel out: the repair peels the shell of fat off the ROI's surface, the excess over the organ shrinks, and the lesion voxels that were in stay."
+    from ct_mask_cls.mask import repair_roi
+    ref = load_reference()
+    p = RealisticParams(missed_lesion_frac=0, boundary_jitter_vox=1.0, missed_end_slices=(0, 0), stray_prob=0)
+    seen, i = 0, 0
+    while seen < 3:
+        pt = realistic_patient(ref, (3, i), 1, False, p); i += 1
+        if pt['segmenter']['jitter_vox'] < 0: continue                         # this test is about masks moved out
+        seen += 1
+        hu, sp, seg = pt['hu'].astype(np.float32), spacing_of(pt['affine']), pt['seg_labels']
+        raw, truth = seg == LIVER, pt['labels'] == LIVER
+        fixed, rec = repair_roi(raw, hu, sp, (seg > 0) & ~raw)
+        surface = lambda m: m & ~ndi.binary_erosion(m)
+        dark = lambda m: (hu[surface(m)] < -20).mean()
+        assert dark(raw) > 0.2 and dark(fixed) < 0.02, (dark(raw), dark(fixed))   # the fat shell is gone from the surface
+        assert (fixed & ~truth).sum() < 0.6*(raw & ~truth).sum()              # the excess over the organ shrinks
+        assert rec['peeled_ml'] > 0
+        les = pt["lesion"] & raw & truth
+        assert (les & fixed).sum() >= 0.95*les.sum(), ((les & fixed).sum(), les.sum())   # lesions stay (their partial-volume edge on the surface may go)
+    fixed0, rec0 = repair_roi(raw, hu, sp, (seg > 0) & ~raw, peel_mm=0)
+    assert rec0['peeled_ml'] == 0 and dark(fixed0) > 0.2                       # peel_mm=0: the shell stays
+
 @pytest.fixture(scope='module')
 def qc_run(tmp_path_factory):
     "A 12-patient realistic cohort whose masks carry, on purpose: no liver at all, a far stray blob, and a hugely oversized liver; run to the index."
