@@ -101,8 +101,9 @@ def test_binary_mask_end_to_end(tmp_path):
     r = run_cli('run', tmp_path/'map.yaml'); assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     man = pd.read_csv(tmp_path/'runs'/'bin'/'mask'/'manifest.csv')
     assert (man.status == 'ok').all()
-    roi = load_nifti(man.mask_path.iloc[0])[0] > 0; src = load_nifti(man.seg_path.iloc[0])[0]
-    assert (src == 5).any() and roi[src == 5].all() and (src[roi] == 5).mean() > 0.8               # id 1 became TotalSegmentator's liver (5); the ROI is it, repaired
+    roi = load_nifti(man.mask_path.iloc[0])[0] > 0; src = load_nifti(man.seg_path.iloc[0])[0]; ct = load_nifti(man.ct_path.iloc[0])[0]
+    assert (src == 5).any() and (src[roi] == 5).mean() > 0.8                                          # id 1 became TotalSegmentator's liver (5); the ROI is it, repaired
+    assert roi[src == 5].mean() > 0.8 and (ct[(src == 5) & ~roi] < -20).all()                        # all of it but the fat peeled off its surface
 
 def test_pipeline_writes_dicom_seg_for_pacs(series, ts, tmp_path):
     "segment.dicom_seg: each case's mask also as DICOM-SEG referring to its source series; it reads back onto the case's CT exactly."
