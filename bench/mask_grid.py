@@ -18,6 +18,12 @@ VARIANTS = {   # name -> (mode, mask settings, train settings); everything else 
     'zero long': ('zero', {}, dict(epochs=60, patience=20)),
     'zero lr3e-3': ('zero', {}, dict(lr=3e-3)),
     'zero long lr3e-3': ('zero', {}, dict(epochs=60, patience=20, lr=3e-3)),
+    'zero before-peel': ('zero', dict(peel_mm=0.0, rim_blob_mm=7.5), {}),          # the defaults before a loose boundary was peeled
+    'zero before-peel seed1': ('zero', dict(peel_mm=0.0, rim_blob_mm=7.5), dict(seed=1)),
+    'zero rim-blob7.5': ('zero', dict(rim_blob_mm=7.5), {}),
+    'zero rim-blob7.5 seed1': ('zero', dict(rim_blob_mm=7.5), dict(seed=1)),
+    'zero no-peel': ('zero', dict(peel_mm=0.0), {}),
+    'zero no-peel seed1': ('zero', dict(peel_mm=0.0), dict(seed=1)),
     'zero no-repair': ('zero', dict(repair=False), {}),
     'zero no-rim': ('zero', dict(rim_mm=0.0), {}),
     'zero erode6 no-rim': ('zero', dict(rim_mm=0.0, roi_margin_mm=-6.0), {}),
