@@ -34,6 +34,8 @@ VARIANTS = {   # name -> (mode, mask settings, train settings); everything else 
     'zero old-defaults': ('zero', dict(repair=False, roi_margin_mm=-6.0, rim_mm=0.0), {}),
     'pool': ('pool', {}, {}),
     'pool erode6': ('pool', dict(roi_margin_mm=-6.0), {}),
+    'pool seed1': ('pool', {}, dict(seed=1)),
+    'pool no-peel': ('pool', dict(peel_mm=0.0), {}),                                # does the peel move pool (its input is the box, its pooling the ROI)?
     'channel': ('channel', {}, {}),
     'crop': ('crop', {}, {}),
     'none': ('none', {}, {}),
