@@ -54,6 +54,7 @@ def model_spec(cfg:RunConfig, lay:RunLayout, mode:str):
         return InputSpec(**dict(s, windows=tuple(tuple(w) for w in s['windows']), size=tuple(s['size'])))
     return input_spec(cfg, mode, json.loads(lay.manifest_json.read_text()))
 
+# %% ../nbs/16_apply.ipynb #682c72b8
 def guard_run(run_dir:str|Path, out:str|Path|None=None):
     "Refuse while a run holds RUN_DIR's lock, and an OUT inside RUN_DIR (which would overwrite the run's own files); else the lock, held while the caller reads the run."
     run, lock = Path(run_dir).resolve(), RunLock(run_dir)
@@ -155,6 +156,7 @@ def predict_report(df:pd.DataFrame, cases:pd.DataFrame, out:RunLayout, mode:str,
             + ("<h2>Each scored case: CT, ROI (white) and the map</h2>" + thumbnails(figs) if figs else '')
             + (f"<h2>Not scored ({len(skipped)})</h2>" + table_html(skipped[['case_id', 'status', 'reason']], 200) if len(skipped) else ''))
 
+# %% ../nbs/16_apply.ipynb #c7d853e0
 def predict_cohort(run_dir:str|Path, inputs:str|Path, out:str|Path, mode:str|None=None, masks:str|Path='', cams:bool=True, progress:bool=True) -> pd.DataFrame:
     "Apply a run's model to new patients; writes OUT/predictions.csv, OUT/cam/<mode>/*.nii.gz and OUT/report.html."
     cfg, lay, mode = load_run(run_dir, mode)
@@ -244,6 +246,7 @@ def export_model(run_dir:str|Path, out:str|Path, mode:str|None=None) -> dict:
     cfg, lay, mode = load_run(run_dir, mode)
     with guard_run(run_dir, out): return _export(cfg, lay, mode, model_spec(cfg, lay, mode), Path(out))
 
+# %% ../nbs/16_apply.ipynb #74ce73a5
 def _export(cfg:RunConfig, lay:RunLayout, mode:str, spec, out:Path) -> dict:
     "`export_model`'s work, under the run's lock."
     import torch  # lazy: torch loads only when this runs

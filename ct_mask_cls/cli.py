@@ -129,6 +129,7 @@ def stage(name:str=typer.Argument(..., help="preprocess | segment | mask | train
         r = run_stage(name, cfg, force)
     typer.echo(f"[{name}] {'reused' if r['reused'] else 'done'} in {r['seconds']} s -> {cfg.run_dir/r['html']}")
 
+# %% ../nbs/15_cli.ipynb #f407e17b
 @app.command()
 @cli_errors
 def report(run_dir:Path=typer.Argument(..., help="a run folder")):
@@ -159,6 +160,7 @@ def publish(outputs:Path=typer.Argument(..., help="a folder of run folders (sear
     if not outputs.is_dir(): raise ConfigError(f"outputs folder not found: {outputs}")
     typer.echo(f"site: {_publish(outputs, site)}")
 
+# %% ../nbs/15_cli.ipynb #19db0c4b
 @app.command()
 @cli_errors
 def compare(run_a:Path=typer.Argument(..., help="a run folder"), run_b:Path=typer.Argument(..., help="another run folder"),
@@ -279,6 +281,7 @@ def convert(input:Path=typer.Argument(..., help="folder tree of DICOM files"), o
     for reason, n in df[df.status == 'rejected'].reason.value_counts().items(): typer.echo(f"  rejected {n}: {reason}")
     for r in conv[conv.notes.fillna('') != ''].itertuples(): typer.echo(f"  {r.nifti_path}: {r.notes}")
 
+# %% ../nbs/15_cli.ipynb #387b8371
 @app.command(name='segment')
 @cli_errors
 def segment_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), out:Path=typer.Argument(..., help="output multilabel mask NIfTI"),
@@ -301,6 +304,7 @@ def segment_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), out:Path=typer.Arg
                    labels, dicom_dir or '')
     typer.echo(f"{out} written by {info['backend']}" + (f" ({info['grid']})" if info.get('grid') else ''))
 
+# %% ../nbs/15_cli.ipynb #52aaf4b0
 @app.command(name='mask')
 @cli_errors
 def mask_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), mask:Path=typer.Argument(..., help="multilabel mask NIfTI (TotalSegmentator ids)"),

@@ -58,6 +58,7 @@ class DataConfig:
     confounder_dir: str = _f('', "optional folder of masks of known confounders (e.g. skin markers): how often explanations point at them", path=True, stage='xai')
     truth_pattern: str = _f('{patient_id}.nii.gz', "file name of a case's lesion or confounder mask in those folders", stage='xai')
 
+# %% ../nbs/00b_config.ipynb #05b147cb
 @dataclass
 class PreprocessConfig:
     "DICOM to NIfTI, canonical RAS, resampling."
@@ -83,6 +84,7 @@ class SegmentConfig:
     reuse_model: bool = _f(True, "keep TotalSegmentator's model loaded in each process (each Dask worker) between cases, and run its steps in-process: the same masks without reloading per case", role='exec')
     dicom_seg: bool = _f(False, "also write each case's mask as DICOM-SEG (segment/dicom_seg/) referring to its CT series, for PACS viewers (DICOM input, not pseudonymised)")
 
+# %% ../nbs/00b_config.ipynb #a73e415c
 @dataclass
 class MaskConfig:
     "Applying the ROI mask to the CT, and the network's field of view."
@@ -113,6 +115,7 @@ class SplitConfig:
     test_frac: float = _f(0.2, "fraction of patients held out for test (ignored when test_column is set)", check=_frac())
     test_column: str = _f('', "labels.csv column whose value 'test' fixes the test set")
 
+# %% ../nbs/00b_config.ipynb #b3804333
 @dataclass
 class TrainConfig:
     "Classifier training and evaluation."
@@ -147,6 +150,7 @@ class XaiConfig:
     native_grid: bool = _f(False, "also write every map on the native grid of its CT (the series before resampling), beside the map on the preprocessed grid")
     viewer_cases: int = _f(8, "test cases of the configured mode that get a slice viewer page (CT, ROI, map, lesion truth; NiiVue, offline), beside the xai report; 0: none", check=_ge(0))
 
+# %% ../nbs/00b_config.ipynb #cf096e64
 @dataclass
 class StudyConfig:
     "The masked-versus-unmasked study: the same model and splits for each mask mode."
@@ -186,6 +190,7 @@ class RunConfig:
     @property
     def run_dir(self) -> Path: return Path(self.out_dir)/self.run_id
 
+# %% ../nbs/00b_config.ipynb #affd715e
 ROLES = dict(input="changes what the network sees (its input)", model="changes the trained model", eval="changes the metrics computed from a model's predictions",
              result="changes a stage's outputs", exec="changes only how the work runs (workers, devices, resuming), never a result")
 _SECTION_STAGE = dict(data='preprocess', preprocess='preprocess', segment='segment', mask='mask', split='mask', train='train', xai='xai', study='study')
@@ -257,6 +262,7 @@ def _plain(v):
     if isinstance(v, dict): return {k: _plain(x) for k, x in v.items()}
     return v
 
+# %% ../nbs/00b_config.ipynb #b7d64d43
 def config_from_dict(d:dict, base:Path|str|None=None) -> RunConfig:
     "Build a `RunConfig` from nested dict `d`, resolving relative paths against `base`."
     if d is None: d = {}

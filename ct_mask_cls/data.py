@@ -80,6 +80,7 @@ def clean_rim(ct:np.ndarray, roi:np.ndarray, spacing, rim_mm:float, q:float=3., 
     blob = ndi.binary_opening(odd, ball(blob_mm, sp))
     return np.where(rim & odd & ~blob, float(np.median(ct[core])), ct)
 
+# %% ../nbs/05_data.ipynb #7aa20f79
 def network_volume(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputSpec) -> dict:
     "What the network sees of one case, in HU before windowing: `vol` (X, Y, Z) on its FOV, `roi` and (channel, pool) `aux` there, `start`, `zoom` (CT voxel = start + FOV voxel × zoom)."
     dilate_mm, roi_box, fov_start, fov_window, fill_value = msk.dilate_mm, msk.roi_box, msk.fov_start, msk.fov_window, msk.fill_value
@@ -117,6 +118,7 @@ def network_input(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputSp
     if v['aux'] is not None: out['aux'] = torch.as_tensor(v['aux'][None], dtype=torch.float32)
     return out
 
+# %% ../nbs/05_data.ipynb #4ec6ba5b
 def masked_image(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputSpec) -> tuple[np.ndarray, np.ndarray]:
     "The network's view of a case in HU with its own affine (the FOV placed in world coordinates): what the mask stage writes for people to look at."
     v = network_volume(ct, roi, affine, spec)
@@ -134,6 +136,7 @@ def cache_meta(r:dict, spec:InputSpec) -> dict:
     "What a cache entry of record `r` must have been made from."
     return dict(case_id=str(r['case_id']), label=int(r['label']), ct=file_fingerprint(r['ct']), mask=file_fingerprint(r['mask']), spec=repr(spec), code=CODE_VERSION)
 
+# %% ../nbs/05_data.ipynb #49641507
 class CachedInputs(torch.utils.data.Dataset):
     "The records' network inputs (`network_input` plus the label), computed once per case and spec, kept in `cache_dir` and in memory, checked when loaded."
     def __init__(self, recs:list, spec:InputSpec, cache_dir:str|Path|None=None):
@@ -166,6 +169,7 @@ class CachedInputs(torch.utils.data.Dataset):
             if sum(x['_bytes'] for x in _MEMORY.values()) + size <= _MEMORY_LIMIT: _MEMORY[k] = dict(d, _bytes=size)
         return dict(self.recs[i], **{n: v for n, v in d.items() if n != '_bytes'})
 
+# %% ../nbs/05_data.ipynb #a78279d7
 def train_transforms(spec:InputSpec, augment:str='ct', seed:int=0) -> Compose:
     "Random augmentation for CT (see above); `augment` is 'ct', 'ct+flip' or 'off'."
     spatial = ['image', 'roi'] + (['aux'] if spec.aux else [])

@@ -55,6 +55,7 @@ def _pixel_problem(ds) -> str:
     need = int(ds.Rows)*int(ds.Columns)*int(ds.BitsAllocated)//8*int(ds.get('SamplesPerPixel', 1))*int(ds.get('NumberOfFrames', 1) or 1)
     return '' if len(px) >= need else f'truncated pixel data ({len(px)} of {need} bytes)'
 
+# %% ../nbs/01_dicom.ipynb #02079696
 def read_header(path:str|Path) -> dict:
     "Header fields we need from one DICOM file (never names or birth dates), a pixel-data check and a hash of the stored pixels."
     path = Path(path)
@@ -134,6 +135,7 @@ def check_complete(path:str|Path) -> Path:
     if size < need: raise WriteFailed(f"{path} holds {size} of its {need} bytes: the write was cut off; is the disk that holds {path.parent} full?")
     return path
 
+# %% ../nbs/01_dicom.ipynb #a91852ac
 def to_canonical_hu(img:nib.Nifti1Image) -> nib.Nifti1Image:
     "Reorient to canonical RAS and store HU as int16."
     img = nib.as_closest_canonical(img)
@@ -252,6 +254,7 @@ def regularise_stack(arr:np.ndarray, affine:np.ndarray, g:dict, fill:float=-1024
     new[:3, 2] = sgn * n_ras * sp
     return out, new
 
+# %% ../nbs/01_dicom.ipynb #6c5aa6f1
 def convert_series(s:Series, out_path:str|Path, uneven:str='resample', tilt:str='correct') -> dict:
     "Convert series `s` to a canonical-RAS HU NIfTI at `out_path`; raise `SeriesRejected` with the reason; return a record for series.csv."
     out_path = Path(out_path)
@@ -304,6 +307,7 @@ def pseudonym(patient_id:str, salt:str) -> str:
     if not salt: raise ConfigError("pseudonymising needs a secret key (preprocess.pseudonym_salt, $CT_MASK_CLS_SALT or $CT_MASK_CLS_SALT_FILE): without one anyone can recompute the pseudonyms")
     return 'P' + hmac.new(salt.encode(), str(patient_id).encode(), hashlib.sha256).hexdigest()[:12]
 
+# %% ../nbs/01_dicom.ipynb #20c42633
 def convert_tree(root:str|Path, out_dir:str|Path, pc=None, progress:bool=True, executor=None, force:bool=False) -> pd.DataFrame:
     "Convert every CT series under `root` into `out_dir` with the `PreprocessConfig` `pc` (threads, or one Dask task per series with a dask `executor`), each reused by the reuse rule unless `force`; write and return `out_dir/series.csv`."
     pc = pc or PreprocessConfig()

@@ -55,6 +55,7 @@ def dask_client(ex:ExecutorConfig):
                            dashboard_address=None, silence_logs=logging.ERROR)
     return Client(cluster), cluster
 
+# %% ../nbs/00c_executor.ipynb #9511b7b3
 def close_dask_clients():
     "Close the clients `dask_client` kept (before their scheduler goes away: a run's own local cluster, a benchmark's)."
     for c in _CLIENTS.values(): c.close()
@@ -82,6 +83,7 @@ def worker_name() -> str:
         return str(get_worker().name)
     except (ImportError, ValueError): return ''
 
+# %% ../nbs/00c_executor.ipynb #2e745c64
 def case_map(fn, items, workers:int, desc:str, progress:bool=True, executor:ExecutorConfig|None=None, failed=None, worker_setup=None, resources:dict|None=None) -> list:
     "`pmap` over cases, or one Dask task per case when `executor.kind` is dask; there a case that raises or kills its worker becomes `failed(item, reason)` and the others finish; `worker_setup()` runs once per worker; each task asks for Dask `resources` (e.g. {'GPU': 1})."
     items = list(items)

@@ -54,6 +54,7 @@ def save_json(path:str|Path, obj):
     "Write `obj` as pretty JSON, atomically."
     atomic_write_text(path, json.dumps(obj, indent=2, default=str, sort_keys=True)+"\n")
 
+# %% ../nbs/00a_io.ipynb #cc423fa2
 def hash_obj(obj) -> str:
     "Stable short sha256 of a JSON-able object."
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -134,6 +135,7 @@ def reusable(rec_path:str|Path, key:str, force:bool=False, what:str='') -> dict|
         return None
     return rec
 
+# %% ../nbs/00a_io.ipynb #7eea57c3
 def record(rec_path:str|Path, key:str, outputs, **extra) -> dict:
     "Record a finished unit: its `key`, its `outputs` (paths) with sizes and checksums, and `extra` fields; returns the record."
     rec = dict(extra, key=key, outputs=outputs_of(outputs, Path(rec_path).parent))

@@ -53,6 +53,7 @@ def fill_holes(m:np.ndarray) -> np.ndarray:
             out[sl] |= ndi.binary_fill_holes(p[sl])
     return out[1:-1, 1:-1, 1:-1]
 
+# %% ../nbs/03_mask.ipynb #7c7350a6
 def repair_roi(roi:np.ndarray, ct:np.ndarray, spacing, others:np.ndarray|None=None, close_mm:float=12., min_hu:float=-20.,
                keep_frac:float=0.1, blob_mm:float=4.5, grow_mm:float=6., peel_mm:float=9.) -> tuple[np.ndarray, dict]:
     "`roi` with what a segmenter leaves out put back (holes; gaps up to `close_mm` that are blobs at least `blob_mm` thick; a boundary moved in, up to `grow_mm`) where `ct` is not fat and no structure in `others` lies, stray components dropped; fat on the surface (a boundary moved out) peeled, up to `peel_mm`; (roi, record in ml)."

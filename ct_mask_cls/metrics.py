@@ -51,6 +51,7 @@ def seeds_auc(y, probs, groups=None, n:int=1000, seed:int=0, alpha:float=0.05) -
         out.update(auc_ci_low=float(np.quantile(b, alpha/2)), auc_ci_high=float(np.quantile(b, 1-alpha/2)))
     return out
 
+# %% ../nbs/06_metrics.ipynb #b52492df
 def seeds_delta_auc(y, probs_a, probs_b, groups=None, n:int=1000, seed:int=0, alpha:float=0.05) -> dict:
     "ΔAUC (a − b) paired per seed (row k of `probs_a` against row k of `probs_b`), averaged over seeds, with a paired patient-level bootstrap CI."
     y, A, B = np.asarray(y), np.atleast_2d(np.asarray(probs_a, float)), np.atleast_2d(np.asarray(probs_b, float))
@@ -85,6 +86,7 @@ def check_evaluable(y, what:str='test set'):
     if len(y) == 0: raise DegenerateResult(f"the {what} is empty: nothing to evaluate (check labels.csv and the split settings)")
     if len(set(y.tolist())) < 2: raise DegenerateResult(f"the {what} holds only label {int(y[0])} ({len(y)} cases): AUC is undefined; both classes are needed in every split")
 
+# %% ../nbs/06_metrics.ipynb #8d26bd2b
 def logit_fits(x, y, w) -> np.ndarray:
     "Unpenalised logistic regressions of `y` on `x`, one per row of case weights `w` (fits × cases): rows of (intercept, slope), NaN where the classes are separated (no finite fit)."
     from scipy.special import expit  # lazy: scipy.special loads only when this runs
@@ -116,6 +118,7 @@ def calibration_fit(y, p) -> tuple[float, float]:
     a, b = logit_fits(lp, y, np.ones(len(y)))[0]
     return float(a), float(b)
 
+# %% ../nbs/06_metrics.ipynb #43b5a246
 def calibration_ci(y, p, groups=None, n:int=1000, seed:int=0, alpha:float=0.05) -> dict:
     "Calibration intercept and slope with patient-level bootstrap CIs (all resamples fitted at once)."
     y, p = np.asarray(y).astype(int), np.asarray(p, float)

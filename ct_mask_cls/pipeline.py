@@ -134,6 +134,7 @@ def segment_case(cfg:RunConfig, lay:RunLayout, rec, scfg, existing:Path|None, na
     roi = seg.resolve_roi(list(cfg.mask.roi))
     return dict(row, **{f'{n}_ml': round(float((counts[i] if i < len(counts) else 0)*ml), 1) for n, i in roi.items()}), vols
 
+# %% ../nbs/13_pipeline.ipynb #2c46a6c4
 def stage_segment(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Segment every ok case; writes segments.csv (backend, status, ROI volume per case) and volumes.csv (every structure)."
     lay = RunLayout(run_dir)
@@ -285,6 +286,7 @@ def assign_splits(df:pd.DataFrame, cfg:RunConfig, labels:pd.DataFrame) -> pd.Dat
         if df.label[df.split == s].nunique() < 2: raise ConfigError(f"the {s} split has {int((df.split == s).sum())} usable cases with labels {sorted(df.label[df.split == s].unique().tolist())}: every split needs both classes (more patients, or other split fractions)")
     return df
 
+# %% ../nbs/13_pipeline.ipynb #b6740ac4
 def stage_mask(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Repair and check every segmented case's ROI, join labels, split patients, write the masked views; write manifest.csv and manifest.json."
     lay = RunLayout(run_dir)
@@ -443,6 +445,7 @@ def stage_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=
     claims(cfg, run_dir)
     return st
 
+# %% ../nbs/13_pipeline.ipynb #dd7d24f5
 def subgroup_aucs(cfg:RunConfig, run_dir:str|Path, modes:list) -> pd.DataFrame:
     "Test AUC with a patient-level bootstrap CI per value of every `study.subgroups` column of labels.csv, for `modes`; writes study/subgroups.csv."
     from ct_mask_cls.metrics import auc_ci  # lazy: sklearn loads only when this runs
@@ -479,6 +482,7 @@ def compared(run_dir:str|Path, cfg:RunConfig) -> tuple[str, list]:
         return d['mode'], d.get('notes', [])
     return (cfg.mask.mode if cfg.mask.mode != 'none' else next((m for m in study_modes(cfg) if m != 'none'), 'none')), []
 
+# %% ../nbs/13_pipeline.ipynb #2a5974a9
 def kfold_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "k-fold cross-validation per mode; writes study/kfold.csv (per fold) and returns mean ± SD per mode."
     from ct_mask_cls import train as trn  # lazy: monai, torch and 1 more load only when this runs
@@ -518,6 +522,7 @@ def subsample_training(man:pd.DataFrame, fraction:float, seed:int) -> pd.DataFra
     out.loc[drop, 'split'] = 'unused'
     return out
 
+# %% ../nbs/13_pipeline.ipynb #0d19b479
 def learning_curves(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Test AUC of every mode trained on each fraction of the training patients (and on all), with ΔAUC against none on all."
     from ct_mask_cls import train as trn  # lazy: monai, torch and 1 more load only when this runs
@@ -549,6 +554,7 @@ def learning_curves(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:b
 def _per_case(x:pd.DataFrame, col:str) -> pd.Series:
     return x.set_index('case_id')[col].astype(float)
 
+# %% ../nbs/13_pipeline.ipynb #81bba59f
 def claims(cfg:RunConfig, run_dir:str|Path) -> pd.DataFrame:
     "The claims table of a finished study (study/claims.csv)."
     from ct_mask_cls.study import claims_table  # lazy: sklearn loads only when this runs

@@ -55,6 +55,7 @@ def largest_section(ref:np.ndarray) -> list:
     if ref is None or not np.any(ref): return [s//2 for s in np.shape(ref)] if ref is not None else None
     return [int(np.argmax(ref.sum(axis=tuple(a for a in range(3) if a != k)))) for k in range(3)]
 
+# %% ../nbs/12_report.ipynb #4762ae62
 def show_slices(vols:list, titles:list, window=(-1000, 400), overlays:list|None=None, suptitle:str='', center_on:list|None=None,
                 spacing=(1., 1., 1.), label_names:dict|None=None, width:float=8.0, outlines:list|None=None):
     "Axial, coronal and sagittal views (radiological orientation, with side letters) of each volume, one row each, with optional label overlays and a legend; `outlines`: per volume, [(mask, name, linestyle), …] drawn as contours."
@@ -197,6 +198,7 @@ def find_chromium() -> str:
 
 _LOG_LINE = r'INFO|WARNING|Warning|Traceback'
 
+# %% ../nbs/12_report.ipynb #af4688f7
 def _check_page(browser, html:Path, timeout_s:float, viewer:bool=False, min_px:int=1600) -> dict:
     "One page in headless Chromium: console errors, requests leaving the machine, broken images, log lines in its text, full-size images narrower than `min_px`; for a viewer, whether its canvas shows anything."
     page = browser.new_page(viewport={'width': 1400, 'height': 1000})
@@ -229,6 +231,7 @@ def _check_page(browser, html:Path, timeout_s:float, viewer:bool=False, min_px:i
     out['_page'] = page
     return out
 
+# %% ../nbs/12_report.ipynb #d32499f2
 def check_reports(run_dir:str|Path, timeout_s:float=30., site:str|Path|None=None, shots:bool=True) -> list[dict]:
     "Open the index, every stage page and every viewer page of a run (and a published `site`'s page, following its links) in headless Chromium (Playwright); per page what is wrong; screenshots of the index, one stage page and one viewer page in the run's `screenshots/`."
     try: from playwright.sync_api import sync_playwright  # lazy: playwright loads only when this runs
@@ -372,6 +375,7 @@ def verdict_sentence(st:pd.DataFrame, masked:str, blocking:list) -> str:
     else: head = f"No clear difference between masking the organ ({masked}) and the whole scan"
     return f"{head}: test AUC {ci(r.auc, r.auc_ci_low, r.auc_ci_high)} against {ci(n.auc, n.auc_ci_low, n.auc_ci_high)}, {d}, {int(r.n_test)} test patients."
 
+# %% ../nbs/12_report.ipynb #3162eb6a
 def cohort_summary(cases:pd.DataFrame, manifest:pd.DataFrame) -> pd.DataFrame:
     "Counts a reader wants first: CTs found, usable cases, exclusions by reason, class balance per split."
     ok = manifest[manifest.status == 'ok']
@@ -407,6 +411,7 @@ def run_summary(run_dir:str|Path) -> dict:
 
 def _is_run(p:Path) -> bool: return p.is_dir() and ((p/'.stages').is_dir() or (p/'config.yaml').is_file())
 
+# %% ../nbs/12_report.ipynb #7cbd6ade
 def publish(outputs:str|Path, site:str|Path) -> Path:
     "Write SITE/index.html: every run under `outputs` (at any depth) with its verdict, last activity, state, main settings and a link to its report."
     outputs, site = Path(outputs).resolve(), Path(site).resolve()
@@ -425,6 +430,7 @@ def publish(outputs:str|Path, site:str|Path) -> Path:
     atomic_write_text(site/'index.html', html_page('ct_mask_cls runs', body))
     return site/'index.html'
 
+# %% ../nbs/12_report.ipynb #25db3ffc
 def compare_runs(run_a:str|Path, run_b:str|Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     "(settings that differ, results) of two runs side by side; execution-only settings are left out."
     frames = []
@@ -485,6 +491,7 @@ def flow_diagram(series:pd.DataFrame, cases:pd.DataFrame, manifest:pd.DataFrame)
 # %% ../nbs/12_report.ipynb #a93b0a98
 VIEWER_JS = 'niivue.umd.js'
 
+# %% ../nbs/12_report.ipynb #29ebcf5c
 def viewer_page(out:str|Path, case_id:str, layers:list, window=(-150., 250.), title:str='') -> Path:
     "Write out/<case>.html, a NiiVue slice viewer of `layers` ([dict(path, name, colormap, opacity, cal_min, cal_max)], the CT first), its volumes in out/<case>.data.js, and NiiVue beside them."
     out = Path(out)

@@ -34,6 +34,7 @@ def input_ids(cfg:RunConfig) -> set:
         ids = {dicom.pseudonym(i, key) for i in ids}
     return ids
 
+# %% ../nbs/14_runner.ipynb #f1f4a31e
 def preflight(cfg:RunConfig):
     "Every check that needs no pixels, before any stage: inputs, ROI, windows, weights, model, device, matching ids."
     from ct_mask_cls import segment as seg, mask as msk  # lazy: scipy.ndimage loads only when this runs
@@ -99,6 +100,7 @@ def stage_key(cfg:RunConfig, name:str) -> str:
     "Hash of the settings this stage and the stages before it depend on (all but execution-only ones), of their inputs' fingerprints, and of what the stages before it produced."
     return hash_obj([config_part(cfg, upto=name)] + [_inputs(cfg, s) for s in STAGES[:STAGES.index(name) + 1]] + _upstream(cfg, name))
 
+# %% ../nbs/14_runner.ipynb #4c9e1cbe
 def stage_outputs(lay:RunLayout, name:str, mode:str='zero') -> list:
     "The files a finished stage leaves (its `mode` being the configured mask mode): its notebook, its page and its files and folders (the input cache is checked entry by entry instead)."
     nb, html, _ = lay.stage_files(name)
@@ -147,6 +149,7 @@ def write_run_config(cfg:RunConfig) -> Path:
     atomic_write_text(p, "# effective configuration of this run (secrets are never written)\n" + yaml.safe_dump(config_to_dict(cfg, blank=True), sort_keys=False, allow_unicode=True))
     return p
 
+# %% ../nbs/14_runner.ipynb #d2900cfc
 def _keep_partial(tmp:Path, nb:Path) -> Path:
     "Put a failed stage's partial notebook where a reader finds it, if it is valid JSON; else leave it under its temporary name."
     try:
@@ -169,6 +172,7 @@ def check_stage(name:str):
     "Refuse a stage name that is not one of `STAGES`."
     if name not in STAGES: raise ConfigError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
 
+# %% ../nbs/14_runner.ipynb #2d3634be
 def run_stage(name:str, cfg:RunConfig, force:bool=False, kernels:WarmKernels|None=None, more:bool=False) -> dict:
     "Execute stage `name`'s notebook for `cfg` into its run folder (on a kernel from `kernels` if given, warming the next when `more` stages follow); return its timing record."
     import papermill as pm  # lazy: papermill loads only when this runs
@@ -219,6 +223,7 @@ def run_stage(name:str, cfg:RunConfig, force:bool=False, kernels:WarmKernels|Non
                  notebook=nb.name, html=html.name)
     return dict(rec, reused=False)
 
+# %% ../nbs/14_runner.ipynb #5e44589f
 def time_left(cfg:RunConfig, stages:list, force:bool=False) -> float:
     "Seconds the `stages` still to run will take, from the run's own last timings (timing.json, per stage and per case), scaled to today's cohort; 0 when unknown or all reusable."
     lay = RunLayout(cfg.run_dir)
@@ -242,6 +247,7 @@ def _record_timing(cfg:RunConfig, rec:dict):
     rates.update({rec['stage']: rec['seconds']/n, '_cases': n})
     save_json(lay.path('timing.json'), rates)
 
+# %% ../nbs/14_runner.ipynb #02427c84
 def run_pipeline(cfg:RunConfig, force:bool=False, stages:list|None=None, echo=print, wait:bool=False) -> list[dict]:
     "Check everything first, take the run folder's lock, then run every stage in order, keeping index.html up to date after each stage and on failure; returns the timing records."
     preflight(cfg)
@@ -300,6 +306,7 @@ def _import_in(connection_file:str, modules:tuple, stop):
     except Exception: pass                                   # (a failed warm-up costs only its time: the stage's own cells import again and report any error)
     finally: kc.stop_channels()
 
+# %% ../nbs/14_runner.ipynb #51194991
 class WarmKernels:
     "Stage kernels started one stage ahead (the first as soon as it is entered), each importing `modules` in the background; a context manager that shuts down any left over."
     def __init__(self, env:dict, cwd:str|Path, modules:tuple=WARM_IMPORTS):
@@ -337,6 +344,7 @@ class WarmKernels:
         for km in self.taken + [self.next] * (self.next is not None): self._stop(km)   # (nbclient has shut down those it ran; this stops any it did not reach)
         self.next, self.taken = None, []
 
+# %% ../nbs/14_runner.ipynb #b5c30e24
 def _warm_engine() -> str:
     "Register (once) and name papermill's nbclient engine run on a kernel started beforehand (`km=`), which it shuts down at the end."
     from papermill.engines import NBClientEngine, papermill_engines, remove_args, logger  # lazy: papermill loads only when this runs

@@ -148,6 +148,7 @@ def disable_usage_stats(weights_dir:str=''):
 
 _REUSED = {}
 
+# %% ../nbs/02_segment.ipynb #1c02a025
 def reuse_nnunet_predictor():
     "In this process from now on: each nnU-Net model TotalSegmentator asks for is loaded once and kept, and its cases run in-process (nnU-Net's own sequential path) instead of spawning worker processes per call."
     importlib.import_module('totalsegmentator.nnunet')   # TotalSegmentator patches nnU-Net's predictor on import; ours goes on top of that
@@ -182,6 +183,7 @@ def totalseg_worker_setup(weights_dir:str='', reuse:bool=True):
     disable_usage_stats(weights_dir)
     if reuse: reuse_nnunet_predictor()
 
+# %% ../nbs/02_segment.ipynb #9f5a587d
 def totalseg_segment(ct_path:str|Path, out_path:str|Path, cfg, roi_names:list|None=None) -> dict:
     "Run the real TotalSegmentator Python API on `ct_path`; write a multilabel mask on the input grid."
     roi = list(resolve_roi(roi_names)) if roi_names else None
@@ -283,6 +285,7 @@ def _series_for(obj_name:str, dicom_dir, series_uid:str, for_uid:str) -> list:
         raise SegmentationRefused(f"{obj_name} has frame of reference {for_uid}, but its CT series has {ct_for}: its contours are not in the CT's coordinates")
     return dss
 
+# %% ../nbs/02_segment.ipynb #f703c6a8
 def read_rtstruct(path:str|Path, dicom_dir:str|Path, ct_img:nib.Nifti1Image, mask_labels:dict|None=None) -> np.ndarray:
     "An RTSTRUCT's named ROIs (see `structure_ids`) as a TotalSegmentator-id label map on `ct_img`'s grid, rasterised by rt-utils."
     from rt_utils import RTStructBuilder  # lazy: rt_utils loads only when this runs
@@ -310,6 +313,7 @@ def read_rtstruct(path:str|Path, dicom_dir:str|Path, ct_img:nib.Nifti1Image, mas
                 out[m] = i
     return _onto_ct(out, aff, ct_img, f"RTSTRUCT {name}")
 
+# %% ../nbs/02_segment.ipynb #28fc33a5
 def read_dicom_seg(path:str|Path, ct_img:nib.Nifti1Image, mask_labels:dict|None=None, dicom_dir:str|Path='') -> np.ndarray:
     "A DICOM-SEG's named segments as a TotalSegmentator-id label map on `ct_img`'s grid (highdicom); its frame of reference is checked when its CT series is in `dicom_dir`."
     import highdicom as hd  # lazy: highdicom loads only when this runs
@@ -328,6 +332,7 @@ def read_dicom_seg(path:str|Path, ct_img:nib.Nifti1Image, mask_labels:dict|None=
     for n, l in labels.items(): lut[n] = ids.get(l, 0)
     return _onto_ct(lut[seg_num], vol.affine, ct_img, f"DICOM-SEG {name}")
 
+# %% ../nbs/02_segment.ipynb #8f3106d1
 def write_dicom_seg(labels:np.ndarray, affine:np.ndarray, series_dir:str|Path, out_path:str|Path, series_uid:str='') -> Path:
     "Write a TotalSegmentator-id label map (RAS `affine`) as a DICOM-SEG referring to the CT series in `series_dir` (one segment per structure, named)."
     import highdicom as hd  # lazy: highdicom loads only when this runs
@@ -396,6 +401,7 @@ def reoriented_like(mask_img, ct_img):
     o = nib.orientations
     return mask_img.as_reoriented(o.ornt_transform(o.io_orientation(mask_img.affine), o.io_orientation(ct_img.affine)))
 
+# %% ../nbs/02_segment.ipynb #6dffbbbb
 def _same_grid(a, b): return a.shape[:3] == b.shape[:3] and np.allclose(a.affine, b.affine, atol=1e-3)
 
 def grid_relation(mask_img, ct_img) -> tuple[str, str]:
@@ -427,6 +433,7 @@ def labels_on_grid(mask_path:str|Path, ct_img:nib.Nifti1Image) -> np.ndarray:
     if rel == 'reorient': return np.asarray(reoriented_like(m, ct_img).dataobj)
     return _to_grid(np.asarray(m.dataobj), m.affine, ct_img)
 
+# %% ../nbs/02_segment.ipynb #a92be5d8
 def existing_labels(path:str|Path, ct_img:nib.Nifti1Image, mask_labels:dict|None=None, dicom_dir:str|Path='') -> tuple[np.ndarray, str]:
     "An existing mask (NIfTI label map, RTSTRUCT or DICOM-SEG) as TotalSegmentator ids on `ct_img`'s grid, and how it got there."
     kind = dicom_mask_kind(path)

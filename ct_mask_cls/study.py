@@ -143,6 +143,7 @@ BY_CONSTRUCTION = {'relevance mass inside the ROI': ('zero', 'pool'), 'pointing 
 def _constructed(metric:str, mode:str) -> bool:
     return any(metric.startswith(k) for k, modes in BY_CONSTRUCTION.items() if mode in modes)
 
+# %% ../nbs/11_study.ipynb #f5ff692a
 def claims_table(masked:str, study:pd.DataFrame, focus:dict|None=None, interp:dict|None=None, sanity:dict|None=None,
                  convergence:tuple|None=None, curves:pd.DataFrame|None=None, gaps:dict|None=None, external:pd.DataFrame|None=None,
                  n_boot:int=1000, seed:int=0) -> pd.DataFrame:

@@ -33,6 +33,7 @@ def _tube(X, Y, Z, p0, p1, radius):
     t = np.clip(((X-p0[0])*d[0] + (Y-p0[1])*d[1] + (Z-p0[2])*d[2]) / (d@d), 0, 1)
     return (X-p0[0]-t*d[0])**2 + (Y-p0[1]-t*d[1])**2 + (Z-p0[2]-t*d[2])**2 <= radius**2
 
+# %% ../nbs/10_synth.ipynb #238217e1
 def make_phantom(rng:np.random.Generator, label:int, marker:bool, size:int=96, z_mm:float=240.):
     "One synthetic chest CT: dict with `hu` (z,y,x int16), truth masks, pixel and slice spacing."
     s = rng.uniform(0.85, 1.1)
@@ -94,6 +95,7 @@ def make_phantom(rng:np.random.Generator, label:int, marker:bool, size:int=96, z
 # %% ../nbs/10_synth.ipynb #41a7b428
 def _uid(*parts): return generate_uid(entropy_srcs=[str(p) for p in parts])
 
+# %% ../nbs/10_synth.ipynb #46bd3ac5
 def write_ct_series(hu:np.ndarray, folder:str|Path, patient_id:str, pixel_spacing:float, slice_spacing:float,
                     seed:int=0, series_number:int=2, description:str='CHEST 5mm', image_type=('ORIGINAL','PRIMARY','AXIAL')) -> list[Path]:
     "Write `hu` (slice, row, col) as a DICOM CT series in `folder`; return the file paths."
@@ -222,6 +224,7 @@ class RealisticParams:
         if self.finding not in FINDINGS: raise ConfigError(f"unknown finding {self.finding!r}; findings: {', '.join(FINDINGS)}")
         if self.lesion_depth not in DEPTHS: raise ConfigError(f"unknown lesion depth {self.lesion_depth!r}; depths: {', '.join(DEPTHS)}")
 
+# %% ../nbs/10_synth.ipynb #c752f08c
 def truth_masks_params(**kw) -> RealisticParams:
     "Parameters of the cohort the study was first tuned on (issue 9): deep hypodense lesions, no organ HU spread; use it with its truth masks."
     return RealisticParams(**dict(dict(lesion_depth='deep', organ_hu_sd=0.0), **kw))
@@ -293,6 +296,7 @@ def add_lesions(hu:np.ndarray, organ:np.ndarray, affine:np.ndarray, rng:np.rando
                          depth_mm=round(float(depth[tuple(ijk)]), 1)))
     return hu, recs, mask, each
 
+# %% ../nbs/10_synth.ipynb #5d6050d5
 def add_marker(hu:np.ndarray, organ:np.ndarray, affine:np.ndarray, rng:np.random.Generator, p:RealisticParams):
     "A dense skin marker on the body surface, at least `marker_min_distance_mm` from the organ; return (hu, record)."
     sp = spacing_of(affine)
@@ -423,6 +427,7 @@ def _split_and_markers(n:int, seed:int, test_frac:float, p:RealisticParams):
     marker = np.where(test & ~p.marker_reversed, u < 0.5, np.where(aligned, u < p.marker_strength, u < 1 - p.marker_strength))
     return y, test, marker
 
+# %% ../nbs/10_synth.ipynb #71e6b83b
 def make_realistic_cohort(out:str|Path, n:int=150, seed:int=0, test_frac:float=1/3, params:RealisticParams|None=None,
                           prefix:str='LIV', progress:bool=True) -> Path:
     "Write a realistic DICOM cohort of `n` patients built on the real reference CT, with segmenter-like and true masks; return the labels CSV path."

@@ -130,6 +130,7 @@ class Slab2p5D(nn.Module):
         f = self.backbone(x.permute(0, 4, 1, 2, 3).reshape(b*Z, c, X, Y)).reshape(b, Z, -1)
         return self.head(f.max(1).values)
 
+# %% ../nbs/07_train.ipynb #83270c20
 def build_model(name:str='small3d', in_ch:int=1, pretrained:bool=False, weights_path:str='', roi_pool:bool=False,
                 width:int=8, depth:int=2, top:float=0.01) -> nn.Module:
     "The classifier named `name` for `in_ch` input channels (with `roi_pool`, the last one is the ROI) and one logit."
@@ -168,6 +169,7 @@ def target_layer(model:nn.Module) -> nn.Module:
     if isinstance(model, Slab2p5D): return model.backbone.layer4
     return model.encoder[-1]
 
+# %% ../nbs/07_train.ipynb #52ca4be5
 def check_model(cfg:RunConfig):
     "Build the configured model once (loading and checking any pretrained weights), so that a wrong setting stops the run before any stage."
     validate(cfg)
@@ -364,6 +366,7 @@ def fit(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, 
         finish_fit(cfg, out_dir, key, summary)
     return summary
 
+# %% ../nbs/07_train.ipynb #476a5e7d
 def finish_fit(cfg:RunConfig, out_dir:Path, key:str, summary:dict):
     "Record a trained model: the config it was trained with (config.yaml, secrets blanked; `predict` and `export` read it) and fit.json (key, outputs, summary)."
     atomic_write_text(out_dir/'config.yaml', yaml.safe_dump(config_to_dict(cfg, blank=True), sort_keys=False, allow_unicode=True))
@@ -417,6 +420,7 @@ def fit_frozen(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str
     finish_fit(cfg, out_dir, key, summary)
     return summary
 
+# %% ../nbs/07_train.ipynb #96c2adee
 def _record_key(out_dir) -> str:
     try: return json.loads((Path(out_dir)/'embeddings.json').read_text()).get('key', '')
     except (OSError, ValueError): return ''

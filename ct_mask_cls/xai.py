@@ -63,6 +63,7 @@ def check_method(method:str, model_name:str, spec:InputSpec):
         raise ConfigError(f"explanation method occlusion does not support model {model_name} in mask mode {spec.mode}: its last input channel is the ROI, "
                           "which occlusion would erase too; use gradcam or gradcam++ (xai.methods)")
 
+# %% ../nbs/09_xai.ipynb #a55a7ff9
 def explain_map(model:torch.nn.Module, x:torch.Tensor, method:str='gradcam', occlusion_vox:int=8) -> np.ndarray:
     "The explanation map (X, Y, Z) of `method` for input `x` (1, C, X, Y, Z), on the input grid, unscaled."
     model.eval()
@@ -149,6 +150,7 @@ def map_similarity(a:np.ndarray, b:np.ndarray, region:np.ndarray|None=None) -> t
     ssim = float(SSIMMetric(spatial_dims=a.ndim, data_range=1.0, win_size=win)(s(a), s(b)).mean())
     return rho, ssim
 
+# %% ../nbs/09_xai.ipynb #102e2506
 def randomisation_check(model:torch.nn.Module, x:torch.Tensor, method:str='gradcam', seed:int=0) -> pd.DataFrame:
     "Cascading randomisation: the map's similarity to the trained model's as layers are re-initialised from the top."
     torch.manual_seed(seed)
@@ -216,6 +218,7 @@ def kept_model(cfg:RunConfig, spec:InputSpec, model_dir:str|Path) -> torch.nn.Mo
         _KEPT[key] = load_trained(cfg, spec, model_dir)
     return _KEPT[key]
 
+# %% ../nbs/09_xai.ipynb #106d90df
 def explain_case(cfg:RunConfig, spec:InputSpec, model_dir:str|Path, out_dir:str|Path, r:dict, pred:dict, methods=('gradcam',),
                  lesions:dict|None=None, confounders:dict|None=None, occ_vox:int=8, cache_dir=None) -> list[dict]:
     "One test case `r` (with its `pred`: prob, pred): every method's map on its CT grid as NIfTI, and its localisation metrics; one row per method."
@@ -238,6 +241,7 @@ def explain_case(cfg:RunConfig, spec:InputSpec, model_dir:str|Path, out_dir:str|
                          **localisation(cam, fov, roi, sp, les, conf), nifti=str(nii.relative_to(out_dir))))
     return rows
 
+# %% ../nbs/09_xai.ipynb #b986932e
 def explain(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, model_dir:str|Path, out_dir:str|Path, n:int=-1, cache_dir=None, progress:bool=False,
             methods=('gradcam',), lesions:dict|None=None, confounders:dict|None=None, sanity_cases:int=0, occlusion_mm:float=24., executor=None,
             viewer_cases:int=0) -> pd.DataFrame:
