@@ -6,14 +6,16 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/mask.html.md"""
 
 # %% ../nbs/03_mask.ipynb #18238216
 from __future__ import annotations
+import inspect
 import numpy as np
 from scipy import ndimage as ndi
 from .core import *
 
 # %% auto #0
-__all__ = ['WINDOW_PRESETS', 'QC_FLAGS', 'roi_from_labels', 'dilate_mm', 'roi_ml', 'ball', 'components', 'fill_holes',
-           'repair_roi', 'margin_vox', 'fill_value', 'organ_window_preset', 'resolve_windows', 'roi_box', 'fov_start',
-           'fov_window', 'auto_fov', 'roi_status', 'edge_sides', 'robust_z', 'qc_flags']
+__all__ = ['REPAIR_VERSION', 'WINDOW_PRESETS', 'QC_FLAGS', 'roi_from_labels', 'dilate_mm', 'roi_ml', 'ball', 'components',
+           'fill_holes', 'repair_record', 'repair_roi', 'margin_vox', 'fill_value', 'organ_window_preset',
+           'resolve_windows', 'roi_box', 'fov_start', 'fov_window', 'auto_fov', 'roi_status', 'edge_sides', 'robust_z',
+           'qc_flags']
 
 # %% ../nbs/03_mask.ipynb #0a7d5ef9
 def roi_from_labels(seg:np.ndarray, ids) -> np.ndarray:
@@ -54,13 +56,17 @@ def fill_holes(m:np.ndarray) -> np.ndarray:
     return out[1:-1, 1:-1, 1:-1]
 
 # %% ../nbs/03_mask.ipynb #7c7350a6
+def repair_record(n_components:int=0) -> dict:
+    "The record of a repair that changed nothing (ml): what `repair_roi` fills in, and what a mask left unrepaired keeps."
+    return dict(n_components=n_components, stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0, grown_ml=0.0, peeled_ml=0.0, tight=False)
+
 def repair_roi(roi:np.ndarray, ct:np.ndarray, spacing, others:np.ndarray|None=None, close_mm:float=12., min_hu:float=-20.,
                keep_frac:float=0.1, blob_mm:float=4.5, grow_mm:float=6., peel_mm:float=9.) -> tuple[np.ndarray, dict]:
     "`roi` with what a segmenter leaves out put back (holes; gaps up to `close_mm` that are blobs at least `blob_mm` thick; a boundary moved in, up to `grow_mm`) where `ct` is not fat and no structure in `others` lies, stray components dropped; fat on the surface (a boundary moved out) peeled, up to `peel_mm`; (roi, record in ml)."
     sp = np.asarray(spacing, float)
     ml = float(np.prod(sp))/1000
     lab, vols = components(roi, sp)
-    rec = dict(n_components=int((vols >= 0.2).sum()), stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0, grown_ml=0.0, peeled_ml=0.0, tight=False)
+    rec = repair_record(int((vols >= 0.2).sum()))
     if not len(vols): return roi.copy(), rec
     kept = np.isin(lab, np.nonzero(vols >= keep_frac*vols.max())[0] + 1)
     allowed = ct >= min_hu
@@ -92,6 +98,8 @@ def repair_roi(roi:np.ndarray, ct:np.ndarray, spacing, others:np.ndarray|None=No
     rec['peeled_ml'] = round(float(peeled.sum()*ml), 1)
     rec.update(stray_ml=round(float((roi & ~kept).sum()*ml), 1), holes_ml=round(float(holes.sum()*ml), 1))
     return out, rec
+
+REPAIR_VERSION = hash_obj([inspect.getsource(f) for f in (ball, components, fill_holes, dilate_mm, repair_record, repair_roi)])   # in the mask stage's reuse key: a change to the repair's code redoes the ROIs
 
 # %% ../nbs/03_mask.ipynb #5a9c54b8
 def margin_vox(spacing, margin_mm:float) -> tuple:

@@ -192,13 +192,14 @@ def mask_case(cfg:RunConfig, lay:RunLayout, seg_row, ct_path:str, ids:list, forc
                repair_ml=0.0, peeled_ml=0.0, stray_ml=0.0, n_components=0, edge='', roi_hu=np.nan)
     if seg_row.status != 'ok': return dict(row, reason=f'segmentation failed: {seg_row.reason}')
     mc, rec_path = cfg.mask, lay.case('mask/roi', seg_row.case_id, '.json')
-    key = hash_obj([file_fingerprint(ct_path), file_fingerprint(seg_row.seg_path), ids, mc.repair, mc.close_mm, mc.grow_mm, mc.peel_mm, mc.repair_min_hu, mc.min_roi_ml, mc.margin_mm])
+    key = hash_obj([file_fingerprint(ct_path), file_fingerprint(seg_row.seg_path), ids, mc.repair, mc.close_mm, mc.grow_mm, mc.peel_mm, mc.repair_min_hu, mc.min_roi_ml, mc.margin_mm,
+                    msk.REPAIR_VERSION, sorted(row)])                  # the repair's code and the row's columns: a record from older code is redone
     rec = _done(rec_path, key, force, f'case {seg_row.case_id}')
     if rec: return {k: rec[k] for k in row}
     ct, aff = load_nifti(ct_path)
     sg, _ = load_nifti(seg_row.seg_path)
     raw, sp = msk.roi_from_labels(sg, ids), spacing_of(aff)
-    roi, rep = raw, dict(n_components=int((msk.components(raw, sp)[1] >= 0.2).sum()), stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0, grown_ml=0.0, peeled_ml=0.0)
+    roi, rep = raw, msk.repair_record(int((msk.components(raw, sp)[1] >= 0.2).sum()))
     if mc.repair and raw.any():
         roi, rep = msk.repair_roi(raw, ct, sp, (sg > 0) & ~raw, mc.close_mm, mc.repair_min_hu if np.median(ct[raw]) >= mc.repair_min_hu else -np.inf, grow_mm=mc.grow_mm, peel_mm=mc.peel_mm)
     status, reason = msk.roi_status(roi, sp, mc.min_roi_ml)
