@@ -60,6 +60,7 @@ def repair_record(n_components:int=0) -> dict:
     "The record of a repair that changed nothing (ml): what `repair_roi` fills in, and what a mask left unrepaired keeps."
     return dict(n_components=n_components, stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0, grown_ml=0.0, peeled_ml=0.0, tight=False)
 
+# %% ../nbs/03_mask.ipynb #f4342730
 def repair_roi(roi:np.ndarray, ct:np.ndarray, spacing, others:np.ndarray|None=None, close_mm:float=12., min_hu:float=-20.,
                keep_frac:float=0.1, blob_mm:float=4.5, grow_mm:float=6., peel_mm:float=9.) -> tuple[np.ndarray, dict]:
     "`roi` with what a segmenter leaves out put back (holes; gaps up to `close_mm` that are blobs at least `blob_mm` thick; a boundary moved in, up to `grow_mm`) where `ct` is not fat and no structure in `others` lies, stray components dropped; fat on the surface (a boundary moved out) peeled, up to `peel_mm`; (roi, record in ml)."
@@ -99,6 +100,7 @@ def repair_roi(roi:np.ndarray, ct:np.ndarray, spacing, others:np.ndarray|None=No
     rec.update(stray_ml=round(float((roi & ~kept).sum()*ml), 1), holes_ml=round(float(holes.sum()*ml), 1))
     return out, rec
 
+# %% ../nbs/03_mask.ipynb #a0f65c29
 REPAIR_VERSION = hash_obj([inspect.getsource(f) for f in (ball, components, fill_holes, dilate_mm, repair_record, repair_roi)])   # in the mask stage's reuse key: a change to the repair's code redoes the ROIs
 
 # %% ../nbs/03_mask.ipynb #5a9c54b8
@@ -159,7 +161,7 @@ QC_FLAGS = dict(
     edge="the organ reaches the edge of the scan's field of view: it is cut off there, its volume is underestimated and part of it is never seen",
     volume="the organ's volume is far from the cohort's (robust z-score beyond ±3.5): an unusual organ, or a segmentation that failed",
     fragmented="the mask had more pieces than the ROI has structures: the stray ones were dropped",
-    repaired="the repair added at least 1 ml (holes or gaps): often a finding the segmenter left out")
+    repaired="the repair added far more than for the cohort's other cases (robust z-score above 3.5, at least 3.5 ml above their median): often a finding the segmenter left out, or slices it missed")
 
 def roi_status(roi:np.ndarray, spacing, min_ml:float) -> tuple[str, str]:
     "(status, reason) for a case's ROI."
@@ -178,14 +180,14 @@ def edge_sides(roi:np.ndarray) -> str:
         out += [n for n, hit in zip(names, (prof[0], prof[-1])) if hit]
     return ', '.join(out)
 
-def robust_z(values) -> np.ndarray:
-    "Robust z-scores (x − median)/(1.4826 MAD); 0 where the MAD is 0."
+def robust_z(values, min_scale:float=0.) -> np.ndarray:
+    "Robust z-scores (x − median)/scale, the scale 1.4826 MAD but at least `min_scale`; 0 where the scale is 0."
     v = np.asarray(values, float)
     med = np.nanmedian(v)
-    mad = 1.4826*np.nanmedian(np.abs(v - med))
-    return (v - med)/mad if mad > 0 else np.zeros_like(v)
+    scale = max(1.4826*np.nanmedian(np.abs(v - med)), min_scale)
+    return (v - med)/scale if scale > 0 else np.zeros_like(v)
 
-def qc_flags(edge:str, volume_z:float, n_components:int, n_structures:int, repair_ml:float, z_max:float=3.5) -> list:
-    "The QC flags (keys of `QC_FLAGS`) of one case."
+def qc_flags(edge:str, volume_z:float, n_components:int, n_structures:int, repair_z:float, z_max:float=3.5) -> list:
+    "The QC flags (keys of `QC_FLAGS`) of one case, from its robust z-scores of volume and of what the repair added."
     return [f for f, on in (('edge', bool(edge)), ('volume', abs(volume_z) > z_max), ('fragmented', n_components > n_structures),
-                            ('repaired', repair_ml >= 1.0)) if on]
+                            ('repaired', repair_z > z_max)) if on]

@@ -15,9 +15,9 @@ from . import dicom, segment as seg, mask as msk, splits
 # %% auto #0
 __all__ = ['CASE_COLUMNS', 'MANIFEST_COLUMNS', 'STAGE_FUNCTIONS', 'preprocess_case', 'stage_preprocess', 'files_by_id',
            'existing_masks', 'segment_case', 'stage_segment', 'write_dicom_segs', 'found_labels', 'mask_case',
-           'mask_cases', 'cohort_fov', 'cohort_qc', 'write_masked', 'join_labels', 'assign_splits', 'stage_mask',
-           'read_manifest', 'spec_for', 'fit_model', 'train_mode', 'stage_train', 'native_maps', 'explain_mode',
-           'read_xai', 'stage_xai', 'study_modes', 'body_mask_file', 'baseline_features', 'stage_study',
+           'mask_cases', 'cohort_fov', 'cohort_qc', 'repair_summary', 'write_masked', 'join_labels', 'assign_splits',
+           'stage_mask', 'read_manifest', 'spec_for', 'fit_model', 'train_mode', 'stage_train', 'native_maps',
+           'explain_mode', 'read_xai', 'stage_xai', 'study_modes', 'body_mask_file', 'baseline_features', 'stage_study',
            'subgroup_aucs', 'validation_auc', 'compared', 'kfold_study', 'read_study', 'subsample_training',
            'learning_curves', 'claims']
 
@@ -230,9 +230,10 @@ def cohort_qc(df:pd.DataFrame, n_structures:int, exclude=()) -> pd.DataFrame:
     "The QC columns of the mask stage's rows: robust z-score of the ROI volume against the cohort's usable cases, the flags; cases with a flag in `exclude` excluded, saying why."
     df = df.copy()
     ok = df.status == 'ok'
-    df['volume_z'] = np.nan
+    df['volume_z'] = df['repair_z'] = np.nan
     df.loc[ok, 'volume_z'] = np.round(msk.robust_z(df.roi_ml[ok]), 2)
-    df['flags'] = ['; '.join(msk.qc_flags(r.edge, r.volume_z, r.n_components, n_structures, r.repair_ml)) if r.status == 'ok' else ''
+    df.loc[ok, 'repair_z'] = np.round(msk.robust_z(df.repair_ml[ok], min_scale=1.0), 2)   # what the repair added, against the cohort (at least 1 ml scale)
+    df['flags'] = ['; '.join(msk.qc_flags(r.edge, r.volume_z, r.n_components, n_structures, r.repair_z)) if r.status == 'ok' else ''
                    for r in df.itertuples()]
     for f in exclude:
         hit = ok & df['flags'].str.split('; ').map(lambda fl, f=f: f in fl)
@@ -241,6 +242,14 @@ def cohort_qc(df:pd.DataFrame, n_structures:int, exclude=()) -> pd.DataFrame:
         ok &= ~hit
     return df
 
+def repair_summary(df:pd.DataFrame, heavy:float=0.05) -> dict:
+    "What the repair added across the usable cases: the median ml per case, its share of the median ROI, and whether that share is above `heavy` (the segmentation leaves much out)."
+    ok = df[df.status == 'ok']
+    med, roi = (float(ok.repair_ml.median()), float(ok.roi_ml.median())) if len(ok) else (0.0, 0.0)
+    frac = med/roi if roi > 0 else 0.0
+    return dict(repair_median_ml=round(med, 1), repair_median_frac=round(frac, 3), repair_heavy=bool(frac > heavy))
+
+# %% ../nbs/13_pipeline.ipynb #3a0910c6
 def write_masked(cfg:RunConfig, lay:RunLayout, rows:pd.DataFrame, fov:dict, progress:bool=True, force:bool=False) -> list:
     "Write every usable case's masked CT (mask/masked/): the configured mode's network view in HU (`data.masked_image`); the paths, '' for other cases."
     from ct_mask_cls.data import input_spec, masked_image, CODE_VERSION  # lazy: monai, torch load only when this runs
@@ -257,7 +266,7 @@ def write_masked(cfg:RunConfig, lay:RunLayout, rows:pd.DataFrame, fov:dict, prog
     return case_map(one, list(rows.itertuples()), cfg.preprocess.workers, 'masked views', progress, cfg.executor, lambda r, why: '')
 
 MANIFEST_COLUMNS = ['case_id', 'patient_id', 'label', 'ct_path', 'mask_path', 'masked_path', 'roi_ml', 'status', 'reason', 'flags', 'split', 'seg_path', 'ct_sha256',
-                    'repair_ml', 'peeled_ml', 'stray_ml', 'n_components', 'volume_z', 'edge', 'roi_hu']
+                    'repair_ml', 'repair_z', 'peeled_ml', 'stray_ml', 'n_components', 'volume_z', 'edge', 'roi_hu']
 
 # %% ../nbs/13_pipeline.ipynb #3574992c
 def join_labels(df:pd.DataFrame, labels:pd.DataFrame, test_column:str='') -> pd.DataFrame:
@@ -305,7 +314,7 @@ def stage_mask(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=F
               fill=cfg.mask.fill, margin_mm=cfg.mask.margin_mm, min_roi_ml=cfg.mask.min_roi_ml, split=config_to_dict(cfg)['split'],
               labels_sha256=sha256_file(cfg.data.labels_csv), unlabelled_cases=sorted(set(cases.patient_id) - set(labels.patient_id)),
               labels_without_ct=sorted(set(labels.patient_id) - set(cases.patient_id)), n_ok=int((df.status == 'ok').sum()),
-              qc_counts={f: int(df['flags'].str.contains(f).sum()) for f in msk.QC_FLAGS}, **fov))
+              qc_counts={f: int(df['flags'].str.contains(f).sum()) for f in msk.QC_FLAGS}, **repair_summary(df), **fov))
     return df[MANIFEST_COLUMNS]
 
 def read_manifest(run_dir:str|Path) -> tuple[pd.DataFrame, dict]:

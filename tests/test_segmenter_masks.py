@@ -84,7 +84,7 @@ def test_repair_peels_a_boundary_moved_out():
 
 @pytest.fixture(scope='module')
 def qc_run(tmp_path_factory):
-    "A 12-patient realistic cohort whose masks carry, on purpose: no liver at all, a far stray blob, and a hugely oversized liver; run to the index."
+    "A 12-patient realistic cohort whose masks carry, on purpose: no liver at all, a far stray blob, a hugely oversized liver, and a liver whose inside was left out; run to the index."
     t = tmp_path_factory.mktemp('qc')
     make_realistic_cohort(t/'d', n=12, seed=4, progress=False)
     def edit(pid, fn):
@@ -97,6 +97,7 @@ def qc_run(tmp_path_factory):
         return a
     edit('LIV002', stray)
     edit('LIV003', lambda a: np.where(ndi.binary_dilation(a == LIVER, iterations=12), LIVER, a))   # far too large: the liver swallowed its neighbours (the repair peels fat off, not them)
+    edit('LIV004', lambda a: np.where(ndi.binary_erosion(a == LIVER, iterations=2), 0, a))    # the liver's inside left out: only a shell of it labelled, which the repair fills
     d = demo_config(t/'d', t/'runs', 'qc', kind='realistic', tiny=True)
     d['mask'].update(roi=['liver'], min_roi_ml=5.0)
     d['study'] = dict(modes=['zero', 'none'], baseline=False)
@@ -117,14 +118,17 @@ def test_fragmented_and_outlier_masks_are_flagged_and_announced(qc_run):
     assert 'fragmented' in man.loc['LIV002', 'flags'] and man.loc['LIV002', 'stray_ml'] > 5         # the block was dropped, and said
     assert 'volume' in man.loc['LIV003', 'flags'] and float(man.loc['LIV003', 'volume_z']) > 3.5
     ok = man[man.status == 'ok']
-    others = ok.drop(index=['LIV002', 'LIV003'])
+    assert 'repaired' in man.loc['LIV004', 'flags'] and ok.repair_z.astype(float).idxmax() == 'LIV004'   # the repair put back far more than elsewhere
+    small = ok[ok.repair_ml.astype(float) < 2*ok.repair_ml.astype(float).median()]
+    assert len(small) >= 5 and not small['flags'].str.contains('repaired').any()                       # an ordinary repair for this cohort is no flag
+    others = ok.drop(index=['LIV002', 'LIV003', 'LIV004'])
     assert others['flags'].str.contains('volume').sum() == 0                                          # the others are not oversized
     truth = pd.read_csv(qc_run.parent.parent/'d'/'truth.csv', dtype={'patient_id': str}).set_index('patient_id')
     strays = {p for p in others.index if truth.loc[p, 'mask_stray_ml'] > 0}                         # the generator's own stray components
     assert set(others.index[others['flags'].str.contains('fragmented')]) == strays                    # flagged exactly where it put one
     assert (ok.status == 'ok').loc[['LIV002', 'LIV003']].all()                                          # flagged, not silently dropped
     side = json.loads((qc_run/'mask'/'manifest.json').read_text())
-    assert side['qc_counts']['volume'] >= 1 and side['qc_counts']['fragmented'] >= 1
+    assert side['qc_counts']['volume'] >= 1 and side['qc_counts']['fragmented'] >= 1 and side['qc_counts']['repaired'] == ok['flags'].str.contains('repaired').sum()
     mask_page, index = (qc_run/'03_mask.html').read_text(), (qc_run/'index.html').read_text()
     for page in (mask_page, index):
         assert 'fragmented' in page and 'volume' in page
