@@ -15,11 +15,11 @@ from . import dicom, segment as seg, mask as msk, splits
 # %% auto #0
 __all__ = ['CASE_COLUMNS', 'MANIFEST_COLUMNS', 'STAGE_FUNCTIONS', 'preprocess_case', 'stage_preprocess', 'files_by_id',
            'existing_masks', 'segment_case', 'stage_segment', 'write_dicom_segs', 'found_labels', 'mask_case',
-           'mask_cases', 'cohort_fov', 'cohort_qc', 'repair_summary', 'write_masked', 'join_labels', 'assign_splits',
-           'stage_mask', 'read_manifest', 'spec_for', 'fit_model', 'train_mode', 'stage_train', 'native_maps',
-           'explain_mode', 'read_xai', 'stage_xai', 'study_modes', 'body_mask_file', 'baseline_features', 'stage_study',
-           'subgroup_aucs', 'validation_auc', 'compared', 'kfold_study', 'read_study', 'subsample_training',
-           'learning_curves', 'claims']
+           'mask_cases', 'cohort_fov', 'cohort_qc', 'repair_summary', 'repair_note', 'write_masked', 'join_labels',
+           'assign_splits', 'stage_mask', 'read_manifest', 'spec_for', 'fit_model', 'train_mode', 'stage_train',
+           'native_maps', 'explain_mode', 'read_xai', 'stage_xai', 'study_modes', 'body_mask_file', 'baseline_features',
+           'stage_study', 'subgroup_aucs', 'validation_auc', 'compared', 'kfold_study', 'read_study',
+           'subsample_training', 'learning_curves', 'claims']
 
 # %% ../nbs/13_pipeline.ipynb #7d3bd0d1
 def _record(path:Path) -> dict:
@@ -248,6 +248,13 @@ def repair_summary(df:pd.DataFrame, heavy:float=0.05) -> dict:
     med, roi = (float(ok.repair_ml.median()), float(ok.roi_ml.median())) if len(ok) else (0.0, 0.0)
     frac = med/roi if roi > 0 else 0.0
     return dict(repair_median_ml=round(med, 1), repair_median_frac=round(frac, 3), repair_heavy=bool(frac > heavy))
+
+def repair_note(side:dict) -> str:
+    "The reports' warning (Markdown) when the mask stage's sidecar `side` says the masks needed heavy repair; '' otherwise."
+    if not side.get('repair_heavy'): return ''
+    return (f"**The masks needed heavy repair**: {side['repair_median_ml']:g} ml in the median case, {100*side['repair_median_frac']:.0f}% of its organ's volume. "
+            "The segmenter leaves much of the organ out on this cohort (slices at its ends, a boundary too tight, findings). The study runs on the repaired masks, "
+            "and what the repair could not restore no masked model can see: look at the mask report's pictures before trusting it.")
 
 # %% ../nbs/13_pipeline.ipynb #3a0910c6
 def write_masked(cfg:RunConfig, lay:RunLayout, rows:pd.DataFrame, fov:dict, progress:bool=True, force:bool=False) -> list:
