@@ -84,7 +84,16 @@ def worker_name() -> str:
     except (ImportError, ValueError): return ''
 
 # %% ../nbs/00c_executor.ipynb #2e745c64
-def case_map(fn, items, workers:int, desc:str, progress:bool=True, executor:ExecutorConfig|None=None, failed=None, worker_setup=None, resources:dict|None=None) -> list:
+def case_map(fn,                            # the work for one case
+             items,                         # the cases
+             workers:int,                   # local processes (or threads) in parallel
+             desc:str,                      # the progress bar's label
+             progress:bool=True,            # show a progress bar
+             executor:ExecutorConfig|None=None, # the run's executor settings (local or dask)
+             failed=None,                   # failed(item, reason) -> the result of a case that raised or killed its worker (dask)
+             worker_setup=None,             # runs once per dask worker
+             resources:dict|None=None,      # dask resources each task asks for (e.g. {'GPU': 1})
+            ) -> list:                      # the results, in the order of `items`
     "`pmap` over cases, or one Dask task per case when `executor.kind` is dask; there a case that raises or kills its worker becomes `failed(item, reason)` and the others finish; `worker_setup()` runs once per worker; each task asks for Dask `resources` (e.g. {'GPU': 1})."
     items = list(items)
     if executor is None or executor.kind == 'threads' or not items: return pmap(fn, items, workers, desc, progress)

@@ -61,8 +61,17 @@ def repair_record(n_components:int=0) -> dict:
     return dict(n_components=n_components, stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0, grown_ml=0.0, peeled_ml=0.0, tight=False)
 
 # %% ../nbs/03_mask.ipynb #f4342730
-def repair_roi(roi:np.ndarray, ct:np.ndarray, spacing, others:np.ndarray|None=None, close_mm:float=12., min_hu:float=-20.,
-               keep_frac:float=0.1, blob_mm:float=4.5, grow_mm:float=6., peel_mm:float=9.) -> tuple[np.ndarray, dict]:
+def repair_roi(roi:np.ndarray,              # the segmenter's ROI (boolean)
+               ct:np.ndarray,               # the CT in HU on the same grid
+               spacing,                     # voxel size (mm)
+               others:np.ndarray|None=None, # voxels of other labelled structures: never added
+               close_mm:float=12.,          # close gaps (notches) up to this radius
+               min_hu:float=-20.,           # darker voxels (fat, air) are never added, and are peeled off the surface
+               keep_frac:float=0.1,         # components smaller than this share of the largest are dropped
+               blob_mm:float=4.5,           # a gap is kept only where it holds a ball of this radius
+               grow_mm:float=6.,            # a mask too tight grows by up to this much
+               peel_mm:float=9.,            # a mask too loose is peeled by up to this much
+              ) -> tuple[np.ndarray, dict]: # the repaired ROI and the record (ml)
     "`roi` with what a segmenter leaves out put back (holes; gaps up to `close_mm` that are blobs at least `blob_mm` thick; a boundary moved in, up to `grow_mm`) where `ct` is not fat and no structure in `others` lies, stray components dropped; fat on the surface (a boundary moved out) peeled, up to `peel_mm`; (roi, record in ml)."
     sp = np.asarray(spacing, float)
     ml = float(np.prod(sp))/1000

@@ -335,7 +335,15 @@ def spec_for(cfg:RunConfig, run_dir:str|Path, mode:str):
     from ct_mask_cls.data import input_spec  # lazy: monai, torch load only when this runs
     return input_spec(cfg, mode, read_manifest(run_dir)[1])
 
-def fit_model(cfg:RunConfig, man:pd.DataFrame, spec, out_dir:Path, cache_dir:Path, progress:bool=True, seed:int|None=None, force:bool=False) -> dict:
+def fit_model(cfg:RunConfig,                # the run's configuration
+              man:pd.DataFrame,             # the mask stage's manifest
+              spec,                         # the network input (the mask mode)
+              out_dir:Path,                 # the model's folder
+              cache_dir:Path,               # the run's input cache
+              progress:bool=True,           # show a progress bar
+              seed:int|None=None,           # the training seed (None: `train.seed`)
+              force:bool=False,             # train again even when the model is current
+             ) -> dict:                     # `train.fit`'s summary
     "`train.fit`, under torchrun when `train.nproc` > 1 (the training stage decides; `ddp` depends on `train`, not the other way round)."
     from ct_mask_cls import train as trn, ddp  # lazy: monai, torch and 1 more load only when this runs
     return trn.fit(cfg, man, spec, out_dir, cache_dir, progress, seed=seed, force=force, launch=ddp.launch_fit)

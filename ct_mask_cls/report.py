@@ -56,8 +56,16 @@ def largest_section(ref:np.ndarray) -> list:
     return [int(np.argmax(ref.sum(axis=tuple(a for a in range(3) if a != k)))) for k in range(3)]
 
 # %% ../nbs/12_report.ipynb #4762ae62
-def show_slices(vols:list, titles:list, window=(-1000, 400), overlays:list|None=None, suptitle:str='', center_on:list|None=None,
-                spacing=(1., 1., 1.), label_names:dict|None=None, width:float=8.0, outlines:list|None=None):
+def show_slices(vols:list,                  # volumes (canonical RAS), one row each
+                titles:list,                # a title per volume
+                window=(-1000, 400),        # HU window
+                overlays:list|None=None,    # per volume, a label map drawn in colour (or None)
+                suptitle:str='',            # the figure's title
+                center_on:list|None=None,   # per volume, a mask the views cross at the centre of (or None: the volume's centre)
+                spacing=(1., 1., 1.),       # voxel size (mm), for true proportions
+                label_names:dict|None=None, # label id -> name, for the legend
+                width:float=8.0,            # figure width in inches
+                outlines:list|None=None):   # per volume, [(mask, name, linestyle), …] drawn as contours
     "Axial, coronal and sagittal views (radiological orientation, with side letters) of each volume, one row each, with optional label overlays and a legend; `outlines`: per volume, [(mask, name, linestyle), …] drawn as contours."
     fig, axs = plt.subplots(len(vols), 3, figsize=(width, width/3*len(vols)), squeeze=False)
     cmap = plt.get_cmap('tab20')
@@ -270,7 +278,14 @@ def badge(kind:str, text:str) -> str:
     return f"<span class='badge {kind}'>{_html.escape(text)}</span>"
 
 # %% ../nbs/12_report.ipynb #ffff138a
-def case_gallery(lay:RunLayout, items:list, stage:str, window=(-1000, 400), spacing=(1., 1., 1.), label_names:dict|None=None, roi_ids:list|None=None, width:int=240):
+def case_gallery(lay:RunLayout,             # the run's layout (where figures go)
+                 items:list,                # [(case_id, ct_path, label-map path or None)]
+                 stage:str,                 # the stage whose report shows the gallery
+                 window=(-1000, 400),       # HU window
+                 spacing=(1., 1., 1.),      # voxel size (mm)
+                 label_names:dict|None=None, # label id -> name, for the legend
+                 roi_ids:list|None=None,    # the label ids of the ROI, outlined
+                 width:int=240):            # thumbnail width in pixels
     "Thumbnails of every case's QC figure; `items` is [(case_id, ct_path, label-map path or None)]."
     from IPython.display import display, HTML  # lazy: IPython loads only when this runs
     rows = []

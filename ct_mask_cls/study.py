@@ -144,9 +144,18 @@ def _constructed(metric:str, mode:str) -> bool:
     return any(metric.startswith(k) for k, modes in BY_CONSTRUCTION.items() if mode in modes)
 
 # %% ../nbs/11_study.ipynb #f5ff692a
-def claims_table(masked:str, study:pd.DataFrame, focus:dict|None=None, interp:dict|None=None, sanity:dict|None=None,
-                 convergence:tuple|None=None, curves:pd.DataFrame|None=None, gaps:dict|None=None, external:pd.DataFrame|None=None,
-                 n_boot:int=1000, seed:int=0) -> pd.DataFrame:
+def claims_table(masked:str,                       # the configured masked mode, compared with `none`
+                 study:pd.DataFrame,                # the study table: per mode test AUC and CIs
+                 focus:dict|None=None,              # mode -> per-case share of the map's mass in the ROI
+                 interp:dict|None=None,             # mode -> per-case lesion hit (or pointing game)
+                 sanity:dict|None=None,             # mode -> model-randomisation Spearman
+                 convergence:tuple|None=None,       # (y, P_masked, P_none, groups): validation predictions per epoch
+                 curves:pd.DataFrame|None=None,     # learning curves: mode, fraction, auc, …
+                 gaps:dict|None=None,               # mode -> train − validation loss
+                 external:pd.DataFrame|None=None,   # per mode internal and external AUC
+                 n_boot:int=1000,                   # bootstrap resamples for the CIs
+                 seed:int=0,                        # bootstrap seed
+                ) -> pd.DataFrame:                  # one row per claim, its verdict from CIs
     """One row per claim, verdicts from CIs. `masked` is the configured masked mode, compared with `none`.
     focus / interp: mode -> per-case values (indexed by case) of mass in ROI / lesion hit (or pointing game); sanity: mode -> randomisation Spearman;
     convergence: (y, P_masked, P_none, groups) of validation predictions per epoch; curves: learning curves (mode, fraction, auc, ...); gaps: mode -> train − validation loss; external: per mode internal/external AUC."""

@@ -96,8 +96,16 @@ def make_phantom(rng:np.random.Generator, label:int, marker:bool, size:int=96, z
 def _uid(*parts): return generate_uid(entropy_srcs=[str(p) for p in parts])
 
 # %% ../nbs/10_synth.ipynb #46bd3ac5
-def write_ct_series(hu:np.ndarray, folder:str|Path, patient_id:str, pixel_spacing:float, slice_spacing:float,
-                    seed:int=0, series_number:int=2, description:str='CHEST 5mm', image_type=('ORIGINAL','PRIMARY','AXIAL')) -> list[Path]:
+def write_ct_series(hu:np.ndarray,          # the volume in HU (slice, row, col)
+                    folder:str|Path,        # where the files go
+                    patient_id:str,         # PatientID
+                    pixel_spacing:float,    # in-plane pixel size (mm)
+                    slice_spacing:float,    # distance between slices (mm)
+                    seed:int=0,             # seed for the UIDs
+                    series_number:int=2,    # SeriesNumber
+                    description:str='CHEST 5mm', # SeriesDescription
+                    image_type=('ORIGINAL','PRIMARY','AXIAL'), # ImageType
+                   ) -> list[Path]:         # the file paths
     "Write `hu` (slice, row, col) as a DICOM CT series in `folder`; return the file paths."
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

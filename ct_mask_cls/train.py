@@ -131,8 +131,15 @@ class Slab2p5D(nn.Module):
         return self.head(f.max(1).values)
 
 # %% ../nbs/07_train.ipynb #83270c20
-def build_model(name:str='small3d', in_ch:int=1, pretrained:bool=False, weights_path:str='', roi_pool:bool=False,
-                width:int=8, depth:int=2, top:float=0.01) -> nn.Module:
+def build_model(name:str='small3d',        # small3d, resnet10, resnet18, r3d_18 or resnet18_2p5d
+                in_ch:int=1,                # input channels (windows, plus the ROI with `roi_pool`)
+                pretrained:bool=False,      # load pretrained weights (from `weights_path` or the torch hub cache)
+                weights_path:str='',        # the pretrained weights file
+                roi_pool:bool=False,        # the last channel is the ROI, and features are pooled inside it
+                width:int=8,                # small3d: channels of the first block
+                depth:int=2,                # small3d: convolution blocks
+                top:float=0.01,             # ROI pooling: mean of this top fraction of positions (0: max)
+               ) -> nn.Module:              # encoder, pooling, batch norm and a one-logit head
     "The classifier named `name` for `in_ch` input channels (with `roi_pool`, the last one is the ROI) and one logit."
     enc_ch = in_ch - int(roi_pool)
     if name == 'small3d':
@@ -164,6 +171,7 @@ def model_for(cfg:RunConfig, spec:InputSpec) -> nn.Module:
     t = cfg.train
     return build_model(t.model, spec.in_channels, t.pretrained, t.weights_path, spec.roi_pool, t.width, t.depth, t.pool_top)
 
+# %% ../nbs/07_train.ipynb #b72b39c2
 def target_layer(model:nn.Module) -> nn.Module:
     "The last convolutional block, used by Grad-CAM."
     if isinstance(model, Slab2p5D): return model.backbone.layer4
@@ -284,7 +292,19 @@ def _share_state(state:dict, world:int) -> dict:
     return box[0]
 
 # %% ../nbs/07_train.ipynb #296951e9
-def end_epoch(model, ds_va, yva, state:dict, out_dir:Path, ep:int, loss:float, lr:float, seconds:float, wait_frac:float, batch_size:int=8, device='cpu') -> dict:
+def end_epoch(model,                        # the model (not its DDP wrapper)
+              ds_va,                        # the validation dataset
+              yva,                          # the validation labels
+              state:dict,                   # the training state: history, best score, epochs without improvement
+              out_dir:Path,                 # where best_model.pt goes
+              ep:int,                       # the epoch just trained (from 0)
+              loss:float,                   # its mean training loss
+              lr:float,                     # the learning rate after it
+              seconds:float,                # its wall time
+              wait_frac:float,              # the share of it spent waiting for data
+              batch_size:int=8,             # validation batch size
+              device='cpu',                 # where the model runs
+             ) -> dict:                     # the updated state
     "Validate after epoch `ep`, record it in `state`, save the model when it is the best so far (by validation AUC, then loss)."
     auc, val_loss, pva = val_pass(model, ds_va, yva, batch_size, device)
     state.setdefault('val_probs', []).append([float(v) for v in pva])     # every epoch's validation predictions: convergence with a CI
@@ -307,8 +327,16 @@ def write_history(state:dict, va:list, out_dir:Path, spec:InputSpec, tc, seed:in
     save_json(out_dir/'spec.json', dict(spec=asdict(spec), model=tc.model, width=tc.width, depth=tc.depth, seed=seed))
 
 # %% ../nbs/07_train.ipynb #44a1eca2
-def fit(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, cache_dir:str|Path|None=None, progress:bool=True, seed:int|None=None,
-        force:bool=False, launch=None) -> dict:
+def fit(cfg:RunConfig,                      # the run's configuration (`train` section)
+        manifest:pd.DataFrame,              # the mask stage's manifest: splits and files
+        spec:InputSpec,                     # the network input (the mask mode)
+        out_dir:str|Path,                   # the model's folder
+        cache_dir:str|Path|None=None,       # the run's input cache
+        progress:bool=True,                 # show a progress bar
+        seed:int|None=None,                 # the training seed (None: `train.seed`)
+        force:bool=False,                   # train again even when fit.json says the model is current
+        launch=None,                        # starts torchrun when `train.nproc` > 1 (`ddp.launch_fit`)
+       ) -> dict:                           # summary: mode, best epoch, epochs run, folder, processes
     "Train one model on input `spec` (a mask mode) in `out_dir` (checkpoint, best model, history, its config), or reuse it (fit.json); return a summary. Under torchrun: DDP, rank 0 writes; with `train.nproc` > 1 outside it, `launch` starts torchrun (`ddp.launch_fit`, which the training stage passes)."
     out_dir, seed = Path(out_dir), cfg.train.seed if seed is None else seed
     rank, world = dist_world()

@@ -171,7 +171,16 @@ def focus_voxel(cam:np.ndarray, roi:np.ndarray, lesion:np.ndarray|None=None) -> 
     m = np.where(roi, cam, -np.inf) if roi.any() and np.isfinite(np.where(roi, cam, -np.inf)).any() else cam
     return tuple(int(i) for i in np.unravel_index(np.argmax(m), m.shape))
 
-def cam_figure(ct:np.ndarray, cam:np.ndarray, roi:np.ndarray, spacing, center, vmax:float=1.0, window=(-150, 250), lesion=None, title:str=''):
+# %% ../nbs/09_xai.ipynb #87d5ae41
+def cam_figure(ct:np.ndarray,               # the CT (HU) on its grid, canonical RAS
+               cam:np.ndarray,              # the map on the same grid
+               roi:np.ndarray,              # the ROI, outlined
+               spacing,                     # voxel size (mm)
+               center,                      # the voxel the three views cross at
+               vmax:float=1.0,              # the map's maximum on the colour scale
+               window=(-150, 250),          # HU window of the CT
+               lesion=None,                 # a lesion mask, outlined (or None)
+               title:str=''):               # the figure's title
     "Three radiological views of CT + map, normalised to the case's own maximum (0…1, one scale for every case and mode), ROI and lesion outlines named in a legend; an all-zero map is said to be one."
     peak = float(np.nanmax(cam)) if cam.size else 0.0
     flat = not np.isfinite(peak) or peak <= 0
@@ -219,8 +228,18 @@ def kept_model(cfg:RunConfig, spec:InputSpec, model_dir:str|Path) -> torch.nn.Mo
     return _KEPT[key]
 
 # %% ../nbs/09_xai.ipynb #106d90df
-def explain_case(cfg:RunConfig, spec:InputSpec, model_dir:str|Path, out_dir:str|Path, r:dict, pred:dict, methods=('gradcam',),
-                 lesions:dict|None=None, confounders:dict|None=None, occ_vox:int=8, cache_dir=None) -> list[dict]:
+def explain_case(cfg:RunConfig,             # the run's configuration
+                 spec:InputSpec,            # the network input of the mode explained
+                 model_dir:str|Path,        # the trained model's folder
+                 out_dir:str|Path,          # where this case's maps and figures go
+                 r:dict,                    # the case's record (id, CT, ROI, label)
+                 pred:dict,                 # its prediction: prob, pred
+                 methods=('gradcam',),      # map methods: gradcam, occlusion, integrated_gradients
+                 lesions:dict|None=None,    # case id -> lesion mask file
+                 confounders:dict|None=None, # case id -> confounder mask file
+                 occ_vox:int=8,             # occlusion patch size in voxels
+                 cache_dir=None,            # the run's input cache
+                ) -> list[dict]:            # one row per method: the map's file and its localisation metrics
     "One test case `r` (with its `pred`: prob, pred): every method's map on its CT grid as NIfTI, and its localisation metrics; one row per method."
     out_dir = Path(out_dir)
     model = kept_model(cfg, spec, model_dir)
@@ -242,9 +261,22 @@ def explain_case(cfg:RunConfig, spec:InputSpec, model_dir:str|Path, out_dir:str|
     return rows
 
 # %% ../nbs/09_xai.ipynb #b986932e
-def explain(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, model_dir:str|Path, out_dir:str|Path, n:int=-1, cache_dir=None, progress:bool=False,
-            methods=('gradcam',), lesions:dict|None=None, confounders:dict|None=None, sanity_cases:int=0, occlusion_mm:float=24., executor=None,
-            viewer_cases:int=0) -> pd.DataFrame:
+def explain(cfg:RunConfig,                  # the run's configuration
+            manifest:pd.DataFrame,          # the mask stage's manifest: the test cases and their files
+            spec:InputSpec,                 # the network input of the mode explained
+            model_dir:str|Path,             # the trained model's folder (best_model.pt, predictions.csv)
+            out_dir:str|Path,               # where the maps (NIfTI), figures and metrics go
+            n:int=-1,                       # how many test cases (< 0: all)
+            cache_dir=None,                 # the run's input cache (network inputs made once per case)
+            progress:bool=False,            # show a progress bar
+            methods=('gradcam',),           # map methods: gradcam, occlusion, integrated_gradients
+            lesions:dict|None=None,         # case id -> lesion mask file, for lesion hit rates
+            confounders:dict|None=None,     # case id -> confounder mask file (e.g. a skin marker), for how often maps point at it
+            sanity_cases:int=0,             # cases for the model-randomisation check (0: none)
+            occlusion_mm:float=24.,         # occlusion patch size in mm
+            executor=None,                  # the run's executor settings: one task per case on dask
+            viewer_cases:int=0,             # cases given an offline slice viewer page
+           ) -> pd.DataFrame:               # one row per case and method
     "Maps, metrics and figures for the test cases of one mode (`n` < 0: all; one task per case on a dask `executor`); one row per case and method."
     out_dir, model_dir = Path(out_dir), Path(model_dir)
     mode = spec.mode
