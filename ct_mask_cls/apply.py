@@ -98,7 +98,14 @@ def run_threshold(lay:RunLayout, mode:str) -> float:
     "The validation (Youden) threshold of a mode's trained model."
     return float(json.loads((lay.model_dir(mode)/'metrics.json').read_text())['threshold'])
 
-def score_cases(cfg:RunConfig, run_dir:str|Path, cases:pd.DataFrame, mode:str, out:str|Path, cams:bool=True, progress:bool=True) -> pd.DataFrame:
+def score_cases(cfg:RunConfig,              # the run's configuration
+                run_dir:str|Path,           # the trained run
+                cases:pd.DataFrame,         # the new cases, through preprocess, segment and mask
+                mode:str,                   # which mode's model scores them
+                out:str|Path,               # where predictions and maps go
+                cams:bool=True,             # also write a Grad-CAM NIfTI per case
+                progress:bool=True,         # show a progress bar
+               ) -> pd.DataFrame:           # probability and decision per case, or the reason it was not scored
     "Probability and decision of `mode`'s model for every usable case of `cases` (others listed with their reason); CAM NIfTIs in out/cam/<mode>/."
     from ct_mask_cls import train as trn, xai  # lazy: monai, pytorch_grad_cam and 4 more load only when this runs
     from ct_mask_cls.data import make_dataset  # lazy: monai, torch and 1 more load only when this runs
@@ -157,7 +164,14 @@ def predict_report(df:pd.DataFrame, cases:pd.DataFrame, out:RunLayout, mode:str,
             + (f"<h2>Not scored ({len(skipped)})</h2>" + table_html(skipped[['case_id', 'status', 'reason']], 200) if len(skipped) else ''))
 
 # %% ../nbs/16_apply.ipynb #c7d853e0
-def predict_cohort(run_dir:str|Path, inputs:str|Path, out:str|Path, mode:str|None=None, masks:str|Path='', cams:bool=True, progress:bool=True) -> pd.DataFrame:
+def predict_cohort(run_dir:str|Path,        # the trained run
+                   inputs:str|Path,         # new patients: a DICOM tree or a folder of <patient_id>.nii.gz
+                   out:str|Path,            # where predictions.csv, the maps and report.html go
+                   mode:str|None=None,      # which mode's model (None: the run's configured mode)
+                   masks:str|Path='',       # the new patients' own masks, for a run on existing masks
+                   cams:bool=True,          # also write a Grad-CAM NIfTI per case
+                   progress:bool=True,      # show a progress bar
+                  ) -> pd.DataFrame:        # the predictions table
     "Apply a run's model to new patients; writes OUT/predictions.csv, OUT/cam/<mode>/*.nii.gz and OUT/report.html."
     cfg, lay, mode = load_run(run_dir, mode)
     scfg = scoring_config(cfg, inputs, out, masks)

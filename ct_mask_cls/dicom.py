@@ -308,7 +308,13 @@ def pseudonym(patient_id:str, salt:str) -> str:
     return 'P' + hmac.new(salt.encode(), str(patient_id).encode(), hashlib.sha256).hexdigest()[:12]
 
 # %% ../nbs/01_dicom.ipynb #20c42633
-def convert_tree(root:str|Path, out_dir:str|Path, pc=None, progress:bool=True, executor=None, force:bool=False) -> pd.DataFrame:
+def convert_tree(root:str|Path,              # a folder tree of DICOM studies (searched at any depth)
+                 out_dir:str|Path,          # where the NIfTI files and series.csv go
+                 pc=None,                   # the `PreprocessConfig` (None: the defaults)
+                 progress:bool=True,        # show a progress bar
+                 executor=None,             # the run's executor settings: one Dask task per series with dask
+                 force:bool=False,          # convert again even when a series' record says it is current
+                ) -> pd.DataFrame:          # series.csv: one row per series, converted or rejected with its reason
     "Convert every CT series under `root` into `out_dir` with the `PreprocessConfig` `pc` (threads, or one Dask task per series with a dask `executor`), each reused by the reuse rule unless `force`; write and return `out_dir/series.csv`."
     pc = pc or PreprocessConfig()
     out_dir = Path(out_dir)

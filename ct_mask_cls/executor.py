@@ -27,7 +27,13 @@ def pbar(iterable=None, **kw):
     from tqdm.auto import tqdm as _auto  # lazy: picks its display at import, and in a kernel without ipywidgets warns there
     return _auto(iterable, **kw)
 
-def pmap(fn, items, workers:int, desc:str, progress:bool=True, processes:bool=False) -> list:
+def pmap(fn,                                # the work for one item
+         items,                             # the items
+         workers:int,                       # threads (or processes) in parallel
+         desc:str,                          # the progress bar's label
+         progress:bool=True,                # show a progress bar
+         processes:bool=False,              # processes rather than threads (pure-Python work that holds the GIL)
+        ) -> list:                          # the results, in order
     "Map `fn` over `items` with `workers` threads (or processes, for pure-Python work that holds the GIL), in order, with a progress bar."
     items = list(items)
     pool = ProcessPoolExecutor(max(1, workers), mp_context=mp.get_context('fork')) if processes and workers > 1 else ThreadPoolExecutor(max(1, workers))
@@ -40,6 +46,7 @@ DASK_ADDRESS_ENV = 'CT_MASK_CLS_DASK_ADDRESS'     # the runner's local cluster, 
 
 _CLIENTS = {}                                      # address -> this process's client, kept between calls (connecting costs a few tenths of a second)
 
+# %% ../nbs/00c_executor.ipynb #6a84fccf
 def dask_client(ex:ExecutorConfig):
     "(client, cluster to close or None): a client of the scheduler at `ex.address` (or the run's, from the environment), kept for the process; else a new local cluster on loopback."
     from distributed import Client, LocalCluster  # lazy: distributed loads only when this runs

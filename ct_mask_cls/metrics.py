@@ -23,7 +23,13 @@ def _boot_indices(groups, n:int, seed:int):
     members = [np.nonzero(inv == i)[0] for i in range(len(uniq))]
     for _ in range(n): yield np.concatenate([members[i] for i in rng.integers(0, len(uniq), len(uniq))])
 
-def auc_ci(y, p, groups=None, n:int=1000, seed:int=0, alpha:float=0.05) -> tuple[float, float, float]:
+def auc_ci(y,                                # labels (0/1)
+           p,                               # predicted probabilities
+           groups=None,                     # patient ids: cases of one patient are resampled together
+           n:int=1000,                      # bootstrap resamples (0: no interval)
+           seed:int=0,                      # bootstrap seed
+           alpha:float=0.05,                # 1 − the interval's coverage
+          ) -> tuple[float, float, float]:  # (AUC, CI low, CI high)
     "(AUC, CI low, CI high) with a patient-level bootstrap (`n` = 0: no interval)."
     y, p = np.asarray(y), np.asarray(p)
     groups = np.arange(len(y)) if groups is None else groups
@@ -32,7 +38,14 @@ def auc_ci(y, p, groups=None, n:int=1000, seed:int=0, alpha:float=0.05) -> tuple
     boots = [roc_auc_score(y[i], p[i]) for i in _boot_indices(groups, n, seed) if len(set(y[i])) == 2]
     return float(roc_auc_score(y, p)), float(np.quantile(boots, alpha/2)), float(np.quantile(boots, 1-alpha/2))
 
-def paired_delta_auc(y, p_a, p_b, groups=None, n:int=1000, seed:int=0, alpha:float=0.05) -> tuple[float, float, float]:
+def paired_delta_auc(y,                      # labels (0/1)
+                     p_a,                   # model a's probabilities
+                     p_b,                   # model b's, on the same cases
+                     groups=None,           # patient ids: cases of one patient are resampled together
+                     n:int=1000,            # bootstrap resamples
+                     seed:int=0,            # bootstrap seed
+                     alpha:float=0.05,      # 1 − the interval's coverage
+                    ) -> tuple[float, float, float]: # (ΔAUC, CI low, CI high)
     "AUC(a) - AUC(b) with a paired patient-level bootstrap CI."
     y, p_a, p_b = map(np.asarray, (y, p_a, p_b))
     groups = np.arange(len(y)) if groups is None else groups
@@ -40,6 +53,7 @@ def paired_delta_auc(y, p_a, p_b, groups=None, n:int=1000, seed:int=0, alpha:flo
     d = [roc_auc_score(y[i], p_a[i]) - roc_auc_score(y[i], p_b[i]) for i in _boot_indices(groups, n, seed) if len(set(y[i])) == 2]
     return float(roc_auc_score(y, p_a) - roc_auc_score(y, p_b)), float(np.quantile(d, alpha/2)), float(np.quantile(d, 1-alpha/2))
 
+# %% ../nbs/06_metrics.ipynb #4770377e
 def seeds_auc(y, probs, groups=None, n:int=1000, seed:int=0, alpha:float=0.05) -> dict:
     "AUC of models trained with several seeds (`probs`: seeds × cases): mean, SD across seeds, and a patient-level bootstrap CI of the mean."
     y, P = np.asarray(y), np.atleast_2d(np.asarray(probs, float))
@@ -52,7 +66,14 @@ def seeds_auc(y, probs, groups=None, n:int=1000, seed:int=0, alpha:float=0.05) -
     return out
 
 # %% ../nbs/06_metrics.ipynb #b52492df
-def seeds_delta_auc(y, probs_a, probs_b, groups=None, n:int=1000, seed:int=0, alpha:float=0.05) -> dict:
+def seeds_delta_auc(y,                       # labels (0/1)
+                    probs_a,                # model a's probabilities, one row per seed
+                    probs_b,                # model b's, one row per seed
+                    groups=None,            # patient ids: cases of one patient are resampled together
+                    n:int=1000,             # bootstrap resamples
+                    seed:int=0,             # bootstrap seed
+                    alpha:float=0.05,       # 1 − the interval's coverage
+                   ) -> dict:               # ΔAUC averaged over seeds, and its CI
     "ΔAUC (a − b) paired per seed (row k of `probs_a` against row k of `probs_b`), averaged over seeds, with a paired patient-level bootstrap CI."
     y, A, B = np.asarray(y), np.atleast_2d(np.asarray(probs_a, float)), np.atleast_2d(np.asarray(probs_b, float))
     groups = np.arange(len(y)) if groups is None else groups
@@ -80,6 +101,7 @@ def youden_threshold(y, p) -> float:
 class DegenerateResult(ConfigError):
     "Metrics that would be meaningless (an empty or one-class test set): the run stops with this message rather than report NaN as a result."
 
+# %% ../nbs/06_metrics.ipynb #777e77d5
 def check_evaluable(y, what:str='test set'):
     "Raise `DegenerateResult` unless `y` holds both classes."
     y = np.asarray(y)
@@ -133,7 +155,13 @@ def calibration_ci(y, p, groups=None, n:int=1000, seed:int=0, alpha:float=0.05) 
         out.update(cal_intercept_ci_low=float(al), cal_intercept_ci_high=float(ah), cal_slope_ci_low=float(bl), cal_slope_ci_high=float(bh))
     return out
 
-def evaluate(y, p, threshold:float, groups=None, n_boot:int=1000, seed:int=0) -> dict:
+def evaluate(y,                              # labels (0/1)
+             p,                             # predicted probabilities
+             threshold:float,               # the decision threshold (from validation)
+             groups=None,                   # patient ids, for the bootstrap
+             n_boot:int=1000,               # bootstrap resamples
+             seed:int=0,                    # bootstrap seed
+            ) -> dict:                      # the test metrics
     "Test metrics: AUC with CI, accuracy/sensitivity/specificity at `threshold`, Brier, ECE, calibration intercept and slope with CIs, and the spread of the predictions."
     y, p = np.asarray(y).astype(int), np.asarray(p, float)
     check_evaluable(y)

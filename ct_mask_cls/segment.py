@@ -366,8 +366,14 @@ def choose_backend(cfg, roi_names=None) -> str:
     if cfg.backend != 'auto': return cfg.backend
     return 'threshold' if missing_weights(cfg.task, cfg.fast, bool(roi_names), cfg.weights_dir) else 'totalsegmentator'
 
-def segment(ct_path:str|Path, out_path:str|Path, cfg, roi_names:list|None=None, existing:str|Path|None=None,
-            mask_labels:dict|None=None, dicom_dir:str|Path='') -> dict:
+def segment(ct_path:str|Path,               # the preprocessed CT (NIfTI)
+            out_path:str|Path,              # where the multilabel mask goes
+            cfg,                            # the `segment` config section
+            roi_names:list|None=None,       # the structures wanted (for the threshold fallback and checks)
+            existing:str|Path|None=None,    # the dataset's own mask for this case (NIfTI, RTSTRUCT or DICOM-SEG), for the existing backend
+            mask_labels:dict|None=None,     # what the existing mask's labels are ({structure: id or ROI name})
+            dicom_dir:str|Path='',          # the case's DICOM series, for RTSTRUCT and DICOM-SEG
+           ) -> dict:                       # the record: which backend made the mask, and how
     "Write a multilabel mask (TotalSegmentator ids) for `ct_path` at `out_path`; return and save a record."
     backend = choose_backend(cfg, roi_names)
     if backend == 'totalsegmentator': info = totalseg_segment(ct_path, out_path, cfg, roi_names)
@@ -389,6 +395,7 @@ def segment(ct_path:str|Path, out_path:str|Path, cfg, roi_names:list|None=None, 
 class SegmentationRefused(ConfigError):
     "A case cannot get a trustworthy mask (e.g. an existing mask from another field of view)."
 
+# %% ../nbs/02_segment.ipynb #58ca3d37
 def _extent(img) -> np.ndarray:
     "World (RAS mm) bounds of the volume's field of view: voxel corners, shape (2, 3) as min and max."
     sh = np.array(img.shape[:3])

@@ -122,7 +122,14 @@ def epochs_to(curve, frac:float=0.95) -> int:
 def _auc_curve(y, P) -> np.ndarray:
     return np.array([roc_auc_score(y, p) for p in P])
 
-def convergence_diff(y, P_masked, P_none, groups=None, n:int=1000, seed:int=0, alpha:float=0.05) -> tuple[float, float, float]:
+def convergence_diff(y,                      # validation labels (0/1)
+                     P_masked,              # the masked model's validation probabilities, one row per epoch
+                     P_none,                # the unmasked model's, one row per epoch
+                     groups=None,           # patient ids, for the bootstrap
+                     n:int=1000,            # bootstrap resamples
+                     seed:int=0,            # bootstrap seed
+                     alpha:float=0.05,      # 1 − the interval's coverage
+                    ) -> tuple[float, float, float]: # (epochs none − masked, CI low, CI high)
     "Epochs to 95% of the best validation AUC, none minus masked (positive: the masked model converges faster), with a bootstrap CI over validation patients."
     y, A, B = np.asarray(y), np.asarray(P_masked, float), np.asarray(P_none, float)
     groups = np.arange(len(y)) if groups is None else groups
@@ -227,7 +234,13 @@ def claims_table(masked:str,                       # the configured masked mode,
     return pd.DataFrame(rows)
 
 # %% ../nbs/11_study.ipynb #eb020f46
-def caveats(study:pd.DataFrame, metrics:dict, backends:list, n_test:int, pred_sd:dict|None=None, compared:str|None=None) -> list[tuple[str, str]]:
+def caveats(study:pd.DataFrame,             # the study table
+            metrics:dict,                   # the configured mode's test metrics
+            backends:list,                  # the segmentation backends used (threshold is a fallback)
+            n_test:int,                     # test patients
+            pred_sd:dict|None=None,         # mode -> spread of its test predictions (near 0: it did not learn)
+            compared:str|None=None,         # the masked mode of the headline comparison
+           ) -> list[tuple[str, str]]:      # (severity, sentence) per reason to distrust the numbers
     "(severity, sentence) for every reason to distrust this run's numbers; 'blocking' (the headline cannot be read) only for what touches the compared comparison (`compared` against none), else 'note'."
     out = []
     if n_test < 20: out.append(('blocking', f"only {n_test} test patients: every AUC and ΔAUC has a very wide CI; at least 20 are needed to read anything"))

@@ -436,8 +436,14 @@ def _split_and_markers(n:int, seed:int, test_frac:float, p:RealisticParams):
     return y, test, marker
 
 # %% ../nbs/10_synth.ipynb #71e6b83b
-def make_realistic_cohort(out:str|Path, n:int=150, seed:int=0, test_frac:float=1/3, params:RealisticParams|None=None,
-                          prefix:str='LIV', progress:bool=True) -> Path:
+def make_realistic_cohort(out:str|Path,         # the cohort's folder (dicom/, masks/, masks_truth/, lesions/, markers/, labels.csv)
+                          n:int=150,             # patients
+                          seed:int=0,            # the generator's seed
+                          test_frac:float=1/3,   # share of patients in the fixed test split
+                          params:RealisticParams|None=None, # the finding, masks and confounder (None: the defaults)
+                          prefix:str='LIV',      # patient id prefix
+                          progress:bool=True,    # show a progress bar
+                         ) -> Path:              # the labels CSV
     "Write a realistic DICOM cohort of `n` patients built on the real reference CT, with segmenter-like and true masks; return the labels CSV path."
     p, out = params or RealisticParams(), Path(out)
     check_cohort_size(n)
@@ -463,7 +469,14 @@ def make_realistic_cohort(out:str|Path, n:int=150, seed:int=0, test_frac:float=1
     return out/'labels.csv'
 
 # %% ../nbs/10_synth.ipynb #e0b4407d
-def demo_config(data_dir:str|Path, out_dir:str|Path='outputs', run_id:str='demo', tiny:bool=False, kind:str='chest', organ:str='liver', masks:str='segmenter') -> dict:
+def demo_config(data_dir:str|Path,          # the generated cohort's folder
+                out_dir:str|Path='outputs', # where runs go
+                run_id:str='demo',          # the run's folder name
+                tiny:bool=False,            # a fast smoke-test setting (small inputs, 2 epochs)
+                kind:str='chest',           # chest (lung phantoms) or realistic (real anatomy)
+                organ:str='liver',          # realistic: the ROI
+                masks:str='segmenter',      # realistic: segmenter (as a segmenter makes them) or truth
+               ) -> dict:                   # the config as a dict
     "Config dict for a generated cohort in `data_dir`: `kind` 'chest' (lung phantoms) or 'realistic' (real anatomy, `organ` masks given: `masks` 'segmenter' (as a segmenter makes them) or 'truth')."
     data_dir = Path(data_dir).resolve()
     cfg = dict(run_id=run_id, out_dir=str(Path(out_dir).resolve()),

@@ -104,7 +104,14 @@ def to_native_grid(cam_path:str|Path, native_path:str|Path, out_path:str|Path) -
     return save_nifti(np.asarray(out.dataobj, np.float32), nat.affine, out_path, dtype=np.float32)
 
 # %% ../nbs/09_xai.ipynb #e99f557b
-def localisation(cam:np.ndarray, fov:np.ndarray, roi:np.ndarray, spacing, lesion:np.ndarray|None=None, confounder:np.ndarray|None=None, hit_mm:float=10.) -> dict:
+def localisation(cam:np.ndarray,            # the map on the CT grid
+                 fov:np.ndarray,            # where the network looked (its field of view on the CT grid)
+                 roi:np.ndarray,            # the ROI
+                 spacing,                   # voxel size (mm)
+                 lesion:np.ndarray|None=None, # the lesion mask, when known
+                 confounder:np.ndarray|None=None, # a known confounder's mask (e.g. a skin marker)
+                 hit_mm:float=10.,          # a peak this close to a lesion is a hit
+                ) -> dict:                  # mass in the ROI, enrichment, pointing hit, lesion hit and mass, top-decile hit, peak on the confounder
     "Localisation metrics of a map `cam` on the CT grid; `fov` marks where the network looked."
     total = float(cam.sum())
     out = dict(mass_in_roi=np.nan, enrichment=np.nan, pointing_hit=np.nan, lesion_hit=np.nan, lesion_mass=np.nan, top_decile_hit=np.nan, peak_on_confounder=np.nan)
