@@ -241,7 +241,7 @@ def explain_case(cfg:RunConfig,             # the run's configuration
                  out_dir:str|Path,          # where this case's maps and figures go
                  r:dict,                    # the case's record (id, CT, ROI, label)
                  pred:dict,                 # its prediction: prob, pred
-                 methods=('gradcam',),      # map methods: gradcam, occlusion, integrated_gradients
+                 methods=('gradcam',),      # map methods (xai.METHODS): gradcam, gradcam++, occlusion; the first is drawn
                  lesions:dict|None=None,    # case id -> lesion mask file
                  confounders:dict|None=None, # case id -> confounder mask file
                  occ_vox:int=8,             # occlusion patch size in voxels
@@ -276,7 +276,7 @@ def explain(cfg:RunConfig,                  # the run's configuration
             n:int=-1,                       # how many test cases (< 0: all)
             cache_dir=None,                 # the run's input cache (network inputs made once per case)
             progress:bool=False,            # show a progress bar
-            methods=('gradcam',),           # map methods: gradcam, occlusion, integrated_gradients
+            methods=('gradcam',),           # map methods (xai.METHODS): gradcam, gradcam++, occlusion; the first is drawn
             lesions:dict|None=None,         # case id -> lesion mask file, for lesion hit rates
             confounders:dict|None=None,     # case id -> confounder mask file (e.g. a skin marker), for how often maps point at it
             sanity_cases:int=0,             # cases for the model-randomisation check (0: none)
