@@ -12,10 +12,10 @@ from scipy import ndimage as ndi
 from .core import *
 
 # %% auto #0
-__all__ = ['REPAIR_VERSION', 'WINDOW_PRESETS', 'QC_FLAGS', 'roi_from_labels', 'dilate_mm', 'roi_ml', 'ball', 'components',
-           'fill_holes', 'repair_record', 'repair_roi', 'margin_vox', 'fill_value', 'organ_window_preset',
-           'resolve_windows', 'roi_box', 'fov_start', 'fov_window', 'auto_fov', 'roi_status', 'edge_sides', 'robust_z',
-           'qc_flags']
+__all__ = ['REPAIR_VERSION', 'WINDOW_PRESETS', 'QC_Z', 'REPAIR_SCALE_ML', 'QC_FLAGS', 'roi_from_labels', 'dilate_mm', 'roi_ml',
+           'ball', 'components', 'fill_holes', 'repair_record', 'repair_roi', 'margin_vox', 'fill_value',
+           'organ_window_preset', 'resolve_windows', 'roi_box', 'fov_start', 'fov_window', 'auto_fov', 'roi_status',
+           'edge_sides', 'robust_z', 'qc_flags']
 
 # %% ../nbs/03_mask.ipynb #0a7d5ef9
 def roi_from_labels(seg:np.ndarray, ids) -> np.ndarray:
@@ -173,11 +173,14 @@ def auto_fov(extents_vox, q:float=95, multiple:int=8) -> tuple:
     return tuple(int(np.ceil(x/multiple)*multiple) for x in e)
 
 # %% ../nbs/03_mask.ipynb #4134c7d6
+QC_Z = 3.5             # a robust z-score beyond this flags a case's organ volume, or what its repair added
+REPAIR_SCALE_ML = 1.0  # the repair's z-score uses a spread of at least this: a few ml more than the cohort is no outlier
+
 QC_FLAGS = dict(
     edge="the organ reaches the edge of the scan's field of view: it is cut off there, its volume is underestimated and part of it is never seen",
-    volume="the organ's volume is far from the cohort's (robust z-score beyond ±3.5): an unusual organ, or a segmentation that failed",
+    volume=f"the organ's volume is far from the cohort's (robust z-score beyond ±{QC_Z:g}): an unusual organ, or a segmentation that failed",
     fragmented="the mask had more pieces than the ROI has structures: the stray ones were dropped",
-    repaired="the repair added far more than for the cohort's other cases (robust z-score above 3.5, at least 3.5 ml above their median): often a finding the segmenter left out, or slices it missed")
+    repaired=f"the repair added far more than for the cohort's other cases (robust z-score above {QC_Z:g}, at least {QC_Z*REPAIR_SCALE_ML:g} ml above their median): often a finding the segmenter left out, or slices it missed")
 
 def roi_status(roi:np.ndarray, spacing, min_ml:float) -> tuple[str, str]:
     "(status, reason) for a case's ROI."
@@ -203,7 +206,7 @@ def robust_z(values, min_scale:float=0.) -> np.ndarray:
     scale = max(1.4826*np.nanmedian(np.abs(v - med)), min_scale)
     return (v - med)/scale if scale > 0 else np.zeros_like(v)
 
-def qc_flags(edge:str, volume_z:float, n_components:int, n_structures:int, repair_z:float, z_max:float=3.5) -> list:
+def qc_flags(edge:str, volume_z:float, n_components:int, n_structures:int, repair_z:float, z_max:float=QC_Z) -> list:
     "The QC flags (keys of `QC_FLAGS`) of one case, from its robust z-scores of volume and of what the repair added."
     return [f for f, on in (('edge', bool(edge)), ('volume', abs(volume_z) > z_max), ('fragmented', n_components > n_structures),
                             ('repaired', repair_z > z_max)) if on]

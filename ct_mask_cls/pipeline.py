@@ -232,7 +232,7 @@ def cohort_qc(df:pd.DataFrame, n_structures:int, exclude=()) -> pd.DataFrame:
     ok = df.status == 'ok'
     df['volume_z'] = df['repair_z'] = np.nan
     df.loc[ok, 'volume_z'] = np.round(msk.robust_z(df.roi_ml[ok]), 2)
-    df.loc[ok, 'repair_z'] = np.round(msk.robust_z(df.repair_ml[ok], min_scale=1.0), 2)   # what the repair added, against the cohort (at least 1 ml scale)
+    df.loc[ok, 'repair_z'] = np.round(msk.robust_z(df.repair_ml[ok], min_scale=msk.REPAIR_SCALE_ML), 2)   # what the repair added, against the cohort
     df['flags'] = ['; '.join(msk.qc_flags(r.edge, r.volume_z, r.n_components, n_structures, r.repair_z)) if r.status == 'ok' else ''
                    for r in df.itertuples()]
     for f in exclude:
