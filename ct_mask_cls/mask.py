@@ -71,25 +71,18 @@ def repair_roi(roi:np.ndarray,              # the segmenter's ROI (boolean)
                blob_mm:float=4.5,           # a gap is kept only where it holds a ball of this radius
                grow_mm:float=6.,            # a mask too tight grows by up to this much
                peel_mm:float=9.,            # a mask too loose is peeled by up to this much
-               speck_ml:float=2.,           # darker specks smaller than this are noise, not fat
               ) -> tuple[np.ndarray, dict]: # the repaired ROI and the record (ml)
-    "`roi` with what a segmenter leaves out put back (holes; gaps up to `close_mm` that are blobs at least `blob_mm` thick; a boundary moved in, up to `grow_mm`) where `ct` is not fat (darker than `min_hu` in a region of at least `speck_ml`) and no structure in `others` lies, stray components dropped; fat on the surface (a boundary moved out) peeled, up to `peel_mm`; (roi, record in ml)."
+    "`roi` with what a segmenter leaves out put back (holes; gaps up to `close_mm` that are blobs at least `blob_mm` thick; a boundary moved in, up to `grow_mm`) where `ct` is not fat and no structure in `others` lies, stray components dropped; fat on the surface (a boundary moved out) peeled, up to `peel_mm`; (roi, record in ml)."
     sp = np.asarray(spacing, float)
     ml = float(np.prod(sp))/1000
     lab, vols = components(roi, sp)
     rec = repair_record(int((vols >= 0.2).sum()))
     if not len(vols): return roi.copy(), rec
     kept = np.isin(lab, np.nonzero(vols >= keep_frac*vols.max())[0] + 1)
-    fat = ct < min_hu
-    if speck_ml > 0 and fat.any():                                   # CT noise perforates a lesion: its dark specks are no fat
-        flab, _ = ndi.label(fat)
-        fml = np.bincount(flab.ravel())*ml
-        fml[0] = np.inf
-        fat &= fml[flab] >= speck_ml
-    allowed = ~fat
+    allowed = ct >= min_hu
     if others is not None: allowed &= ~others
     free = ~others if others is not None else np.ones(kept.shape, bool)
-    holes = ((ndi.binary_fill_holes(kept) & free & (~fat | (ct >= min_hu - 40)))   # enclosed in 3D: the organ's own unless it is fat
+    holes = ((ndi.binary_fill_holes(kept) & free & (ct >= min_hu - 40))   # enclosed in 3D: the organ's own unless it is fat
              | (fill_holes(kept) & allowed)) & ~kept
     out = kept | holes
     if close_mm > 0:
@@ -109,7 +102,7 @@ def repair_roi(roi:np.ndarray,              # the segmenter's ROI (boolean)
         rec['grown_ml'] = round(float(grown.sum()*ml), 1)
     peeled = np.zeros_like(out)
     for _ in range(int(round(peel_mm/float(np.max(sp))))):          # a boundary moved out: its fat and partial-volume fat come off, layer by layer
-        drop = out & ~ndi.binary_erosion(out) & fat
+        drop = out & ~ndi.binary_erosion(out) & (ct < min_hu)
         if not drop.any() or drop.sum() >= out.sum(): break
         out, peeled = out & ~drop, peeled | drop
     rec['peeled_ml'] = round(float(peeled.sum()*ml), 1)

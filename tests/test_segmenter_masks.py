@@ -39,13 +39,6 @@ def test_truth_masks_are_untouched():
     pt = realistic_patient(ref, (1, 2), 1, False, RealisticParams(missed_lesion_frac=0, boundary_jitter_vox=0, missed_end_slices=(0, 0), stray_prob=0))
     assert (pt['seg_labels'] == pt['labels']).all()
 
-def fat_regions(hu, sp, min_hu=-20., speck_ml=2.):
-    "Voxels darker than `min_hu` in connected regions of at least `speck_ml`: fat, as opposed to noise specks."
-    lab, _ = ndi.label(hu < min_hu)
-    ml = np.bincount(lab.ravel())*np.prod(sp)/1000
-    ml[0] = 0
-    return ml[lab] >= speck_ml
-
 def test_repair_brings_back_left_out_lesions():
     "On generated patients whose masks left every lesion out, the repaired ROI holds most lesion voxels again and adds little else."
     from ct_mask_cls.mask import repair_roi
@@ -62,27 +55,9 @@ def test_repair_brings_back_left_out_lesions():
         extra.append((fixed & ~truth).sum()/truth.sum())
         assert not (fixed & (seg > 0) & ~raw).any()                         # never into another structure
         enclosed = ndi.binary_fill_holes(raw)                               # holes enclosed in 3D are the organ's, whatever they hold
-        assert not (fixed & ~truth & ~enclosed & fat_regions(pt['hu'], sp)).any()   # elsewhere: never into fat (noise specks are no fat)
+        assert (pt['hu'][fixed & ~truth & ~enclosed] >= -20).all()          # elsewhere: never into fat
     assert max(before) == 0 and np.mean(after) > 0.9, after                 # holes inside the organ: filled
     assert np.mean(extra) < 0.2, extra                                      # beyond the organ: the grown shell (grow_mm) of soft tissue only
-
-def test_noise_does_not_perforate_a_lesion_at_the_surface():
-    "Lesions at the surface, all left out: the repair brings back more of them when dark noise specks are not taken for fat (speck_ml) than voxel by voxel, never less, and adds no fat region."
-    from ct_mask_cls.mask import repair_roi
-    ref = load_reference()
-    p = RealisticParams(missed_lesion_frac=1.0, boundary_jitter_vox=0, missed_end_slices=(0, 0), stray_prob=0, lesion_depth='surface')
-    regions, voxelwise = [], []
-    for i in range(8):
-        pt = realistic_patient(ref, (6, i), 1, False, p)
-        sp, seg, hu, les = spacing_of(pt['affine']), pt['seg_labels'], pt['hu'].astype(np.float32), pt['lesion']
-        raw = seg == LIVER
-        fixed = repair_roi(raw, hu, sp, (seg > 0) & ~raw)[0]
-        fixed0 = repair_roi(raw, hu, sp, (seg > 0) & ~raw, speck_ml=0)[0]
-        assert (les & raw).sum() == 0
-        regions.append((les & fixed).sum()/les.sum()); voxelwise.append((les & fixed0).sum()/les.sum())
-        assert not (fixed & ~fixed0 & fat_regions(hu, sp)).any()              # what the rule adds is never fat
-    r, v = np.array(regions), np.array(voxelwise)
-    assert (r >= v).all() and r.mean() > v.mean() + 0.04, (r, v)             # measured: 0.69 against 0.61
 
 def test_repair_peels_a_boundary_moved_out():
     "On generated patients whose masks were moved a voxel out: the repair peels the shell of fat off the ROI's surface, the excess over the organ shrinks, and the lesion voxels that were in stay."
