@@ -70,7 +70,13 @@ def input_kind(path:str|Path) -> str:
     if not p.is_dir(): raise ConfigError(f"INPUT {path} is not a folder (give a DICOM tree or a folder of <patient_id>.nii.gz CTs)")
     return 'nifti_dir' if any(p.glob('*.nii.gz')) or any(p.glob('*.nii')) else 'dicom_dir'
 
-def scoring_config(cfg:RunConfig, inputs:str|Path, out:str|Path, masks:str|Path='', labels:str|Path='', data:DataConfig|None=None) -> RunConfig:
+def scoring_config(cfg:RunConfig,             # the trained run's configuration
+                   inputs:str|Path,           # the new patients: a DICOM tree or a folder of NIfTI CTs
+                   out:str|Path,              # where their outputs go
+                   masks:str|Path='',         # their own masks, for a run on existing masks
+                   labels:str|Path='',        # their labels CSV, if known
+                   data:DataConfig|None=None, # a whole data section instead of `inputs`
+                  ) -> RunConfig:             # the run's config on the other cohort
     "The run's config with the data of another cohort (`inputs`, or a whole `data` section) and its outputs in `out`."
     if data is None:
         kind = input_kind(inputs)
@@ -139,7 +145,13 @@ def _page(title:str, body:str) -> str:
     from ct_mask_cls.report import esc  # lazy: matplotlib loads only when this runs
     return html_page(title, f"<h1>{esc(title)}</h1>{body}")
 
-def predict_report(df:pd.DataFrame, cases:pd.DataFrame, out:RunLayout, mode:str, run_name:str, cams:bool=True) -> str:
+def predict_report(df:pd.DataFrame,    # the scored cases
+                   cases:pd.DataFrame, # every new case, with its status and reason
+                   out:RunLayout,      # the output folder's layout
+                   mode:str,           # the mask mode scored
+                   run_name:str,       # the run's name, for the page
+                   cams:bool=True,     # show the maps
+                  ) -> str:            # the report's body (HTML)
     "The predict report's body: the decision rule, every scored case with its CT, ROI and map (no absolute paths), and the cases not scored with their reasons."
     import matplotlib.pyplot as plt  # lazy: matplotlib loads only when this runs
     from ct_mask_cls.report import table_html, esc, thumbnails  # lazy: matplotlib loads only when this runs

@@ -19,7 +19,13 @@ import torch, torch.distributed as dist
 __all__ = ['write_job', 'read_job', 'torchrun_command', 'torchrun_env', 'run_job', 'launch_fit']
 
 # %% ../nbs/18_ddp.ipynb #05946ba9
-def write_job(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, cache_dir:str|Path|None=None, seed:int|None=None) -> Path:
+def write_job(cfg:RunConfig,                # the run's configuration
+              manifest:pd.DataFrame,        # the mask stage's manifest
+              spec:InputSpec,               # the network input
+              out_dir:str|Path,             # where the job files go
+              cache_dir:str|Path|None=None, # the run's input cache
+              seed:int|None=None,           # the seed (None: train.seed)
+             ) -> Path:                     # the job file
     "Write what a training process needs into `out_dir` (ddp_job.json and ddp_manifest.csv; secrets blanked); the job file's path."
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -64,7 +70,14 @@ def run_job(job:str|Path, progress:bool=True) -> dict:
     finally: dist.destroy_process_group()
     return r
 
-def launch_fit(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, cache_dir:str|Path|None=None, progress:bool=True, seed:int|None=None) -> dict:
+def launch_fit(cfg:RunConfig,                # the run's configuration (train.nproc processes)
+               manifest:pd.DataFrame,        # the mask stage's manifest
+               spec:InputSpec,               # the network input
+               out_dir:str|Path,             # the model's folder
+               cache_dir:str|Path|None=None, # the run's input cache
+               progress:bool=True,           # show rank 0's progress
+               seed:int|None=None,           # the seed (None: train.seed)
+              ) -> dict:                     # `fit`'s summary
     "Train under torchrun with `cfg.train.nproc` processes on this machine and return `fit`'s summary; rank 0's output is shown, a failure raises with the last lines."
     out_dir, n = Path(out_dir), cfg.train.nproc
     job = write_job(cfg, manifest, spec, out_dir, cache_dir, seed)

@@ -176,7 +176,13 @@ def file_chunks(files:list, size:int=64) -> list[list]:
     for f in files: by_dir[Path(f).parent].append(f)
     return [fs[i:i+size] for d in sorted(by_dir) for fs in [by_dir[d]] for i in range(0, len(fs), size)]
 
-def scan_series(root:str|Path, allow_modality:tuple=(), min_slices:int=8, progress:bool=True, workers:int=1, executor=None) -> tuple[list[Series], list[dict]]:
+def scan_series(root:str|Path,           # a folder tree of DICOM files, searched at any depth
+                allow_modality:tuple=(), # modalities kept besides CT
+                min_slices:int=8,        # fewer slices: skipped
+                progress:bool=True,      # show a progress bar
+                workers:int=1,           # threads reading headers
+                executor=None,           # the run's executor settings: Dask tasks on dask
+               ) -> tuple[list[Series], list[dict]]: # (series, unreadable-file records)
     "Group the DICOM files under `root` into series (headers read in chunks: `workers` threads, or Dask tasks with a dask `executor`); return (series, unreadable-file records)."
     files = find_dicom_files(root)
     parts = case_map(read_headers, file_chunks(files), workers, 'reading DICOM headers', progress, executor,

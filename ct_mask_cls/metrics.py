@@ -54,7 +54,13 @@ def paired_delta_auc(y,                      # labels (0/1)
     return float(roc_auc_score(y, p_a) - roc_auc_score(y, p_b)), float(np.quantile(d, alpha/2)), float(np.quantile(d, 1-alpha/2))
 
 # %% ../nbs/06_metrics.ipynb #4770377e
-def seeds_auc(y, probs, groups=None, n:int=1000, seed:int=0, alpha:float=0.05) -> dict:
+def seeds_auc(y,                # labels (0/1)
+              probs,            # probabilities, one row per seed
+              groups=None,      # patient ids (None: one case per patient)
+              n:int=1000,       # bootstrap resamples
+              seed:int=0,       # the bootstrap's seed
+              alpha:float=0.05, # 1 − the CI's level
+             ) -> dict:         # auc, auc_sd, auc_ci_low, auc_ci_high
     "AUC of models trained with several seeds (`probs`: seeds × cases): mean, SD across seeds, and a patient-level bootstrap CI of the mean."
     y, P = np.asarray(y), np.atleast_2d(np.asarray(probs, float))
     groups = np.arange(len(y)) if groups is None else groups
@@ -141,7 +147,13 @@ def calibration_fit(y, p) -> tuple[float, float]:
     return float(a), float(b)
 
 # %% ../nbs/06_metrics.ipynb #43b5a246
-def calibration_ci(y, p, groups=None, n:int=1000, seed:int=0, alpha:float=0.05) -> dict:
+def calibration_ci(y,                # labels (0/1)
+                   p,                # probabilities
+                   groups=None,      # patient ids (None: one case per patient)
+                   n:int=1000,       # bootstrap resamples
+                   seed:int=0,       # the bootstrap's seed
+                   alpha:float=0.05, # 1 − the CI's level
+                  ) -> dict:         # intercept and slope with their CIs
     "Calibration intercept and slope with patient-level bootstrap CIs (all resamples fitted at once)."
     y, p = np.asarray(y).astype(int), np.asarray(p, float)
     a, b = calibration_fit(y, p)

@@ -33,7 +33,13 @@ def _done(rec_path:Path, key:str, force:bool, what:str) -> dict|None:
     return rec if rec and rec.get('status', 'ok') == 'ok' else None
 
 # %% ../nbs/13_pipeline.ipynb #e51207e0
-def preprocess_case(cfg:RunConfig, lay:RunLayout, case_id:str, native:str|Path, source:str='', force:bool=False) -> dict:
+def preprocess_case(cfg:RunConfig,    # the run's configuration
+                    lay:RunLayout,    # the run's layout
+                    case_id:str,      # the case
+                    native:str|Path,  # its CT on the native grid (canonical RAS)
+                    source:str='',    # where it came from (a series folder or a NIfTI file), for cases.csv
+                    force:bool=False, # redo even if unchanged
+                   ) -> dict:         # the case's row of cases.csv
     "Resample one case's native-grid CT to the target spacing (reused when its input and spacing are unchanged)."
     ct_path, rec_path = lay.ct(case_id), lay.case_record(case_id)
     fp = hash_obj([file_fingerprint(native), cfg.preprocess.spacing])
@@ -113,7 +119,14 @@ def existing_masks(cfg:RunConfig) -> dict:
     return files_by_id(cfg, cfg.data.mask_dir, cfg.data.mask_pattern)
 
 # %% ../nbs/13_pipeline.ipynb #11f1d20c
-def segment_case(cfg:RunConfig, lay:RunLayout, rec, scfg, existing:Path|None, names:dict, force:bool=False) -> tuple[dict, dict]:
+def segment_case(cfg:RunConfig,      # the run's configuration
+                 lay:RunLayout,      # the run's layout
+                 rec,                # the case's row of cases.csv
+                 scfg,               # the segment settings with the backend resolved
+                 existing:Path|None, # the case's own mask file (backend existing), or None
+                 names:dict,         # the dataset's structure names -> TotalSegmentator names (data.mask_labels)
+                 force:bool=False,   # redo even if unchanged
+                ) -> tuple[dict, dict]: # (row for segments.csv, {structure: ml})
     "Segment one case (reused when unchanged); (row for segments.csv, {structure: ml})."
     mp, js = lay.seg(rec.case_id), lay.seg_record(rec.case_id)
     fp = hash_obj([scfg.backend, scfg.task, scfg.fast, list(cfg.mask.roi), file_fingerprint(rec.ct_path), file_fingerprint(existing) if existing else '', cfg.data.mask_labels])
@@ -185,7 +198,13 @@ def found_labels(sg:np.ndarray) -> str:
             "; if its ids are not TotalSegmentator's (a binary or custom label map), say what they are in data.mask_labels, e.g. {liver: 1}")
 
 # %% ../nbs/13_pipeline.ipynb #30e0ade0
-def mask_case(cfg:RunConfig, lay:RunLayout, seg_row, ct_path:str, ids:list, force:bool=False) -> dict:
+def mask_case(cfg:RunConfig,    # the run's configuration
+              lay:RunLayout,    # the run's layout
+              seg_row,          # the case's row of segments.csv
+              ct_path:str,      # its preprocessed CT
+              ids:list,         # the ROI's label ids
+              force:bool=False, # redo even if unchanged
+             ) -> dict:         # the case's manifest row
     "Repair and check one case's ROI and write it; a manifest row with its QC measures (plus its box and scan extents in voxels); reused when its CT, segmentation and mask settings are unchanged."
     row = dict(case_id=seg_row.case_id, patient_id=seg_row.patient_id, ct_path=ct_path, seg_path=seg_row.seg_path, mask_path='', masked_path='',
                roi_ml=0.0, status='excluded', reason='', flags='', ct_sha256=sha256_file(ct_path) if Path(ct_path).is_file() else '', box_vox='', scan_vox='',
@@ -213,7 +232,13 @@ def mask_case(cfg:RunConfig, lay:RunLayout, seg_row, ct_path:str, ids:list, forc
         row.update(mask_path=str(lay.roi(seg_row.case_id)), box_vox=' '.join(map(str, hi - lo)))
     return {k: v for k, v in record(rec_path, key, [lay.roi(seg_row.case_id)] if status == 'ok' else [], **row).items() if k in row}
 
-def mask_cases(cfg:RunConfig, lay:RunLayout, segs:pd.DataFrame, cases:pd.DataFrame, progress:bool=True, force:bool=False) -> list[dict]:
+def mask_cases(cfg:RunConfig,      # the run's configuration
+               lay:RunLayout,      # the run's layout
+               segs:pd.DataFrame,  # segments.csv's rows
+               cases:pd.DataFrame, # cases.csv, indexed by case id
+               progress:bool=True, # show a progress bar
+               force:bool=False,   # redo every case
+              ) -> list[dict]:     # one manifest row per case
     "`mask_case` for every row of `segs` (CT paths from `cases`, indexed by case id), in parallel on the configured executor; a case that fails is excluded with its reason."
     ids = list(seg.resolve_roi(list(cfg.mask.roi)).values())
     return case_map(lambda r: mask_case(cfg, lay, r, cases.loc[r.case_id, 'ct_path'], ids, force), list(segs.itertuples()), cfg.preprocess.workers, 'mask', progress,
@@ -257,7 +282,13 @@ def repair_note(side:dict) -> str:
             "and what the repair could not restore no masked model can see: look at the mask report's pictures before trusting it.")
 
 # %% ../nbs/13_pipeline.ipynb #3a0910c6
-def write_masked(cfg:RunConfig, lay:RunLayout, rows:pd.DataFrame, fov:dict, progress:bool=True, force:bool=False) -> list:
+def write_masked(cfg:RunConfig,      # the run's configuration
+                 lay:RunLayout,      # the run's layout
+                 rows:pd.DataFrame,  # the manifest's rows
+                 fov:dict,           # the cohort's fields of view (manifest.json)
+                 progress:bool=True, # show a progress bar
+                 force:bool=False,   # rewrite every view
+                ) -> list:           # the masked views' paths, '' for unusable cases
     "Write every usable case's masked CT (mask/masked/): the configured mode's network view in HU (`data.masked_image`); the paths, '' for other cases."
     from ct_mask_cls.data import input_spec, masked_image, CODE_VERSION  # lazy: monai, torch load only when this runs
     spec = input_spec(cfg, cfg.mask.mode, fov)
@@ -348,7 +379,13 @@ def fit_model(cfg:RunConfig,                # the run's configuration
     from ct_mask_cls import train as trn, ddp  # lazy: monai, torch and 1 more load only when this runs
     return trn.fit(cfg, man, spec, out_dir, cache_dir, progress, seed=seed, force=force, launch=ddp.launch_fit)
 
-def train_mode(cfg:RunConfig, run_dir:str|Path, mode:str, seed_index:int=0, progress:bool=True, force:bool=False) -> dict:
+def train_mode(cfg:RunConfig,      # the run's configuration
+               run_dir:str|Path,   # the run folder
+               mode:str,           # the mask mode
+               seed_index:int=0,   # which of the study's seeds (0: train.seed)
+               progress:bool=True, # show progress bars
+               force:bool=False,   # retrain even if unchanged
+              ) -> dict:           # its test metrics
     "Train (or reuse, by the reuse rule) and evaluate the model of `mode` with the study's `seed_index`-th seed; its test metrics."
     from ct_mask_cls import train as trn  # lazy: monai, torch and 1 more load only when this runs
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)

@@ -148,7 +148,13 @@ def check_cohort_size(n:int):
     "Refuse a cohort too small to split into train, validation and test."
     if n < 8: raise ValueError(f"a cohort needs at least 8 patients (got {n}) for train/val/test splits")
 
-def make_demo_cohort(out:str|Path, n:int=40, seed:int=0, size:int=96, test_frac:float=0.3, progress:bool=True) -> Path:
+def make_demo_cohort(out:str|Path,        # the cohort's folder (dicom/, labels.csv, truth.csv)
+                     n:int=40,            # patients (at least 8)
+                     seed:int=0,          # the cohort's random seed
+                     size:int=96,         # in-plane voxels of each phantom
+                     test_frac:float=0.3, # share of patients in the fixed test split
+                     progress:bool=True,  # show a progress bar
+                    ) -> Path:            # the labels CSV
     "Write a synthetic DICOM cohort of `n` patients to `out`; return the labels CSV path."
     out = Path(out)
     rng = np.random.default_rng(seed)
@@ -328,7 +334,13 @@ def organ_profile(organ:np.ndarray, affine:np.ndarray, edge_mm:float=1.5) -> np.
     sd = np.where(organ, ndi.distance_transform_edt(organ, sampling=sp) - h, h - ndi.distance_transform_edt(~organ, sampling=sp))
     return np.clip(sd/edge_mm + 0.5, 0, 1)
 
-def enlarge_organ(hu:np.ndarray, labels:np.ndarray, organ:np.ndarray, affine:np.ndarray, factor:float, reach_mm:float=30.) -> tuple:
+def enlarge_organ(hu:np.ndarray,      # the CT (HU)
+                  labels:np.ndarray,  # the multilabel map
+                  organ:np.ndarray,   # the organ to grow
+                  affine:np.ndarray,  # the grid's affine (RAS)
+                  factor:float,       # its new volume over the old
+                  reach_mm:float=30., # how far out the neighbours are pushed aside
+                 ) -> tuple:          # (hu, labels) on the same grid
     "Grow `organ` to `factor` times its volume about its centroid, pushing the tissue around it aside; (hu, labels) on the same grid."
     sp = spacing_of(affine)[:, None, None, None]
     idx = np.indices(organ.shape, dtype=np.float32)
@@ -343,7 +355,14 @@ def enlarge_organ(hu:np.ndarray, labels:np.ndarray, organ:np.ndarray, affine:np.
             ndi.map_coordinates(labels, src, order=0, mode='nearest').astype(labels.dtype))
 
 # %% ../nbs/10_synth.ipynb #1e9f3a24
-def segmenter_labels(labels:np.ndarray, ids:list, lesions:list, hu:np.ndarray, affine:np.ndarray, rng:np.random.Generator, p:RealisticParams) -> tuple:
+def segmenter_labels(labels:np.ndarray,       # the true multilabel map (TotalSegmentator ids)
+                     ids:list,                # the organ's label ids
+                     lesions:list,            # one mask per lesion
+                     hu:np.ndarray,           # the CT (HU), for the fat test of a boundary moved out
+                     affine:np.ndarray,       # the grid's affine (RAS)
+                     rng:np.random.Generator, # the random stream of this patient's segmenter
+                     p:RealisticParams,       # the cohort's parameters (what the segmenter gets wrong)
+                    ) -> tuple:               # (the segmenter-like labels, what was done to them)
     "The multilabel map as an organ segmenter might give it (lesions left out, boundary jitter, missed end slices, a stray component); (labels, record)."
     sp = spacing_of(affine)
     organ = np.isin(labels, ids)
@@ -415,7 +434,13 @@ def realistic_patient(ref:dict, seeds:tuple, label:int, marker:bool, p:Realistic
                 lesions=lesions, organ=change, marker=mk, segmenter=srec)
 
 # %% ../nbs/10_synth.ipynb #2ae17cc3
-def write_ras_series(vol:np.ndarray, affine:np.ndarray, folder:str|Path, patient_id:str, seed:int=0, description:str='ABDOMEN') -> list[Path]:
+def write_ras_series(vol:np.ndarray,            # the volume (HU), canonical RAS
+                     affine:np.ndarray,         # its affine: a `converted_grid`
+                     folder:str|Path,           # where the slice files go
+                     patient_id:str,            # the PatientID written
+                     seed:int=0,                # seeds the series' UIDs
+                     description:str='ABDOMEN', # SeriesDescription
+                    ) -> list[Path]:            # the slice files, one per axial slice
     "Write a RAS volume on a `converted_grid` as a DICOM CT series."
     sp = spacing_of(affine)
     if not np.allclose(affine, converted_grid(vol.shape, sp), atol=1e-4): raise ValueError("volume is not on the grid DICOM conversion gives back")

@@ -232,13 +232,26 @@ def load_checkpoint(path:str|Path, key:str, device='cpu') -> dict|None:
         return None
     return c
 
-def save_checkpoint(path:str|Path, model, opt, sched, scaler, state:dict, key:str):
+def save_checkpoint(path:str|Path, # where the checkpoint goes
+                    model,         # the model (not its DDP wrapper)
+                    opt,           # its optimiser
+                    sched,         # its learning-rate schedule
+                    scaler,        # its gradient scaler
+                    state:dict,    # the training state: epoch, history, best score
+                    key:str,       # the fit key it belongs to
+                   ):
     "Write the training state atomically (plain types only, loadable with weights_only)."
     with atomic_path(path) as t: torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
                                                  scaler=scaler.state_dict(), state=state, key=key), t)
 
 # %% ../nbs/07_train.ipynb #f19ab006
-def train_epoch(model, dl, opt, scaler, loss_fn, device) -> tuple[float, float]:
+def train_epoch(model,   # the model, in training mode
+                dl,      # the training batches
+                opt,     # its optimiser
+                scaler,  # its gradient scaler (mixed precision on GPU)
+                loss_fn, # the loss
+                device,  # where the model runs
+               ) -> tuple[float, float]: # (mean loss, seconds spent waiting for data)
     "One pass over `dl`; returns (mean loss, seconds spent waiting for data)."
     model.train()
     losses, t_data, tw = [], 0.0, time.time()
@@ -318,7 +331,13 @@ def end_epoch(model,                        # the model (not its DDP wrapper)
     return state
 
 # %% ../nbs/07_train.ipynb #b9eefdc9
-def write_history(state:dict, va:list, out_dir:Path, spec:InputSpec, tc, seed:int):
+def write_history(state:dict,     # the training state (history, every epoch's validation probabilities)
+                  va:list,        # the validation records
+                  out_dir:Path,   # the model's folder
+                  spec:InputSpec, # the network input
+                  tc,             # the `train` settings
+                  seed:int,       # the seed trained with
+                 ):
     "history.csv, every epoch's validation predictions (val_predictions.csv) and spec.json."
     with atomic_path(out_dir/'history.csv') as t: pd.DataFrame(state['history']).to_csv(t, index=False)
     vp = pd.DataFrame(state.get('val_probs', []), columns=[r['case_id'] for r in va])
@@ -402,7 +421,14 @@ def finish_fit(cfg:RunConfig, out_dir:Path, key:str, summary:dict):
     record(out_dir/'fit.json', key, outs, summary=summary)
 
 # %% ../nbs/07_train.ipynb #f9f8f013
-def fit_frozen(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, cache_dir=None, progress:bool=True, seed:int|None=None) -> dict:
+def fit_frozen(cfg:RunConfig,         # the run's configuration (`train` section)
+               manifest:pd.DataFrame, # the mask stage's manifest: splits and files
+               spec:InputSpec,        # the network input (the mask mode)
+               out_dir:str|Path,      # where the model, embeddings and history go
+               cache_dir=None,        # the run's input cache
+               progress:bool=True,    # show a progress bar
+               seed:int|None=None,    # the seed (None: train.seed)
+              ) -> dict:              # the fit's summary
     "Frozen pretrained encoder: embed every case once (cached in `out_dir/embeddings.csv`), fit a logistic-regression head, write it into the model."
     tc = cfg.train
     out_dir = Path(out_dir)
@@ -462,7 +488,13 @@ def load_trained(cfg:RunConfig, spec:InputSpec, out_dir:str|Path) -> nn.Module:
     return m.eval()
 
 # %% ../nbs/07_train.ipynb #f4015212
-def evaluate_model(cfg:RunConfig, manifest:pd.DataFrame, spec:InputSpec, out_dir:str|Path, cache_dir=None, force:bool=False) -> dict:
+def evaluate_model(cfg:RunConfig,         # the run's configuration
+                   manifest:pd.DataFrame, # the mask stage's manifest
+                   spec:InputSpec,        # the network input
+                   out_dir:str|Path,      # the trained model's folder
+                   cache_dir=None,        # the run's input cache
+                   force:bool=False,      # recompute even if unchanged
+                  ) -> dict:              # the test metrics with CIs and the threshold
     "Threshold on val, metrics on test; writes predictions.csv and metrics.json in `out_dir` (reused while the model, the cases and the bootstrap settings are unchanged)."
     out_dir = Path(out_dir)
     recs = {s: records(manifest, s) for s in ('val', 'test')}
