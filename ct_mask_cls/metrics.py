@@ -7,12 +7,12 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/metrics.html.md"""
 # %% ../nbs/06_metrics.ipynb #ee7467e1
 from __future__ import annotations
 import numpy as np
-from sklearn.metrics import roc_auc_score, roc_curve, brier_score_loss, confusion_matrix
+from sklearn.metrics import roc_curve, brier_score_loss, confusion_matrix
 from .core import ConfigError
 
 # %% auto #0
-__all__ = ['auc_ci', 'paired_delta_auc', 'seeds_auc', 'seeds_delta_auc', 'ece', 'youden_threshold', 'DegenerateResult',
-           'check_evaluable', 'logit_fits', 'calibration_fit', 'calibration_ci', 'evaluate']
+__all__ = ['boot_weights', 'auc_rows', 'auc_ci', 'paired_delta_auc', 'seeds_auc', 'seeds_delta_auc', 'ece', 'youden_threshold',
+           'DegenerateResult', 'check_evaluable', 'logit_fits', 'calibration_fit', 'calibration_ci', 'evaluate']
 
 # %% ../nbs/06_metrics.ipynb #e26c1366
 def _boot_indices(groups, n:int, seed:int):
@@ -23,6 +23,34 @@ def _boot_indices(groups, n:int, seed:int):
     members = [np.nonzero(inv == i)[0] for i in range(len(uniq))]
     for _ in range(n): yield np.concatenate([members[i] for i in rng.integers(0, len(uniq), len(uniq))])
 
+def boot_weights(groups,          # patient ids (None: one case per patient)
+                 n:int,           # bootstrap resamples
+                 seed:int,        # bootstrap seed
+                 n_cases:int,     # cases
+                ) -> np.ndarray:  # resamples × cases: how often each case is drawn
+    "The patient-level bootstrap resamples of `_boot_indices` as case counts, one row per resample."
+    idx = _boot_indices(np.arange(n_cases) if groups is None else groups, n, seed)
+    return np.stack([np.bincount(i, minlength=n_cases) for i in idx]) if n else np.zeros((0, n_cases), int)
+
+def auc_rows(y,                   # labels (0/1), one per case
+             P,                   # scores: one row per model or epoch (rows × cases), or one vector
+             w=None,              # case weights: one row per resample (resamples × cases); None: each case once
+            ) -> np.ndarray:      # AUC per resample (rows) and score row (columns); NaN where a resample lacks a class
+    "ROC AUC (ties count half, as scikit-learn's `roc_auc_score`) of every score row under every row of case weights, all at once."
+    y = np.asarray(y).astype(int) == 1
+    P, W = np.atleast_2d(np.asarray(P, float)), np.ones((1, len(y))) if w is None else np.atleast_2d(np.asarray(w, float))
+    wn, wp = W*~y, W*y
+    out = np.empty((len(W), len(P)))
+    for k, s in enumerate(P):
+        u, g = np.unique(s, return_inverse=True)                        # groups of tied scores, ascending
+        neg = wn @ (g[:, None] == np.arange(len(u)))                    # negatives' weight per group, per resample
+        below = np.cumsum(neg, 1) - neg                                 # negatives scored lower than each group
+        out[:, k] = (wp*(below[:, g] + neg[:, g]/2)).sum(1)             # Mann-Whitney U: sums of halves of integers, exact
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return out/(wn.sum(1)*wp.sum(1))[:, None]
+
+def _finite(v): return v[np.isfinite(v)]
+
 def auc_ci(y,                                # labels (0/1)
            p,                               # predicted probabilities
            groups=None,                     # patient ids: cases of one patient are resampled together
@@ -31,12 +59,12 @@ def auc_ci(y,                                # labels (0/1)
            alpha:float=0.05,                # 1 − the interval's coverage
           ) -> tuple[float, float, float]:  # (AUC, CI low, CI high)
     "(AUC, CI low, CI high) with a patient-level bootstrap (`n` = 0: no interval)."
-    y, p = np.asarray(y), np.asarray(p)
-    groups = np.arange(len(y)) if groups is None else groups
+    y, p = np.asarray(y), np.asarray(p, float)
     if len(set(y)) < 2: return float('nan'), float('nan'), float('nan')
-    if n == 0: return float(roc_auc_score(y, p)), float('nan'), float('nan')
-    boots = [roc_auc_score(y[i], p[i]) for i in _boot_indices(groups, n, seed) if len(set(y[i])) == 2]
-    return float(roc_auc_score(y, p)), float(np.quantile(boots, alpha/2)), float(np.quantile(boots, 1-alpha/2))
+    auc = float(auc_rows(y, p)[0, 0])
+    if n == 0: return auc, float('nan'), float('nan')
+    boots = _finite(auc_rows(y, p, boot_weights(groups, n, seed, len(y)))[:, 0])
+    return auc, float(np.quantile(boots, alpha/2)), float(np.quantile(boots, 1-alpha/2))
 
 def paired_delta_auc(y,                      # labels (0/1)
                      p_a,                   # model a's probabilities
@@ -47,11 +75,12 @@ def paired_delta_auc(y,                      # labels (0/1)
                      alpha:float=0.05,      # 1 − the interval's coverage
                     ) -> tuple[float, float, float]: # (ΔAUC, CI low, CI high)
     "AUC(a) - AUC(b) with a paired patient-level bootstrap CI."
-    y, p_a, p_b = map(np.asarray, (y, p_a, p_b))
-    groups = np.arange(len(y)) if groups is None else groups
-    if n == 0: return float(roc_auc_score(y, p_a) - roc_auc_score(y, p_b)), float('nan'), float('nan')
-    d = [roc_auc_score(y[i], p_a[i]) - roc_auc_score(y[i], p_b[i]) for i in _boot_indices(groups, n, seed) if len(set(y[i])) == 2]
-    return float(roc_auc_score(y, p_a) - roc_auc_score(y, p_b)), float(np.quantile(d, alpha/2)), float(np.quantile(d, 1-alpha/2))
+    y, P = np.asarray(y), [p_a, p_b]
+    delta = lambda w: np.subtract(*auc_rows(y, P, w).T)                 # AUC(a) − AUC(b), per resample
+    d0 = float(delta(None)[0])
+    if n == 0: return d0, float('nan'), float('nan')
+    d = _finite(delta(boot_weights(groups, n, seed, len(y))))
+    return d0, float(np.quantile(d, alpha/2)), float(np.quantile(d, 1-alpha/2))
 
 # %% ../nbs/06_metrics.ipynb #4770377e
 def seeds_auc(y,                # labels (0/1)
@@ -63,11 +92,10 @@ def seeds_auc(y,                # labels (0/1)
              ) -> dict:         # auc, auc_sd, auc_ci_low, auc_ci_high
     "AUC of models trained with several seeds (`probs`: seeds × cases): mean, SD across seeds, and a patient-level bootstrap CI of the mean."
     y, P = np.asarray(y), np.atleast_2d(np.asarray(probs, float))
-    groups = np.arange(len(y)) if groups is None else groups
-    aucs = [roc_auc_score(y, p) for p in P]
+    aucs = auc_rows(y, P)[0]
     out = dict(auc=float(np.mean(aucs)), auc_sd=float(np.std(aucs, ddof=1)) if len(aucs) > 1 else 0.0, auc_ci_low=float('nan'), auc_ci_high=float('nan'))
     if n:
-        b = [np.mean([roc_auc_score(y[i], p[i]) for p in P]) for i in _boot_indices(groups, n, seed) if len(set(y[i])) == 2]
+        b = _finite(auc_rows(y, P, boot_weights(groups, n, seed, len(y))).mean(1))
         out.update(auc_ci_low=float(np.quantile(b, alpha/2)), auc_ci_high=float(np.quantile(b, 1-alpha/2)))
     return out
 
@@ -82,11 +110,10 @@ def seeds_delta_auc(y,                       # labels (0/1)
                    ) -> dict:               # ΔAUC averaged over seeds, and its CI
     "ΔAUC (a − b) paired per seed (row k of `probs_a` against row k of `probs_b`), averaged over seeds, with a paired patient-level bootstrap CI."
     y, A, B = np.asarray(y), np.atleast_2d(np.asarray(probs_a, float)), np.atleast_2d(np.asarray(probs_b, float))
-    groups = np.arange(len(y)) if groups is None else groups
-    d = lambda i: np.mean([roc_auc_score(y[i], a[i]) - roc_auc_score(y[i], b[i]) for a, b in zip(A, B)])
-    out = dict(delta_auc=float(d(np.arange(len(y)))), delta_ci_low=float('nan'), delta_ci_high=float('nan'))
+    d = lambda w: (auc_rows(y, A, w) - auc_rows(y, B, w)).mean(1)        # paired per seed, then averaged
+    out = dict(delta_auc=float(d(None)[0]), delta_ci_low=float('nan'), delta_ci_high=float('nan'))
     if n:
-        bs = [d(i) for i in _boot_indices(groups, n, seed) if len(set(y[i])) == 2]
+        bs = _finite(d(boot_weights(groups, n, seed, len(y))))
         out.update(delta_ci_low=float(np.quantile(bs, alpha/2)), delta_ci_high=float(np.quantile(bs, 1-alpha/2)))
     return out
 
@@ -159,8 +186,7 @@ def calibration_ci(y,                # labels (0/1)
     a, b = calibration_fit(y, p)
     out = dict(cal_intercept=a, cal_slope=b, cal_intercept_ci_low=np.nan, cal_intercept_ci_high=np.nan, cal_slope_ci_low=np.nan, cal_slope_ci_high=np.nan)
     if not n or np.isnan(a): return out
-    w = np.stack([np.bincount(i, minlength=len(y)) for i in _boot_indices(np.arange(len(y)) if groups is None else groups, n, seed)])
-    bs = logit_fits(_logit(p), y, w)
+    bs = logit_fits(_logit(p), y, boot_weights(groups, n, seed, len(y)))
     bs = bs[np.isfinite(bs).all(1) & (np.abs(bs) < 50).all(1)]                      # separated resamples have no fit, nearly separated ones no useful one
     if len(bs) >= 20:
         (al, bl), (ah, bh) = np.quantile(bs, alpha/2, axis=0), np.quantile(bs, 1 - alpha/2, axis=0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np, pandas as pd
 from .metrics import seeds_auc, seeds_delta_auc
 from sklearn.metrics import roc_auc_score
-from .metrics import _boot_indices
+from .metrics import auc_rows, boot_weights
 
 # %% auto #0
 __all__ = ['MODE_BLIND', 'SIGNALS', 'BY_CONSTRUCTION', 'study_table', 'study_verdict', 'baseline_note', 'claim_verdict',
@@ -119,8 +119,7 @@ def epochs_to(curve, frac:float=0.95) -> int:
     c = np.asarray(curve, float)
     return int(np.argmax(c >= frac*np.nanmax(c))) + 1
 
-def _auc_curve(y, P) -> np.ndarray:
-    return np.array([roc_auc_score(y, p) for p in P])
+def _auc_curve(y, P) -> np.ndarray: return auc_rows(y, P)[0]            # AUC per epoch (rows of P)
 
 def convergence_diff(y,                      # validation labels (0/1)
                      P_masked,              # the masked model's validation probabilities, one row per epoch
@@ -132,11 +131,12 @@ def convergence_diff(y,                      # validation labels (0/1)
                     ) -> tuple[float, float, float]: # (epochs none − masked, CI low, CI high)
     "Epochs to 95% of the best validation AUC, none minus masked (positive: the masked model converges faster), with a bootstrap CI over validation patients."
     y, A, B = np.asarray(y), np.asarray(P_masked, float), np.asarray(P_none, float)
-    groups = np.arange(len(y)) if groups is None else groups
-    d = lambda i: epochs_to(_auc_curve(y[i], B[:, i])) - epochs_to(_auc_curve(y[i], A[:, i]))
-    out = float(d(np.arange(len(y))))
+    out = float(epochs_to(_auc_curve(y, B)) - epochs_to(_auc_curve(y, A)))
     if not n: return out, np.nan, np.nan
-    bs = [d(i) for i in _boot_indices(groups, n, seed) if len(set(y[i])) == 2]
+    w = boot_weights(groups, n, seed, len(y))
+    ca, cb = auc_rows(y, A, w), auc_rows(y, B, w)                    # every resample's AUC curve (resamples × epochs), at once
+    ok = np.isfinite(ca).all(1)                                         # resamples with both classes
+    bs = [epochs_to(b) - epochs_to(a) for a, b in zip(ca[ok], cb[ok])]
     return out, float(np.quantile(bs, alpha/2)), float(np.quantile(bs, 1-alpha/2))
 
 # %% ../nbs/11_study.ipynb #3ae7a349
