@@ -26,6 +26,8 @@ FAMILIES = ('statistics', 'intensity_histogram', 'glcm')
 
 def radiomics_features(ct_path:str|Path, mask_path:str|Path, families=FAMILIES) -> dict:
     "IBSI features (MIRP) of the CT inside a binary mask, plus the mask's volume in ml."
+    (ct, aff), m = load_nifti(ct_path), load_nifti(mask_path)[0] > 0
+    sp = spacing_of(aff)
     root = logging.getLogger()
     if not root.handlers: root.addHandler(logging.NullHandler())    # MIRP calls logging.basicConfig: with a handler there it adds no stdout one
     before = root.manager.disable
@@ -33,12 +35,12 @@ def radiomics_features(ct_path:str|Path, mask_path:str|Path, families=FAMILIES) 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')                  # MIRP's own deprecation chatter; its results are what we use
-            df = extract_features(image=str(ct_path), mask=str(mask_path), image_modality='CT', base_feature_families=list(families),
+            df = extract_features(image=ct.transpose(2, 1, 0), mask=m.transpose(2, 1, 0), image_spacing=tuple(float(s) for s in sp[::-1]),
+                                  image_modality='CT', base_feature_families=list(families),
                                   base_discretisation_method='fixed_bin_number', base_discretisation_n_bins=32)[0]
     finally: logging.disable(before)
     row = {k: float(v) for k, v in df.iloc[0].items() if not k.startswith(('image_', 'sample_')) and k != 'sample_name'}
-    m, aff = load_nifti(mask_path)
-    row['roi_volume_ml'] = float((m > 0).sum()*np.prod(spacing_of(aff))/1000)
+    row['roi_volume_ml'] = float(m.sum()*np.prod(sp)/1000)
     return row
 
 # %% ../nbs/08_baseline.ipynb #c13fa4e1
