@@ -35,8 +35,9 @@ def radiomics_features(ct_path:str|Path, mask_path:str|Path, families=FAMILIES) 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')                  # MIRP's own deprecation chatter; its results are what we use
-            df = extract_features(image=ct.transpose(2, 1, 0), mask=m.transpose(2, 1, 0), image_spacing=tuple(float(s) for s in sp[::-1]),
-                                  image_modality='CT', base_feature_families=list(families),
+            df = extract_features(image=ct.transpose(2, 1, 0), mask=m.transpose(2, 1, 0),     # MIRP's (z, y, x) order
+                                  image_spacing=tuple(float(s) for s in sp[::-1]), image_modality='CT',
+                                  base_feature_families=list(families),
                                   base_discretisation_method='fixed_bin_number', base_discretisation_n_bins=32)[0]
     finally: logging.disable(before)
     row = {k: float(v) for k, v in df.iloc[0].items() if not k.startswith(('image_', 'sample_')) and k != 'sample_name'}

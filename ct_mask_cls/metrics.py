@@ -36,16 +36,17 @@ def auc_rows(y,                   # labels (0/1), one per case
              P,                   # scores: one row per model or epoch (rows × cases), or one vector
              w=None,              # case weights: one row per resample (resamples × cases); None: each case once
             ) -> np.ndarray:      # AUC per resample (rows) and score row (columns); NaN where a resample lacks a class
-    "ROC AUC (ties count half, as scikit-learn's `roc_auc_score`) of every score row under every row of case weights, all at once."
+    "ROC AUC (a tie counts half, as in scikit-learn) of every score row under every row of case weights, all at once."
     y = np.asarray(y).astype(int) == 1
-    P, W = np.atleast_2d(np.asarray(P, float)), np.ones((1, len(y))) if w is None else np.atleast_2d(np.asarray(w, float))
+    P = np.atleast_2d(np.asarray(P, float))
+    W = np.ones((1, len(y))) if w is None else np.atleast_2d(np.asarray(w, float))
     wn, wp = W*~y, W*y
     out = np.empty((len(W), len(P)))
     for k, s in enumerate(P):
         u, g = np.unique(s, return_inverse=True)                        # groups of tied scores, ascending
         neg = wn @ (g[:, None] == np.arange(len(u)))                    # negatives' weight per group, per resample
         below = np.cumsum(neg, 1) - neg                                 # negatives scored lower than each group
-        out[:, k] = (wp*(below[:, g] + neg[:, g]/2)).sum(1)             # Mann-Whitney U: sums of halves of integers, exact
+        out[:, k] = (wp*(below[:, g] + neg[:, g]/2)).sum(1)             # Mann-Whitney U: halves of integers, exact
     with np.errstate(invalid='ignore', divide='ignore'):
         return out/(wn.sum(1)*wp.sum(1))[:, None]
 

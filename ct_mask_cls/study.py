@@ -134,7 +134,7 @@ def convergence_diff(y,                      # validation labels (0/1)
     out = float(epochs_to(_auc_curve(y, B)) - epochs_to(_auc_curve(y, A)))
     if not n: return out, np.nan, np.nan
     w = boot_weights(groups, n, seed, len(y))
-    ca, cb = auc_rows(y, A, w), auc_rows(y, B, w)                    # every resample's AUC curve (resamples × epochs), at once
+    ca, cb = auc_rows(y, A, w), auc_rows(y, B, w)                    # AUC curves: resamples × epochs
     ok = np.isfinite(ca).all(1)                                         # resamples with both classes
     bs = [epochs_to(b) - epochs_to(a) for a, b in zip(ca[ok], cb[ok])]
     return out, float(np.quantile(bs, alpha/2)), float(np.quantile(bs, 1-alpha/2))

@@ -356,7 +356,7 @@ def method_agreement(out_dir:str|Path, df:pd.DataFrame) -> pd.DataFrame:
     from scipy.stats import spearmanr  # lazy: scipy.stats loads only when this runs
     out_dir, methods = Path(out_dir), list(dict.fromkeys(df.method))
     rows = []
-    for cid, g in (df.groupby('case_id', sort=False) if len(methods) > 1 else []):      # one method: nothing to compare, no map read (4 s a mode)
+    for cid, g in (df.groupby('case_id', sort=False) if len(methods) > 1 else []):   # one method: no map read
         maps = {r.method: load_nifti(out_dir/r.nifti)[0] for r in g.itertuples()}
         ref = maps[methods[0]]
         inside = ref > 0
