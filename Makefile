@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-PIPQ   := -q --disable-pip-version-check --no-compile   # no .pyc for every module of every package at install: a module is compiled when first imported (install 89 s against 125-156 s here)
+PIPQ   := -q --disable-pip-version-check
 
 .PHONY: install demo test test-fast lab clean-venv bench readme check-reports
 
