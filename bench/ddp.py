@@ -14,7 +14,7 @@ if __name__ == '__main__':                        # torchrun's processes import 
     ap.add_argument('--mode', default='zero'); ap.add_argument('--epochs', type=int, default=0); ap.add_argument('--out', default='outputs/bench_ddp')
     a = ap.parse_args()
     from ct_mask_cls.core import load_config, RunLayout
-    from ct_mask_cls.pipeline import read_manifest, spec_for
+    from ct_mask_cls.mask_stage import read_manifest, spec_for
     from ct_mask_cls import train as trn
     lay = RunLayout(a.run)
     if not lay.manifest_csv.exists(): raise SystemExit(f"{a.run} has no mask/manifest.csv: run bench/realistic_study.py first, or name a finished run")

@@ -59,7 +59,8 @@ def cohort(out: Path, kind: str, n: int, masks: str):
 def run_variant(base: dict, base_run: Path, name: str, epochs: int) -> dict:
     "Mask stage and one model for variant `name` in its own run folder (preprocess and segment copied from the base run)."
     from ct_mask_cls.core import config_from_dict
-    from ct_mask_cls.pipeline import stage_mask, train_mode
+    from ct_mask_cls.pipeline import stage_mask
+    from ct_mask_cls.train_stage import train_mode
     mode, mask, train = VARIANTS[name]
     d = json.loads(json.dumps(base))
     d['run_id'] = base['run_id'].replace('-base', '-' + ''.join(c if c.isalnum() else '_' for c in name))

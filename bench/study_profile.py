@@ -20,7 +20,9 @@ def main():
     a = ap.parse_args()
     from sklearn.metrics import roc_auc_score
     from ct_mask_cls.core import load_config, RunLayout, pmap
-    from ct_mask_cls.pipeline import read_manifest, spec_for, files_by_id, stage_study, _radiomics_job, body_mask_file
+    from ct_mask_cls.mask_stage import read_manifest, spec_for
+    from ct_mask_cls.segment_stage import files_by_id
+    from ct_mask_cls.study_stage import stage_study, _radiomics_job, body_mask_file
     from ct_mask_cls.metrics import auc_ci, _boot_indices
     from ct_mask_cls.baseline import fit_baseline
     from ct_mask_cls import xai

@@ -13,7 +13,7 @@ def main():
     ap = argparse.ArgumentParser(); ap.add_argument('run'); ap.add_argument('--modes', default='zero,none'); ap.add_argument('--epochs', type=int, default=3)
     a = ap.parse_args()
     from ct_mask_cls.core import load_config, RunLayout
-    from ct_mask_cls.pipeline import read_manifest, spec_for
+    from ct_mask_cls.mask_stage import read_manifest, spec_for
     from ct_mask_cls.data import make_dataset, records
     from ct_mask_cls import train as trn
     run = Path(a.run).resolve(); lay = RunLayout(run)

@@ -16,8 +16,8 @@ from ct_mask_cls import train as trn
 def prepare(run: Path):
     "A run folder with a manifest: the given one, or a fresh small synthetic one."
     if (run/'mask'/'manifest.csv').exists(): return load_config(run/'config.yaml'), run
-    from ct_mask_cls.synth import make_demo_cohort
-    from ct_mask_cls.pipeline import demo_config, stage_preprocess, stage_segment, stage_mask
+    from ct_mask_cls.synth import make_demo_cohort, demo_config
+    from ct_mask_cls.pipeline import stage_preprocess, stage_segment, stage_mask
     root = Path('outputs/bench_train').resolve(); make_demo_cohort(root/'data', n=16, progress=False)
     cp = root/'c.yaml'; cp.write_text(yaml.safe_dump(demo_config(root/'data', root, 'run')))
     cfg = load_config(cp)

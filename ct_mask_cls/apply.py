@@ -12,6 +12,7 @@ import numpy as np, pandas as pd
 from .core import *
 import nibabel as nib, warnings
 from .dicom import pseudonym
+from .preprocess_stage import stage_preprocess
 from .runner import versions
 
 # %% auto #0
@@ -87,14 +88,15 @@ def scoring_config(cfg:RunConfig,             # the trained run's configuration
 
 def prepare_cases(cfg:RunConfig, progress:bool=True) -> pd.DataFrame:
     "Preprocess, segment and mask every case of `cfg`'s data in `cfg.run_dir`; one row per case (status, reason, CT and ROI paths)."
-    from ct_mask_cls import pipeline as pl  # lazy: scipy.ndimage loads only when this runs
+    from ct_mask_cls.segment_stage import stage_segment  # lazy: scipy.ndimage loads only when this runs
+    from ct_mask_cls.mask_stage import mask_cases  # lazy: scipy.ndimage loads only when this runs
     if cfg.segment.backend == 'existing' and not cfg.data.mask_dir:
         raise ConfigError("the run used existing masks (segment.backend: existing): give the new cases' masks (--masks FOLDER)")
     lay = RunLayout(cfg.run_dir)
-    pl.stage_preprocess(cfg, lay.root, progress)
-    segs = pl.stage_segment(cfg, lay.root, progress)
+    stage_preprocess(cfg, lay.root, progress)
+    segs = stage_segment(cfg, lay.root, progress)
     cases = read_table(lay.cases_csv).set_index('case_id')
-    rows = pl.mask_cases(cfg, lay, segs, cases, progress)          # the mask stage's own per-case step, on the configured executor
+    rows = mask_cases(cfg, lay, segs, cases, progress)          # the mask stage's own per-case step, on the configured executor
     failed = cases[cases.status != 'ok'].reset_index()
     df = pd.concat([pd.DataFrame(rows), failed.assign(reason='preprocessing failed: ' + failed.reason)[['case_id', 'patient_id', 'status', 'reason']] if len(failed) else None], ignore_index=True)
     return df.fillna({'ct_path': '', 'mask_path': ''})

@@ -15,11 +15,12 @@ from .io import *
 import io
 
 # %% auto #0
-__all__ = ['Mode', 'MODES', 'ROLES', 'STAGE_ORDER', 'ConfigError', 'StageFailed', 'DataConfig', 'PreprocessConfig',
-           'SegmentConfig', 'MaskConfig', 'SplitConfig', 'TrainConfig', 'XaiConfig', 'StudyConfig', 'ExecutorConfig',
-           'RunConfig', 'config_sections', 'config_fields', 'describe_type', 'choices', 'config_from_dict', 'read_yaml',
-           'load_config', 'config_to_dict', 'default_config_yaml', 'field_info', 'config_part', 'roi_pooled',
-           'modes_in_play', 'check_pretrained', 'validate', 'read_labels', 'check_inputs', 'pseudonym_key']
+__all__ = ['Mode', 'MODES', 'QC_Z', 'REPAIR_SCALE_ML', 'ROLES', 'STAGE_ORDER', 'ConfigError', 'StageFailed', 'DataConfig',
+           'PreprocessConfig', 'SegmentConfig', 'MaskConfig', 'SplitConfig', 'TrainConfig', 'XaiConfig', 'StudyConfig',
+           'ExecutorConfig', 'RunConfig', 'config_sections', 'config_fields', 'describe_type', 'choices',
+           'config_from_dict', 'read_yaml', 'load_config', 'config_to_dict', 'default_config_yaml', 'field_info',
+           'config_part', 'roi_pooled', 'modes_in_play', 'check_pretrained', 'validate', 'read_labels', 'check_inputs',
+           'pseudonym_key']
 
 # %% ../nbs/00b_config.ipynb #b1c22585
 class ConfigError(ValueError):
@@ -85,6 +86,9 @@ class SegmentConfig:
     dicom_seg: bool = _f(False, "also write each case's mask as DICOM-SEG (segment/dicom_seg/) referring to its CT series, for PACS viewers (DICOM input, not pseudonymised)")
 
 # %% ../nbs/00b_config.ipynb #a73e415c
+QC_Z = 3.5             # a robust z-score beyond this flags a case's organ volume, or what its repair added (mask.qc_flags)
+REPAIR_SCALE_ML = 1.0  # the repair's z-score uses a spread of at least this: a few ml more than the cohort is no outlier
+
 @dataclass
 class MaskConfig:
     "Applying the ROI mask to the CT, and the network's field of view."
@@ -102,7 +106,7 @@ class MaskConfig:
     grow_mm: float = _f(6.0, "repair: grow the ROI by up to this many mm into tissue that is not fat and belongs to no other structure: a mask a voxel or two too tight is whole again", check=_ge(0), role='input')
     peel_mm: float = _f(9.0, "repair: peel up to this many mm of fat and partial-volume fat (darker than repair_min_hu) off the ROI's surface, layer by layer: a mask a voxel or two too loose no longer wraps the organ in a dark shell that looks like a finding", check=_ge(0), role='input')
     repair_min_hu: float = _f(-20.0, "repair: voxels darker than this (fat, air, partial-volume fat) are never added to the ROI, and are peeled off its surface", role='input')
-    qc_exclude: tuple[Literal['edge', 'volume', 'fragmented', 'repaired'], ...] = _f((), "exclude cases with these QC flags (edge: the organ is cut by the scan's field of view; volume: robust z-score of its volume beyond ±3.5; fragmented: more pieces than structures; repaired: the repair added far more than for the cohort's other cases); by default flagged cases are kept and listed")
+    qc_exclude: tuple[Literal['edge', 'volume', 'fragmented', 'repaired'], ...] = _f((), f"exclude cases with these QC flags (edge: the organ is cut by the scan's field of view; volume: robust z-score of its volume beyond ±{QC_Z:g}; fragmented: more pieces than structures; repaired: the repair added far more than for the cohort's other cases); by default flagged cases are kept and listed")
     fov_mm: Union[Literal['auto', 'resize'], tuple[float, float, float]] = _f('auto', "network field of view in mm around the ROI box (crop, pool, zero), at preprocess.spacing, never stretched; auto = the cohort's largest box plus margin (95th percentile); resize = stretch the box to train.input_size", check=_FOV, role='input')
     scan_fov_mm: Union[Literal['auto', 'resize'], tuple[float, float, float]] = _f('auto', "field of view in mm of the whole scan (none, channel), centred on the scan; auto = the cohort's 95th percentile; resize = stretch to train.input_size", check=_FOV, role='input')
     min_roi_ml: float = _f(5.0, "cases whose ROI is smaller than this (ml) are excluded", check=_ge(0))

@@ -6,15 +6,15 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/core.html.md"""
 
 # %% auto #0
 __all__ = ['WriteFailed', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj', 'sha256_file', 'checksum',
-           'file_fingerprint', 'tree_fingerprint', 'say', 'outputs_of', 'damaged', 'reusable', 'record', 'save_nifti',
-           'load_nifti', 'spacing_of', 'read_table', 'Mode', 'MODES', 'ROLES', 'STAGE_ORDER', 'ConfigError',
-           'StageFailed', 'DataConfig', 'PreprocessConfig', 'SegmentConfig', 'MaskConfig', 'SplitConfig', 'TrainConfig',
-           'XaiConfig', 'StudyConfig', 'ExecutorConfig', 'RunConfig', 'config_sections', 'config_fields',
+           'file_fingerprint', 'tree_fingerprint', 'say', 'outputs_of', 'damaged', 'reusable', 'reusable_ok', 'record',
+           'save_nifti', 'load_nifti', 'spacing_of', 'read_table', 'Mode', 'MODES', 'ROLES', 'STAGE_ORDER',
+           'ConfigError', 'StageFailed', 'DataConfig', 'PreprocessConfig', 'SegmentConfig', 'MaskConfig', 'SplitConfig',
+           'TrainConfig', 'XaiConfig', 'StudyConfig', 'ExecutorConfig', 'RunConfig', 'config_sections', 'config_fields',
            'describe_type', 'choices', 'config_from_dict', 'read_yaml', 'load_config', 'config_to_dict',
            'default_config_yaml', 'field_info', 'config_part', 'roi_pooled', 'modes_in_play', 'check_pretrained',
-           'validate', 'read_labels', 'check_inputs', 'pseudonym_key', 'DASK_ADDRESS_ENV', 'pbar', 'pmap',
-           'dask_client', 'close_dask_clients', 'worker_name', 'case_map', 'safe_name', 'RunLayout', 'RunLocked',
-           'RunLock']
+           'validate', 'read_labels', 'check_inputs', 'pseudonym_key', 'QC_Z', 'REPAIR_SCALE_ML', 'DASK_ADDRESS_ENV',
+           'pbar', 'pmap', 'dask_client', 'close_dask_clients', 'worker_name', 'case_map', 'safe_name', 'RunLayout',
+           'RunLocked', 'RunLock']
 
 # %% ../nbs/00_core.ipynb #ff8e0bdb
 from .io import *
@@ -22,12 +22,13 @@ from .config import *
 from .executor import *
 from .layout import *
 _all_ = ['WriteFailed', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj', 'sha256_file', 'checksum',
-         'file_fingerprint', 'tree_fingerprint', 'say', 'outputs_of', 'damaged', 'reusable', 'record', 'save_nifti',
-         'load_nifti', 'spacing_of', 'read_table']   # ct_mask_cls.io
+         'file_fingerprint', 'tree_fingerprint', 'say', 'outputs_of', 'damaged', 'reusable', 'reusable_ok', 'record',
+         'save_nifti', 'load_nifti', 'spacing_of', 'read_table']   # ct_mask_cls.io
 _all_ = ['Mode', 'MODES', 'ROLES', 'STAGE_ORDER', 'ConfigError', 'StageFailed', 'DataConfig', 'PreprocessConfig',
          'SegmentConfig', 'MaskConfig', 'SplitConfig', 'TrainConfig', 'XaiConfig', 'StudyConfig', 'ExecutorConfig',
          'RunConfig', 'config_sections', 'config_fields', 'describe_type', 'choices', 'config_from_dict', 'read_yaml',
          'load_config', 'config_to_dict', 'default_config_yaml', 'field_info', 'config_part', 'roi_pooled',
-         'modes_in_play', 'check_pretrained', 'validate', 'read_labels', 'check_inputs', 'pseudonym_key']   # ct_mask_cls.config
+         'modes_in_play', 'check_pretrained', 'validate', 'read_labels', 'check_inputs', 'pseudonym_key', 'QC_Z',
+         'REPAIR_SCALE_ML']   # ct_mask_cls.config
 _all_ = ['DASK_ADDRESS_ENV', 'pbar', 'pmap', 'dask_client', 'close_dask_clients', 'worker_name', 'case_map']   # ct_mask_cls.executor
 _all_ = ['safe_name', 'RunLayout', 'RunLocked', 'RunLock']   # ct_mask_cls.layout

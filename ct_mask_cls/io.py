@@ -12,8 +12,8 @@ import numpy as np, pandas as pd, nibabel as nib
 
 # %% auto #0
 __all__ = ['WriteFailed', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj', 'sha256_file', 'checksum',
-           'file_fingerprint', 'tree_fingerprint', 'say', 'outputs_of', 'damaged', 'reusable', 'record', 'save_nifti',
-           'load_nifti', 'spacing_of', 'read_table']
+           'file_fingerprint', 'tree_fingerprint', 'say', 'outputs_of', 'damaged', 'reusable', 'record', 'reusable_ok',
+           'save_nifti', 'load_nifti', 'spacing_of', 'read_table']
 
 # %% ../nbs/00a_io.ipynb #537a965b
 def _umask() -> int:
@@ -141,6 +141,12 @@ def record(rec_path:str|Path, key:str, outputs, **extra) -> dict:
     rec = dict(extra, key=key, outputs=outputs_of(outputs, Path(rec_path).parent))
     save_json(rec_path, rec)
     return rec
+
+# %% ../nbs/00a_io.ipynb #c6a6f591
+def reusable_ok(rec_path:str|Path, key:str, force:bool=False, what:str='') -> dict|None:
+    "A unit's record if it finished ok with `key` and intact outputs (`reusable`), else None: a failed unit is always tried again."
+    rec = reusable(rec_path, key, force, what)
+    return rec if rec and rec.get('status', 'ok') == 'ok' else None
 
 # %% ../nbs/00a_io.ipynb #d98e66df
 def save_nifti(arr:np.ndarray, affine:np.ndarray, path:str|Path, dtype=None):

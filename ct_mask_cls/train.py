@@ -365,7 +365,7 @@ def fit(cfg:RunConfig,                      # the run's configuration (`train` s
         if force: (out_dir/'checkpoint.pt').unlink(missing_ok=True)
     if cfg.train.freeze_encoder: return fit_frozen(cfg, manifest, spec, out_dir, cache_dir, progress, seed)
     if cfg.train.nproc > 1 and world == 1:                        # start torchrun; its processes come back here as ranks
-        if launch is None: raise ConfigError("train.nproc > 1 needs torchrun: train through the pipeline (ct_mask_cls.pipeline.fit_model), which starts it")
+        if launch is None: raise ConfigError("train.nproc > 1 needs torchrun: train through the training stage (ct_mask_cls.train_stage.fit_model), which starts it")
         return launch(cfg, manifest, spec, out_dir, cache_dir, progress, seed)
     tc = cfg.train
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 import torch
 from ct_mask_cls.core import load_config, ConfigError, RunLayout
-from ct_mask_cls.pipeline import read_manifest, spec_for, train_mode
+from ct_mask_cls.mask_stage import read_manifest, spec_for
+from ct_mask_cls.train_stage import train_mode
 from ct_mask_cls import train as trn
 from ct_mask_cls.ddp import write_job, torchrun_env
 from conftest import guard_env, masked_cohort

@@ -71,7 +71,7 @@ def test_standin_medicalnet_weights_load(tmp_path):
 def test_frozen_encoder_trains_only_a_head(tmp_path, monkeypatch):
     "freeze_encoder: the stand-in pretrained encoder's weights stay as loaded, embeddings are cached once, the head is fitted, and the run evaluates."
     from ct_mask_cls.train import medicalnet_resnet, fit, evaluate_model, load_trained
-    from ct_mask_cls.pipeline import read_manifest, spec_for
+    from ct_mask_cls.mask_stage import read_manifest, spec_for
     from ct_mask_cls.kit import tiny_setup
     from ct_mask_cls.core import load_config
     monkeypatch.setenv('CT_MASK_CLS_SMOKE_DIR', str(tmp_path/'smoke'))

@@ -14,7 +14,7 @@ FIT = """
 import sys, json, pandas as pd
 from ct_mask_cls.core import load_config
 from ct_mask_cls import train as trn
-from ct_mask_cls.pipeline import read_manifest, spec_for
+from ct_mask_cls.mask_stage import read_manifest, spec_for
 
 cfg = load_config(sys.argv[1]); man, _ = read_manifest(cfg.run_dir); spec = spec_for(cfg, cfg.run_dir, 'zero')
 trn.fit(cfg, man, spec, sys.argv[3], sys.argv[4], progress=False)
@@ -71,7 +71,7 @@ def test_resume_ignores_checkpoint_from_other_settings(masked, tmp_path):
 
 def test_kfold_study(masked):
     "k-fold: every usable patient is tested exactly once per mode; mean ± SD per mode."
-    from ct_mask_cls.pipeline import kfold_study
+    from ct_mask_cls.study_stage import kfold_study
     t, cp, man = masked
     cfg = load_config(cp); cfg.study.folds = 2; cfg.train.epochs = 2
     summary = kfold_study(cfg, cfg.run_dir, progress=False)
