@@ -176,6 +176,7 @@ def file_chunks(files:list, size:int=64) -> list[list]:
     for f in files: by_dir[Path(f).parent].append(f)
     return [fs[i:i+size] for d in sorted(by_dir) for fs in [by_dir[d]] for i in range(0, len(fs), size)]
 
+# %% ../nbs/01_dicom.ipynb #dbf3a84d
 def scan_series(root:str|Path,           # a folder tree of DICOM files, searched at any depth
                 allow_modality:tuple=(), # modalities kept besides CT
                 min_slices:int=8,        # fewer slices: skipped

@@ -61,6 +61,7 @@ def mask_case(cfg:RunConfig,    # the run's configuration
         row.update(mask_path=str(lay.roi(seg_row.case_id)), box_vox=' '.join(map(str, hi - lo)))
     return {k: v for k, v in record(rec_path, key, [lay.roi(seg_row.case_id)] if status == 'ok' else [], **row).items() if k in row}
 
+# %% ../nbs/13c_mask_stage.ipynb #65070587
 def mask_cases(cfg:RunConfig,      # the run's configuration
                lay:RunLayout,      # the run's layout
                segs:pd.DataFrame,  # segments.csv's rows

@@ -32,6 +32,7 @@ def boot_weights(groups,          # patient ids (None: one case per patient)
     idx = _boot_indices(np.arange(n_cases) if groups is None else groups, n, seed)
     return np.stack([np.bincount(i, minlength=n_cases) for i in idx]) if n else np.zeros((0, n_cases), int)
 
+# %% ../nbs/06_metrics.ipynb #d8280b9f
 def auc_rows(y,                   # labels (0/1), one per case
              P,                   # scores: one row per model or epoch (rows × cases), or one vector
              w=None,              # case weights: one row per resample (resamples × cases); None: each case once
@@ -52,6 +53,7 @@ def auc_rows(y,                   # labels (0/1), one per case
 
 def _finite(v): return v[np.isfinite(v)]
 
+# %% ../nbs/06_metrics.ipynb #64544925
 def auc_ci(y,                                # labels (0/1)
            p,                               # predicted probabilities
            groups=None,                     # patient ids: cases of one patient are resampled together
