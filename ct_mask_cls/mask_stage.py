@@ -165,7 +165,11 @@ def assign_splits(df:pd.DataFrame, cfg:RunConfig, labels:pd.DataFrame) -> pd.Dat
     return df
 
 # %% ../nbs/13c_mask_stage.ipynb #b6740ac4
-def stage_mask(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
+def stage_mask(cfg:RunConfig,       # the run's configuration
+               run_dir:str|Path,    # the run folder
+               progress:bool=True,  # show progress bars
+               force:bool=False,    # redo even what is current
+              ) -> pd.DataFrame:    # manifest.csv
     "Repair and check every segmented case's ROI, join labels, split patients, write the masked views; write manifest.csv and manifest.json."
     lay = RunLayout(run_dir)
     segs = read_table(lay.segments_csv)

@@ -55,7 +55,11 @@ def _nifti_native(lay:RunLayout, case_id:str, src:Path, force:bool=False) -> Pat
 CASE_COLUMNS = ['case_id', 'patient_id', 'status', 'reason', 'ct_path', 'native_path', 'shape', 'source', 'fingerprint']
 
 # %% ../nbs/13a_preprocess_stage.ipynb #d1c8e2ce
-def stage_preprocess(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> dict:
+def stage_preprocess(cfg:RunConfig,       # the run's configuration
+                     run_dir:str|Path,    # the run folder
+                     progress:bool=True,  # show progress bars
+                     force:bool=False,    # redo even what is current
+                    ) -> dict:            # series.csv and cases.csv, as tables
     "DICOM or NIfTI inputs -> canonical RAS CT at the target spacing; writes series.csv and cases.csv."
     lay, pc = RunLayout(run_dir), cfg.preprocess
     series_df = pd.DataFrame(columns=dicom.SERIES_COLUMNS)

@@ -61,7 +61,11 @@ def segment_case(cfg:RunConfig,      # the run's configuration
     return dict(row, **{f'{n}_ml': round(float((counts[i] if i < len(counts) else 0)*ml), 1) for n, i in roi.items()}), vols
 
 # %% ../nbs/13b_segment_stage.ipynb #2c46a6c4
-def stage_segment(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
+def stage_segment(cfg:RunConfig,       # the run's configuration
+                  run_dir:str|Path,    # the run folder
+                  progress:bool=True,  # show progress bars
+                  force:bool=False,    # redo even what is current
+                 ) -> pd.DataFrame:    # segments.csv
     "Segment every ok case; writes segments.csv (backend, status, ROI volume per case) and volumes.csv (every structure)."
     lay = RunLayout(run_dir)
     cases = read_table(lay.cases_csv)

@@ -39,7 +39,11 @@ def _radiomics_job(job) -> dict:
     case_id, ct, mask = job
     return dict(case_id=case_id, **radiomics_features(ct, mask))
 
-def baseline_features(cfg:RunConfig, run_dir:str|Path, region:str='roi', progress:bool=True) -> pd.DataFrame:
+def baseline_features(cfg:RunConfig,       # the run's configuration
+                      run_dir:str|Path,    # the run folder
+                      region:str='roi',    # 'roi' (inside each case's ROI) or 'body' (inside its body mask)
+                      progress:bool=True,  # show progress bars
+                     ) -> pd.DataFrame:    # one row of features per usable case
     "Radiomics features of every usable case inside its ROI (`region='roi'`) or body (`'body'`); cached in study/baseline_<region>.csv."
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     ok = man[man.status == 'ok']
@@ -53,7 +57,11 @@ def baseline_features(cfg:RunConfig, run_dir:str|Path, region:str='roi', progres
     return df
 
 # %% ../nbs/13f_study_stage.ipynb #b3edb60b
-def stage_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
+def stage_study(cfg:RunConfig,       # the run's configuration
+                run_dir:str|Path,    # the run folder
+                progress:bool=True,  # show progress bars
+                force:bool=False,    # redo even what is current
+               ) -> pd.DataFrame:    # study.csv
     "Train, evaluate and explain every study mode and seed on the same splits, fit the baseline; write study/study.csv."
     from ct_mask_cls.study import study_table, organ_signals, compared_mode  # lazy: sklearn loads only when this runs
     from ct_mask_cls.baseline import fit_baseline  # lazy: sklearn loads only when this runs
@@ -126,7 +134,11 @@ def compared(run_dir:str|Path, cfg:RunConfig) -> tuple[str, list]:
     return (cfg.mask.mode if cfg.mask.mode != 'none' else next((m for m in study_modes(cfg) if m != 'none'), 'none')), []
 
 # %% ../nbs/13f_study_stage.ipynb #2a5974a9
-def kfold_study(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
+def kfold_study(cfg:RunConfig,       # the run's configuration
+                run_dir:str|Path,    # the run folder
+                progress:bool=True,  # show progress bars
+                force:bool=False,    # redo even what is current
+               ) -> pd.DataFrame:    # mean, SD and folds per mode
     "k-fold cross-validation per mode; writes study/kfold.csv (per fold) and returns mean ± SD per mode."
     from ct_mask_cls import train as trn  # lazy: monai, torch and 1 more load only when this runs
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
@@ -163,7 +175,11 @@ def subsample_training(man:pd.DataFrame, fraction:float, seed:int) -> pd.DataFra
     return out
 
 # %% ../nbs/13f_study_stage.ipynb #0d19b479
-def learning_curves(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
+def learning_curves(cfg:RunConfig,       # the run's configuration
+                    run_dir:str|Path,    # the run folder
+                    progress:bool=True,  # show progress bars
+                    force:bool=False,    # redo even what is current
+                   ) -> pd.DataFrame:    # learning_curves.csv
     "Test AUC of every mode trained on each fraction of the training patients (and on all), with ΔAUC against none on all."
     from ct_mask_cls import train as trn  # lazy: monai, torch and 1 more load only when this runs
     from ct_mask_cls.metrics import auc_ci, paired_delta_auc  # lazy: sklearn loads only when this runs

@@ -42,7 +42,11 @@ def train_mode(cfg:RunConfig,      # the run's configuration
     fit_model(cfg, man, spec, d, lay.cache, progress, seed=cfg.train.seed + seed_index, force=force)
     return trn.evaluate_model(cfg, man, spec, d, lay.cache, force=force)
 
-def stage_train(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> dict:
+def stage_train(cfg:RunConfig,       # the run's configuration
+                run_dir:str|Path,    # the run folder
+                progress:bool=True,  # show progress bars
+                force:bool=False,    # redo even what is current
+               ) -> dict:            # the configured mode's test metrics
     "Train and evaluate the configured mask mode; write train/<mode>/ and train/metrics.json."
     m = train_mode(cfg, run_dir, cfg.mask.mode, 0, progress, force)
     save_json(RunLayout(run_dir).metrics_json, m)

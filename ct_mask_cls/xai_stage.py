@@ -16,14 +16,23 @@ from .segment_stage import files_by_id
 __all__ = ['native_maps', 'explain_mode', 'read_xai', 'stage_xai']
 
 # %% ../nbs/13e_xai_stage.ipynb #fb326665
-def native_maps(lay:RunLayout, out:Path, df:pd.DataFrame, progress:bool=True) -> list:
+def native_maps(lay:RunLayout,       # the run's layout
+                out:Path,            # the mode's xai folder
+                df:pd.DataFrame,     # the explanation table (one row per case and method)
+                progress:bool=True,  # show progress bars
+               ) -> list:            # the maps' paths, relative to `out`
     "Every map in `df` also on its CT's native grid (xai/<mode>/<method>_native/); their paths relative to `out`."
     from ct_mask_cls.xai import to_native_grid  # lazy: monai, pytorch_grad_cam and 3 more load only when this runs
     native = read_table(lay.cases_csv).set_index('case_id').native_path
     return [str(to_native_grid(out/r.nifti, native[r.case_id], out/f'{r.method}_native'/Path(r.nifti).name).relative_to(out))
             for r in pbar(df.itertuples(), total=len(df), desc='maps on the native grid', disable=not progress)]
 
-def explain_mode(cfg:RunConfig, run_dir:str|Path, mode:str, progress:bool=True, force:bool=False) -> pd.DataFrame:
+def explain_mode(cfg:RunConfig,       # the run's configuration
+                 run_dir:str|Path,    # the run folder
+                 mode:str,            # the mask mode
+                 progress:bool=True,  # show progress bars
+                 force:bool=False,    # redo even what is current
+                ) -> pd.DataFrame:    # its cases.csv
     "Explanations of the test cases of `mode`'s first-seed model; writes xai/<mode>/ (maps, cases.csv, summary.csv, agreement.csv); reused while the model, its predictions, the cases, their truth and the xai settings are unchanged."
     from ct_mask_cls import xai  # lazy: monai, pytorch_grad_cam and 3 more load only when this runs
     from ct_mask_cls.data import CODE_VERSION  # lazy: monai, torch load only when this runs
@@ -50,6 +59,10 @@ def read_xai(run_dir:str|Path, mode:str) -> tuple[pd.DataFrame, pd.DataFrame]:
     d = RunLayout(run_dir).xai_dir(mode)
     return read_table(d/'cases.csv'), pd.read_csv(d/'summary.csv')
 
-def stage_xai(cfg:RunConfig, run_dir:str|Path, progress:bool=True, force:bool=False) -> pd.DataFrame:
+def stage_xai(cfg:RunConfig,       # the run's configuration
+              run_dir:str|Path,    # the run folder
+              progress:bool=True,  # show progress bars
+              force:bool=False,    # redo even what is current
+             ) -> pd.DataFrame:    # the configured mode's cases.csv
     "Grad-CAM on test cases for the configured mode."
     return explain_mode(cfg, run_dir, cfg.mask.mode, progress, force)
