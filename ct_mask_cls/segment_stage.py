@@ -86,6 +86,7 @@ def stage_segment(cfg:RunConfig,       # the run's configuration
     with atomic_path(lay.volumes_csv) as t: vol.to_csv(t, index=False)
     return df
 
+# %% ../nbs/13b_segment_stage.ipynb #4d877f71
 def write_dicom_segs(cfg:RunConfig, lay:RunLayout, segs:pd.DataFrame) -> list:
     "Each segmented case's mask as DICOM-SEG referring to its source CT series (segment/dicom_seg/<case>.dcm); a path or the reason there is none, per case."
     if not cfg.data.dicom_dir or cfg.preprocess.pseudonymise:

@@ -27,6 +27,7 @@ def native_maps(lay:RunLayout,       # the run's layout
     return [str(to_native_grid(out/r.nifti, native[r.case_id], out/f'{r.method}_native'/Path(r.nifti).name).relative_to(out))
             for r in pbar(df.itertuples(), total=len(df), desc='maps on the native grid', disable=not progress)]
 
+# %% ../nbs/13e_xai_stage.ipynb #a26d099c
 def explain_mode(cfg:RunConfig,       # the run's configuration
                  run_dir:str|Path,    # the run folder
                  mode:str,            # the mask mode
@@ -54,6 +55,7 @@ def explain_mode(cfg:RunConfig,       # the run's configuration
     record(out/'xai.json', key, [p for p in out.rglob('*') if p.is_file() and p.name != 'xai.json'])
     return read_table(out/'cases.csv')                   # what a reuse returns, so a rerun and a first run give the same table
 
+# %% ../nbs/13e_xai_stage.ipynb #fde52426
 def read_xai(run_dir:str|Path, mode:str) -> tuple[pd.DataFrame, pd.DataFrame]:
     "A mode's explanation table (one row per case and method) and its summary."
     d = RunLayout(run_dir).xai_dir(mode)
