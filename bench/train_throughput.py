@@ -33,14 +33,15 @@ def load_epoch(ds) -> float:
 def main():
     cfg, run = prepare(Path(sys.argv[1] if len(sys.argv) > 1 else 'outputs/demo'))
     man = pd.read_csv(run/'mask'/'manifest.csv', dtype={'case_id': str, 'patient_id': str})
-    tr = records(man, 'train'); size = cfg.train.input_size
-    print(f"run {run}: {len(tr)} training cases, input {size}, model {cfg.train.model}, mode {cfg.mask.mode}")
+    from ct_mask_cls.mask_stage import spec_for
+    tr = records(man, 'train'); spec = spec_for(cfg, run, cfg.mask.mode)
+    print(f"run {run}: {len(tr)} training cases, input {spec.size}, model {cfg.train.model}, mode {cfg.mask.mode}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         print("\n1) one epoch of training data, no model")
         for aug in (False, True):
-            uncached = make_dataset(tr, cfg.mask, size, None, augment=aug)
-            cached = make_dataset(tr, cfg.mask, size, tmp/'cache', augment=aug)
+            uncached = make_dataset(tr, spec, None, augment=aug)
+            cached = make_dataset(tr, spec, tmp/'cache', augment=aug)
             t_fill = load_epoch(cached)                               # the first pass writes the cache
             t_u = min(load_epoch(uncached) for _ in range(2)); t_c = min(load_epoch(cached) for _ in range(3))
             what = "load + mask + window + resize, then augment (augmentation runs after the cache)" if aug else "load + mask + window + resize (the cached part)"
@@ -48,7 +49,7 @@ def main():
         cfg.train.epochs, cfg.train.patience, cfg.train.resume = 4, 100, False
         res = {}
         for name, cache in (('uncached', None), ('cached', tmp/'cache2')):
-            trn.fit(cfg, man, cfg.mask.mode, tmp/name, cache, progress=False)
+            trn.fit(cfg, man, spec, tmp/name, cache, progress=False)
             h = pd.read_csv(tmp/name/'history.csv').iloc[1:]          # epoch 1 fills the cache; steady state after
             res[name] = (h.seconds.median(), h.data_wait_frac.median())
         print(f"\n2) training epochs ({cfg.train.epochs}, median of epochs 2-{cfg.train.epochs}; workers={cfg.train.workers})")
