@@ -86,8 +86,10 @@ class SegmentConfig:
     dicom_seg: bool = _f(False, "also write each case's mask as DICOM-SEG (segment/dicom_seg/) referring to its CT series, for PACS viewers (DICOM input, not pseudonymised)")
 
 # %% ../nbs/00b_config.ipynb #a73e415c
-QC_Z = 3.5             # a robust z-score beyond this flags a case's organ volume, or what its repair added (mask.qc_flags)
-REPAIR_SCALE_ML = 1.0  # the repair's z-score uses a spread of at least this: a few ml more than the cohort is no outlier
+# a robust z-score beyond QC_Z flags a case's organ volume, or what its repair added (mask.qc_flags); the repair's
+# z-score uses a spread of at least REPAIR_SCALE_ML: a few ml more than the cohort is no outlier
+QC_Z = 3.5
+REPAIR_SCALE_ML = 1.0
 
 @dataclass
 class MaskConfig:

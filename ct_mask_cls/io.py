@@ -144,7 +144,7 @@ def record(rec_path:str|Path, key:str, outputs, **extra) -> dict:
 
 # %% ../nbs/00a_io.ipynb #c6a6f591
 def reusable_ok(rec_path:str|Path, key:str, force:bool=False, what:str='') -> dict|None:
-    "A unit's record if it finished ok with `key` and intact outputs (`reusable`), else None: a failed unit is always tried again."
+    "A unit's record if it finished ok with `key` and intact outputs (`reusable`), else None: a failed unit is retried."
     rec = reusable(rec_path, key, force, what)
     return rec if rec and rec.get('status', 'ok') == 'ok' else None
 

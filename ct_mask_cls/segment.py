@@ -341,8 +341,9 @@ def write_dicom_seg(labels:np.ndarray, affine:np.ndarray, series_dir:str|Path, o
     dss = [d for d in dss if 'Rows' in d and (not series_uid or str(d.SeriesInstanceUID) == series_uid)]
     if not dss: raise ConfigError(f"no CT images in {series_dir} to refer a DICOM-SEG to")
     for d in dss:
-        d.SOPClassUID = d.SOPClassUID or pydicom.uid.CTImageStorage   # anonymisers sometimes blank it; highdicom needs it
-        for k in ('AccessionNumber', 'StudyID', 'ReferringPhysicianName'):   # type 2 (present, may be empty): exporters often drop them, highdicom copies them
+        d.SOPClassUID = d.SOPClassUID or pydicom.uid.CTImageStorage   # anonymisers may blank it; highdicom needs it
+        # type 2 (present, may be empty): exporters often drop them, and highdicom copies them
+        for k in ('AccessionNumber', 'StudyID', 'ReferringPhysicianName'):
             if k not in d: setattr(d, k, '')
     names = total_classes()
     present = [int(i) for i in np.unique(labels) if i]
