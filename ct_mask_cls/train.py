@@ -20,6 +20,8 @@ from monai.networks.nets import resnet
 from .data import CODE_VERSION
 import torch.distributed as dist, yaml
 from monai.data import ThreadDataLoader
+from monai.data.thread_buffer import buffer_iterator
+from torch.utils.data import DataLoader
 from torch.utils.data import DistributedSampler
 from sklearn.linear_model import LogisticRegressionCV, LogisticRegression
 from sklearn.preprocessing import StandardScaler
@@ -27,8 +29,9 @@ from sklearn.preprocessing import StandardScaler
 # %% auto #0
 __all__ = ['topk_pool', 'Classifier', 'small3d', 'medicalnet_resnet', 'load_medicalnet', 'pretrained_file', 'Slab2p5D',
            'build_model', 'model_for', 'target_layer', 'check_model', 'seed_everything', 'predict', 'train_device',
-           'fit_key', 'load_checkpoint', 'save_checkpoint', 'train_epoch', 'val_pass', 'dist_world', 'end_epoch',
-           'write_history', 'fit', 'finish_fit', 'fit_frozen', 'load_trained', 'evaluate_model']
+           'fit_key', 'load_checkpoint', 'save_checkpoint', 'train_epoch', 'val_pass', 'dist_world',
+           'SafeThreadDataLoader', 'end_epoch', 'write_history', 'fit', 'finish_fit', 'fit_frozen', 'load_trained',
+           'evaluate_model']
 
 # %% ../nbs/07_train.ipynb #3c800e5f
 def topk_pool(f:torch.Tensor, roi:torch.Tensor|None=None, top:float=0.01) -> torch.Tensor:
@@ -281,14 +284,28 @@ def dist_world() -> tuple[int, int]:
     "(rank, number of processes) of this training process: (0, 1) outside a `torchrun` process group."
     return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
 
+class _Raised:
+    "An exception raised while a batch was made, carried out of the loader's thread."
+    def __init__(self, e:BaseException): self.e = e
+
+class SafeThreadDataLoader(ThreadDataLoader):
+    "MONAI's `ThreadDataLoader`, except that an error making a batch is raised in the training loop (MONAI's thread dies with it, and the epoch just ends early)."
+    def __iter__(self):
+        def batches():
+            try: yield from DataLoader.__iter__(self)
+            except Exception as e: yield _Raised(e)
+        for b in buffer_iterator(batches(), self.buffer_size, self.buffer_timeout, self.repeats):
+            if isinstance(b, _Raised): raise b.e
+            yield b
+
 def _loader(ds, cfg, seed, rank:int=0, world:int=1):
     "Shuffled, prefetching batches; under DDP this process's share (`batch_size/world` of each batch, DistributedSampler); a last batch of one is dropped (batch norm needs two)."
     bs = cfg.train.batch_size // world
     if world == 1:
-        return ThreadDataLoader(ds, batch_size=bs, shuffle=True, num_workers=cfg.train.workers, buffer_size=2,
+        return SafeThreadDataLoader(ds, batch_size=bs, shuffle=True, num_workers=cfg.train.workers, buffer_size=2,
                                 generator=torch.Generator().manual_seed(seed), drop_last=len(ds) % bs == 1)
     sampler = DistributedSampler(ds, world, rank, shuffle=True, seed=seed)     # every process the same length (padded), so all take the same steps
-    return ThreadDataLoader(ds, batch_size=bs, sampler=sampler, num_workers=cfg.train.workers, buffer_size=2, drop_last=len(sampler) % bs == 1)
+    return SafeThreadDataLoader(ds, batch_size=bs, sampler=sampler, num_workers=cfg.train.workers, buffer_size=2, drop_last=len(sampler) % bs == 1)
 
 def _mean_over_processes(v:float, world:int) -> float:
     "The mean of `v` over all DDP processes."
