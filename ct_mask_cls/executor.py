@@ -6,7 +6,7 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/executor.html.md"""
 
 # %% ../nbs/00c_executor.ipynb #0c0e0003
 from __future__ import annotations
-import os
+import os, importlib
 from .config import ConfigError, ExecutorConfig
 from .io import hash_obj
 from tqdm import tqdm as _std
@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor, ProcessPoolExecutor
 import multiprocessing as mp, logging
 
 # %% auto #0
-__all__ = ['DASK_ADDRESS_ENV', 'pbar', 'pmap', 'dask_client', 'close_dask_clients', 'worker_name', 'case_map']
+__all__ = ['DASK_ADDRESS_ENV', 'pbar', 'pmap', 'dask_client', 'close_dask_clients', 'worker_name', 'case_map', 'spawn_pool',
+           'run_named']
 
 # %% ../nbs/00c_executor.ipynb #c93b6fed
 from .io import _parent_stderr
@@ -123,3 +124,27 @@ def case_map(fn,                            # the work for one case
         if cluster is not None:                      # a cluster made for this call; a client of a running scheduler stays for the next stage
             client.close()
             cluster.close()
+
+# %% ../nbs/00c_executor.ipynb #d3372c71
+def _init_worker(slot, threads:int, progress_pid:str):
+    "Set up a spawned worker: `threads` torch threads, its own terminal line for its progress bars, the stage run's terminal."
+    import torch  # lazy: torch loads only when this runs
+    torch.set_num_threads(threads)
+    with slot.get_lock():
+        slot.value += 1
+        os.environ['TQDM_POSITION'] = str(slot.value)          # tqdm takes its defaults from TQDM_* variables
+    if progress_pid: os.environ['CT_MASK_CLS_PROGRESS_PID'] = progress_pid
+
+def spawn_pool(workers:int, # processes
+               threads:int, # torch threads in each
+              ) -> ProcessPoolExecutor:
+    "A pool of `workers` fresh processes (spawned: torch's thread pools do not survive a fork), each with `threads` torch threads and its own terminal line."
+    ctx = mp.get_context('spawn')
+    pid = str(os.environ.get('CT_MASK_CLS_PROGRESS_PID') or os.getppid()) if _parent_stderr() else ''
+    return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(ctx.Value('i', 0), threads, pid))
+
+def run_named(name:str, *args, **kw):
+    "Call the function `name` ('module:function') with the arguments: how a spawned worker runs library code (a notebook's own definitions cannot be imported there)."
+    mod, fn = name.split(':')
+    return getattr(importlib.import_module(mod), fn)(*args, **kw)
+

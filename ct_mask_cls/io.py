@@ -103,10 +103,11 @@ def tree_fingerprint(folder:str|Path) -> str:
 _PARENT_ERR = []
 
 def _parent_stderr():
-    "The parent process's stderr, opened for appending, when a stage run asked for it (Linux), else None."
+    "The stderr of the process that started the stage run (its parent, or `CT_MASK_CLS_PROGRESS_PID`), opened for appending, when the run asked for it (Linux), else None."
     if os.environ.get('CT_MASK_CLS_PROGRESS') != 'parent': return None
     if not _PARENT_ERR:
-        try: _PARENT_ERR.append(open(f'/proc/{os.getppid()}/fd/2', 'a'))
+        pid = os.environ.get('CT_MASK_CLS_PROGRESS_PID') or os.getppid()   # a worker the stage started names the stage's parent
+        try: _PARENT_ERR.append(open(f'/proc/{pid}/fd/2', 'a'))
         except OSError: _PARENT_ERR.append(None)
     return _PARENT_ERR[0]
 

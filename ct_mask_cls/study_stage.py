@@ -6,18 +6,22 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/study_stage.html.md"""
 
 # %% ../nbs/13f_study_stage.ipynb #4bacb597
 from __future__ import annotations
-import json
+import json, os
+from concurrent.futures import as_completed
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import *
+from .io import _parent_stderr
+from .executor import spawn_pool, run_named
 from . import dicom, segment as seg, splits
 from .mask_stage import read_manifest, spec_for
 from .train_stage import fit_model, train_mode
 from .xai_stage import explain_mode
 
 # %% auto #0
-__all__ = ['study_modes', 'body_mask_file', 'baseline_features', 'stage_study', 'subgroup_aucs', 'validation_auc', 'compared',
-           'kfold_study', 'read_study', 'subsample_training', 'learning_curves', 'claims']
+__all__ = ['study_modes', 'body_mask_file', 'baseline_features', 'study_workers', 'study_mode', 'run_modes', 'stage_study',
+           'subgroup_aucs', 'validation_auc', 'compared', 'kfold_study', 'read_study', 'subsample_training',
+           'learning_curves', 'claims']
 
 # %% ../nbs/13f_study_stage.ipynb #e925b249
 def study_modes(cfg:RunConfig) -> list:
@@ -56,6 +60,53 @@ def baseline_features(cfg:RunConfig,       # the run's configuration
     record(cache.with_suffix('.json'), fp, [cache])
     return df
 
+# %% ../nbs/13f_study_stage.ipynb #df80f430
+def study_workers(cfg:RunConfig, n:int) -> tuple[int, int]:
+    "(processes, torch threads each) for `n` modes: `study.workers` (0: one per core), at most `n`; (1, 0), one after another here, on a GPU or under torchrun."
+    from ct_mask_cls.train import train_device  # lazy: monai, torch and 1 more load only when this runs
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+    w = min(cfg.study.workers or cores, n)
+    if w <= 1 or cfg.train.nproc > 1 or train_device(cfg.train.device) != 'cpu': return 1, 0
+    return w, max(1, cores // w)
+
+def study_mode(cfg:RunConfig,       # the run's configuration
+               run_dir:str|Path,    # the run folder
+               mode:str,            # the mask mode
+               progress:bool=True,  # show progress bars
+               force:bool=False,    # redo even what is current
+              ) -> tuple[list, float]: # (its test predictions per seed, its mean Grad-CAM mass in the ROI)
+    "One mode of the study: every seed trained (or reused, by the reuse rule: a changed setting retrains them all) and evaluated, then explained."
+    preds = []
+    for k in range(cfg.study.seeds):
+        train_mode(cfg, run_dir, mode, k, progress, force)
+        preds.append(read_table(RunLayout(run_dir).model_dir(mode, k)/'predictions.csv').query("split == 'test'"))
+    x = explain_mode(cfg, run_dir, mode, progress, force)
+    x = x[x.method == cfg.xai.methods[0]] if len(x) else x
+    return preds, float(x.mass_in_roi.mean()) if len(x) else float('nan')
+
+
+# %% ../nbs/13f_study_stage.ipynb #4d7cb06a
+def run_modes(cfg:RunConfig,       # the run's configuration
+              run_dir:str|Path,    # the run folder
+              modes:list,          # the mask modes
+              progress:bool=True,  # show progress bars
+              force:bool=False,    # redo even what is current
+             ) -> dict:            # {mode: `study_mode`'s result}, in the order of `modes`
+    "`study_mode` for every mode: in `study_workers` processes at once (the largest input first), or one after another here."
+    w, threads = study_workers(cfg, len(modes))
+    if w == 1: return {m: study_mode(cfg, run_dir, m, progress, force) for m in pbar(modes, desc='study', disable=not progress)}
+    size = {m: int(np.prod(spec_for(cfg, run_dir, m).size)) for m in modes}
+    out, bars = {}, progress and _parent_stderr() is not None    # the workers' bars only on a stage run's terminal (in a notebook they would garble)
+    with spawn_pool(w, threads) as ex:
+        futs = {ex.submit(run_named, 'ct_mask_cls.study_stage:study_mode', cfg, run_dir, m, bars, force): m for m in sorted(modes, key=lambda m: -size[m])}
+        try:
+            for f in pbar(as_completed(futs), total=len(futs), desc=f'study ({w} at once)', disable=not progress): out[futs[f]] = f.result()
+        except BaseException:
+            for f in futs: f.cancel()
+            raise
+    return {m: out[m] for m in modes}
+
+
 # %% ../nbs/13f_study_stage.ipynb #b3edb60b
 def stage_study(cfg:RunConfig,       # the run's configuration
                 run_dir:str|Path,    # the run folder
@@ -66,15 +117,8 @@ def stage_study(cfg:RunConfig,       # the run's configuration
     from ct_mask_cls.study import study_table, organ_signals, compared_mode  # lazy: sklearn loads only when this runs
     from ct_mask_cls.baseline import fit_baseline  # lazy: sklearn loads only when this runs
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
-    preds, att, base = {}, {}, {}
-    for mode in pbar(study_modes(cfg), desc='study', disable=not progress):
-        preds[mode] = []
-        for k in range(cfg.study.seeds):                      # every mode and seed through the reuse rule: a changed setting retrains them all
-            train_mode(cfg, run_dir, mode, k, progress, force)
-            preds[mode].append(read_table(lay.model_dir(mode, k)/'predictions.csv').query("split == 'test'"))
-        x = explain_mode(cfg, run_dir, mode, progress, force)
-        x = x[x.method == cfg.xai.methods[0]] if len(x) else x
-        att[mode] = float(x.mass_in_roi.mean()) if len(x) else float('nan')
+    done, base = run_modes(cfg, run_dir, study_modes(cfg), progress, force), {}
+    preds, att = {m: p for m, (p, _) in done.items()}, {m: a for m, (_, a) in done.items()}
     if cfg.study.baseline:
         for region in dict.fromkeys('body' if m == 'none' else 'roi' for m in preds):
             m, p = fit_baseline(baseline_features(cfg, run_dir, region, progress), man, cfg.train.n_bootstrap, cfg.train.seed)
