@@ -4,18 +4,19 @@ Generates 150 patients (50 in test, seed 0) unless they exist, runs every stage 
 the CNN's test AUC with its 95% CI, the radiomics baseline's, and ΔAUC against `none`; then the acceptance checks and the wall time.
 By default the cohort is what users meet: lesions anywhere in the liver, masks as a segmenter makes them (`--masks truth` for the true
 ones). `--issue9` is the cohort the study was first tuned on (deep lesions, true masks), whose checks must still pass.
-Usage: python bench/realistic_study.py [OUT_DIR] [--cases N] [--masks segmenter|truth] [--issue9]
+Usage: python bench/realistic_study.py [OUT_DIR] [--cases N] [--masks segmenter|truth] [--issue9] [--set SECTION.KEY=VALUE ...]
 """
 import argparse
 import json
 import time
 from pathlib import Path
-import pandas as pd
+import pandas as pd, yaml
 
 t_start = time.time()
 ap = argparse.ArgumentParser(); ap.add_argument('out', nargs='?', default='outputs/bench_realistic'); ap.add_argument('--cases', type=int, default=150)
 ap.add_argument('--seed', type=int, default=0); ap.add_argument('--force', action='store_true')
 ap.add_argument('--masks', default='segmenter', choices=['segmenter', 'truth']); ap.add_argument('--issue9', action='store_true')
+ap.add_argument('--set', action='append', default=[], metavar='SECTION.KEY=VALUE', help='a config setting (YAML value), e.g. study.workers=1')
 a = ap.parse_args()
 from ct_mask_cls.core import config_from_dict, RunLayout
 from ct_mask_cls.synth import make_realistic_cohort, demo_config, truth_masks_params, RealisticParams
@@ -25,7 +26,11 @@ out = Path(a.out).resolve(); data = out/'data'/f"realistic-liver-n{a.cases}-s{a.
 if not (data/'cohort.json').exists():
     t0 = time.time(); make_realistic_cohort(data, n=a.cases, seed=a.seed, params=truth_masks_params() if a.issue9 else RealisticParams()); print(f"cohort written in {time.time()-t0:.0f} s")
 masks = 'truth' if a.issue9 else a.masks
-cfg = config_from_dict(demo_config(data, out, f"study-{'issue9' if a.issue9 else masks}", kind='realistic', masks=masks))
+d = demo_config(data, out, f"study-{'issue9' if a.issue9 else masks}", kind='realistic', masks=masks)
+for kv in a.set:
+    k, v = kv.split('=', 1); sec, key = k.split('.', 1)
+    d.setdefault(sec, {})[key] = yaml.safe_load(v)
+cfg = config_from_dict(d)
 t0 = time.time(); recs = run_pipeline(cfg, force=a.force, echo=print)
 t_run = time.time() - t0
 lay = RunLayout(cfg.run_dir)

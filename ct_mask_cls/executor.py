@@ -128,6 +128,7 @@ def case_map(fn,                            # the work for one case
 # %% ../nbs/00c_executor.ipynb #d3372c71
 def _init_worker(slot, threads:int, progress_pid:str):
     "Set up a spawned worker: `threads` torch threads, its own terminal line for its progress bars, the stage run's terminal."
+    for v in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ[v] = str(threads)   # before torch loads: also the threads it starts itself
     import torch  # lazy: torch loads only when this runs
     torch.set_num_threads(threads)
     with slot.get_lock():

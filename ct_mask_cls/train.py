@@ -289,9 +289,11 @@ class _Raised:
     def __init__(self, e:BaseException): self.e = e
 
 class SafeThreadDataLoader(ThreadDataLoader):
-    "MONAI's `ThreadDataLoader`, except that an error making a batch is raised in the training loop (MONAI's thread dies with it, and the epoch just ends early)."
+    "MONAI's `ThreadDataLoader`, except that an error making a batch is raised in the training loop (MONAI's thread dies with it, and the epoch just ends early), and its thread uses as many torch threads as the one that iterates it."
     def __iter__(self):
+        n = torch.get_num_threads()
         def batches():
+            torch.set_num_threads(n)                  # a new thread would use every core (OpenMP's default), whatever this process was given
             try: yield from DataLoader.__iter__(self)
             except Exception as e: yield _Raised(e)
         for b in buffer_iterator(batches(), self.buffer_size, self.buffer_timeout, self.repeats):
