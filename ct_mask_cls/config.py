@@ -15,9 +15,9 @@ from .io import *
 import io
 
 # %% auto #0
-__all__ = ['Mode', 'MODES', 'QC_Z', 'REPAIR_SCALE_ML', 'ROLES', 'STAGE_ORDER', 'ConfigError', 'StageFailed', 'DataConfig',
-           'PreprocessConfig', 'SegmentConfig', 'MaskConfig', 'SplitConfig', 'TrainConfig', 'XaiConfig', 'StudyConfig',
-           'ExecutorConfig', 'RunConfig', 'config_sections', 'config_fields', 'describe_type', 'choices',
+__all__ = ['Mode', 'MODES', 'QC_Z', 'REPAIR_SCALE_ML', 'QC_FLAGS', 'QCFlag', 'ROLES', 'STAGE_ORDER', 'ConfigError', 'StageFailed',
+           'DataConfig', 'PreprocessConfig', 'SegmentConfig', 'MaskConfig', 'SplitConfig', 'TrainConfig', 'XaiConfig',
+           'StudyConfig', 'ExecutorConfig', 'RunConfig', 'config_sections', 'config_fields', 'describe_type', 'choices',
            'config_from_dict', 'read_yaml', 'load_config', 'config_to_dict', 'default_config_yaml', 'field_info',
            'config_part', 'roi_pooled', 'modes_in_play', 'check_pretrained', 'validate', 'read_labels', 'check_inputs',
            'pseudonym_key']
@@ -90,6 +90,12 @@ class SegmentConfig:
 # z-score uses a spread of at least REPAIR_SCALE_ML: a few ml more than the cohort is no outlier
 QC_Z = 3.5
 REPAIR_SCALE_ML = 1.0
+QC_FLAGS = dict(                       # each flag mask.qc_flags raises, and what it means: the config's choices and the reports' text
+    edge="the organ reaches the edge of the scan's field of view: it is cut off there, its volume is underestimated and part of it is never seen",
+    volume=f"the organ's volume is far from the cohort's (robust z-score beyond ±{QC_Z:g}): an unusual organ, or a segmentation that failed",
+    fragmented="the mask had more pieces than the ROI has structures: the stray ones were dropped",
+    repaired=f"the repair added far more than for the cohort's other cases (robust z-score above {QC_Z:g}, at least {QC_Z*REPAIR_SCALE_ML:g} ml above their median): often a finding the segmenter left out, or slices it missed")
+QCFlag = Literal[tuple(QC_FLAGS)]
 
 @dataclass
 class MaskConfig:
@@ -108,7 +114,8 @@ class MaskConfig:
     grow_mm: float = _f(6.0, "repair: grow the ROI by up to this many mm into tissue that is not fat and belongs to no other structure: a mask a voxel or two too tight is whole again", check=_ge(0), role='input')
     peel_mm: float = _f(9.0, "repair: peel up to this many mm of fat and partial-volume fat (darker than repair_min_hu) off the ROI's surface, layer by layer: a mask a voxel or two too loose no longer wraps the organ in a dark shell that looks like a finding", check=_ge(0), role='input')
     repair_min_hu: float = _f(-20.0, "repair: voxels darker than this (fat, air, partial-volume fat) are never added to the ROI, and are peeled off its surface", role='input')
-    qc_exclude: tuple[Literal['edge', 'volume', 'fragmented', 'repaired'], ...] = _f((), f"exclude cases with these QC flags (edge: the organ is cut by the scan's field of view; volume: robust z-score of its volume beyond ±{QC_Z:g}; fragmented: more pieces than structures; repaired: the repair added far more than for the cohort's other cases); by default flagged cases are kept and listed")
+    qc_exclude: tuple[QCFlag, ...] = _f((), "exclude cases with these QC flags (" + '; '.join(f'{k}: {v}' for k, v in QC_FLAGS.items())
+                                          + "); by default flagged cases are kept and listed")
     fov_mm: Union[Literal['auto', 'resize'], tuple[float, float, float]] = _f('auto', "network field of view in mm around the ROI box (crop, pool, zero), at preprocess.spacing, never stretched; auto = the cohort's largest box plus margin (95th percentile); resize = stretch the box to train.input_size", check=_FOV, role='input')
     scan_fov_mm: Union[Literal['auto', 'resize'], tuple[float, float, float]] = _f('auto', "field of view in mm of the whole scan (none, channel), centred on the scan; auto = the cohort's 95th percentile; resize = stretch to train.input_size", check=_FOV, role='input')
     min_roi_ml: float = _f(5.0, "cases whose ROI is smaller than this (ml) are excluded", check=_ge(0))

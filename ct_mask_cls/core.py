@@ -12,9 +12,9 @@ __all__ = ['WriteFailed', 'atomic_path', 'atomic_write_text', 'save_json', 'hash
            'TrainConfig', 'XaiConfig', 'StudyConfig', 'ExecutorConfig', 'RunConfig', 'config_sections', 'config_fields',
            'describe_type', 'choices', 'config_from_dict', 'read_yaml', 'load_config', 'config_to_dict',
            'default_config_yaml', 'field_info', 'config_part', 'roi_pooled', 'modes_in_play', 'check_pretrained',
-           'validate', 'read_labels', 'check_inputs', 'pseudonym_key', 'QC_Z', 'REPAIR_SCALE_ML', 'DASK_ADDRESS_ENV',
-           'pbar', 'pmap', 'dask_client', 'close_dask_clients', 'worker_name', 'case_map', 'safe_name', 'RunLayout',
-           'RunLocked', 'RunLock']
+           'validate', 'read_labels', 'check_inputs', 'pseudonym_key', 'QC_Z', 'REPAIR_SCALE_ML', 'QC_FLAGS', 'QCFlag',
+           'DASK_ADDRESS_ENV', 'pbar', 'pmap', 'dask_client', 'close_dask_clients', 'worker_name', 'case_map',
+           'spawn_pool', 'run_named', 'safe_name', 'RunLayout', 'RunLocked', 'RunLock']
 
 # %% ../nbs/00_core.ipynb #ff8e0bdb
 from .io import *
@@ -29,6 +29,7 @@ _all_ = ['Mode', 'MODES', 'ROLES', 'STAGE_ORDER', 'ConfigError', 'StageFailed', 
          'RunConfig', 'config_sections', 'config_fields', 'describe_type', 'choices', 'config_from_dict', 'read_yaml',
          'load_config', 'config_to_dict', 'default_config_yaml', 'field_info', 'config_part', 'roi_pooled',
          'modes_in_play', 'check_pretrained', 'validate', 'read_labels', 'check_inputs', 'pseudonym_key', 'QC_Z',
-         'REPAIR_SCALE_ML']   # ct_mask_cls.config
-_all_ = ['DASK_ADDRESS_ENV', 'pbar', 'pmap', 'dask_client', 'close_dask_clients', 'worker_name', 'case_map']   # ct_mask_cls.executor
+         'REPAIR_SCALE_ML', 'QC_FLAGS', 'QCFlag']   # ct_mask_cls.config
+_all_ = ['DASK_ADDRESS_ENV', 'pbar', 'pmap', 'dask_client', 'close_dask_clients', 'worker_name', 'case_map',
+         'spawn_pool', 'run_named']   # ct_mask_cls.executor
 _all_ = ['safe_name', 'RunLayout', 'RunLocked', 'RunLock']   # ct_mask_cls.layout

@@ -12,10 +12,9 @@ from scipy import ndimage as ndi
 from .core import *
 
 # %% auto #0
-__all__ = ['REPAIR_VERSION', 'WINDOW_PRESETS', 'QC_FLAGS', 'roi_from_labels', 'dilate_mm', 'roi_ml', 'ball', 'components',
-           'fill_holes', 'repair_record', 'repair_roi', 'margin_vox', 'fill_value', 'organ_window_preset',
-           'resolve_windows', 'roi_box', 'fov_start', 'fov_window', 'auto_fov', 'roi_status', 'edge_sides', 'robust_z',
-           'qc_flags']
+__all__ = ['REPAIR_VERSION', 'WINDOW_PRESETS', 'roi_from_labels', 'dilate_mm', 'roi_ml', 'ball', 'components', 'fill_holes',
+           'repair_record', 'repair_roi', 'margin_vox', 'fill_value', 'organ_window_preset', 'resolve_windows',
+           'roi_box', 'fov_start', 'fov_window', 'auto_fov', 'roi_status', 'edge_sides', 'robust_z', 'qc_flags']
 
 # %% ../nbs/03_mask.ipynb #0a7d5ef9
 def roi_from_labels(seg:np.ndarray, ids) -> np.ndarray:
@@ -166,12 +165,6 @@ def auto_fov(extents_vox, q:float=95, multiple:int=8) -> tuple:
     return tuple(int(np.ceil(x/multiple)*multiple) for x in e)
 
 # %% ../nbs/03_mask.ipynb #4134c7d6
-QC_FLAGS = dict(
-    edge="the organ reaches the edge of the scan's field of view: it is cut off there, its volume is underestimated and part of it is never seen",
-    volume=f"the organ's volume is far from the cohort's (robust z-score beyond ±{QC_Z:g}): an unusual organ, or a segmentation that failed",
-    fragmented="the mask had more pieces than the ROI has structures: the stray ones were dropped",
-    repaired=f"the repair added far more than for the cohort's other cases (robust z-score above {QC_Z:g}, at least {QC_Z*REPAIR_SCALE_ML:g} ml above their median): often a finding the segmenter left out, or slices it missed")
-
 def roi_status(roi:np.ndarray, spacing, min_ml:float) -> tuple[str, str]:
     "(status, reason) for a case's ROI."
     ml = roi_ml(roi, spacing)

@@ -92,7 +92,7 @@ def cohort_qc(df:pd.DataFrame, n_structures:int, exclude=()) -> pd.DataFrame:
                    for r in df.itertuples()]
     for f in exclude:
         hit = ok & df['flags'].str.split('; ').map(lambda fl, f=f: f in fl)
-        df.loc[hit, 'reason'] = f"QC flag {f} (mask.qc_exclude): {msk.QC_FLAGS[f]}"
+        df.loc[hit, 'reason'] = f"QC flag {f} (mask.qc_exclude): {QC_FLAGS[f]}"
         df.loc[hit, 'status'] = 'excluded'
         ok &= ~hit
     return df
@@ -186,7 +186,7 @@ def stage_mask(cfg:RunConfig,       # the run's configuration
               fill=cfg.mask.fill, margin_mm=cfg.mask.margin_mm, min_roi_ml=cfg.mask.min_roi_ml, split=config_to_dict(cfg)['split'],
               labels_sha256=sha256_file(cfg.data.labels_csv), unlabelled_cases=sorted(set(cases.patient_id) - set(labels.patient_id)),
               labels_without_ct=sorted(set(labels.patient_id) - set(cases.patient_id)), n_ok=int((df.status == 'ok').sum()),
-              qc_counts={f: int(df['flags'].str.contains(f).sum()) for f in msk.QC_FLAGS}, **repair_summary(df), **fov))
+              qc_counts={f: int(df['flags'].str.contains(f).sum()) for f in QC_FLAGS}, **repair_summary(df), **fov))
     return df[MANIFEST_COLUMNS]
 
 def read_manifest(run_dir:str|Path) -> tuple[pd.DataFrame, dict]:
