@@ -45,7 +45,11 @@ def radiomics_features(ct_path:str|Path, mask_path:str|Path, families=FAMILIES) 
     return row
 
 # %% ../nbs/08_baseline.ipynb #c13fa4e1
-def fit_baseline(features:pd.DataFrame, manifest:pd.DataFrame, n_boot:int=1000, seed:int=0) -> tuple[dict, pd.DataFrame]:
+def fit_baseline(features:pd.DataFrame,          # radiomics features, indexed by case_id
+                 manifest:pd.DataFrame,          # the mask stage's manifest (splits, labels)
+                 n_boot:int=1000,                # bootstrap resamples for the CIs
+                 seed:int=0,                     # the seed of the fit and the bootstrap
+                ) -> tuple[dict, pd.DataFrame]:  # (test metrics, predictions)
     "Logistic regression on radiomics `features` (indexed by case_id) with the manifest's splits; (test metrics, predictions)."
     man = manifest[manifest.status == 'ok'].set_index('case_id')
     X = features.reindex(man.index).astype(float)

@@ -119,7 +119,11 @@ def network_input(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputSp
     return out
 
 # %% ../nbs/05_data.ipynb #4ec6ba5b
-def masked_image(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputSpec) -> tuple[np.ndarray, np.ndarray]:
+def masked_image(ct:np.ndarray,                      # the CT in HU
+                 roi:np.ndarray,                     # the ROI on its grid
+                 affine:np.ndarray,                  # the CT's affine
+                 spec:InputSpec,                     # the network input (the mask mode)
+                ) -> tuple[np.ndarray, np.ndarray]:  # (the view in HU, its affine)
     "The network's view of a case in HU with its own affine (the FOV placed in world coordinates): what the mask stage writes for people to look at."
     v = network_volume(ct, roi, affine, spec)
     aff = np.asarray(affine, float) @ np.diag([*v['zoom'], 1.0])
@@ -187,7 +191,12 @@ def finish_transforms(spec:InputSpec) -> Compose:
     "Append the ROI channel (channel, pool) to the image."
     return Compose([ConcatItemsd(keys=['image', 'aux'], name='image', dim=0)] if spec.aux else [])
 
-def make_dataset(recs:list, spec:InputSpec, cache_dir:str|Path|None=None, augment:str|None=None, seed:int=0):
+def make_dataset(recs:list,                     # case records (`records`)
+                 spec:InputSpec,                # the network input (the mask mode)
+                 cache_dir:str|Path|None=None,  # where inputs are cached (None: memory only)
+                 augment:str|None=None,         # 'ct', 'ct+flip' or 'off'; None: no augmentation
+                 seed:int=0,                    # the augmentation seed
+                ):
     "A dataset of `recs` as input `spec`, the deterministic part cached (`CachedInputs`); `augment` ('ct', 'ct+flip', 'off') for training."
     return _Transformed(CachedInputs(recs, spec, cache_dir), train_transforms(spec, augment, seed) if augment else finish_transforms(spec))
 

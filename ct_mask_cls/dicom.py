@@ -146,7 +146,11 @@ def to_canonical_hu(img:nib.Nifti1Image) -> nib.Nifti1Image:
     return out
 
 # %% ../nbs/01_dicom.ipynb #ef9816b6
-def resample(arr:np.ndarray, affine:np.ndarray, spacing, mode:str='bilinear'):
+def resample(arr:np.ndarray,       # a 3D volume
+             affine:np.ndarray,    # its affine
+             spacing,              # the voxel size wanted (mm)
+             mode:str='bilinear',  # 'bilinear' (images) or 'nearest' (labels)
+            ):
     "Resample a 3D array on `affine` to voxel `spacing` (mm) with MONAI; returns (array, affine)."
     import torch                                   # imported here, not at the top: the stage kernels that only read tables start faster
     from monai.data import MetaTensor  # lazy: monai loads only when this runs
@@ -236,7 +240,11 @@ def slice_geometry(headers:list[dict]) -> dict:
                 spacing_range=(float(diffs.min()), float(diffs.max())) if len(diffs) else (0., 0.), dropped=dropped, conflicts=conflicts, tilt_deg=tilt)
 
 # %% ../nbs/01_dicom.ipynb #4df87a6c
-def regularise_stack(arr:np.ndarray, affine:np.ndarray, g:dict, fill:float=-1024.) -> tuple[np.ndarray, np.ndarray]:
+def regularise_stack(arr:np.ndarray,                     # dcm2niix's volume (x, y, slice)
+                     affine:np.ndarray,                  # its affine
+                     g:dict,                             # the series' sorted slice geometry
+                     fill:float=-1024.,                  # HU where a corrected slice has no data
+                    ) -> tuple[np.ndarray, np.ndarray]:  # (the stack, its affine)
     "dcm2niix's (x, y, slice) volume of the sorted slices in `g` -> a uniform, untilted stack and its affine."
     from scipy import ndimage as ndi  # lazy: scipy.ndimage loads only when this runs
     n_ras = g['normal'] * np.array([-1, -1, 1])
@@ -262,7 +270,11 @@ def regularise_stack(arr:np.ndarray, affine:np.ndarray, g:dict, fill:float=-1024
     return out, new
 
 # %% ../nbs/01_dicom.ipynb #6c5aa6f1
-def convert_series(s:Series, out_path:str|Path, uneven:str='resample', tilt:str='correct') -> dict:
+def convert_series(s:Series,               # the series
+                   out_path:str|Path,      # the NIfTI to write
+                   uneven:str='resample',  # 'resample' or 'reject' uneven slices
+                   tilt:str='correct',     # 'correct' or 'reject' gantry tilt
+                  ) -> dict:               # its row of series.csv
     "Convert series `s` to a canonical-RAS HU NIfTI at `out_path`; raise `SeriesRejected` with the reason; return a record for series.csv."
     out_path = Path(out_path)
     g = slice_geometry(s.headers)

@@ -124,7 +124,11 @@ def damaged(outputs:dict, base:str|Path) -> list:
     "The recorded outputs (relative to `base`) that are missing or whose size or checksum changed."
     return [p for p, fp in outputs.items() if file_fingerprint(Path(base)/p) != list(fp)]
 
-def reusable(rec_path:str|Path, key:str, force:bool=False, what:str='') -> dict|None:
+def reusable(rec_path:str|Path,  # the unit's record (JSON)
+             key:str,            # the key it must have been made with
+             force:bool=False,   # never reuse
+             what:str='',        # names the unit in messages
+            ) -> dict|None:      # the record, or None
     "The record at `rec_path` if it was made with `key` and every output it lists is intact; else None (a damaged output is reported with `say`)."
     if force: return None
     try: rec = json.loads(Path(rec_path).read_text())
@@ -144,13 +148,21 @@ def record(rec_path:str|Path, key:str, outputs, **extra) -> dict:
     return rec
 
 # %% ../nbs/00a_io.ipynb #c6a6f591
-def reusable_ok(rec_path:str|Path, key:str, force:bool=False, what:str='') -> dict|None:
+def reusable_ok(rec_path:str|Path,  # the unit's record (JSON)
+                key:str,            # the key it must have been made with
+                force:bool=False,   # never reuse
+                what:str='',        # names the unit in messages
+               ) -> dict|None:      # the record, or None
     "A unit's record if it finished ok with `key` and intact outputs (`reusable`), else None: a failed unit is retried."
     rec = reusable(rec_path, key, force, what)
     return rec if rec and rec.get('status', 'ok') == 'ok' else None
 
 # %% ../nbs/00a_io.ipynb #d98e66df
-def save_nifti(arr:np.ndarray, affine:np.ndarray, path:str|Path, dtype=None):
+def save_nifti(arr:np.ndarray,     # the volume
+               affine:np.ndarray,  # its voxel-to-RAS affine
+               path:str|Path,      # the file (.nii.gz)
+               dtype=None,         # its type on disk (None: as it is)
+              ):
     "Save `arr` with `affine` as NIfTI, atomically."
     arr = np.asarray(arr if dtype is None else arr.astype(dtype))
     img = nib.Nifti1Image(arr, affine)

@@ -189,7 +189,13 @@ def robust_z(values, min_scale:float=0.) -> np.ndarray:
     scale = max(1.4826*np.nanmedian(np.abs(v - med)), min_scale)
     return (v - med)/scale if scale > 0 else np.zeros_like(v)
 
-def qc_flags(edge:str, volume_z:float, n_components:int, n_structures:int, repair_z:float, z_max:float=QC_Z) -> list:
+def qc_flags(edge:str,          # the faces the ROI touches (`edge_sides`)
+             volume_z:float,    # robust z-score of its volume
+             n_components:int,  # pieces in the mask
+             n_structures:int,  # structures in the ROI
+             repair_z:float,    # robust z-score of what the repair added
+             z_max:float=QC_Z,  # the z-score that flags
+            ) -> list:          # the flags raised
     "The QC flags (keys of `QC_FLAGS`) of one case, from its robust z-scores of volume and of what the repair added."
     return [f for f, on in (('edge', bool(edge)), ('volume', abs(volume_z) > z_max), ('fragmented', n_components > n_structures),
                             ('repaired', repair_z > z_max)) if on]

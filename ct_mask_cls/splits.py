@@ -25,7 +25,12 @@ def _one_fold(df, frac, seed):
     m[te] = True
     return m
 
-def make_splits(df:pd.DataFrame, seed:int=0, val_frac:float=0.2, test_frac:float=0.2, test_column:str='') -> pd.Series:
+def make_splits(df:pd.DataFrame,      # one row per case: patient_id, label
+                seed:int=0,           # the split seed
+                val_frac:float=0.2,   # share of patients in validation
+                test_frac:float=0.2,  # share of patients in test
+                test_column:str='',   # a column of `df` that fixes the test patients ('' = drawn)
+               ) -> pd.Series:        # 'train'|'val'|'test' per row
     "Split name ('train'|'val'|'test') per row of `df` (columns patient_id, label)."
     df = df.reset_index(drop=True)
     split = pd.Series('train', index=df.index)

@@ -27,7 +27,12 @@ def _aligned(preds:dict) -> tuple[np.ndarray, np.ndarray]:
             elif list(t.case_id) != list(ref.case_id): raise RuntimeError(f"mode {mode} was tested on other cases than {list(preds)[0]}")
     return ref.label.values.astype(int), ref.patient_id.values
 
-def study_table(preds:dict, baseline:dict|None=None, attention:dict|None=None, n_boot:int=1000, seed:int=0) -> pd.DataFrame:
+def study_table(preds:dict,                # {mode: one table of test predictions per seed}
+                baseline:dict|None=None,   # {mode: the radiomics baseline's test metrics}
+                attention:dict|None=None,  # {mode: mean Grad-CAM mass inside the ROI}
+                n_boot:int=1000,           # bootstrap resamples
+                seed:int=0,                # the resampling seed
+               ) -> pd.DataFrame:          # one row per mode
     "One row per mode: AUC over seeds with CI and SD, ΔAUC vs none (paired per seed) with CI, baseline AUC with CI, attention in ROI."
     y, groups = _aligned(preds)
     P = {m: np.stack([t.sort_values('case_id').prob.values for t in ts]) for m, ts in preds.items()}
@@ -61,7 +66,12 @@ def baseline_note(row) -> str:
     return ''
 
 # %% ../nbs/11_study.ipynb #5d03b11c
-def claim_verdict(diff:float, lo:float, hi:float, requires:bool=True, why_not:str='') -> str:
+def claim_verdict(diff:float,          # masked minus unmasked (positive favours the claim)
+                  lo:float,            # its CI's lower bound
+                  hi:float,            # its CI's upper bound
+                  requires:bool=True,  # False: the claim cannot be tested here
+                  why_not:str='',      # why not, said in the verdict
+                 ) -> str:             # supported / contradicted / inconclusive
     "supported / contradicted / inconclusive from a difference's CI (masked minus unmasked; positive favours the claim)."
     if not requires: return f"inconclusive ({why_not})" if why_not else 'inconclusive'
     if any(pd.isna(v) for v in (diff, lo, hi)): return 'inconclusive (no CI)'
@@ -69,7 +79,12 @@ def claim_verdict(diff:float, lo:float, hi:float, requires:bool=True, why_not:st
     if hi < 0: return 'contradicted'
     return 'inconclusive (the CI includes 0)'
 
-def paired_mean_diff(a, b, n:int=1000, seed:int=0, alpha:float=0.05) -> tuple[float, float, float]:
+def paired_mean_diff(a,                               # one value per case
+                     b,                               # the paired values, same order
+                     n:int=1000,                      # bootstrap resamples
+                     seed:int=0,                      # the resampling seed
+                     alpha:float=0.05,                # 1 − the CI's level
+                    ) -> tuple[float, float, float]:  # (mean, CI low, CI high)
     "Mean of a − b over paired cases, with a bootstrap CI over cases."
     a, b = np.asarray(a, float), np.asarray(b, float)
     ok = ~(np.isnan(a) | np.isnan(b))
@@ -79,7 +94,11 @@ def paired_mean_diff(a, b, n:int=1000, seed:int=0, alpha:float=0.05) -> tuple[fl
     bs = [d[rng.integers(0, len(d), len(d))].mean() for _ in range(n)] if n else []
     return float(d.mean()), *((float(np.quantile(bs, alpha/2)), float(np.quantile(bs, 1-alpha/2))) if n else (np.nan, np.nan))
 
-def mean_ci(v, n:int=1000, seed:int=0, alpha:float=0.05) -> tuple[float, float, float]:
+def mean_ci(v,                               # the values
+            n:int=1000,                      # bootstrap resamples
+            seed:int=0,                      # the resampling seed
+            alpha:float=0.05,                # 1 − the CI's level
+           ) -> tuple[float, float, float]:  # (mean, CI low, CI high)
     "Mean with a bootstrap CI."
     return paired_mean_diff(v, np.zeros(len(v)), n, seed, alpha)
 
@@ -93,7 +112,12 @@ def organ_signals(manifest:pd.DataFrame) -> dict:
     if fit.label.nunique() < 2: return {}
     return {s: float(roc_auc_score(fit.label, pd.to_numeric(fit[c]))) for s, (c, _) in SIGNALS.items() if c in fit and fit[c].notna().all()}
 
-def compared_mode(modes:list, signals:dict, val_auc:dict, configured:str, strong:float=0.25) -> tuple[str, list]:
+def compared_mode(modes:list,            # the study's modes
+                  signals:dict,          # organ-level signals on the training patients (`organ_signals`)
+                  val_auc:dict,          # {mode: validation AUC}
+                  configured:str,        # mask.mode, declared before the run
+                  strong:float=0.25,     # a signal's AUC distance from 0.5 that counts as strong
+                 ) -> tuple[str, list]:  # (the mode compared with none, why)
     "(the masked mode the study compares with none, sentences saying why and which modes are blind to a strong organ-level signal)."
     masked = [m for m in modes if m != 'none']
     if not masked: return configured, []

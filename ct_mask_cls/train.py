@@ -201,7 +201,11 @@ def seed_everything(seed:int):
 
 # %% ../nbs/07_train.ipynb #2ab542d9
 @torch.no_grad()
-def predict(model:nn.Module, ds, batch_size:int=4, device='cpu') -> np.ndarray:
+def predict(model:nn.Module,   # a trained model
+            ds,                # the cases' inputs
+            batch_size:int=4,  # cases per forward pass
+            device='cpu',      # 'cpu' or 'cuda'
+           ) -> np.ndarray:    # positive-class probabilities
     "Positive-class probabilities for every item of `ds`."
     model.eval()
     out = []
@@ -216,7 +220,12 @@ def train_device(want:str='auto') -> str:
     return 'cuda' if want in ('auto', 'cuda') and torch.cuda.is_available() else 'cpu'
 
 # %% ../nbs/07_train.ipynb #2635d509
-def fit_key(cfg:RunConfig, spec:InputSpec, seed:int, tr:list, va:list) -> str:
+def fit_key(cfg:RunConfig,   # the run's configuration
+            spec:InputSpec,  # the network input (the mask mode)
+            seed:int,        # the training seed
+            tr:list,         # training records
+            va:list,         # validation records
+           ) -> str:         # the model's reuse key
     "Hash of what a trained model depends on: the settings that change it (`config_part`), the input spec and the code that builds it, the seed, and the train/val cases (ids, labels, their files' content)."
     cases = [(r['case_id'], r['label'], file_fingerprint(r['ct']), file_fingerprint(r['mask'])) for r in tr + va]
     return hash_obj([config_part(cfg, roles={'input', 'model'}, stages=['train']), repr(spec), CODE_VERSION, seed, cases])
@@ -272,7 +281,12 @@ def train_epoch(model,   # the model, in training mode
     return float(np.mean(losses)), t_data
 
 # %% ../nbs/07_train.ipynb #faa53b86
-def val_pass(model, ds_va, yva, batch_size, device) -> tuple[float, float, np.ndarray]:
+def val_pass(model,                                # the model
+             ds_va,                                # the validation dataset
+             yva,                                  # the validation labels
+             batch_size,                           # cases per forward pass
+             device,                               # 'cpu' or 'cuda'
+            ) -> tuple[float, float, np.ndarray]:  # (AUC, loss, probabilities)
     "(validation AUC (NaN with one class), validation loss, validation probabilities)."
     p = predict(model, ds_va, batch_size, device)
     auc = float(roc_auc_score(yva, p)) if len(set(yva)) == 2 else float('nan')
@@ -433,7 +447,11 @@ def fit(cfg:RunConfig,                      # the run's configuration (`train` s
     return summary
 
 # %% ../nbs/07_train.ipynb #476a5e7d
-def finish_fit(cfg:RunConfig, out_dir:Path, key:str, summary:dict):
+def finish_fit(cfg:RunConfig,  # the run's configuration
+               out_dir:Path,   # the model's folder
+               key:str,        # its reuse key (`fit_key`)
+               summary:dict,   # `fit`'s summary
+              ):
     "Record a trained model: the config it was trained with (config.yaml, secrets blanked; `predict` and `export` read it) and fit.json (key, outputs, summary)."
     atomic_write_text(out_dir/'config.yaml', yaml.safe_dump(config_to_dict(cfg, blank=True), sort_keys=False, allow_unicode=True))
     outs = [out_dir/n for n in ('best_model.pt', 'history.csv', 'val_predictions.csv', 'spec.json', 'config.yaml', 'embeddings.csv')]

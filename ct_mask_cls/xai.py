@@ -64,7 +64,11 @@ def check_method(method:str, model_name:str, spec:InputSpec):
                           "which occlusion would erase too; use gradcam or gradcam++ (xai.methods)")
 
 # %% ../nbs/09_xai.ipynb #a55a7ff9
-def explain_map(model:torch.nn.Module, x:torch.Tensor, method:str='gradcam', occlusion_vox:int=8) -> np.ndarray:
+def explain_map(model:torch.nn.Module,  # a trained model
+                x:torch.Tensor,         # one input (1, C, X, Y, Z)
+                method:str='gradcam',   # gradcam, gradcam++ or occlusion
+                occlusion_vox:int=8,    # occlusion: the patch's size in voxels
+               ) -> np.ndarray:         # the map (X, Y, Z), unscaled
     "The explanation map (X, Y, Z) of `method` for input `x` (1, C, X, Y, Z), on the input grid, unscaled."
     model.eval()
     if method == 'occlusion':
@@ -89,7 +93,11 @@ def gradcam_volume(model:torch.nn.Module, x:torch.Tensor) -> np.ndarray:
     return explain_map(model, x, 'gradcam')
 
 # %% ../nbs/09_xai.ipynb #7fe58747
-def to_ct_grid(m:np.ndarray, fov_start, fov_zoom, ct_shape) -> np.ndarray:
+def to_ct_grid(m:np.ndarray,    # a map on the network grid
+               fov_start,       # the FOV's first CT voxel
+               fov_zoom,        # CT voxels per FOV voxel
+               ct_shape,        # the CT's shape
+              ) -> np.ndarray:  # the map on the CT grid
     "Map `m` from the network grid onto the CT grid (zero outside the network's field of view)."
     start, zoom = np.round(np.asarray(fov_start)).astype(int), np.asarray(fov_zoom, float)
     if not np.allclose(zoom, 1): m = ndi.zoom(m, zoom, order=1)
@@ -158,7 +166,11 @@ def map_similarity(a:np.ndarray, b:np.ndarray, region:np.ndarray|None=None) -> t
     return rho, ssim
 
 # %% ../nbs/09_xai.ipynb #102e2506
-def randomisation_check(model:torch.nn.Module, x:torch.Tensor, method:str='gradcam', seed:int=0) -> pd.DataFrame:
+def randomisation_check(model:torch.nn.Module,  # a trained model
+                        x:torch.Tensor,         # one input (1, C, X, Y, Z)
+                        method:str='gradcam',   # the explanation method
+                        seed:int=0,             # the re-initialisation seed
+                       ) -> pd.DataFrame:       # similarity per randomised layer
     "Cascading randomisation: the map's similarity to the trained model's as layers are re-initialised from the top."
     torch.manual_seed(seed)
     ref = explain_map(model, x, method)
