@@ -204,7 +204,12 @@ def settings_differ(run:RunConfig, other:RunConfig) -> list:
     return [(k, a[k], b[k]) for k in a if a[k] != b[k]]
 
 # %% ../nbs/16_apply.ipynb #4d7dddff
-def evaluate_external(run_dir:str|Path, other_config:str|Path, out:str|Path|None=None, cams:bool=False, progress:bool=True) -> pd.DataFrame:
+def evaluate_external(run_dir:str|Path,        # the trained run
+                      other_config:str|Path,   # a config whose data section is the other cohort
+                      out:str|Path|None=None,  # where external.csv and report.html go (None: evaluate/)
+                      cams:bool=False,         # also write Grad-CAM maps of the other cohort
+                      progress:bool=True,      # show progress bars
+                     ) -> pd.DataFrame:        # internal and external AUC per mode
     "Internal test AUC and external AUC (with CIs) of every trained mode of a run on the cohort of `other_config`; writes external.csv and report.html."
     from ct_mask_cls.metrics import evaluate, DegenerateResult  # lazy: sklearn loads only when this runs
     from ct_mask_cls.report import table_html, esc  # lazy: matplotlib loads only when this runs
@@ -246,7 +251,12 @@ def evaluate_external(run_dir:str|Path, other_config:str|Path, out:str|Path|None
     return res
 
 # %% ../nbs/16_apply.ipynb #7a0f2b30
-def model_card(cfg:RunConfig, lay:RunLayout, mode:str, settings:dict, versions:dict) -> str:
+def model_card(cfg:RunConfig,  # the run's configuration
+               lay:RunLayout,  # the run's layout
+               mode:str,       # the exported mode
+               settings:dict,  # the preprocessing settings exported
+               versions:dict,  # package versions
+              ) -> str:        # the card, in markdown
     "A model card (markdown): data, splits, metrics with CIs, intended use, limitations, versions."
     from ct_mask_cls.mask import resolve_windows  # lazy: scipy.ndimage loads only when this runs
     m = json.loads((lay.model_dir(mode)/'metrics.json').read_text())

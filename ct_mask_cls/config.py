@@ -350,7 +350,11 @@ def field_info(key:str) -> tuple[str, str]:
         if k == key: return f.metadata.get('stage') or _SECTION_STAGE.get(sec, ''), f.metadata.get('role', 'result')
     raise KeyError(key)
 
-def config_part(cfg:RunConfig, roles=None, upto:str|None=None, stages=None) -> dict:
+def config_part(cfg:RunConfig,       # the configuration
+                roles=None,          # the roles kept (None: all but exec)
+                upto:str|None=None,  # keep only stages up to this one
+                stages=None,         # or keep only these stages
+               ) -> dict:            # {dotted key: value}
     "{dotted key: value} of the settings whose role is in `roles` (default: all but exec) and whose stage is `upto` or earlier (or in `stages`); secrets as a keyed hash."
     d, out = config_to_dict(cfg), {}
     for key, sec, f, _ in config_fields():

@@ -62,7 +62,11 @@ def tiny_setup(upto:str, root:str|Path|None=None) -> tuple[str, str]:
     return str(cp), str(cfg.run_dir)
 
 # %% ../nbs/19_kit.ipynb #5dda0786
-def stage_context(stage:str, config_path:str='', run_dir:str='', force:bool=False) -> tuple[RunConfig, Path, RunLayout, object]:
+def stage_context(stage:str,                                      # the stage's name
+                  config_path:str='',                             # the run's config ('' = the tiny smoke-test cohort)
+                  run_dir:str='',                                 # the run folder ('' = the config's)
+                  force:bool=False,                               # redo even what is current
+                 ) -> tuple[RunConfig, Path, RunLayout, object]:  # (config, run folder, layout, result)
     "(config, run folder, layout, the stage's result) for a stage notebook: without `config_path` the tiny smoke-test cohort is built first; the index stage has no result (None)."
     pd.set_option('display.max_rows', 200)
     pd.set_option('display.width', 160)

@@ -165,7 +165,11 @@ def show(fig):
     display(fig)
     plt.close(fig)
 
-def save_png(fig, path:str|Path, dpi:int=90, min_px:int=1600) -> Path:
+def save_png(fig,              # a matplotlib figure
+             path:str|Path,    # the PNG to write
+             dpi:int=90,       # its resolution
+             min_px:int=1600,  # its least width in pixels
+            ) -> Path:         # `path`
     "Save a figure as PNG atomically, at least `min_px` wide (a full-size image people open to read it), and free it."
     dpi = max(dpi, int(np.ceil(min_px/fig.get_size_inches()[0])))
     with atomic_path(path) as t: fig.savefig(t, dpi=dpi, format='png')
@@ -240,7 +244,11 @@ def _check_page(browser, html:Path, timeout_s:float, viewer:bool=False, min_px:i
     return out
 
 # %% ../nbs/12_report.ipynb #d32499f2
-def check_reports(run_dir:str|Path, timeout_s:float=30., site:str|Path|None=None, shots:bool=True) -> list[dict]:
+def check_reports(run_dir:str|Path,         # the run folder
+                  timeout_s:float=30.,      # seconds a page may take to load
+                  site:str|Path|None=None,  # a published site's folder, also checked
+                  shots:bool=True,          # write screenshots
+                 ) -> list[dict]:           # one dict per page: what is wrong
     "Open the index, every stage page and every viewer page of a run (and a published `site`'s page, following its links) in headless Chromium (Playwright); per page what is wrong; screenshots of the index, one stage page and one viewer page in the run's `screenshots/`."
     try: from playwright.sync_api import sync_playwright  # lazy: playwright loads only when this runs
     except ImportError: raise ConfigError("the report check needs Playwright: pip install playwright (it drives the Debian chromium; no browser download)") from None
@@ -507,7 +515,12 @@ def flow_diagram(series:pd.DataFrame, cases:pd.DataFrame, manifest:pd.DataFrame)
 VIEWER_JS = 'niivue.umd.js'
 
 # %% ../nbs/12_report.ipynb #29ebcf5c
-def viewer_page(out:str|Path, case_id:str, layers:list, window=(-150., 250.), title:str='') -> Path:
+def viewer_page(out:str|Path,          # the viewer folder
+                case_id:str,           # the case
+                layers:list,           # [dict(path, name, colormap, opacity, cal_min, cal_max)], the CT first
+                window=(-150., 250.),  # the CT's display window (HU)
+                title:str='',          # the page title
+               ) -> Path:              # the page
     "Write out/<case>.html, a NiiVue slice viewer of `layers` ([dict(path, name, colormap, opacity, cal_min, cal_max)], the CT first), its volumes in out/<case>.data.js, and NiiVue beside them."
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

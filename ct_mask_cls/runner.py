@@ -173,7 +173,12 @@ def check_stage(name:str):
     if name not in STAGES: raise ConfigError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
 
 # %% ../nbs/14_runner.ipynb #2d3634be
-def run_stage(name:str, cfg:RunConfig, force:bool=False, kernels:WarmKernels|None=None, more:bool=False) -> dict:
+def run_stage(name:str,                       # the stage
+              cfg:RunConfig,                  # the run's configuration
+              force:bool=False,               # redo even what is current
+              kernels:WarmKernels|None=None,  # warm kernels to run on (None: a fresh one)
+              more:bool=False,                # more stages follow: warm the next kernel
+             ) -> dict:                       # its timing record
     "Execute stage `name`'s notebook for `cfg` into its run folder (on a kernel from `kernels` if given, warming the next when `more` stages follow); return its timing record."
     import papermill as pm  # lazy: papermill loads only when this runs
     check_stage(name)
@@ -248,7 +253,12 @@ def _record_timing(cfg:RunConfig, rec:dict):
     save_json(lay.path('timing.json'), rates)
 
 # %% ../nbs/14_runner.ipynb #02427c84
-def run_pipeline(cfg:RunConfig, force:bool=False, stages:list|None=None, echo=print, wait:bool=False) -> list[dict]:
+def run_pipeline(cfg:RunConfig,          # the run's configuration
+                 force:bool=False,       # redo even what is current
+                 stages:list|None=None,  # the stages to run (None: all)
+                 echo=print,             # prints a line per stage
+                 wait:bool=False,        # wait for the run folder's lock rather than fail
+                ) -> list[dict]:         # the timing records
     "Check everything first, take the run folder's lock, then run every stage in order, keeping index.html up to date after each stage and on failure; returns the timing records."
     preflight(cfg)
     recs = []

@@ -118,7 +118,11 @@ def required_model_folders(task:str='total', fast:bool=True, roi_subset:bool=Fal
         out.append(str(Path(info.get('rel_path') or '')/info['foldername']))
     return out
 
-def missing_weights(task:str='total', fast:bool=True, roi_subset:bool=False, weights_dir:str='') -> list[Path]:
+def missing_weights(task:str='total',       # TotalSegmentator's task
+                    fast:bool=True,         # its 3 mm model
+                    roi_subset:bool=False,  # only the ROI's structures are asked for
+                    weights_dir:str='',     # the weights folder ('' = TotalSegmentator's own)
+                   ) -> list[Path]:         # the model folders absent
     "Required model folders that are absent."
     root = totalseg_weights_root(weights_dir)
     return [root/f for f in required_model_folders(task, fast, roi_subset) if not (root/f).is_dir()]
@@ -184,7 +188,11 @@ def totalseg_worker_setup(weights_dir:str='', reuse:bool=True):
     if reuse: reuse_nnunet_predictor()
 
 # %% ../nbs/02_segment.ipynb #9f5a587d
-def totalseg_segment(ct_path:str|Path, out_path:str|Path, cfg, roi_names:list|None=None) -> dict:
+def totalseg_segment(ct_path:str|Path,          # the CT (NIfTI)
+                     out_path:str|Path,         # the label map to write
+                     cfg,                       # the segment section
+                     roi_names:list|None=None,  # the structures needed (None: all)
+                    ) -> dict:                  # how it ran
     "Run the real TotalSegmentator Python API on `ct_path`; write a multilabel mask on the input grid."
     roi = list(resolve_roi(roi_names)) if roi_names else None
     check_totalseg_weights(cfg, roi_subset=bool(roi))
@@ -286,7 +294,11 @@ def _series_for(obj_name:str, dicom_dir, series_uid:str, for_uid:str) -> list:
     return dss
 
 # %% ../nbs/02_segment.ipynb #f703c6a8
-def read_rtstruct(path:str|Path, dicom_dir:str|Path, ct_img:nib.Nifti1Image, mask_labels:dict|None=None) -> np.ndarray:
+def read_rtstruct(path:str|Path,               # the RTSTRUCT file
+                  dicom_dir:str|Path,          # its CT series' folder
+                  ct_img:nib.Nifti1Image,      # the converted CT
+                  mask_labels:dict|None=None,  # {ROI: structure name} (None: TotalSegmentator names)
+                 ) -> np.ndarray:              # the label map on the CT's grid
     "An RTSTRUCT's named ROIs (see `structure_ids`) as a TotalSegmentator-id label map on `ct_img`'s grid, rasterised by rt-utils."
     from rt_utils import RTStructBuilder  # lazy: rt_utils loads only when this runs
     name = Path(path).name
@@ -314,7 +326,11 @@ def read_rtstruct(path:str|Path, dicom_dir:str|Path, ct_img:nib.Nifti1Image, mas
     return _onto_ct(out, aff, ct_img, f"RTSTRUCT {name}")
 
 # %% ../nbs/02_segment.ipynb #28fc33a5
-def read_dicom_seg(path:str|Path, ct_img:nib.Nifti1Image, mask_labels:dict|None=None, dicom_dir:str|Path='') -> np.ndarray:
+def read_dicom_seg(path:str|Path,               # the DICOM-SEG file
+                   ct_img:nib.Nifti1Image,      # the converted CT
+                   mask_labels:dict|None=None,  # {ROI: segment name} (None: TotalSegmentator names)
+                   dicom_dir:str|Path='',       # its CT series' folder, to check the frame of reference
+                  ) -> np.ndarray:              # the label map on the CT's grid
     "A DICOM-SEG's named segments as a TotalSegmentator-id label map on `ct_img`'s grid (highdicom); its frame of reference is checked when its CT series is in `dicom_dir`."
     import highdicom as hd  # lazy: highdicom loads only when this runs
     name = Path(path).name
@@ -333,7 +349,12 @@ def read_dicom_seg(path:str|Path, ct_img:nib.Nifti1Image, mask_labels:dict|None=
     return _onto_ct(lut[seg_num], vol.affine, ct_img, f"DICOM-SEG {name}")
 
 # %% ../nbs/02_segment.ipynb #8f3106d1
-def write_dicom_seg(labels:np.ndarray, affine:np.ndarray, series_dir:str|Path, out_path:str|Path, series_uid:str='') -> Path:
+def write_dicom_seg(labels:np.ndarray,    # a TotalSegmentator-id label map
+                    affine:np.ndarray,    # its RAS affine
+                    series_dir:str|Path,  # the CT series it refers to
+                    out_path:str|Path,    # the DICOM-SEG to write
+                    series_uid:str='',    # the CT series' UID ('' = the folder's only series)
+                   ) -> Path:             # `out_path`
     "Write a TotalSegmentator-id label map (RAS `affine`) as a DICOM-SEG referring to the CT series in `series_dir` (one segment per structure, named)."
     import highdicom as hd  # lazy: highdicom loads only when this runs
     from pydicom.sr.codedict import codes  # lazy: pydicom.sr loads only when this runs
@@ -445,7 +466,11 @@ def labels_on_grid(mask_path:str|Path, ct_img:nib.Nifti1Image) -> np.ndarray:
     return _to_grid(np.asarray(m.dataobj), m.affine, ct_img)
 
 # %% ../nbs/02_segment.ipynb #a92be5d8
-def existing_labels(path:str|Path, ct_img:nib.Nifti1Image, mask_labels:dict|None=None, dicom_dir:str|Path='') -> tuple[np.ndarray, str]:
+def existing_labels(path:str|Path,               # a NIfTI label map, RTSTRUCT or DICOM-SEG
+                    ct_img:nib.Nifti1Image,      # the converted CT
+                    mask_labels:dict|None=None,  # {ROI: label or name}
+                    dicom_dir:str|Path='',       # the CT series' folder (DICOM objects)
+                   ) -> tuple[np.ndarray, str]:  # (label map, how it got there)
     "An existing mask (NIfTI label map, RTSTRUCT or DICOM-SEG) as TotalSegmentator ids on `ct_img`'s grid, and how it got there."
     kind = dicom_mask_kind(path)
     if kind == 'RTSTRUCT': return read_rtstruct(path, dicom_dir, ct_img, mask_labels), 'RTSTRUCT contours rasterised by rt-utils, then nearest-neighbour onto the CT grid'

@@ -34,7 +34,12 @@ def _tube(X, Y, Z, p0, p1, radius):
     return (X-p0[0]-t*d[0])**2 + (Y-p0[1]-t*d[1])**2 + (Z-p0[2]-t*d[2])**2 <= radius**2
 
 # %% ../nbs/10_synth.ipynb #238217e1
-def make_phantom(rng:np.random.Generator, label:int, marker:bool, size:int=96, z_mm:float=240.):
+def make_phantom(rng:np.random.Generator,  # the patient's random generator
+                 label:int,                # 0 or 1: a lesion or not
+                 marker:bool,              # carry the skin marker
+                 size:int=96,              # in-plane size in voxels
+                 z_mm:float=240.,          # the scan's length (mm)
+                ):
     "One synthetic chest CT: dict with `hu` (z,y,x int16), truth masks, pixel and slice spacing."
     s = rng.uniform(0.85, 1.1)
     ps = rng.uniform(3.6, 4.2) * 96 / size
@@ -289,7 +294,12 @@ def _centre_candidates(depth:np.ndarray, r:float, where:str, taken:np.ndarray) -
     ok = np.argwhere((depth >= lo) & (depth <= hi) & ~taken)
     return ok if len(ok) else np.argwhere(depth >= depth.max()*0.8)
 
-def add_lesions(hu:np.ndarray, organ:np.ndarray, affine:np.ndarray, rng:np.random.Generator, p:RealisticParams):
+def add_lesions(hu:np.ndarray,            # the CT (HU)
+                organ:np.ndarray,         # the organ's true mask
+                affine:np.ndarray,        # the CT's affine
+                rng:np.random.Generator,  # the patient's random generator
+                p:RealisticParams,        # the cohort's parameters
+               ):
     "Add `p.lesion_count` soft spheres inside `organ`, darker (hypodense) or brighter (hyperdense); return (hu, lesion records, lesion mask, one mask per lesion)."
     hu = hu.copy()
     sp = spacing_of(affine)
@@ -311,7 +321,12 @@ def add_lesions(hu:np.ndarray, organ:np.ndarray, affine:np.ndarray, rng:np.rando
     return hu, recs, mask, each
 
 # %% ../nbs/10_synth.ipynb #5d6050d5
-def add_marker(hu:np.ndarray, organ:np.ndarray, affine:np.ndarray, rng:np.random.Generator, p:RealisticParams):
+def add_marker(hu:np.ndarray,            # the CT (HU)
+               organ:np.ndarray,         # the organ's true mask
+               affine:np.ndarray,        # the CT's affine
+               rng:np.random.Generator,  # the patient's random generator
+               p:RealisticParams,        # the cohort's parameters
+              ):
     "A dense skin marker on the body surface, at least `marker_min_distance_mm` from the organ; return (hu, record)."
     sp = spacing_of(affine)
     body = ndi.binary_fill_holes(hu > -500)
@@ -404,7 +419,12 @@ def organ_ids(organ:str) -> list:
     "TotalSegmentator label ids of an organ name or group."
     return list(resolve_roi([organ]).values())
 
-def realistic_patient(ref:dict, seeds:tuple, label:int, marker:bool, p:RealisticParams=RealisticParams()) -> dict:
+def realistic_patient(ref:dict,                             # the reference CT and labels (`reference_volume`)
+                      seeds:tuple,                          # the patient's seeds
+                      label:int,                            # 0 or 1
+                      marker:bool,                          # carry the skin marker
+                      p:RealisticParams=RealisticParams(),  # the cohort's parameters
+                     ) -> dict:                             # the patient and its truth
     "One patient: `hu` (int16, X Y Z RAS), true `labels`, segmenter-like `seg_labels`, `lesion` mask, `affine`, and the truth (`lesions`, `organ`, `marker`, `segmenter`)."
     stream = lambda k: np.random.default_rng([*seeds, k])          # one stream per source of randomness
     v = random_view(ref, stream(1), p)
