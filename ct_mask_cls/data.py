@@ -64,7 +64,13 @@ def input_spec(cfg:RunConfig, mode:str, fov:dict|None=None) -> InputSpec:
     return InputSpec(mode, windows, fill, mc.margin_mm, mc.roi_margin_mm, size, False, roi_pool, rim, mc.rim_blob_mm)
 
 # %% ../nbs/05_data.ipynb #e1e3174a
-def clean_rim(ct:np.ndarray, roi:np.ndarray, spacing, rim_mm:float, q:float=3., blob_mm:float=4.5) -> np.ndarray:
+def clean_rim(ct:np.ndarray,      # the CT in HU
+              roi:np.ndarray,     # the ROI on its grid
+              spacing,            # voxel size (mm)
+              rim_mm:float,       # width of the rim cleaned
+              q:float=3.,         # robust SDs from the organ's median that count as odd
+              blob_mm:float=4.5,  # blobs at least this thick stay (findings)
+             ) -> np.ndarray:     # the cleaned CT
     "`ct` with the thin odd structures in `roi`'s outer rim (`rim_mm` wide) set to the organ's median: voxels (lightly smoothed) more than `q` robust SDs from the organ's median that belong to no blob thicker than a ball of `blob_mm`."
     if rim_mm <= 0 or not roi.any(): return ct
     ball = msk.ball
@@ -81,7 +87,11 @@ def clean_rim(ct:np.ndarray, roi:np.ndarray, spacing, rim_mm:float, q:float=3., 
     return np.where(rim & odd & ~blob, float(np.median(ct[core])), ct)
 
 # %% ../nbs/05_data.ipynb #7aa20f79
-def network_volume(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputSpec) -> dict:
+def network_volume(ct:np.ndarray,      # the CT in HU
+                   roi:np.ndarray,     # the ROI on its grid
+                   affine:np.ndarray,  # the CT's affine
+                   spec:InputSpec,     # the network input (the mask mode)
+                  ) -> dict:           # vol, roi, aux, start, zoom
     "What the network sees of one case, in HU before windowing: `vol` (X, Y, Z) on its FOV, `roi` and (channel, pool) `aux` there, `start`, `zoom` (CT voxel = start + FOV voxel × zoom)."
     dilate_mm, roi_box, fov_start, fov_window, fill_value = msk.dilate_mm, msk.roi_box, msk.fov_start, msk.fov_window, msk.fill_value
     sp, roi = spacing_of(affine), roi > 0
@@ -109,7 +119,11 @@ def network_volume(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputS
     return dict(vol=fov_window(np.asarray(vol, np.float32), start, spec.size, fill), roi=fov_window(roi.astype(np.float32), start, spec.size),
                 aux=fov_window(aux.astype(np.float32), start, spec.size) if aux is not None else None, start=start, zoom=np.ones(3))
 
-def network_input(ct:np.ndarray, roi:np.ndarray, affine:np.ndarray, spec:InputSpec) -> dict:
+def network_input(ct:np.ndarray,      # the CT in HU
+                  roi:np.ndarray,     # the ROI on its grid
+                  affine:np.ndarray,  # the CT's affine
+                  spec:InputSpec,     # the network input (the mask mode)
+                 ) -> dict:           # image, roi, aux, fov_start, fov_zoom
     "The network's input for one case: `image` (C, X, Y, Z) in [0, 1] (one channel per window of `network_volume`), `roi` and (channel, pool) `aux` (1, X, Y, Z), `fov_start`, `fov_zoom`."
     v = network_volume(ct, roi, affine, spec)
     img = np.stack([np.asarray(ScaleIntensityRange(a_min=w[0], a_max=w[1], b_min=0., b_max=1., clip=True)(v['vol'])) for w in spec.windows])
@@ -131,9 +145,8 @@ def masked_image(ct:np.ndarray,                      # the CT in HU
     return v['vol'], aff
 
 # %% ../nbs/05_data.ipynb #2e8b6ac8
-import inspect
-CODE_VERSION = hash_obj([inspect.getsource(f) for f in (clean_rim, network_volume, network_input)]
-                        + [inspect.getsource(getattr(msk, n)) for n in ('dilate_mm', 'roi_box', 'fov_start', 'fov_window', 'fill_value', 'margin_vox', 'ball')])
+CODE_VERSION = code_hash(clean_rim, network_volume, network_input,      # the code that makes a network input: cached inputs and models key on it
+                         *(getattr(msk, n) for n in ('dilate_mm', 'roi_box', 'fov_start', 'fov_window', 'fill_value', 'margin_vox', 'ball')))
 _MEMORY, _MEMORY_LIMIT = {}, 4 << 30                 # entry key -> tensors, kept for the process (bytes)
 
 def cache_meta(r:dict, spec:InputSpec) -> dict:

@@ -6,12 +6,12 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/io.html.md"""
 
 # %% ../nbs/00a_io.ipynb #47aa8a34
 from __future__ import annotations
-import errno, hashlib, json, os, sys, tempfile, contextlib
+import ast, errno, hashlib, inspect, json, os, sys, tempfile, contextlib, textwrap
 from pathlib import Path
 import numpy as np, pandas as pd, nibabel as nib
 
 # %% auto #0
-__all__ = ['WriteFailed', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj', 'sha256_file', 'checksum',
+__all__ = ['WriteFailed', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj', 'sha256_file', 'code_hash', 'checksum',
            'file_fingerprint', 'tree_fingerprint', 'say', 'outputs_of', 'damaged', 'reusable', 'record', 'reusable_ok',
            'save_nifti', 'load_nifti', 'spacing_of', 'read_table']
 
@@ -65,6 +65,20 @@ def sha256_file(path:str|Path, chunk:int=1<<20) -> str:
     with open(path, 'rb') as f:
         for b in iter(lambda: f.read(chunk), b''): h.update(b)
     return h.hexdigest()
+
+# %% ../nbs/00a_io.ipynb #58e09a40
+def code_hash(*fns) -> str:
+    "Stable short hash of the syntax trees of `fns` without docstrings: comments, docstrings and layout leave it, code changes it."
+    out = []
+    for f in fns:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(f)))
+        for n in ast.walk(tree):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and isinstance(n.body[0], ast.Expr) \
+               and isinstance(n.body[0].value, ast.Constant) and isinstance(n.body[0].value.value, str):
+                n.body = n.body[1:] or [ast.Pass()]                 # the docstring
+        out.append(ast.dump(tree))                                   # without line numbers; a new Python may dump a tree differently: safe, it redoes
+    return hash_obj(out)
+
 
 # %% ../nbs/00a_io.ipynb #ed26d506
 def checksum(path:str|Path, limit:int=64 << 20, part:int=4 << 20) -> str:

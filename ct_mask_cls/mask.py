@@ -6,7 +6,6 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/mask.html.md"""
 
 # %% ../nbs/03_mask.ipynb #18238216
 from __future__ import annotations
-import inspect
 import numpy as np
 from scipy import ndimage as ndi
 from .core import *
@@ -109,14 +108,18 @@ def repair_roi(roi:np.ndarray,              # the segmenter's ROI (boolean)
     return out, rec
 
 # %% ../nbs/03_mask.ipynb #a0f65c29
-REPAIR_VERSION = hash_obj([inspect.getsource(f) for f in (ball, components, fill_holes, dilate_mm, repair_record, repair_roi)])   # in the mask stage's reuse key: a change to the repair's code redoes the ROIs
+REPAIR_VERSION = code_hash(ball, components, fill_holes, dilate_mm, repair_record, repair_roi)   # in the mask stage's reuse key: a change to the repair's code redoes the ROIs
 
 # %% ../nbs/03_mask.ipynb #5a9c54b8
 def margin_vox(spacing, margin_mm:float) -> tuple:
     "A margin in mm as whole voxels per axis."
     return tuple(int(np.ceil(margin_mm/s)) for s in spacing)
 
-def fill_value(fill, ct:np.ndarray, roi:np.ndarray, window) -> float:
+def fill_value(fill,            # mask.fill: 'median', a number or None
+               ct:np.ndarray,   # the CT in HU
+               roi:np.ndarray,  # the ROI on its grid
+               window,          # the first window (low, high)
+              ) -> float:       # the HU outside the ROI
     "The HU a `fill` setting means for this case: 'median' (the ROI's median), a number, or None (the window's lower bound)."
     if fill == 'median': return float(np.median(ct[roi])) if roi.any() else float(window[0])
     return float(window[0] if fill is None else fill)
@@ -150,7 +153,11 @@ def fov_start(low, high, size) -> np.ndarray:
     "Start voxel of a FOV of `size` centred on the box [low, high)."
     return np.floor((np.asarray(low) + np.asarray(high) - np.asarray(size))/2).astype(int)
 
-def fov_window(arr:np.ndarray, start, size, cval:float=0.) -> np.ndarray:
+def fov_window(arr:np.ndarray,  # a volume (..., X, Y, Z)
+               start,           # the FOV's first voxel
+               size,            # the FOV's size in voxels
+               cval:float=0.,   # the value outside the volume
+              ) -> np.ndarray:  # the FOV
     "`arr[start:start+size]` over the last three axes, padded with `cval` where the FOV leaves the volume."
     start, size = np.asarray(start, int), np.asarray(size, int)
     out = np.full(arr.shape[:-3] + tuple(size), cval, dtype=arr.dtype)
