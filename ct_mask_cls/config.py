@@ -90,11 +90,16 @@ class SegmentConfig:
 # z-score uses a spread of at least REPAIR_SCALE_ML: a few ml more than the cohort is no outlier
 QC_Z = 3.5
 REPAIR_SCALE_ML = 1.0
-QC_FLAGS = dict(                       # each flag mask.qc_flags raises, and what it means: the config's choices and the reports' text
-    edge="the organ reaches the edge of the scan's field of view: it is cut off there, its volume is underestimated and part of it is never seen",
-    volume=f"the organ's volume is far from the cohort's (robust z-score beyond ±{QC_Z:g}): an unusual organ, or a segmentation that failed",
+# each flag mask.qc_flags raises, and what it means: the config's choices and the reports' text
+QC_FLAGS = dict(
+    edge="the organ reaches the edge of the scan's field of view: it is cut off there, its volume is underestimated "
+         "and part of it is never seen",
+    volume=f"the organ's volume is far from the cohort's (robust z-score beyond ±{QC_Z:g}): an unusual organ, "
+           "or a segmentation that failed",
     fragmented="the mask had more pieces than the ROI has structures: the stray ones were dropped",
-    repaired=f"the repair added far more than for the cohort's other cases (robust z-score above {QC_Z:g}, at least {QC_Z*REPAIR_SCALE_ML:g} ml above their median): often a finding the segmenter left out, or slices it missed")
+    repaired=f"the repair added far more than for the cohort's other cases (robust z-score above {QC_Z:g}, at least "
+             f"{QC_Z*REPAIR_SCALE_ML:g} ml above their median): often a finding the segmenter left out, "
+             "or slices it missed")
 QCFlag = Literal[tuple(QC_FLAGS)]
 
 @dataclass
@@ -114,8 +119,9 @@ class MaskConfig:
     grow_mm: float = _f(6.0, "repair: grow the ROI by up to this many mm into tissue that is not fat and belongs to no other structure: a mask a voxel or two too tight is whole again", check=_ge(0), role='input')
     peel_mm: float = _f(9.0, "repair: peel up to this many mm of fat and partial-volume fat (darker than repair_min_hu) off the ROI's surface, layer by layer: a mask a voxel or two too loose no longer wraps the organ in a dark shell that looks like a finding", check=_ge(0), role='input')
     repair_min_hu: float = _f(-20.0, "repair: voxels darker than this (fat, air, partial-volume fat) are never added to the ROI, and are peeled off its surface", role='input')
-    qc_exclude: tuple[QCFlag, ...] = _f((), "exclude cases with these QC flags (" + '; '.join(f'{k}: {v}' for k, v in QC_FLAGS.items())
-                                          + "); by default flagged cases are kept and listed")
+    qc_exclude: tuple[QCFlag, ...] = _f((), "exclude cases with these QC flags ("
+                                            + '; '.join(f'{k}: {v}' for k, v in QC_FLAGS.items())
+                                            + "); by default flagged cases are kept and listed")
     fov_mm: Union[Literal['auto', 'resize'], tuple[float, float, float]] = _f('auto', "network field of view in mm around the ROI box (crop, pool, zero), at preprocess.spacing, never stretched; auto = the cohort's largest box plus margin (95th percentile); resize = stretch the box to train.input_size", check=_FOV, role='input')
     scan_fov_mm: Union[Literal['auto', 'resize'], tuple[float, float, float]] = _f('auto', "field of view in mm of the whole scan (none, channel), centred on the scan; auto = the cohort's 95th percentile; resize = stretch to train.input_size", check=_FOV, role='input')
     min_roi_ml: float = _f(5.0, "cases whose ROI is smaller than this (ml) are excluded", check=_ge(0))
@@ -173,9 +179,10 @@ class StudyConfig:
     fractions: tuple[float, ...] = _f((), "also train every mode on these fractions of the training patients (e.g. [0.25, 0.5]): learning curves for the efficiency claim", check=(lambda v: all(0 < f < 1 for f in v), 'fractions between 0 and 1'))
     folds: int = _f(0, "k-fold cross-validation over all patients (≥2), reported as mean ± SD; 0 = the fixed split only", check=(lambda v: v == 0 or v >= 2, '0 (off) or at least 2'))
     subgroups: tuple[str, ...] = _f((), "labels.csv columns (e.g. [scanner, site]) whose values split the test set: AUC with a CI per subgroup, for the compared modes")
-    workers: int = _f(1, "modes trained and explained at once, each in its own process with its share of the CPU cores (worth it on many "
-                         "cores, which one small model cannot use; on 2 cores the study trains about 17% faster); 0 = one per core, 1 = one after "
-                         "another here; always 1 on a GPU or under torchrun. A model's weights depend on its thread count",
+    workers: int = _f(1, "modes trained and explained at once, each in its own process with its share of the CPU cores "
+                         "(worth it on many cores, which one small model cannot use; on 2 cores the study trains about "
+                         "17% faster); 0 = one per core, 1 = one after another here; always 1 on a GPU or under "
+                         "torchrun. A model's weights depend on its thread count",
                       check=_ge(0), role='exec')
 
 @dataclass

@@ -145,8 +145,10 @@ def masked_image(ct:np.ndarray,                      # the CT in HU
     return v['vol'], aff
 
 # %% ../nbs/05_data.ipynb #2e8b6ac8
-CODE_VERSION = code_hash(clean_rim, network_volume, network_input,      # the code that makes a network input: cached inputs and models key on it
-                         *(getattr(msk, n) for n in ('dilate_mm', 'roi_box', 'fov_start', 'fov_window', 'fill_value', 'margin_vox', 'ball')))
+# the code that makes a network input: cached inputs and models key on it
+CODE_VERSION = code_hash(clean_rim, network_volume, network_input,
+                         *(getattr(msk, n) for n in ('dilate_mm', 'roi_box', 'fov_start', 'fov_window', 'fill_value',
+                                                     'margin_vox', 'ball')))
 _MEMORY, _MEMORY_LIMIT = {}, 4 << 30                 # entry key -> tensors, kept for the process (bytes)
 
 def cache_meta(r:dict, spec:InputSpec) -> dict:

@@ -127,8 +127,8 @@ def case_map(fn,                            # the work for one case
 
 # %% ../nbs/00c_executor.ipynb #d3372c71
 def _init_worker(slot, threads:int, progress_pid:str):
-    "Set up a spawned worker: `threads` torch threads, its own terminal line for its progress bars, the stage run's terminal."
-    for v in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ[v] = str(threads)   # before torch loads: also the threads it starts itself
+    "Set up a spawned worker: `threads` torch threads, a terminal line of its own for its bars, the run's terminal."
+    for v in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ[v] = str(threads)   # before torch loads: all threads
     import torch  # lazy: torch loads only when this runs
     torch.set_num_threads(threads)
     with slot.get_lock():
@@ -139,13 +139,15 @@ def _init_worker(slot, threads:int, progress_pid:str):
 def spawn_pool(workers:int, # processes
                threads:int, # torch threads in each
               ) -> ProcessPoolExecutor:
-    "A pool of `workers` fresh processes (spawned: torch's thread pools do not survive a fork), each with `threads` torch threads and its own terminal line."
+    "A pool of `workers` fresh (spawned) processes, each with `threads` torch threads and a terminal line of its own."
     ctx = mp.get_context('spawn')
     pid = str(os.environ.get('CT_MASK_CLS_PROGRESS_PID') or os.getppid()) if _parent_stderr() else ''
-    return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(ctx.Value('i', 0), threads, pid))
+    # spawn, not fork: torch's thread pools do not survive a fork
+    return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                               initargs=(ctx.Value('i', 0), threads, pid))
 
 def run_named(name:str, *args, **kw):
-    "Call the function `name` ('module:function') with the arguments: how a spawned worker runs library code (a notebook's own definitions cannot be imported there)."
+    "Call `name` ('module:function'): how a spawned worker runs library code (a notebook's cannot be imported)."
     mod, fn = name.split(':')
     return getattr(importlib.import_module(mod), fn)(*args, **kw)
 

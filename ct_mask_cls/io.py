@@ -68,15 +68,15 @@ def sha256_file(path:str|Path, chunk:int=1<<20) -> str:
 
 # %% ../nbs/00a_io.ipynb #58e09a40
 def code_hash(*fns) -> str:
-    "Stable short hash of the syntax trees of `fns` without docstrings: comments, docstrings and layout leave it, code changes it."
+    "Short hash of the syntax trees of `fns` without docstrings: comments and layout leave it, code changes it."
     out = []
     for f in fns:
         tree = ast.parse(textwrap.dedent(inspect.getsource(f)))
         for n in ast.walk(tree):
-            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and isinstance(n.body[0], ast.Expr) \
-               and isinstance(n.body[0].value, ast.Constant) and isinstance(n.body[0].value.value, str):
+            first = n.body[0] if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else None
+            if isinstance(first, ast.Expr) and isinstance(getattr(first.value, 'value', None), str):
                 n.body = n.body[1:] or [ast.Pass()]                 # the docstring
-        out.append(ast.dump(tree))                                   # without line numbers; a new Python may dump a tree differently: safe, it redoes
+        out.append(ast.dump(tree))                   # no line numbers; a new Python may dump it otherwise: it redoes
     return hash_obj(out)
 
 
@@ -117,10 +117,10 @@ def tree_fingerprint(folder:str|Path) -> str:
 _PARENT_ERR = []
 
 def _parent_stderr():
-    "The stderr of the process that started the stage run (its parent, or `CT_MASK_CLS_PROGRESS_PID`), opened for appending, when the run asked for it (Linux), else None."
+    "The stderr of the process that started the stage run (parent, or `CT_MASK_CLS_PROGRESS_PID`), if asked (Linux)."
     if os.environ.get('CT_MASK_CLS_PROGRESS') != 'parent': return None
     if not _PARENT_ERR:
-        pid = os.environ.get('CT_MASK_CLS_PROGRESS_PID') or os.getppid()   # a worker the stage started names the stage's parent
+        pid = os.environ.get('CT_MASK_CLS_PROGRESS_PID') or os.getppid()   # a stage's worker names the stage's parent
         try: _PARENT_ERR.append(open(f'/proc/{pid}/fd/2', 'a'))
         except OSError: _PARENT_ERR.append(None)
     return _PARENT_ERR[0]

@@ -108,7 +108,8 @@ def repair_roi(roi:np.ndarray,              # the segmenter's ROI (boolean)
     return out, rec
 
 # %% ../nbs/03_mask.ipynb #a0f65c29
-REPAIR_VERSION = code_hash(ball, components, fill_holes, dilate_mm, repair_record, repair_roi)   # in the mask stage's reuse key: a change to the repair's code redoes the ROIs
+# in the mask stage's reuse key: a change to the repair's code redoes the ROIs
+REPAIR_VERSION = code_hash(ball, components, fill_holes, dilate_mm, repair_record, repair_roi)
 
 # %% ../nbs/03_mask.ipynb #5a9c54b8
 def margin_vox(spacing, margin_mm:float) -> tuple:

@@ -62,7 +62,7 @@ def baseline_features(cfg:RunConfig,       # the run's configuration
 
 # %% ../nbs/13f_study_stage.ipynb #df80f430
 def study_workers(cfg:RunConfig, n:int) -> tuple[int, int]:
-    "(processes, torch threads each) for `n` modes: `study.workers` (0: one per core), at most `n`; (1, 0), one after another here, on a GPU or under torchrun."
+    "(processes, torch threads each) for `n` modes: `study.workers` (0: one per core), at most `n`; (1, 0) on GPU, DDP."
     from ct_mask_cls.train import train_device  # lazy: monai, torch and 1 more load only when this runs
     cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
     w = min(cfg.study.workers or cores, n)
@@ -75,7 +75,7 @@ def study_mode(cfg:RunConfig,       # the run's configuration
                progress:bool=True,  # show progress bars
                force:bool=False,    # redo even what is current
               ) -> tuple[list, float]: # (its test predictions per seed, its mean Grad-CAM mass in the ROI)
-    "One mode of the study: every seed trained (or reused, by the reuse rule: a changed setting retrains them all) and evaluated, then explained."
+    "One mode of the study: every seed trained (or reused, by the reuse rule) and evaluated, then explained."
     preds = []
     for k in range(cfg.study.seeds):
         train_mode(cfg, run_dir, mode, k, progress, force)
@@ -92,15 +92,19 @@ def run_modes(cfg:RunConfig,       # the run's configuration
               progress:bool=True,  # show progress bars
               force:bool=False,    # redo even what is current
              ) -> dict:            # {mode: `study_mode`'s result}, in the order of `modes`
-    "`study_mode` for every mode: in `study_workers` processes at once (the largest input first), or one after another here."
+    "`study_mode` for every mode: in `study_workers` processes at once (the largest input first), or one after another."
     w, threads = study_workers(cfg, len(modes))
-    if w == 1: return {m: study_mode(cfg, run_dir, m, progress, force) for m in pbar(modes, desc='study', disable=not progress)}
+    if w == 1:
+        return {m: study_mode(cfg, run_dir, m, progress, force)
+                for m in pbar(modes, desc='study', disable=not progress)}
     size = {m: int(np.prod(spec_for(cfg, run_dir, m).size)) for m in modes}
-    out, bars = {}, progress and _parent_stderr() is not None    # the workers' bars only on a stage run's terminal (in a notebook they would garble)
+    out, bars = {}, progress and _parent_stderr() is not None    # workers' bars: only on a stage run's terminal
     with spawn_pool(w, threads) as ex:
-        futs = {ex.submit(run_named, 'ct_mask_cls.study_stage:study_mode', cfg, run_dir, m, bars, force): m for m in sorted(modes, key=lambda m: -size[m])}
+        futs = {ex.submit(run_named, 'ct_mask_cls.study_stage:study_mode', cfg, run_dir, m, bars, force): m
+                for m in sorted(modes, key=lambda m: -size[m])}
         try:
-            for f in pbar(as_completed(futs), total=len(futs), desc=f'study ({w} at once)', disable=not progress): out[futs[f]] = f.result()
+            for f in pbar(as_completed(futs), total=len(futs), desc=f'study ({w} at once)', disable=not progress):
+                out[futs[f]] = f.result()
         except BaseException:
             for f in futs: f.cancel()
             raise

@@ -303,11 +303,11 @@ class _Raised:
     def __init__(self, e:BaseException): self.e = e
 
 class SafeThreadDataLoader(ThreadDataLoader):
-    "MONAI's `ThreadDataLoader`, except that an error making a batch is raised in the training loop (MONAI's thread dies with it, and the epoch just ends early), and its thread uses as many torch threads as the one that iterates it."
+    "MONAI's `ThreadDataLoader`, but an error making a batch is raised here; its thread uses the caller's threads."
     def __iter__(self):
         n = torch.get_num_threads()
         def batches():
-            torch.set_num_threads(n)                  # a new thread would use every core (OpenMP's default), whatever this process was given
+            torch.set_num_threads(n)                  # a new thread would use every core (OpenMP's default)
             try: yield from DataLoader.__iter__(self)
             except Exception as e: yield _Raised(e)
         for b in buffer_iterator(batches(), self.buffer_size, self.buffer_timeout, self.repeats):
@@ -321,7 +321,8 @@ def _loader(ds, cfg, seed, rank:int=0, world:int=1):
         return SafeThreadDataLoader(ds, batch_size=bs, shuffle=True, num_workers=cfg.train.workers, buffer_size=2,
                                 generator=torch.Generator().manual_seed(seed), drop_last=len(ds) % bs == 1)
     sampler = DistributedSampler(ds, world, rank, shuffle=True, seed=seed)     # every process the same length (padded), so all take the same steps
-    return SafeThreadDataLoader(ds, batch_size=bs, sampler=sampler, num_workers=cfg.train.workers, buffer_size=2, drop_last=len(sampler) % bs == 1)
+    return SafeThreadDataLoader(ds, batch_size=bs, sampler=sampler, num_workers=cfg.train.workers, buffer_size=2,
+                                drop_last=len(sampler) % bs == 1)
 
 def _mean_over_processes(v:float, world:int) -> float:
     "The mean of `v` over all DDP processes."
