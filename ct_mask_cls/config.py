@@ -180,9 +180,9 @@ class StudyConfig:
     folds: int = _f(0, "k-fold cross-validation over all patients (≥2), reported as mean ± SD; 0 = the fixed split only", check=(lambda v: v == 0 or v >= 2, '0 (off) or at least 2'))
     subgroups: tuple[str, ...] = _f((), "labels.csv columns (e.g. [scanner, site]) whose values split the test set: AUC with a CI per subgroup, for the compared modes")
     workers: int = _f(1, "modes trained and explained at once, each in its own process with its share of the CPU cores "
-                         "(worth it on many cores, which one small model cannot use; on 2 cores the study trains about "
-                         "17% faster); 0 = one per core, 1 = one after another here; always 1 on a GPU or under "
-                         "torchrun. A model's weights depend on its thread count",
+                         "(worth it on many cores, which one small model cannot use; on 2 cores the study's training "
+                         "takes about 18% less time); 0 = one per core, 1 = one after another here; always 1 on a GPU "
+                         "or under torchrun. A model's weights depend on its thread count",
                       check=_ge(0), role='exec')
 
 @dataclass
