@@ -18,7 +18,7 @@ __all__ = ['DASK_ADDRESS_ENV', 'pbar', 'pmap', 'dask_client', 'close_dask_client
            'run_named']
 
 # %% ../nbs/00c_executor.ipynb #c93b6fed
-from .io import _parent_stderr
+from .io import _parent_stderr, _progress_pid
 
 def pbar(iterable=None, **kw):
     "A tqdm progress bar that, in stage runs, draws on the terminal that started the run rather than in the report."
@@ -141,7 +141,7 @@ def spawn_pool(workers:int, # processes
               ) -> ProcessPoolExecutor:
     "A pool of `workers` fresh (spawned) processes, each with `threads` torch threads and a terminal line of its own."
     ctx = mp.get_context('spawn')
-    pid = str(os.environ.get('CT_MASK_CLS_PROGRESS_PID') or os.getppid()) if _parent_stderr() else ''
+    pid = _progress_pid() if _parent_stderr() else ''
     # spawn, not fork: torch's thread pools do not survive a fork
     return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
                                initargs=(ctx.Value('i', 0), threads, pid))

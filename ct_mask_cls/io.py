@@ -116,12 +116,15 @@ def tree_fingerprint(folder:str|Path) -> str:
 # %% ../nbs/00a_io.ipynb #e0eb8887
 _PARENT_ERR = []
 
+def _progress_pid() -> str:
+    "The process whose terminal shows the bars: the parent, or the one a stage's worker is given (its environment)."
+    return str(os.environ.get('CT_MASK_CLS_PROGRESS_PID') or os.getppid())
+
 def _parent_stderr():
-    "The stderr of the process that started the stage run (parent, or `CT_MASK_CLS_PROGRESS_PID`), if asked (Linux)."
+    "The stderr of the process that started the stage run (`_progress_pid`), if the run asked for it (Linux)."
     if os.environ.get('CT_MASK_CLS_PROGRESS') != 'parent': return None
     if not _PARENT_ERR:
-        pid = os.environ.get('CT_MASK_CLS_PROGRESS_PID') or os.getppid()   # a stage's worker names the stage's parent
-        try: _PARENT_ERR.append(open(f'/proc/{pid}/fd/2', 'a'))
+        try: _PARENT_ERR.append(open(f'/proc/{_progress_pid()}/fd/2', 'a'))
         except OSError: _PARENT_ERR.append(None)
     return _PARENT_ERR[0]
 
