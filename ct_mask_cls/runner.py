@@ -16,9 +16,10 @@ from traitlets.config import Application
 from jupyter_core.utils import run_sync
 
 # %% auto #0
-__all__ = ['STAGES', 'STAGE_FOLDERS', 'CURRENT', 'WARM_IMPORTS', 'input_ids', 'preflight', 'stage_key', 'stage_outputs',
-           'stages_dir', 'quiet_kernel_logs', 'write_run_config', 'kernel_env', 'check_stage', 'run_stage', 'time_left',
-           'run_pipeline', 'run_cluster', 'WarmKernels', 'interim_index', 'versions', 'git_commit']
+__all__ = ['STAGES', 'STAGE_FOLDERS', 'CURRENT', 'REFERENCE_RATES', 'WARM_IMPORTS', 'input_ids', 'preflight', 'stage_key',
+           'stage_outputs', 'stages_dir', 'quiet_kernel_logs', 'write_run_config', 'kernel_env', 'check_stage',
+           'run_stage', 'time_left', 'reference_seconds', 'machine_speed', 'run_pipeline', 'run_cluster', 'WarmKernels',
+           'interim_index', 'versions', 'git_commit']
 
 # %% ../nbs/14_runner.ipynb #e8682134
 def input_ids(cfg:RunConfig) -> set:
@@ -229,18 +230,40 @@ def run_stage(name:str,                       # the stage
     return dict(rec, reused=False)
 
 # %% ../nbs/14_runner.ipynb #5e44589f
-def time_left(cfg:RunConfig, stages:list, force:bool=False) -> float:
-    "Seconds the `stages` still to run will take, from the run's own last timings (timing.json, per stage and per case), scaled to today's cohort; 0 when unknown or all reusable."
+def time_left(cfg:RunConfig,        # the run's configuration
+              stages:list,          # the stages still to run
+              force:bool=False,     # redo even what is current
+             ) -> tuple[float, str]:  # seconds, and what the estimate rests on ('' when nothing is left to do)
+    "Seconds the `stages` still to run will take: the run's own timings, else reference rates scaled to this machine."
     lay = RunLayout(cfg.run_dir)
     try: rates = json.loads(lay.path('timing.json').read_text())
-    except (OSError, ValueError): return 0.0
-    n = len(read_table(lay.cases_csv)) if lay.cases_csv.exists() else rates.get('_cases', 0)
-    total = 0.0
-    for s in stages:
-        done = lay.stage_files(s)[2]
-        if not force and done.exists() and json.loads(done.read_text()).get('key') == stage_key(cfg, s): continue   # (a cheap look: the outputs are checked when it runs)
-        total += rates.get(s, 0.0)*max(n, 1)
-    return total
+    except (OSError, ValueError): rates = {}
+    n = max(_cases_now(cfg, rates.get('_cases', 0)), 1)
+    todo = [s for s in stages if force or not _current(cfg, lay, s)]
+    ref = {s: reference_seconds(cfg, s, n) for s in todo if s not in rates}
+    speed, unknown = machine_speed(cfg, rates), [s for s, v in ref.items() if v != v]
+    total = sum(rates[s]*n for s in todo if s in rates) + sum(v*speed for v in ref.values() if v == v)
+    if not todo: return 0.0, ''
+    how = ('from its last timings' if not ref else
+           f'from its timings so far and reference rates scaled ×{speed:.2g} to this machine'
+           if len(ref) < len(todo) or speed != 1 else 'first run: from the reference rates of a 2-core machine')
+    skipped = f"; {', '.join(unknown)} not counted (no reference for {_unknown_why(cfg)})" if unknown else ''
+    return total, how + skipped
+
+def _current(cfg:RunConfig, lay:RunLayout, s:str) -> bool:
+    "Whether stage `s` looks reusable (a cheap look at its key: the outputs are checked when it runs)."
+    done = lay.stage_files(s)[2]
+    return done.exists() and json.loads(done.read_text()).get('key') == stage_key(cfg, s)
+
+def _cases_now(cfg:RunConfig, last:int) -> int:
+    "Cases of the run: its converted cases once preprocessed, else the last run's count, else the rows of labels.csv."
+    lay = RunLayout(cfg.run_dir)
+    if lay.cases_csv.exists(): return len(read_table(lay.cases_csv))
+    if last: return last
+    try: return len(read_labels(cfg.data.labels_csv, cfg.split.test_column))
+    except (OSError, ValueError): return 0
+
+def _duration(s:float) -> str: return f'{s:.0f} s' if s < 90 else f'{s/60:.0f} min'
 
 def _record_timing(cfg:RunConfig, rec:dict):
     "Keep a stage's seconds per case (timing.json) for the next run's estimate of the time left."
@@ -251,6 +274,48 @@ def _record_timing(cfg:RunConfig, rec:dict):
     n = max(len(read_table(lay.cases_csv)), 1)
     rates.update({rec['stage']: rec['seconds']/n, '_cases': n})
     save_json(lay.path('timing.json'), rates)
+
+# %% ../nbs/14_runner.ipynb #9d98eae7
+# The reference machine: 2 idle CPU cores, the defaults, `existing` masks, small3d.
+# Per stage: (seconds once, seconds per case). Once: bench/stage_scaling.py's runs at 50 and 400 patients.
+# Per case: bench/realistic_study.py on bcf8864 (150 patients), less the part paid once.
+# `epoch`: one training epoch per case, by mode (its field of view), from that run's history.csv;
+# `study_mode`: what the study adds per mode it trains (its explanations);
+# the train and study rows hold what those stages add to their epochs.
+REFERENCE_RATES = dict(preprocess=(11.6, 0.176), segment=(3.3, 0.147), mask=(6.4, 0.185), xai=(6.4, 0.145),
+                       index=(3.0, 0.001), train=(4.9, 0.125), study=(39.7, 0.41), study_mode=0.188,
+                       epoch=dict(zero=0.0248, pool=0.0236, crop=0.0240, channel=0.0439, none=0.0439))
+
+def reference_seconds(cfg:RunConfig,  # the run's configuration
+                      stage:str,      # a stage
+                      n:int,          # cases
+                     ) -> float:      # seconds on the reference machine; nan when it has no reference
+    "Seconds `stage` takes for `n` cases on the reference machine, given `cfg`'s epochs, modes, seeds and folds."
+    R, t, st = REFERENCE_RATES, cfg.train, cfg.study
+    if _unknown_why(cfg, stage): return float('nan')
+    once, per_case = R[stage]
+    if stage not in ('train', 'study'): return once + per_case*n
+    ep = lambda m: t.epochs*R['epoch'].get(m, R['epoch']['none'])
+    if stage == 'train': return once + (ep(cfg.mask.mode) + per_case)*n
+    runs = [(m, st.seeds - (m == cfg.mask.mode)) for m in dict.fromkeys(st.modes)]  # (the train stage fits the first)
+    every = sum(ep(m) for m, _ in runs)
+    fits = sum(k*ep(m) for m, k in runs) + sum(st.fractions)*st.seeds*every + st.folds*every
+    return once + (fits + sum(k for _, k in runs)*R['study_mode'] + per_case)*n
+
+def _unknown_why(cfg:RunConfig, stage:str|None=None) -> str:
+    "What in `cfg` has no reference rate for `stage` (or any): TotalSegmentator, a network other than small3d; ''."
+    from ct_mask_cls.segment import choose_backend  # lazy: scipy and TotalSegmentator's maps load only when this runs
+    seg = stage in (None, 'segment') and choose_backend(cfg.segment, cfg.mask.roi) == 'totalsegmentator'
+    net = stage in (None, 'train', 'study') and (cfg.train.model != 'small3d' or cfg.train.nproc > 1)
+    model = cfg.train.model + (f' on {cfg.train.nproc} processes' if cfg.train.nproc > 1 else '')
+    return ' and '.join(w for w, on in [('TotalSegmentator', seg), (model, net)] if on)
+
+def machine_speed(cfg:RunConfig, rates:dict) -> float:
+    "How much slower this machine ran than the reference: its timed stages against their reference; 1 with none."
+    n = rates.get('_cases', 0)
+    both = [(v*n, reference_seconds(cfg, s, n)) for s, v in rates.items() if s in STAGES]
+    both = [(v, r) for v, r in both if r == r and r > 0]
+    return sum(v for v, _ in both)/sum(r for _, r in both) if both else 1.0
 
 # %% ../nbs/14_runner.ipynb #02427c84
 def run_pipeline(cfg:RunConfig,          # the run's configuration
@@ -266,8 +331,9 @@ def run_pipeline(cfg:RunConfig,          # the run's configuration
     with RunLock(cfg.run_dir, wait=wait, echo=echo), run_cluster(cfg, echo), WarmKernels(kernel_env(cfg), cfg.run_dir) as kernels:
         write_run_config(cfg)
         for i, s in enumerate(todo):
-            eta = time_left(cfg, todo[i:], force)
-            echo((f"[{s}] running…" if force else f"[{s}] …") + (f"  (about {eta/60:.0f} min left for the run, from its last timings)" if eta else ''))
+            eta, how = time_left(cfg, todo[i:], force)
+            left = f"  (about {_duration(eta)} left for the run, {how})" if how else ''
+            echo((f"[{s}] running…" if force else f"[{s}] …") + left)
             try: r = run_stage(s, cfg, force, kernels, more=i + 1 < len(todo))
             except BaseException as e:
                 interim_index(cfg, failed=(s, str(e).splitlines()[0] if str(e) else type(e).__name__))

@@ -25,6 +25,10 @@ def test_run_succeeds(tiny_run):
     t, r, _ = tiny_run
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert 'report index:' in r.stdout
+    said = {l.split(']')[0][1:]: l for l in r.stdout.splitlines() if l.startswith('[') and ' …' in l}
+    assert set(said) == set(STAGES), r.stdout                                           # a line as each stage starts
+    assert 'left for the run, first run: from the reference rates' in said['preprocess'], said   # an estimate before any timing
+    assert 'left for the run, from its timings so far and reference rates scaled' in said['mask'], said   # then scaled to this machine
 
 def test_manifest_and_masks(tiny_run):
     t, r, _ = tiny_run
