@@ -27,13 +27,19 @@ class NoTrainedModel(ConfigError):
 def trained_modes(run_dir:str|Path) -> list:
     "The mask modes with a trained first-seed model in `run_dir`."
     lay = RunLayout(run_dir)
-    return [m for m in MODES if (lay.model_dir(m)/'best_model.pt').is_file() and (lay.model_dir(m)/'metrics.json').is_file()]
+    return [
+        m for m in MODES
+        if (lay.model_dir(m) / 'best_model.pt').is_file() and (lay.model_dir(m) / 'metrics.json').is_file()
+    ]
 
 def load_run(run_dir:str|Path, mode:str|None=None) -> tuple[RunConfig, RunLayout, str]:
     "(config, layout, mode) of a finished run: the config the mode's model was trained with (its own copy), never the run's current one; `mode` defaults to the run's configured mode."
     lay = RunLayout(run_dir)
     run_cfg = lay.run_config()
-    if run_cfg is None: raise NoTrainedModel(f"{run_dir} is not a run folder: {lay.config_yaml.name} is missing (make one with `ct-mask-cls run CONFIG`)")
+    if run_cfg is None:
+        raise NoTrainedModel(
+            f"{run_dir} is not a run folder: {lay.config_yaml.name} is missing (make one with `ct-mask-cls run CONFIG`)"
+        )
     modes = trained_modes(run_dir)
     if mode is None:
         cm = load_config(run_cfg).mask.mode
@@ -43,7 +49,8 @@ def load_run(run_dir:str|Path, mode:str|None=None) -> tuple[RunConfig, RunLayout
                              + (f"; trained modes: {', '.join(modes)}" if modes else "; run the train stage first"))
     own = lay.model_dir(mode)/'config.yaml'
     cfg = load_config(own if own.is_file() else run_cfg)
-    if not (lay.model_dir(mode)/'spec.json').is_file() and not lay.manifest_json.is_file(): raise NoTrainedModel(f"{run_dir} has no record of mode {mode}'s input (train/{mode}/spec.json)")
+    if not (lay.model_dir(mode) / 'spec.json').is_file() and not lay.manifest_json.is_file():
+        raise NoTrainedModel(f"{run_dir} has no record of mode {mode}'s input (train/{mode}/spec.json)")
     return cfg, lay, mode
 
 def model_spec(cfg:RunConfig, lay:RunLayout, mode:str):
@@ -68,7 +75,8 @@ def guard_run(run_dir:str|Path, out:str|Path|None=None):
 def input_kind(path:str|Path) -> str:
     "'nifti_dir' for a folder of NIfTI CTs, 'dicom_dir' for a DICOM tree; an error for anything else."
     p = Path(path)
-    if not p.is_dir(): raise ConfigError(f"INPUT {path} is not a folder (give a DICOM tree or a folder of <patient_id>.nii.gz CTs)")
+    if not p.is_dir():
+        raise ConfigError(f"INPUT {path} is not a folder (give a DICOM tree or a folder of <patient_id>.nii.gz CTs)")
     return 'nifti_dir' if any(p.glob('*.nii.gz')) or any(p.glob('*.nii')) else 'dicom_dir'
 
 def scoring_config(cfg:RunConfig,             # the trained run's configuration
@@ -81,8 +89,11 @@ def scoring_config(cfg:RunConfig,             # the trained run's configuration
     "The run's config with the data of another cohort (`inputs`, or a whole `data` section) and its outputs in `out`."
     if data is None:
         kind = input_kind(inputs)
-        data = dataclasses.replace(cfg.data, dicom_dir=str(Path(inputs).resolve()) if kind == 'dicom_dir' else '', nifti_dir=str(Path(inputs).resolve()) if kind == 'nifti_dir' else '',
-                                   labels_csv=str(Path(labels).resolve()) if labels else '', mask_dir=str(Path(masks).resolve()) if masks else '', lesion_dir='', confounder_dir='')
+        data = dataclasses.replace(cfg.data, dicom_dir=str(Path(inputs).resolve()) if kind == 'dicom_dir' else '',
+                                   nifti_dir=str(Path(inputs).resolve()) if kind == 'nifti_dir' else '',
+                                   labels_csv=str(Path(labels).resolve()) if labels else '',
+                                   mask_dir=str(Path(masks).resolve()) if masks else '', lesion_dir='',
+                                   confounder_dir='')
     out = Path(out).resolve()
     return dataclasses.replace(cfg, data=data, out_dir=str(out.parent), run_id=out.name)
 
@@ -91,12 +102,14 @@ def prepare_cases(cfg:RunConfig, progress:bool=True) -> pd.DataFrame:
     from ct_mask_cls.segment_stage import stage_segment  # lazy: scipy.ndimage loads only when this runs
     from ct_mask_cls.mask_stage import mask_cases  # lazy: scipy.ndimage loads only when this runs
     if cfg.segment.backend == 'existing' and not cfg.data.mask_dir:
-        raise ConfigError("the run used existing masks (segment.backend: existing): give the new cases' masks (--masks FOLDER)")
+        raise ConfigError(
+            "the run used existing masks (segment.backend: existing): give the new cases' masks (--masks FOLDER)")
     lay = RunLayout(cfg.run_dir)
     stage_preprocess(cfg, lay.root, progress)
     segs = stage_segment(cfg, lay.root, progress)
     cases = read_table(lay.cases_csv).set_index('case_id')
-    rows = mask_cases(cfg, lay, segs, cases, progress)          # the mask stage's own per-case step, on the configured executor
+    # the mask stage's own per-case step, on the configured executor
+    rows = mask_cases(cfg, lay, segs, cases, progress)
     failed = cases[cases.status != 'ok'].reset_index()
     df = pd.concat([pd.DataFrame(rows), failed.assign(reason='preprocessing failed: ' + failed.reason)[['case_id', 'patient_id', 'status', 'reason']] if len(failed) else None], ignore_index=True)
     return df.fillna({'ct_path': '', 'mask_path': ''})
@@ -123,7 +136,10 @@ def score_cases(cfg:RunConfig,              # the run's configuration
     spec = model_spec(cfg, lay, mode)
     model, thr = trn.load_trained(cfg, spec, lay.model_dir(mode)), run_threshold(lay, mode)
     ok = cases[cases.status == 'ok']
-    recs = [dict(ct=r.ct_path, mask=r.mask_path, label=0, case_id=r.case_id, patient_id=r.patient_id) for r in ok.itertuples()]
+    recs = [
+        dict(ct=r.ct_path, mask=r.mask_path, label=0, case_id=r.case_id, patient_id=r.patient_id)
+        for r in ok.itertuples()
+    ]
     ds = make_dataset(recs, spec, None)
     prob = trn.predict(model, ds, cfg.train.batch_size) if recs else np.zeros(0)
     res = pd.DataFrame(dict(case_id=[r['case_id'] for r in recs], prob=prob))
@@ -132,8 +148,10 @@ def score_cases(cfg:RunConfig,              # the run's configuration
     if cams:
         for i, (r, d) in enumerate(pbar(zip(recs, ds), total=len(recs), desc=f'Grad-CAM {mode}', disable=not progress)):
             img = nib.load(r['ct'])
-            cam = xai.to_ct_grid(xai.explain_map(model, d['image'][None], 'gradcam'), d['fov_start'].numpy(), d['fov_zoom'].numpy(), img.shape)
-            res.loc[i, 'cam_nifti'] = str(save_nifti(cam, img.affine, out.case(f'cam/{mode}', r['case_id']), dtype=np.float32))
+            cam = xai.to_ct_grid(xai.explain_map(model, d['image'][None], 'gradcam'), d['fov_start'].numpy(),
+                                 d['fov_zoom'].numpy(), img.shape)
+            res.loc[i, 'cam_nifti'] = str(
+                save_nifti(cam, img.affine, out.case(f'cam/{mode}', r['case_id']), dtype=np.float32))
     df = cases[['case_id', 'patient_id', 'status', 'reason']].merge(res, on='case_id', how='left')
     df.insert(2, 'mode', mode)
     df['threshold'] = thr
@@ -165,7 +183,8 @@ def predict_report(df:pd.DataFrame,    # the scored cases
         if not cams or not r.cam_nifti: continue
         img = nib.load(c.ct_path)
         ct, cam, roi = np.asarray(img.dataobj, np.float32), np.asarray(nib.load(r.cam_nifti).dataobj, np.float32), np.asarray(nib.load(c.mask_path).dataobj) > 0
-        fig = cam_figure(ct, cam, roi, spacing_of(img.affine), focus_voxel(cam, roi), 1.0, (-150, 250), None, f"{r.case_id} · p = {r.prob:.4f} · {'positive' if r.decision else 'negative'}")
+        fig = cam_figure(ct, cam, roi, spacing_of(img.affine), focus_voxel(cam, roi), 1.0, (-150, 250), None,
+                         f"{r.case_id} · p = {r.prob:.4f} · {'positive' if r.decision else 'negative'}")
         png = out.case('png', r.case_id, '.png')
         with atomic_path(png) as t: fig.savefig(t, dpi=134, format='png')
         plt.close(fig)
@@ -194,7 +213,9 @@ def predict_cohort(run_dir:str|Path,        # the trained run
         df = score_cases(cfg, run_dir, cases, mode, scfg.run_dir, cams, progress)
         o = RunLayout(scfg.run_dir)
         with atomic_path(o.path('predictions.csv')) as t: df.to_csv(t, index=False)
-        atomic_write_text(o.path('report.html'), _page('Predictions', predict_report(df, cases, o, mode, Path(run_dir).name, cams)))
+        atomic_write_text(o.path('report.html'),
+                          _page('Predictions', predict_report(df, cases, o, mode,
+                                                              Path(run_dir).name, cams)))
     return df
 
 # %% ../nbs/16_apply.ipynb #65821b8c
@@ -220,7 +241,8 @@ def evaluate_external(run_dir:str|Path,        # the trained run
         k, a, b = diff[0]
         raise ConfigError(f"{other_config}: setting '{k}' is {b!r} there but {a!r} in the run, so the run's models would see other input; "
                           f"external validation keeps the run's settings (set {k}: {a!r} or drop it)")
-    if not other.data.labels_csv: raise ConfigError(f"{other_config}: data.labels_csv is needed to evaluate (a CSV with patient_id,label)")
+    if not other.data.labels_csv:
+        raise ConfigError(f"{other_config}: data.labels_csv is needed to evaluate (a CSV with patient_id,label)")
     out = Path(out) if out else lay.path('external', safe_name(other.run_id))
     scfg = scoring_config(cfg, '', out, data=other.data)
     labels = read_labels(other.data.labels_csv)
@@ -237,14 +259,18 @@ def evaluate_external(run_dir:str|Path,        # the trained run
             internal = json.loads((lay.model_dir(mode)/'metrics.json').read_text())
             try: ext = evaluate(sc.label.astype(int), sc.prob, run_threshold(lay, mode), sc.patient_id.values, cfg.train.n_bootstrap, cfg.train.seed)
             except DegenerateResult as e: raise ConfigError(f"the external cohort cannot be evaluated: {e}") from None
-            rows.append(dict(mode=mode, internal_auc=internal['auc'], internal_ci_low=internal['auc_ci_low'], internal_ci_high=internal['auc_ci_high'], internal_n=internal['n_test'],
-                             external_auc=ext['auc'], external_ci_low=ext['auc_ci_low'], external_ci_high=ext['auc_ci_high'], external_n=ext['n_test'],
-                             drop=internal['auc'] - ext['auc'], external_sensitivity=ext['sensitivity'], external_specificity=ext['specificity'],
-                             not_scored=int(df.prob.isna().sum()), unlabelled=int((df.prob.notna() & df.label.isna()).sum())))
+            rows.append(
+                dict(mode=mode, internal_auc=internal['auc'], internal_ci_low=internal['auc_ci_low'],
+                     internal_ci_high=internal['auc_ci_high'], internal_n=internal['n_test'], external_auc=ext['auc'],
+                     external_ci_low=ext['auc_ci_low'], external_ci_high=ext['auc_ci_high'], external_n=ext['n_test'],
+                     drop=internal['auc'] - ext['auc'], external_sensitivity=ext['sensitivity'],
+                     external_specificity=ext['specificity'], not_scored=int(df.prob.isna().sum()), unlabelled=int(
+                         (df.prob.notna() & df.label.isna()).sum())))
         res = pd.DataFrame(rows)
         o = RunLayout(scfg.run_dir)
         with atomic_path(o.path('external.csv')) as t: res.to_csv(t, index=False)
-        with atomic_path(lay.path('study', 'external.csv')) as t: res.to_csv(t, index=False)   # the claims table's generalisation row; the next `run` redoes study and index
+        # the claims table's generalisation row; the next `run` redoes study and index
+        with atomic_path(lay.path('study', 'external.csv')) as t: res.to_csv(t, index=False)
         body = (f"<p>Run <code>{esc(Path(run_dir).resolve())}</code>, external cohort from <code>{esc(Path(other_config).resolve())}</code>. "
                 "AUC with 95% patient-level bootstrap CIs; drop = internal − external.</p>" + table_html(res.round(3), 50, 'external.csv'))
         atomic_write_text(o.path('report.html'), _page('External validation', body))
@@ -293,21 +319,27 @@ def _export(cfg:RunConfig, lay:RunLayout, mode:str, spec, out:Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     x = torch.rand((2, spec.in_channels, *spec.size), generator=torch.Generator().manual_seed(0))
     with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter('ignore')                  # torch.jit.trace's own deprecation notice; the outputs are checked below
+        # torch.jit.trace's own deprecation notice; the outputs are checked below
+        warnings.simplefilter('ignore')
         ts = torch.jit.trace(model, x[:1], check_trace=False)
         err = float((ts(x) - model(x)).abs().max())
     if err > 1e-5: raise RuntimeError(f"the traced model differs from the trained one by {err:.2e}; not exported")
     with atomic_path(out/'model.ts') as t, warnings.catch_warnings():
-        warnings.simplefilter('ignore')                  # torch.jit.save's deprecation notice: TorchScript is still what loads without Python code
+        # torch.jit.save's deprecation notice: TorchScript is still what loads without Python code
+        warnings.simplefilter('ignore')
         torch.jit.save(ts, str(t))
     from ct_mask_cls.mask import resolve_windows  # lazy: scipy.ndimage loads only when this runs
     seg_ids = __import__('ct_mask_cls.segment', fromlist=['resolve_roi']).resolve_roi(list(cfg.mask.roi))
-    settings = dict(mode=mode, model=cfg.train.model, spacing_mm=list(cfg.preprocess.spacing), orientation='RAS', roi=list(cfg.mask.roi), roi_totalsegmentator_ids=seg_ids,
-                    windows_hu=[list(w) for w in resolve_windows(cfg.mask.window, cfg.mask.roi, cfg.mask.extra_windows)], fill=spec.fill, margin_mm=spec.margin_mm,
-                    roi_margin_mm=spec.roi_margin_mm, input_size=list(spec.size), resize=spec.resize, in_channels=spec.in_channels,
-                    channels=[f'CT window {list(w)} scaled to 0..1' for w in spec.windows] + (['ROI mask (0/1)'] if spec.aux else []),
-                    threshold=run_threshold(lay, mode), output='logit (probability = sigmoid)', traced_max_abs_error=err,
-                    note='build the input with ct_mask_cls.data.network_input, or reproduce its steps from these settings')
+    settings = dict(
+        mode=mode, model=cfg.train.model, spacing_mm=list(cfg.preprocess.spacing), orientation='RAS',
+        roi=list(cfg.mask.roi), roi_totalsegmentator_ids=seg_ids,
+        windows_hu=[list(w)
+                    for w in resolve_windows(cfg.mask.window, cfg.mask.roi, cfg.mask.extra_windows)], fill=spec.fill,
+        margin_mm=spec.margin_mm, roi_margin_mm=spec.roi_margin_mm, input_size=list(spec.size), resize=spec.resize,
+        in_channels=spec.in_channels, channels=[f'CT window {list(w)} scaled to 0..1'
+                                                for w in spec.windows] + (['ROI mask (0/1)'] if spec.aux else []),
+        threshold=run_threshold(lay, mode), output='logit (probability = sigmoid)', traced_max_abs_error=err,
+        note='build the input with ct_mask_cls.data.network_input, or reproduce its steps from these settings')
     onnx_note = ''
     try:
         with warnings.catch_warnings(), atomic_path(out/'model.onnx') as t:

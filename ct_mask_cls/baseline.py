@@ -29,12 +29,15 @@ def radiomics_features(ct_path:str|Path, mask_path:str|Path, families=FAMILIES) 
     (ct, aff), m = load_nifti(ct_path), load_nifti(mask_path)[0] > 0
     sp = spacing_of(aff)
     root = logging.getLogger()
-    if not root.handlers: root.addHandler(logging.NullHandler())    # MIRP calls logging.basicConfig: with a handler there it adds no stdout one
+    # MIRP calls logging.basicConfig: with a handler there it adds no stdout one
+    if not root.handlers: root.addHandler(logging.NullHandler())
     before = root.manager.disable
-    logging.disable(logging.INFO)                                    # and its INFO lines ("Jobs are processed sequentially") stay out of reports
+    # and its INFO lines ("Jobs are processed sequentially") stay out of reports
+    logging.disable(logging.INFO)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter('ignore')                  # MIRP's own deprecation chatter; its results are what we use
+            # MIRP's own deprecation chatter; its results are what we use
+            warnings.simplefilter('ignore')
             df = extract_features(image=ct.transpose(2, 1, 0), mask=m.transpose(2, 1, 0),     # MIRP's (z, y, x) order
                                   image_spacing=tuple(float(s) for s in sp[::-1]), image_modality='CT',
                                   base_feature_families=list(families),
@@ -60,7 +63,8 @@ def fit_baseline(features:pd.DataFrame,          # radiomics features, indexed b
     check_evaluable(y[test_rows])
     keep = X[fit_rows].notna().any() & (X[fit_rows].std() > 0)
     X = X.loc[:, keep]
-    n_min = int(np.bincount(y[fit_rows], minlength=2).min())    # folds can be no more than the smaller class has patients
+    # folds can be no more than the smaller class has patients
+    n_min = int(np.bincount(y[fit_rows], minlength=2).min())
     k = min(5, n_min)
     inner = min(5, n_min - -(-n_min // k)) if k >= 2 else 0
     cv = StratifiedKFold(k, shuffle=True, random_state=seed) if k >= 2 else None
@@ -68,12 +72,16 @@ def fit_baseline(features:pd.DataFrame,          # radiomics features, indexed b
           if inner >= 2 else LogisticRegression(max_iter=5000))   # too few patients to choose the penalty by cross-validation: the default one
     model = make_pipeline(SimpleImputer(strategy='median'), StandardScaler(), lr)
     with warnings.catch_warnings():
-        warnings.simplefilter('ignore')                      # convergence notes on tiny cohorts; the metrics below are what counts
+        # convergence notes on tiny cohorts; the metrics below are what counts
+        warnings.simplefilter('ignore')
         model.fit(X[fit_rows], y[fit_rows])
         p_cv = cross_val_predict(model, X[fit_rows], y[fit_rows], cv=cv, method='predict_proba')[:, 1] if cv is not None else model.predict_proba(X[fit_rows])[:, 1]
     thr = youden_threshold(y[fit_rows], p_cv)
     p = model.predict_proba(X[test_rows])[:, 1]
     m = evaluate(y[test_rows], p, thr, man.patient_id.values[test_rows], n_boot, seed)
-    m.update(model='radiomics + logistic regression', n_features=int(X.shape[1]), threshold_from='cross-validated training (Youden J)')
-    pred = pd.DataFrame(dict(case_id=man.index[test_rows], patient_id=man.patient_id.values[test_rows], split='test', label=y[test_rows], prob=p))
+    m.update(model='radiomics + logistic regression', n_features=int(X.shape[1]),
+             threshold_from='cross-validated training (Youden J)')
+    pred = pd.DataFrame(
+        dict(case_id=man.index[test_rows], patient_id=man.patient_id.values[test_rows], split='test',
+             label=y[test_rows], prob=p))
     return m, pred

@@ -24,7 +24,8 @@ __all__ = ['app', 'Mode', 'Backend', 'SegDevice', 'Uneven', 'Tilt', 'DemoMasks',
            'segment_cmd', 'mask_cmd']
 
 # %% ../nbs/15_cli.ipynb #c4e1c536
-app = typer.Typer(help="ct_mask_cls: raw CT -> organ masks -> masked classifier -> Grad-CAM, with HTML reports.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="ct_mask_cls: raw CT -> organ masks -> masked classifier -> Grad-CAM, with HTML reports.",
+                  no_args_is_help=True, add_completion=False)
 _STATE = dict(debug=False)
 
 def _fail(msg:str, code:int):
@@ -44,7 +45,8 @@ def cli_errors(fn):
             if _STATE['debug']: traceback.print_exc()
             if isinstance(e, StageFailed): _fail(str(e), 1)
             if isinstance(e, ConfigError): _fail(str(e), 2)
-            if isinstance(e, WriteFailed): _fail(f"{e} (free some space or fix the folder's permissions, then rerun: finished work is kept)", 1)
+            if isinstance(e, WriteFailed):
+                _fail(f"{e} (free some space or fix the folder's permissions, then rerun: finished work is kept)", 1)
             _fail(f"{type(e).__name__}: {e}" + ('' if _STATE['debug'] else "  (run with --debug for the traceback)"), 1)
     return wrapper
 
@@ -183,7 +185,10 @@ def check_reports_cmd(run_dir:Path=typer.Argument(..., help="a run folder"), sit
     from ct_mask_cls.report import check_reports  # lazy: matplotlib loads only when this runs
     bad = 0
     for r in check_reports(run_dir, site=site):
-        probs = [f"{len(r[k])} {k.replace('_', ' ')}: {r[k][:3]}" for k in ('console_errors', 'network_requests', 'failed_images', 'log_lines', 'narrow_images') if r[k]]
+        probs = [
+            f"{len(r[k])} {k.replace('_', ' ')}: {r[k][:3]}"
+            for k in ('console_errors', 'network_requests', 'failed_images', 'log_lines', 'narrow_images') if r[k]
+        ]
         bad += bool(probs) or r['bytes'] > 1_500_000
         typer.echo(f"{'FAIL' if probs or r['bytes'] > 1_500_000 else 'ok  '} {r['page']:18s} {r['bytes']/1e6:6.2f} MB, {r['images']} images" + ('; ' + '; '.join(probs) if probs else ''))
     typer.echo(f"screenshots: {Path(run_dir)/'screenshots'}")
@@ -247,7 +252,8 @@ def demo(out:Path=typer.Option(Path('outputs'), help="folder for the generated c
     "Generate a demo cohort and run every stage on it; print the report index."
     from ct_mask_cls.synth import make_demo_cohort, make_realistic_cohort, demo_config, RealisticParams  # lazy: scipy.ndimage loads only when this runs
     n = cases or (150 if kind == DemoKind.realistic else 40)
-    data = out/'data'/(f'{kind.value}-{organ}-{finding.value}-n{n}-s{seed}' if kind == DemoKind.realistic else f'chest-n{n}-s{seed}')
+    data = out / 'data' / (f'{kind.value}-{organ}-{finding.value}-n{n}-s{seed}'
+                           if kind == DemoKind.realistic else f'chest-n{n}-s{seed}')
     stamp, want = data/'.cohort.json', dict(kind=kind.value, organ=organ, finding=finding.value, n=n, seed=seed, v=3)
     if force or not stamp.exists() or yaml.safe_load(stamp.read_text()) != want:
         typer.echo(f"writing {n} {kind.value} patients to {data}/ …")
@@ -258,7 +264,8 @@ def demo(out:Path=typer.Option(Path('outputs'), help="folder for the generated c
                                        kind=kind.value, organ=organ, masks=masks.value))
     t0 = time.time()
     run_pipeline(cfg, force=force, echo=typer.echo, wait=wait)
-    typer.secho(f"\nreport index: {(cfg.run_dir/'index.html').resolve()}  ({time.time()-t0:.0f} s)", fg=typer.colors.GREEN)
+    typer.secho(f"\nreport index: {(cfg.run_dir/'index.html').resolve()}  ({time.time()-t0:.0f} s)",
+                fg=typer.colors.GREEN)
 
 # %% ../nbs/15_cli.ipynb #18b33048
 @app.command()
@@ -272,12 +279,14 @@ def convert(input:Path=typer.Argument(..., help="folder tree of DICOM files"), o
             workers:int=typer.Option(2, help="series converted in parallel")):
     "Convert every CT series under INPUT to canonical-RAS NIfTI in OUTPUT; write OUTPUT/series.csv (one row per series found)."
     if not input.is_dir(): raise ConfigError(f"input folder not found: {input}")
-    pc = PreprocessConfig(workers=workers, min_slices=min_slices, allow_modality=tuple(allow_modality), uneven_slices=uneven.value, gantry_tilt=tilt.value,
-                          pseudonymise=pseudonymise, pseudonym_salt=salt)
+    pc = PreprocessConfig(workers=workers, min_slices=min_slices, allow_modality=tuple(allow_modality),
+                          uneven_slices=uneven.value, gantry_tilt=tilt.value, pseudonymise=pseudonymise,
+                          pseudonym_salt=salt)
     if pseudonymise and not pseudonym_key(pc): raise ConfigError("--pseudonymise needs a secret key: --salt KEY, or the environment variable CT_MASK_CLS_SALT (or CT_MASK_CLS_SALT_FILE)")
     df = dicom.convert_tree(input, output, pc)
     conv = df[df.status == 'converted']
-    typer.echo(f"{len(df)} series found: {len(conv)} converted, {len(df) - len(conv)} rejected  ->  {output/'series.csv'}")
+    typer.echo(
+        f"{len(df)} series found: {len(conv)} converted, {len(df) - len(conv)} rejected  ->  {output/'series.csv'}")
     for reason, n in df[df.status == 'rejected'].reason.value_counts().items(): typer.echo(f"  rejected {n}: {reason}")
     for r in conv[conv.notes.fillna('') != ''].itertuples(): typer.echo(f"  {r.nifti_path}: {r.notes}")
 
@@ -294,14 +303,18 @@ def segment_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), out:Path=typer.Arg
     "Segment CT into OUT with TotalSegmentator's label ids."
     from ct_mask_cls.segment import segment  # lazy: scipy.ndimage loads only when this runs
     if not ct.is_file(): raise ConfigError(f"CT not found: {ct}")
-    if backend.value == 'existing' and existing is None: raise ConfigError("--backend existing needs --existing MASK.nii.gz")
+    if backend.value == 'existing' and existing is None:
+        raise ConfigError("--backend existing needs --existing MASK.nii.gz")
     labels = {}
     for m in mask_label:
         k, eq, v = m.partition('=')
         if not eq: raise ConfigError(f"--mask-label needs structure=id or structure=name (e.g. liver=1); got {m!r}")
         labels[k.strip()] = int(v) if v.strip().isdigit() else v.strip()
-    info = segment(ct, out, SegmentConfig(backend=backend.value, fast=fast, device=device.value, weights_dir=weights_dir, allow_download=allow_download), list(roi) or None, existing,
-                   labels, dicom_dir or '')
+    info = segment(
+        ct, out,
+        SegmentConfig(backend=backend.value, fast=fast, device=device.value, weights_dir=weights_dir,
+                      allow_download=allow_download),
+        list(roi) or None, existing, labels, dicom_dir or '')
     typer.echo(f"{out} written by {info['backend']}" + (f" ({info['grid']})" if info.get('grid') else ''))
 
 # %% ../nbs/15_cli.ipynb #52aaf4b0
@@ -324,7 +337,8 @@ def mask_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), mask:Path=typer.Argum
         m, maff = load_nifti(mask)
     except Exception as e:
         raise ConfigError(f"cannot read {ct} or {mask} as NIfTI: {type(e).__name__}: {e}") from None
-    if c.shape != m.shape or not np.allclose(aff, maff, atol=1e-3): raise ConfigError(f"mask grid {m.shape} differs from CT grid {c.shape}")
+    if c.shape != m.shape or not np.allclose(aff, maff, atol=1e-3):
+        raise ConfigError(f"mask grid {m.shape} differs from CT grid {c.shape}")
     ids = resolve_roi(list(roi))
     r = roi_from_labels(m, ids.values())
     if not r.any():
@@ -335,7 +349,8 @@ def mask_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), mask:Path=typer.Argum
     lo, hi = roi_box(r, spacing_of(aff), margin_mm)
     size = tuple(int(x) for x in (hi - lo if mode.value in ('zero', 'crop', 'pool') else c.shape))
     w = resolve_windows('auto', roi)
-    spec = InputSpec(mode.value, w, w[0][0] if f is None else f, margin_mm, roi_margin_mm, size, rim_mm=rim_mm if mode.value == 'zero' else 0.)
+    spec = InputSpec(mode.value, w, w[0][0] if f is None else f, margin_mm, roi_margin_mm, size,
+                     rim_mm=rim_mm if mode.value == 'zero' else 0.)
     a, a2 = masked_image(c, r, aff, spec)
     save_nifti(a, a2, out, dtype=np.float32)
     typer.echo(f"{out} written ({mode.value})")

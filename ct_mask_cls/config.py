@@ -49,27 +49,42 @@ _FOV = (lambda v: isinstance(v, str) or all(x > 0 for x in v), "'auto', 'resize'
 @dataclass
 class DataConfig:
     "Where the inputs are."
-    dicom_dir: str = _f('', "folder tree of DICOM studies (searched at any depth); '' if nifti_dir is used", path=True, stage='preprocess')
+    dicom_dir: str = _f('', "folder tree of DICOM studies (searched at any depth); '' if nifti_dir is used", path=True,
+                        stage='preprocess')
     nifti_dir: str = _f('', "alternative input: one <patient_id>.nii.gz CT per patient", path=True, stage='preprocess')
     labels_csv: str = _f('', "CSV with columns patient_id,label (0/1), optionally a fixed-split column", path=True, stage='mask')
-    mask_dir: str = _f('', "folder of masks the dataset already has, used by the `existing` segmentation backend", path=True, stage='segment')
-    mask_pattern: str = _f('{patient_id}.nii.gz', "file name of a case's existing mask in mask_dir ({patient_id} is the id in labels.csv / the DICOM PatientID)", stage='segment')
+    mask_dir: str = _f('', "folder of masks the dataset already has, used by the `existing` segmentation backend",
+                       path=True, stage='segment')
+    mask_pattern: str = _f(
+        '{patient_id}.nii.gz',
+        "file name of a case's existing mask in mask_dir ({patient_id} is the id in labels.csv / the DICOM PatientID)",
+        stage='segment')
     mask_labels: dict[str, Union[int, str]] = _f({}, "what the existing masks' labels are: {structure: id} for a binary or custom label map (e.g. {liver: 1}), {structure: 'ROI name'} for RTSTRUCT/DICOM-SEG; empty: TotalSegmentator ids and names", stage='segment', role='input')
-    lesion_dir: str = _f('', "optional folder of lesion masks (truth for checking explanations: lesion hit rates)", path=True, stage='xai')
-    confounder_dir: str = _f('', "optional folder of masks of known confounders (e.g. skin markers): how often explanations point at them", path=True, stage='xai')
+    lesion_dir: str = _f('', "optional folder of lesion masks (truth for checking explanations: lesion hit rates)",
+                         path=True, stage='xai')
+    confounder_dir: str = _f(
+        '', "optional folder of masks of known confounders (e.g. skin markers): how often explanations point at them",
+        path=True, stage='xai')
     truth_pattern: str = _f('{patient_id}.nii.gz', "file name of a case's lesion or confounder mask in those folders", stage='xai')
 
 # %% ../nbs/00b_config.ipynb #05b147cb
 @dataclass
 class PreprocessConfig:
     "DICOM to NIfTI, canonical RAS, resampling."
-    spacing: tuple[float, float, float] = _f((3.0, 3.0, 3.0), "target voxel spacing in mm (x y z), also the network's voxel size; linear for CT, nearest for labels", check=_POSITIVE, role='input')
+    spacing: tuple[float, float, float] = _f(
+        (3.0, 3.0, 3.0),
+        "target voxel spacing in mm (x y z), also the network's voxel size; linear for CT, nearest for labels",
+        check=_POSITIVE, role='input')
     workers: int = _f(2, "cases processed in parallel (preprocess, segment, mask)", check=_ge(1), role='exec')
     min_slices: int = _f(8, "series with fewer slices are rejected (not a volume)", check=_ge(1))
     allow_modality: tuple[str, ...] = _f((), "modalities converted besides CT (e.g. [MR]); anything else is rejected")
-    uneven_slices: Literal['resample', 'reject'] = _f('resample', "missing slices or uneven spacing: resample (to a uniform grid, each slice at its position) | reject")
-    gantry_tilt: Literal['correct', 'reject'] = _f('correct', "gantry tilt: correct (move slices back in-plane) | reject")
-    pseudonymise: bool = _f(False, "replace case ids by a keyed hash of PatientID (and leave source folders out of tables)")
+    uneven_slices: Literal['resample', 'reject'] = _f(
+        'resample',
+        "missing slices or uneven spacing: resample (to a uniform grid, each slice at its position) | reject")
+    gantry_tilt: Literal['correct', 'reject'] = _f('correct',
+                                                   "gantry tilt: correct (move slices back in-plane) | reject")
+    pseudonymise: bool = _f(False,
+                            "replace case ids by a keyed hash of PatientID (and leave source folders out of tables)")
     pseudonym_salt: str = _f('', "key for the pseudonyms; keep it secret and the same across runs", secret=True)
 
 @dataclass
@@ -80,7 +95,8 @@ class SegmentConfig:
     fast: bool = _f(True, "TotalSegmentator --fast (3 mm model)", role='input')
     device: Literal['auto', 'cpu', 'cuda'] = _f('auto', "where TotalSegmentator runs (auto: the GPU when present)", role='exec')
     threads: int = _f(2, "threads for TotalSegmentator pre/post-processing", check=_ge(1), role='exec')
-    weights_dir: str = _f('', "TotalSegmentator home (holds nnunet/results); '' = $TOTALSEG_HOME_DIR or ~/.totalsegmentator", path=True)
+    weights_dir: str = _f(
+        '', "TotalSegmentator home (holds nnunet/results); '' = $TOTALSEG_HOME_DIR or ~/.totalsegmentator", path=True)
     allow_download: bool = _f(False, "let TotalSegmentator download missing weights (needs internet)", role='exec')
     reuse_model: bool = _f(True, "keep TotalSegmentator's model loaded in each process (each Dask worker) between cases, and run its steps in-process: the same masks without reloading per case", role='exec')
     dicom_seg: bool = _f(False, "also write each case's mask as DICOM-SEG (segment/dicom_seg/) referring to its CT series, for PACS viewers (DICOM input, not pseudonymised)")
@@ -105,7 +121,8 @@ QCFlag = Literal[tuple(QC_FLAGS)]
 @dataclass
 class MaskConfig:
     "Applying the ROI mask to the CT, and the network's field of view."
-    roi: tuple[str, ...] = _f(('lungs',), "TotalSegmentator structure names or groups (e.g. lungs, liver)", check=(len, 'at least one structure name'), stage='segment', role='input')
+    roi: tuple[str, ...] = _f(('lungs',), "TotalSegmentator structure names or groups (e.g. lungs, liver)",
+                              check=(len, 'at least one structure name'), stage='segment', role='input')
     mode: Mode = _f('zero', "zero (outside the ROI filled) | crop (the ROI box plus margin) | channel (CT + ROI as a 2nd channel) | pool (the ROI box plus margin; the network pools its features only inside the ROI) | none (the whole scan)", role='input')
     window: Union[Literal['auto'], tuple[float, float]] = _f('auto', "HU window [low, high] mapped to [0, 1]; auto = the organ's preset (see WINDOW_PRESETS: soft tissue for abdominal organs, lung, bone)", check=_WINDOW, role='input')
     extra_windows: tuple[str, ...] = _f((), "more window presets, each added as an input channel (e.g. [bone])", role='input')
@@ -131,7 +148,8 @@ class SplitConfig:
     "Patient-level splits."
     seed: int = _f(0, "split seed")
     val_frac: float = _f(0.2, "fraction of non-test patients used for validation", check=_frac())
-    test_frac: float = _f(0.2, "fraction of patients held out for test (ignored when test_column is set)", check=_frac())
+    test_frac: float = _f(0.2, "fraction of patients held out for test (ignored when test_column is set)",
+                          check=_frac())
     test_column: str = _f('', "labels.csv column whose value 'test' fixes the test set")
 
 # %% ../nbs/00b_config.ipynb #b3804333
@@ -157,7 +175,8 @@ class TrainConfig:
     nproc: int = _f(1, "training processes on this machine (PyTorch DDP under torchrun: gloo on CPU, NCCL with one GPU each); each takes batch_size/nproc of every batch", check=_ge(1), role='exec')
     device: Literal['auto', 'cpu', 'cuda'] = _f('auto', "auto (GPU when present) | cpu | cuda; mixed precision is used on GPU", role='exec')
     resume: bool = _f(True, "continue from the last checkpoint of an interrupted training", role='exec')
-    n_bootstrap: int = _f(1000, "bootstrap resamples for AUC confidence intervals; 0 = no intervals", check=(lambda v: v == 0 or v >= 100, '0 (off) or at least 100'), role='eval')
+    n_bootstrap: int = _f(1000, "bootstrap resamples for AUC confidence intervals; 0 = no intervals",
+                          check=(lambda v: v == 0 or v >= 100, '0 (off) or at least 100'), role='eval')
 
 @dataclass
 class XaiConfig:
@@ -173,11 +192,15 @@ class XaiConfig:
 @dataclass
 class StudyConfig:
     "The masked-versus-unmasked study: the same model and splits for each mask mode."
-    modes: tuple[Mode, ...] = _f(('pool', 'crop', 'zero', 'none'), "mask modes compared; each gets ΔAUC against none when none is listed", check=(len, 'at least one mode'))
+    modes: tuple[Mode, ...] = _f(('pool', 'crop', 'zero', 'none'),
+                                 "mask modes compared; each gets ΔAUC against none when none is listed",
+                                 check=(len, 'at least one mode'))
     seeds: int = _f(1, "train every mode with this many seeds (train.seed, +1, …): mean and spread across seeds; ΔAUC paired per seed", check=_ge(1))
     baseline: bool = _f(True, "a classical baseline beside the CNN: IBSI radiomics inside the ROI (the body for `none`), logistic regression on the same splits")
     fractions: tuple[float, ...] = _f((), "also train every mode on these fractions of the training patients (e.g. [0.25, 0.5]): learning curves for the efficiency claim", check=(lambda v: all(0 < f < 1 for f in v), 'fractions between 0 and 1'))
-    folds: int = _f(0, "k-fold cross-validation over all patients (≥2), reported as mean ± SD; 0 = the fixed split only", check=(lambda v: v == 0 or v >= 2, '0 (off) or at least 2'))
+    folds: int = _f(0,
+                    "k-fold cross-validation over all patients (≥2), reported as mean ± SD; 0 = the fixed split only",
+                    check=(lambda v: v == 0 or v >= 2, '0 (off) or at least 2'))
     subgroups: tuple[str, ...] = _f((), "labels.csv columns (e.g. [scanner, site]) whose values split the test set: AUC with a CI per subgroup, for the compared modes")
     workers: int = _f(1, "modes trained and explained at once, each in its own process with its share of the CPU cores "
                          "(worth it on many cores, which one small model cannot use; on 2 cores the study's training "
@@ -194,7 +217,8 @@ class ExecutorConfig:
     threads_per_worker: int = _f(1, "dask local cluster: threads per worker", check=_ge(1), role='exec')
     gpus_per_task: int = _f(0, "dask with an address: the Dask resource GPU each segment task asks for, so that it runs only on workers started with `--resources GPU=1` (one case per GPU at a time); 0 = any worker", check=_ge(0), role='exec')
 
-_RUN_ID = (lambda v: bool(re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._-]{0,99}', v)), 'a plain folder name: letters, digits, . _ - (not starting with . or -)')
+_RUN_ID = (lambda v: bool(re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._-]{0,99}', v)),
+           'a plain folder name: letters, digits, . _ - (not starting with . or -)')
 
 @dataclass
 class RunConfig:
@@ -215,9 +239,11 @@ class RunConfig:
     def run_dir(self) -> Path: return Path(self.out_dir)/self.run_id
 
 # %% ../nbs/00b_config.ipynb #affd715e
-ROLES = dict(input="changes what the network sees (its input)", model="changes the trained model", eval="changes the metrics computed from a model's predictions",
-             result="changes a stage's outputs", exec="changes only how the work runs (workers, devices, resuming), never a result")
-_SECTION_STAGE = dict(data='preprocess', preprocess='preprocess', segment='segment', mask='mask', split='mask', train='train', xai='xai', study='study')
+ROLES = dict(input="changes what the network sees (its input)", model="changes the trained model",
+             eval="changes the metrics computed from a model's predictions", result="changes a stage's outputs",
+             exec="changes only how the work runs (workers, devices, resuming), never a result")
+_SECTION_STAGE = dict(data='preprocess', preprocess='preprocess', segment='segment', mask='mask', split='mask',
+                      train='train', xai='xai', study='study')
 
 # %% ../nbs/00b_config.ipynb #85d7822a
 def config_sections() -> dict:
@@ -241,7 +267,9 @@ def describe_type(tp) -> str:
         parts = [describe_type(a) for a in args if a is not type(None)]
         return ' or '.join(parts) + (' or null' if type(None) in args else '')
     if o is tuple:
-        if len(args) == 2 and args[1] is Ellipsis: return f"a list of {describe_type(args[0]).removeprefix('a ').removeprefix('an ')}s" if get_origin(args[0]) is not Literal else f"a list, each {describe_type(args[0])}"
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {describe_type(args[0]).removeprefix('a ').removeprefix('an ')}s" if get_origin(
+                args[0]) is not Literal else f"a list, each {describe_type(args[0])}"
         return f"a list of {len(args)} {describe_type(args[0]).removeprefix('a ').removeprefix('an ')}s"
     if o is dict: return f"a mapping of {describe_type(args[0]).removeprefix('a ')} to {describe_type(args[1]).removeprefix('a ').removeprefix('an ')}"
     return {bool: 'true or false', int: 'an integer', float: 'a number', str: 'a text'}.get(tp, getattr(tp, '__name__', str(tp)))
@@ -255,7 +283,9 @@ def choices(key:str) -> tuple:
 # %% ../nbs/00b_config.ipynb #92c36928
 def _check_keys(d:dict, cls, prefix=''):
     "Raise `ConfigError` naming the first unknown key in `d` for dataclass `cls`."
-    if not isinstance(d, dict): raise ConfigError(f"config section '{prefix.rstrip('.') or 'top level'}' must be a mapping, got {type(d).__name__}")
+    if not isinstance(d, dict):
+        raise ConfigError(
+            f"config section '{prefix.rstrip('.') or 'top level'}' must be a mapping, got {type(d).__name__}")
     names = {f.name: f for f in fields(cls)}
     for k, v in d.items():
         if k not in names:
@@ -290,7 +320,8 @@ def _plain(v):
 def config_from_dict(d:dict, base:Path|str|None=None) -> RunConfig:
     "Build a `RunConfig` from nested dict `d`, resolving relative paths against `base`."
     if d is None: d = {}
-    if not isinstance(d, dict): raise ConfigError(f"a config must be a mapping of sections (data:, train:, …); got a {type(d).__name__}")
+    if not isinstance(d, dict):
+        raise ConfigError(f"a config must be a mapping of sections (data:, train:, …); got a {type(d).__name__}")
     _check_keys(d, RunConfig)
     types = {k: t for k, _, _, t in config_fields()}
     for key, tp in types.items():                        # a bare text where a list is expected would be cast to a tuple of letters
@@ -308,7 +339,8 @@ def config_from_dict(d:dict, base:Path|str|None=None) -> RunConfig:
         for _, sec, f, _ in config_fields():
             obj = getattr(cfg, sec) if sec else cfg
             v = getattr(obj, f.name)
-            if f.metadata.get('path') and v and not Path(v).is_absolute(): setattr(obj, f.name, str((Path(base)/v).resolve()))
+            if f.metadata.get('path') and v and not Path(v).is_absolute():
+                setattr(obj, f.name, str((Path(base) / v).resolve()))
     return cfg
 
 def read_yaml(path:str|Path):
@@ -370,7 +402,8 @@ def config_part(cfg:RunConfig,       # the configuration
         if upto is not None and STAGE_ORDER.index(stage) > STAGE_ORDER.index(upto): continue
         if stages is not None and stage not in stages: continue
         v = d[sec][f.name] if sec else d[f.name]
-        out[key] = hash_obj(['key', v])[:8] if f.metadata.get('secret') and v else v      # changes with the secret, reveals nothing
+        # changes with the secret, reveals nothing
+        out[key] = hash_obj(['key', v])[:8] if f.metadata.get('secret') and v else v
     return out
 
 # %% ../nbs/00b_config.ipynb #7a11da02
@@ -384,7 +417,8 @@ def modes_in_play(cfg:RunConfig) -> list:
 
 def check_pretrained(model:str, pretrained:bool):
     "Refuse pretrained weights for a model that has none."
-    if model == 'small3d' and pretrained: raise ConfigError("train.model small3d has no pretrained weights; set train.pretrained: false")
+    if model == 'small3d' and pretrained:
+        raise ConfigError("train.model small3d has no pretrained weights; set train.pretrained: false")
 
 # %% ../nbs/00b_config.ipynb #7a11da03
 def validate(cfg:RunConfig):
@@ -392,16 +426,20 @@ def validate(cfg:RunConfig):
     d, t, ex = cfg.data, cfg.train, cfg.executor
     if not (d.dicom_dir or d.nifti_dir): raise ConfigError("config needs data.dicom_dir or data.nifti_dir")
     if not d.labels_csv: raise ConfigError("config needs data.labels_csv")
-    if cfg.segment.backend == 'existing' and not d.mask_dir: raise ConfigError("segment.backend 'existing' needs data.mask_dir")
+    if cfg.segment.backend == 'existing' and not d.mask_dir:
+        raise ConfigError("segment.backend 'existing' needs data.mask_dir")
     if cfg.preprocess.pseudonymise and not pseudonym_key(cfg.preprocess):
         raise ConfigError("preprocess.pseudonymise needs a secret key: set preprocess.pseudonym_salt, or the environment variable CT_MASK_CLS_SALT "
                           "(or CT_MASK_CLS_SALT_FILE naming a file that holds it)")
     if t.nproc > 1 and t.batch_size // t.nproc < 2:
-        raise ConfigError(f"train.nproc {t.nproc} splits train.batch_size {t.batch_size} into shares of {t.batch_size // t.nproc}; "
-                          f"each process needs at least 2 (batch norm): raise batch_size to {2*t.nproc} or lower nproc")
+        raise ConfigError(
+            f"train.nproc {t.nproc} splits train.batch_size {t.batch_size} into shares of {t.batch_size // t.nproc}; "
+            f"each process needs at least 2 (batch norm): raise batch_size to {2*t.nproc} or lower nproc")
     if t.nproc > 1 and t.freeze_encoder: raise ConfigError("train.nproc > 1 trains with DDP, but train.freeze_encoder fits a regression head in one process; set nproc: 1")
     check_pretrained(t.model, t.pretrained)
-    if t.freeze_encoder and not t.pretrained: raise ConfigError("train.freeze_encoder needs train.pretrained: true (a random encoder's embeddings mean nothing)")
+    if t.freeze_encoder and not t.pretrained:
+        raise ConfigError(
+            "train.freeze_encoder needs train.pretrained: true (a random encoder's embeddings mean nothing)")
     if t.model == 'resnet18_2p5d' and 'pool' in modes_in_play(cfg):
         raise ConfigError("mask mode pool needs a 3D model (train.model small3d, resnet10, resnet18 or r3d_18); resnet18_2p5d pools over slices")
     for mode in modes_in_play(cfg):
@@ -421,11 +459,13 @@ def read_labels(path:str|Path, test_column:str='') -> pd.DataFrame:
     if not path.is_file(): raise ConfigError(f"labels file not found: {path}")
     try: text = path.read_bytes().decode('utf-8-sig')
     except UnicodeDecodeError as e: raise ConfigError(f"labels file {path} is not UTF-8 text (byte {e.start})") from None
-    if not text.strip(): raise ConfigError(f"labels file {path} is empty; it needs a header 'patient_id,label' and one row per patient")
+    if not text.strip():
+        raise ConfigError(f"labels file {path} is empty; it needs a header 'patient_id,label' and one row per patient")
     try: df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, ValueError) as e: raise ConfigError(f"labels file {path} is not a readable CSV: {str(e).splitlines()[0]}") from None
     for col in ['patient_id', 'label'] + ([test_column] if test_column else []):
-        if col not in df.columns: raise ConfigError(f"labels file {path} has no '{col}' column (columns: {', '.join(map(str, df.columns))})")
+        if col not in df.columns:
+            raise ConfigError(f"labels file {path} has no '{col}' column (columns: {', '.join(map(str, df.columns))})")
     if df.empty: raise ConfigError(f"labels file {path} has a header but no patients")
     df['patient_id'] = df.patient_id.str.strip()
     if (df.patient_id == '').any(): raise ConfigError(f"labels file {path}: rows {', '.join(str(i+2) for i in df.index[df.patient_id == ''][:5])} have no patient_id")
@@ -435,7 +475,9 @@ def read_labels(path:str|Path, test_column:str='') -> pd.DataFrame:
     bad = df.patient_id[~lab.isin(['0', '1'])].tolist()
     if bad: raise ConfigError(f"labels file {path}: label must be 0 or 1; bad rows for patients {', '.join(bad[:10])} (values: {', '.join(sorted(set(lab[~lab.isin(['0', '1'])]))[:5])})")
     df = df.assign(label=lab.astype(int))
-    if df.label.nunique() < 2: raise ConfigError(f"labels file {path}: every patient has label {df.label.iloc[0]}; a classifier needs both classes")
+    if df.label.nunique() < 2:
+        raise ConfigError(
+            f"labels file {path}: every patient has label {df.label.iloc[0]}; a classifier needs both classes")
     if test_column:
         t = df[df[test_column].astype(str) == 'test']
         if t.label.nunique() < 2: raise ConfigError(f"labels file {path}: the fixed test set (column {test_column} = 'test') needs both classes; it has {len(t)} patients with labels {sorted(t.label.unique().tolist())}")

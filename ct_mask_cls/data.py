@@ -24,7 +24,10 @@ def records(manifest:pd.DataFrame, split:str|None=None) -> list[dict]:
     "Dict records for the manifest's usable rows (optionally one split)."
     m = manifest[manifest.status == 'ok']
     if split is not None: m = m[m.split == split]
-    return [dict(ct=r.ct_path, mask=r.mask_path, label=int(r.label), case_id=r.case_id, patient_id=r.patient_id) for r in m.itertuples()]
+    return [
+        dict(ct=r.ct_path, mask=r.mask_path, label=int(r.label), case_id=r.case_id, patient_id=r.patient_id)
+        for r in m.itertuples()
+    ]
 
 # %% ../nbs/05_data.ipynb #be6fde01
 @dataclass(frozen=True)
@@ -32,7 +35,8 @@ class InputSpec:
     "What the network sees for one mask mode."
     mode: str
     windows: tuple            # ((low, high), …) HU windows, one input channel each
-    fill: object              # HU outside the ROI (zero) or its box (crop, pool): a number, or 'median' (the ROI's median)
+    # HU outside the ROI (zero) or its box (crop, pool): a number, or 'median' (the ROI's median)
+    fill: object
     margin_mm: float          # box padding (crop, pool)
     roi_margin_mm: float = 0. # grow/shrink of the ROI where it is used voxel by voxel (zero, channel, pool)
     size: tuple = (48, 48, 48) # network input (x, y, z) in voxels
@@ -55,7 +59,9 @@ def input_spec(cfg:RunConfig, mode:str, fov:dict|None=None) -> InputSpec:
     fill = windows[0][0] if mc.fill is None else mc.fill
     roi_pool = roi_pooled(cfg.train.model, mode)
     rim = mc.rim_mm if mode == 'zero' else 0.
-    if setting == 'resize': return InputSpec(mode, windows, fill, mc.margin_mm, mc.roi_margin_mm, tuple(cfg.train.input_size), True, roi_pool, rim, mc.rim_blob_mm)
+    if setting == 'resize':
+        return InputSpec(mode, windows, fill, mc.margin_mm, mc.roi_margin_mm, tuple(cfg.train.input_size), True,
+                         roi_pool, rim, mc.rim_blob_mm)
     if setting == 'auto':
         if not fov or key not in fov: raise ConfigError(f"the automatic field of view for {mode} is measured by the mask stage; run it first (or set mask.{'fov_mm' if key == 'roi_fov_vox' else 'scan_fov_mm'})")
         size = tuple(fov[key])
@@ -75,12 +81,14 @@ def clean_rim(ct:np.ndarray,      # the CT in HU
     if rim_mm <= 0 or not roi.any(): return ct
     ball = msk.ball
     sp = np.asarray(spacing, float)
-    w = ndi.gaussian_filter(roi.astype(np.float32), 1.5/sp)               # smoothed within the ROI only (about 1.5 mm): what lies outside does not bleed in
+    # smoothed within the ROI only (about 1.5 mm): what lies outside does not bleed in
+    w = ndi.gaussian_filter(roi.astype(np.float32), 1.5/sp)
     sm = ndi.gaussian_filter(np.where(roi, ct, 0).astype(np.float32), 1.5/sp)/np.maximum(w, 1e-3)
     rim = roi & (ndi.distance_transform_edt(roi, sampling=sp) <= rim_mm)
     core = roi & ~rim if (roi & ~rim).sum() > 100 else roi
     med = float(np.median(sm[core]))
-    sd = max(1.4826*float(np.median(np.abs(sm[core] - med))), 5.0)       # robust: junk in the core does not widen the organ's range
+    # robust: junk in the core does not widen the organ's range
+    sd = max(1.4826*float(np.median(np.abs(sm[core] - med))), 5.0)
     lo, hi = med - q*sd, med + q*sd
     odd = roi & ((sm < lo) | (sm > hi))
     blob = ndi.binary_opening(odd, ball(blob_mm, sp))
@@ -114,7 +122,8 @@ def network_volume(ct:np.ndarray,      # the CT in HU
         box = tuple(slice(a, b) for a, b in zip(lo, hi))
         cut = lambda a, mode: np.asarray(Resize(spec.size, mode=mode)(np.asarray(a, np.float32)[box][None]))[0]
         start, zoom = lo, (hi - lo)/np.array(spec.size)
-        return dict(vol=cut(vol, 'trilinear'), roi=cut(roi, 'nearest'), aux=cut(aux, 'nearest') if aux is not None else None, start=start, zoom=zoom)
+        return dict(vol=cut(vol, 'trilinear'), roi=cut(roi, 'nearest'),
+                    aux=cut(aux, 'nearest') if aux is not None else None, start=start, zoom=zoom)
     start = fov_start(lo, hi, spec.size)
     return dict(vol=fov_window(np.asarray(vol, np.float32), start, spec.size, fill), roi=fov_window(roi.astype(np.float32), start, spec.size),
                 aux=fov_window(aux.astype(np.float32), start, spec.size) if aux is not None else None, start=start, zoom=np.ones(3))
@@ -126,9 +135,14 @@ def network_input(ct:np.ndarray,      # the CT in HU
                  ) -> dict:           # image, roi, aux, fov_start, fov_zoom
     "The network's input for one case: `image` (C, X, Y, Z) in [0, 1] (one channel per window of `network_volume`), `roi` and (channel, pool) `aux` (1, X, Y, Z), `fov_start`, `fov_zoom`."
     v = network_volume(ct, roi, affine, spec)
-    img = np.stack([np.asarray(ScaleIntensityRange(a_min=w[0], a_max=w[1], b_min=0., b_max=1., clip=True)(v['vol'])) for w in spec.windows])
-    out = dict(image=torch.as_tensor(img, dtype=torch.float32), roi=torch.as_tensor(v['roi'][None], dtype=torch.float32),
-               fov_start=torch.as_tensor(np.asarray(v['start'], np.float32)), fov_zoom=torch.as_tensor(np.asarray(v['zoom'], np.float32)))
+    img = np.stack([
+        np.asarray(ScaleIntensityRange(a_min=w[0], a_max=w[1], b_min=0., b_max=1., clip=True)(v['vol']))
+        for w in spec.windows
+    ])
+    out = dict(image=torch.as_tensor(img, dtype=torch.float32), roi=torch.as_tensor(v['roi'][None],
+                                                                                    dtype=torch.float32),
+               fov_start=torch.as_tensor(np.asarray(v['start'], np.float32)),
+               fov_zoom=torch.as_tensor(np.asarray(v['zoom'], np.float32)))
     if v['aux'] is not None: out['aux'] = torch.as_tensor(v['aux'][None], dtype=torch.float32)
     return out
 
@@ -153,7 +167,8 @@ _MEMORY, _MEMORY_LIMIT = {}, 4 << 30                 # entry key -> tensors, kep
 
 def cache_meta(r:dict, spec:InputSpec) -> dict:
     "What a cache entry of record `r` must have been made from."
-    return dict(case_id=str(r['case_id']), label=int(r['label']), ct=file_fingerprint(r['ct']), mask=file_fingerprint(r['mask']), spec=repr(spec), code=CODE_VERSION)
+    return dict(case_id=str(r['case_id']), label=int(r['label']), ct=file_fingerprint(r['ct']),
+                mask=file_fingerprint(r['mask']), spec=repr(spec), code=CODE_VERSION)
 
 # %% ../nbs/05_data.ipynb #49641507
 class CachedInputs(torch.utils.data.Dataset):
@@ -165,7 +180,9 @@ class CachedInputs(torch.utils.data.Dataset):
     def __len__(self): return len(self.recs)
     def _compute(self, r:dict) -> dict:
         ct, aff = load_nifti(r['ct'])
-        return dict(network_input(ct, load_nifti(r['mask'])[0] > 0, aff, self.spec), label=torch.tensor([float(r['label'])]))
+        return dict(network_input(ct,
+                                  load_nifti(r['mask'])[0] > 0, aff, self.spec),
+                    label=torch.tensor([float(r['label'])]))
     def _load(self, i:int) -> dict:
         r, meta = self.recs[i], self.meta[i]
         if self.dir is None: return self._compute(r)
@@ -213,7 +230,8 @@ def make_dataset(recs:list,                     # case records (`records`)
                  seed:int=0,                    # the augmentation seed
                 ):
     "A dataset of `recs` as input `spec`, the deterministic part cached (`CachedInputs`); `augment` ('ct', 'ct+flip', 'off') for training."
-    return _Transformed(CachedInputs(recs, spec, cache_dir), train_transforms(spec, augment, seed) if augment else finish_transforms(spec))
+    return _Transformed(CachedInputs(recs, spec, cache_dir),
+                        train_transforms(spec, augment, seed) if augment else finish_transforms(spec))
 
 class _Transformed(torch.utils.data.Dataset):
     "Transforms (random augmentation, channel assembly) applied on top of a (cached) dataset."

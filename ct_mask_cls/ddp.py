@@ -48,7 +48,11 @@ def read_job(job:str|Path) -> tuple:
 # %% ../nbs/18_ddp.ipynb #0f7d518e
 def torchrun_command(job:str|Path, nproc:int) -> list[str]:
     "The `torchrun` command that runs `job` in `nproc` processes on this machine (a standalone rendezvous on loopback)."
-    return [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}', '-m', 'ct_mask_cls.ddp', str(job)]
+    return [
+        sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}', '-m',
+        'ct_mask_cls.ddp',
+        str(job)
+    ]
 
 def torchrun_env(nproc:int) -> dict:
     "The environment of the training processes: the cores shared between them, and loopback for their rendezvous unless set."
@@ -82,13 +86,16 @@ def launch_fit(cfg:RunConfig,                # the run's configuration (train.np
     out_dir, n = Path(out_dir), cfg.train.nproc
     job = write_job(cfg, manifest, spec, out_dir, cache_dir, seed)
     (out_dir/'ddp_result.json').unlink(missing_ok=True)
-    p = subprocess.Popen(torchrun_command(job, n), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=torchrun_env(n))
+    p = subprocess.Popen(torchrun_command(job, n), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         env=torchrun_env(n))
     tail = collections.deque(maxlen=30)
     for line in p.stdout:
         tail.append(line)
         if progress and line.strip() and 'train ' in line: print(line.rstrip(), flush=True)     # rank 0's epoch bar
     if p.wait() or not (out_dir/'ddp_result.json').exists():
-        raise RuntimeError(f"training {spec.mode} with {n} DDP processes failed (torchrun exit code {p.returncode}); its last lines:\n" + ''.join(tail))
+        raise RuntimeError(
+            f"training {spec.mode} with {n} DDP processes failed (torchrun exit code {p.returncode}); its last lines:\n"
+            + ''.join(tail))
     return json.loads((out_dir/'ddp_result.json').read_text())
 
 # %% ../nbs/18_ddp.ipynb #0300661e

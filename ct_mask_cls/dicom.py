@@ -35,8 +35,12 @@ def find_dicom_files(root:str|Path) -> list[Path]:
     return sorted(p for p in Path(root).rglob('*') if p.is_file() and is_dicom(p))
 
 # %% ../nbs/01_dicom.ipynb #62760587
-_SKIP_SOP = {'1.2.840.10008.5.1.4.1.1.7': 'secondary capture', '1.2.840.10008.5.1.4.1.1.88.67': 'dose report (radiation dose SR)',
-             '1.2.840.10008.5.1.4.1.1.88.22': 'structured report', '1.2.840.10008.5.1.4.1.1.104.1': 'encapsulated PDF'}
+_SKIP_SOP = {
+    '1.2.840.10008.5.1.4.1.1.7': 'secondary capture',
+    '1.2.840.10008.5.1.4.1.1.88.67': 'dose report (radiation dose SR)',
+    '1.2.840.10008.5.1.4.1.1.88.22': 'structured report',
+    '1.2.840.10008.5.1.4.1.1.104.1': 'encapsulated PDF'
+}
 CT_SOP = {'1.2.840.10008.5.1.4.1.1.2', '1.2.840.10008.5.1.4.1.1.2.1'}
 
 def _s(ds, k, default=''):
@@ -52,7 +56,8 @@ def _pixel_problem(ds) -> str:
         try: frames = list(pydicom.encaps.generate_frames(px, number_of_frames=int(ds.get('NumberOfFrames', 1) or 1)))
         except Exception as e: return f'corrupt compressed pixel data ({type(e).__name__})'
         return '' if frames and all(len(f) for f in frames) else 'empty compressed pixel data'
-    need = int(ds.Rows)*int(ds.Columns)*int(ds.BitsAllocated)//8*int(ds.get('SamplesPerPixel', 1))*int(ds.get('NumberOfFrames', 1) or 1)
+    need = int(ds.Rows) * int(ds.Columns) * int(ds.BitsAllocated) // 8 * int(ds.get('SamplesPerPixel', 1)) * int(
+        ds.get('NumberOfFrames', 1) or 1)
     return '' if len(px) >= need else f'truncated pixel data ({len(px)} of {need} bytes)'
 
 # %% ../nbs/01_dicom.ipynb #02079696
@@ -85,7 +90,16 @@ def read_header(path:str|Path) -> dict:
 def series_key(h:dict) -> str:
     "Series grouping key: SeriesInstanceUID, or a fallback when anonymisation blanked it."
     if h.get('series_uid'): return h['series_uid']
-    return hash_obj(['nouid', h.get('study_uid'), h.get('series_number'), h.get('series_description'), h.get('iop'), h.get('rows'), h.get('cols'), h.get('folder')])
+    return hash_obj([
+        'nouid',
+        h.get('study_uid'),
+        h.get('series_number'),
+        h.get('series_description'),
+        h.get('iop'),
+        h.get('rows'),
+        h.get('cols'),
+        h.get('folder')
+    ])
 
 # %% ../nbs/01_dicom.ipynb #20a02ab7
 def classify_series(headers:list[dict], allow_modality:tuple=(), min_slices:int=8) -> str:
@@ -93,11 +107,13 @@ def classify_series(headers:list[dict], allow_modality:tuple=(), min_slices:int=
     h = headers[0]
     if h['sop_class'] in _SKIP_SOP: return _SKIP_SOP[h['sop_class']]
     if h['modality'] == 'SR': return 'structured report'
-    if h['modality'] != 'CT' and h['modality'] not in allow_modality: return f"modality {h['modality'] or 'missing'} (not CT)"
+    if h['modality'] != 'CT' and h['modality'] not in allow_modality:
+        return f"modality {h['modality'] or 'missing'} (not CT)"
     if any(k in h['image_type'] for k in ('LOCALIZER', 'SCOUT', 'TOPOGRAM')): return 'localizer/scout'
     if h['image_type'].startswith('DERIVED'): return 'derived image'
     if len({x['iop'] for x in headers}) > 1: return 'mixed orientations in one series'
-    if any(x['ipp'] is None or x['iop'] is None for x in headers): return 'missing ImagePositionPatient/ImageOrientationPatient'
+    if any(x['ipp'] is None or x['iop'] is None for x in headers):
+        return 'missing ImagePositionPatient/ImageOrientationPatient'
     if len(headers) < min_slices: return f'too few slices ({len(headers)} < {min_slices})'
     return ''
 
@@ -118,9 +134,11 @@ def run_dcm2niix(files:list, out_dir:str|Path, name:str='series') -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix='dcm_') as src:
         for i, f in enumerate(files): os.symlink(Path(f).resolve(), Path(src)/f'{i:05d}.dcm')
-        r = subprocess.run([dcm2niix_bin(), '-z', 'n', '-b', 'n', '-w', '1', '-f', name, '-o', str(out_dir), src], capture_output=True, text=True)   # uncompressed: we re-save anyway
+        r = subprocess.run([dcm2niix_bin(), '-z', 'n', '-b', 'n', '-w', '1', '-f', name, '-o',
+                            str(out_dir), src], capture_output=True, text=True)  # uncompressed: we re-save anyway
     outs = sorted(out_dir.glob(f'{name}*.nii'))
-    if r.returncode != 0 and not outs: raise RuntimeError(f"dcm2niix failed ({r.returncode}): {r.stderr.strip() or r.stdout.strip()[-500:]}")
+    if r.returncode != 0 and not outs:
+        raise RuntimeError(f"dcm2niix failed ({r.returncode}): {r.stderr.strip() or r.stdout.strip()[-500:]}")
     for o in outs: check_complete(o)
     return outs
 
@@ -155,7 +173,8 @@ def resample(arr:np.ndarray,       # a 3D volume
     import torch                                   # imported here, not at the top: the stage kernels that only read tables start faster
     from monai.data import MetaTensor  # lazy: monai loads only when this runs
     from monai.transforms import Spacing  # lazy: monai loads only when this runs
-    t = MetaTensor(torch.as_tensor(np.asarray(arr, dtype=np.float32)[None]), affine=torch.as_tensor(affine, dtype=torch.float64))
+    t = MetaTensor(torch.as_tensor(np.asarray(arr, dtype=np.float32)[None]),
+                   affine=torch.as_tensor(affine, dtype=torch.float64))
     out = Spacing(pixdim=[float(s) for s in spacing], mode=mode, padding_mode='border', dtype=torch.float32)(t)
     return out[0].numpy(), np.asarray(out.affine, dtype=np.float64)
 
@@ -190,8 +209,9 @@ def scan_series(root:str|Path,           # a folder tree of DICOM files, searche
                ) -> tuple[list[Series], list[dict]]: # (series, unreadable-file records)
     "Group the DICOM files under `root` into series (headers read in chunks: `workers` threads, or Dask tasks with a dask `executor`); return (series, unreadable-file records)."
     files = find_dicom_files(root)
-    parts = case_map(read_headers, file_chunks(files), workers, 'reading DICOM headers', progress, executor,
-                     lambda fs, why: [dict(path=str(f), folder=str(Path(f).parent), error=f"header not read: {why}") for f in fs])
+    parts = case_map(
+        read_headers, file_chunks(files), workers, 'reading DICOM headers', progress, executor,
+        lambda fs, why: [dict(path=str(f), folder=str(Path(f).parent), error=f"header not read: {why}") for f in fs])
     heads = [h for part in parts for h in part]
     bad = [h for h in heads if h['error']]
     groups = defaultdict(list)
@@ -237,7 +257,8 @@ def slice_geometry(headers:list[dict]) -> dict:
     tilt = float(np.degrees(np.arccos(min(1.0, abs(stack @ n)/np.linalg.norm(stack))))) if len(ipp) > 1 and np.linalg.norm(stack) > 0 else 0.0
     return dict(normal=n, positions=d, ipp=ipp, headers=hs, files=[h['path'] for h in hs], spacing=sp, regular=regular,
                 missing=int(np.sum(np.rint(ratio) - 1)) if gaps else 0, uneven=not regular and not gaps,
-                spacing_range=(float(diffs.min()), float(diffs.max())) if len(diffs) else (0., 0.), dropped=dropped, conflicts=conflicts, tilt_deg=tilt)
+                spacing_range=(float(diffs.min()), float(diffs.max())) if len(diffs) else (0., 0.), dropped=dropped,
+                conflicts=conflicts, tilt_deg=tilt)
 
 # %% ../nbs/01_dicom.ipynb #4df87a6c
 def regularise_stack(arr:np.ndarray,                     # dcm2niix's volume (x, y, slice)
@@ -292,7 +313,8 @@ def convert_series(s:Series,               # the series
     with tempfile.TemporaryDirectory(prefix='d2n_') as t:
         outs = run_dcm2niix(g['files'], t, 'series')
         if not outs: raise RuntimeError('dcm2niix wrote no NIfTI')
-        raw = [o for o in outs if '_Eq' not in o.name and '_Tilt' not in o.name] or outs   # we regularise ourselves, from the raw stack
+        # we regularise ourselves, from the raw stack
+        raw = [o for o in outs if '_Eq' not in o.name and '_Tilt' not in o.name] or outs
         img = nib.load(str(raw[0]))
         if not g['regular'] or g['tilt_deg'] > 0.5:
             arr, aff = regularise_stack(np.asarray(img.dataobj, dtype=np.float32), img.affine, g)
@@ -300,8 +322,8 @@ def convert_series(s:Series,               # the series
         img = to_canonical_hu(img)
         with atomic_path(out_path) as tmp: nib.save(img, str(tmp))
     sp = spacing_of(img.affine)
-    return dict(n_slices=len(s.files), shape='x'.join(map(str, img.shape)), spacing_x=round(float(sp[0]),4), spacing_y=round(float(sp[1]),4),
-                spacing_z=round(float(sp[2]),4), notes='; '.join(notes))
+    return dict(n_slices=len(s.files), shape='x'.join(map(str, img.shape)), spacing_x=round(float(sp[0]), 4),
+                spacing_y=round(float(sp[1]), 4), spacing_z=round(float(sp[2]), 4), notes='; '.join(notes))
 
 # %% ../nbs/01_dicom.ipynb #dc2b927d
 def nifti_inputs(folder:str|Path) -> dict:
@@ -318,8 +340,10 @@ def hu_flag(arr:np.ndarray) -> str:
     return '' if p1 < -500 else f"looks unscaled: 1st percentile {p1:.0f} HU, no air near -1000 (rescale slope/intercept missing?)"
 
 # %% ../nbs/01_dicom.ipynb #93c5b8b5
-SERIES_COLUMNS = ['series_key', 'patient_id', 'series_description', 'modality', 'status', 'reason', 'notes', 'nifti_path', 'n_slices',
-                  'spacing_x', 'spacing_y', 'spacing_z', 'source']
+SERIES_COLUMNS = [
+    'series_key', 'patient_id', 'series_description', 'modality', 'status', 'reason', 'notes', 'nifti_path', 'n_slices',
+    'spacing_x', 'spacing_y', 'spacing_z', 'source'
+]
 
 def pseudonym(patient_id:str, salt:str) -> str:
     "A stable pseudonym for `patient_id` (HMAC-SHA256 keyed with the secret `salt`)."
@@ -343,12 +367,15 @@ def convert_tree(root:str|Path,              # a folder tree of DICOM studies (s
     if pc.pseudonymise and not key: pseudonym('', '')                   # raises: no key
     pid_of = lambda raw: pseudonym(raw, key) if pc.pseudonymise else raw
     uid_of = lambda uid: pseudonym(uid, key) if pc.pseudonymise else uid   # SeriesInstanceUIDs are identifiers too
-    rows = [dict(series_key='', patient_id='', series_description='', modality='', status='rejected', reason=h['error'], notes='', nifti_path='',
-                 n_slices=1, source='' if pc.pseudonymise else h['path']) for h in bad]
+    rows = [
+        dict(series_key='', patient_id='', series_description='', modality='', status='rejected', reason=h['error'],
+             notes='', nifti_path='', n_slices=1, source='' if pc.pseudonymise else h['path']) for h in bad
+    ]
     def one(s):
         pid = pid_of(s.h['patient_id'] or Path(s.files[0]).parent.name)
-        row = dict(series_key=uid_of(s.key), patient_id=pid, series_description=s.h['series_description'], modality=s.h['modality'], status='rejected',
-                   reason=s.reason, notes='', nifti_path='', n_slices=len(s.files), source='' if pc.pseudonymise else str(Path(s.files[0]).parent))
+        row = dict(series_key=uid_of(s.key), patient_id=pid, series_description=s.h['series_description'],
+                   modality=s.h['modality'], status='rejected', reason=s.reason, notes='', nifti_path='',
+                   n_slices=len(s.files), source='' if pc.pseudonymise else str(Path(s.files[0]).parent))
         if s.reason: return row
         name = f"{safe_name(pid)}_s{s.h['series_number'] or 0}_{hash_obj(s.key)[:6]}.nii.gz"
         side = out_dir/(name[:-7] + '.json')
@@ -356,7 +383,8 @@ def convert_tree(root:str|Path,              # a folder tree of DICOM studies (s
         done = reusable(side, fp, force, f'series of {pid}')
         if done: return dict(row, **{k: v for k, v in done.items() if k not in ('key', 'outputs')})
         try:
-            row.update(convert_series(s, out_dir/name, pc.uneven_slices, pc.gantry_tilt), status='converted', reason='', nifti_path=name)
+            row.update(convert_series(s, out_dir / name, pc.uneven_slices, pc.gantry_tilt), status='converted',
+                       reason='', nifti_path=name)
             record(side, fp, [out_dir/name], **row)
         except SeriesRejected as e: row.update(reason=str(e))
         except WriteFailed: raise

@@ -37,7 +37,9 @@ def pmap(fn,                                # the work for one item
         ) -> list:                          # the results, in order
     "Map `fn` over `items` with `workers` threads (or processes, for pure-Python work that holds the GIL), in order, with a progress bar."
     items = list(items)
-    pool = ProcessPoolExecutor(max(1, workers), mp_context=mp.get_context('fork')) if processes and workers > 1 else ThreadPoolExecutor(max(1, workers))
+    pool = ProcessPoolExecutor(max(1, workers),
+                               mp_context=mp.get_context('fork')) if processes and workers > 1 else ThreadPoolExecutor(
+                                   max(1, workers))
     with pool as ex:
         return list(pbar(ex.map(fn, items), total=len(items), desc=desc, disable=not progress))
 
@@ -45,7 +47,8 @@ def pmap(fn,                                # the work for one item
 
 DASK_ADDRESS_ENV = 'CT_MASK_CLS_DASK_ADDRESS'     # the runner's local cluster, for the stage kernels
 
-_CLIENTS = {}                                      # address -> this process's client, kept between calls (connecting costs a few tenths of a second)
+# address -> this process's client, kept between calls (connecting costs a few tenths of a second)
+_CLIENTS = {}
 
 # %% ../nbs/00c_executor.ipynb #6a84fccf
 def dask_client(ex:ExecutorConfig):
@@ -59,8 +62,8 @@ def dask_client(ex:ExecutorConfig):
         except (OSError, TimeoutError) as e: raise ConfigError(f"executor.address: no Dask scheduler answers at {addr} ({type(e).__name__}); start one (dask scheduler) or leave the address empty for a local cluster") from None
         _CLIENTS[addr] = c
         return c, None
-    cluster = LocalCluster(n_workers=ex.n_workers, threads_per_worker=ex.threads_per_worker, processes=True, host='127.0.0.1',
-                           dashboard_address=None, silence_logs=logging.ERROR)
+    cluster = LocalCluster(n_workers=ex.n_workers, threads_per_worker=ex.threads_per_worker, processes=True,
+                           host='127.0.0.1', dashboard_address=None, silence_logs=logging.ERROR)
     return Client(cluster), cluster
 
 # %% ../nbs/00c_executor.ipynb #9511b7b3
@@ -70,7 +73,8 @@ def close_dask_clients():
     _CLIENTS.clear()
 
 def _failure(e:BaseException) -> str:
-    if type(e).__name__ == 'KilledWorker': return 'its worker process died while running this case (killed: out of memory, a crash, or a lost node)'
+    if type(e).__name__ == 'KilledWorker':
+        return 'its worker process died while running this case (killed: out of memory, a crash, or a lost node)'
     return f'{type(e).__name__}: {e}'
 
 class _WorkerSetup:
@@ -78,7 +82,8 @@ class _WorkerSetup:
     idempotent = True
     def __init__(self, fn):
         f = getattr(fn, 'func', fn)                     # a functools.partial: named by its function and arguments
-        self.fn, self.name = fn, f'ct_mask_cls-{f.__module__}.{f.__qualname__}' + (f'-{hash_obj([getattr(fn, "args", ()), getattr(fn, "keywords", {})])[:8]}' if f is not fn else '')
+        self.fn, self.name = fn, f'ct_mask_cls-{f.__module__}.{f.__qualname__}' + (
+            f'-{hash_obj([getattr(fn, "args", ()), getattr(fn, "keywords", {})])[:8]}' if f is not fn else '')
     def setup(self, worker): self.fn()
     def teardown(self, worker): pass
     def transition(self, key, start, finish, **kw): pass
@@ -109,7 +114,8 @@ def case_map(fn,                            # the work for one case
     from distributed.diagnostics.plugin import WorkerPlugin  # lazy: distributed loads only when this runs
     client, cluster = dask_client(executor)
     try:
-        if worker_setup is not None: client.register_plugin(type('WorkerSetup', (_WorkerSetup, WorkerPlugin), {})(worker_setup))
+        if worker_setup is not None:
+            client.register_plugin(type('WorkerSetup', (_WorkerSetup, WorkerPlugin), {})(worker_setup))
         futs = client.map(fn, items, pure=False, resources=resources or None)
         where = {f.key: i for i, f in enumerate(futs)}
         out = [None]*len(items)

@@ -135,7 +135,11 @@ def say(msg:str):
 
 def outputs_of(paths, base:str|Path) -> dict:
     "{path relative to `base`: [size, checksum]} of existing files."
-    return {os.path.relpath(Path(p).resolve(), Path(base).resolve()): file_fingerprint(p) for p in paths if Path(p).is_file()}
+    return {
+        os.path.relpath(Path(p).resolve(),
+                        Path(base).resolve()): file_fingerprint(p)
+        for p in paths if Path(p).is_file()
+    }
 
 def damaged(outputs:dict, base:str|Path) -> list:
     "The recorded outputs (relative to `base`) that are missing or whose size or checksum changed."

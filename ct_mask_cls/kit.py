@@ -24,7 +24,10 @@ import logging, os, tempfile, yaml
 from pathlib import Path
 from .runner import quiet_kernel_logs
 from .synth import make_demo_cohort, demo_config
-_all_ = ['np', 'pd', 'display', 'Markdown', 'HTML', 'P', 'R', 'read_table', 'read_manifest', 'repair_note', 'read_xai', 'compared']
+_all_ = [
+    'np', 'pd', 'display', 'Markdown', 'HTML', 'P', 'R', 'read_table', 'read_manifest', 'repair_note', 'read_xai',
+    'compared'
+]
 
 def _inline_figures():
     "In a notebook kernel, draw matplotlib figures into the report as images, whatever MPLBACKEND says (CI sets Agg)."
@@ -36,12 +39,14 @@ _inline_figures()
 def _logs_to_terminal():
     "In a stage run, send Python warnings and log records to the terminal that started the run (not into the report): a page holds results, not log lines."
     if os.environ.get('CT_MASK_CLS_PROGRESS') != 'parent': return
-    warnings.showwarning = lambda msg, cat, fname, lineno, file=None, line=None: say(f"warning: {cat.__name__}: {msg} ({Path(fname).name}:{lineno})")
+    warnings.showwarning = lambda msg, cat, fname, lineno, file=None, line=None: say(
+        f"warning: {cat.__name__}: {msg} ({Path(fname).name}:{lineno})")
     class _Say(logging.Handler):
         def emit(self, rec): say(f"{rec.levelname.lower()}: {rec.name}: {rec.getMessage()}")
     root = logging.getLogger()
     root.handlers[:] = [_Say(level=logging.WARNING)]
-    quiet_kernel_logs()                                  # the kernel's own messaging errors: one line each, no traceback
+    # the kernel's own messaging errors: one line each, no traceback
+    quiet_kernel_logs()
 
 _logs_to_terminal()
 

@@ -31,7 +31,8 @@ class RunLayout:
     def path(self, *parts) -> Path:
         "A path inside the run folder (refused if it would leave it)."
         p = self.root.joinpath(*map(str, parts)).resolve()
-        if p != self.root and self.root not in p.parents: raise ConfigError(f"refusing to write outside the run folder {self.root}: {p}")
+        if p != self.root and self.root not in p.parents:
+            raise ConfigError(f"refusing to write outside the run folder {self.root}: {p}")
         return p
     def case(self, folder:str, case_id:str, suffix:str='.nii.gz') -> Path: return self.path(*folder.split('/'), safe_name(case_id) + suffix)
     # preprocess
@@ -102,7 +103,8 @@ class RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try: fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError: return False
-        with os.fdopen(fd, 'w') as f: json.dump(dict(pid=os.getpid(), host=socket.gethostname(), started=_time.strftime('%Y-%m-%d %H:%M:%S')), f)
+        with os.fdopen(fd, 'w') as f:
+            json.dump(dict(pid=os.getpid(), host=socket.gethostname(), started=_time.strftime('%Y-%m-%d %H:%M:%S')), f)
         return True
     def holder(self) -> dict:
         try: return json.loads(self.path.read_text())

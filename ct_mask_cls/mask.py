@@ -80,7 +80,8 @@ def repair_roi(roi:np.ndarray,              # the segmenter's ROI (boolean)
     allowed = ct >= min_hu
     if others is not None: allowed &= ~others
     free = ~others if others is not None else np.ones(kept.shape, bool)
-    holes = ((ndi.binary_fill_holes(kept) & free & (ct >= min_hu - 40))   # enclosed in 3D: the organ's own unless it is fat
+    holes = ((ndi.binary_fill_holes(kept) & free &
+              (ct >= min_hu - 40))  # enclosed in 3D: the organ's own unless it is fat
              | (fill_holes(kept) & allowed)) & ~kept
     out = kept | holes
     if close_mm > 0:
@@ -88,12 +89,15 @@ def repair_roi(roi:np.ndarray,              # the segmenter's ROI (boolean)
         pad = [(k//2, k//2) for k in b.shape]
         closed = ndi.binary_closing(np.pad(out, pad, mode='edge'), b)[tuple(slice(a, a + n) for (a, _), n in zip(pad, out.shape))]   # the organ goes on beyond a cut
         gaps = closed & ~out & allowed
-        gaps |= fill_holes(out | gaps) & ~out & ~gaps & allowed        # a notch's mouth, which the ball cannot close on a flat surface
-        if blob_mm > 0: gaps = ndi.binary_opening(gaps, ball(blob_mm, sp))   # a left-out lesion is a blob; slivers in the organ's folds are not
+        # a notch's mouth, which the ball cannot close on a flat surface
+        gaps |= fill_holes(out | gaps) & ~out & ~gaps & allowed
+        # a left-out lesion is a blob; slivers in the organ's folds are not
+        if blob_mm > 0: gaps = ndi.binary_opening(gaps, ball(blob_mm, sp))
         out |= gaps
         rec['gaps_ml'] = round(float(gaps.sum()*ml), 1)
     ring = dilate_mm(out, sp, float(np.max(sp)) + 0.5) & ~out & (others is None or ~others)
-    rec['tight'] = bool(ring.any() and np.median(ct[ring]) >= np.median(ct[out]) - 15)   # the tissue just outside is the organ's own: the mask is too tight
+    # the tissue just outside is the organ's own: the mask is too tight
+    rec['tight'] = bool(ring.any() and np.median(ct[ring]) >= np.median(ct[out]) - 15)
     if grow_mm > 0 and rec['tight']:
         grown = dilate_mm(out, sp, grow_mm) & ~out & allowed
         out |= grown
@@ -127,7 +131,8 @@ def fill_value(fill,            # mask.fill: 'median', a number or None
 
 # %% ../nbs/03_mask.ipynb #1d1d6333
 WINDOW_PRESETS = {'soft_tissue': (-150., 250.), 'lung': (-1000., 400.), 'bone': (-450., 1050.), 'brain': (0., 80.)}
-_BONE_WORDS = ('vertebra', 'rib_', 'sacrum', 'hip_', 'femur', 'humerus', 'scapula', 'clavicula', 'sternum', 'skull', 'costal', 'bone')
+_BONE_WORDS = ('vertebra', 'rib_', 'sacrum', 'hip_', 'femur', 'humerus', 'scapula', 'clavicula', 'sternum', 'skull',
+               'costal', 'bone')
 
 def organ_window_preset(name:str) -> str:
     "Window preset for a TotalSegmentator structure or group name."
@@ -140,7 +145,9 @@ def resolve_windows(window, roi_names, extra=()) -> tuple:
     "The HU windows ((low, high), …) that become input channels: the main window (`auto`: the first ROI's preset), then `extra` presets."
     main = tuple(map(float, WINDOW_PRESETS[organ_window_preset(list(roi_names)[0])] if window == 'auto' else window))
     for e in extra:
-        if e not in WINDOW_PRESETS: raise ConfigError(f"unknown window preset {e!r} in mask.extra_windows; presets: {', '.join(WINDOW_PRESETS)}")
+        if e not in WINDOW_PRESETS:
+            raise ConfigError(
+                f"unknown window preset {e!r} in mask.extra_windows; presets: {', '.join(WINDOW_PRESETS)}")
     return (main,) + tuple(WINDOW_PRESETS[e] for e in extra)
 
 # %% ../nbs/03_mask.ipynb #534b4113
@@ -176,7 +183,8 @@ def auto_fov(extents_vox, q:float=95, multiple:int=8) -> tuple:
 def roi_status(roi:np.ndarray, spacing, min_ml:float) -> tuple[str, str]:
     "(status, reason) for a case's ROI."
     ml = roi_ml(roi, spacing)
-    if ml == 0: return 'excluded', 'ROI absent (organ not in the field of view, not segmented, or nothing left after repair)'
+    if ml == 0:
+        return 'excluded', 'ROI absent (organ not in the field of view, not segmented, or nothing left after repair)'
     if ml < min_ml: return 'excluded', f'ROI too small ({ml:.1f} ml < {min_ml} ml)'
     return 'ok', ''
 
@@ -205,5 +213,7 @@ def qc_flags(edge:str,          # the faces the ROI touches (`edge_sides`)
              z_max:float=QC_Z,  # the z-score that flags
             ) -> list:          # the flags raised
     "The QC flags (keys of `QC_FLAGS`) of one case, from its robust z-scores of volume and of what the repair added."
-    return [f for f, on in (('edge', bool(edge)), ('volume', abs(volume_z) > z_max), ('fragmented', n_components > n_structures),
-                            ('repaired', repair_z > z_max)) if on]
+    return [
+        f for f, on in (('edge', bool(edge)), ('volume', abs(volume_z) > z_max),
+                        ('fragmented', n_components > n_structures), ('repaired', repair_z > z_max)) if on
+    ]

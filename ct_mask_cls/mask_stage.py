@@ -35,13 +35,18 @@ def mask_case(cfg:RunConfig,    # the run's configuration
               force:bool=False, # redo even if unchanged
              ) -> dict:         # the case's manifest row
     "Repair and check one case's ROI and write it; a manifest row with its QC measures (plus its box and scan extents in voxels); reused when its CT, segmentation and mask settings are unchanged."
-    row = dict(case_id=seg_row.case_id, patient_id=seg_row.patient_id, ct_path=ct_path, seg_path=seg_row.seg_path, mask_path='', masked_path='',
-               roi_ml=0.0, status='excluded', reason='', flags='', ct_sha256=sha256_file(ct_path) if Path(ct_path).is_file() else '', box_vox='', scan_vox='',
+    row = dict(case_id=seg_row.case_id, patient_id=seg_row.patient_id, ct_path=ct_path, seg_path=seg_row.seg_path,
+               mask_path='', masked_path='', roi_ml=0.0, status='excluded', reason='', flags='',
+               ct_sha256=sha256_file(ct_path) if Path(ct_path).is_file() else '', box_vox='', scan_vox='',
                repair_ml=0.0, peeled_ml=0.0, stray_ml=0.0, n_components=0, edge='', roi_hu=np.nan)
     if seg_row.status != 'ok': return dict(row, reason=f'segmentation failed: {seg_row.reason}')
     mc, rec_path = cfg.mask, lay.case('mask/roi', seg_row.case_id, '.json')
-    key = hash_obj([file_fingerprint(ct_path), file_fingerprint(seg_row.seg_path), ids, mc.repair, mc.close_mm, mc.grow_mm, mc.peel_mm, mc.repair_min_hu, mc.min_roi_ml, mc.margin_mm,
-                    msk.REPAIR_VERSION, sorted(row)])                  # the repair's code and the row's columns: a record from older code is redone
+    key = hash_obj([
+        file_fingerprint(ct_path),
+        file_fingerprint(seg_row.seg_path), ids, mc.repair, mc.close_mm, mc.grow_mm, mc.peel_mm, mc.repair_min_hu,
+        mc.min_roi_ml, mc.margin_mm, msk.REPAIR_VERSION,
+        sorted(row)
+    ])  # the repair's code and the row's columns: a record from older code is redone
     rec = reusable_ok(rec_path, key, force, f'case {seg_row.case_id}')
     if rec: return {k: rec[k] for k in row}
     ct, aff = load_nifti(ct_path)
@@ -49,7 +54,9 @@ def mask_case(cfg:RunConfig,    # the run's configuration
     raw, sp = msk.roi_from_labels(sg, ids), spacing_of(aff)
     roi, rep = raw, msk.repair_record(int((msk.components(raw, sp)[1] >= 0.2).sum()))
     if mc.repair and raw.any():
-        roi, rep = msk.repair_roi(raw, ct, sp, (sg > 0) & ~raw, mc.close_mm, mc.repair_min_hu if np.median(ct[raw]) >= mc.repair_min_hu else -np.inf, grow_mm=mc.grow_mm, peel_mm=mc.peel_mm)
+        roi, rep = msk.repair_roi(raw, ct, sp, (sg > 0) & ~raw, mc.close_mm,
+                                  mc.repair_min_hu if np.median(ct[raw]) >= mc.repair_min_hu else -np.inf,
+                                  grow_mm=mc.grow_mm, peel_mm=mc.peel_mm)
     status, reason = msk.roi_status(roi, sp, mc.min_roi_ml)
     if not raw.any(): reason += '; ' + found_labels(sg)
     row.update(roi_ml=round(msk.roi_ml(roi, sp), 1), status=status, reason=reason, scan_vox=' '.join(map(str, ct.shape)), edge=msk.edge_sides(roi),
@@ -71,8 +78,10 @@ def mask_cases(cfg:RunConfig,      # the run's configuration
               ) -> list[dict]:     # one manifest row per case
     "`mask_case` for every row of `segs` (CT paths from `cases`, indexed by case id), in parallel on the configured executor; a case that fails is excluded with its reason."
     ids = list(seg.resolve_roi(list(cfg.mask.roi)).values())
-    return case_map(lambda r: mask_case(cfg, lay, r, cases.loc[r.case_id, 'ct_path'], ids, force), list(segs.itertuples()), cfg.preprocess.workers, 'mask', progress,
-                    cfg.executor, lambda r, why: dict(case_id=r.case_id, patient_id=r.patient_id, ct_path='', seg_path=r.seg_path, status='excluded', reason=why))
+    return case_map(
+        lambda r: mask_case(cfg, lay, r, cases.loc[r.case_id, 'ct_path'], ids, force),
+        list(segs.itertuples()), cfg.preprocess.workers, 'mask', progress, cfg.executor, lambda r, why: dict(
+            case_id=r.case_id, patient_id=r.patient_id, ct_path='', seg_path=r.seg_path, status='excluded', reason=why))
 
 # %% ../nbs/13c_mask_stage.ipynb #8851c58e
 def cohort_fov(rows:pd.DataFrame) -> dict:
@@ -87,9 +96,12 @@ def cohort_qc(df:pd.DataFrame, n_structures:int, exclude=()) -> pd.DataFrame:
     ok = df.status == 'ok'
     df['volume_z'] = df['repair_z'] = np.nan
     df.loc[ok, 'volume_z'] = np.round(msk.robust_z(df.roi_ml[ok]), 2)
-    df.loc[ok, 'repair_z'] = np.round(msk.robust_z(df.repair_ml[ok], min_scale=msk.REPAIR_SCALE_ML), 2)   # what the repair added, against the cohort
-    df['flags'] = ['; '.join(msk.qc_flags(r.edge, r.volume_z, r.n_components, n_structures, r.repair_z)) if r.status == 'ok' else ''
-                   for r in df.itertuples()]
+    # what the repair added, against the cohort
+    df.loc[ok, 'repair_z'] = np.round(msk.robust_z(df.repair_ml[ok], min_scale=msk.REPAIR_SCALE_ML), 2)
+    df['flags'] = [
+        '; '.join(msk.qc_flags(r.edge, r.volume_z, r.n_components, n_structures, r.repair_z))
+        if r.status == 'ok' else '' for r in df.itertuples()
+    ]
     for f in exclude:
         hit = ok & df['flags'].str.split('; ').map(lambda fl, f=f: f in fl)
         df.loc[hit, 'reason'] = f"QC flag {f} (mask.qc_exclude): {QC_FLAGS[f]}"
@@ -131,15 +143,20 @@ def write_masked(cfg:RunConfig,      # the run's configuration
             vol, a2 = masked_image(ct, load_nifti(r.mask_path)[0] > 0, aff, spec)
             record(rec_path, key, [save_nifti(vol, a2, out, dtype=np.float32)])
         return str(out)
-    return case_map(one, list(rows.itertuples()), cfg.preprocess.workers, 'masked views', progress, cfg.executor, lambda r, why: '')
+    return case_map(one, list(rows.itertuples()), cfg.preprocess.workers, 'masked views', progress, cfg.executor,
+                    lambda r, why: '')
 
-MANIFEST_COLUMNS = ['case_id', 'patient_id', 'label', 'ct_path', 'mask_path', 'masked_path', 'roi_ml', 'status', 'reason', 'flags', 'split', 'seg_path', 'ct_sha256',
-                    'repair_ml', 'repair_z', 'peeled_ml', 'stray_ml', 'n_components', 'volume_z', 'edge', 'roi_hu']
+MANIFEST_COLUMNS = [
+    'case_id', 'patient_id', 'label', 'ct_path', 'mask_path', 'masked_path', 'roi_ml', 'status', 'reason', 'flags',
+    'split', 'seg_path', 'ct_sha256', 'repair_ml', 'repair_z', 'peeled_ml', 'stray_ml', 'n_components', 'volume_z',
+    'edge', 'roi_hu'
+]
 
 # %% ../nbs/13c_mask_stage.ipynb #3574992c
 def join_labels(df:pd.DataFrame, labels:pd.DataFrame, test_column:str='') -> pd.DataFrame:
     "Each case's label (and fixed split) from labels.csv; cases without one are excluded, keeping their first reason."
-    lab = labels[['patient_id', 'label'] + ([test_column] if test_column else [])].rename(columns={test_column: '_fixed_split'} if test_column else {})
+    lab = labels[['patient_id', 'label'] + ([test_column] if test_column else [])].rename(
+        columns={test_column: '_fixed_split'} if test_column else {})
     df = df.merge(lab, on='patient_id', how='left')
     nolab = df.label.isna()
     df.loc[nolab & (df.status == 'ok'), 'reason'] = 'no label in labels.csv'
@@ -159,7 +176,8 @@ def assign_splits(df:pd.DataFrame, cfg:RunConfig, labels:pd.DataFrame) -> pd.Dat
         raise ConfigError(f"no case is usable (an ROI {list(cfg.mask.roi)} and a label): " + '; '.join(f'{k} ({v})' for k, v in df.reason.value_counts().head(6).items())
                           + f". CT ids: {', '.join(df.patient_id[:5])}…; labels.csv ids: {', '.join(labels.patient_id[:5])}…")
     df['split'] = ''
-    df.loc[ok, 'split'] = splits.make_splits(df[ok], cfg.split.seed, cfg.split.val_frac, cfg.split.test_frac, '_fixed_split' if cfg.split.test_column else '').values
+    df.loc[ok, 'split'] = splits.make_splits(df[ok], cfg.split.seed, cfg.split.val_frac, cfg.split.test_frac,
+                                             '_fixed_split' if cfg.split.test_column else '').values
     for s in ('train', 'val', 'test'):
         if df.label[df.split == s].nunique() < 2: raise ConfigError(f"the {s} split has {int((df.split == s).sum())} usable cases with labels {sorted(df.label[df.split == s].unique().tolist())}: every split needs both classes (more patients, or other split fractions)")
     return df
@@ -175,7 +193,8 @@ def stage_mask(cfg:RunConfig,       # the run's configuration
     segs = read_table(lay.segments_csv)
     cases = read_table(lay.cases_csv).set_index('case_id')
     labels = read_labels(cfg.data.labels_csv, cfg.split.test_column)
-    if cfg.preprocess.pseudonymise: labels['patient_id'] = [dicom.pseudonym(p, pseudonym_key(cfg.preprocess)) for p in labels.patient_id]
+    if cfg.preprocess.pseudonymise:
+        labels['patient_id'] = [dicom.pseudonym(p, pseudonym_key(cfg.preprocess)) for p in labels.patient_id]
     ids = list(seg.resolve_roi(list(cfg.mask.roi)).values())
     df = cohort_qc(pd.DataFrame(mask_cases(cfg, lay, segs, cases, progress, force)), len(ids), cfg.mask.qc_exclude)
     df = assign_splits(join_labels(df, labels, cfg.split.test_column), cfg, labels)

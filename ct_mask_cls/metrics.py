@@ -96,7 +96,8 @@ def seeds_auc(y,                # labels (0/1)
     "AUC of models trained with several seeds (`probs`: seeds × cases): mean, SD across seeds, and a patient-level bootstrap CI of the mean."
     y, P = np.asarray(y), np.atleast_2d(np.asarray(probs, float))
     aucs = auc_rows(y, P)[0]
-    out = dict(auc=float(np.mean(aucs)), auc_sd=float(np.std(aucs, ddof=1)) if len(aucs) > 1 else 0.0, auc_ci_low=float('nan'), auc_ci_high=float('nan'))
+    out = dict(auc=float(np.mean(aucs)), auc_sd=float(np.std(aucs, ddof=1)) if len(aucs) > 1 else 0.0,
+               auc_ci_low=float('nan'), auc_ci_high=float('nan'))
     if n:
         b = _finite(auc_rows(y, P, boot_weights(groups, n, seed, len(y))).mean(1))
         out.update(auc_ci_low=float(np.quantile(b, alpha/2)), auc_ci_high=float(np.quantile(b, 1-alpha/2)))
@@ -124,7 +125,8 @@ def ece(y, p, bins:int=10) -> float:
     "Expected calibration error with equal-width bins."
     y, p = np.asarray(y, float), np.asarray(p, float)
     idx = np.minimum((p*bins).astype(int), bins-1)
-    return float(sum(abs(y[idx == b].mean() - p[idx == b].mean())*(idx == b).mean() for b in range(bins) if (idx == b).any()))
+    return float(
+        sum(abs(y[idx == b].mean() - p[idx == b].mean()) * (idx == b).mean() for b in range(bins) if (idx == b).any()))
 
 def youden_threshold(y, p) -> float:
     "Threshold maximising sensitivity + specificity - 1 (0.5 if undefined), halfway between the scores on either side of it, so that no case sits on it and float noise cannot flip a decision."
@@ -141,7 +143,8 @@ class DegenerateResult(ConfigError):
 def check_evaluable(y, what:str='test set'):
     "Raise `DegenerateResult` unless `y` holds both classes."
     y = np.asarray(y)
-    if len(y) == 0: raise DegenerateResult(f"the {what} is empty: nothing to evaluate (check labels.csv and the split settings)")
+    if len(y) == 0:
+        raise DegenerateResult(f"the {what} is empty: nothing to evaluate (check labels.csv and the split settings)")
     if len(set(y.tolist())) < 2: raise DegenerateResult(f"the {what} holds only label {int(y[0])} ({len(y)} cases): AUC is undefined; both classes are needed in every split")
 
 # %% ../nbs/06_metrics.ipynb #8d26bd2b
@@ -187,13 +190,16 @@ def calibration_ci(y,                # labels (0/1)
     "Calibration intercept and slope with patient-level bootstrap CIs (all resamples fitted at once)."
     y, p = np.asarray(y).astype(int), np.asarray(p, float)
     a, b = calibration_fit(y, p)
-    out = dict(cal_intercept=a, cal_slope=b, cal_intercept_ci_low=np.nan, cal_intercept_ci_high=np.nan, cal_slope_ci_low=np.nan, cal_slope_ci_high=np.nan)
+    out = dict(cal_intercept=a, cal_slope=b, cal_intercept_ci_low=np.nan, cal_intercept_ci_high=np.nan,
+               cal_slope_ci_low=np.nan, cal_slope_ci_high=np.nan)
     if not n or np.isnan(a): return out
     bs = logit_fits(_logit(p), y, boot_weights(groups, n, seed, len(y)))
-    bs = bs[np.isfinite(bs).all(1) & (np.abs(bs) < 50).all(1)]                      # separated resamples have no fit, nearly separated ones no useful one
+    # separated resamples have no fit, nearly separated ones no useful one
+    bs = bs[np.isfinite(bs).all(1) & (np.abs(bs) < 50).all(1)]
     if len(bs) >= 20:
         (al, bl), (ah, bh) = np.quantile(bs, alpha/2, axis=0), np.quantile(bs, 1 - alpha/2, axis=0)
-        out.update(cal_intercept_ci_low=float(al), cal_intercept_ci_high=float(ah), cal_slope_ci_low=float(bl), cal_slope_ci_high=float(bh))
+        out.update(cal_intercept_ci_low=float(al), cal_intercept_ci_high=float(ah), cal_slope_ci_low=float(bl),
+                   cal_slope_ci_high=float(bh))
     return out
 
 def evaluate(y,                              # labels (0/1)
@@ -208,7 +214,8 @@ def evaluate(y,                              # labels (0/1)
     check_evaluable(y)
     auc, lo, hi = auc_ci(y, p, groups, n_boot, seed)
     tn, fp, fn, tp = confusion_matrix(y, (p >= threshold).astype(int), labels=[0, 1]).ravel()
-    return dict(auc=auc, auc_ci_low=lo, auc_ci_high=hi, threshold=float(threshold), accuracy=float((tp+tn)/len(y)),
-                sensitivity=float(tp/max(tp+fn, 1)), specificity=float(tn/max(tn+fp, 1)), tp=int(tp), fp=int(fp), tn=int(tn), fn=int(fn),
-                brier=float(brier_score_loss(y, p)), ece=ece(y, p), n_test=int(len(y)), n_boot=n_boot, pred_sd=float(p.std()),
+    return dict(auc=auc, auc_ci_low=lo, auc_ci_high=hi, threshold=float(threshold), accuracy=float(
+        (tp + tn) / len(y)), sensitivity=float(tp / max(tp + fn, 1)), specificity=float(tn / max(tn + fp, 1)),
+                tp=int(tp), fp=int(fp), tn=int(tn), fn=int(fn), brier=float(brier_score_loss(y, p)), ece=ece(y, p),
+                n_test=int(len(y)), n_boot=n_boot, pred_sd=float(p.std()),
                 **calibration_ci(y, p, groups, min(n_boot, 300), seed))

@@ -17,4 +17,5 @@ from .study_stage import stage_study
 __all__ = ['STAGE_FUNCTIONS']
 
 # %% ../nbs/13_pipeline.ipynb #a8ba2912
-STAGE_FUNCTIONS = dict(preprocess=stage_preprocess, segment=stage_segment, mask=stage_mask, train=stage_train, xai=stage_xai, study=stage_study)   # the index stage has none
+STAGE_FUNCTIONS = dict(preprocess=stage_preprocess, segment=stage_segment, mask=stage_mask, train=stage_train,
+                       xai=stage_xai, study=stage_study)  # the index stage has none

@@ -69,7 +69,8 @@ def stage_preprocess(cfg:RunConfig,       # the run's configuration
         best = conv.drop_duplicates('patient_id')                    # one CT per patient: the series with most slices
         series_df['selected'] = series_df.index.isin(best.index)
         series_df.loc[(series_df.status == 'converted') & ~series_df.selected, 'notes'] = 'not used: another CT series of this patient has more slices'
-        jobs = [(r.patient_id, lay.path('preprocess', 'native', r.nifti_path), r.source) for r in best.sort_values('patient_id').itertuples()]
+        jobs = [(r.patient_id, lay.path('preprocess', 'native', r.nifti_path), r.source)
+                for r in best.sort_values('patient_id').itertuples()]
     else:
         key = pseudonym_key(pc) if pc.pseudonymise else ''
         jobs, bad = [], []
@@ -77,8 +78,9 @@ def stage_preprocess(cfg:RunConfig,       # the run's configuration
             cid = dicom.pseudonym(pid, key) if pc.pseudonymise else pid
             try: jobs.append((cid, _nifti_native(lay, cid, p, force), '' if pc.pseudonymise else str(p)))
             except ValueError as e: bad.append(dict(case_id=cid, patient_id=cid, status='failed', reason=str(e) if not pc.pseudonymise else str(e).replace(str(p), 'input'), source=''))
-    recs = case_map(lambda j: preprocess_case(cfg, lay, *j, force=force), jobs, pc.workers, 'resampling', progress, cfg.executor,
-                    lambda j, why: dict(case_id=j[0], patient_id=j[0], status='failed', reason=why, ct_path='', source=j[2]))
+    recs = case_map(
+        lambda j: preprocess_case(cfg, lay, *j, force=force), jobs, pc.workers, 'resampling', progress, cfg.executor,
+        lambda j, why: dict(case_id=j[0], patient_id=j[0], status='failed', reason=why, ct_path='', source=j[2]))
     if not cfg.data.dicom_dir: recs += bad
     cases = pd.DataFrame(recs, columns=CASE_COLUMNS)
     with atomic_path(lay.series_csv) as t: series_df.to_csv(t, index=False)

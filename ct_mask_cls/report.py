@@ -77,22 +77,26 @@ def show_slices(vols:list,                  # volumes (canonical RAS), one row e
         for j, view in enumerate(VIEWS):
             ax = axs[i, j]
             a, sides = slice_view(v, view, c)
-            ax.imshow(a, cmap='gray', vmin=window[0], vmax=window[1], aspect=_aspect(view, spacing), interpolation='nearest')
+            ax.imshow(a, cmap='gray', vmin=window[0], vmax=window[1], aspect=_aspect(view, spacing),
+                      interpolation='nearest')
             if ov is not None:
                 o, _ = slice_view(ov, view, c)
                 seen |= set(np.unique(o[o > 0]).astype(int).tolist())
-                ax.imshow(np.ma.masked_where(o == 0, (o - 1) % 20), cmap=cmap, vmin=-0.5, vmax=19.5, alpha=0.45, aspect=_aspect(view, spacing), interpolation='nearest')
+                ax.imshow(np.ma.masked_where(o == 0, (o - 1) % 20), cmap=cmap, vmin=-0.5, vmax=19.5, alpha=0.45,
+                          aspect=_aspect(view, spacing), interpolation='nearest')
             for k, (m, name, ls) in enumerate((outlines[i] or []) if outlines else []):
                 o, _ = slice_view(np.asarray(m, np.float32), view, c)
-                if o.any(): ax.contour(o, [0.5], colors=['#ffd400', '#00d5ff', '#ff5ad2'][k % 3], linestyles=ls, linewidths=1.0)
+                if o.any():
+                    ax.contour(o, [0.5], colors=['#ffd400', '#00d5ff', '#ff5ad2'][k % 3], linestyles=ls, linewidths=1.0)
             mark_sides(ax, sides, 9)
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0: ax.set_title(view, fontsize=10)
         axs[i, 0].set_ylabel(titles[i], fontsize=9)
     if seen and label_names:
-        fig.legend(handles=[Patch(color=cmap((k - 1) % 20), label=label_names.get(k, f'label {k}')) for k in sorted(seen)][:20],
-                   loc='lower right', ncol=4, fontsize=8, frameon=False)
+        fig.legend(
+            handles=[Patch(color=cmap((k - 1) % 20), label=label_names.get(k, f'label {k}'))
+                     for k in sorted(seen)][:20], loc='lower right', ncol=4, fontsize=8, frameon=False)
     names = {(k, n, ls) for o in (outlines or []) if o for k, (_, n, ls) in enumerate(o)}
     if names:
         fig.legend(handles=[Line2D([], [], color=['#ffd400', '#00d5ff', '#ff5ad2'][k % 3], ls=ls, label=n) for k, n, ls in sorted(names)],
@@ -114,7 +118,8 @@ def plot_curves(hist:dict):
         axs[1].plot(h.epoch, h.val_auc, color=c, label=m)
     axs[0].set(xlabel='epoch', ylabel='loss')
     axs[1].set(xlabel='epoch', ylabel='validation AUC', ylim=(0, 1.02))
-    for a in axs: a.legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.01, 1.0), borderaxespad=0)   # outside the lines
+    # outside the lines
+    for a in axs: a.legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.tight_layout()
     return fig
 
@@ -199,14 +204,18 @@ def render_html(nb_path:str|Path, html_path:str|Path):
     nb = nbformat.read(str(nb_path), as_version=4)
     ex = HTMLExporter(template_name='basic', exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = ex.from_notebook_node(nb)
-    h1 = next((m.group(1) for c in nb.cells if c.cell_type == 'markdown' for m in [re.search(r'^#\s+(.+)$', c.source, re.M)] if m), Path(html_path).stem)
+    h1 = next((m.group(1) for c in nb.cells if c.cell_type == 'markdown'
+               for m in [re.search(r'^#\s+(.+)$', c.source, re.M)] if m),
+              Path(html_path).stem)
     atomic_write_text(html_path, html_page(h1, body))
 
 def find_chromium() -> str:
     "Path of a Chromium executable (Debian's `chromium` package, or $CT_MASK_CLS_CHROMIUM)."
     for c in [os.environ.get('CT_MASK_CLS_CHROMIUM', ''), shutil.which('chromium') or '', shutil.which('chromium-browser') or '', '/usr/bin/chromium']:
         if c and Path(c).is_file(): return c
-    raise ConfigError("no Chromium found: install Debian's package (apt-get install chromium) or set CT_MASK_CLS_CHROMIUM to its path")
+    raise ConfigError(
+        "no Chromium found: install Debian's package (apt-get install chromium) or set CT_MASK_CLS_CHROMIUM to its path"
+    )
 
 _LOG_LINE = r'INFO|WARNING|Warning|Traceback'
 
@@ -217,7 +226,9 @@ def _check_page(browser, html:Path, timeout_s:float, viewer:bool=False, min_px:i
     errors, remote, failed = [], [], []
     page.on('console', lambda m, e=errors: e.append(m.text) if m.type == 'error' else None)
     page.on('pageerror', lambda x, e=errors: e.append(str(x)))
-    page.on('request', lambda r, n=remote: n.append(r.url) if not r.url.startswith(('file:', 'data:', 'about:', 'blob:')) else None)
+    page.on(
+        'request', lambda r, n=remote: n.append(r.url)
+        if not r.url.startswith(('file:', 'data:', 'about:', 'blob:')) else None)
     page.on('requestfailed', lambda r, f=failed: f.append(r.url))
     page.goto(html.as_uri(), wait_until='load', timeout=timeout_s*1000)
     page.evaluate("() => Promise.all([...document.images].map(i => { i.loading = 'eager'; return i.decode().catch(() => null); }))")
@@ -230,8 +241,9 @@ def _check_page(browser, html:Path, timeout_s:float, viewer:bool=False, min_px:i
         if p.exists():
             with Image.open(p) as im:
                 if im.width < min_px: narrow.append(f"{h} ({im.width} px)")
-    out = dict(page=str(html.name), bytes=html.stat().st_size, images=page.evaluate("() => document.images.length"), console_errors=errors,
-               network_requests=remote, failed_images=broken + [u for u in failed if not u.startswith('data:')],
+    out = dict(page=str(html.name), bytes=html.stat().st_size, images=page.evaluate("() => document.images.length"),
+               console_errors=errors, network_requests=remote,
+               failed_images=broken + [u for u in failed if not u.startswith('data:')],
                log_lines=[m.group(0) for m in re.finditer(_LOG_LINE, text)][:3], narrow_images=narrow)
     if viewer:
         try:
@@ -258,17 +270,21 @@ def check_reports(run_dir:str|Path,         # the run folder
     viewers = sorted(lay.path('xai').glob('*/viewer/*.html')) if lay.path('xai').is_dir() else []
     out = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=find_chromium(), headless=True, args=['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'])
+        browser = pw.chromium.launch(executable_path=find_chromium(), headless=True,
+                                     args=['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'])
         try:
             for html, viewer in [(p, False) for p in pages] + [(v, True) for v in viewers]:
                 r = _check_page(browser, html, timeout_s, viewer)
                 if shots and (html.name == 'index.html' or html == pages[min(3, len(pages) - 1)] or (viewer and html == viewers[0])):
-                    r['_page'].screenshot(path=str(lay.path('screenshots', ('viewer_' if viewer else '') + html.stem + '.png')), full_page=not viewer)
+                    r['_page'].screenshot(
+                        path=str(lay.path('screenshots', ('viewer_' if viewer else '') + html.stem + '.png')),
+                        full_page=not viewer)
                 r.pop('_page').close()
                 out.append(r)
             if site is not None:
                 r = _check_page(browser, Path(site)/'index.html', timeout_s)
-                links = r['_page'].evaluate("() => [...document.querySelectorAll('a')].map(a => a.getAttribute('href'))")
+                links = r['_page'].evaluate(
+                    "() => [...document.querySelectorAll('a')].map(a => a.getAttribute('href'))")
                 r.pop('_page').close()
                 r['console_errors'] += [f"broken link {h}" for h in links if h and not (Path(site)/h).exists()]
                 out.append(r)
@@ -279,7 +295,10 @@ def check_reports(run_dir:str|Path,         # the run folder
 def notebook_errors(nb_path:str|Path) -> list[str]:
     "Error outputs in an executed notebook ('ename: evalue' each)."
     nb = json.loads(Path(nb_path).read_text())
-    return [f"{o.get('ename')}: {o.get('evalue')}" for c in nb['cells'] for o in c.get('outputs', []) if o.get('output_type') == 'error']
+    return [
+        f"{o.get('ename')}: {o.get('evalue')}" for c in nb['cells'] for o in c.get('outputs', [])
+        if o.get('output_type') == 'error'
+    ]
 
 def badge(kind:str, text:str) -> str:
     "A styled text badge (block, warn, ok, info): readable where no emoji font is installed."
@@ -304,8 +323,8 @@ def case_gallery(lay:RunLayout,             # the run's layout (where figures go
             lab = load_nifti(lab_path)[0].astype(int) if lab_path else None
             ref = np.isin(lab, roi_ids) if lab is not None and roi_ids else lab
             if lab is not None and roi_ids:                           # the ROI highlighted and outlined; the other structures off
-                fig = show_slices([ct], [str(cid)], window, [np.where(ref, lab, 0)], center_on=[ref], spacing=spacing, label_names=label_names,
-                                  outlines=[[(ref, 'ROI', '-')]])
+                fig = show_slices([ct], [str(cid)], window, [np.where(ref, lab, 0)], center_on=[ref], spacing=spacing,
+                                  label_names=label_names, outlines=[[(ref, 'ROI', '-')]])
             else: fig = show_slices([ct], [str(cid)], window, [lab] if lab is not None else None, center_on=[ref] if ref is not None else None,
                                     spacing=spacing, label_names=label_names)
             save_png(fig, png)
@@ -323,12 +342,17 @@ def study_display(st:pd.DataFrame) -> pd.DataFrame:
     g = lambda r, k: r.get(k, np.nan)
     rows = []
     for r in st.to_dict('records'):
-        rows.append({'Mask mode': r['mode'], 'Test AUC (95% CI)': _ci(r['auc'], g(r, 'auc_ci_low'), g(r, 'auc_ci_high')),
-                     'SD over seeds': f"{r['auc_sd']:.2f}" if r.get('n_seeds', 1) > 1 else '',
-                     'ΔAUC vs none (95% CI)': _ci(g(r, 'delta_auc'), g(r, 'delta_ci_low'), g(r, 'delta_ci_high'), signed=True),
-                     'Radiomics baseline AUC (95% CI)': _ci(g(r, 'baseline_auc'), g(r, 'baseline_ci_low'), g(r, 'baseline_ci_high')),
-                     'Attention in ROI': '' if pd.isna(g(r, 'attention_in_roi')) else f"{r['attention_in_roi']:.0%}",
-                     'Test cases': int(r['n_test']), 'Seeds': int(r.get('n_seeds', 1))})
+        rows.append({
+            'Mask mode': r['mode'],
+            'Test AUC (95% CI)': _ci(r['auc'], g(r, 'auc_ci_low'), g(r, 'auc_ci_high')),
+            'SD over seeds': f"{r['auc_sd']:.2f}" if r.get('n_seeds', 1) > 1 else '',
+            'ΔAUC vs none (95% CI)': _ci(g(r, 'delta_auc'), g(r, 'delta_ci_low'), g(r, 'delta_ci_high'), signed=True),
+            'Radiomics baseline AUC (95% CI)': _ci(g(r, 'baseline_auc'), g(r, 'baseline_ci_low'),
+                                                   g(r, 'baseline_ci_high')),
+            'Attention in ROI': '' if pd.isna(g(r, 'attention_in_roi')) else f"{r['attention_in_roi']:.0%}",
+            'Test cases': int(r['n_test']),
+            'Seeds': int(r.get('n_seeds', 1))
+        })
     return pd.DataFrame(rows)
 
 # %% ../nbs/12_report.ipynb #8430fc5c
@@ -336,10 +360,20 @@ def _pct(v) -> str: return '' if pd.isna(v) else f"{v:.0%}"
 
 def xai_display(s:pd.DataFrame) -> pd.DataFrame:
     "The explanation summary with readable columns."
-    cols = {'mode': 'Mask mode', 'method': 'Method', 'cases': 'Cases', 'mass_in_roi': 'Mass in ROI', 'enrichment': 'Enrichment (chance 1)',
-            'pointing_game': 'Pointing game', 'lesion_hit_rate': 'Lesion hit (TP)', 'top_decile_hit_rate': 'Top-decile hit (TP)',
-            'tp_with_truth': 'TP with lesion truth', 'peak_on_confounder_rate': 'Peak on confounder', 'randomisation_spearman': 'Randomisation Spearman',
-            'randomisation_ssim': 'Randomisation SSIM'}
+    cols = {
+        'mode': 'Mask mode',
+        'method': 'Method',
+        'cases': 'Cases',
+        'mass_in_roi': 'Mass in ROI',
+        'enrichment': 'Enrichment (chance 1)',
+        'pointing_game': 'Pointing game',
+        'lesion_hit_rate': 'Lesion hit (TP)',
+        'top_decile_hit_rate': 'Top-decile hit (TP)',
+        'tp_with_truth': 'TP with lesion truth',
+        'peak_on_confounder_rate': 'Peak on confounder',
+        'randomisation_spearman': 'Randomisation Spearman',
+        'randomisation_ssim': 'Randomisation SSIM'
+    }
     out = pd.DataFrame({new: s[old] for old, new in cols.items() if old in s})
     for c in ('Mass in ROI', 'Pointing game', 'Lesion hit (TP)', 'Top-decile hit (TP)', 'Peak on confounder'):
         if c in out: out[c] = out[c].map(_pct)
@@ -389,7 +423,8 @@ def verdict_sentence(st:pd.DataFrame, masked:str, blocking:list) -> str:
     "The study's answer in one sentence, from the run's own numbers."
     if blocking: return "These results cannot be interpreted: " + '; '.join(blocking) + '.'
     s = st.set_index('mode')
-    if masked not in s.index or 'none' not in s.index or masked == 'none': return "No masked-versus-unmasked comparison: the study needs `none` and a masked mode in study.modes."
+    if masked not in s.index or 'none' not in s.index or masked == 'none':
+        return "No masked-versus-unmasked comparison: the study needs `none` and a masked mode in study.modes."
     r, n = s.loc[masked], s.loc['none']
     ci = lambda v, lo, hi: f"{v:.2f}" + ('' if pd.isna(lo) else f" (95% CI {lo:.2f}–{hi:.2f})")
     d = f"ΔAUC {r.delta_auc:+.2f}" + ('' if pd.isna(r.delta_ci_low) else f" (95% CI {r.delta_ci_low:+.2f} to {r.delta_ci_high:+.2f})")
@@ -402,11 +437,14 @@ def verdict_sentence(st:pd.DataFrame, masked:str, blocking:list) -> str:
 def cohort_summary(cases:pd.DataFrame, manifest:pd.DataFrame) -> pd.DataFrame:
     "Counts a reader wants first: CTs found, usable cases, exclusions by reason, class balance per split."
     ok = manifest[manifest.status == 'ok']
-    rows = [('CT cases found', len(cases)), ('CT cases usable', int((cases.status == 'ok').sum())), ('cases in the study', len(ok))]
-    for reason, n in manifest[manifest.status != 'ok'].reason.value_counts().items(): rows.append((f'excluded: {reason}', int(n)))
+    rows = [('CT cases found', len(cases)), ('CT cases usable', int((cases.status == 'ok').sum())),
+            ('cases in the study', len(ok))]
+    for reason, n in manifest[manifest.status != 'ok'].reason.value_counts().items():
+        rows.append((f'excluded: {reason}', int(n)))
     for s in ('train', 'val', 'test'):
         g = ok[ok.split == s]
-        rows.append((f'{s} split (label 1 / label 0)', f"{len(g)} ({int((g.label == 1).sum())} / {int((g.label == 0).sum())})"))
+        rows.append(
+            (f'{s} split (label 1 / label 0)', f"{len(g)} ({int((g.label == 1).sum())} / {int((g.label == 0).sum())})"))
     return pd.DataFrame(rows, columns=['', 'count'])
 
 # %% ../nbs/12_report.ipynb #68c23e3b
@@ -416,11 +454,14 @@ def run_summary(run_dir:str|Path) -> dict:
     lay = RunLayout(run_dir)
     cfg_path = lay.run_config()
     cfg = load_config(cfg_path) if cfg_path else None
-    recs = [json.loads(p.read_text()) for p in lay.path('.stages').glob('*.json')] if lay.path('.stages').is_dir() else []
+    recs = [json.loads(p.read_text())
+            for p in lay.path('.stages').glob('*.json')] if lay.path('.stages').is_dir() else []
     done = {r.get('stage') for r in recs}
     out = dict(run=lay.root.name, path=str(lay.root), last=max((r.get('finished', '') for r in recs), default=''), finished='index' in done,
                stages=', '.join(s for s in RunLayout.STAGES if s in done), verdict='no study yet')
-    if cfg: out.update(roi=', '.join(cfg.mask.roi), mode=cfg.mask.mode, model=cfg.train.model, spacing='×'.join(f'{s:g}' for s in cfg.preprocess.spacing))
+    if cfg:
+        out.update(roi=', '.join(cfg.mask.roi), mode=cfg.mask.mode, model=cfg.train.model,
+                   spacing='×'.join(f'{s:g}' for s in cfg.preprocess.spacing))
     st = lay.path('study', 'study.csv')
     if st.exists() and cfg:
         s = pd.read_csv(st)
@@ -428,7 +469,10 @@ def run_summary(run_dir:str|Path) -> dict:
         masked = json.loads(cmp.read_text())['mode'] if cmp.exists() else cfg.mask.mode
         man = read_table(lay.manifest_csv) if lay.manifest_csv.exists() else None
         n_test = int((man.split == 'test').sum()) if man is not None else int(s.n_test.max())
-        blocking = [c for k, c in caveats(s, {}, [], n_test, dict(zip(s['mode'], s.get('pred_sd', [np.nan]*len(s)))), masked) if k == 'blocking']
+        blocking = [
+            c for k, c in caveats(s, {}, [], n_test, dict(zip(s['mode'], s.get('pred_sd', [np.nan] * len(s)))), masked)
+            if k == 'blocking'
+        ]
         out['verdict'] = verdict_sentence(s, masked, blocking)
     return out
 
@@ -438,7 +482,10 @@ def _is_run(p:Path) -> bool: return p.is_dir() and ((p/'.stages').is_dir() or (p
 def publish(outputs:str|Path, site:str|Path) -> Path:
     "Write SITE/index.html: every run under `outputs` (at any depth) with its verdict, last activity, state, main settings and a link to its report."
     outputs, site = Path(outputs).resolve(), Path(site).resolve()
-    runs = sorted({p.parent for p in outputs.rglob('.stages')} | {p.parent for p in outputs.rglob('config.yaml') if _is_run(p.parent)})
+    runs = sorted({p.parent
+                   for p in outputs.rglob('.stages')}
+                  | {p.parent
+                     for p in outputs.rglob('config.yaml') if _is_run(p.parent)})
     if not runs: raise ConfigError(f"no run folders under {outputs} (a run folder holds .stages/ or config.yaml)")
     rows = []
     for r in runs:
@@ -470,14 +517,18 @@ def compare_runs(run_a:str|Path, run_b:str|Path) -> tuple[pd.DataFrame, pd.DataF
         st = lay.path('study', 'study.csv')
         if st.exists():
             s = pd.read_csv(st).set_index('mode')
-            fmt = lambda v: f"{v['auc']:.2f} ({v['auc_ci_low']:.2f}–{v['auc_ci_high']:.2f})" + ('' if pd.isna(v.get('delta_auc', np.nan)) else f", Δ {v['delta_auc']:+.2f}")
-            frames.append(pd.DataFrame({name: [fmt(v) for _, v in s.iterrows()]}, index=[f'test AUC {m}' for m in s.index]))
+            fmt = lambda v: f"{v['auc']:.2f} ({v['auc_ci_low']:.2f}–{v['auc_ci_high']:.2f})" + ('' if pd.isna(
+                v.get('delta_auc', np.nan)) else f", Δ {v['delta_auc']:+.2f}")
+            frames.append(
+                pd.DataFrame({name: [fmt(v) for _, v in s.iterrows()]}, index=[f'test AUC {m}' for m in s.index]))
         cl = lay.path('study', 'claims.csv')
         if cl.exists():
             c = pd.read_csv(cl)
             frames.append(pd.DataFrame({name: list(c.verdict)}, index=list(c.claim)))
-    res = pd.concat([f for f in frames if 'a' in f], axis=0) if any('a' in f for f in frames) else pd.DataFrame(columns=['a'])
-    resb = pd.concat([f for f in frames if 'b' in f], axis=0) if any('b' in f for f in frames) else pd.DataFrame(columns=['b'])
+    res = pd.concat([f for f in frames if 'a' in f], axis=0) if any('a' in f
+                                                                    for f in frames) else pd.DataFrame(columns=['a'])
+    resb = pd.concat([f for f in frames if 'b' in f], axis=0) if any('b' in f
+                                                                     for f in frames) else pd.DataFrame(columns=['b'])
     return settings, res.join(resb, how='outer').rename_axis('result').reset_index()
 
 # %% ../nbs/12_report.ipynb #e0636663
@@ -489,8 +540,10 @@ def flow_counts(series:pd.DataFrame, cases:pd.DataFrame, manifest:pd.DataFrame) 
     ok = manifest[manifest.status == 'ok']
     steps = [('series found', len(series), top(why(series)[series.status != 'converted']) if len(series) else []),
              ('CT cases usable', len(ok_cases), top(why(cases)[cases.status != 'ok'])),
-             ('cases with an ROI and a label', len(ok), top(why(manifest)[manifest.status != 'ok'].str.split(';').str[0]))]
-    steps.append(('in the study: ' + ', '.join(f"{s} {int((ok.split == s).sum())}" for s in ('train', 'val', 'test')), len(ok), []))
+             ('cases with an ROI and a label', len(ok),
+              top(why(manifest)[manifest.status != 'ok'].str.split(';').str[0]))]
+    steps.append(('in the study: ' + ', '.join(f"{s} {int((ok.split == s).sum())}"
+                                               for s in ('train', 'val', 'test')), len(ok), []))
     return steps if len(series) else steps[1:]
 
 def flow_diagram(series:pd.DataFrame, cases:pd.DataFrame, manifest:pd.DataFrame):
@@ -502,12 +555,16 @@ def flow_diagram(series:pd.DataFrame, cases:pd.DataFrame, manifest:pd.DataFrame)
     ax.axis('off')
     for i, (name, n, out) in enumerate(steps):
         y = 1.5*(len(steps) - i) - 0.8
-        ax.text(2.6, y, f"{name}\nn = {n}", ha='center', va='center', fontsize=11, bbox=dict(boxstyle='round,pad=0.5', fc='#e8f0fb', ec='#1a5fb4'))
-        if i < len(steps) - 1: ax.annotate('', xy=(2.6, y - 0.95), xytext=(2.6, y - 0.45), arrowprops=dict(arrowstyle='->', color='#444'))
+        ax.text(2.6, y, f"{name}\nn = {n}", ha='center', va='center', fontsize=11,
+                bbox=dict(boxstyle='round,pad=0.5', fc='#e8f0fb', ec='#1a5fb4'))
+        if i < len(steps) - 1:
+            ax.annotate('', xy=(2.6, y - 0.95), xytext=(2.6, y - 0.45), arrowprops=dict(arrowstyle='->', color='#444'))
         if out:
             txt = f"excluded {sum(v for _, v in out)}" + ''.join(f"\n· {v}: {k[:70]}" for k, v in out)
-            ax.annotate('', xy=(5.4, y - 0.75), xytext=(2.6, y - 0.75), arrowprops=dict(arrowstyle='->', color='#b00020'))
-            ax.text(5.5, y - 0.75, txt, ha='left', va='center', fontsize=9, bbox=dict(boxstyle='round,pad=0.4', fc='#fdecee', ec='#b00020'))
+            ax.annotate('', xy=(5.4, y - 0.75), xytext=(2.6, y - 0.75),
+                        arrowprops=dict(arrowstyle='->', color='#b00020'))
+            ax.text(5.5, y - 0.75, txt, ha='left', va='center', fontsize=9, bbox=dict(boxstyle='round,pad=0.4',
+                                                                                      fc='#fdecee', ec='#b00020'))
     fig.tight_layout()
     return fig
 
@@ -528,11 +585,14 @@ def viewer_page(out:str|Path,          # the viewer folder
     if not js.exists():
         with atomic_path(js) as t: shutil.copyfile(str(files('ct_mask_cls')/'static'/VIEWER_JS), t)
     name = safe_name(case_id)
-    vols = [dict(base64=base64.b64encode(Path(l['path']).read_bytes()).decode(), name=f"{i}_{Path(l['path']).name}", colormap=l.get('colormap', 'gray'),
-                 opacity=l.get('opacity', 1.0), cal_min=l.get('cal_min'), cal_max=l.get('cal_max'), label=l['name'])
-            for i, l in enumerate(layers)]
+    vols = [
+        dict(base64=base64.b64encode(Path(l['path']).read_bytes()).decode(), name=f"{i}_{Path(l['path']).name}",
+             colormap=l.get('colormap', 'gray'), opacity=l.get('opacity', 1.0), cal_min=l.get('cal_min'),
+             cal_max=l.get('cal_max'), label=l['name']) for i, l in enumerate(layers)
+    ]
     atomic_write_text(out/f'{name}.data.js', 'window.CTMC_VOLUMES = ' + json.dumps(vols) + ';\n')
-    toggles = ''.join(f"<label><input type='checkbox' checked data-layer='{i}'> {esc(l['name'])}</label> " for i, l in enumerate(layers) if i)
+    toggles = ''.join(f"<label><input type='checkbox' checked data-layer='{i}'> {esc(l['name'])}</label> "
+                      for i, l in enumerate(layers) if i)
     body = f"""<style>html,body{{background:#fff !important;color:#222 !important}}</style><h1>{esc(title or case_id)}</h1>
 <p>Scroll with the mouse wheel over a plane; click to move the crosshair. Radiological convention: the patient's right on the viewer's left.</p>
 <p>Planes: <select id='plane'><option value='3'>all three</option><option value='0'>axial</option><option value='1'>coronal</option><option value='2'>sagittal</option></select>

@@ -71,14 +71,19 @@ def preflight(cfg:RunConfig):
 
 # %% ../nbs/14_runner.ipynb #afb41950
 STAGES = list(RunLayout.STAGES)
-STAGE_FOLDERS = dict(preprocess=['preprocess'], segment=['segment'], mask=['mask'], train=['train/metrics.json', 'train/{mode}'], xai=['xai/{mode}'],
-                     study=['study', 'train', 'xai'], index=[])            # train and xai: the configured mode's; the study's other modes are the study's
+STAGE_FOLDERS = dict(preprocess=['preprocess'], segment=['segment'], mask=['mask'],
+                     train=['train/metrics.json', 'train/{mode}'], xai=['xai/{mode}'], study=['study', 'train', 'xai'],
+                     index=[])  # train and xai: the configured mode's; the study's other modes are the study's
 
 def _inputs(cfg:RunConfig, stage:str) -> list:
     "Fingerprints of a stage's own inputs."
     d = cfg.data
     if stage == 'preprocess': return [tree_fingerprint(d.dicom_dir or d.nifti_dir)]
-    if stage == 'segment': return [tree_fingerprint(d.mask_dir) if d.mask_dir else '', tree_fingerprint(cfg.segment.weights_dir) if cfg.segment.weights_dir else '']
+    if stage == 'segment':
+        return [
+            tree_fingerprint(d.mask_dir) if d.mask_dir else '',
+            tree_fingerprint(cfg.segment.weights_dir) if cfg.segment.weights_dir else ''
+        ]
     if stage == 'mask': return [file_fingerprint(d.labels_csv)]
     if stage == 'train': return [file_fingerprint(cfg.train.weights_path) if cfg.train.weights_path else []]
     if stage == 'study':                                    # an external validation (`ct-mask-cls evaluate`) enters the claims table
@@ -99,7 +104,8 @@ def _upstream(cfg:RunConfig, name:str) -> list:
 
 def stage_key(cfg:RunConfig, name:str) -> str:
     "Hash of the settings this stage and the stages before it depend on (all but execution-only ones), of their inputs' fingerprints, and of what the stages before it produced."
-    return hash_obj([config_part(cfg, upto=name)] + [_inputs(cfg, s) for s in STAGES[:STAGES.index(name) + 1]] + _upstream(cfg, name))
+    return hash_obj([config_part(cfg, upto=name)] + [_inputs(cfg, s)
+                                                     for s in STAGES[:STAGES.index(name) + 1]] + _upstream(cfg, name))
 
 # %% ../nbs/14_runner.ipynb #4c9e1cbe
 def stage_outputs(lay:RunLayout, name:str, mode:str='zero') -> list:
@@ -139,7 +145,8 @@ def quiet_kernel_logs():
     """Errors that the kernel's messaging (tornado, ZeroMQ streams, asyncio, the kernel app) logs in this process, such as a callback that cannot write when
     the disk is full, print as one line, never a traceback: the stage's own error says which stage and file failed."""
     logs = [logging.getLogger(n) for n in ('tornado.general', 'tornado.application', 'asyncio')]
-    if Application.initialized(): logs.append(Application.instance().log)          # in a stage kernel: IPKernelApp's own log
+    # in a stage kernel: IPKernelApp's own log
+    if Application.initialized(): logs.append(Application.instance().log)
     for lg in logs:
         if not any(isinstance(f, _OneLine) for f in lg.filters): lg.addFilter(_OneLine())
 
@@ -147,7 +154,9 @@ def write_run_config(cfg:RunConfig) -> Path:
     "Write the effective config for the stage kernels as config.pending.yaml in the run folder, secrets blanked; return its path."
     lay = RunLayout(cfg.run_dir)
     p = lay.pending_yaml
-    atomic_write_text(p, "# effective configuration of this run (secrets are never written)\n" + yaml.safe_dump(config_to_dict(cfg, blank=True), sort_keys=False, allow_unicode=True))
+    atomic_write_text(
+        p, "# effective configuration of this run (secrets are never written)\n" +
+        yaml.safe_dump(config_to_dict(cfg, blank=True), sort_keys=False, allow_unicode=True))
     return p
 
 # %% ../nbs/14_runner.ipynb #d2900cfc
@@ -161,7 +170,8 @@ def _keep_partial(tmp:Path, nb:Path) -> Path:
         nb.unlink(missing_ok=True)
         return tmp
 
-CURRENT = {}                                        # the stage running in this process (for the CLI's one-line interrupt message)
+# the stage running in this process (for the CLI's one-line interrupt message)
+CURRENT = {}
 
 def kernel_env(cfg:RunConfig) -> dict:
     "Environment variables a stage kernel gets on top of this process's."
@@ -189,7 +199,8 @@ def run_stage(name:str,                       # the stage
     nb, html, done = lay.stage_files(name)
     t0, key = time.time(), stage_key(cfg, name)
     rec = reusable(done, key, force, f'stage {name}')
-    if rec: return dict(rec, reused=True, seconds=round(time.time() - t0, 1))     # (the time the check took, not the first run's)
+    # (the time the check took, not the first run's)
+    if rec: return dict(rec, reused=True, seconds=round(time.time() - t0, 1))
     done.unlink(missing_ok=True)
     html.unlink(missing_ok=True)
     cp = write_run_config(cfg)
@@ -200,15 +211,18 @@ def run_stage(name:str,                       # the stage
     sockets = None if kernels else tempfile.mkdtemp(prefix='ctmc-kernel-')   # (a warm kernel has its own)
     CURRENT['stage'] = name
     try:
-        kernel = dict(engine_name=_warm_engine(), km=kernels.take(more)) if kernels else dict(kernel_manager_class=_kernel_manager(sockets))
-        pm.execute_notebook(str(stages_dir()/f'{name}.ipynb'), str(tmp), parameters=dict(config_path=str(cp), run_dir=str(lay.root), force=bool(force)),
+        kernel = dict(engine_name=_warm_engine(), km=kernels.take(more)) if kernels else dict(
+            kernel_manager_class=_kernel_manager(sockets))
+        pm.execute_notebook(str(stages_dir() / f'{name}.ipynb'), str(tmp),
+                            parameters=dict(config_path=str(cp), run_dir=str(lay.root), force=bool(force)),
                             kernel_name='python3', progress_bar=False, cwd=str(lay.root), log_output=False, **kernel)
     except pm.PapermillExecutionError as e:
         kept = _keep_partial(tmp, nb)
         raise StageFailed(f"stage '{name}' failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n  partial notebook kept: {kept}") from None
     except OSError as e:
         kept = _keep_partial(tmp, nb) if tmp.exists() else None
-        raise StageFailed(f"stage '{name}' could not write its notebook {tmp if kept is None else kept}: {e.strerror or e}") from None
+        raise StageFailed(
+            f"stage '{name}' could not write its notebook {tmp if kept is None else kept}: {e.strerror or e}") from None
     except BaseException:
         if tmp.exists(): _keep_partial(tmp, nb)
         raise
@@ -225,8 +239,8 @@ def run_stage(name:str,                       # the stage
     from ct_mask_cls.report import render_html               # (report imports matplotlib: kept out of the CLI's start-up)
     try: render_html(nb, html)
     except OSError as e: raise StageFailed(f"stage '{name}' could not write its report {html}: {e.strerror or e}") from None
-    rec = record(done, key, stage_outputs(lay, name, cfg.mask.mode), stage=name, seconds=round(time.time()-t0, 1), finished=time.strftime('%Y-%m-%d %H:%M:%S'),
-                 notebook=nb.name, html=html.name)
+    rec = record(done, key, stage_outputs(lay, name, cfg.mask.mode), stage=name, seconds=round(time.time() - t0, 1),
+                 finished=time.strftime('%Y-%m-%d %H:%M:%S'), notebook=nb.name, html=html.name)
     return dict(rec, reused=False)
 
 # %% ../nbs/14_runner.ipynb #5e44589f
@@ -341,9 +355,11 @@ def run_pipeline(cfg:RunConfig,          # the run's configuration
             recs.append(r)
             _record_timing(cfg, r)
             echo(f"[{s}] {'reused' if r['reused'] else 'done'} in {r['seconds']} s -> {cfg.run_dir/r['html']}")
-            if s != 'index' and not r['reused']: interim_index(cfg)   # (a reused stage changed nothing, and a finished index stays reusable)
+            # (a reused stage changed nothing, and a finished index stays reusable)
+            if s != 'index' and not r['reused']: interim_index(cfg)
         lay = RunLayout(cfg.run_dir)
-        if not stages or list(stages) == STAGES: os.replace(lay.pending_yaml, lay.config_yaml)   # every stage it describes has succeeded
+        # every stage it describes has succeeded
+        if not stages or list(stages) == STAGES: os.replace(lay.pending_yaml, lay.config_yaml)
     return recs
 
 @contextlib.contextmanager
@@ -390,7 +406,9 @@ class WarmKernels:
     def _start(self):
         sockets = tempfile.mkdtemp(prefix='ctmc-kernel-')
         km = _kernel_manager(sockets)(kernel_name='python3')
-        run_sync(km.start_kernel)(cwd=self.cwd, env=dict(os.environ, **self.env), extra_arguments=['--HistoryManager.hist_file=:memory:'])   # as nbclient starts its kernels: no history database
+        run_sync(km.start_kernel)(cwd=self.cwd, env=dict(os.environ, **self.env),
+                                  extra_arguments=['--HistoryManager.hist_file=:memory:'
+                                                   ])  # as nbclient starts its kernels: no history database
         km._ctmc_sockets, km._ctmc_stop = sockets, threading.Event()
         km._ctmc_warm = threading.Thread(target=_import_in, args=(km.connection_file, self.modules, km._ctmc_stop), daemon=True)
         km._ctmc_warm.start()
@@ -417,7 +435,8 @@ class WarmKernels:
         self.next = self._start()                            # while the first stages' reuse is checked
         return self
     def __exit__(self, *exc):
-        for km in self.taken + [self.next] * (self.next is not None): self._stop(km)   # (nbclient has shut down those it ran; this stops any it did not reach)
+        # (nbclient has shut down those it ran; this stops any it did not reach)
+        for km in self.taken + [self.next] * (self.next is not None): self._stop(km)
         self.next, self.taken = None, []
 
 # %% ../nbs/14_runner.ipynb #b5c30e24
@@ -431,9 +450,11 @@ def _warm_engine() -> str:
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None, stderr_file=None, start_timeout=60, execution_timeout=None, **kw):
             kw = remove_args(['input_path', 'timeout', 'startup_timeout'], **kw)
-            return _OwnedKernelClient(nb_man, kernel_name=kernel_name, log=logger, log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file,
-                                      startup_timeout=start_timeout, timeout=execution_timeout, **kw).execute()
-    if 'ct_mask_cls_warm' not in papermill_engines._engines: papermill_engines.register('ct_mask_cls_warm', WarmKernelEngine)
+            return _OwnedKernelClient(nb_man, kernel_name=kernel_name, log=logger, log_output=log_output,
+                                      stdout_file=stdout_file, stderr_file=stderr_file, startup_timeout=start_timeout,
+                                      timeout=execution_timeout, **kw).execute()
+    if 'ct_mask_cls_warm' not in papermill_engines._engines:
+        papermill_engines.register('ct_mask_cls_warm', WarmKernelEngine)
     return 'ct_mask_cls_warm'
 
 # %% ../nbs/14_runner.ipynb #d2eac4bf
@@ -450,9 +471,13 @@ def interim_index(cfg:RunConfig, failed:tuple|None=None) -> Path:
         rec = json.loads(rec_path.read_text()) if rec_path.exists() else {}
         status = 'failed' if failed and failed[0] == s else ('done' if rec else 'not run')
         if rec: done.append(s)
-        rows.append(dict(stage=s, status=status, report=f"<a href='{page.name}'>{page.name}</a>" if page.exists() and rec else '', seconds=rec.get('seconds', ''), finished=rec.get('finished', '')))
+        rows.append(
+            dict(stage=s, status=status,
+                 report=f"<a href='{page.name}'>{page.name}</a>" if page.exists() and rec else '',
+                 seconds=rec.get('seconds', ''), finished=rec.get('finished', '')))
     head = badge('block', 'failed') if failed else badge('warn', 'incomplete')
-    say_ = (f"Stage <b>{html.escape(failed[0])}</b> failed: {html.escape(failed[1])}. " if failed else '') + f"Stages done: {', '.join(done) or 'none'}. "
+    say_ = (f"Stage <b>{html.escape(failed[0])}</b> failed: {html.escape(failed[1])}. "
+            if failed else '') + f"Stages done: {', '.join(done) or 'none'}. "
     say_ += "The full report replaces this page when the run finishes (rerun the same command to resume)."
     body = [f"<h1>ct_mask_cls run report {head}</h1><p>{say_}</p>"]
     m = lay.metrics_json
@@ -465,11 +490,15 @@ def interim_index(cfg:RunConfig, failed:tuple|None=None) -> Path:
         body.append("<h2>Explanations</h2>" + _table(pd.read_csv(x).round(3)) + "<p>See <a href='05_xai.html'>the xai report</a>.</p>")
     st = lay.path('study', 'study.csv')
     if st.exists():
-        cols = [c for c in ('mode', 'auc', 'auc_ci_low', 'auc_ci_high', 'delta_auc', 'delta_ci_low', 'delta_ci_high') if c in pd.read_csv(st)]
+        cols = [
+            c for c in ('mode', 'auc', 'auc_ci_low', 'auc_ci_high', 'delta_auc', 'delta_ci_low', 'delta_ci_high')
+            if c in pd.read_csv(st)
+        ]
         body.append("<h2>Masked versus unmasked (test set)</h2>" + _table(pd.read_csv(st)[cols].round(3)))
     body.append("<h2>Stages</h2>" + pd.DataFrame(rows).to_html(index=False, escape=False, border=0))
     atomic_write_text(lay.stage_files('index')[1], html_page('ct_mask_cls run report (incomplete)', '\n'.join(body)))
-    lay.stage_files('index')[2].unlink(missing_ok=True)       # the index stage's page is replaced: that stage is to run again (not "damaged")
+    # the index stage's page is replaced: that stage is to run again (not "damaged")
+    lay.stage_files('index')[2].unlink(missing_ok=True)
     return lay.stage_files('index')[1]
 
 # %% ../nbs/14_runner.ipynb #805e9979

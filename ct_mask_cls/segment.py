@@ -32,7 +32,10 @@ def total_classes() -> dict:
     return dict(class_map['total'])
 
 ROI_GROUPS = {
-    'lungs': ['lung_upper_lobe_left', 'lung_lower_lobe_left', 'lung_upper_lobe_right', 'lung_middle_lobe_right', 'lung_lower_lobe_right'],
+    'lungs': [
+        'lung_upper_lobe_left', 'lung_lower_lobe_left', 'lung_upper_lobe_right', 'lung_middle_lobe_right',
+        'lung_lower_lobe_right'
+    ],
     'lung_left': ['lung_upper_lobe_left', 'lung_lower_lobe_left'],
     'lung_right': ['lung_upper_lobe_right', 'lung_middle_lobe_right', 'lung_lower_lobe_right'],
     'kidneys': ['kidney_left', 'kidney_right'],
@@ -46,7 +49,8 @@ def resolve_roi(names:list) -> dict:
         for s in ROI_GROUPS.get(n, [n]):
             if s not in inv:
                 close = difflib.get_close_matches(s, list(inv) + list(ROI_GROUPS), n=5, cutoff=0.5)
-                raise ConfigError(f"unknown ROI structure '{s}'" + (f"; close names: {', '.join(close)}" if close else "; see TotalSegmentator's 'total' class map"))
+                raise ConfigError(f"unknown ROI structure '{s}'" + (
+                    f"; close names: {', '.join(close)}" if close else "; see TotalSegmentator's 'total' class map"))
             out[s] = inv[s]
     return out
 
@@ -72,11 +76,13 @@ def threshold_segment(hu:np.ndarray, affine:np.ndarray, min_lung_ml:float=50.) -
     sizes = np.bincount(lab.ravel())[1:]*voxml
     lungs = np.isin(lab, [i+1 for i, s in enumerate(sizes) if s >= min_lung_ml])
     lungs = ndi.binary_closing(lungs, iterations=2) & body
-    for k in range(lungs.shape[2]): lungs[:, :, k] = ndi.binary_fill_holes(lungs[:, :, k])   # nodules and vessels belong to the lung
+    # nodules and vessels belong to the lung
+    for k in range(lungs.shape[2]): lungs[:, :, k] = ndi.binary_fill_holes(lungs[:, :, k])
     out = np.zeros(hu.shape, np.uint8)
     inv = {v: k for k, v in total_classes().items()}
     if lungs.any():
-        mid = np.nonzero(body.any((1, 2)))[0].mean()       # body midline along x (RAS: +x points to the patient's right)
+        # body midline along x (RAS: +x points to the patient's right)
+        mid = np.nonzero(body.any((1, 2)))[0].mean()
         x = np.arange(hu.shape[0])[:, None, None]
         for side, names in (('right', ROI_GROUPS['lung_right']), ('left', ROI_GROUPS['lung_left'])):
             m = lungs & ((x >= mid) if side == 'right' else (x < mid))
@@ -88,7 +94,8 @@ def threshold_segment(hu:np.ndarray, affine:np.ndarray, min_lung_ml:float=50.) -
                 sl = np.zeros_like(m)
                 sl[:, :, bot:top] = True
                 out[m & sl] = inv[name]
-    info = dict(body_ml=round(float(body.sum()*voxml), 1), lungs_ml=round(float(lungs.sum()*voxml), 1), n_air_components=int(n))
+    info = dict(body_ml=round(float(body.sum() * voxml), 1), lungs_ml=round(float(lungs.sum() * voxml), 1),
+                n_air_components=int(n))
     return out, info
 
 # %% ../nbs/02_segment.ipynb #27511eb4
@@ -155,27 +162,35 @@ _REUSED = {}
 # %% ../nbs/02_segment.ipynb #1c02a025
 def reuse_nnunet_predictor():
     "In this process from now on: each nnU-Net model TotalSegmentator asks for is loaded once and kept, and its cases run in-process (nnU-Net's own sequential path) instead of spawning worker processes per call."
-    importlib.import_module('totalsegmentator.nnunet')   # TotalSegmentator patches nnU-Net's predictor on import; ours goes on top of that
+    # TotalSegmentator patches nnU-Net's predictor on import; ours goes on top of that
+    importlib.import_module('totalsegmentator.nnunet')
     from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor as P  # lazy: nnunetv2.inference loads only when this runs
     if getattr(P.predict_from_files, '_ct_mask_cls_reuse', False): return
     load = P.initialize_from_trained_model_folder
     def initialize(self, model_training_output_dir, use_folds, checkpoint_name='checkpoint_final.pth'):
         import torch  # lazy: torch loads only when this runs
         limit = os.environ.get('OMP_NUM_THREADS', '')
-        if self.device.type == 'cpu' and limit.isdigit() and int(limit) > 0: torch.set_num_threads(int(limit))   # TotalSegmentator takes every core; a Dask worker's (or the user's) limit holds
-        key = (str(model_training_output_dir), tuple(use_folds) if use_folds is not None else None, checkpoint_name, str(self.device))
+        # TotalSegmentator takes every core; a Dask worker's (or the user's) limit holds
+        if self.device.type == 'cpu' and limit.isdigit() and int(limit) > 0: torch.set_num_threads(int(limit))
+        key = (str(model_training_output_dir), tuple(use_folds) if use_folds is not None else None, checkpoint_name,
+               str(self.device))
         if key not in _REUSED:
             load(self, model_training_output_dir, use_folds, checkpoint_name)
-            _REUSED[key] = (self.network, self.plans_manager, self.configuration_manager, self.list_of_parameters, self.dataset_json, self.trainer_name, self.allowed_mirroring_axes)
+            _REUSED[key] = (self.network, self.plans_manager, self.configuration_manager, self.list_of_parameters,
+                            self.dataset_json, self.trainer_name, self.allowed_mirroring_axes)
         else: self.manual_initialization(*_REUSED[key])
     def predict_files(self, list_of_lists_or_source_folder, output_folder_or_list_of_truncated_output_files, save_probabilities=False, overwrite=True,
                       num_processes_preprocessing=8, num_processes_segmentation_export=8, folder_with_segs_from_prev_stage=None, num_parts=1, part_id=0, **kw):
         if isinstance(list_of_lists_or_source_folder, str):       # nnU-Net lists a folder with a process pool; Dask workers are daemons and may not start one
             folder, ending = list_of_lists_or_source_folder, self.dataset_json['file_ending']
             files = subfiles(folder, suffix=ending, join=False, sort=True)
-            list_of_lists_or_source_folder = [create_paths_fn(folder, files, ending, i) for i in get_identifiers_from_splitted_dataset_folder(folder, ending)]
-        return self.predict_from_files_sequential(list_of_lists_or_source_folder, output_folder_or_list_of_truncated_output_files, save_probabilities, overwrite,
-                                                  folder_with_segs_from_prev_stage, **kw)
+            list_of_lists_or_source_folder = [
+                create_paths_fn(folder, files, ending, i)
+                for i in get_identifiers_from_splitted_dataset_folder(folder, ending)
+            ]
+        return self.predict_from_files_sequential(list_of_lists_or_source_folder,
+                                                  output_folder_or_list_of_truncated_output_files, save_probabilities,
+                                                  overwrite, folder_with_segs_from_prev_stage, **kw)
     if 'use_cropped_logits_resampling' in inspect.signature(P.predict_from_files).parameters:   # keep TotalSegmentator's option visible to its caller
         predict_files.__signature__ = inspect.signature(P.predict_from_files)
     predict_files._ct_mask_cls_reuse = True
@@ -199,7 +214,8 @@ def totalseg_segment(ct_path:str|Path,          # the CT (NIfTI)
     totalseg_worker_setup(cfg.weights_dir, cfg.reuse_model)
     from totalsegmentator.python_api import totalsegmentator  # lazy: totalsegmentator.python_api loads only when this runs
     import torch  # lazy: torch loads only when this runs
-    device = 'gpu' if cfg.device == 'cuda' or (cfg.device == 'auto' and torch.cuda.is_available()) else 'cpu'   # TotalSegmentator calls the GPU 'gpu'; our config says 'cuda' everywhere
+    # TotalSegmentator calls the GPU 'gpu'; our config says 'cuda' everywhere
+    device = 'gpu' if cfg.device == 'cuda' or (cfg.device == 'auto' and torch.cuda.is_available()) else 'cpu'
     t0 = time.time()
     missing = missing_weights(cfg.task, cfg.fast, bool(roi), cfg.weights_dir)
     try: img = totalsegmentator(nib.load(str(ct_path)), None, ml=True, task=cfg.task, fast=cfg.fast, roi_subset=roi, device=device,
@@ -234,7 +250,8 @@ def remap_labels(arr:np.ndarray, mask_labels:dict|None=None) -> np.ndarray:
 
 def structure_ids(names:list, mask_labels:dict|None=None) -> dict:
     "{name in an RTSTRUCT/SEG: TotalSegmentator id} for the names that `mask_labels` maps, or that are TotalSegmentator class names."
-    inv = {v.lower(): k for k, v in total_classes().items()}          # class names have capitals (vertebrae_L1); matched without case
+    # class names have capitals (vertebrae_L1); matched without case
+    inv = {v.lower(): k for k, v in total_classes().items()}
     alias = {v: k for k, v in (mask_labels or {}).items() if isinstance(v, str)}
     norm = lambda n: str(n).strip().lower().replace(' ', '_').replace('-', '_')
     out = {}
@@ -308,7 +325,8 @@ def read_rtstruct(path:str|Path,               # the RTSTRUCT file
         for_uid = str(ref.FrameOfReferenceUID)
         series_uid = str(ref.RTReferencedStudySequence[0].RTReferencedSeriesSequence[0].SeriesInstanceUID)
     except (AttributeError, IndexError, KeyError):
-        raise SegmentationRefused(f"RTSTRUCT {name} does not say which CT series it contours (ReferencedFrameOfReferenceSequence)") from None
+        raise SegmentationRefused(
+            f"RTSTRUCT {name} does not say which CT series it contours (ReferencedFrameOfReferenceSequence)") from None
     dss = _series_for(f"RTSTRUCT {name}", dicom_dir, series_uid, for_uid)
     ids = structure_ids([str(r.ROIName) for r in rs.StructureSetROISequence], mask_labels)
     if not ids: raise SegmentationRefused(f"RTSTRUCT {name} has ROIs {[str(r.ROIName) for r in rs.StructureSetROISequence]}, none of them a TotalSegmentator name or in data.mask_labels")
@@ -338,11 +356,13 @@ def read_dicom_seg(path:str|Path,               # the DICOM-SEG file
     except Exception as e: raise SegmentationRefused(f"DICOM-SEG {name} cannot be read: {type(e).__name__}: {e}") from None
     if dicom_dir:
         refs = [str(s.SeriesInstanceUID) for s in getattr(sg, 'ReferencedSeriesSequence', [])]
-        if refs and find_series(dicom_dir, refs[0]): _series_for(f"DICOM-SEG {name}", dicom_dir, refs[0], str(sg.FrameOfReferenceUID))
+        if refs and find_series(dicom_dir, refs[0]):
+            _series_for(f"DICOM-SEG {name}", dicom_dir, refs[0], str(sg.FrameOfReferenceUID))
     labels = {n: str(sg.get_segment_description(n).segment_label) for n in sg.segment_numbers}
     ids = structure_ids(list(labels.values()), mask_labels)
     if not ids: raise SegmentationRefused(f"DICOM-SEG {name} has segments {list(labels.values())}, none of them a TotalSegmentator name or in data.mask_labels")
-    vol = sg.get_volume(combine_segments=True, relabel=False, segment_numbers=[n for n, l in labels.items() if l in ids]).to_nibabel()
+    vol = sg.get_volume(combine_segments=True, relabel=False,
+                        segment_numbers=[n for n, l in labels.items() if l in ids]).to_nibabel()
     seg_num = np.asarray(vol.dataobj).astype(np.int64)
     lut = np.zeros(max(labels) + 1, np.uint8)
     for n, l in labels.items(): lut[n] = ids.get(l, 0)
@@ -371,16 +391,22 @@ def write_dicom_seg(labels:np.ndarray,    # a TotalSegmentator-id label map
     if not present: raise ConfigError("the label map is empty: nothing to write as DICOM-SEG")
     seg_num = np.zeros(labels.shape, np.uint8)
     for k, i in enumerate(present, 1): seg_num[labels == i] = k
-    alg = hd.AlgorithmIdentificationSequence(name='ct_mask_cls', version='1', family=codes.cid7162.ArtificialIntelligence)
-    desc = [hd.seg.SegmentDescription(segment_number=k, segment_label=names.get(i, f'label_{i}'), segmented_property_category=codes.SCT.Organ,
-                                      segmented_property_type=codes.SCT.Organ, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC, algorithm_identification=alg)
-            for k, i in enumerate(present, 1)]
-    vol = hd.Volume.from_nibabel(nib.Nifti1Image(seg_num, affine), frame_of_reference_uid=str(dss[0].FrameOfReferenceUID))
+    alg = hd.AlgorithmIdentificationSequence(name='ct_mask_cls', version='1',
+                                             family=codes.cid7162.ArtificialIntelligence)
+    desc = [
+        hd.seg.SegmentDescription(segment_number=k, segment_label=names.get(i, f'label_{i}'),
+                                  segmented_property_category=codes.SCT.Organ, segmented_property_type=codes.SCT.Organ,
+                                  algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+                                  algorithm_identification=alg) for k, i in enumerate(present, 1)
+    ]
+    vol = hd.Volume.from_nibabel(nib.Nifti1Image(seg_num, affine),
+                                 frame_of_reference_uid=str(dss[0].FrameOfReferenceUID))
 
     logging.getLogger('highdicom').setLevel(logging.ERROR)
-    sg = hd.seg.Segmentation(source_images=dss, pixel_array=vol, segmentation_type=hd.seg.SegmentationTypeValues.BINARY, segment_descriptions=desc,
-                             series_instance_uid=generate_uid(), series_number=900, sop_instance_uid=generate_uid(), instance_number=1,
-                             manufacturer='ct_mask_cls', manufacturer_model_name='ct_mask_cls', software_versions='1', device_serial_number='0',
+    sg = hd.seg.Segmentation(source_images=dss, pixel_array=vol, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+                             segment_descriptions=desc, series_instance_uid=generate_uid(), series_number=900,
+                             sop_instance_uid=generate_uid(), instance_number=1, manufacturer='ct_mask_cls',
+                             manufacturer_model_name='ct_mask_cls', software_versions='1', device_serial_number='0',
                              series_description='organ masks (ct_mask_cls)')
     with atomic_path(out_path) as t: sg.save_as(str(t))
     return Path(out_path)
@@ -408,7 +434,8 @@ def segment(ct_path:str|Path,               # the preprocessed CT (NIfTI)
         save_nifti(seg, aff, out_path, dtype=np.uint8)
         info = dict(backend='threshold', note='HU-threshold lungs split into lobes by height; not TotalSegmentator', **extra)
     elif backend == 'existing':
-        if existing is None or not Path(existing).is_file(): raise SegmentationRefused(f"no existing mask for {Path(ct_path).name}: {existing} not found")
+        if existing is None or not Path(existing).is_file():
+            raise SegmentationRefused(f"no existing mask for {Path(ct_path).name}: {existing} not found")
         ct = nib.load(str(ct_path))
         arr, grid = existing_labels(existing, ct, mask_labels, dicom_dir)
         save_nifti(arr.astype(np.uint8), ct.affine, out_path)
@@ -439,7 +466,8 @@ def _same_grid(a, b): return a.shape[:3] == b.shape[:3] and np.allclose(a.affine
 def grid_relation(mask_img, ct_img) -> tuple[str, str]:
     "('same'|'reorient'|'resample'|'fov', detail): same grid; same voxels in another axis order; same field of view sampled differently; a different field of view."
     if _same_grid(mask_img, ct_img): return 'same', ''
-    if _same_grid(reoriented_like(mask_img, ct_img), ct_img): return 'reorient', 'same voxels, axes reoriented to the CT (lossless)'
+    if _same_grid(reoriented_like(mask_img, ct_img), ct_img):
+        return 'reorient', 'same voxels, axes reoriented to the CT (lossless)'
     em, ec = _extent(mask_img), _extent(ct_img)
     tol = float(max(spacing_of(mask_img.affine).max(), spacing_of(ct_img.affine).max()))
     d = float(np.abs(em - ec).max())
@@ -451,7 +479,8 @@ def _to_grid(arr, affine, ref:nib.Nifti1Image):
     import torch  # lazy: torch loads only when this runs
     from monai.data import MetaTensor  # lazy: monai loads only when this runs
     from monai.transforms import ResampleToMatch  # lazy: monai loads only when this runs
-    src = MetaTensor(torch.as_tensor(np.asarray(arr, np.float32)[None]), affine=torch.as_tensor(affine, dtype=torch.float64))
+    src = MetaTensor(torch.as_tensor(np.asarray(arr, np.float32)[None]),
+                     affine=torch.as_tensor(affine, dtype=torch.float64))
     dst = MetaTensor(torch.zeros((1,) + tuple(ref.shape[:3])), affine=torch.as_tensor(ref.affine, dtype=torch.float64))
     out = ResampleToMatch(mode='nearest', padding_mode='zeros')(src, dst)
     return np.rint(np.asarray(out[0])).astype(np.asarray(arr).dtype)
@@ -460,7 +489,8 @@ def labels_on_grid(mask_path:str|Path, ct_img:nib.Nifti1Image) -> np.ndarray:
     "A label or mask file on `ct_img`'s grid: as is, reoriented losslessly, or nearest-neighbour resampled; refused from another field of view."
     m = nib.load(str(mask_path))
     rel, detail = grid_relation(m, ct_img)
-    if rel == 'fov': raise SegmentationRefused(f"{Path(mask_path).name} does not match the CT's field of view: {detail}")
+    if rel == 'fov':
+        raise SegmentationRefused(f"{Path(mask_path).name} does not match the CT's field of view: {detail}")
     if rel == 'same': return np.asarray(m.dataobj)
     if rel == 'reorient': return np.asarray(reoriented_like(m, ct_img).dataobj)
     return _to_grid(np.asarray(m.dataobj), m.affine, ct_img)

@@ -19,7 +19,8 @@ __all__ = ['files_by_id', 'existing_masks', 'segment_case', 'stage_segment', 'wr
 def files_by_id(cfg:RunConfig, folder:str, pattern:str) -> dict:
     "Patient id -> file in `folder` whose relative path matches `pattern` ({patient_id}); ids mapped to pseudonyms when pseudonymising."
     if not folder: return {}
-    rx = re.compile('^' + re.escape(pattern).replace(r'\{patient_id\}', '(?P<pid>.+)').replace(r'\{case_id\}', '(?P<pid>.+)') + '$')
+    rx = re.compile(
+        '^' + re.escape(pattern).replace(r'\{patient_id\}', '(?P<pid>.+)').replace(r'\{case_id\}', '(?P<pid>.+)') + '$')
     root, out = Path(folder), {}
     key = pseudonym_key(cfg.preprocess) if cfg.preprocess.pseudonymise else ''
     for p in sorted(root.rglob('*')):
@@ -42,7 +43,12 @@ def segment_case(cfg:RunConfig,      # the run's configuration
                 ) -> tuple[dict, dict]: # (row for segments.csv, {structure: ml})
     "Segment one case (reused when unchanged); (row for segments.csv, {structure: ml})."
     mp, js = lay.seg(rec.case_id), lay.seg_record(rec.case_id)
-    fp = hash_obj([scfg.backend, scfg.task, scfg.fast, list(cfg.mask.roi), file_fingerprint(rec.ct_path), file_fingerprint(existing) if existing else '', cfg.data.mask_labels])
+    fp = hash_obj([
+        scfg.backend, scfg.task, scfg.fast,
+        list(cfg.mask.roi),
+        file_fingerprint(rec.ct_path),
+        file_fingerprint(existing) if existing else '', cfg.data.mask_labels
+    ])
     row = dict(case_id=rec.case_id, patient_id=rec.patient_id, seg_path=str(mp), backend=scfg.backend, status='ok', reason='')
     info = reusable_ok(js, fp, force, f'case {rec.case_id}')
     if not info:
@@ -58,7 +64,10 @@ def segment_case(cfg:RunConfig,      # the run's configuration
     counts = np.bincount(a.astype(np.int64).ravel())
     vols = {names.get(i, f'label_{i}'): round(float(c*ml), 1) for i, c in enumerate(counts) if i and c}
     roi = seg.resolve_roi(list(cfg.mask.roi))
-    return dict(row, **{f'{n}_ml': round(float((counts[i] if i < len(counts) else 0)*ml), 1) for n, i in roi.items()}), vols
+    return dict(row, **{
+        f'{n}_ml': round(float((counts[i] if i < len(counts) else 0) * ml), 1)
+        for n, i in roi.items()
+    }), vols
 
 # %% ../nbs/13b_segment_stage.ipynb #2c46a6c4
 def stage_segment(cfg:RunConfig,       # the run's configuration
@@ -69,18 +78,26 @@ def stage_segment(cfg:RunConfig,       # the run's configuration
     "Segment every ok case; writes segments.csv (backend, status, ROI volume per case) and volumes.csv (every structure)."
     lay = RunLayout(run_dir)
     cases = read_table(lay.cases_csv)
-    scfg = dataclasses.replace(cfg.segment, backend=seg.choose_backend(cfg.segment, list(cfg.mask.roi)))   # resolve `auto` once
+    # resolve `auto` once
+    scfg = dataclasses.replace(cfg.segment, backend=seg.choose_backend(cfg.segment, list(cfg.mask.roi)))
     names, found = seg.total_classes(), (existing_masks(cfg) if scfg.backend == 'existing' else {})
     def missing_mask(cid):
-        return lay.path('segment', 'missing', safe_name(cid))   # a path that does not exist: segment() then says 'no existing mask'
+        # a path that does not exist: segment() then says 'no existing mask'
+        return lay.path('segment', 'missing', safe_name(cid))
     ok = [r for r in cases.itertuples() if r.status == 'ok']
-    res = case_map(lambda r: segment_case(cfg, lay, r, scfg, found.get(r.patient_id, missing_mask(r.case_id)) if scfg.backend == 'existing' else None, names, force),
-                   ok, 1 if scfg.backend == 'totalsegmentator' else cfg.preprocess.workers, 'segment', progress, cfg.executor,
-                   lambda r, why: (dict(case_id=r.case_id, patient_id=r.patient_id, seg_path='', backend=scfg.backend, status='failed', reason=why), {}),
-                   functools.partial(seg.totalseg_worker_setup, scfg.weights_dir) if scfg.backend == 'totalsegmentator' and scfg.reuse_model else None,
-                   {'GPU': cfg.executor.gpus_per_task} if cfg.executor.gpus_per_task and scfg.backend == 'totalsegmentator' else None)
+    res = case_map(
+        lambda r: segment_case(cfg, lay, r, scfg,
+                               found.get(r.patient_id, missing_mask(r.case_id))
+                               if scfg.backend == 'existing' else None, names, force), ok,
+        1 if scfg.backend == 'totalsegmentator' else cfg.preprocess.workers, 'segment', progress, cfg.executor,
+        lambda r, why: (dict(case_id=r.case_id, patient_id=r.patient_id, seg_path='', backend=scfg.backend, status=
+                             'failed', reason=why), {}),
+        functools.partial(seg.totalseg_worker_setup, scfg.weights_dir)
+        if scfg.backend == 'totalsegmentator' and scfg.reuse_model else None, {'GPU': cfg.executor.gpus_per_task}
+        if cfg.executor.gpus_per_task and scfg.backend == 'totalsegmentator' else None)
     df = pd.DataFrame([r for r, _ in res], columns=['case_id', 'patient_id', 'seg_path', 'backend', 'status', 'reason'] + sorted({k for r, _ in res for k in r if k.endswith('_ml')}))
-    vol = pd.DataFrame([dict(case_id=r['case_id'], structure=k, ml=v) for r, vs in res for k, v in vs.items()], columns=['case_id', 'structure', 'ml'])
+    vol = pd.DataFrame([dict(case_id=r['case_id'], structure=k, ml=v) for r, vs in res for k, v in vs.items()],
+                       columns=['case_id', 'structure', 'ml'])
     if cfg.segment.dicom_seg: df['dicom_seg'] = write_dicom_segs(cfg, lay, df)
     with atomic_path(lay.segments_csv) as t: df.to_csv(t, index=False)
     with atomic_path(lay.volumes_csv) as t: vol.to_csv(t, index=False)

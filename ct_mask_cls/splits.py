@@ -46,5 +46,8 @@ def kfold_splits(df:pd.DataFrame, k:int=5, seed:int=0) -> pd.Series:
     "Fold index (0..k-1) per row, stratified by label and grouped by patient."
     fold = pd.Series(-1, index=df.reset_index(drop=True).index)
     from sklearn.model_selection import StratifiedGroupKFold  # lazy: sklearn loads only when this runs
-    for i, (_, te) in enumerate(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(df, df.label.values, df.patient_id.values)): fold[te] = i
+    for i, (_, te) in enumerate(
+            StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(df, df.label.values,
+                                                                                    df.patient_id.values)):
+        fold[te] = i
     return fold

@@ -62,7 +62,8 @@ def baseline_note(row) -> str:
     "'' or a sentence saying that the CNN scores below the classical baseline."
     b, lo = row.get('baseline_auc', np.nan), row.get('baseline_ci_low', np.nan)
     if pd.isna(b): return ''
-    if row['auc'] < (lo if not pd.isna(lo) else b): return f"the CNN ({row['auc']:.2f}) scores below the radiomics baseline ({b:.2f}) for {row['mode']}"
+    if row['auc'] < (lo if not pd.isna(lo) else b):
+        return f"the CNN ({row['auc']:.2f}) scores below the radiomics baseline ({b:.2f}) for {row['mode']}"
     return ''
 
 # %% ../nbs/11_study.ipynb #5d03b11c
@@ -103,14 +104,18 @@ def mean_ci(v,                               # the values
     return paired_mean_diff(v, np.zeros(len(v)), n, seed, alpha)
 
 # %% ../nbs/11_study.ipynb #7145f24e
-MODE_BLIND = dict(zero=('size',))                         # what each masked mode cannot see (pool sees the organ's extent from its rim: measured)
+# what each masked mode cannot see (pool sees the organ's extent from its rim: measured)
+MODE_BLIND = dict(zero=('size',))
 SIGNALS = dict(size=('roi_ml', "the organ's volume"), density=('roi_hu', "the organ's median HU"))
 
 def organ_signals(manifest:pd.DataFrame) -> dict:
     "AUC of each organ-level measure (`SIGNALS`) for the label on the training and validation patients (the test set is not looked at)."
     fit = manifest[(manifest.status == 'ok') & manifest.split.isin(['train', 'val'])]
     if fit.label.nunique() < 2: return {}
-    return {s: float(roc_auc_score(fit.label, pd.to_numeric(fit[c]))) for s, (c, _) in SIGNALS.items() if c in fit and fit[c].notna().all()}
+    return {
+        s: float(roc_auc_score(fit.label, pd.to_numeric(fit[c])))
+        for s, (c, _) in SIGNALS.items() if c in fit and fit[c].notna().all()
+    }
 
 def compared_mode(modes:list,            # the study's modes
                   signals:dict,          # organ-level signals on the training patients (`organ_signals`)
@@ -169,7 +174,8 @@ def _fmt(v, lo=np.nan, hi=np.nan, signed=False, pct=False) -> str:
     if pd.isna(v): return 'n/a'
     return f(v) + ('' if pd.isna(lo) else f" ({f(lo)} to {f(hi)})")
 
-BY_CONSTRUCTION = {'relevance mass inside the ROI': ('zero', 'pool'), 'pointing game': ('zero', 'pool')}   # metric -> modes for which it cannot fail
+# metric -> modes for which it cannot fail
+BY_CONSTRUCTION = {'relevance mass inside the ROI': ('zero', 'pool'), 'pointing game': ('zero', 'pool')}
 
 def _constructed(metric:str, mode:str) -> bool:
     return any(metric.startswith(k) for k, modes in BY_CONSTRUCTION.items() if mode in modes)
@@ -200,47 +206,66 @@ def claims_table(masked:str,                       # the configured masked mode,
         d = paired_mean_diff(a.values, b.values, n_boot, seed)
         name = focus[masked].name or 'relevance mass inside the ROI'
         vals = '; '.join(f"{m} {_fmt(*mean_ci(v.values, n_boot, seed), pct=True)}" for m, v in focus.items())
-        verdict = (f"true by construction for {masked} (it pools, and its maps are cut, inside the ROI): not evidence" if _constructed(name, masked) else claim_verdict(*d))
-        rows.append(dict(claim='1. Masks make the model focus on the organ', metric=f"{name} (first explanation method)", values=vals,
-                         comparison=f"{masked} − none: {_fmt(*d, signed=True, pct=True)}", verdict=verdict))
+        verdict = (f"true by construction for {masked} (it pools, and its maps are cut, inside the ROI): not evidence"
+                   if _constructed(name, masked) else claim_verdict(*d))
+        rows.append(
+            dict(claim='1. Masks make the model focus on the organ', metric=f"{name} (first explanation method)",
+                 values=vals, comparison=f"{masked} − none: {_fmt(*d, signed=True, pct=True)}", verdict=verdict))
     else:
-        rows.append(dict(claim='1. Masks make the model focus on the organ', metric='relevance mass on the finding / inside the ROI', values='n/a', comparison='n/a', verdict=claim_verdict(np.nan, np.nan, np.nan, False, f"no explanations for {masked} and none")))
+        rows.append(
+            dict(claim='1. Masks make the model focus on the organ',
+                 metric='relevance mass on the finding / inside the ROI', values='n/a', comparison='n/a',
+                 verdict=claim_verdict(np.nan, np.nan, np.nan, False, f"no explanations for {masked} and none")))
     # 2 efficiency
     if curves is not None and len(curves) and have:
         c = curves.set_index(['mode', 'fraction'])
-        vals = '; '.join(f"{m} " + ', '.join(f"{int(f*100)}%: {r.auc:.2f}" for (mm, f), r in c.iterrows() if mm == m) for m in dict.fromkeys(c.index.get_level_values(0)))
+        vals = '; '.join(f"{m} " + ', '.join(f"{int(f*100)}%: {r.auc:.2f}" for (mm, f), r in c.iterrows() if mm == m)
+                         for m in dict.fromkeys(c.index.get_level_values(0)))
         dcol = lambda r: (r.delta_vs_none_full, r.delta_vs_none_full_ci_low, r.delta_vs_none_full_ci_high)
-        early = [(f, dcol(c.loc[(masked, f)])) for f in sorted(c.loc[masked].index) if f < 1.0 and c.loc[(masked, f)].delta_vs_none_full_ci_low > 0]
+        early = [(f, dcol(c.loc[(masked, f)])) for f in sorted(c.loc[masked].index)
+                 if f < 1.0 and c.loc[(masked, f)].delta_vs_none_full_ci_low > 0]
         if early:
             f, d = early[0]
             how, verdict = f"{masked} at {int(f*100)}% of the training patients − none at 100%", claim_verdict(*d)
         else:
             d = dcol(c.loc[(masked, 1.0)])
             how = f"{masked} − none, both at 100%"
-            verdict = claim_verdict(*d) if d[2] < 0 else claim_verdict(*d, requires=False, why_not=f"{masked} does not clearly beat none's full-data AUC with less data")
-        rows.append(dict(claim='2. Masks cut noise and make learning more efficient', metric='test AUC by fraction of training patients', values=vals,
-                         comparison=f"{how}: {_fmt(*d, signed=True)}", verdict=verdict))
+            verdict = claim_verdict(*d) if d[2] < 0 else claim_verdict(
+                *d, requires=False, why_not=f"{masked} does not clearly beat none's full-data AUC with less data")
+        rows.append(
+            dict(claim='2. Masks cut noise and make learning more efficient',
+                 metric='test AUC by fraction of training patients', values=vals,
+                 comparison=f"{how}: {_fmt(*d, signed=True)}", verdict=verdict))
     elif convergence is not None and have:
         y, Pm, Pn, g = convergence
         d = convergence_diff(y, Pm, Pn, g, n_boot, seed)
-        rows.append(dict(claim='2. Masks cut noise and make learning more efficient', metric='epochs to 95% of the best validation AUC',
-                         values=f"{masked} {epochs_to(_auc_curve(y, Pm))}; none {epochs_to(_auc_curve(y, Pn))}",
-                         comparison=f"none − {masked} (epochs saved): {_fmt(*d, signed=True)}", verdict=claim_verdict(*d)))
+        rows.append(
+            dict(claim='2. Masks cut noise and make learning more efficient',
+                 metric='epochs to 95% of the best validation AUC',
+                 values=f"{masked} {epochs_to(_auc_curve(y, Pm))}; none {epochs_to(_auc_curve(y, Pn))}",
+                 comparison=f"none − {masked} (epochs saved): {_fmt(*d, signed=True)}", verdict=claim_verdict(*d)))
     else:
         rows.append(
-            dict(claim='2. Masks cut noise and make learning more efficient', metric='convergence or learning curves', values='n/a', comparison='n/a', verdict=claim_verdict(np.nan, np.nan, np.nan, False, 'no validation curves or learning curves'))
-        )
+            dict(claim='2. Masks cut noise and make learning more efficient', metric='convergence or learning curves',
+                 values='n/a', comparison='n/a', verdict=claim_verdict(np.nan, np.nan, np.nan, False,
+                                                                       'no validation curves or learning curves')))
     # 3 generalisation
     if have and 'delta_auc' in st:
         r = st.loc[masked]
         d = (r.delta_auc, r.get('delta_ci_low', np.nan), r.get('delta_ci_high', np.nan))
-        vals = '; '.join(f"{m} {_fmt(st.loc[m, 'auc'], st.loc[m, 'auc_ci_low'], st.loc[m, 'auc_ci_high'])}" for m in modes)
+        vals = '; '.join(f"{m} {_fmt(st.loc[m, 'auc'], st.loc[m, 'auc_ci_low'], st.loc[m, 'auc_ci_high'])}"
+                         for m in modes)
         extra = ["train − validation loss gap: " + ', '.join(f"{m} {g:+.2f}" for m, g in gaps.items())] if gaps else []
-        if external is not None and len(external): extra.append('external AUC drop: ' + ', '.join(f"{r.mode} {r.drop:+.2f}" for r in external.itertuples()))
-        rows.append(dict(claim='3. Masks improve generalisation', metric='test AUC; ΔAUC paired per seed' + (' · ' + ' · '.join(extra) if extra else ''),
-                         values=vals, comparison=f"{masked} − none: {_fmt(*d, signed=True)}", verdict=claim_verdict(*d)))
+        if external is not None and len(external):
+            extra.append('external AUC drop: ' + ', '.join(f"{r.mode} {r.drop:+.2f}" for r in external.itertuples()))
+        rows.append(
+            dict(claim='3. Masks improve generalisation',
+                 metric='test AUC; ΔAUC paired per seed' + (' · ' + ' · '.join(extra) if extra else ''), values=vals,
+                 comparison=f"{masked} − none: {_fmt(*d, signed=True)}", verdict=claim_verdict(*d)))
     else:
-        rows.append(dict(claim='3. Masks improve generalisation', metric='ΔAUC', values='n/a', comparison='n/a', verdict=claim_verdict(np.nan, np.nan, np.nan, False, 'needs none in study.modes')))
+        rows.append(
+            dict(claim='3. Masks improve generalisation', metric='ΔAUC', values='n/a', comparison='n/a',
+                 verdict=claim_verdict(np.nan, np.nan, np.nan, False, 'needs none in study.modes')))
     # 4 interpretability
     if interp and masked in interp and 'none' in interp:
         a, b = interp[masked].align(interp['none'], join='inner')
@@ -249,12 +274,19 @@ def claims_table(masked:str,                       # the configured masked mode,
         ok = not pd.isna(sp) and sp < 0.5
         vals = '; '.join(f"{m} {_fmt(*mean_ci(v.values, n_boot, seed), pct=True)}" for m, v in interp.items())
         name = interp[masked].name or 'pointing game'
-        verdict = (f"true by construction for {masked} (its map's peak cannot leave the ROI): not evidence" if _constructed(name, masked)
-                   else claim_verdict(*d, requires=ok, why_not=f"the {masked} maps do not pass the randomisation check" if not pd.isna(sp) else 'no randomisation check'))
-        rows.append(dict(claim='4. Grad-CAM maps are easier to interpret', metric=f"{name} (and the randomisation check)", values=vals + (f"; randomisation Spearman {masked} {sp:.2f}" if not pd.isna(sp) else ''),
-                         comparison=f"{masked} − none: {_fmt(*d, signed=True, pct=True)}", verdict=verdict))
+        verdict = (f"true by construction for {masked} (its map's peak cannot leave the ROI): not evidence"
+                   if _constructed(name, masked) else claim_verdict(
+                       *d, requires=ok, why_not=f"the {masked} maps do not pass the randomisation check"
+                       if not pd.isna(sp) else 'no randomisation check'))
+        rows.append(
+            dict(claim='4. Grad-CAM maps are easier to interpret', metric=f"{name} (and the randomisation check)",
+                 values=vals + (f"; randomisation Spearman {masked} {sp:.2f}" if not pd.isna(sp) else ''),
+                 comparison=f"{masked} − none: {_fmt(*d, signed=True, pct=True)}", verdict=verdict))
     else:
-        rows.append(dict(claim='4. Grad-CAM maps are easier to interpret', metric='lesion hit / pointing game', values='n/a', comparison='n/a', verdict=claim_verdict(np.nan, np.nan, np.nan, False, f"no explanations for {masked} and none")))
+        rows.append(
+            dict(claim='4. Grad-CAM maps are easier to interpret', metric='lesion hit / pointing game', values='n/a',
+                 comparison='n/a', verdict=claim_verdict(np.nan, np.nan, np.nan, False,
+                                                         f"no explanations for {masked} and none")))
     return pd.DataFrame(rows)
 
 # %% ../nbs/11_study.ipynb #eb020f46
@@ -278,5 +310,7 @@ def caveats(study:pd.DataFrame,             # the study table
             out.append(('blocking' if key else 'note', f"{r['mode']}: the test predictions are near-constant (SD {sd:.3f}): the model did not learn to separate the classes"
                         + ('' if key else "; it is not part of the compared comparison, whose reading stands")))
         b, lo = r.get('baseline_auc', np.nan), r.get('baseline_ci_low', np.nan)
-        if not pd.isna(b) and r['auc'] < (lo if not pd.isna(lo) else b): out.append(('note', f"{r['mode']}: the CNN (AUC {r['auc']:.2f}) scores below the radiomics baseline ({b:.2f})"))
+        if not pd.isna(b) and r['auc'] < (lo if not pd.isna(lo) else b):
+            out.append(
+                ('note', f"{r['mode']}: the CNN (AUC {r['auc']:.2f}) scores below the radiomics baseline ({b:.2f})"))
     return out

@@ -53,9 +53,13 @@ def baseline_features(cfg:RunConfig,       # the run's configuration
     ok = man[man.status == 'ok']
     cache = lay.path('study', f'baseline_{region}.csv')
     fp = hash_obj([(r.case_id, r.ct_sha256, file_fingerprint(r.mask_path)) for r in ok.itertuples()])
-    if reusable(cache.with_suffix('.json'), fp, what=f'radiomics ({region})'): return pd.read_csv(cache, index_col='case_id', dtype={'case_id': str}, keep_default_na=False, na_values=[''])
-    jobs = [(r.case_id, r.ct_path, r.mask_path if region == 'roi' else str(body_mask_file(lay, r.case_id, r.ct_path))) for r in ok.itertuples()]
-    df = pd.DataFrame(pmap(_radiomics_job, jobs, cfg.preprocess.workers, f'radiomics ({region})', progress, processes=True)).set_index('case_id')
+    if reusable(cache.with_suffix('.json'), fp, what=f'radiomics ({region})'):
+        return pd.read_csv(cache, index_col='case_id', dtype={'case_id': str}, keep_default_na=False, na_values=[''])
+    jobs = [(r.case_id, r.ct_path, r.mask_path if region == 'roi' else str(body_mask_file(lay, r.case_id, r.ct_path)))
+            for r in ok.itertuples()]
+    df = pd.DataFrame(
+        pmap(_radiomics_job, jobs, cfg.preprocess.workers, f'radiomics ({region})', progress,
+             processes=True)).set_index('case_id')
     with atomic_path(cache) as t: df.to_csv(t)
     record(cache.with_suffix('.json'), fp, [cache])
     return df
@@ -125,7 +129,8 @@ def stage_study(cfg:RunConfig,       # the run's configuration
     preds, att = {m: p for m, (p, _) in done.items()}, {m: a for m, (_, a) in done.items()}
     if cfg.study.baseline:
         for region in dict.fromkeys('body' if m == 'none' else 'roi' for m in preds):
-            m, p = fit_baseline(baseline_features(cfg, run_dir, region, progress), man, cfg.train.n_bootstrap, cfg.train.seed)
+            m, p = fit_baseline(baseline_features(cfg, run_dir, region, progress), man, cfg.train.n_bootstrap,
+                                cfg.train.seed)
             with atomic_path(lay.path('study', f'baseline_{region}_predictions.csv')) as t: p.to_csv(t, index=False)
             save_json(lay.path('study', f'baseline_{region}_metrics.json'), m)
             for mode in preds:
@@ -150,7 +155,8 @@ def subgroup_aucs(cfg:RunConfig, run_dir:str|Path, modes:list) -> pd.DataFrame:
     from ct_mask_cls.metrics import auc_ci  # lazy: sklearn loads only when this runs
     lay = RunLayout(run_dir)
     labels = read_labels(cfg.data.labels_csv, cfg.split.test_column)
-    if cfg.preprocess.pseudonymise: labels['patient_id'] = [dicom.pseudonym(p, pseudonym_key(cfg.preprocess)) for p in labels.patient_id]
+    if cfg.preprocess.pseudonymise:
+        labels['patient_id'] = [dicom.pseudonym(p, pseudonym_key(cfg.preprocess)) for p in labels.patient_id]
     rows = []
     for mode in modes:
         p = read_table(lay.model_dir(mode)/'predictions.csv').query("split == 'test'")
@@ -158,9 +164,11 @@ def subgroup_aucs(cfg:RunConfig, run_dir:str|Path, modes:list) -> pd.DataFrame:
         for col in cfg.study.subgroups:
             for val, g in p.groupby(col):
                 ok = g.label.nunique() == 2
-                a = auc_ci(g.label.values, g.prob.values, g.patient_id.values, cfg.train.n_bootstrap, cfg.train.seed) if ok else (np.nan, np.nan, np.nan)
-                rows.append(dict(mode=mode, column=col, value=val, n=len(g), positives=int(g.label.sum()), auc=a[0], auc_ci_low=a[1], auc_ci_high=a[2],
-                                 note='' if ok else 'one class only: no AUC'))
+                a = auc_ci(g.label.values, g.prob.values, g.patient_id.values, cfg.train.n_bootstrap,
+                           cfg.train.seed) if ok else (np.nan, np.nan, np.nan)
+                rows.append(
+                    dict(mode=mode, column=col, value=val, n=len(g), positives=int(g.label.sum()), auc=a[0],
+                         auc_ci_low=a[1], auc_ci_high=a[2], note='' if ok else 'one class only: no AUC'))
     df = pd.DataFrame(rows)
     with atomic_path(lay.path('study', 'subgroups.csv')) as t: df.to_csv(t, index=False)
     return df
@@ -179,7 +187,8 @@ def compared(run_dir:str|Path, cfg:RunConfig) -> tuple[str, list]:
     if p.exists():
         d = json.loads(p.read_text())
         return d['mode'], d.get('notes', [])
-    return (cfg.mask.mode if cfg.mask.mode != 'none' else next((m for m in study_modes(cfg) if m != 'none'), 'none')), []
+    return (cfg.mask.mode if cfg.mask.mode != 'none' else next(
+        (m for m in study_modes(cfg) if m != 'none'), 'none')), []
 
 # %% ../nbs/13f_study_stage.ipynb #2a5974a9
 def kfold_study(cfg:RunConfig,       # the run's configuration
@@ -202,7 +211,11 @@ def kfold_study(cfg:RunConfig,       # the run's configuration
             rows.append(dict(fold=k, mode=mode, auc=trn.evaluate_model(cfg, fk, spec, d, lay.cache, force=force)['auc']))
     df = pd.DataFrame(rows)
     with atomic_path(lay.path('study', 'kfold.csv')) as t: df.to_csv(t, index=False)
-    return df.groupby('mode', sort=False).auc.agg(['mean', 'std', 'count']).rename(columns={'mean': 'auc_mean', 'std': 'auc_sd', 'count': 'folds'}).reset_index()
+    return df.groupby('mode', sort=False).auc.agg(['mean', 'std', 'count']).rename(columns={
+        'mean': 'auc_mean',
+        'std': 'auc_sd',
+        'count': 'folds'
+    }).reset_index()
 
 def read_study(run_dir:str|Path) -> pd.DataFrame:
     "The study table of a run."
@@ -245,10 +258,13 @@ def learning_curves(cfg:RunConfig,       # the run's configuration
                 trn.evaluate_model(cfg, mf, spec, d, lay.cache, force=force)
             p = test_pred(d)
             a = auc_ci(p.label.values, p.prob.values, p.patient_id.values, cfg.train.n_bootstrap, cfg.train.seed)
-            row = dict(mode=mode, fraction=f, n_train=int(((man.split == 'train') & (man.status == 'ok')).sum()*f) if f < 1 else int(((man.split == 'train') & (man.status == 'ok')).sum()),
-                       auc=a[0], auc_ci_low=a[1], auc_ci_high=a[2])
+            row = dict(
+                mode=mode, fraction=f,
+                n_train=int(((man.split == 'train') & (man.status == 'ok')).sum() * f) if f < 1 else int(
+                    ((man.split == 'train') & (man.status == 'ok')).sum()), auc=a[0], auc_ci_low=a[1], auc_ci_high=a[2])
             if ref is not None:
-                dd = paired_delta_auc(p.label.values, p.prob.values, ref.prob.values, p.patient_id.values, cfg.train.n_bootstrap, cfg.train.seed)
+                dd = paired_delta_auc(p.label.values, p.prob.values, ref.prob.values, p.patient_id.values,
+                                      cfg.train.n_bootstrap, cfg.train.seed)
                 row.update(delta_vs_none_full=dd[0], delta_vs_none_full_ci_low=dd[1], delta_vs_none_full_ci_high=dd[2])
             rows.append(row)
     df = pd.DataFrame(rows)
@@ -272,12 +288,15 @@ def claims(cfg:RunConfig, run_dir:str|Path) -> pd.DataFrame:
         if f.exists():
             x = read_table(f)
             x = x[x.method == first]
-            lt = x[x.has_lesion_truth & (x.label == 1)]                  # where truth exists, measures a masked model can fail
-            focus[mode] = (_per_case(lt, 'lesion_mass') if len(lt) else _per_case(x, 'mass_in_roi')).rename(
-                'relevance mass on the lesion (positive cases with lesion truth)' if len(lt) else 'relevance mass inside the ROI')
+            # where truth exists, measures a masked model can fail
+            lt = x[x.has_lesion_truth & (x.label == 1)]
+            focus[mode] = (_per_case(lt, 'lesion_mass') if len(lt) else _per_case(
+                x, 'mass_in_roi')).rename('relevance mass on the lesion (positive cases with lesion truth)'
+                                          if len(lt) else 'relevance mass inside the ROI')
             interp[mode] = (_per_case(lt, 'lesion_hit') if len(lt) else _per_case(x, 'pointing_hit')).rename('lesion hit (positive cases with lesion truth)' if len(lt) else 'pointing game')
         s = lay.xai_dir(mode)/'summary.csv'
-        if s.exists() and 'randomisation_spearman' in (sm := pd.read_csv(s)): sanity[mode] = float(sm.randomisation_spearman.iloc[0])
+        if s.exists() and 'randomisation_spearman' in (sm := pd.read_csv(s)):
+            sanity[mode] = float(sm.randomisation_spearman.iloc[0])
         h = lay.model_dir(mode)/'history.csv'
         if h.exists():
             hh = pd.read_csv(h)

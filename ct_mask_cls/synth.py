@@ -94,8 +94,8 @@ def make_phantom(rng:np.random.Generator,  # the patient's random generator
         mark = _ellipsoid(X, Y, Z, p, (7, 7, 7))
         hu[mark] = 1800
     hu += rng.normal(0, 20, hu.shape)
-    return dict(hu=np.clip(np.rint(hu), -1024, 3000).astype(np.int16), lungs=lungs, lesion=lesion, marker=mark, body=body,
-                pixel_spacing=float(ps), slice_spacing=float(ss), size=size, nz=nz)
+    return dict(hu=np.clip(np.rint(hu), -1024, 3000).astype(np.int16), lungs=lungs, lesion=lesion, marker=mark,
+                body=body, pixel_spacing=float(ps), slice_spacing=float(ss), size=size, nz=nz)
 
 # %% ../nbs/10_synth.ipynb #41a7b428
 def _uid(*parts): return generate_uid(entropy_srcs=[str(p) for p in parts])
@@ -182,7 +182,8 @@ def make_demo_cohort(out:str|Path,        # the cohort's folder (dicom/, labels.
         scout = np.clip(ph['hu'].mean(axis=1, keepdims=True).transpose(1, 0, 2), -1024, 3000).astype(np.int16)
         write_ct_series(scout, out/'dicom'/pid/'SCOUT', pid, ph['pixel_spacing'], ph['slice_spacing'], seed=seed,
                         series_number=1, description='Topogram', image_type=('ORIGINAL','PRIMARY','LOCALIZER'))
-        rows.append(dict(patient_id=pid, label=int(labels[i]), split='test' if is_test else 'train', marker=int(marker)))
+        rows.append(dict(patient_id=pid, label=int(labels[i]), split='test' if is_test else 'train',
+                         marker=int(marker)))
     df = pd.DataFrame(rows)
     atomic_write_text(out/'labels.csv', df[['patient_id','label','split']].to_csv(index=False))
     atomic_write_text(out/'truth.csv', df.to_csv(index=False))
@@ -195,14 +196,16 @@ def reference_dir() -> Path:
     "The folder of TotalSegmentator's small real CT and its segmentation: $CT_MASK_CLS_REFERENCE, else the copy shipped in the package (data/reference)."
     for p in (os.environ.get('CT_MASK_CLS_REFERENCE', ''), str(files('ct_mask_cls')/'reference')):
         if p and all((Path(p)/f).is_file() for f in REFERENCE_FILES): return Path(p)
-    raise ConfigError(f"the reference CT ({', '.join(REFERENCE_FILES)}) is missing: it ships in data/reference/ of the repository; "
-                      "or set CT_MASK_CLS_REFERENCE to a folder holding them (TotalSegmentator's tests/reference_files)")
+    raise ConfigError(
+        f"the reference CT ({', '.join(REFERENCE_FILES)}) is missing: it ships in data/reference/ of the repository; "
+        "or set CT_MASK_CLS_REFERENCE to a folder holding them (TotalSegmentator's tests/reference_files)")
 
 def load_reference(folder:str|Path|None=None) -> dict:
     "The reference CT (HU), its TotalSegmentator labels and affine (RAS)."
     folder = Path(folder) if folder else reference_dir()
     ct, seg = nib.load(str(folder/REFERENCE_FILES[0])), nib.load(str(folder/REFERENCE_FILES[1]))
-    if not np.allclose(ct.affine, seg.affine, atol=1e-3) or ct.shape != seg.shape: raise ConfigError(f"{folder}: the segmentation is not on the CT's grid")
+    if not np.allclose(ct.affine, seg.affine, atol=1e-3) or ct.shape != seg.shape:
+        raise ConfigError(f"{folder}: the segmentation is not on the CT's grid")
     return dict(ct=np.asarray(ct.dataobj, np.float32), seg=np.asarray(seg.dataobj, np.uint8), affine=ct.affine)
 
 # %% ../nbs/10_synth.ipynb #60d5ccb0
@@ -212,17 +215,23 @@ DEPTHS = ('anywhere', 'deep', 'surface')
 @dataclass
 class RealisticParams:
     "How a realistic cohort is made; the defaults are the difficulty the study must see through, with masks as a segmenter makes them."
-    organ: str = 'liver'                       # TotalSegmentator name or group holding the finding (liver, spleen, kidneys, …)
-    finding: str = 'hypodense'                 # what label 1 means: hypodense or hyperdense focal lesions, diffuse (the organ darker), enlargement
+    # TotalSegmentator name or group holding the finding (liver, spleen, kidneys, …)
+    organ: str = 'liver'
+    # what label 1 means: hypodense or hyperdense focal lesions, diffuse (the organ darker), enlargement
+    finding: str = 'hypodense'
     lesion_count: tuple = (1, 2)               # focal: lesions per label-1 patient (inclusive range)
     lesion_radius_mm: tuple = (7.0, 12.0)
-    lesion_contrast_hu: tuple = (35.0, 60.0)   # focal: how much darker (hypodense) or brighter (hyperdense) than the organ
-    lesion_depth: str = 'anywhere'             # focal: anywhere in the organ up to its surface | deep (radius + 2 mm inside) | surface (reaching it)
+    # focal: how much darker (hypodense) or brighter (hyperdense) than the organ
+    lesion_contrast_hu: tuple = (35.0, 60.0)
+    # focal: anywhere in the organ up to its surface | deep (radius + 2 mm inside) | surface (reaching it)
+    lesion_depth: str = 'anywhere'
     diffuse_hu: tuple = (20.0, 35.0)           # diffuse: how much darker the whole organ is
     organ_hu_sd: float = 6.0                   # the organ's own HU varies between patients by this SD (every finding)
-    enlargement: tuple = (0.2, 0.4)            # enlargement: organ volume increase (fraction); the neighbours are pushed aside
+    # enlargement: organ volume increase (fraction); the neighbours are pushed aside
+    enlargement: tuple = (0.2, 0.4)
     marker_strength: float = 0.9               # train/val: P(marker | label 1) = P(no marker | label 0)
-    marker_reversed: bool = True               # test: the marker goes with label 0 at the same strength (else it is random)
+    # test: the marker goes with label 0 at the same strength (else it is random)
+    marker_reversed: bool = True
     marker_hu: float = 1500.0
     marker_radius_mm: float = 4.0
     marker_min_distance_mm: float = 30.0       # from the organ
@@ -234,14 +243,20 @@ class RealisticParams:
     slice_spacing: tuple = (2.5, 3.0)
     noise_hu: tuple = (8.0, 15.0)              # SD of added Gaussian noise
     hu_offset: float = 10.0                    # ± uniform offset per patient
-    missed_lesion_frac: float = 0.6            # segmenter-like mask: fraction of focal lesions left out of the organ (a hole, or a notch at the surface)
-    boundary_jitter_vox: float = 1.0           # segmenter-like mask: the boundary moved in or out by this many voxels (per patient), plus a smooth local wobble
-    missed_end_slices: tuple = (0, 2)          # segmenter-like mask: slices missed at each end of the organ (inclusive range)
-    stray_prob: float = 0.2                    # segmenter-like mask: chance of a stray component labelled as the organ elsewhere in the body
+    # segmenter-like mask: fraction of focal lesions left out of the organ (a hole, or a notch at the surface)
+    missed_lesion_frac: float = 0.6
+    # segmenter-like mask: the boundary moved in or out by this many voxels (per patient), plus a smooth local wobble
+    boundary_jitter_vox: float = 1.0
+    # segmenter-like mask: slices missed at each end of the organ (inclusive range)
+    missed_end_slices: tuple = (0, 2)
+    # segmenter-like mask: chance of a stray component labelled as the organ elsewhere in the body
+    stray_prob: float = 0.2
 
     def __post_init__(self):
-        if self.finding not in FINDINGS: raise ConfigError(f"unknown finding {self.finding!r}; findings: {', '.join(FINDINGS)}")
-        if self.lesion_depth not in DEPTHS: raise ConfigError(f"unknown lesion depth {self.lesion_depth!r}; depths: {', '.join(DEPTHS)}")
+        if self.finding not in FINDINGS:
+            raise ConfigError(f"unknown finding {self.finding!r}; findings: {', '.join(FINDINGS)}")
+        if self.lesion_depth not in DEPTHS:
+            raise ConfigError(f"unknown lesion depth {self.lesion_depth!r}; depths: {', '.join(DEPTHS)}")
 
 # %% ../nbs/10_synth.ipynb #c752f08c
 def truth_masks_params(**kw) -> RealisticParams:
@@ -316,8 +331,9 @@ def add_lesions(hu:np.ndarray,            # the CT (HU)
         hu += sign*contrast*prof
         each.append(prof >= 0.5)
         mask |= each[-1]
-        recs.append(dict(center_mm=[round(float(x), 2) for x in c], radius_mm=round(r, 2), contrast_hu=round(sign*contrast, 1),
-                         depth_mm=round(float(depth[tuple(ijk)]), 1)))
+        recs.append(
+            dict(center_mm=[round(float(x), 2) for x in c], radius_mm=round(r, 2),
+                 contrast_hu=round(sign * contrast, 1), depth_mm=round(float(depth[tuple(ijk)]), 1)))
     return hu, recs, mask, each
 
 # %% ../nbs/10_synth.ipynb #5d6050d5
@@ -338,7 +354,8 @@ def add_marker(hu:np.ndarray,            # the CT (HU)
     if not len(cand): cand = np.argwhere(surface & far)
     c = affine[:3, :3] @ cand[rng.integers(len(cand))] + affine[:3, 3]
     prof = _sphere(hu.shape, affine, c, p.marker_radius_mm)
-    hu = np.where(prof > 0, np.maximum(hu, -1000 + prof*(p.marker_hu + 1000)), hu)   # only the marker's own voxels change
+    # only the marker's own voxels change
+    hu = np.where(prof > 0, np.maximum(hu, -1000 + prof*(p.marker_hu + 1000)), hu)
     return hu, dict(center_mm=[round(float(x), 2) for x in c], radius_mm=p.marker_radius_mm)
 
 # %% ../nbs/10_synth.ipynb #294e1a53
@@ -346,7 +363,9 @@ def organ_profile(organ:np.ndarray, affine:np.ndarray, edge_mm:float=1.5) -> np.
     "Soft membership of `organ` in [0, 1], with a partial-volume ramp of `edge_mm` across its boundary."
     sp = spacing_of(affine)
     h = float(np.mean(sp))/2
-    sd = np.where(organ, ndi.distance_transform_edt(organ, sampling=sp) - h, h - ndi.distance_transform_edt(~organ, sampling=sp))
+    sd = np.where(organ,
+                  ndi.distance_transform_edt(organ, sampling=sp) - h,
+                  h - ndi.distance_transform_edt(~organ, sampling=sp))
     return np.clip(sd/edge_mm + 0.5, 0, 1)
 
 def enlarge_organ(hu:np.ndarray,      # the CT (HU)
@@ -362,9 +381,11 @@ def enlarge_organ(hu:np.ndarray,      # the CT (HU)
     c = np.array([i[organ].mean() for i in idx])[:, None, None, None]
     shrink = 1 - factor**(-1/3)
     grown = ndi.map_coordinates(organ.astype(np.float32), idx - (idx - c)*shrink, order=1) >= 0.5
-    u = (idx - c)*sp*shrink                                   # inside the grown organ: a scaling about the centroid (mm)
+    # inside the grown organ: a scaling about the centroid (mm)
+    u = (idx - c)*sp*shrink
     d, near = ndi.distance_transform_edt(~grown, sampling=sp[:, 0, 0, 0], return_indices=True)
-    u = np.where(grown[None], u, u[:, near[0], near[1], near[2]]*np.exp(-d/reach_mm)[None])   # outside: the surface's push, fading
+    # outside: the surface's push, fading
+    u = np.where(grown[None], u, u[:, near[0], near[1], near[2]]*np.exp(-d/reach_mm)[None])
     src = idx - u/sp
     return (ndi.map_coordinates(hu, src, order=1, mode='nearest'),
             ndi.map_coordinates(labels, src, order=0, mode='nearest').astype(labels.dtype))
@@ -386,11 +407,14 @@ def segmenter_labels(labels:np.ndarray,       # the true multilabel map (TotalSe
     shift = 0.0
     if p.boundary_jitter_vox:
         vox = float(np.mean(sp))
-        sd = np.where(seg, ndi.distance_transform_edt(seg, sampling=sp)/vox - 0.5, 0.5 - ndi.distance_transform_edt(~seg, sampling=sp)/vox)
+        sd = np.where(seg,
+                      ndi.distance_transform_edt(seg, sampling=sp) / vox - 0.5,
+                      0.5 - ndi.distance_transform_edt(~seg, sampling=sp) / vox)
         wobble = ndi.gaussian_filter(rng.normal(0, 1, seg.shape), 2.0)
         shift = float(p.boundary_jitter_vox*rng.choice([-1, 1]))
         seg = sd + shift + 0.35*wobble/max(float(wobble.std()), 1e-6) > 0
-    for m in missed: seg &= ~m                                    # a lesion left out stays out, whichever way the boundary moved
+    # a lesion left out stays out, whichever way the boundary moved
+    for m in missed: seg &= ~m
     ends = [int(rng.integers(p.missed_end_slices[0], p.missed_end_slices[1] + 1)) for _ in range(2)]
     zs = np.nonzero(seg.any((0, 1)))[0]
     if len(zs) > sum(ends) + 2:
@@ -436,7 +460,8 @@ def realistic_patient(ref:dict,                             # the reference CT a
     if label and p.finding == 'enlargement':
         hu, labels = enlarge_organ(hu, labels, organ, v['affine'], 1 + float(stream(6).uniform(*p.enlargement)))
         grown = np.isin(labels, ids)
-        change.update(organ_ml=round(float(grown.sum()*ml), 1), volume_change_ml=round(float((grown.sum() - organ.sum())*ml), 1))
+        change.update(organ_ml=round(float(grown.sum() * ml), 1),
+                      volume_change_ml=round(float((grown.sum() - organ.sum()) * ml), 1))
         organ = grown
     hr = stream(7)
     shift = float(hr.normal(0, p.organ_hu_sd)) if p.organ_hu_sd else 0.0
@@ -444,14 +469,15 @@ def realistic_patient(ref:dict,                             # the reference CT a
         change['hu_change'] = round(-float(hr.uniform(*p.diffuse_hu)), 1)
     if shift or change['hu_change']: hu = hu + (shift + change['hu_change'])*organ_profile(organ, v['affine'])
     lesions, lesion, each = [], np.zeros(hu.shape, bool), []
-    if label and p.finding in ('hypodense', 'hyperdense'): hu, lesions, lesion, each = add_lesions(hu, organ, v['affine'], stream(2), p)
+    if label and p.finding in ('hypodense', 'hyperdense'):
+        hu, lesions, lesion, each = add_lesions(hu, organ, v['affine'], stream(2), p)
     mk = None
     if marker: hu, mk = add_marker(hu, organ, v['affine'], stream(3), p)
     rng = stream(4)
     hu = hu + rng.normal(0, rng.uniform(*p.noise_hu), hu.shape) + rng.uniform(-p.hu_offset, p.hu_offset)
     seg, srec = segmenter_labels(labels, ids, each, hu, v['affine'], stream(5), p)
-    return dict(hu=np.clip(np.rint(hu), -1024, 3071).astype(np.int16), labels=labels, seg_labels=seg, lesion=lesion, affine=v['affine'],
-                lesions=lesions, organ=change, marker=mk, segmenter=srec)
+    return dict(hu=np.clip(np.rint(hu), -1024, 3071).astype(np.int16), labels=labels, seg_labels=seg, lesion=lesion,
+                affine=v['affine'], lesions=lesions, organ=change, marker=mk, segmenter=srec)
 
 # %% ../nbs/10_synth.ipynb #2ae17cc3
 def write_ras_series(vol:np.ndarray,            # the volume (HU), canonical RAS
@@ -463,8 +489,10 @@ def write_ras_series(vol:np.ndarray,            # the volume (HU), canonical RAS
                     ) -> list[Path]:            # the slice files, one per axial slice
     "Write a RAS volume on a `converted_grid` as a DICOM CT series."
     sp = spacing_of(affine)
-    if not np.allclose(affine, converted_grid(vol.shape, sp), atol=1e-4): raise ValueError("volume is not on the grid DICOM conversion gives back")
-    return write_ct_series(vol[::-1, ::-1, :].transpose(2, 1, 0), folder, patient_id, float(sp[0]), float(sp[2]), seed=seed, description=description)
+    if not np.allclose(affine, converted_grid(vol.shape, sp), atol=1e-4):
+        raise ValueError("volume is not on the grid DICOM conversion gives back")
+    return write_ct_series(vol[::-1, ::-1, :].transpose(2, 1, 0), folder, patient_id, float(sp[0]), float(sp[2]),
+                           seed=seed, description=description)
 
 def _split_and_markers(n:int, seed:int, test_frac:float, p:RealisticParams):
     "Labels (balanced), test flags (stratified) and marker flags for `n` patients."
@@ -477,7 +505,8 @@ def _split_and_markers(n:int, seed:int, test_frac:float, p:RealisticParams):
         test[rng.choice(idx, int(round(test_frac * len(idx))), replace=False)] = True
     u = np.array([np.random.default_rng([seed, i, 0]).random() for i in range(n)])
     aligned = np.where(test & p.marker_reversed, y == 0, y == 1)
-    marker = np.where(test & ~p.marker_reversed, u < 0.5, np.where(aligned, u < p.marker_strength, u < 1 - p.marker_strength))
+    marker = np.where(test & ~p.marker_reversed, u < 0.5,
+                      np.where(aligned, u < p.marker_strength, u < 1 - p.marker_strength))
     return y, test, marker
 
 # %% ../nbs/10_synth.ipynb #71e6b83b
@@ -501,8 +530,12 @@ def make_realistic_cohort(out:str|Path,         # the cohort's folder (dicom/, m
         write_ras_series(pt['hu'], pt['affine'], out/'dicom'/pid/'CT', pid, seed=seed)
         save_nifti(pt['seg_labels'], pt['affine'], out/'masks'/f'{pid}.nii.gz', dtype=np.uint8)
         save_nifti(pt['labels'], pt['affine'], out/'masks_truth'/f'{pid}.nii.gz', dtype=np.uint8)
-        if p.finding in ('hypodense', 'hyperdense'): save_nifti(pt['lesion'], pt['affine'], out/'lesions'/f'{pid}.nii.gz', dtype=np.uint8)
-        if pt['marker']: save_nifti(_sphere(pt['hu'].shape, pt['affine'], np.array(pt['marker']['center_mm']), pt['marker']['radius_mm']) >= 0.5, pt['affine'], out/'markers'/f'{pid}.nii.gz', dtype=np.uint8)
+        if p.finding in ('hypodense', 'hyperdense'):
+            save_nifti(pt['lesion'], pt['affine'], out / 'lesions' / f'{pid}.nii.gz', dtype=np.uint8)
+        if pt['marker']:
+            save_nifti(
+                _sphere(pt['hu'].shape, pt['affine'], np.array(pt['marker']['center_mm']), pt['marker']['radius_mm'])
+                >= 0.5, pt['affine'], out / 'markers' / f'{pid}.nii.gz', dtype=np.uint8)
         rows.append(dict(patient_id=pid, label=int(y[i]), split='test' if test[i] else 'train', marker=int(marker[i]), finding=p.finding if y[i] else '',
                          n_lesions=len(pt['lesions']), lesions=json.dumps(pt['lesions']), **pt['organ'],
                          **{f'mask_{k}': json.dumps(v) if isinstance(v, list) else v for k, v in pt['segmenter'].items()},
@@ -510,7 +543,9 @@ def make_realistic_cohort(out:str|Path,         # the cohort's folder (dicom/, m
     df = pd.DataFrame(rows)
     atomic_write_text(out/'labels.csv', df[['patient_id', 'label', 'split']].to_csv(index=False))
     atomic_write_text(out/'truth.csv', df.to_csv(index=False))
-    save_json(out/'cohort.json', dict(kind='realistic', n=n, seed=seed, test_frac=test_frac, params=asdict(p), reference=list(REFERENCE_FILES)))
+    save_json(
+        out / 'cohort.json',
+        dict(kind='realistic', n=n, seed=seed, test_frac=test_frac, params=asdict(p), reference=list(REFERENCE_FILES)))
     return out/'labels.csv'
 
 # %% ../nbs/10_synth.ipynb #e0b4407d
@@ -529,10 +564,12 @@ def demo_config(data_dir:str|Path,          # the generated cohort's folder
                split=dict(seed=0, val_frac=0.25, test_column='split'))
     if kind == 'realistic':
         if masks not in ('segmenter', 'truth'): raise ConfigError(f"unknown masks {masks!r}; masks: segmenter, truth")
-        cfg['data'].update(mask_dir=str(data_dir/('masks' if masks == 'segmenter' else 'masks_truth')), lesion_dir=str(data_dir/'lesions'), confounder_dir=str(data_dir/'markers'))
+        cfg['data'].update(mask_dir=str(data_dir / ('masks' if masks == 'segmenter' else 'masks_truth')),
+                           lesion_dir=str(data_dir / 'lesions'), confounder_dir=str(data_dir / 'markers'))
         cfg.update(segment=dict(backend='existing'), mask=dict(roi=[organ]))
     elif kind == 'chest':
-        cfg.update(preprocess=dict(spacing=[5.0]*3), segment=dict(backend='auto'), mask=dict(roi=['lungs'], roi_margin_mm=0.0))
+        cfg.update(preprocess=dict(spacing=[5.0] * 3), segment=dict(backend='auto'),
+                   mask=dict(roi=['lungs'], roi_margin_mm=0.0))
     else:
         raise ConfigError(f"unknown demo kind {kind!r}; kinds: chest, realistic")
     if tiny:

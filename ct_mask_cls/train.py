@@ -36,13 +36,16 @@ __all__ = ['topk_pool', 'Classifier', 'small3d', 'medicalnet_resnet', 'load_medi
 # %% ../nbs/07_train.ipynb #3c800e5f
 def topk_pool(f:torch.Tensor, roi:torch.Tensor|None=None, top:float=0.01) -> torch.Tensor:
     "Mean of the top `top` fraction of each channel of feature map `f` (B, C, X, Y, Z), over positions inside `roi` (B, 1, …) when given; `top` 0 = max."
-    m = torch.ones_like(f[:, :1], dtype=torch.bool) if roi is None else F.adaptive_avg_pool3d(roi.float(), [int(s) for s in f.shape[2:]]) > 0.5   # ints: a fixed size for ONNX
+    m = torch.ones_like(f[:, :1], dtype=torch.bool) if roi is None else F.adaptive_avg_pool3d(
+        roi.float(), [int(s) for s in f.shape[2:]]) > 0.5  # ints: a fixed size for ONNX
     m = m | ~m.flatten(1).any(1).view(-1, 1, 1, 1, 1)            # a ROI smaller than one feature cell: pool everywhere
     z = f.masked_fill(~m, torch.finfo(f.dtype).min).flatten(2)
     n = m.flatten(1).sum(1).to(f.dtype)
-    k = torch.clamp(torch.round(top*n), min=1) if top > 0 else torch.ones_like(n)    # per case: its ROI's size decides k
+    # per case: its ROI's size decides k
+    k = torch.clamp(torch.round(top*n), min=1) if top > 0 else torch.ones_like(n)
     s = z.sort(dim=2, descending=True).values
-    keep = (torch.arange(s.shape[2], device=f.device)[None] < k[:, None]).to(f.dtype)  # (B, positions): the first k of each case
+    # (B, positions): the first k of each case
+    keep = (torch.arange(s.shape[2], device=f.device)[None] < k[:, None]).to(f.dtype)
     return (s*keep[:, None]).sum(2)/k[:, None]
 
 class Classifier(nn.Module):
@@ -51,12 +54,14 @@ class Classifier(nn.Module):
         super().__init__()
         self.encoder, self.norm, self.head, self.roi_pool = encoder, nn.BatchNorm1d(n_feat), nn.Linear(n_feat, 1), roi_pool
         self.top = top if roi_pool else 0.          # a fraction of an organ; without one, max pooling
-        self.to(memory_format=torch.channels_last_3d)   # 3D convolutions on a CPU run several times faster channels-last (see below)
+        # 3D convolutions on a CPU run several times faster channels-last (see below)
+        self.to(memory_format=torch.channels_last_3d)
     def features(self, x):
         "Pooled features (B, n_feat), before normalisation."
         roi = None
         if self.roi_pool: x, roi = x[:, :-1], x[:, -1:]
-        if not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()): x = x.contiguous(memory_format=torch.channels_last_3d)   # exported graphs keep the default layout
+        if not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()):
+            x = x.contiguous(memory_format=torch.channels_last_3d)  # exported graphs keep the default layout
         return topk_pool(self.encoder(x), roi, self.top)
     def forward(self, x): return self.head(self.norm(self.features(x)))
 
@@ -74,8 +79,8 @@ def small3d(in_ch:int=1, width:int=8, depth:int=2) -> tuple[nn.Module, int]:
 def medicalnet_resnet(depth:int=10, in_ch:int=1) -> nn.Module:
     "MONAI's 3D ResNet-`depth` with MedicalNet's shortcut type, bias and stride-2 stem, without its head."
     bias_ds, shortcut = resnet.get_medicalnet_pretrained_resnet_args(depth)
-    return getattr(resnet, f'resnet{depth}')(spatial_dims=3, n_input_channels=in_ch, feed_forward=False, shortcut_type=shortcut,
-                                              bias_downsample=bias_ds, conv1_t_stride=2)
+    return getattr(resnet, f'resnet{depth}')(spatial_dims=3, n_input_channels=in_ch, feed_forward=False,
+                                             shortcut_type=shortcut, bias_downsample=bias_ds, conv1_t_stride=2)
 
 def _resnet_encoder(m:nn.Module) -> nn.Sequential:
     "The feature-map part of a MONAI ResNet (stem to layer4)."
@@ -88,7 +93,10 @@ def load_medicalnet(model:nn.Module, path:str|Path, arch:str) -> nn.Module:
     try: sd = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e: raise ConfigError(f"{path} is not a readable PyTorch weights file for {arch}: {type(e).__name__}: {str(e)[:200]}") from None
     sd = sd.get('state_dict', sd) if isinstance(sd, dict) else {}
-    sd = {k.removeprefix('module.'): v for k, v in sd.items() if not k.removeprefix('module.').startswith(('conv_seg', 'fc.'))}
+    sd = {
+        k.removeprefix('module.'): v
+        for k, v in sd.items() if not k.removeprefix('module.').startswith(('conv_seg', 'fc.'))
+    }
     want = model.state_dict()
     bad = [k for k in want if k not in sd or tuple(sd[k].shape) != tuple(want[k].shape)] + [k for k in sd if k not in want]
     if bad:
@@ -160,7 +168,10 @@ def build_model(name:str='small3d',        # small3d, resnet10, resnet18, r3d_18
         m.stem[0] = _adapt_conv(m.stem[0], enc_ch)
         return Classifier(nn.Sequential(m.stem, m.layer1, m.layer2, m.layer3, m.layer4), 512, roi_pool, top)
     if name == 'resnet18_2p5d':
-        if roi_pool: raise ConfigError("mask mode pool needs a 3D model (small3d, resnet10, resnet18, r3d_18); resnet18_2p5d pools over slices")
+        if roi_pool:
+            raise ConfigError(
+                "mask mode pool needs a 3D model (small3d, resnet10, resnet18, r3d_18); resnet18_2p5d pools over slices"
+            )
         m = torchvision.models.resnet18(weights=None)
         if pretrained: _load_torchvision(m, name, weights_path)
         m.conv1 = _adapt_conv(m.conv1, in_ch)
@@ -190,7 +201,8 @@ def check_model(cfg:RunConfig):
     for mode in modes_in_play(cfg):
         roi_pool = roi_pooled(t.model, mode)
         in_ch = len(cfg.mask.extra_windows) + 1 + int(mode == 'channel' or roi_pool)
-        build_model(cfg.train.model, in_ch, cfg.train.pretrained, cfg.train.weights_path, roi_pool, cfg.train.width, cfg.train.depth, cfg.train.pool_top)
+        build_model(cfg.train.model, in_ch, cfg.train.pretrained, cfg.train.weights_path, roi_pool, cfg.train.width,
+                    cfg.train.depth, cfg.train.pool_top)
 
 # %% ../nbs/07_train.ipynb #4f03c96c
 def seed_everything(seed:int):
@@ -216,7 +228,8 @@ def predict(model:nn.Module,   # a trained model
 # %% ../nbs/07_train.ipynb #328d62e6
 def train_device(want:str='auto') -> str:
     "'cuda' or 'cpu' for config value `want`; asking for cuda without a GPU is an error."
-    if want == 'cuda' and not torch.cuda.is_available(): raise ConfigError("train.device is cuda but no CUDA GPU is visible; use auto or cpu")
+    if want == 'cuda' and not torch.cuda.is_available():
+        raise ConfigError("train.device is cuda but no CUDA GPU is visible; use auto or cpu")
     return 'cuda' if want in ('auto', 'cuda') and torch.cuda.is_available() else 'cpu'
 
 # %% ../nbs/07_train.ipynb #2635d509
@@ -228,7 +241,9 @@ def fit_key(cfg:RunConfig,   # the run's configuration
            ) -> str:         # the model's reuse key
     "Hash of what a trained model depends on: the settings that change it (`config_part`), the input spec and the code that builds it, the seed, and the train/val cases (ids, labels, their files' content)."
     cases = [(r['case_id'], r['label'], file_fingerprint(r['ct']), file_fingerprint(r['mask'])) for r in tr + va]
-    return hash_obj([config_part(cfg, roles={'input', 'model'}, stages=['train']), repr(spec), CODE_VERSION, seed, cases])
+    return hash_obj(
+        [config_part(cfg, roles={'input', 'model'}, stages=['train']),
+         repr(spec), CODE_VERSION, seed, cases])
 
 # %% ../nbs/07_train.ipynb #4d733117
 def load_checkpoint(path:str|Path, key:str, device='cpu') -> dict|None:
@@ -320,7 +335,8 @@ def _loader(ds, cfg, seed, rank:int=0, world:int=1):
     if world == 1:
         return SafeThreadDataLoader(ds, batch_size=bs, shuffle=True, num_workers=cfg.train.workers, buffer_size=2,
                                 generator=torch.Generator().manual_seed(seed), drop_last=len(ds) % bs == 1)
-    sampler = DistributedSampler(ds, world, rank, shuffle=True, seed=seed)     # every process the same length (padded), so all take the same steps
+    # every process the same length (padded), so all take the same steps
+    sampler = DistributedSampler(ds, world, rank, shuffle=True, seed=seed)
     return SafeThreadDataLoader(ds, batch_size=bs, sampler=sampler, num_workers=cfg.train.workers, buffer_size=2,
                                 drop_last=len(sampler) % bs == 1)
 
@@ -354,9 +370,13 @@ def end_epoch(model,                        # the model (not its DDP wrapper)
              ) -> dict:                     # the updated state
     "Validate after epoch `ep`, record it in `state`, save the model when it is the best so far (by validation AUC, then loss)."
     auc, val_loss, pva = val_pass(model, ds_va, yva, batch_size, device)
-    state.setdefault('val_probs', []).append([float(v) for v in pva])     # every epoch's validation predictions: convergence with a CI
-    score = [auc if not np.isnan(auc) else -1.0, -val_loss]         # validation AUC first; ties go to the lower validation loss
-    state['history'].append(dict(epoch=ep+1, train_loss=loss, val_loss=val_loss, val_auc=auc, lr=lr, seconds=round(seconds, 2), data_wait_frac=round(wait_frac, 3)))
+    # every epoch's validation predictions: convergence with a CI
+    state.setdefault('val_probs', []).append([float(v) for v in pva])
+    # validation AUC first; ties go to the lower validation loss
+    score = [auc if not np.isnan(auc) else -1.0, -val_loss]
+    state['history'].append(
+        dict(epoch=ep + 1, train_loss=loss, val_loss=val_loss, val_auc=auc, lr=lr, seconds=round(seconds, 2),
+             data_wait_frac=round(wait_frac, 3)))
     if score > state['best']:
         state.update(best=score, best_epoch=ep+1, bad=0)
         with atomic_path(out_dir/'best_model.pt') as t: torch.save(model.state_dict(), t)
@@ -394,7 +414,9 @@ def fit(cfg:RunConfig,                      # the run's configuration (`train` s
     out_dir, seed = Path(out_dir), cfg.train.seed if seed is None else seed
     rank, world = dist_world()
     if world == 1:
-        done = reusable(out_dir/'fit.json', fit_key(cfg, spec, seed, records(manifest, 'train'), records(manifest, 'val')), force, f'model {out_dir.name}')
+        done = reusable(out_dir / 'fit.json',
+                        fit_key(cfg, spec, seed, records(manifest, 'train'), records(manifest, 'val')), force,
+                        f'model {out_dir.name}')
         if done: return done['summary']
         if force: (out_dir/'checkpoint.pt').unlink(missing_ok=True)
     if cfg.train.freeze_encoder: return fit_frozen(cfg, manifest, spec, out_dir, cache_dir, progress, seed)
@@ -411,11 +433,13 @@ def fit(cfg:RunConfig,                      # the run's configuration (`train` s
     ds_tr = make_dataset(tr, spec, cache_dir, augment=tc.augment, seed=seed)
     ds_va = make_dataset(va, spec, cache_dir)
     model = model_for(cfg, spec).to(device)
-    net = model if world == 1 else nn.parallel.DistributedDataParallel(model, device_ids=[torch.cuda.current_device()] if device == 'cuda' else None)
+    net = model if world == 1 else nn.parallel.DistributedDataParallel(
+        model, device_ids=[torch.cuda.current_device()] if device == 'cuda' else None)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=tc.epochs)
     ytr, yva = np.array([r['label'] for r in tr]), np.array([r['label'] for r in va])
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor([(ytr == 0).sum()/max((ytr == 1).sum(), 1)], dtype=torch.float32, device=device))
+    loss_fn = nn.BCEWithLogitsLoss(
+        pos_weight=torch.tensor([(ytr == 0).sum() / max((ytr == 1).sum(), 1)], dtype=torch.float32, device=device))
     scaler = torch.amp.GradScaler('cuda', enabled=device == 'cuda')
     key, ck = fit_key(cfg, spec, seed, tr, va), out_dir/'checkpoint.pt'
     state = dict(epoch=0, history=[], best=[-1e9, -1e9], best_epoch=-1, bad=0)
@@ -437,11 +461,13 @@ def fit(cfg:RunConfig,                      # the run's configuration (`train` s
         sched.step()
         loss = _mean_over_processes(loss, world)
         if rank == 0:
-            state = end_epoch(model, ds_va, yva, state, out_dir, ep, loss, float(sched.get_last_lr()[0]), time.time() - t0, t_data/max(time.time() - t0, 1e-9), tc.batch_size, device)
+            state = end_epoch(model, ds_va, yva, state, out_dir, ep, loss, float(sched.get_last_lr()[0]),
+                              time.time() - t0, t_data / max(time.time() - t0, 1e-9), tc.batch_size, device)
             save_checkpoint(ck, model, opt, sched, scaler, state, key)
             bar.set_postfix(loss=f"{loss:.3f}", val_auc=f"{state['history'][-1]['val_auc']:.3f}")
         state = _share_state(state, world)
-    summary = dict(mode=spec.mode, best_epoch=state['best_epoch'], epochs_run=state['epoch'], out_dir=str(out_dir), processes=world)
+    summary = dict(mode=spec.mode, best_epoch=state['best_epoch'], epochs_run=state['epoch'], out_dir=str(out_dir),
+                   processes=world)
     if rank == 0:
         write_history(state, va, out_dir, spec, tc, seed)
         finish_fit(cfg, out_dir, key, summary)
@@ -454,8 +480,12 @@ def finish_fit(cfg:RunConfig,  # the run's configuration
                summary:dict,   # `fit`'s summary
               ):
     "Record a trained model: the config it was trained with (config.yaml, secrets blanked; `predict` and `export` read it) and fit.json (key, outputs, summary)."
-    atomic_write_text(out_dir/'config.yaml', yaml.safe_dump(config_to_dict(cfg, blank=True), sort_keys=False, allow_unicode=True))
-    outs = [out_dir/n for n in ('best_model.pt', 'history.csv', 'val_predictions.csv', 'spec.json', 'config.yaml', 'embeddings.csv')]
+    atomic_write_text(out_dir / 'config.yaml',
+                      yaml.safe_dump(config_to_dict(cfg, blank=True), sort_keys=False, allow_unicode=True))
+    outs = [
+        out_dir / n
+        for n in ('best_model.pt', 'history.csv', 'val_predictions.csv', 'spec.json', 'config.yaml', 'embeddings.csv')
+    ]
     record(out_dir/'fit.json', key, outs, summary=summary)
 
 # %% ../nbs/07_train.ipynb #f9f8f013
@@ -474,7 +504,8 @@ def fit_frozen(cfg:RunConfig,         # the run's configuration (`train` section
     seed = tc.seed if seed is None else seed
     seed_everything(seed)
     model = model_for(cfg, spec).eval()
-    if not isinstance(model, Classifier): raise ConfigError(f"train.freeze_encoder needs a 3D model with a pooled head; {tc.model} is not one")
+    if not isinstance(model, Classifier):
+        raise ConfigError(f"train.freeze_encoder needs a 3D model with a pooled head; {tc.model} is not one")
     recs = {s: records(manifest, s) for s in ('train', 'val')}
     check_evaluable([r['label'] for r in recs['train']], 'training set')
     key, emb_path = fit_key(cfg, spec, seed, recs['train'], recs['val']), out_dir/'embeddings.csv'
@@ -492,9 +523,11 @@ def fit_frozen(cfg:RunConfig,         # the run's configuration (`train` section
     X = lambda s: old.loc[[r['case_id'] for r in recs[s]]].values
     y = lambda s: np.array([r['label'] for r in recs[s]])
     sc = StandardScaler().fit(X('train'))
-    n_min = int(np.bincount(y('train')).min())                    # a cross-validated penalty needs two of each class per fold
-    lr = (LogisticRegressionCV(Cs=10, cv=min(5, n_min), scoring='roc_auc', max_iter=5000, l1_ratios=(0,), use_legacy_attributes=False) if n_min >= 2
-          else LogisticRegression(max_iter=5000)).fit(sc.transform(X('train')), y('train'))
+    # a cross-validated penalty needs two of each class per fold
+    n_min = int(np.bincount(y('train')).min())
+    lr = (LogisticRegressionCV(Cs=10, cv=min(5, n_min), scoring='roc_auc', max_iter=5000, l1_ratios=(0,),
+                               use_legacy_attributes=False) if n_min >= 2 else LogisticRegression(max_iter=5000)).fit(
+                                   sc.transform(X('train')), y('train'))
     with torch.no_grad():                                          # the head as the model's own layers: eval-mode batch norm = the scaler, linear = the regression
         model.norm.running_mean.copy_(torch.as_tensor(sc.mean_))
         model.norm.running_var.copy_(torch.as_tensor(sc.scale_**2))
@@ -506,8 +539,15 @@ def fit_frozen(cfg:RunConfig,         # the run's configuration (`train` section
     with atomic_path(out_dir/'best_model.pt') as t: torch.save(model.state_dict(), t)
     pva = torch.sigmoid(model.head(model.norm(torch.as_tensor(X('val'), dtype=torch.float32)))).detach().numpy()[:, 0]
     auc = float(roc_auc_score(y('val'), pva)) if len(set(y('val'))) == 2 else float('nan')
-    with atomic_path(out_dir/'history.csv') as t: pd.DataFrame([dict(epoch=1, train_loss=np.nan, val_loss=np.nan, val_auc=auc, lr=np.nan, seconds=np.nan, data_wait_frac=np.nan)]).to_csv(t, index=False)
-    save_json(out_dir/'spec.json', dict(spec=asdict(spec), model=tc.model, frozen_encoder=True, seed=seed, C=float(np.atleast_1d(getattr(lr, 'C_', lr.C))[0])))
+    with atomic_path(out_dir / 'history.csv') as t:
+        pd.DataFrame([
+            dict(epoch=1, train_loss=np.nan, val_loss=np.nan, val_auc=auc, lr=np.nan, seconds=np.nan,
+                 data_wait_frac=np.nan)
+        ]).to_csv(t, index=False)
+    save_json(
+        out_dir / 'spec.json',
+        dict(spec=asdict(spec), model=tc.model, frozen_encoder=True, seed=seed,
+             C=float(np.atleast_1d(getattr(lr, 'C_', lr.C))[0])))
     summary = dict(mode=spec.mode, best_epoch=1, epochs_run=1, out_dir=str(out_dir))
     finish_fit(cfg, out_dir, key, summary)
     return summary
@@ -536,8 +576,13 @@ def evaluate_model(cfg:RunConfig,         # the run's configuration
     "Threshold on val, metrics on test; writes predictions.csv and metrics.json in `out_dir` (reused while the model, the cases and the bootstrap settings are unchanged)."
     out_dir = Path(out_dir)
     recs = {s: records(manifest, s) for s in ('val', 'test')}
-    key = hash_obj([checksum(out_dir/'best_model.pt'), repr(spec), cfg.train.n_bootstrap, cfg.train.seed, cfg.train.batch_size,
-                    {s: [(r['case_id'], r['label'], file_fingerprint(r['ct']), file_fingerprint(r['mask'])) for r in rs] for s, rs in recs.items()}])
+    key = hash_obj([
+        checksum(out_dir / 'best_model.pt'),
+        repr(spec), cfg.train.n_bootstrap, cfg.train.seed, cfg.train.batch_size, {
+            s: [(r['case_id'], r['label'], file_fingerprint(r['ct']), file_fingerprint(r['mask'])) for r in rs]
+            for s, rs in recs.items()
+        }
+    ])
     done = reusable(out_dir/'eval.json', key, force, f'evaluation {out_dir.name}')
     if done: return done['metrics']
     dev = train_device(cfg.train.device)
@@ -545,7 +590,10 @@ def evaluate_model(cfg:RunConfig,         # the run's configuration
     preds = []
     for split, rs in recs.items():
         p = predict(model, make_dataset(rs, spec, cache_dir), cfg.train.batch_size, dev)
-        preds.append(pd.DataFrame(dict(case_id=[r['case_id'] for r in rs], patient_id=[r['patient_id'] for r in rs], split=split, label=[r['label'] for r in rs], prob=p)))
+        preds.append(
+            pd.DataFrame(
+                dict(case_id=[r['case_id'] for r in rs], patient_id=[r['patient_id'] for r in rs], split=split,
+                     label=[r['label'] for r in rs], prob=p)))
     pr = pd.concat(preds, ignore_index=True)
     v, te = pr[pr.split == 'val'], pr[pr.split == 'test']
     thr = youden_threshold(v.label, v.prob)

@@ -72,9 +72,11 @@ def explain_map(model:torch.nn.Module,  # a trained model
     "The explanation map (X, Y, Z) of `method` for input `x` (1, C, X, Y, Z), on the input grid, unscaled."
     model.eval()
     if method == 'occlusion':
-        occ = OcclusionSensitivity(nn_module=_Probability(model), mask_size=occlusion_vox, n_batch=8, overlap=0.5, mode='mean_img', verbose=False)
+        occ = OcclusionSensitivity(nn_module=_Probability(model), mask_size=occlusion_vox, n_batch=8, overlap=0.5,
+                                   mode='mean_img', verbose=False)
         with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter('ignore')                  # MONAI's own indexing deprecation notice from inside OcclusionSensitivity
+            # MONAI's own indexing deprecation notice from inside OcclusionSensitivity
+            warnings.simplefilter('ignore')
             base = float(torch.sigmoid(model(x))[0, 0])
             sens, _ = occ(x)
         return np.maximum(base - np.asarray(sens[0, 0], np.float32), 0)
@@ -85,7 +87,8 @@ def explain_map(model:torch.nn.Module,  # a trained model
         reshape = lambda a: a.reshape(b, Z, *a.shape[1:]).permute(0, 2, 3, 4, 1)
     with cls(model=model, target_layers=[target_layer(model)], reshape_transform=reshape) as cam:
         g = np.asarray(cam(input_tensor=x, targets=[ClassifierOutputTarget(0)])[0], dtype=np.float32)
-    if getattr(model, 'roi_pool', False): g = g*(x[0, -1].detach().cpu().numpy() > 0.5)   # outside the pooled ROI a position cannot reach the output
+    # outside the pooled ROI a position cannot reach the output
+    if getattr(model, 'roi_pool', False): g = g*(x[0, -1].detach().cpu().numpy() > 0.5)
     return g
 
 def gradcam_volume(model:torch.nn.Module, x:torch.Tensor) -> np.ndarray:
@@ -122,7 +125,8 @@ def localisation(cam:np.ndarray,            # the map on the CT grid
                 ) -> dict:                  # mass in the ROI, enrichment, pointing hit, lesion hit and mass, top-decile hit, peak on the confounder
     "Localisation metrics of a map `cam` on the CT grid; `fov` marks where the network looked."
     total = float(cam.sum())
-    out = dict(mass_in_roi=np.nan, enrichment=np.nan, pointing_hit=np.nan, lesion_hit=np.nan, lesion_mass=np.nan, top_decile_hit=np.nan, peak_on_confounder=np.nan)
+    out = dict(mass_in_roi=np.nan, enrichment=np.nan, pointing_hit=np.nan, lesion_hit=np.nan, lesion_mass=np.nan,
+               top_decile_hit=np.nan, peak_on_confounder=np.nan)
     if total <= 0: return out
     peak = np.unravel_index(cam.argmax(), cam.shape)
     share = (roi & fov).sum()/max(fov.sum(), 1)
@@ -139,7 +143,9 @@ def localisation(cam:np.ndarray,            # the map on the CT grid
 # %% ../nbs/09_xai.ipynb #87172661
 def _layers_top_down(model) -> list:
     "The model's parametrised blocks from the output back to the input."
-    if isinstance(model, Slab2p5D): return [('head', model.head)] + [(n, getattr(model.backbone, n)) for n in ('layer4', 'layer3', 'layer2', 'layer1', 'conv1')]
+    if isinstance(model, Slab2p5D):
+        return [('head', model.head)] + [(n, getattr(model.backbone, n))
+                                         for n in ('layer4', 'layer3', 'layer2', 'layer1', 'conv1')]
     blocks = [(f'encoder.{i}', b) for i, b in enumerate(model.encoder) if any(True for _ in b.parameters())]
     return [('head', model.head), ('norm', model.norm)] + blocks[::-1]
 
@@ -157,7 +163,8 @@ def map_similarity(a:np.ndarray, b:np.ndarray, region:np.ndarray|None=None) -> t
     else:
         rho_a, rho_b = a.ravel(), b.ravel()
     with warnings.catch_warnings():
-        warnings.simplefilter('ignore')                      # constant maps: SciPy warns and returns NaN, which we report as such
+        # constant maps: SciPy warns and returns NaN, which we report as such
+        warnings.simplefilter('ignore')
         rho = float(spearmanr(rho_a, rho_b)[0])
     s = lambda m: torch.as_tensor(m/m.max() if m.max() > 0 else m, dtype=torch.float32)[None, None]
     win = min(7, *a.shape)
@@ -176,7 +183,8 @@ def randomisation_check(model:torch.nn.Module,  # a trained model
     ref = explain_map(model, x, method)
     m = copy.deepcopy(model).eval()
     rows = []
-    region = x[0, -1].detach().cpu().numpy() > 0.5 if getattr(model, 'roi_pool', False) else None   # where the map can be non-zero at all
+    # where the map can be non-zero at all
+    region = x[0, -1].detach().cpu().numpy() > 0.5 if getattr(model, 'roi_pool', False) else None
     for name, layer in _layers_top_down(m):
         _reinit(layer)
         rho, ssim = map_similarity(ref, explain_map(m, x, method), region)
@@ -210,7 +218,8 @@ def cam_figure(ct:np.ndarray,               # the CT (HU) on its grid, canonical
         asp = _aspect(view, spacing)
         ax.imshow(a, cmap='gray', vmin=window[0], vmax=window[1], aspect=asp, interpolation='nearest')
         c, _ = slice_view(norm, view, center)
-        im = ax.imshow(np.ma.masked_less_equal(c, 0.02), cmap='inferno', vmin=0, vmax=1, alpha=0.55, aspect=asp, interpolation='bilinear')
+        im = ax.imshow(np.ma.masked_less_equal(c, 0.02), cmap='inferno', vmin=0, vmax=1, alpha=0.55, aspect=asp,
+                       interpolation='bilinear')
         for msk, col in ((roi, 'white'), (lesion, 'cyan')):
             if msk is not None:
                 s, _ = slice_view(msk.astype(float), view, center)
@@ -223,7 +232,8 @@ def cam_figure(ct:np.ndarray,               # the CT (HU) on its grid, canonical
     handles = [Line2D([], [], color='white', label='ROI'), Line2D([], [], color='cyan', label='lesion (truth)')] if lesion is not None else [Line2D([], [], color='white', label='ROI')]
     leg = fig.legend(handles=handles, loc='lower left', ncol=2, fontsize=9, frameon=True, facecolor='#444')
     for tx in leg.get_texts(): tx.set_color('white')
-    fig.suptitle(title + ('  ·  ALL-ZERO MAP: this model gives the case no relevance anywhere' if flat else ''), fontsize=12, color='#b00020' if flat else 'black')
+    fig.suptitle(title + ('  ·  ALL-ZERO MAP: this model gives the case no relevance anywhere' if flat else ''),
+                 fontsize=12, color='#b00020' if flat else 'black')
     return fig
 
 # %% ../nbs/09_xai.ipynb #2f26f5ec
@@ -242,7 +252,8 @@ def kept_model(cfg:RunConfig, spec:InputSpec, model_dir:str|Path) -> torch.nn.Mo
     key = (str(p.resolve()), p.stat().st_mtime_ns, threading.get_ident())
     if key not in _KEPT:
         alive = {t.ident for t in threading.enumerate()}
-        for k in [k for k in _KEPT if k[2] not in alive]: del _KEPT[k]     # models of finished threads (a stage's thread pool) are let go
+        # models of finished threads (a stage's thread pool) are let go
+        for k in [k for k in _KEPT if k[2] not in alive]: del _KEPT[k]
         _KEPT[key] = load_trained(cfg, spec, model_dir)
     return _KEPT[key]
 
@@ -273,10 +284,12 @@ def explain_case(cfg:RunConfig,             # the run's configuration
     for meth in methods:
         cam = to_ct_grid(explain_map(model, x, meth, occ_vox), d['fov_start'].numpy(), d['fov_zoom'].numpy(), shape)
         nii = save_nifti(cam, img.affine, out_dir/meth/f"{safe_name(r['case_id'])}.nii.gz", dtype=np.float32)
-        rows.append(dict(case_id=r['case_id'], patient_id=r['patient_id'], label=r['label'], prob=float(pred['prob']), outcome=_outcome(r['label'], pred['pred']),
-                         mode=spec.mode, method=meth, peak=float(cam.max()), roi_share_of_fov=float((roi & fov).sum()/max(fov.sum(), 1)),
-                         has_lesion_truth=les is not None and bool(les.any()), has_confounder=conf is not None and bool(conf.any()),
-                         **localisation(cam, fov, roi, sp, les, conf), nifti=str(nii.relative_to(out_dir))))
+        rows.append(
+            dict(case_id=r['case_id'], patient_id=r['patient_id'], label=r['label'], prob=float(pred['prob']),
+                 outcome=_outcome(r['label'], pred['pred']), mode=spec.mode, method=meth, peak=float(cam.max()),
+                 roi_share_of_fov=float((roi & fov).sum() / max(fov.sum(), 1)), has_lesion_truth=les is not None
+                 and bool(les.any()), has_confounder=conf is not None and bool(conf.any()),
+                 **localisation(cam, fov, roi, sp, les, conf), nifti=str(nii.relative_to(out_dir))))
     return rows
 
 # %% ../nbs/09_xai.ipynb #b986932e
@@ -307,8 +320,9 @@ def explain(cfg:RunConfig,                  # the run's configuration
         pos, neg = [r for r in recs if r['label'] == 1], [r for r in recs if r['label'] == 0]
         recs = (pos[:(n+1)//2] + neg[:n//2] + pos[(n+1)//2:] + neg[n//2:])[:n]
     occ_vox = max(2, int(round(occlusion_mm/float(np.mean(cfg.preprocess.spacing)))))
-    parts = case_map(lambda r: explain_case(cfg, spec, model_dir, out_dir, r, preds[r['case_id']], methods, lesions, confounders, occ_vox, cache_dir),
-                     recs, 1, f'explain {mode}', progress, executor)
+    parts = case_map(
+        lambda r: explain_case(cfg, spec, model_dir, out_dir, r, preds[r['case_id']], methods, lesions, confounders,
+                               occ_vox, cache_dir), recs, 1, f'explain {mode}', progress, executor)
     df = pd.DataFrame([row for part in parts for row in part])
     vmax = float(np.percentile(df[df.method == methods[0]].peak, 99)) if len(df) else 1.0
     w = tuple(spec.windows[0])
@@ -320,9 +334,11 @@ def explain(cfg:RunConfig,                  # the run's configuration
         ct, sp = np.asarray(img.dataobj, np.float32), spacing_of(img.affine)
         roi, les = np.asarray(nib.load(r['mask']).dataobj) > 0, _truth(lesions, r['patient_id'], img)
         cam = np.asarray(nib.load(str(out_dir/o.nifti)).dataobj, np.float32)
-        fig = cam_figure(ct, cam, roi, sp, focus_voxel(cam, roi, les), 1.0, w, les,
-                         f"{r['case_id']} · {mode} · label {r['label']} · p = {o.prob:.2f} ({o.outcome}) · {methods[0]}")
-        with atomic_path(png) as t: fig.savefig(t, dpi=134, format='png')        # 12 in × 134 dpi: a full-size image 1,600 px wide
+        fig = cam_figure(
+            ct, cam, roi, sp, focus_voxel(cam, roi, les), 1.0, w, les,
+            f"{r['case_id']} · {mode} · label {r['label']} · p = {o.prob:.2f} ({o.outcome}) · {methods[0]}")
+        # 12 in × 134 dpi: a full-size image 1,600 px wide
+        with atomic_path(png) as t: fig.savefig(t, dpi=134, format='png')
         plt.close(fig)
         overlays[r['case_id']] = str(png.relative_to(out_dir))
     if len(df): df['overlay'] = df.case_id.map(overlays).where(df.method == methods[0], '')
@@ -330,16 +346,23 @@ def explain(cfg:RunConfig,                  # the run's configuration
         pages = {}
         for r in recs[:viewer_cases]:
             o = df[(df.case_id == r['case_id']) & (df.method == methods[0])].iloc[0]
-            layers = [dict(path=r['ct'], name='CT'), dict(path=r['mask'], name='ROI', colormap='green', opacity=0.25, cal_min=0, cal_max=1),
-                      dict(path=out_dir/o.nifti, name=f'{methods[0]} map', colormap='warm', opacity=0.6)]
+            layers = [
+                dict(path=r['ct'], name='CT'),
+                dict(path=r['mask'], name='ROI', colormap='green', opacity=0.25, cal_min=0, cal_max=1),
+                dict(path=out_dir / o.nifti, name=f'{methods[0]} map', colormap='warm', opacity=0.6)
+            ]
             les = (lesions or {}).get(r['patient_id'])
-            if les: layers.append(dict(path=les, name='lesion (truth)', colormap='blue', opacity=0.5, cal_min=0, cal_max=1))
+            if les:
+                layers.append(dict(path=les, name='lesion (truth)', colormap='blue', opacity=0.5, cal_min=0, cal_max=1))
             pages[r['case_id']] = str(viewer_page(out_dir/'viewer', r['case_id'], layers, w, f"{r['case_id']} · {mode} · label {r['label']} · p = {o.prob:.2f} ({o.outcome})").relative_to(out_dir))
         df['viewer'] = df.case_id.map(pages).fillna('').where(df.method == methods[0], '')
     save_json(out_dir/'scale.json', dict(method=methods[0], vmax=vmax))
     if sanity_cases:
         model, ds = load_trained(cfg, spec, model_dir), make_dataset(recs[:sanity_cases], spec, cache_dir)
-        sanity = [randomisation_check(model, d['image'][None], methods[0]).assign(case_id=r['case_id']) for r, d in zip(recs, ds)]
+        sanity = [
+            randomisation_check(model, d['image'][None], methods[0]).assign(case_id=r['case_id'])
+            for r, d in zip(recs, ds)
+        ]
         with atomic_path(out_dir/'sanity.csv') as t: pd.concat(sanity, ignore_index=True).to_csv(t, index=False)
     return df
 
@@ -350,10 +373,12 @@ def xai_summary(df:pd.DataFrame, sanity:pd.DataFrame|None=None) -> pd.DataFrame:
     for meth, g in df.groupby('method', sort=False):
         tp = g[(g.outcome == 'TP') & g.has_lesion_truth]
         conf = g[g.has_confounder]
-        row = dict(method=meth, cases=len(g), mass_in_roi=g.mass_in_roi.mean(), enrichment=g.enrichment.mean(), pointing_game=g.pointing_hit.mean(),
-                   tp_with_truth=len(tp), lesion_hit_rate=tp.lesion_hit.mean() if len(tp) else np.nan,
-                   top_decile_hit_rate=tp.top_decile_hit.mean() if len(tp) else np.nan, lesion_mass=tp.lesion_mass.mean() if len(tp) else np.nan,
-                   cases_with_confounder=len(conf), peak_on_confounder_rate=conf.peak_on_confounder.mean() if len(conf) else np.nan)
+        row = dict(method=meth, cases=len(g), mass_in_roi=g.mass_in_roi.mean(), enrichment=g.enrichment.mean(),
+                   pointing_game=g.pointing_hit.mean(), tp_with_truth=len(tp),
+                   lesion_hit_rate=tp.lesion_hit.mean() if len(tp) else np.nan,
+                   top_decile_hit_rate=tp.top_decile_hit.mean() if len(tp) else np.nan,
+                   lesion_mass=tp.lesion_mass.mean() if len(tp) else np.nan, cases_with_confounder=len(conf),
+                   peak_on_confounder_rate=conf.peak_on_confounder.mean() if len(conf) else np.nan)
         rows.append(row)
     out = pd.DataFrame(rows)
     if sanity is not None and len(sanity) and len(out):

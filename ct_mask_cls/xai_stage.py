@@ -39,11 +39,19 @@ def explain_mode(cfg:RunConfig,       # the run's configuration
     from ct_mask_cls.data import CODE_VERSION  # lazy: monai, torch load only when this runs
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     out, x, md = lay.xai_dir(mode), cfg.xai, lay.model_dir(mode)
-    lesions, conf = files_by_id(cfg, cfg.data.lesion_dir, cfg.data.truth_pattern), files_by_id(cfg, cfg.data.confounder_dir, cfg.data.truth_pattern)
+    lesions, conf = files_by_id(cfg, cfg.data.lesion_dir,
+                                cfg.data.truth_pattern), files_by_id(cfg, cfg.data.confounder_dir,
+                                                                     cfg.data.truth_pattern)
     test = man[(man.status == 'ok') & (man.split == 'test')]
-    key = hash_obj([checksum(md/'best_model.pt'), checksum(md/'predictions.csv'), config_part(cfg, stages=['xai']), repr(spec_for(cfg, run_dir, mode)), CODE_VERSION,
-                    [(r.case_id, r.label, file_fingerprint(r.ct_path), file_fingerprint(r.mask_path), file_fingerprint(lesions.get(r.patient_id, '')),
-                      file_fingerprint(conf.get(r.patient_id, ''))) for r in test.itertuples()]])
+    key = hash_obj([
+        checksum(md / 'best_model.pt'),
+        checksum(md / 'predictions.csv'),
+        config_part(cfg, stages=['xai']),
+        repr(spec_for(cfg, run_dir, mode)), CODE_VERSION,
+        [(r.case_id, r.label, file_fingerprint(r.ct_path), file_fingerprint(r.mask_path),
+          file_fingerprint(lesions.get(r.patient_id, '')), file_fingerprint(conf.get(r.patient_id, '')))
+         for r in test.itertuples()]
+    ])
     if reusable(out/'xai.json', key, force, f'explanations of {mode}'): return read_table(out/'cases.csv')
     df = xai.explain(cfg, man, spec_for(cfg, run_dir, mode), md, out, x.n_cases, lay.cache, progress, x.methods, lesions, conf, x.sanity_cases, x.occlusion_mm, cfg.executor,
                      x.viewer_cases if mode == cfg.mask.mode else 0)
@@ -53,7 +61,8 @@ def explain_mode(cfg:RunConfig,       # the run's configuration
     with atomic_path(out/'summary.csv') as t: xai.xai_summary(df, sanity).to_csv(t, index=False)
     with atomic_path(out/'agreement.csv') as t: xai.method_agreement(out, df).to_csv(t, index=False)
     record(out/'xai.json', key, [p for p in out.rglob('*') if p.is_file() and p.name != 'xai.json'])
-    return read_table(out/'cases.csv')                   # what a reuse returns, so a rerun and a first run give the same table
+    # what a reuse returns, so a rerun and a first run give the same table
+    return read_table(out/'cases.csv')
 
 # %% ../nbs/13e_xai_stage.ipynb #fde52426
 def read_xai(run_dir:str|Path, mode:str) -> tuple[pd.DataFrame, pd.DataFrame]:
