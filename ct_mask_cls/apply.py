@@ -33,7 +33,7 @@ def trained_modes(run_dir:str|Path) -> list:
     ]
 
 def load_run(run_dir:str|Path, mode:str|None=None) -> tuple[RunConfig, RunLayout, str]:
-    "(config, layout, mode) of a finished run: the config the mode's model was trained with (its own copy), never the run's current one; `mode` defaults to the run's configured mode."
+    "(config, layout, mode) of a finished run: the config its model was trained with; `mode` None: the run's own."
     lay = RunLayout(run_dir)
     run_cfg = lay.run_config()
     if run_cfg is None:
@@ -64,7 +64,7 @@ def model_spec(cfg:RunConfig, lay:RunLayout, mode:str):
 
 # %% ../nbs/16_apply.ipynb #682c72b8
 def guard_run(run_dir:str|Path, out:str|Path|None=None):
-    "Refuse while a run holds RUN_DIR's lock, and an OUT inside RUN_DIR (which would overwrite the run's own files); else the lock, held while the caller reads the run."
+    "Refuse a RUN_DIR in use and an OUT inside it (it would overwrite the run's files); else hold its lock."
     run, lock = Path(run_dir).resolve(), RunLock(run_dir)
     if out is not None:
         o = Path(out).resolve()
@@ -98,7 +98,7 @@ def scoring_config(cfg:RunConfig,             # the trained run's configuration
     return dataclasses.replace(cfg, data=data, out_dir=str(out.parent), run_id=out.name)
 
 def prepare_cases(cfg:RunConfig, progress:bool=True) -> pd.DataFrame:
-    "Preprocess, segment and mask every case of `cfg`'s data in `cfg.run_dir`; one row per case (status, reason, CT and ROI paths)."
+    "Preprocess, segment and mask every case of `cfg`'s data in `cfg.run_dir`; a row per case (status, reason, paths)."
     from ct_mask_cls.segment_stage import stage_segment  # lazy: scipy.ndimage loads only when this runs
     from ct_mask_cls.mask_stage import mask_cases  # lazy: scipy.ndimage loads only when this runs
     if cfg.segment.backend == 'existing' and not cfg.data.mask_dir:
@@ -127,7 +127,7 @@ def score_cases(cfg:RunConfig,              # the run's configuration
                 cams:bool=True,             # also write a Grad-CAM NIfTI per case
                 progress:bool=True,         # show a progress bar
                ) -> pd.DataFrame:           # probability and decision per case, or the reason it was not scored
-    "Probability and decision of `mode`'s model for every usable case of `cases` (others listed with their reason); CAM NIfTIs in out/cam/<mode>/."
+    "Probability and decision of `mode`'s model per usable case (others with their reason); maps in out/cam/<mode>/."
     from ct_mask_cls import train as trn, xai  # lazy: monai, pytorch_grad_cam and 4 more load only when this runs
     from ct_mask_cls.data import make_dataset  # lazy: monai, torch and 1 more load only when this runs
     lay, out = RunLayout(run_dir), RunLayout(out)
@@ -172,7 +172,7 @@ def predict_report(df:pd.DataFrame,    # the scored cases
                    run_name:str,       # the run's name, for the page
                    cams:bool=True,     # show the maps
                   ) -> str:            # the report's body (HTML)
-    "The predict report's body: the decision rule, every scored case with its CT, ROI and map (no absolute paths), and the cases not scored with their reasons."
+    "The predict report's body: the decision rule, each scored case with its CT, ROI and map, and the cases not scored."
     import matplotlib.pyplot as plt  # lazy: matplotlib loads only when this runs
     from ct_mask_cls.report import table_html, esc, thumbnails  # lazy: matplotlib loads only when this runs
     from ct_mask_cls.xai import cam_figure, focus_voxel  # lazy: monai, pytorch_grad_cam and 4 more load only when this runs
@@ -220,7 +220,7 @@ def predict_cohort(run_dir:str|Path,        # the trained run
 
 # %% ../nbs/16_apply.ipynb #65821b8c
 def settings_differ(run:RunConfig, other:RunConfig) -> list:
-    "The settings (dotted keys) that decide the network's input, as the config declares them (role 'input'), and differ between two configs, with both values."
+    "The settings that decide the network's input (role 'input') and differ between two configs: (key, run's, other's)."
     a, b = config_part(run, roles={'input'}), config_part(other, roles={'input'})
     return [(k, a[k], b[k]) for k in a if a[k] != b[k]]
 
@@ -231,7 +231,7 @@ def evaluate_external(run_dir:str|Path,        # the trained run
                       cams:bool=False,         # also write Grad-CAM maps of the other cohort
                       progress:bool=True,      # show progress bars
                      ) -> pd.DataFrame:        # internal and external AUC per mode
-    "Internal test AUC and external AUC (with CIs) of every trained mode of a run on the cohort of `other_config`; writes external.csv and report.html."
+    "Internal and external test AUC (with CIs) of every trained mode on `other_config`'s cohort; writes its report."
     from ct_mask_cls.metrics import evaluate, DegenerateResult  # lazy: sklearn loads only when this runs
     from ct_mask_cls.report import table_html, esc  # lazy: matplotlib loads only when this runs
     cfg, lay, _ = load_run(run_dir)
@@ -306,7 +306,7 @@ def model_card(cfg:RunConfig,  # the run's configuration
         "## Versions", *[f"- {k}: {v}" for k, v in versions.items()], ''])
 
 def export_model(run_dir:str|Path, out:str|Path, mode:str|None=None) -> dict:
-    "Write OUT/model.ts (TorchScript), OUT/model.onnx (if it exports cleanly), OUT/preprocessing.json and OUT/MODEL_CARD.md for one mode's model, with the settings it was trained with."
+    "Write one mode's model as OUT/model.ts (TorchScript), model.onnx (if clean), preprocessing.json and MODEL_CARD.md."
     cfg, lay, mode = load_run(run_dir, mode)
     with guard_run(run_dir, out): return _export(cfg, lay, mode, model_spec(cfg, lay, mode), Path(out))
 

@@ -23,7 +23,7 @@ __all__ = ['STAGES', 'STAGE_FOLDERS', 'CURRENT', 'REFERENCE_RATES', 'WARM_IMPORT
 
 # %% ../nbs/14_runner.ipynb #e8682134
 def input_ids(cfg:RunConfig) -> set:
-    "Patient ids of the input CTs from a quick scan (DICOM PatientID headers, or NIfTI file names); pseudonyms when pseudonymising."
+    "Patient ids of the input CTs from a quick scan (PatientID headers or NIfTI names); pseudonyms if pseudonymising."
     if cfg.data.nifti_dir: ids = set(dicom.nifti_inputs(cfg.data.nifti_dir))
     else:
         ids = set()
@@ -92,7 +92,7 @@ def _inputs(cfg:RunConfig, stage:str) -> list:
     return []
 
 def _upstream(cfg:RunConfig, name:str) -> list:
-    "The data outputs (sizes and checksums, without notebooks and pages) that the stages before `name` recorded when they last finished."
+    "The data outputs (sizes, checksums; no notebooks or pages) the stages before `name` recorded when last finished."
     lay, out = RunLayout(cfg.run_dir), []
     for s in STAGES[:STAGES.index(name)]:
         nb, html, done = lay.stage_files(s)
@@ -103,13 +103,13 @@ def _upstream(cfg:RunConfig, name:str) -> list:
     return out
 
 def stage_key(cfg:RunConfig, name:str) -> str:
-    "Hash of the settings this stage and the stages before it depend on (all but execution-only ones), of their inputs' fingerprints, and of what the stages before it produced."
+    "Hash of what stage `name` depends on: its and earlier stages' settings, inputs' fingerprints, earlier outputs."
     return hash_obj([config_part(cfg, upto=name)] + [_inputs(cfg, s)
                                                      for s in STAGES[:STAGES.index(name) + 1]] + _upstream(cfg, name))
 
 # %% ../nbs/14_runner.ipynb #4c9e1cbe
 def stage_outputs(lay:RunLayout, name:str, mode:str='zero') -> list:
-    "The files a finished stage leaves (its `mode` being the configured mask mode): its notebook, its page and its files and folders (the input cache is checked entry by entry instead)."
+    "Files a finished stage leaves (`mode`: the configured one): notebook, page, files and folders; not the cache."
     nb, html, _ = lay.stage_files(name)
     out = [nb, html]
     for f in STAGE_FOLDERS[name]:
@@ -151,7 +151,7 @@ def quiet_kernel_logs():
         if not any(isinstance(f, _OneLine) for f in lg.filters): lg.addFilter(_OneLine())
 
 def write_run_config(cfg:RunConfig) -> Path:
-    "Write the effective config for the stage kernels as config.pending.yaml in the run folder, secrets blanked; return its path."
+    "Write the stage kernels' effective config as config.pending.yaml in the run folder, secrets blanked; its path."
     lay = RunLayout(cfg.run_dir)
     p = lay.pending_yaml
     atomic_write_text(
@@ -161,7 +161,7 @@ def write_run_config(cfg:RunConfig) -> Path:
 
 # %% ../nbs/14_runner.ipynb #d2900cfc
 def _keep_partial(tmp:Path, nb:Path) -> Path:
-    "Put a failed stage's partial notebook where a reader finds it, if it is valid JSON; else leave it under its temporary name."
+    "Put a failed stage's partial notebook where a reader finds it, if valid JSON; else keep its temporary name."
     try:
         json.loads(tmp.read_text())
         os.replace(tmp, nb)
@@ -190,7 +190,7 @@ def run_stage(name:str,                       # the stage
               kernels:WarmKernels|None=None,  # warm kernels to run on (None: a fresh one)
               more:bool=False,                # more stages follow: warm the next kernel
              ) -> dict:                       # its timing record
-    "Execute stage `name`'s notebook for `cfg` into its run folder (on a kernel from `kernels` if given, warming the next when `more` stages follow); return its timing record."
+    "Execute stage `name`'s notebook for `cfg` into its run folder (on a warm kernel if given); its timing record."
     import papermill as pm  # lazy: papermill loads only when this runs
     check_stage(name)
     quiet_kernel_logs()
@@ -338,7 +338,7 @@ def run_pipeline(cfg:RunConfig,          # the run's configuration
                  echo=print,             # prints a line per stage
                  wait:bool=False,        # wait for the run folder's lock rather than fail
                 ) -> list[dict]:         # the timing records
-    "Check everything first, take the run folder's lock, then run every stage in order, keeping index.html up to date after each stage and on failure; returns the timing records."
+    "Check everything, take the run's lock, run the stages in order keeping index.html current; the timing records."
     preflight(cfg)
     recs = []
     todo = list(stages or STAGES)
@@ -364,7 +364,7 @@ def run_pipeline(cfg:RunConfig,          # the run's configuration
 
 @contextlib.contextmanager
 def run_cluster(cfg:RunConfig, echo=print):
-    "With `executor.kind: dask` and no address: one local Dask cluster (loopback only) for the whole run, its address handed to the stage kernels; closed afterwards."
+    "With `executor.kind: dask` and no address: one local Dask cluster (loopback) for the run, shared by its kernels."
     ex = cfg.executor
     if ex.kind != 'dask' or ex.address or os.environ.get(DASK_ADDRESS_ENV):
         yield None
@@ -383,7 +383,7 @@ def run_cluster(cfg:RunConfig, echo=print):
 WARM_IMPORTS = ('ct_mask_cls.kit', 'ct_mask_cls.train', 'ct_mask_cls.xai', 'ct_mask_cls.study')
 
 def _import_in(connection_file:str, modules:tuple, stop):
-    "Have the kernel at `connection_file` import `modules` (silently, outside its history); returns when it has, or when `stop` is set."
+    "Have the kernel at `connection_file` import `modules` silently; returns when it has, or when `stop` is set."
     from jupyter_client import BlockingKernelClient  # lazy: jupyter_client loads only when this runs
     kc = BlockingKernelClient(connection_file=connection_file)
     kc.load_connection_file()
@@ -400,7 +400,7 @@ def _import_in(connection_file:str, modules:tuple, stop):
 
 # %% ../nbs/14_runner.ipynb #51194991
 class WarmKernels:
-    "Stage kernels started one stage ahead (the first as soon as it is entered), each importing `modules` in the background; a context manager that shuts down any left over."
+    "Stage kernels started one stage ahead, each importing `modules` in the background; any left over shut down."
     def __init__(self, env:dict, cwd:str|Path, modules:tuple=WARM_IMPORTS):
         self.env, self.cwd, self.modules, self.next, self.taken = dict(env), str(cwd), tuple(modules), None, []
     def _start(self):
@@ -414,7 +414,7 @@ class WarmKernels:
         km._ctmc_warm.start()
         return km
     def take(self, more:bool=False):
-        "A started kernel manager for one stage (the warm one if there is one); starts warming another when `more` stages follow."
+        "A started kernel manager for one stage (the warm one if any); starts warming another when `more` stages follow."
         km, self.next = self.next or self._start(), None
         if more: self.next = self._start()
         km._ctmc_warm.join()
@@ -441,7 +441,7 @@ class WarmKernels:
 
 # %% ../nbs/14_runner.ipynb #b5c30e24
 def _warm_engine() -> str:
-    "Register (once) and name papermill's nbclient engine run on a kernel started beforehand (`km=`), which it shuts down at the end."
+    "Register (once) and name a papermill engine that runs on a kernel started beforehand (`km=`) and shuts it down."
     from papermill.engines import NBClientEngine, papermill_engines, remove_args, logger  # lazy: papermill loads only when this runs
     from papermill.clientwrap import PapermillNotebookClient  # lazy: papermill loads only when this runs
     class _OwnedKernelClient(PapermillNotebookClient):
@@ -462,7 +462,7 @@ def _table(df) -> str:
     return pd.DataFrame(df).to_html(index=False, escape=True, border=0, na_rep='')
 
 def interim_index(cfg:RunConfig, failed:tuple|None=None) -> Path:
-    "Write index.html from what the run has so far: the stages done, the results they already show, and `failed` = (stage, reason) if one failed."
+    "Write index.html from what the run has so far: stages done, their results, and `failed` = (stage, reason) if any."
     from ct_mask_cls.report import html_page, badge         # (report imports matplotlib: kept out of the CLI's start-up)
     lay = RunLayout(cfg.run_dir)
     rows, done = [], []
