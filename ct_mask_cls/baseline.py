@@ -53,7 +53,7 @@ def fit_baseline(features:pd.DataFrame,          # radiomics features, indexed b
                  n_boot:int=1000,                # bootstrap resamples for the CIs
                  seed:int=0,                     # the seed of the fit and the bootstrap
                 ) -> tuple[dict, pd.DataFrame]:  # (test metrics, predictions)
-    "Logistic regression on radiomics `features` (indexed by case_id) with the manifest's splits; (test metrics, predictions)."
+    "Logistic regression on radiomics `features` (by case_id) with the manifest's splits; (test metrics, predictions)."
     man = manifest[manifest.status == 'ok'].set_index('case_id')
     X = features.reindex(man.index).astype(float)
     fit_rows = man.split.isin(['train', 'val']).values

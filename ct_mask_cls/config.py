@@ -34,7 +34,7 @@ Mode = Literal['zero', 'crop', 'channel', 'pool', 'none']
 MODES = get_args(Mode)
 
 def _f(default, help:str, *, path:bool=False, secret:bool=False, check=None, role:str='result', stage:str=''):
-    "A config field: default (copied if mutable), help text, and its rules: `path` (resolved against the config's folder), `secret` (never written out), `check` ((predicate, rule)), `role` (see `ROLES`), `stage` (the first stage it changes; default: its section's)."
+    "A config field: default, help and rules: `path`, `secret`, `check` (predicate, rule), `role` (`ROLES`), `stage`."
     md = dict(help=help, path=path, secret=secret, check=check, role=role, stage=stage)
     if isinstance(default, (list, dict)): return field(default_factory=lambda d=default: type(d)(d), metadata=md)
     return field(default=default, metadata=md)
@@ -358,7 +358,7 @@ def load_config(path:str|Path) -> RunConfig:
 
 # %% ../nbs/00b_config.ipynb #52f93f11
 def config_to_dict(cfg:RunConfig, redact:bool=False, blank:bool=False) -> dict:
-    "The config as plain nested dicts and lists; `redact` hides secrets (set ones become '<hidden>'), `blank` empties them (for files that are written)."
+    "The config as plain nested dicts; `redact` shows set secrets as '<hidden>', `blank` empties them (for files)."
     d = _plain(asdict(cfg))
     if redact or blank:
         for _, sec, f, _ in config_fields():
@@ -394,7 +394,7 @@ def config_part(cfg:RunConfig,       # the configuration
                 upto:str|None=None,  # keep only stages up to this one
                 stages=None,         # or keep only these stages
                ) -> dict:            # {dotted key: value}
-    "{dotted key: value} of the settings whose role is in `roles` (default: all but exec) and whose stage is `upto` or earlier (or in `stages`); secrets as a keyed hash."
+    "{dotted key: value} of settings of `roles` (all but exec), stages up to `upto` (or `stages`); secrets hashed."
     d, out = config_to_dict(cfg), {}
     for key, sec, f, _ in config_fields():
         stage, role = f.metadata.get('stage') or _SECTION_STAGE.get(sec, ''), f.metadata.get('role', 'result')
@@ -408,7 +408,7 @@ def config_part(cfg:RunConfig,       # the configuration
 
 # %% ../nbs/00b_config.ipynb #7a11da02
 def roi_pooled(model:str, mode:str) -> bool:
-    "Whether `model` in mask `mode` gets the ROI as its last input channel and pools its features inside it: zero and pool, on a 3D model."
+    "Whether `model` in `mode` gets the ROI as its last channel and pools inside it: zero and pool, on a 3D model."
     return mode in ('zero', 'pool') and model != 'resnet18_2p5d'
 
 def modes_in_play(cfg:RunConfig) -> list:
@@ -454,7 +454,7 @@ def validate(cfg:RunConfig):
 import pandas as pd
 
 def read_labels(path:str|Path, test_column:str='') -> pd.DataFrame:
-    "Read and check a labels CSV (`patient_id,label`): clear errors for an empty or unreadable file, missing columns, duplicates and labels other than 0/1."
+    "Read and check a labels CSV (`patient_id,label`): clear errors for a bad file, columns, duplicates or labels."
     path = Path(path)
     if not path.is_file(): raise ConfigError(f"labels file not found: {path}")
     try: text = path.read_bytes().decode('utf-8-sig')
@@ -484,7 +484,7 @@ def read_labels(path:str|Path, test_column:str='') -> pd.DataFrame:
     return df
 
 def check_inputs(cfg:RunConfig):
-    "Fail at once, naming the problem, if the config's fields contradict each other (`validate`) or the run's inputs are missing or malformed."
+    "Fail at once, naming the problem, if the config contradicts itself (`validate`) or the run's inputs are bad."
     validate(cfg)
     d = cfg.data
     for k in ('dicom_dir', 'nifti_dir', 'mask_dir'):
@@ -496,7 +496,7 @@ def check_inputs(cfg:RunConfig):
 
 # %% ../nbs/00b_config.ipynb #18a49483
 def pseudonym_key(pc) -> str:
-    "The secret key for pseudonyms: the config's, else $CT_MASK_CLS_SALT, else the contents of $CT_MASK_CLS_SALT_FILE; '' if none."
+    "The pseudonym key: the config's, else $CT_MASK_CLS_SALT, else $CT_MASK_CLS_SALT_FILE's contents; '' if none."
     if pc.pseudonym_salt: return pc.pseudonym_salt
     if os.environ.get('CT_MASK_CLS_SALT'): return os.environ['CT_MASK_CLS_SALT']
     f = os.environ.get('CT_MASK_CLS_SALT_FILE', '')

@@ -26,7 +26,7 @@ def write_job(cfg:RunConfig,                # the run's configuration
               cache_dir:str|Path|None=None, # the run's input cache
               seed:int|None=None,           # the seed (None: train.seed)
              ) -> Path:                     # the job file
-    "Write what a training process needs into `out_dir` (ddp_job.json and ddp_manifest.csv; secrets blanked); the job file's path."
+    "Write what a training process needs into `out_dir` (ddp_job.json, ddp_manifest.csv; no secrets); the job's path."
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     man = out_dir/'ddp_manifest.csv'
@@ -55,14 +55,14 @@ def torchrun_command(job:str|Path, nproc:int) -> list[str]:
     ]
 
 def torchrun_env(nproc:int) -> dict:
-    "The environment of the training processes: the cores shared between them, and loopback for their rendezvous unless set."
+    "The training processes' environment: the cores shared between them, loopback for their rendezvous unless set."
     env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 1)//nproc)))
     for k in ('GLOO_SOCKET_IFNAME', 'NCCL_SOCKET_IFNAME'): env.setdefault(k, 'lo')
     return env
 
 # %% ../nbs/18_ddp.ipynb #aa717202
 def run_job(job:str|Path, progress:bool=True) -> dict:
-    "This process's part of the DDP training described by `job` (started by torchrun): join the process group, `fit`, leave."
+    "This process's part of the DDP training `job` (under torchrun): join the process group, `fit`, leave."
     cfg, man, spec, out, cache, seed = read_job(job)
     device = train_device(cfg.train.device)
     if device == 'cuda': torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', '0')))
@@ -82,7 +82,7 @@ def launch_fit(cfg:RunConfig,                # the run's configuration (train.np
                progress:bool=True,           # show rank 0's progress
                seed:int|None=None,           # the seed (None: train.seed)
               ) -> dict:                     # `fit`'s summary
-    "Train under torchrun with `cfg.train.nproc` processes on this machine and return `fit`'s summary; rank 0's output is shown, a failure raises with the last lines."
+    "Train under torchrun with `cfg.train.nproc` processes here; `fit`'s summary (a failure raises, last lines shown)."
     out_dir, n = Path(out_dir), cfg.train.nproc
     job = write_job(cfg, manifest, spec, out_dir, cache_dir, seed)
     (out_dir/'ddp_result.json').unlink(missing_ok=True)

@@ -62,7 +62,7 @@ def _pixel_problem(ds) -> str:
 
 # %% ../nbs/01_dicom.ipynb #02079696
 def read_header(path:str|Path) -> dict:
-    "Header fields we need from one DICOM file (never names or birth dates), a pixel-data check and a hash of the stored pixels."
+    "The header fields we need from one DICOM file (never names or birth dates), a pixel check and a pixel hash."
     path = Path(path)
     try:
         with warnings.catch_warnings():
@@ -143,7 +143,7 @@ def run_dcm2niix(files:list, out_dir:str|Path, name:str='series') -> list[Path]:
     return outs
 
 def check_complete(path:str|Path) -> Path:
-    "Raise `WriteFailed` if the uncompressed NIfTI at `path` is shorter than its header says (a write cut off by a full disk); else return it."
+    "`path`, or `WriteFailed` if that uncompressed NIfTI is shorter than its header says (cut off by a full disk)."
     path = Path(path)
     size = path.stat().st_size
     try:
@@ -207,7 +207,7 @@ def scan_series(root:str|Path,           # a folder tree of DICOM files, searche
                 workers:int=1,           # threads reading headers
                 executor=None,           # the run's executor settings: Dask tasks on dask
                ) -> tuple[list[Series], list[dict]]: # (series, unreadable-file records)
-    "Group the DICOM files under `root` into series (headers read in chunks: `workers` threads, or Dask tasks with a dask `executor`); return (series, unreadable-file records)."
+    "Group the DICOM files under `root` into series (headers read in parallel); (series, unreadable-file records)."
     files = find_dicom_files(root)
     parts = case_map(
         read_headers, file_chunks(files), workers, 'reading DICOM headers', progress, executor,
@@ -232,7 +232,7 @@ class SeriesRejected(ValueError):
     "A series whose geometry cannot be trusted; the message is the reason recorded in series.csv."
 
 def slice_geometry(headers:list[dict]) -> dict:
-    "Slice positions along the normal (from ImagePositionPatient, never SliceThickness), duplicates, gaps, unevenness and gantry tilt."
+    "Slice positions along the normal (ImagePositionPatient), duplicates, gaps, unevenness and gantry tilt."
     iop = np.array(headers[0]['iop'], float)
     n = np.cross(iop[:3], iop[3:])
     n /= np.linalg.norm(n)
@@ -296,7 +296,7 @@ def convert_series(s:Series,               # the series
                    uneven:str='resample',  # 'resample' or 'reject' uneven slices
                    tilt:str='correct',     # 'correct' or 'reject' gantry tilt
                   ) -> dict:               # its row of series.csv
-    "Convert series `s` to a canonical-RAS HU NIfTI at `out_path`; raise `SeriesRejected` with the reason; return a record for series.csv."
+    "Convert series `s` to canonical-RAS HU NIfTI at `out_path` (or `SeriesRejected`, why); its series.csv record."
     out_path = Path(out_path)
     g = slice_geometry(s.headers)
     notes = []
@@ -358,7 +358,7 @@ def convert_tree(root:str|Path,              # a folder tree of DICOM studies (s
                  executor=None,             # the run's executor settings: one Dask task per series with dask
                  force:bool=False,          # convert again even when a series' record says it is current
                 ) -> pd.DataFrame:          # series.csv: one row per series, converted or rejected with its reason
-    "Convert every CT series under `root` into `out_dir` with the `PreprocessConfig` `pc` (threads, or one Dask task per series with a dask `executor`), each reused by the reuse rule unless `force`; write and return `out_dir/series.csv`."
+    "Convert every CT series under `root` into `out_dir` (each reused while current); write and return series.csv."
     pc = pc or PreprocessConfig()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

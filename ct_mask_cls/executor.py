@@ -35,7 +35,7 @@ def pmap(fn,                                # the work for one item
          progress:bool=True,                # show a progress bar
          processes:bool=False,              # processes rather than threads (pure-Python work that holds the GIL)
         ) -> list:                          # the results, in order
-    "Map `fn` over `items` with `workers` threads (or processes, for pure-Python work that holds the GIL), in order, with a progress bar."
+    "Map `fn` over `items` with `workers` threads (or processes, for pure Python), in order, with a progress bar."
     items = list(items)
     pool = ProcessPoolExecutor(max(1, workers),
                                mp_context=mp.get_context('fork')) if processes and workers > 1 else ThreadPoolExecutor(
@@ -52,7 +52,7 @@ _CLIENTS = {}
 
 # %% ../nbs/00c_executor.ipynb #6a84fccf
 def dask_client(ex:ExecutorConfig):
-    "(client, cluster to close or None): a client of the scheduler at `ex.address` (or the run's, from the environment), kept for the process; else a new local cluster on loopback."
+    "(client, cluster or None): a kept client of `ex.address` (or the run's scheduler), else a new local cluster."
     from distributed import Client, LocalCluster  # lazy: distributed loads only when this runs
     addr = ex.address or os.environ.get(DASK_ADDRESS_ENV, '')
     if addr:
@@ -90,7 +90,7 @@ class _WorkerSetup:
     def release_key(self, key, state, cause, reason, report): pass
 
 def worker_name() -> str:
-    "The name of the Dask worker running this code ('' outside a worker): recorded with each case, so that a bad node can be found."
+    "The name of the Dask worker running this ('' outside one): recorded with each case, to find a bad node."
     try:
         from distributed import get_worker  # lazy: distributed loads only when this runs
         return str(get_worker().name)
@@ -107,7 +107,7 @@ def case_map(fn,                            # the work for one case
              worker_setup=None,             # runs once per dask worker
              resources:dict|None=None,      # dask resources each task asks for (e.g. {'GPU': 1})
             ) -> list:                      # the results, in the order of `items`
-    "`pmap` over cases, or one Dask task per case when `executor.kind` is dask; there a case that raises or kills its worker becomes `failed(item, reason)` and the others finish; `worker_setup()` runs once per worker; each task asks for Dask `resources` (e.g. {'GPU': 1})."
+    "`pmap` over cases, or one Dask task per case with a dask `executor`, where a failing case becomes `failed(…)`."
     items = list(items)
     if executor is None or executor.kind == 'threads' or not items: return pmap(fn, items, workers, desc, progress)
     from distributed import as_completed  # lazy: distributed loads only when this runs

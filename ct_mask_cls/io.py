@@ -31,7 +31,7 @@ class WriteFailed(OSError):
 
 @contextlib.contextmanager
 def atomic_path(path:str|Path):
-    "Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds. The file gets the mode a plain `open()` would give (0666 minus the umask)."
+    "A temporary path beside `path`, renamed onto it if the block succeeds; its mode as `open()` gives (the umask's)."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix='.'+path.name+'.', suffix='.tmp'+''.join(path.suffixes), dir=path.parent)
@@ -82,7 +82,7 @@ def code_hash(*fns) -> str:
 
 # %% ../nbs/00a_io.ipynb #ed26d506
 def checksum(path:str|Path, limit:int=64 << 20, part:int=4 << 20) -> str:
-    "Content checksum of a file: sha256 of the bytes up to `limit`, else of its size and first and last `part` bytes; '' if absent."
+    "A file's checksum: sha256 of its bytes up to `limit`, else of its size, first and last `part` bytes; '' if absent."
     p = Path(path)
     if not p.is_file(): return ''
     size = p.stat().st_size
@@ -129,7 +129,7 @@ def _parent_stderr():
     return _PARENT_ERR[0]
 
 def say(msg:str):
-    "A line for the person running the pipeline: on the terminal that started a stage run (not in its report), else stderr."
+    "A line for the person running the pipeline: on the terminal of a stage run (not in its report), else stderr."
     f = _parent_stderr() or sys.stderr
     print(msg, file=f, flush=True)
 
@@ -150,7 +150,7 @@ def reusable(rec_path:str|Path,  # the unit's record (JSON)
              force:bool=False,   # never reuse
              what:str='',        # names the unit in messages
             ) -> dict|None:      # the record, or None
-    "The record at `rec_path` if it was made with `key` and every output it lists is intact; else None (a damaged output is reported with `say`)."
+    "The record at `rec_path` if made with `key` and every output it lists is intact; else None (damage is said)."
     if force: return None
     try: rec = json.loads(Path(rec_path).read_text())
     except (OSError, ValueError): return None
@@ -163,7 +163,7 @@ def reusable(rec_path:str|Path,  # the unit's record (JSON)
 
 # %% ../nbs/00a_io.ipynb #7eea57c3
 def record(rec_path:str|Path, key:str, outputs, **extra) -> dict:
-    "Record a finished unit: its `key`, its `outputs` (paths) with sizes and checksums, and `extra` fields; returns the record."
+    "Record a finished unit: its `key`, `outputs` with sizes and checksums, and `extra` fields; the record."
     rec = dict(extra, key=key, outputs=outputs_of(outputs, Path(rec_path).parent))
     save_json(rec_path, rec)
     return rec

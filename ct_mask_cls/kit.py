@@ -37,7 +37,7 @@ def _inline_figures():
 _inline_figures()
 
 def _logs_to_terminal():
-    "In a stage run, send Python warnings and log records to the terminal that started the run (not into the report): a page holds results, not log lines."
+    "In a stage run, send warnings and log records to the run's terminal: a page holds results, not log lines."
     if os.environ.get('CT_MASK_CLS_PROGRESS') != 'parent': return
     warnings.showwarning = lambda msg, cat, fname, lineno, file=None, line=None: say(
         f"warning: {cat.__name__}: {msg} ({Path(fname).name}:{lineno})")
@@ -52,7 +52,7 @@ _logs_to_terminal()
 
 # %% ../nbs/19_kit.ipynb #a8ba2912
 def tiny_root() -> Path:
-    "Where stage notebooks run with default parameters put their tiny cohort: $CT_MASK_CLS_SMOKE_DIR, else a folder in the system temp directory."
+    "Where stage notebooks run with defaults put their tiny cohort: $CT_MASK_CLS_SMOKE_DIR, else a temp folder."
     return Path(os.environ.get('CT_MASK_CLS_SMOKE_DIR') or Path(tempfile.gettempdir())/'ct_mask_cls_smoke').resolve()
 
 def tiny_setup(upto:str, root:str|Path|None=None) -> tuple[str, str]:
@@ -72,7 +72,7 @@ def stage_context(stage:str,                                      # the stage's 
                   run_dir:str='',                                 # the run folder ('' = the config's)
                   force:bool=False,                               # redo even what is current
                  ) -> tuple[RunConfig, Path, RunLayout, object]:  # (config, run folder, layout, result)
-    "(config, run folder, layout, the stage's result) for a stage notebook: without `config_path` the tiny smoke-test cohort is built first; the index stage has no result (None)."
+    "(config, run folder, layout, result) for a stage notebook; without `config_path`, on the tiny smoke-test cohort."
     pd.set_option('display.max_rows', 200)
     pd.set_option('display.width', 160)
     if not config_path: config_path, run_dir = tiny_setup(stage)

@@ -93,7 +93,7 @@ def seeds_auc(y,                # labels (0/1)
               seed:int=0,       # the bootstrap's seed
               alpha:float=0.05, # 1 − the CI's level
              ) -> dict:         # auc, auc_sd, auc_ci_low, auc_ci_high
-    "AUC of models trained with several seeds (`probs`: seeds × cases): mean, SD across seeds, and a patient-level bootstrap CI of the mean."
+    "AUC of models of several seeds (`probs`: seeds × cases): mean, SD, and a patient-level bootstrap CI of the mean."
     y, P = np.asarray(y), np.atleast_2d(np.asarray(probs, float))
     aucs = auc_rows(y, P)[0]
     out = dict(auc=float(np.mean(aucs)), auc_sd=float(np.std(aucs, ddof=1)) if len(aucs) > 1 else 0.0,
@@ -112,7 +112,7 @@ def seeds_delta_auc(y,                       # labels (0/1)
                     seed:int=0,             # bootstrap seed
                     alpha:float=0.05,       # 1 − the interval's coverage
                    ) -> dict:               # ΔAUC averaged over seeds, and its CI
-    "ΔAUC (a − b) paired per seed (row k of `probs_a` against row k of `probs_b`), averaged over seeds, with a paired patient-level bootstrap CI."
+    "ΔAUC (a − b) paired per seed (row k against row k), averaged over seeds, with a paired patient-level bootstrap CI."
     y, A, B = np.asarray(y), np.atleast_2d(np.asarray(probs_a, float)), np.atleast_2d(np.asarray(probs_b, float))
     d = lambda w: (auc_rows(y, A, w) - auc_rows(y, B, w)).mean(1)        # paired per seed, then averaged
     out = dict(delta_auc=float(d(None)[0]), delta_ci_low=float('nan'), delta_ci_high=float('nan'))
@@ -129,7 +129,7 @@ def ece(y, p, bins:int=10) -> float:
         sum(abs(y[idx == b].mean() - p[idx == b].mean()) * (idx == b).mean() for b in range(bins) if (idx == b).any()))
 
 def youden_threshold(y, p) -> float:
-    "Threshold maximising sensitivity + specificity - 1 (0.5 if undefined), halfway between the scores on either side of it, so that no case sits on it and float noise cannot flip a decision."
+    "The Youden threshold (0.5 if undefined), halfway between the scores either side, so no case sits on it."
     if len(set(np.asarray(y))) < 2: return 0.5
     fpr, tpr, thr = roc_curve(y, p)
     t = float(np.clip(thr[np.argmax(tpr - fpr)], 0, 1))
@@ -137,7 +137,7 @@ def youden_threshold(y, p) -> float:
     return float((t + below.max())/2) if len(below) else t
 
 class DegenerateResult(ConfigError):
-    "Metrics that would be meaningless (an empty or one-class test set): the run stops with this message rather than report NaN as a result."
+    "Metrics that would be meaningless (an empty or one-class test set): the run stops rather than report NaN."
 
 # %% ../nbs/06_metrics.ipynb #777e77d5
 def check_evaluable(y, what:str='test set'):
@@ -149,7 +149,7 @@ def check_evaluable(y, what:str='test set'):
 
 # %% ../nbs/06_metrics.ipynb #8d26bd2b
 def logit_fits(x, y, w) -> np.ndarray:
-    "Unpenalised logistic regressions of `y` on `x`, one per row of case weights `w` (fits × cases): rows of (intercept, slope), NaN where the classes are separated (no finite fit)."
+    "Logistic regressions of `y` on `x`, one per row of case weights `w`: (intercept, slope) rows, NaN if no fit."
     from scipy.special import expit  # lazy: scipy.special loads only when this runs
     x, y, w = np.asarray(x, float), np.asarray(y, float), np.atleast_2d(np.asarray(w, float))
     on0, on1 = (w > 0) & (y == 0), (w > 0) & (y == 1)
@@ -173,7 +173,7 @@ def logit_fits(x, y, w) -> np.ndarray:
 def _logit(p): p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6); return np.log(p/(1 - p))
 
 def calibration_fit(y, p) -> tuple[float, float]:
-    "(intercept, slope) of the logistic recalibration logit P(y=1) = a + b·logit(p): a calibrated model has 0 and 1; NaN when no finite fit exists."
+    "(intercept, slope) of the recalibration logit P(y=1) = a + b·logit(p): 0 and 1 when calibrated; NaN if no fit."
     y, lp = np.asarray(y).astype(int), _logit(p)
     if len(set(y.tolist())) < 2 or np.std(lp) < 1e-9: return float('nan'), float('nan')
     a, b = logit_fits(lp, y, np.ones(len(y)))[0]
@@ -209,7 +209,7 @@ def evaluate(y,                              # labels (0/1)
              n_boot:int=1000,               # bootstrap resamples
              seed:int=0,                    # bootstrap seed
             ) -> dict:                      # the test metrics
-    "Test metrics: AUC with CI, accuracy/sensitivity/specificity at `threshold`, Brier, ECE, calibration intercept and slope with CIs, and the spread of the predictions."
+    "Test metrics: AUC with CI, rates at `threshold`, Brier, ECE, calibration with CIs, the predictions' spread."
     y, p = np.asarray(y).astype(int), np.asarray(p, float)
     check_evaluable(y)
     auc, lo, hi = auc_ci(y, p, groups, n_boot, seed)
