@@ -157,7 +157,8 @@ def _render_all(lay:RunLayout):
 @app.command()
 @cli_errors
 def publish(outputs:Path=typer.Argument(..., help="a folder of run folders (searched at any depth)"), site:Path=typer.Argument(..., help="folder for the site")):
-    "Write one static page over every run in OUTPUTS (verdict, date, state, settings, link to its report) to SITE/index.html."
+    ("Write one static page over every run in OUTPUTS (verdict, date, state, settings, link to its report) to "
+     "SITE/index.html.")
     from ct_mask_cls.report import publish as _publish  # lazy: matplotlib loads only when this runs
     if not outputs.is_dir(): raise ConfigError(f"outputs folder not found: {outputs}")
     typer.echo(f"site: {_publish(outputs, site)}")
@@ -181,7 +182,9 @@ def compare(run_a:Path=typer.Argument(..., help="a run folder"), run_b:Path=type
 @app.command(name='check-reports')
 @cli_errors
 def check_reports_cmd(run_dir:Path=typer.Argument(..., help="a run folder"), site:Optional[Path]=typer.Option(None, help="also a site made by `publish`: its page and links")):
-    "Open every report and viewer page of RUN_DIR in headless Chromium; fail on a console error, a broken image, a request that leaves the machine, a log line in a page, a full-size image under 1,600 px or a blank viewer; screenshots go to RUN_DIR/screenshots/."
+    ("Open every report and viewer page of RUN_DIR in headless Chromium; fail on a console error, a broken image, a "
+     "request that leaves the machine, a log line in a page, a full-size image under 1,600 px or a blank viewer; "
+     "screenshots go to RUN_DIR/screenshots/.")
     from ct_mask_cls.report import check_reports  # lazy: matplotlib loads only when this runs
     bad = 0
     for r in check_reports(run_dir, site=site):
@@ -206,7 +209,8 @@ def predict(run_dir:Path=typer.Argument(..., help="a finished run folder"), inpu
             out:Path=typer.Argument(..., help="output folder"), mode:Optional[Mode]=typer.Option(None, help="which trained mode (default: the run's mask.mode)"),
             masks:Optional[Path]=typer.Option(None, help="the new patients' existing masks (when the run used segment.backend existing)"),
             cams:bool=typer.Option(True, help="write Grad-CAM NIfTIs on each CT grid")):
-    "Score new patients with RUN_DIR's model: OUT/predictions.csv (probability, decision at the run's validation threshold), CAM NIfTIs, OUT/report.html."
+    ("Score new patients with RUN_DIR's model: OUT/predictions.csv (probability, decision at the run's validation "
+     "threshold), CAM NIfTIs, OUT/report.html.")
     load_run(run_dir, mode.value if mode else None)
     if not input.exists(): raise ConfigError(f"input not found: {input}")
     df = predict_cohort(run_dir, input, out, mode.value if mode else None, masks or '', cams)
@@ -219,7 +223,8 @@ def predict(run_dir:Path=typer.Argument(..., help="a finished run folder"), inpu
 @cli_errors
 def evaluate(run_dir:Path=typer.Argument(..., help="a finished run folder"), other_config:Path=typer.Argument(..., help="config of the external cohort (its data: section is used)"),
              out:Optional[Path]=typer.Option(None, help="output folder (default RUN_DIR/external/<its run_id>)")):
-    "External validation: every trained mode of RUN_DIR on the cohort of OTHER_CONFIG, without retraining; internal and external AUC and the drop."
+    ("External validation: every trained mode of RUN_DIR on the cohort of OTHER_CONFIG, without retraining; internal "
+     "and external AUC and the drop.")
     load_run(run_dir)
     res = evaluate_external(run_dir, other_config, out)
     typer.echo(res[['mode', 'internal_auc', 'external_auc', 'external_ci_low', 'external_ci_high', 'drop', 'external_n']].round(3).to_string(index=False))
@@ -228,7 +233,8 @@ def evaluate(run_dir:Path=typer.Argument(..., help="a finished run folder"), oth
 @cli_errors
 def export(run_dir:Path=typer.Argument(..., help="a finished run folder"), out:Path=typer.Argument(..., help="output folder"),
            mode:Optional[Mode]=typer.Option(None, help="which trained mode (default: the run's mask.mode)")):
-    "Export a trained model: OUT/model.ts (TorchScript), OUT/model.onnx (if it exports cleanly), OUT/preprocessing.json, OUT/MODEL_CARD.md."
+    ("Export a trained model: OUT/model.ts (TorchScript), OUT/model.onnx (if it exports cleanly), "
+     "OUT/preprocessing.json, OUT/MODEL_CARD.md.")
     load_run(run_dir, mode.value if mode else None)
     r = export_model(run_dir, out, mode.value if mode else None)
     typer.echo(f"exported {r['mode']} to {out} (TorchScript max |difference| {r['traced_max_abs_error']:.1e}; ONNX: {r['onnx']})")
@@ -277,7 +283,8 @@ def convert(input:Path=typer.Argument(..., help="folder tree of DICOM files"), o
             pseudonymise:bool=typer.Option(False, help="case ids from a keyed hash of PatientID; source folders and UIDs left out"),
             salt:str=typer.Option('', help="secret key for --pseudonymise (else $CT_MASK_CLS_SALT or $CT_MASK_CLS_SALT_FILE)"),
             workers:int=typer.Option(2, help="series converted in parallel")):
-    "Convert every CT series under INPUT to canonical-RAS NIfTI in OUTPUT; write OUTPUT/series.csv (one row per series found)."
+    ("Convert every CT series under INPUT to canonical-RAS NIfTI in OUTPUT; write OUTPUT/series.csv (one row per "
+     "series found).")
     if not input.is_dir(): raise ConfigError(f"input folder not found: {input}")
     pc = PreprocessConfig(workers=workers, min_slices=min_slices, allow_modality=tuple(allow_modality),
                           uneven_slices=uneven.value, gantry_tilt=tilt.value, pseudonymise=pseudonymise,
@@ -326,7 +333,8 @@ def mask_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), mask:Path=typer.Argum
              margin_mm:float=typer.Option(10.0, help="box padding in mm (crop, pool)"), roi_margin_mm:float=typer.Option(0.0, help="grow (>0) or shrink (<0) the ROI in mm (zero, channel, pool)"),
              rim_mm:float=typer.Option(9.0, help="zero: in the ROI's outer rim (mm), thin structures darker or brighter than the organ become its median (partial volume)"),
              repair:bool=typer.Option(True, help="repair the mask first (holes, gaps, stray components), as the mask stage does")):
-    "Apply the ROI of MASK to CT and write OUT: what the network of that mode sees, in HU, on the ROI's own box (or the whole scan)."
+    ("Apply the ROI of MASK to CT and write OUT: what the network of that mode sees, in HU, on the ROI's own box (or "
+     "the whole scan).")
     from ct_mask_cls.segment import resolve_roi  # lazy: scipy.ndimage loads only when this runs
     from ct_mask_cls.mask import roi_from_labels, resolve_windows, repair_roi, roi_box  # lazy: scipy.ndimage loads only when this runs
     from ct_mask_cls.data import InputSpec, masked_image  # lazy: monai, torch and 1 more load only when this runs

@@ -51,7 +51,7 @@ class InputSpec:
     def in_channels(self) -> int: return len(self.windows) + int(self.aux)
 
 def input_spec(cfg:RunConfig, mode:str, fov:dict|None=None) -> InputSpec:
-    "The `InputSpec` of `mode` under `cfg`; `fov` holds the cohort's auto FOVs (`roi_fov_vox`, `scan_fov_vox`, from mask/manifest.json)."
+    "The `InputSpec` of `mode` under `cfg`; `fov`: the cohort's auto FOVs (`roi_fov_vox`, `scan_fov_vox`)."
     resolve_windows = msk.resolve_windows
     mc = cfg.mask
     windows = resolve_windows(mc.window, mc.roi, mc.extra_windows)
@@ -77,7 +77,7 @@ def clean_rim(ct:np.ndarray,      # the CT in HU
               q:float=3.,         # robust SDs from the organ's median that count as odd
               blob_mm:float=4.5,  # blobs at least this thick stay (findings)
              ) -> np.ndarray:     # the cleaned CT
-    "`ct` with the thin odd structures in `roi`'s outer rim (`rim_mm` wide) set to the organ's median: voxels (lightly smoothed) more than `q` robust SDs from the organ's median that belong to no blob thicker than a ball of `blob_mm`."
+    "`ct` with thin odd structures in `roi`'s outer `rim_mm` set to the organ's median; blobs of `blob_mm` stay."
     if rim_mm <= 0 or not roi.any(): return ct
     ball = msk.ball
     sp = np.asarray(spacing, float)
@@ -100,7 +100,7 @@ def network_volume(ct:np.ndarray,      # the CT in HU
                    affine:np.ndarray,  # the CT's affine
                    spec:InputSpec,     # the network input (the mask mode)
                   ) -> dict:           # vol, roi, aux, start, zoom
-    "What the network sees of one case, in HU before windowing: `vol` (X, Y, Z) on its FOV, `roi` and (channel, pool) `aux` there, `start`, `zoom` (CT voxel = start + FOV voxel × zoom)."
+    "What the network sees of one case, in HU before windowing: `vol`, `roi`, `aux` on its FOV; `start`, `zoom`."
     dilate_mm, roi_box, fov_start, fov_window, fill_value = msk.dilate_mm, msk.roi_box, msk.fov_start, msk.fov_window, msk.fill_value
     sp, roi = spacing_of(affine), roi > 0
     shape = np.array(ct.shape)
@@ -133,7 +133,7 @@ def network_input(ct:np.ndarray,      # the CT in HU
                   affine:np.ndarray,  # the CT's affine
                   spec:InputSpec,     # the network input (the mask mode)
                  ) -> dict:           # image, roi, aux, fov_start, fov_zoom
-    "The network's input for one case: `image` (C, X, Y, Z) in [0, 1] (one channel per window of `network_volume`), `roi` and (channel, pool) `aux` (1, X, Y, Z), `fov_start`, `fov_zoom`."
+    "The network's input for one case: `image` (C, X, Y, Z) in [0, 1], `roi`, `aux`, `fov_start`, `fov_zoom`."
     v = network_volume(ct, roi, affine, spec)
     img = np.stack([
         np.asarray(ScaleIntensityRange(a_min=w[0], a_max=w[1], b_min=0., b_max=1., clip=True)(v['vol']))
@@ -152,7 +152,7 @@ def masked_image(ct:np.ndarray,                      # the CT in HU
                  affine:np.ndarray,                  # the CT's affine
                  spec:InputSpec,                     # the network input (the mask mode)
                 ) -> tuple[np.ndarray, np.ndarray]:  # (the view in HU, its affine)
-    "The network's view of a case in HU with its own affine (the FOV placed in world coordinates): what the mask stage writes for people to look at."
+    "The network's view of a case in HU with its own affine: what the mask stage writes for people to look at."
     v = network_volume(ct, roi, affine, spec)
     aff = np.asarray(affine, float) @ np.diag([*v['zoom'], 1.0])
     aff[:3, 3] = np.asarray(affine)[:3, :3] @ np.asarray(v['start'], float) + np.asarray(affine)[:3, 3]
@@ -172,7 +172,7 @@ def cache_meta(r:dict, spec:InputSpec) -> dict:
 
 # %% ../nbs/05_data.ipynb #49641507
 class CachedInputs(torch.utils.data.Dataset):
-    "The records' network inputs (`network_input` plus the label), computed once per case and spec, kept in `cache_dir` and in memory, checked when loaded."
+    "The records' network inputs, made once per case and spec, kept in `cache_dir` and memory, checked on loading."
     def __init__(self, recs:list, spec:InputSpec, cache_dir:str|Path|None=None):
         self.recs, self.spec, self.dir = list(recs), spec, Path(cache_dir) if cache_dir else None
         self.meta = [cache_meta(r, spec) for r in self.recs]
@@ -229,7 +229,7 @@ def make_dataset(recs:list,                     # case records (`records`)
                  augment:str|None=None,         # 'ct', 'ct+flip' or 'off'; None: no augmentation
                  seed:int=0,                    # the augmentation seed
                 ):
-    "A dataset of `recs` as input `spec`, the deterministic part cached (`CachedInputs`); `augment` ('ct', 'ct+flip', 'off') for training."
+    "A dataset of `recs` as input `spec`, its deterministic part cached; `augment` ('ct', 'ct+flip', 'off')."
     return _Transformed(CachedInputs(recs, spec, cache_dir),
                         train_transforms(spec, augment, seed) if augment else finish_transforms(spec))
 

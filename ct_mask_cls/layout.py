@@ -73,7 +73,7 @@ class RunLayout:
     @property
     def pending_yaml(self): return self.path('config.pending.yaml')
     def run_config(self) -> Path|None:
-        "The config that describes the run: config.yaml, or while no run has yet succeeded with it, config.pending.yaml; None if neither."
+        "The run's config: config.yaml, or config.pending.yaml until a run succeeded with it; None if neither."
         return next((p for p in (self.config_yaml, self.pending_yaml) if p.is_file()), None)
     @property
     def lock(self): return self.path('.lock')

@@ -21,7 +21,7 @@ def roi_from_labels(seg:np.ndarray, ids) -> np.ndarray:
     return np.isin(seg, list(ids))
 
 def dilate_mm(roi:np.ndarray, spacing, margin_mm:float) -> np.ndarray:
-    "Grow `roi` by `margin_mm` (physical distance), or shrink it when negative (kept as is if shrinking would empty it)."
+    "Grow `roi` by `margin_mm`, or shrink it when negative (kept as is if shrinking would empty it)."
     if margin_mm == 0 or not roi.any(): return roi
     if margin_mm > 0: return ndi.distance_transform_edt(~roi, sampling=spacing) <= margin_mm
     inner = ndi.distance_transform_edt(roi, sampling=spacing) > -margin_mm
@@ -39,12 +39,12 @@ def ball(radius_mm:float, spacing) -> np.ndarray:
     return sum((gi*s/radius_mm)**2 for gi, s in zip(g, spacing)) <= 1
 
 def components(roi:np.ndarray, spacing, min_ml:float=0.2) -> tuple[np.ndarray, np.ndarray]:
-    "(label image, component volumes in ml) of `roi`'s 26-connected components; `min_ml` sets which count in `n_components`."
+    "(label image, volumes in ml) of `roi`'s 26-connected components; `min_ml`: which count in `n_components`."
     lab, _ = ndi.label(roi, np.ones((3, 3, 3)))
     return lab, np.bincount(lab.ravel())[1:]*float(np.prod(spacing))/1000
 
 def fill_holes(m:np.ndarray) -> np.ndarray:
-    "`m` with its holes filled in 3D and in every slice along each axis; the volume's faces are extended (the organ goes on beyond a cut), so a hole open only to a face is a hole."
+    "`m` with its holes filled in 3D and in every slice along each axis; a hole open only to the volume's face counts."
     p = np.pad(m, 1, mode='edge')
     out = ndi.binary_fill_holes(p)
     for ax in range(3):
@@ -55,7 +55,7 @@ def fill_holes(m:np.ndarray) -> np.ndarray:
 
 # %% ../nbs/03_mask.ipynb #7c7350a6
 def repair_record(n_components:int=0) -> dict:
-    "The record of a repair that changed nothing (ml): what `repair_roi` fills in, and what a mask left unrepaired keeps."
+    "The record of a repair that changed nothing (ml): what `repair_roi` fills in, and an unrepaired mask keeps."
     return dict(n_components=n_components, stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0, grown_ml=0.0, peeled_ml=0.0, tight=False)
 
 # %% ../nbs/03_mask.ipynb #f4342730
@@ -70,7 +70,7 @@ def repair_roi(roi:np.ndarray,              # the segmenter's ROI (boolean)
                grow_mm:float=6.,            # a mask too tight grows by up to this much
                peel_mm:float=9.,            # a mask too loose is peeled by up to this much
               ) -> tuple[np.ndarray, dict]: # the repaired ROI and the record (ml)
-    "`roi` with what a segmenter leaves out put back (holes; gaps up to `close_mm` that are blobs at least `blob_mm` thick; a boundary moved in, up to `grow_mm`) where `ct` is not fat and no structure in `others` lies, stray components dropped; fat on the surface (a boundary moved out) peeled, up to `peel_mm`; (roi, record in ml)."
+    "`roi` with what a segmenter leaves out put back, strays dropped, fat peeled off; (roi, record in ml)."
     sp = np.asarray(spacing, float)
     ml = float(np.prod(sp))/1000
     lab, vols = components(roi, sp)
@@ -125,7 +125,7 @@ def fill_value(fill,            # mask.fill: 'median', a number or None
                roi:np.ndarray,  # the ROI on its grid
                window,          # the first window (low, high)
               ) -> float:       # the HU outside the ROI
-    "The HU a `fill` setting means for this case: 'median' (the ROI's median), a number, or None (the window's lower bound)."
+    "The HU a `fill` means here: 'median' (the ROI's), a number, or None (the window's lower bound)."
     if fill == 'median': return float(np.median(ct[roi])) if roi.any() else float(window[0])
     return float(window[0] if fill is None else fill)
 
@@ -142,7 +142,7 @@ def organ_window_preset(name:str) -> str:
     return 'soft_tissue'
 
 def resolve_windows(window, roi_names, extra=()) -> tuple:
-    "The HU windows ((low, high), …) that become input channels: the main window (`auto`: the first ROI's preset), then `extra` presets."
+    "The HU windows ((low, high), …) that become input channels: the main one (`auto`: the ROI's), then `extra`."
     main = tuple(map(float, WINDOW_PRESETS[organ_window_preset(list(roi_names)[0])] if window == 'auto' else window))
     for e in extra:
         if e not in WINDOW_PRESETS:

@@ -18,7 +18,7 @@ __all__ = ['MANIFEST_COLUMNS', 'found_labels', 'mask_case', 'mask_cases', 'cohor
 
 # %% ../nbs/13c_mask_stage.ipynb #6ac29bc9
 def found_labels(sg:np.ndarray) -> str:
-    "What a label map holds, for an error message: ids with their TotalSegmentator names, and the hint for other label maps."
+    "What a label map holds, for an error message: ids with TotalSegmentator names, a hint for other label maps."
     names = seg.total_classes()
     found = [int(i) for i in np.unique(sg) if i]
     if not found: return 'the mask is empty'
@@ -34,7 +34,7 @@ def mask_case(cfg:RunConfig,    # the run's configuration
               ids:list,         # the ROI's label ids
               force:bool=False, # redo even if unchanged
              ) -> dict:         # the case's manifest row
-    "Repair and check one case's ROI and write it; a manifest row with its QC measures (plus its box and scan extents in voxels); reused when its CT, segmentation and mask settings are unchanged."
+    "Repair, check and write one case's ROI; its manifest row with QC measures; reused while its inputs are unchanged."
     row = dict(case_id=seg_row.case_id, patient_id=seg_row.patient_id, ct_path=ct_path, seg_path=seg_row.seg_path,
                mask_path='', masked_path='', roi_ml=0.0, status='excluded', reason='', flags='',
                ct_sha256=sha256_file(ct_path) if Path(ct_path).is_file() else '', box_vox='', scan_vox='',
@@ -76,7 +76,7 @@ def mask_cases(cfg:RunConfig,      # the run's configuration
                progress:bool=True, # show a progress bar
                force:bool=False,   # redo every case
               ) -> list[dict]:     # one manifest row per case
-    "`mask_case` for every row of `segs` (CT paths from `cases`, indexed by case id), in parallel on the configured executor; a case that fails is excluded with its reason."
+    "`mask_case` for every row of `segs`, in parallel on the run's executor; a case that fails is excluded, saying why."
     ids = list(seg.resolve_roi(list(cfg.mask.roi)).values())
     return case_map(
         lambda r: mask_case(cfg, lay, r, cases.loc[r.case_id, 'ct_path'], ids, force),
@@ -91,7 +91,7 @@ def cohort_fov(rows:pd.DataFrame) -> dict:
     return dict(roi_fov_vox=list(msk.auto_fov(ext('box_vox'))), scan_fov_vox=list(msk.auto_fov(ext('scan_vox'))))
 
 def cohort_qc(df:pd.DataFrame, n_structures:int, exclude=()) -> pd.DataFrame:
-    "The QC columns of the mask stage's rows: robust z-score of the ROI volume against the cohort's usable cases, the flags; cases with a flag in `exclude` excluded, saying why."
+    "The mask stage's QC columns: the ROI volume's robust z-score, the flags; a flag in `exclude` excludes its case."
     df = df.copy()
     ok = df.status == 'ok'
     df['volume_z'] = df['repair_z'] = np.nan
@@ -110,14 +110,14 @@ def cohort_qc(df:pd.DataFrame, n_structures:int, exclude=()) -> pd.DataFrame:
     return df
 
 def repair_summary(df:pd.DataFrame, heavy:float=0.05) -> dict:
-    "What the repair added across the usable cases: the median ml per case, its share of the median ROI, and whether that share is above `heavy` (the segmentation leaves much out)."
+    "What the repair added over the usable cases: median ml, its share of the median ROI, whether above `heavy`."
     ok = df[df.status == 'ok']
     med, roi = (float(ok.repair_ml.median()), float(ok.roi_ml.median())) if len(ok) else (0.0, 0.0)
     frac = med/roi if roi > 0 else 0.0
     return dict(repair_median_ml=round(med, 1), repair_median_frac=round(frac, 3), repair_heavy=bool(frac > heavy))
 
 def repair_note(side:dict) -> str:
-    "The reports' warning (Markdown) when the mask stage's sidecar `side` says the masks needed heavy repair; '' otherwise."
+    "The reports' warning (Markdown) when the mask stage's sidecar `side` says the masks needed heavy repair; ''."
     if not side.get('repair_heavy'): return ''
     return (f"**The masks needed heavy repair**: {side['repair_median_ml']:g} ml in the median case, {100*side['repair_median_frac']:.0f}% of its organ's volume. "
             "The segmenter leaves much of the organ out on this cohort (slices at its ends, a boundary too tight, findings). The study runs on the repaired masks, "
@@ -131,7 +131,7 @@ def write_masked(cfg:RunConfig,      # the run's configuration
                  progress:bool=True, # show a progress bar
                  force:bool=False,   # rewrite every view
                 ) -> list:           # the masked views' paths, '' for unusable cases
-    "Write every usable case's masked CT (mask/masked/): the configured mode's network view in HU (`data.masked_image`); the paths, '' for other cases."
+    "Write every usable case's masked CT (mask/masked/): the network's view in HU; the paths ('' for others)."
     from ct_mask_cls.data import input_spec, masked_image, CODE_VERSION  # lazy: monai, torch load only when this runs
     spec = input_spec(cfg, cfg.mask.mode, fov)
     def one(r):
@@ -188,7 +188,7 @@ def stage_mask(cfg:RunConfig,       # the run's configuration
                progress:bool=True,  # show progress bars
                force:bool=False,    # redo even what is current
               ) -> pd.DataFrame:    # manifest.csv
-    "Repair and check every segmented case's ROI, join labels, split patients, write the masked views; write manifest.csv and manifest.json."
+    "Repair and check every ROI, join labels, split patients, write masked views, manifest.csv and manifest.json."
     lay = RunLayout(run_dir)
     segs = read_table(lay.segments_csv)
     cases = read_table(lay.cases_csv).set_index('case_id')

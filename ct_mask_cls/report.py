@@ -66,7 +66,7 @@ def show_slices(vols:list,                  # volumes (canonical RAS), one row e
                 label_names:dict|None=None, # label id -> name, for the legend
                 width:float=8.0,            # figure width in inches
                 outlines:list|None=None):   # per volume, [(mask, name, linestyle), …] drawn as contours
-    "Axial, coronal and sagittal views (radiological orientation, with side letters) of each volume, one row each, with optional label overlays and a legend; `outlines`: per volume, [(mask, name, linestyle), …] drawn as contours."
+    "Axial, coronal and sagittal views (radiological, with side letters) of each volume, a row each, with overlays."
     fig, axs = plt.subplots(len(vols), 3, figsize=(width, width/3*len(vols)), squeeze=False)
     cmap = plt.get_cmap('tab20')
     seen = set()
@@ -159,7 +159,7 @@ def table_html(df:pd.DataFrame, max_rows:int=40, csv:str|None=None) -> str:
             + (f"{more}{link}</p>" if (link or len(df) > max_rows) else ""))
 
 def thumbnails(items:list, width:int=320) -> str:
-    "HTML grid of (relative PNG path, caption[, viewer page]) thumbnails, each linking to its full-size image (and its viewer)."
+    "HTML grid of (PNG path, caption[, viewer page]) thumbnails, each linking to its full-size image (and viewer)."
     cells = [f"<figure style='display:inline-block;margin:4px;width:{width}px'><a href='{esc(it[0])}'><img src='{esc(it[0])}' width='{width}' loading='lazy' alt='{esc(it[1])}'></a>"
              f"<figcaption style='font-size:12px'>{esc(it[1])}" + (f" · <a href='{esc(it[2])}'>viewer</a>" if len(it) > 2 and it[2] else '') + "</figcaption></figure>" for it in items]
     return "<div>" + "".join(cells) + "</div>" if cells else "<p>No images.</p>"
@@ -198,7 +198,7 @@ def html_page(title:str, body:str) -> str:
             f"<title>{_html.escape(title)}</title><style>{PAGE_CSS}</style></head><body>\n{body}\n</body></html>\n")
 
 def render_html(nb_path:str|Path, html_path:str|Path):
-    "Render an executed notebook to a self-contained HTML page, inputs hidden, atomically (nbconvert's `basic` template: no require.js, MathJax or CDN)."
+    "Render an executed notebook to a self-contained HTML page, inputs hidden, atomically (nbconvert's `basic`)."
     import nbformat  # lazy: nbformat loads only when this runs
     from nbconvert import HTMLExporter  # lazy: nbconvert loads only when this runs
     nb = nbformat.read(str(nb_path), as_version=4)
@@ -221,7 +221,7 @@ _LOG_LINE = r'INFO|WARNING|Warning|Traceback'
 
 # %% ../nbs/12_report.ipynb #af4688f7
 def _check_page(browser, html:Path, timeout_s:float, viewer:bool=False, min_px:int=1600) -> dict:
-    "One page in headless Chromium: console errors, requests leaving the machine, broken images, log lines in its text, full-size images narrower than `min_px`; for a viewer, whether its canvas shows anything."
+    "One page in headless Chromium: console errors, requests out, broken or narrow images, log lines, a blank viewer."
     page = browser.new_page(viewport={'width': 1400, 'height': 1000})
     errors, remote, failed = [], [], []
     page.on('console', lambda m, e=errors: e.append(m.text) if m.type == 'error' else None)
@@ -261,7 +261,7 @@ def check_reports(run_dir:str|Path,         # the run folder
                   site:str|Path|None=None,  # a published site's folder, also checked
                   shots:bool=True,          # write screenshots
                  ) -> list[dict]:           # one dict per page: what is wrong
-    "Open the index, every stage page and every viewer page of a run (and a published `site`'s page, following its links) in headless Chromium (Playwright); per page what is wrong; screenshots of the index, one stage page and one viewer page in the run's `screenshots/`."
+    "Open every page of a run (and of a published `site`) in headless Chromium; per page what is wrong; screenshots."
     try: from playwright.sync_api import sync_playwright  # lazy: playwright loads only when this runs
     except ImportError: raise ConfigError("the report check needs Playwright: pip install playwright (it drives the Debian chromium; no browser download)") from None
     lay = RunLayout(run_dir)
@@ -480,7 +480,7 @@ def _is_run(p:Path) -> bool: return p.is_dir() and ((p/'.stages').is_dir() or (p
 
 # %% ../nbs/12_report.ipynb #7cbd6ade
 def publish(outputs:str|Path, site:str|Path) -> Path:
-    "Write SITE/index.html: every run under `outputs` (at any depth) with its verdict, last activity, state, main settings and a link to its report."
+    "Write SITE/index.html: every run under `outputs` with its verdict, last activity, state, settings and link."
     outputs, site = Path(outputs).resolve(), Path(site).resolve()
     runs = sorted({p.parent
                    for p in outputs.rglob('.stages')}
@@ -578,7 +578,7 @@ def viewer_page(out:str|Path,          # the viewer folder
                 window=(-150., 250.),  # the CT's display window (HU)
                 title:str='',          # the page title
                ) -> Path:              # the page
-    "Write out/<case>.html, a NiiVue slice viewer of `layers` ([dict(path, name, colormap, opacity, cal_min, cal_max)], the CT first), its volumes in out/<case>.data.js, and NiiVue beside them."
+    "Write out/<case>.html, an offline NiiVue slice viewer of `layers` (the CT first), its data and NiiVue beside it."
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     js = out/VIEWER_JS

@@ -161,7 +161,7 @@ _REUSED = {}
 
 # %% ../nbs/02_segment.ipynb #1c02a025
 def reuse_nnunet_predictor():
-    "In this process from now on: each nnU-Net model TotalSegmentator asks for is loaded once and kept, and its cases run in-process (nnU-Net's own sequential path) instead of spawning worker processes per call."
+    "From now on in this process: each nnU-Net model TotalSegmentator uses is loaded once, its cases run in-process."
     # TotalSegmentator patches nnU-Net's predictor on import; ours goes on top of that
     importlib.import_module('totalsegmentator.nnunet')
     from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor as P  # lazy: nnunetv2.inference loads only when this runs
@@ -197,7 +197,7 @@ def reuse_nnunet_predictor():
     P.initialize_from_trained_model_folder, P.predict_from_files = initialize, predict_files
 
 def totalseg_worker_setup(weights_dir:str='', reuse:bool=True):
-    "Prepare this process (a Dask worker, or the one about to segment) for TotalSegmentator: its weights folder, no usage statistics, and with `reuse` the kept predictor."
+    "Prepare this process for TotalSegmentator: its weights folder, no usage statistics, with `reuse` a kept predictor."
     os.environ['TOTALSEG_HOME_DIR'] = str(totalseg_home(weights_dir))
     disable_usage_stats(weights_dir)
     if reuse: reuse_nnunet_predictor()
@@ -241,7 +241,7 @@ def total_id(name:str) -> int:
     return inv[name]
 
 def remap_labels(arr:np.ndarray, mask_labels:dict|None=None) -> np.ndarray:
-    "A label map whose ids follow `mask_labels` ({structure: id in the file}) rewritten with TotalSegmentator ids; unchanged without a mapping."
+    "A label map with ids per `mask_labels` ({structure: id}) rewritten to TotalSegmentator ids; as is without one."
     ints = {k: v for k, v in (mask_labels or {}).items() if isinstance(v, int) and not isinstance(v, bool)}
     if not ints: return arr
     out = np.zeros(arr.shape, np.uint8)
@@ -249,7 +249,7 @@ def remap_labels(arr:np.ndarray, mask_labels:dict|None=None) -> np.ndarray:
     return out
 
 def structure_ids(names:list, mask_labels:dict|None=None) -> dict:
-    "{name in an RTSTRUCT/SEG: TotalSegmentator id} for the names that `mask_labels` maps, or that are TotalSegmentator class names."
+    "{RTSTRUCT/SEG name: TotalSegmentator id} for the names `mask_labels` maps or that are TotalSegmentator's."
     # class names have capitals (vertebrae_L1); matched without case
     inv = {v.lower(): k for k, v in total_classes().items()}
     alias = {v: k for k, v in (mask_labels or {}).items() if isinstance(v, str)}
@@ -316,7 +316,7 @@ def read_rtstruct(path:str|Path,               # the RTSTRUCT file
                   ct_img:nib.Nifti1Image,      # the converted CT
                   mask_labels:dict|None=None,  # {ROI: structure name} (None: TotalSegmentator names)
                  ) -> np.ndarray:              # the label map on the CT's grid
-    "An RTSTRUCT's named ROIs (see `structure_ids`) as a TotalSegmentator-id label map on `ct_img`'s grid, rasterised by rt-utils."
+    "An RTSTRUCT's named ROIs as a TotalSegmentator-id label map on `ct_img`'s grid, rasterised by rt-utils."
     from rt_utils import RTStructBuilder  # lazy: rt_utils loads only when this runs
     name = Path(path).name
     rs = pydicom.dcmread(str(path), stop_before_pixels=True)
@@ -349,7 +349,7 @@ def read_dicom_seg(path:str|Path,               # the DICOM-SEG file
                    mask_labels:dict|None=None,  # {ROI: segment name} (None: TotalSegmentator names)
                    dicom_dir:str|Path='',       # its CT series' folder, to check the frame of reference
                   ) -> np.ndarray:              # the label map on the CT's grid
-    "A DICOM-SEG's named segments as a TotalSegmentator-id label map on `ct_img`'s grid (highdicom); its frame of reference is checked when its CT series is in `dicom_dir`."
+    "A DICOM-SEG's named segments as a TotalSegmentator-id label map on `ct_img`'s grid (highdicom)."
     import highdicom as hd  # lazy: highdicom loads only when this runs
     name = Path(path).name
     try: sg = hd.seg.segread(str(path))
@@ -375,7 +375,7 @@ def write_dicom_seg(labels:np.ndarray,    # a TotalSegmentator-id label map
                     out_path:str|Path,    # the DICOM-SEG to write
                     series_uid:str='',    # the CT series' UID ('' = the folder's only series)
                    ) -> Path:             # `out_path`
-    "Write a TotalSegmentator-id label map (RAS `affine`) as a DICOM-SEG referring to the CT series in `series_dir` (one segment per structure, named)."
+    "Write a TotalSegmentator-id label map as a DICOM-SEG of the CT series in `series_dir`, a named segment each."
     import highdicom as hd  # lazy: highdicom loads only when this runs
     from pydicom.sr.codedict import codes  # lazy: pydicom.sr loads only when this runs
     dss = [pydicom.dcmread(str(p)) for p in sorted(Path(series_dir).rglob('*')) if p.is_file()]
@@ -464,7 +464,7 @@ def reoriented_like(mask_img, ct_img):
 def _same_grid(a, b): return a.shape[:3] == b.shape[:3] and np.allclose(a.affine, b.affine, atol=1e-3)
 
 def grid_relation(mask_img, ct_img) -> tuple[str, str]:
-    "('same'|'reorient'|'resample'|'fov', detail): same grid; same voxels in another axis order; same field of view sampled differently; a different field of view."
+    "('same'|'reorient'|'resample'|'fov', detail): how a mask's grid relates to the CT's."
     if _same_grid(mask_img, ct_img): return 'same', ''
     if _same_grid(reoriented_like(mask_img, ct_img), ct_img):
         return 'reorient', 'same voxels, axes reoriented to the CT (lossless)'
@@ -486,7 +486,7 @@ def _to_grid(arr, affine, ref:nib.Nifti1Image):
     return np.rint(np.asarray(out[0])).astype(np.asarray(arr).dtype)
 
 def labels_on_grid(mask_path:str|Path, ct_img:nib.Nifti1Image) -> np.ndarray:
-    "A label or mask file on `ct_img`'s grid: as is, reoriented losslessly, or nearest-neighbour resampled; refused from another field of view."
+    "A label file on `ct_img`'s grid: as is, reoriented, or resampled (nearest); refused from another field of view."
     m = nib.load(str(mask_path))
     rel, detail = grid_relation(m, ct_img)
     if rel == 'fov':
@@ -501,7 +501,7 @@ def existing_labels(path:str|Path,               # a NIfTI label map, RTSTRUCT o
                     mask_labels:dict|None=None,  # {ROI: label or name}
                     dicom_dir:str|Path='',       # the CT series' folder (DICOM objects)
                    ) -> tuple[np.ndarray, str]:  # (label map, how it got there)
-    "An existing mask (NIfTI label map, RTSTRUCT or DICOM-SEG) as TotalSegmentator ids on `ct_img`'s grid, and how it got there."
+    "An existing mask (NIfTI, RTSTRUCT or DICOM-SEG) as TotalSegmentator ids on `ct_img`'s grid; how it got there."
     kind = dicom_mask_kind(path)
     if kind == 'RTSTRUCT': return read_rtstruct(path, dicom_dir, ct_img, mask_labels), 'RTSTRUCT contours rasterised by rt-utils, then nearest-neighbour onto the CT grid'
     if kind == 'SEG': return read_dicom_seg(path, ct_img, mask_labels, dicom_dir), 'DICOM-SEG read by highdicom, then nearest-neighbour onto the CT grid'

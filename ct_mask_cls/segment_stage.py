@@ -17,7 +17,7 @@ __all__ = ['files_by_id', 'existing_masks', 'segment_case', 'stage_segment', 'wr
 
 # %% ../nbs/13b_segment_stage.ipynb #626395c6
 def files_by_id(cfg:RunConfig, folder:str, pattern:str) -> dict:
-    "Patient id -> file in `folder` whose relative path matches `pattern` ({patient_id}); ids mapped to pseudonyms when pseudonymising."
+    "Patient id -> file in `folder` matching `pattern` ({patient_id}); ids as pseudonyms when pseudonymising."
     if not folder: return {}
     rx = re.compile(
         '^' + re.escape(pattern).replace(r'\{patient_id\}', '(?P<pid>.+)').replace(r'\{case_id\}', '(?P<pid>.+)') + '$')
@@ -75,7 +75,7 @@ def stage_segment(cfg:RunConfig,       # the run's configuration
                   progress:bool=True,  # show progress bars
                   force:bool=False,    # redo even what is current
                  ) -> pd.DataFrame:    # segments.csv
-    "Segment every ok case; writes segments.csv (backend, status, ROI volume per case) and volumes.csv (every structure)."
+    "Segment every ok case; write segments.csv (backend, status, ROI volume) and volumes.csv (every structure)."
     lay = RunLayout(run_dir)
     cases = read_table(lay.cases_csv)
     # resolve `auto` once
@@ -105,7 +105,7 @@ def stage_segment(cfg:RunConfig,       # the run's configuration
 
 # %% ../nbs/13b_segment_stage.ipynb #4d877f71
 def write_dicom_segs(cfg:RunConfig, lay:RunLayout, segs:pd.DataFrame) -> list:
-    "Each segmented case's mask as DICOM-SEG referring to its source CT series (segment/dicom_seg/<case>.dcm); a path or the reason there is none, per case."
+    "Each segmented case's mask as DICOM-SEG of its source CT series (segment/dicom_seg/); per case a path or why not."
     if not cfg.data.dicom_dir or cfg.preprocess.pseudonymise:
         return ['not written: ' + ('the input is NIfTI, not DICOM' if not cfg.data.dicom_dir else 'pseudonymised runs do not refer back to source series')]*len(segs)
     series = pd.read_csv(lay.series_csv, dtype=str, keep_default_na=False)

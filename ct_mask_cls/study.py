@@ -33,7 +33,7 @@ def study_table(preds:dict,                # {mode: one table of test prediction
                 n_boot:int=1000,           # bootstrap resamples
                 seed:int=0,                # the resampling seed
                ) -> pd.DataFrame:          # one row per mode
-    "One row per mode: AUC over seeds with CI and SD, ΔAUC vs none (paired per seed) with CI, baseline AUC with CI, attention in ROI."
+    "A row per mode: AUC over seeds (CI, SD), ΔAUC vs none paired per seed (CI), baseline AUC (CI), attention in ROI."
     y, groups = _aligned(preds)
     P = {m: np.stack([t.sort_values('case_id').prob.values for t in ts]) for m, ts in preds.items()}
     rows = []
@@ -73,7 +73,7 @@ def claim_verdict(diff:float,          # masked minus unmasked (positive favours
                   requires:bool=True,  # False: the claim cannot be tested here
                   why_not:str='',      # why not, said in the verdict
                  ) -> str:             # supported / contradicted / inconclusive
-    "supported / contradicted / inconclusive from a difference's CI (masked minus unmasked; positive favours the claim)."
+    "supported / contradicted / inconclusive from a difference's CI (masked − unmasked; positive favours the claim)."
     if not requires: return f"inconclusive ({why_not})" if why_not else 'inconclusive'
     if any(pd.isna(v) for v in (diff, lo, hi)): return 'inconclusive (no CI)'
     if lo > 0: return 'supported'
@@ -109,7 +109,7 @@ MODE_BLIND = dict(zero=('size',))
 SIGNALS = dict(size=('roi_ml', "the organ's volume"), density=('roi_hu', "the organ's median HU"))
 
 def organ_signals(manifest:pd.DataFrame) -> dict:
-    "AUC of each organ-level measure (`SIGNALS`) for the label on the training and validation patients (the test set is not looked at)."
+    "AUC of each organ-level measure (`SIGNALS`) for the label on the training and validation patients (not test)."
     fit = manifest[(manifest.status == 'ok') & manifest.split.isin(['train', 'val'])]
     if fit.label.nunique() < 2: return {}
     return {
@@ -123,7 +123,7 @@ def compared_mode(modes:list,            # the study's modes
                   configured:str,        # mask.mode, declared before the run
                   strong:float=0.25,     # a signal's AUC distance from 0.5 that counts as strong
                  ) -> tuple[str, list]:  # (the mode compared with none, why)
-    "(the masked mode the study compares with none, sentences saying why and which modes are blind to a strong organ-level signal)."
+    "(the masked mode compared with none, sentences on why and on modes blind to a strong organ-level signal)."
     masked = [m for m in modes if m != 'none']
     if not masked: return configured, []
     hot = [s for s, a in signals.items() if abs(a - 0.5) >= strong]
@@ -158,7 +158,7 @@ def convergence_diff(y,                      # validation labels (0/1)
                      seed:int=0,            # bootstrap seed
                      alpha:float=0.05,      # 1 − the interval's coverage
                     ) -> tuple[float, float, float]: # (epochs none − masked, CI low, CI high)
-    "Epochs to 95% of the best validation AUC, none minus masked (positive: the masked model converges faster), with a bootstrap CI over validation patients."
+    "Epochs to 95% of the best validation AUC, none − masked (positive: masked is faster), with a bootstrap CI."
     y, A, B = np.asarray(y), np.asarray(P_masked, float), np.asarray(P_none, float)
     out = float(epochs_to(_auc_curve(y, B)) - epochs_to(_auc_curve(y, A)))
     if not n: return out, np.nan, np.nan
@@ -297,7 +297,7 @@ def caveats(study:pd.DataFrame,             # the study table
             pred_sd:dict|None=None,         # mode -> spread of its test predictions (near 0: it did not learn)
             compared:str|None=None,         # the masked mode of the headline comparison
            ) -> list[tuple[str, str]]:      # (severity, sentence) per reason to distrust the numbers
-    "(severity, sentence) for every reason to distrust this run's numbers; 'blocking' (the headline cannot be read) only for what touches the compared comparison (`compared` against none), else 'note'."
+    "(severity, sentence) per reason to distrust the numbers: 'blocking' if it touches the headline, else 'note'."
     out = []
     if n_test < 20: out.append(('blocking', f"only {n_test} test patients: every AUC and ΔAUC has a very wide CI; at least 20 are needed to read anything"))
     if 'threshold' in backends: out.append(('note', "the organ masks come from the HU-threshold fallback, not TotalSegmentator or the dataset's own masks: they are coarse"))

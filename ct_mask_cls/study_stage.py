@@ -48,7 +48,7 @@ def baseline_features(cfg:RunConfig,       # the run's configuration
                       region:str='roi',    # 'roi' (inside each case's ROI) or 'body' (inside its body mask)
                       progress:bool=True,  # show progress bars
                      ) -> pd.DataFrame:    # one row of features per usable case
-    "Radiomics features of every usable case inside its ROI (`region='roi'`) or body (`'body'`); cached in study/baseline_<region>.csv."
+    "Radiomics features of every usable case in its ROI (`'roi'`) or body (`'body'`); cached in study/."
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     ok = man[man.status == 'ok']
     cache = lay.path('study', f'baseline_{region}.csv')
@@ -151,7 +151,7 @@ def stage_study(cfg:RunConfig,       # the run's configuration
 
 # %% ../nbs/13f_study_stage.ipynb #dd7d24f5
 def subgroup_aucs(cfg:RunConfig, run_dir:str|Path, modes:list) -> pd.DataFrame:
-    "Test AUC with a patient-level bootstrap CI per value of every `study.subgroups` column of labels.csv, for `modes`; writes study/subgroups.csv."
+    "Test AUC with a CI per value of each `study.subgroups` column, for `modes`; writes study/subgroups.csv."
     from ct_mask_cls.metrics import auc_ci  # lazy: sklearn loads only when this runs
     lay = RunLayout(run_dir)
     labels = read_labels(cfg.data.labels_csv, cfg.split.test_column)
@@ -182,7 +182,7 @@ def validation_auc(model_dir:Path) -> float:
     return float(roc_auc_score(v.label, v.prob)) if v.label.nunique() == 2 else float('nan')
 
 def compared(run_dir:str|Path, cfg:RunConfig) -> tuple[str, list]:
-    "(the masked mode the study compares with none, the notes on why) from study/compare.json; the configured mode before the study has run."
+    "(the masked mode compared with none, why) from study/compare.json; the configured mode before the study."
     p = RunLayout(run_dir).path('study', 'compare.json')
     if p.exists():
         d = json.loads(p.read_text())
@@ -223,7 +223,7 @@ def read_study(run_dir:str|Path) -> pd.DataFrame:
 
 # %% ../nbs/13f_study_stage.ipynb #c19cb219
 def subsample_training(man:pd.DataFrame, fraction:float, seed:int) -> pd.DataFrame:
-    "The manifest with only a stratified `fraction` of the training patients left in 'train' (the others out of every split)."
+    "The manifest with a stratified `fraction` of the training patients left in 'train' (the rest in no split)."
     tr = man[(man.status == 'ok') & (man.split == 'train')]
     keep = []
     for _, g in tr.groupby('label'):
@@ -241,7 +241,7 @@ def learning_curves(cfg:RunConfig,       # the run's configuration
                     progress:bool=True,  # show progress bars
                     force:bool=False,    # redo even what is current
                    ) -> pd.DataFrame:    # learning_curves.csv
-    "Test AUC of every mode trained on each fraction of the training patients (and on all), with ΔAUC against none on all."
+    "Test AUC of every mode trained on each fraction of the training patients (and all), ΔAUC against none on all."
     from ct_mask_cls import train as trn  # lazy: monai, torch and 1 more load only when this runs
     from ct_mask_cls.metrics import auc_ci, paired_delta_auc  # lazy: sklearn loads only when this runs
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)

@@ -193,7 +193,7 @@ def make_demo_cohort(out:str|Path,        # the cohort's folder (dicom/, labels.
 REFERENCE_FILES = ('example_ct_sm.nii.gz', 'example_seg.nii.gz')
 
 def reference_dir() -> Path:
-    "The folder of TotalSegmentator's small real CT and its segmentation: $CT_MASK_CLS_REFERENCE, else the copy shipped in the package (data/reference)."
+    "The folder of TotalSegmentator's small real CT and segmentation: $CT_MASK_CLS_REFERENCE, else data/reference."
     for p in (os.environ.get('CT_MASK_CLS_REFERENCE', ''), str(files('ct_mask_cls')/'reference')):
         if p and all((Path(p)/f).is_file() for f in REFERENCE_FILES): return Path(p)
     raise ConfigError(
@@ -214,7 +214,7 @@ DEPTHS = ('anywhere', 'deep', 'surface')
 
 @dataclass
 class RealisticParams:
-    "How a realistic cohort is made; the defaults are the difficulty the study must see through, with masks as a segmenter makes them."
+    "How a realistic cohort is made; the defaults are what the study must see through, masks as segmenters make them."
     # TotalSegmentator name or group holding the finding (liver, spleen, kidneys, …)
     organ: str = 'liver'
     # what label 1 means: hypodense or hyperdense focal lesions, diffuse (the organ darker), enlargement
@@ -260,7 +260,7 @@ class RealisticParams:
 
 # %% ../nbs/10_synth.ipynb #c752f08c
 def truth_masks_params(**kw) -> RealisticParams:
-    "Parameters of the cohort the study was first tuned on (issue 9): deep hypodense lesions, no organ HU spread; use it with its truth masks."
+    "The cohort the study was first tuned on (issue 9): deep hypodense lesions, no organ HU spread, truth masks."
     return RealisticParams(**dict(dict(lesion_depth='deep', organ_hu_sd=0.0), **kw))
 
 def _rotation(deg) -> np.ndarray:
@@ -315,7 +315,7 @@ def add_lesions(hu:np.ndarray,            # the CT (HU)
                 rng:np.random.Generator,  # the patient's random generator
                 p:RealisticParams,        # the cohort's parameters
                ):
-    "Add `p.lesion_count` soft spheres inside `organ`, darker (hypodense) or brighter (hyperdense); return (hu, lesion records, lesion mask, one mask per lesion)."
+    "Add `p.lesion_count` soft spheres in `organ`, darker or brighter; (hu, records, lesion mask, a mask per lesion)."
     hu = hu.copy()
     sp = spacing_of(affine)
     depth = ndi.distance_transform_edt(organ, sampling=sp)
@@ -375,7 +375,7 @@ def enlarge_organ(hu:np.ndarray,      # the CT (HU)
                   factor:float,       # its new volume over the old
                   reach_mm:float=30., # how far out the neighbours are pushed aside
                  ) -> tuple:          # (hu, labels) on the same grid
-    "Grow `organ` to `factor` times its volume about its centroid, pushing the tissue around it aside; (hu, labels) on the same grid."
+    "Grow `organ` to `factor` times its volume about its centroid, pushing its neighbours aside; (hu, labels)."
     sp = spacing_of(affine)[:, None, None, None]
     idx = np.indices(organ.shape, dtype=np.float32)
     c = np.array([i[organ].mean() for i in idx])[:, None, None, None]
@@ -399,7 +399,7 @@ def segmenter_labels(labels:np.ndarray,       # the true multilabel map (TotalSe
                      rng:np.random.Generator, # the random stream of this patient's segmenter
                      p:RealisticParams,       # the cohort's parameters (what the segmenter gets wrong)
                     ) -> tuple:               # (the segmenter-like labels, what was done to them)
-    "The multilabel map as an organ segmenter might give it (lesions left out, boundary jitter, missed end slices, a stray component); (labels, record)."
+    "The label map as an organ segmenter might give it (lesions out, jitter, missed slices, a stray); (labels, record)."
     sp = spacing_of(affine)
     organ = np.isin(labels, ids)
     seg = organ.copy()
@@ -449,7 +449,7 @@ def realistic_patient(ref:dict,                             # the reference CT a
                       marker:bool,                          # carry the skin marker
                       p:RealisticParams=RealisticParams(),  # the cohort's parameters
                      ) -> dict:                             # the patient and its truth
-    "One patient: `hu` (int16, X Y Z RAS), true `labels`, segmenter-like `seg_labels`, `lesion` mask, `affine`, and the truth (`lesions`, `organ`, `marker`, `segmenter`)."
+    "One patient: `hu` (RAS), true `labels`, segmenter-like `seg_labels`, `lesion`, `affine`, and the truth."
     stream = lambda k: np.random.default_rng([*seeds, k])          # one stream per source of randomness
     v = random_view(ref, stream(1), p)
     hu, labels, ids = v['hu'], v['labels'], organ_ids(p.organ)
@@ -518,7 +518,7 @@ def make_realistic_cohort(out:str|Path,         # the cohort's folder (dicom/, m
                           prefix:str='LIV',      # patient id prefix
                           progress:bool=True,    # show a progress bar
                          ) -> Path:              # the labels CSV
-    "Write a realistic DICOM cohort of `n` patients built on the real reference CT, with segmenter-like and true masks; return the labels CSV path."
+    "Write a realistic DICOM cohort of `n` patients on the real reference CT, with segmenter-like and true masks."
     p, out = params or RealisticParams(), Path(out)
     check_cohort_size(n)
     ref = load_reference()
@@ -557,7 +557,7 @@ def demo_config(data_dir:str|Path,          # the generated cohort's folder
                 organ:str='liver',          # realistic: the ROI
                 masks:str='segmenter',      # realistic: segmenter (as a segmenter makes them) or truth
                ) -> dict:                   # the config as a dict
-    "Config dict for a generated cohort in `data_dir`: `kind` 'chest' (lung phantoms) or 'realistic' (real anatomy, `organ` masks given: `masks` 'segmenter' (as a segmenter makes them) or 'truth')."
+    "Config dict for a generated cohort in `data_dir`: `kind` 'chest' (lung phantoms) or 'realistic' (real anatomy)."
     data_dir = Path(data_dir).resolve()
     cfg = dict(run_id=run_id, out_dir=str(Path(out_dir).resolve()),
                data=dict(dicom_dir=str(data_dir/'dicom'), labels_csv=str(data_dir/'labels.csv')),

@@ -35,7 +35,7 @@ __all__ = ['topk_pool', 'Classifier', 'small3d', 'medicalnet_resnet', 'load_medi
 
 # %% ../nbs/07_train.ipynb #3c800e5f
 def topk_pool(f:torch.Tensor, roi:torch.Tensor|None=None, top:float=0.01) -> torch.Tensor:
-    "Mean of the top `top` fraction of each channel of feature map `f` (B, C, X, Y, Z), over positions inside `roi` (B, 1, …) when given; `top` 0 = max."
+    "Mean of the top `top` fraction of each channel of `f` (B, C, X, Y, Z), inside `roi` if given; `top` 0 = max."
     m = torch.ones_like(f[:, :1], dtype=torch.bool) if roi is None else F.adaptive_avg_pool3d(
         roi.float(), [int(s) for s in f.shape[2:]]) > 0.5  # ints: a fixed size for ONNX
     m = m | ~m.flatten(1).any(1).view(-1, 1, 1, 1, 1)            # a ROI smaller than one feature cell: pool everywhere
@@ -49,7 +49,7 @@ def topk_pool(f:torch.Tensor, roi:torch.Tensor|None=None, top:float=0.01) -> tor
     return (s*keep[:, None]).sum(2)/k[:, None]
 
 class Classifier(nn.Module):
-    "An encoder, top-fraction pooling (inside the ROI with `roi_pool`: the ROI is the input's last channel), normalised pooled features, one logit."
+    "An encoder, top-fraction pooling (inside the ROI, the last channel, with `roi_pool`), batch norm, one logit."
     def __init__(self, encoder:nn.Module, n_feat:int, roi_pool:bool=False, top:float=0.01):
         super().__init__()
         self.encoder, self.norm, self.head, self.roi_pool = encoder, nn.BatchNorm1d(n_feat), nn.Linear(n_feat, 1), roi_pool
@@ -193,7 +193,7 @@ def target_layer(model:nn.Module) -> nn.Module:
 
 # %% ../nbs/07_train.ipynb #52ca4be5
 def check_model(cfg:RunConfig):
-    "Build the configured model once (loading and checking any pretrained weights), so that a wrong setting stops the run before any stage."
+    "Build the configured model once (checking pretrained weights), so a wrong setting stops the run before any stage."
     validate(cfg)
     t = cfg.train
     if t.nproc > 1 and train_device(t.device) == 'cuda' and torch.cuda.device_count() < t.nproc:
@@ -239,7 +239,7 @@ def fit_key(cfg:RunConfig,   # the run's configuration
             tr:list,         # training records
             va:list,         # validation records
            ) -> str:         # the model's reuse key
-    "Hash of what a trained model depends on: the settings that change it (`config_part`), the input spec and the code that builds it, the seed, and the train/val cases (ids, labels, their files' content)."
+    "Hash of what a trained model depends on: its settings, input spec, code, seed and train/val cases (with content)."
     cases = [(r['case_id'], r['label'], file_fingerprint(r['ct']), file_fingerprint(r['mask'])) for r in tr + va]
     return hash_obj(
         [config_part(cfg, roles={'input', 'model'}, stages=['train']),
@@ -330,7 +330,7 @@ class SafeThreadDataLoader(ThreadDataLoader):
             yield b
 
 def _loader(ds, cfg, seed, rank:int=0, world:int=1):
-    "Shuffled, prefetching batches; under DDP this process's share (`batch_size/world` of each batch, DistributedSampler); a last batch of one is dropped (batch norm needs two)."
+    "Shuffled, prefetched batches (under DDP this process's share); a last batch of one is dropped (batch norm)."
     bs = cfg.train.batch_size // world
     if world == 1:
         return SafeThreadDataLoader(ds, batch_size=bs, shuffle=True, num_workers=cfg.train.workers, buffer_size=2,
@@ -368,7 +368,7 @@ def end_epoch(model,                        # the model (not its DDP wrapper)
               batch_size:int=8,             # validation batch size
               device='cpu',                 # where the model runs
              ) -> dict:                     # the updated state
-    "Validate after epoch `ep`, record it in `state`, save the model when it is the best so far (by validation AUC, then loss)."
+    "Validate after epoch `ep`, record it in `state`, save the model when best so far (validation AUC, then loss)."
     auc, val_loss, pva = val_pass(model, ds_va, yva, batch_size, device)
     # every epoch's validation predictions: convergence with a CI
     state.setdefault('val_probs', []).append([float(v) for v in pva])
@@ -410,7 +410,7 @@ def fit(cfg:RunConfig,                      # the run's configuration (`train` s
         force:bool=False,                   # train again even when fit.json says the model is current
         launch=None,                        # starts torchrun when `train.nproc` > 1 (`ddp.launch_fit`)
        ) -> dict:                           # summary: mode, best epoch, epochs run, folder, processes
-    "Train one model on input `spec` (a mask mode) in `out_dir` (checkpoint, best model, history, its config), or reuse it (fit.json); return a summary. Under torchrun: DDP, rank 0 writes; with `train.nproc` > 1 outside it, `launch` starts torchrun (`ddp.launch_fit`, which the training stage passes)."
+    "Train one model on input `spec` in `out_dir`, or reuse it (fit.json); a summary. Under torchrun: DDP."
     out_dir, seed = Path(out_dir), cfg.train.seed if seed is None else seed
     rank, world = dist_world()
     if world == 1:
@@ -479,7 +479,7 @@ def finish_fit(cfg:RunConfig,  # the run's configuration
                key:str,        # its reuse key (`fit_key`)
                summary:dict,   # `fit`'s summary
               ):
-    "Record a trained model: the config it was trained with (config.yaml, secrets blanked; `predict` and `export` read it) and fit.json (key, outputs, summary)."
+    "Record a trained model: the config it was trained with (config.yaml, no secrets) and fit.json (key, outputs)."
     atomic_write_text(out_dir / 'config.yaml',
                       yaml.safe_dump(config_to_dict(cfg, blank=True), sort_keys=False, allow_unicode=True))
     outs = [
@@ -497,7 +497,7 @@ def fit_frozen(cfg:RunConfig,         # the run's configuration (`train` section
                progress:bool=True,    # show a progress bar
                seed:int|None=None,    # the seed (None: train.seed)
               ) -> dict:              # the fit's summary
-    "Frozen pretrained encoder: embed every case once (cached in `out_dir/embeddings.csv`), fit a logistic-regression head, write it into the model."
+    "Frozen pretrained encoder: embed every case once (cached), fit a logistic-regression head, write it in the model."
     tc = cfg.train
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -573,7 +573,7 @@ def evaluate_model(cfg:RunConfig,         # the run's configuration
                    cache_dir=None,        # the run's input cache
                    force:bool=False,      # recompute even if unchanged
                   ) -> dict:              # the test metrics with CIs and the threshold
-    "Threshold on val, metrics on test; writes predictions.csv and metrics.json in `out_dir` (reused while the model, the cases and the bootstrap settings are unchanged)."
+    "Threshold on val, metrics on test: predictions.csv and metrics.json in `out_dir` (reused while all is unchanged)."
     out_dir = Path(out_dir)
     recs = {s: records(manifest, s) for s in ('val', 'test')}
     key = hash_obj([

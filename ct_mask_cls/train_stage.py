@@ -24,7 +24,7 @@ def fit_model(cfg:RunConfig,                # the run's configuration
               seed:int|None=None,           # the training seed (None: `train.seed`)
               force:bool=False,             # train again even when the model is current
              ) -> dict:                     # `train.fit`'s summary
-    "`train.fit`, under torchrun when `train.nproc` > 1 (the training stage decides; `ddp` depends on `train`, not the other way round)."
+    "`train.fit`, under torchrun when `train.nproc` > 1 (the training stage decides; `ddp` depends on `train`)."
     from ct_mask_cls import train as trn, ddp  # lazy: monai, torch and 1 more load only when this runs
     return trn.fit(cfg, man, spec, out_dir, cache_dir, progress, seed=seed, force=force, launch=ddp.launch_fit)
 
@@ -35,7 +35,7 @@ def train_mode(cfg:RunConfig,      # the run's configuration
                progress:bool=True, # show progress bars
                force:bool=False,   # retrain even if unchanged
               ) -> dict:           # its test metrics
-    "Train (or reuse, by the reuse rule) and evaluate the model of `mode` with the study's `seed_index`-th seed; its test metrics."
+    "Train (or reuse) and evaluate the model of `mode` with the study's `seed_index`-th seed; its test metrics."
     from ct_mask_cls import train as trn  # lazy: monai, torch and 1 more load only when this runs
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     spec, d = spec_for(cfg, run_dir, mode), lay.model_dir(mode, seed_index)

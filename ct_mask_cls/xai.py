@@ -108,7 +108,7 @@ def to_ct_grid(m:np.ndarray,    # a map on the network grid
 
 # %% ../nbs/09_xai.ipynb #e12c35d9
 def to_native_grid(cam_path:str|Path, native_path:str|Path, out_path:str|Path) -> Path:
-    "Resample the map in `cam_path` (preprocessed CT grid) onto the grid of the native CT `native_path`; write it to `out_path`."
+    "Resample the map in `cam_path` onto the grid of the native CT `native_path`; write it to `out_path`."
     from nibabel.processing import resample_from_to  # lazy: nibabel.processing loads only when this runs
     cam, nat = nib.load(str(cam_path)), nib.load(str(native_path))
     out = resample_from_to(cam, (nat.shape[:3], nat.affine), order=1, mode='constant', cval=0.)
@@ -208,7 +208,7 @@ def cam_figure(ct:np.ndarray,               # the CT (HU) on its grid, canonical
                window=(-150, 250),          # HU window of the CT
                lesion=None,                 # a lesion mask, outlined (or None)
                title:str=''):               # the figure's title
-    "Three radiological views of CT + map, normalised to the case's own maximum (0…1, one scale for every case and mode), ROI and lesion outlines named in a legend; an all-zero map is said to be one."
+    "Three radiological views of CT + map (normalised to the case's maximum), ROI and lesion outlined, a legend."
     peak = float(np.nanmax(cam)) if cam.size else 0.0
     flat = not np.isfinite(peak) or peak <= 0
     norm = np.zeros_like(cam) if flat else cam/peak
@@ -247,7 +247,7 @@ def _truth(truth_files:dict|None, pid:str, ct_img) -> np.ndarray|None:
 _KEPT = {}                                          # (model file, its mtime, thread) -> the loaded model
 
 def kept_model(cfg:RunConfig, spec:InputSpec, model_dir:str|Path) -> torch.nn.Module:
-    "The trained model in `model_dir`, loaded once per process and thread (a Dask worker keeps it for all its cases; Grad-CAM's hooks are never shared between threads)."
+    "The trained model in `model_dir`, loaded once per process and thread (Grad-CAM's hooks are not shared)."
     p = Path(model_dir)/'best_model.pt'
     key = (str(p.resolve()), p.stat().st_mtime_ns, threading.get_ident())
     if key not in _KEPT:
@@ -270,7 +270,7 @@ def explain_case(cfg:RunConfig,             # the run's configuration
                  occ_vox:int=8,             # occlusion patch size in voxels
                  cache_dir=None,            # the run's input cache
                 ) -> list[dict]:            # one row per method: the map's file and its localisation metrics
-    "One test case `r` (with its `pred`: prob, pred): every method's map on its CT grid as NIfTI, and its localisation metrics; one row per method."
+    "One test case `r` (`pred`: prob, pred): each method's map on its CT grid as NIfTI and its metrics; a row each."
     out_dir = Path(out_dir)
     model = kept_model(cfg, spec, model_dir)
     d = make_dataset([r], spec, cache_dir)[0]
@@ -309,7 +309,7 @@ def explain(cfg:RunConfig,                  # the run's configuration
             executor=None,                  # the run's executor settings: one task per case on dask
             viewer_cases:int=0,             # cases given an offline slice viewer page
            ) -> pd.DataFrame:               # one row per case and method
-    "Maps, metrics and figures for the test cases of one mode (`n` < 0: all; one task per case on a dask `executor`); one row per case and method."
+    "Maps, metrics and figures for the test cases of one mode (`n` < 0: all); a row per case and method."
     out_dir, model_dir = Path(out_dir), Path(model_dir)
     mode = spec.mode
     for meth in methods: check_method(meth, cfg.train.model, spec)

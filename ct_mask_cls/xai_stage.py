@@ -34,7 +34,7 @@ def explain_mode(cfg:RunConfig,       # the run's configuration
                  progress:bool=True,  # show progress bars
                  force:bool=False,    # redo even what is current
                 ) -> pd.DataFrame:    # its cases.csv
-    "Explanations of the test cases of `mode`'s first-seed model; writes xai/<mode>/ (maps, cases.csv, summary.csv, agreement.csv); reused while the model, its predictions, the cases, their truth and the xai settings are unchanged."
+    "Explanations of the test cases of `mode`'s first-seed model in xai/<mode>/; reused while all they depend on holds."
     from ct_mask_cls import xai  # lazy: monai, pytorch_grad_cam and 3 more load only when this runs
     from ct_mask_cls.data import CODE_VERSION  # lazy: monai, torch load only when this runs
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
