@@ -53,6 +53,7 @@ def load_run(run_dir:str|Path, mode:str|None=None) -> tuple[RunConfig, RunLayout
         raise NoTrainedModel(f"{run_dir} has no record of mode {mode}'s input (train/{mode}/spec.json)")
     return cfg, lay, mode
 
+# %% ../nbs/16_apply.ipynb #f4b42af9
 def model_spec(cfg:RunConfig, lay:RunLayout, mode:str):
     "The input spec the model of `mode` was trained on (its spec.json), else the one its config and the run's FOV give."
     from ct_mask_cls.data import InputSpec, input_spec  # lazy: monai, torch and 1 more load only when this runs
@@ -97,6 +98,7 @@ def scoring_config(cfg:RunConfig,             # the trained run's configuration
     out = Path(out).resolve()
     return dataclasses.replace(cfg, data=data, out_dir=str(out.parent), run_id=out.name)
 
+# %% ../nbs/16_apply.ipynb #b2f3bcbb
 def prepare_cases(cfg:RunConfig, progress:bool=True) -> pd.DataFrame:
     "Preprocess, segment and mask every case of `cfg`'s data in `cfg.run_dir`; a row per case (status, reason, paths)."
     from ct_mask_cls.segment_stage import stage_segment  # lazy: scipy.ndimage loads only when this runs
@@ -119,6 +121,7 @@ def run_threshold(lay:RunLayout, mode:str) -> float:
     "The validation (Youden) threshold of a mode's trained model."
     return float(json.loads((lay.model_dir(mode)/'metrics.json').read_text())['threshold'])
 
+# %% ../nbs/16_apply.ipynb #00d7d5de
 def score_cases(cfg:RunConfig,              # the run's configuration
                 run_dir:str|Path,           # the trained run
                 cases:pd.DataFrame,         # the new cases, through preprocess, segment and mask

@@ -118,6 +118,7 @@ QC_FLAGS = dict(
              "or slices it missed")
 QCFlag = Literal[tuple(QC_FLAGS)]
 
+# %% ../nbs/00b_config.ipynb #127aa462
 @dataclass
 class MaskConfig:
     "Applying the ROI mask to the CT, and the network's field of view."
@@ -220,6 +221,7 @@ class ExecutorConfig:
 _RUN_ID = (lambda v: bool(re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._-]{0,99}', v)),
            'a plain folder name: letters, digits, . _ - (not starting with . or -)')
 
+# %% ../nbs/00b_config.ipynb #2fa13aea
 @dataclass
 class RunConfig:
     "A whole pipeline run."
@@ -483,6 +485,7 @@ def read_labels(path:str|Path, test_column:str='') -> pd.DataFrame:
         if t.label.nunique() < 2: raise ConfigError(f"labels file {path}: the fixed test set (column {test_column} = 'test') needs both classes; it has {len(t)} patients with labels {sorted(t.label.unique().tolist())}")
     return df
 
+# %% ../nbs/00b_config.ipynb #aadc2a65
 def check_inputs(cfg:RunConfig):
     "Fail at once, naming the problem, if the config contradicts itself (`validate`) or the run's inputs are bad."
     validate(cfg)

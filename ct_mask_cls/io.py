@@ -145,6 +145,7 @@ def damaged(outputs:dict, base:str|Path) -> list:
     "The recorded outputs (relative to `base`) that are missing or whose size or checksum changed."
     return [p for p, fp in outputs.items() if file_fingerprint(Path(base)/p) != list(fp)]
 
+# %% ../nbs/00a_io.ipynb #dc9e2d89
 def reusable(rec_path:str|Path,  # the unit's record (JSON)
              key:str,            # the key it must have been made with
              force:bool=False,   # never reuse

@@ -36,6 +36,7 @@ def _inline_figures():
 
 _inline_figures()
 
+# %% ../nbs/19_kit.ipynb #6d25114b
 def _logs_to_terminal():
     "In a stage run, send warnings and log records to the run's terminal: a page holds results, not log lines."
     if os.environ.get('CT_MASK_CLS_PROGRESS') != 'parent': return

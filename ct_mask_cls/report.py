@@ -292,6 +292,7 @@ def check_reports(run_dir:str|Path,         # the run folder
             browser.close()
     return out
 
+# %% ../nbs/12_report.ipynb #6ee00928
 def notebook_errors(nb_path:str|Path) -> list[str]:
     "Error outputs in an executed notebook ('ename: evalue' each)."
     nb = json.loads(Path(nb_path).read_text())
@@ -391,6 +392,7 @@ def xai_warnings(s:pd.DataFrame) -> list:
             out.append(f"{r['method']}: in {r['peak_on_confounder_rate']:.0%} of the cases with a known confounder the map's peak lies on it")
     return out
 
+# %% ../nbs/12_report.ipynb #dd8c4179
 def side_by_side(grid:dict, modes:list, width:int=200) -> str:
     "HTML table: one row per case, one thumbnail per mode (`grid`: case -> mode -> (png, caption))."
     if not grid: return "<p>No images.</p>"

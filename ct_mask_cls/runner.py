@@ -279,6 +279,7 @@ def _cases_now(cfg:RunConfig, last:int) -> int:
 
 def _duration(s:float) -> str: return f'{s:.0f} s' if s < 90 else f'{s/60:.0f} min'
 
+# %% ../nbs/14_runner.ipynb #b65dafa5
 def _record_timing(cfg:RunConfig, rec:dict):
     "Keep a stage's seconds per case (timing.json) for the next run's estimate of the time left."
     lay = RunLayout(cfg.run_dir)
@@ -324,6 +325,7 @@ def _unknown_why(cfg:RunConfig, stage:str|None=None) -> str:
     model = cfg.train.model + (f' on {cfg.train.nproc} processes' if cfg.train.nproc > 1 else '')
     return ' and '.join(w for w, on in [('TotalSegmentator', seg), (model, net)] if on)
 
+# %% ../nbs/14_runner.ipynb #61bd77b1
 def machine_speed(cfg:RunConfig, rates:dict) -> float:
     "How much slower this machine ran than the reference: its timed stages against their reference; 1 with none."
     n = rates.get('_cases', 0)
@@ -362,6 +364,7 @@ def run_pipeline(cfg:RunConfig,          # the run's configuration
         if not stages or list(stages) == STAGES: os.replace(lay.pending_yaml, lay.config_yaml)
     return recs
 
+# %% ../nbs/14_runner.ipynb #4621af07
 @contextlib.contextmanager
 def run_cluster(cfg:RunConfig, echo=print):
     "With `executor.kind: dask` and no address: one local Dask cluster (loopback) for the run, shared by its kernels."
@@ -461,6 +464,7 @@ def _warm_engine() -> str:
 def _table(df) -> str:
     return pd.DataFrame(df).to_html(index=False, escape=True, border=0, na_rep='')
 
+# %% ../nbs/14_runner.ipynb #0285eca2
 def interim_index(cfg:RunConfig, failed:tuple|None=None) -> Path:
     "Write index.html from what the run has so far: stages done, their results, and `failed` = (stage, reason) if any."
     from ct_mask_cls.report import html_page, badge         # (report imports matplotlib: kept out of the CLI's start-up)

@@ -66,6 +66,7 @@ def body_mask(hu:np.ndarray) -> np.ndarray:
     for k in range(m.shape[2]): m[:, :, k] = ndi.binary_fill_holes(m[:, :, k])
     return m
 
+# %% ../nbs/02_segment.ipynb #8e6c2a96
 def threshold_segment(hu:np.ndarray, affine:np.ndarray, min_lung_ml:float=50.) -> tuple[np.ndarray, dict]:
     "Multilabel mask with TotalSegmentator lung-lobe ids from HU thresholds (`hu` in canonical RAS)."
     sp = spacing_of(affine)
@@ -196,6 +197,7 @@ def reuse_nnunet_predictor():
     predict_files._ct_mask_cls_reuse = True
     P.initialize_from_trained_model_folder, P.predict_from_files = initialize, predict_files
 
+# %% ../nbs/02_segment.ipynb #609b0440
 def totalseg_worker_setup(weights_dir:str='', reuse:bool=True):
     "Prepare this process for TotalSegmentator: its weights folder, no usage statistics, with `reuse` a kept predictor."
     os.environ['TOTALSEG_HOME_DIR'] = str(totalseg_home(weights_dir))

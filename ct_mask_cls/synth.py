@@ -212,6 +212,7 @@ def load_reference(folder:str|Path|None=None) -> dict:
 FINDINGS = ('hypodense', 'hyperdense', 'diffuse', 'enlargement')
 DEPTHS = ('anywhere', 'deep', 'surface')
 
+# %% ../nbs/10_synth.ipynb #1e52eb55
 @dataclass
 class RealisticParams:
     "How a realistic cohort is made; the defaults are what the study must see through, masks as segmenters make them."

@@ -65,6 +65,7 @@ class Classifier(nn.Module):
         return topk_pool(self.encoder(x), roi, self.top)
     def forward(self, x): return self.head(self.norm(self.features(x)))
 
+# %% ../nbs/07_train.ipynb #a2fbbafc
 def small3d(in_ch:int=1, width:int=8, depth:int=2) -> tuple[nn.Module, int]:
     "A small 3D CNN encoder and its number of output channels."
     layers, prev = [], in_ch
@@ -180,6 +181,7 @@ def build_model(name:str='small3d',        # small3d, resnet10, resnet18, r3d_18
         return Slab2p5D(m, n)
     raise ConfigError(f"unknown model {name!r}")
 
+# %% ../nbs/07_train.ipynb #61d47779
 def model_for(cfg:RunConfig, spec:InputSpec) -> nn.Module:
     "The configured model for input `spec`."
     t = cfg.train
@@ -347,6 +349,7 @@ def _mean_over_processes(v:float, world:int) -> float:
     dist.all_reduce(t)
     return float(t[0])/world
 
+# %% ../nbs/07_train.ipynb #962f5199
 def _share_state(state:dict, world:int) -> dict:
     "Rank 0's training state, sent to every process (so that all stop at the same epoch)."
     if world == 1: return state
