@@ -91,13 +91,18 @@ def _inputs(cfg:RunConfig, stage:str) -> list:
         return [file_fingerprint(ext) if ext.exists() else []]
     return []
 
+def _stage_record(lay:RunLayout, s:str) -> dict:
+    "Stage `s`'s record as it was last written; {} if it is missing or damaged (the stage then counts as not done)."
+    try: rec = json.loads(lay.stage_files(s)[2].read_text())
+    except (OSError, ValueError): return {}
+    return rec if isinstance(rec, dict) else {}
+
 def _upstream(cfg:RunConfig, name:str) -> list:
     "The data outputs (sizes, checksums; no notebooks or pages) the stages before `name` recorded when last finished."
     lay, out = RunLayout(cfg.run_dir), []
     for s in STAGES[:STAGES.index(name)]:
         nb, html, done = lay.stage_files(s)
-        try: outs = json.loads(done.read_text()).get('outputs', {})
-        except (OSError, ValueError): outs = {}
+        outs = _stage_record(lay, s).get('outputs', {})
         pages = {os.path.relpath(p.resolve(), done.parent.resolve()) for p in (nb, html)}
         out.append(sorted((k, v) for k, v in outs.items() if k not in pages))
     return out
@@ -266,8 +271,7 @@ def time_left(cfg:RunConfig,        # the run's configuration
 
 def _current(cfg:RunConfig, lay:RunLayout, s:str) -> bool:
     "Whether stage `s` looks reusable (a cheap look at its key: the outputs are checked when it runs)."
-    done = lay.stage_files(s)[2]
-    return done.exists() and json.loads(done.read_text()).get('key') == stage_key(cfg, s)
+    return _stage_record(lay, s).get('key') == stage_key(cfg, s)
 
 def _cases_now(cfg:RunConfig, last:int) -> int:
     "Cases of the run: its converted cases once preprocessed, else the last run's count, else the rows of labels.csv."
@@ -471,8 +475,7 @@ def interim_index(cfg:RunConfig, failed:tuple|None=None) -> Path:
     lay = RunLayout(cfg.run_dir)
     rows, done = [], []
     for s in STAGES[:-1]:
-        nb, page, rec_path = lay.stage_files(s)
-        rec = json.loads(rec_path.read_text()) if rec_path.exists() else {}
+        page, rec = lay.stage_files(s)[1], _stage_record(lay, s)
         status = 'failed' if failed and failed[0] == s else ('done' if rec else 'not run')
         if rec: done.append(s)
         rows.append(
