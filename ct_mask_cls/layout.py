@@ -57,6 +57,8 @@ class RunLayout:
     def manifest_csv(self): return self.path('mask', 'manifest.csv')
     @property
     def manifest_json(self): return self.path('mask', 'manifest.json')
+    @property
+    def splits_csv(self): return self.path('mask', 'splits.csv')
     # models and results
     def model_dir(self, mode:str, seed_index:int=0) -> Path:
         "Where the model of `mode` (the study's `seed_index`-th seed) is trained."

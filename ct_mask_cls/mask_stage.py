@@ -1,4 +1,4 @@
-"""Each case's ROI repaired and checked, labels joined, patients split, the masked views written: `manifest.csv` and its sidecar.
+"""Labels joined and patients split first, then each case's ROI repaired and checked and the masked views written: `manifest.csv` and its sidecar.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/mask_stage.html.md"""
 
@@ -13,8 +13,9 @@ from .core import *
 from . import dicom, segment as seg, mask as msk, splits
 
 # %% auto #0
-__all__ = ['MANIFEST_COLUMNS', 'found_labels', 'mask_case', 'mask_cases', 'cohort_fov', 'cohort_qc', 'repair_summary',
-           'repair_note', 'write_masked', 'join_labels', 'assign_splits', 'stage_mask', 'read_manifest', 'spec_for']
+__all__ = ['MANIFEST_COLUMNS', 'SPLIT_COLUMNS', 'found_labels', 'mask_case', 'mask_cases', 'cohort_fov', 'cohort_qc',
+           'repair_summary', 'repair_note', 'write_masked', 'join_labels', 'check_splits', 'assign_splits',
+           'split_cohort', 'with_splits', 'stage_mask', 'read_manifest', 'spec_for']
 
 # %% ../nbs/13c_mask_stage.ipynb #6ac29bc9
 def found_labels(sg:np.ndarray) -> str:
@@ -153,33 +154,77 @@ MANIFEST_COLUMNS = [
 ]
 
 # %% ../nbs/13c_mask_stage.ipynb #3574992c
+def _exclude(df:pd.DataFrame, rows, why:str) -> pd.DataFrame:
+    "`rows` of `df` excluded, `why` added to the reason a failed case already has."
+    df['reason'] = df.reason.fillna('').astype(str)
+    df.loc[rows & (df.status == 'ok'), 'reason'] = why
+    df.loc[rows & (df.status != 'ok') & (df.reason != ''), 'reason'] += '; ' + why
+    df.loc[rows, 'status'] = 'excluded'
+    return df
+
 def join_labels(df:pd.DataFrame, labels:pd.DataFrame, test_column:str='') -> pd.DataFrame:
     "Each case's label (and fixed split) from labels.csv; cases without one are excluded, keeping their first reason."
     lab = labels[['patient_id', 'label'] + ([test_column] if test_column else [])].rename(
         columns={test_column: '_fixed_split'} if test_column else {})
     df = df.merge(lab, on='patient_id', how='left')
     nolab = df.label.isna()
-    df.loc[nolab & (df.status == 'ok'), 'reason'] = 'no label in labels.csv'
-    df.loc[nolab & (df.status != 'ok') & (df.reason != ''), 'reason'] += '; no label in labels.csv'
-    df.loc[nolab, 'status'] = 'excluded'
     df['label'] = df.label.fillna(-1).astype(int)
+    df = _exclude(df, nolab, 'no label in labels.csv')
     norm = lambda s: re.sub(r'(?<!\d)0+(?=\d)', '', str(s).strip().casefold())      # case and leading zeros of numbers
     near = {norm(p): p for p in labels.patient_id}
     for pid in df.patient_id[nolab]:
         if norm(pid) in near: say(f"warning: CT id {pid!r} has no row in labels.csv, but {near[norm(pid)]!r} does: ids match only exactly (case and leading zeros count); it is excluded")
     return df
 
-def assign_splits(df:pd.DataFrame, cfg:RunConfig, labels:pd.DataFrame) -> pd.DataFrame:
-    "Patient-level splits of the usable cases; clear errors when none is usable or a split lacks a class."
-    ok = df.status == 'ok'
-    if not ok.any():
-        raise ConfigError(f"no case is usable (an ROI {list(cfg.mask.roi)} and a label): " + '; '.join(f'{k} ({v})' for k, v in df.reason.value_counts().head(6).items())
+def check_splits(df:pd.DataFrame,     # cases with status, label and split
+                 labels:pd.DataFrame, # labels.csv, for the message
+                 usable:str,          # what makes a case usable, for the message
+                ):
+    "Clear errors when no case is usable or a split lacks a class among its usable cases."
+    if not (df.status == 'ok').any():
+        raise ConfigError(f"no case is usable ({usable}): " + '; '.join(f'{k} ({v})' for k, v in df.reason.value_counts().head(6).items())
                           + f". CT ids: {', '.join(df.patient_id[:5])}…; labels.csv ids: {', '.join(labels.patient_id[:5])}…")
+    for s in ('train', 'val', 'test'):
+        y, out = df.label[(df.split == s) & (df.status == 'ok')], df[(df.split == s) & (df.status != 'ok')]
+        lost = f"; {len(out)} of its cases were left out after the split ({'; '.join(f'{r.case_id}: {r.reason}' for r in out.head(3).itertuples())})" if len(out) else ''
+        if y.nunique() < 2:
+            raise ConfigError(f"the {s} split has {len(y)} usable cases ({usable}) with labels {sorted(y.unique().tolist())}{lost}: "
+                              "every split needs both classes (more patients, other split fractions or split.seed"
+                              + (", or usable masks for the cases left out)" if lost else ")"))
+
+def assign_splits(df:pd.DataFrame, cfg:RunConfig, labels:pd.DataFrame) -> pd.DataFrame:
+    "Patient-level splits of the cases with a CT and a label (status ok); errors as `check_splits`."
+    ok = df.status == 'ok'
+    if not ok.any(): check_splits(df, labels, 'a CT and a label')
     df['split'] = ''
     df.loc[ok, 'split'] = splits.make_splits(df[ok], cfg.split.seed, cfg.split.val_frac, cfg.split.test_frac,
                                              '_fixed_split' if cfg.split.test_column else '').values
-    for s in ('train', 'val', 'test'):
-        if df.label[df.split == s].nunique() < 2: raise ConfigError(f"the {s} split has {int((df.split == s).sum())} usable cases with labels {sorted(df.label[df.split == s].unique().tolist())}: every split needs both classes (more patients, or other split fractions)")
+    check_splits(df, labels, 'a CT and a label')
+    return df
+
+# %% ../nbs/13c_mask_stage.ipynb #cbd92f59
+SPLIT_COLUMNS = ['case_id', 'patient_id', 'label', 'split', 'status', 'reason']
+
+def split_cohort(cfg:RunConfig,         # the run's configuration
+                 cases:pd.DataFrame,    # cases.csv (preprocess)
+                 labels:pd.DataFrame,   # labels.csv, ids as in cases.csv
+                ) -> pd.DataFrame:      # `SPLIT_COLUMNS`, one row per case
+    "Labels joined and patients split from cases.csv alone, before masking: no mask setting or segmenter moves a patient."
+    df = cases.reset_index()[['case_id', 'patient_id', 'status', 'reason']]
+    df = join_labels(df.assign(reason=df.reason.fillna('').astype(str)), labels, cfg.split.test_column)
+    return assign_splits(df, cfg, labels)[SPLIT_COLUMNS]
+
+def with_splits(df:pd.DataFrame,      # the masked cases (mask_cases' rows, QC done)
+                cohort:pd.DataFrame,  # `split_cohort`'s table
+                labels:pd.DataFrame,  # labels.csv, for the message
+                roi:list,             # the ROI's structures, for the message
+               ) -> pd.DataFrame:     # `df` with label and split; split '' where not usable
+    "The masked cases with the label and split each got before masking; each split must keep both classes."
+    df = df.drop(columns=['label', 'split'], errors='ignore').merge(cohort[['case_id', 'label', 'split']], on='case_id', how='left')
+    df['label'], df['split'] = df.label.fillna(-1).astype(int), df.split.fillna('')
+    df = _exclude(df, df.label < 0, 'no label in labels.csv')
+    check_splits(df, labels, f"an ROI {roi} and a label")
+    df.loc[df.status != 'ok', 'split'] = ''
     return df
 
 # %% ../nbs/13c_mask_stage.ipynb #b6740ac4
@@ -188,16 +233,18 @@ def stage_mask(cfg:RunConfig,       # the run's configuration
                progress:bool=True,  # show progress bars
                force:bool=False,    # redo even what is current
               ) -> pd.DataFrame:    # manifest.csv
-    "Repair and check every ROI, join labels, split patients, write masked views, manifest.csv and manifest.json."
+    "Join labels and split patients (splits.csv), then repair and check every ROI, write masked views and the manifest."
     lay = RunLayout(run_dir)
     segs = read_table(lay.segments_csv)
     cases = read_table(lay.cases_csv).set_index('case_id')
     labels = read_labels(cfg.data.labels_csv, cfg.split.test_column)
     if cfg.preprocess.pseudonymise:
         labels['patient_id'] = [dicom.pseudonym(p, pseudonym_key(cfg.preprocess)) for p in labels.patient_id]
+    cohort = split_cohort(cfg, cases, labels)                  # before any mask: clear errors first, splits no mask moves
+    with atomic_path(lay.splits_csv) as t: cohort.to_csv(t, index=False)
     ids = list(seg.resolve_roi(list(cfg.mask.roi)).values())
     df = cohort_qc(pd.DataFrame(mask_cases(cfg, lay, segs, cases, progress, force)), len(ids), cfg.mask.qc_exclude)
-    df = assign_splits(join_labels(df, labels, cfg.split.test_column), cfg, labels)
+    df = with_splits(df, cohort, labels, list(cfg.mask.roi))
     fov = cohort_fov(df)
     df['masked_path'] = write_masked(cfg, lay, df, fov, progress, force)
     with atomic_path(lay.manifest_csv) as t: df[MANIFEST_COLUMNS].to_csv(t, index=False)

@@ -46,7 +46,7 @@ def cohort(tmp_path_factory):
     pd.DataFrame(rows).to_csv(t/'labels.csv', index=False)
     cfg = dict(run_id='r', out_dir=str(t/'runs'), data=dict(nifti_dir=str(t/'ct'), labels_csv=str(t/'labels.csv'), mask_dir=str(t/'masks'), mask_pattern='{patient_id}_seg.nii.gz'),
                preprocess=dict(spacing=[8.0, 8.0, 8.0]), segment=dict(backend='existing'), mask=dict(roi=['liver'], mode='zero', min_roi_ml=5.0, fill=None, roi_margin_mm=0.0, rim_mm=0.0),
-               split=dict(seed=0, val_frac=0.25, test_frac=0.25))
+               split=dict(seed=1, val_frac=0.25, test_frac=0.25))   # seed 0 splits so that masking leaves val one class (tested below)
     (t/'c.yaml').write_text(yaml.safe_dump(cfg)); c = load_config(t/'c.yaml')
     for f in (stage_preprocess, stage_segment, stage_mask): f(c, c.run_dir, progress=False)
     return t, c
@@ -68,6 +68,26 @@ def test_existing_masks_and_exclusions(cohort):
         assert (x[m > 0] == ct[m > 0]).all() and (x[(m == 0) & ~np.isnan(x)] == -150).all()
     segs = pd.read_csv(c.run_dir/'segment'/'segments.csv')
     assert set(segs[segs.status == 'failed'].case_id) == {'C10', 'NOLABEL'}          # NOLABEL has no mask file either
+    sp = pd.read_csv(c.run_dir/'mask'/'splits.csv', dtype={'case_id': str}, keep_default_na=False).set_index('case_id')
+    assert (sp.loc[['HEAD', 'C10'], 'split'] != '').all() and (man.loc[['HEAD', 'C10'], 'split'].fillna('') == '').all()   # split before masking, then left out
+    assert sp.loc['NOLABEL', 'split'] == '' and (sp.split.loc[ok.index] == ok.split).all()
+
+def test_splits_do_not_follow_the_masks(cohort, tmp_path):
+    "Splits are made before masking: another segmenter's masks, which lose one more case, move no other patient."
+    t, c = cohort
+    masks = tmp_path/'masks'; masks.mkdir()
+    for f in (t/'masks').iterdir():
+        if f.name != 'C00_seg.nii.gz': (masks/f.name).write_bytes(f.read_bytes())
+    cfg = yaml.safe_load((t/'c.yaml').read_text())
+    cfg.update(run_id='other_masks'); cfg['data']['mask_dir'] = str(masks)
+    (tmp_path/'c.yaml').write_text(yaml.safe_dump(cfg)); c2 = load_config(tmp_path/'c.yaml')
+    for f in (stage_preprocess, stage_segment, stage_mask): f(c2, c2.run_dir, progress=False)
+    read = lambda run, f: pd.read_csv(run/'mask'/f, dtype={'case_id': str}, keep_default_na=False).set_index('case_id')
+    pd.testing.assert_frame_equal(read(c.run_dir, 'splits.csv').split.to_frame(), read(c2.run_dir, 'splits.csv').split.to_frame())
+    m1, m2 = read(c.run_dir, 'manifest.csv'), read(c2.run_dir, 'manifest.csv')
+    assert m2.loc['C00', 'status'] == 'excluded' and m2.loc['C00', 'split'] == ''
+    both = m1.index[(m1.status == 'ok') & (m2.status == 'ok')]
+    assert len(both) == 9 and (m1.split[both] == m2.split[both]).all()
 
 def test_real_series_existing_liver_mask(realdata, tmp_path):
     "Acceptance: the real series, TotalSegmentator's own mask as the `existing` mask, ROI liver: liver HU unchanged, fill elsewhere."
