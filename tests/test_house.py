@@ -177,3 +177,10 @@ def test_most_exported_names_have_an_example_in_their_notebook():
     missing = {k: m for k, (_, m) in found.items() if m}
     assert total > 300
     assert sum(map(len, missing.values())) <= 0.15*total, missing
+
+def test_readme_is_the_index_notebooks_markdown():
+    "README.md is written from nbs/index.ipynb (`make readme`): an edit to one alone would let the two tell different stories."
+    import json
+    nb = json.loads((PKG.parent/'nbs'/'index.ipynb').read_text())
+    md = '\n\n'.join(''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'markdown') + '\n'
+    assert (PKG.parent/'README.md').read_text() == md, "README.md and nbs/index.ipynb differ: edit the notebook, then `make readme`"
