@@ -45,7 +45,8 @@ def load_run(run_dir:str|Path, mode:str|None=None) -> tuple[RunConfig, RunLayout
         cm = load_config(run_cfg).mask.mode
         mode = cm if cm in modes else (modes[0] if modes else cm)
     if mode not in modes:
-        raise NoTrainedModel(f"{run_dir} has no trained model for mode '{mode}' (train/{mode}/best_model.pt and metrics.json)"
+        raise NoTrainedModel(f"{run_dir} has no trained model for mode '{mode}' (train/{mode}/best_model.pt and "
+                             f"metrics.json)"
                              + (f"; trained modes: {', '.join(modes)}" if modes else "; run the train stage first"))
     own = lay.model_dir(mode)/'config.yaml'
     cfg = load_config(own if own.is_file() else run_cfg)
@@ -69,7 +70,8 @@ def guard_run(run_dir:str|Path, out:str|Path|None=None):
     run, lock = Path(run_dir).resolve(), RunLock(run_dir)
     if out is not None:
         o = Path(out).resolve()
-        if o == run or run in o.parents: raise ConfigError(f"OUT {out} is inside the run folder {run_dir}: it would overwrite the run's own files; choose a folder outside it")
+        if o == run or run in o.parents: raise ConfigError(f"OUT {out} is inside the run folder {run_dir}: it would "
+                                                           f"overwrite the run's own files; choose a folder outside it")
     return lock
 
 # %% ../nbs/16_apply.ipynb #b4cfd9dc
@@ -193,7 +195,8 @@ def predict_report(df:pd.DataFrame,    # the scored cases
         plt.close(fig)
         figs.append((str(png.relative_to(out.root)), f"{r.case_id} · p = {r.prob:.4f}"))
     shown = df.assign(cam_nifti=df.cam_nifti.fillna('').map(lambda p: str(Path(p).relative_to(out.root)) if p else ''))
-    return (f"<p>Model: mode <b>{esc(mode)}</b> of run <code>{esc(run_name)}</code>. A case is called positive when its probability is at least {df.threshold.iloc[0]:.4f}, "
+    return (f"<p>Model: mode <b>{esc(mode)}</b> of run <code>{esc(run_name)}</code>. A case is called positive when "
+            f"its probability is at least {df.threshold.iloc[0]:.4f}, "
             f"the threshold the run chose on its validation set.</p><p>{len(scored)} of {len(df)} cases scored.</p>"
             + table_html(shown.round({'prob': 4}), 200, 'predictions.csv')
             + ("<h2>Each scored case: CT, ROI (white) and the map</h2>" + thumbnails(figs) if figs else '')
@@ -242,7 +245,8 @@ def evaluate_external(run_dir:str|Path,        # the trained run
     diff = settings_differ(cfg, other)
     if diff:
         k, a, b = diff[0]
-        raise ConfigError(f"{other_config}: setting '{k}' is {b!r} there but {a!r} in the run, so the run's models would see other input; "
+        raise ConfigError(f"{other_config}: setting '{k}' is {b!r} there but {a!r} in the run, so the run's models "
+                          f"would see other input; "
                           f"external validation keeps the run's settings (set {k}: {a!r} or drop it)")
     if not other.data.labels_csv:
         raise ConfigError(f"{other_config}: data.labels_csv is needed to evaluate (a CSV with patient_id,label)")
@@ -274,7 +278,8 @@ def evaluate_external(run_dir:str|Path,        # the trained run
         with atomic_path(o.path('external.csv')) as t: res.to_csv(t, index=False)
         # the claims table's generalisation row; the next `run` redoes study and index
         with atomic_path(lay.path('study', 'external.csv')) as t: res.to_csv(t, index=False)
-        body = (f"<p>Run <code>{esc(Path(run_dir).resolve())}</code>, external cohort from <code>{esc(Path(other_config).resolve())}</code>. "
+        body = (f"<p>Run <code>{esc(Path(run_dir).resolve())}</code>, external cohort from "
+                f"<code>{esc(Path(other_config).resolve())}</code>. "
                 "AUC with 95% patient-level bootstrap CIs; drop = internal − external.</p>" + table_html(res.round(3), 50, 'external.csv'))
         atomic_write_text(o.path('report.html'), _page('External validation', body))
     return res
@@ -294,17 +299,28 @@ def model_card(cfg:RunConfig,  # the run's configuration
     split = ok.groupby('split').label.agg(['count', 'sum']).reindex(['train', 'val', 'test']).fillna(0).astype(int)
     return '\n'.join([
         f"# Model card: {mode} · run {cfg.run_id}", '',
-        "## Model", f"- Architecture: {cfg.train.model} (pretrained: {cfg.train.pretrained}), input {settings['input_size']} voxels, {settings['in_channels']} channel(s): {', '.join(settings['channels'])}",
-        f"- Output: one logit; probability = sigmoid(logit); decision = probability ≥ {settings['threshold']:.4f} (Youden threshold on the validation split)", '',
-        "## Data", f"- Cohort: {len(man)} cases, {len(ok)} usable; ROI {list(cfg.mask.roi)}; masks from segment backend {cfg.segment.backend}",
+        "## Model", f"- Architecture: {cfg.train.model} (pretrained: {cfg.train.pretrained}), input "
+                    f"{settings['input_size']} voxels, {settings['in_channels']} channel(s): "
+                    f"{', '.join(settings['channels'])}",
+        f"- Output: one logit; probability = sigmoid(logit); decision = probability ≥ {settings['threshold']:.4f} "
+        f"(Youden threshold on the validation split)", '',
+        "## Data", f"- Cohort: {len(man)} cases, {len(ok)} usable; ROI {list(cfg.mask.roi)}; masks from segment "
+                   f"backend {cfg.segment.backend}",
         *[f"- {s}: {r['count']} patients, {r['sum']} positive" for s, r in split.iterrows()],
-        f"- Preprocessing: resampled to {list(cfg.preprocess.spacing)} mm (RAS), windows {[list(w) for w in resolve_windows(cfg.mask.window, cfg.mask.roi, cfg.mask.extra_windows)]} HU, mask mode {mode}", '',
-        "## Metrics (internal test split)", f"- AUC {m['auc']:.3f} (95% CI {m['auc_ci_low']:.3f}–{m['auc_ci_high']:.3f}, patient-level bootstrap, n = {m['n_test']})",
+        f"- Preprocessing: resampled to {list(cfg.preprocess.spacing)} mm (RAS), windows "
+        f"{[list(w) for w in resolve_windows(cfg.mask.window, cfg.mask.roi, cfg.mask.extra_windows)]} HU, mask mode "
+        f"{mode}", '',
+        "## Metrics (internal test split)", f"- AUC {m['auc']:.3f} (95% CI "
+                                            f"{m['auc_ci_low']:.3f}–{m['auc_ci_high']:.3f}, patient-level bootstrap, n "
+                                            f"= {m['n_test']})",
         f"- Sensitivity {m['sensitivity']:.3f}, specificity {m['specificity']:.3f}, Brier {m['brier']:.3f}", '',
-        "## Intended use", "- Research only: checking, on a team's own data, whether organ masking changes what a CT classifier learns. Not a medical device; not for clinical decisions.", '',
+        "## Intended use", "- Research only: checking, on a team's own data, whether organ masking changes what a CT "
+                           "classifier learns. Not a medical device; not for clinical decisions.", '',
         "## Limitations",
-        f"- Trained on {int(split.loc['train', 'count'])} patients from one source; performance on other scanners, protocols or populations is unknown until measured (`ct-mask-cls evaluate`).",
-        "- The input must be built exactly as in `preprocessing.json` (spacing, ROI from TotalSegmentator label ids, window, field of view); other preprocessing gives meaningless outputs.",
+        f"- Trained on {int(split.loc['train', 'count'])} patients from one source; performance on other scanners, "
+        f"protocols or populations is unknown until measured (`ct-mask-cls evaluate`).",
+        "- The input must be built exactly as in `preprocessing.json` (spacing, ROI from TotalSegmentator label ids, "
+        "window, field of view); other preprocessing gives meaningless outputs.",
         "- Small test sets give wide CIs; read the CI, not the point estimate.", '',
         "## Versions", *[f"- {k}: {v}" for k, v in versions.items()], ''])
 

@@ -175,7 +175,9 @@ def compare(run_a:Path=typer.Argument(..., help="a run folder"), run_b:Path=type
     s, r = compare_runs(run_a, run_b)
     typer.echo(f"A = {run_a}\nB = {run_b}\n\nsettings that differ:\n" + (s.to_string(index=False) if len(s) else "  none") + "\n\nresults:\n" + r.fillna('').to_string(index=False))
     if out:
-        atomic_write_text(out, html_page('Two runs compared', f"<h1>Two runs compared</h1><p>A = <code>{run_a}</code><br>B = <code>{run_b}</code></p><h2>Settings that differ</h2>"
+        atomic_write_text(out, html_page('Two runs compared', f"<h1>Two runs compared</h1><p>A = "
+                                                              f"<code>{run_a}</code><br>B = "
+                                                              f"<code>{run_b}</code></p><h2>Settings that differ</h2>"
                                          + table_html(s, 100) + "<h2>Results</h2>" + table_html(r.fillna(''), 100)))
         typer.echo(f"\n{out} written")
 
@@ -193,7 +195,8 @@ def check_reports_cmd(run_dir:Path=typer.Argument(..., help="a run folder"), sit
             for k in ('console_errors', 'network_requests', 'failed_images', 'log_lines', 'narrow_images') if r[k]
         ]
         bad += bool(probs) or r['bytes'] > 1_500_000
-        typer.echo(f"{'FAIL' if probs or r['bytes'] > 1_500_000 else 'ok  '} {r['page']:18s} {r['bytes']/1e6:6.2f} MB, {r['images']} images" + ('; ' + '; '.join(probs) if probs else ''))
+        typer.echo(f"{'FAIL' if probs or r['bytes'] > 1_500_000 else 'ok  '} {r['page']:18s} {r['bytes']/1e6:6.2f} MB, "
+                   f"{r['images']} images" + ('; ' + '; '.join(probs) if probs else ''))
     typer.echo(f"screenshots: {Path(run_dir)/'screenshots'}")
     if bad: raise typer.Exit(1)
 
@@ -207,7 +210,8 @@ def config_cmd():
 @cli_errors
 def predict(run_dir:Path=typer.Argument(..., help="a finished run folder"), input:Path=typer.Argument(..., help="new patients: a DICOM tree or a folder of <patient_id>.nii.gz"),
             out:Path=typer.Argument(..., help="output folder"), mode:Optional[Mode]=typer.Option(None, help="which trained mode (default: the run's mask.mode)"),
-            masks:Optional[Path]=typer.Option(None, help="the new patients' existing masks (when the run used segment.backend existing)"),
+            masks:Optional[Path]=typer.Option(None, help="the new patients' existing masks (when the run used "
+                                                         "segment.backend existing)"),
             cams:bool=typer.Option(True, help="write Grad-CAM NIfTIs on each CT grid")):
     ("Score new patients with RUN_DIR's model: OUT/predictions.csv (probability, decision at the run's validation "
      "threshold), CAM NIfTIs, OUT/report.html.")
@@ -237,7 +241,8 @@ def export(run_dir:Path=typer.Argument(..., help="a finished run folder"), out:P
      "OUT/preprocessing.json, OUT/MODEL_CARD.md.")
     load_run(run_dir, mode.value if mode else None)
     r = export_model(run_dir, out, mode.value if mode else None)
-    typer.echo(f"exported {r['mode']} to {out} (TorchScript max |difference| {r['traced_max_abs_error']:.1e}; ONNX: {r['onnx']})")
+    typer.echo(f"exported {r['mode']} to {out} (TorchScript max |difference| {r['traced_max_abs_error']:.1e}; ONNX: "
+               f"{r['onnx']})")
 
 # %% ../nbs/15_cli.ipynb #b13bb984
 class DemoKind(str, Enum):
@@ -252,7 +257,8 @@ DemoFinding = Enum('DemoFinding', {f: f for f in ('hypodense', 'hyperdense', 'di
 def demo(out:Path=typer.Option(Path('outputs'), help="folder for the generated cohort and the run"), kind:DemoKind=typer.Option(DemoKind.realistic, help="realistic (real anatomy) or chest (synthetic phantoms)"),
          organ:str=typer.Option('liver', help="realistic: the organ holding the lesions (TotalSegmentator name)"),
          cases:int=typer.Option(0, help="patients (0: 150 realistic, 40 chest)"), seed:int=typer.Option(0, help="cohort seed"),
-         masks:DemoMasks=typer.Option(DemoMasks.segmenter, help="realistic: masks as a segmenter makes them (lesions left out, boundary off by a voxel), or the truth"),
+         masks:DemoMasks=typer.Option(DemoMasks.segmenter, help="realistic: masks as a segmenter makes them (lesions "
+                                                                "left out, boundary off by a voxel), or the truth"),
          finding:DemoFinding=typer.Option(DemoFinding.hypodense, help="realistic: what label 1 means"),
          force:bool=_FORCE, wait:bool=_WAIT):
     "Generate a demo cohort and run every stage on it; print the report index."
@@ -280,8 +286,10 @@ def convert(input:Path=typer.Argument(..., help="folder tree of DICOM files"), o
             allow_modality:List[str]=typer.Option([], help="also convert this modality (repeatable)"),
             uneven:Uneven=typer.Option('resample', help="missing slices / uneven spacing"), tilt:Tilt=typer.Option('correct', help="gantry tilt"),
             min_slices:int=typer.Option(8, help="fewer slices: rejected"),
-            pseudonymise:bool=typer.Option(False, help="case ids from a keyed hash of PatientID; source folders and UIDs left out"),
-            salt:str=typer.Option('', help="secret key for --pseudonymise (else $CT_MASK_CLS_SALT or $CT_MASK_CLS_SALT_FILE)"),
+            pseudonymise:bool=typer.Option(False, help="case ids from a keyed hash of PatientID; source folders and "
+                                                       "UIDs left out"),
+            salt:str=typer.Option('', help="secret key for --pseudonymise (else $CT_MASK_CLS_SALT or "
+                                           "$CT_MASK_CLS_SALT_FILE)"),
             workers:int=typer.Option(2, help="series converted in parallel")):
     ("Convert every CT series under INPUT to canonical-RAS NIfTI in OUTPUT; write OUTPUT/series.csv (one row per "
      "series found).")
@@ -304,8 +312,10 @@ def segment_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), out:Path=typer.Arg
                 backend:Backend=typer.Option('auto', help="where the mask comes from"), roi:List[str]=typer.Option([], help="structure names or groups (repeatable); none given: every structure"),
                 fast:bool=typer.Option(True, help="TotalSegmentator --fast"), device:SegDevice=typer.Option('auto', help="where TotalSegmentator runs"),
                 weights_dir:str=typer.Option('', help="TotalSegmentator home folder"), allow_download:bool=typer.Option(False, help="allow weight download"),
-                existing:Optional[Path]=typer.Option(None, help="an existing mask for this CT (backend existing): NIfTI label map, RTSTRUCT or DICOM-SEG"),
-                mask_label:List[str]=typer.Option([], help="what the existing mask's labels are: structure=id or structure=ROI name (repeatable), e.g. liver=1"),
+                existing:Optional[Path]=typer.Option(None, help="an existing mask for this CT (backend existing): "
+                                                                "NIfTI label map, RTSTRUCT or DICOM-SEG"),
+                mask_label:List[str]=typer.Option([], help="what the existing mask's labels are: structure=id or "
+                                                           "structure=ROI name (repeatable), e.g. liver=1"),
                 dicom_dir:Optional[Path]=typer.Option(None, help="the DICOM tree holding the CT series an RTSTRUCT refers to")):
     "Segment CT into OUT with TotalSegmentator's label ids."
     from ct_mask_cls.segment import segment  # lazy: scipy.ndimage loads only when this runs
@@ -331,8 +341,10 @@ def mask_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), mask:Path=typer.Argum
              out:Path=typer.Argument(..., help="masked NIfTI"), roi:List[str]=typer.Option(..., help="ROI names (repeatable)"),
              mode:Mode=typer.Option('zero', help="how the ROI is applied"), fill:str=typer.Option('median', help="HU outside the ROI: median (the ROI's), a number, or 'floor' (the window's lower bound)"),
              margin_mm:float=typer.Option(10.0, help="box padding in mm (crop, pool)"), roi_margin_mm:float=typer.Option(0.0, help="grow (>0) or shrink (<0) the ROI in mm (zero, channel, pool)"),
-             rim_mm:float=typer.Option(9.0, help="zero: in the ROI's outer rim (mm), thin structures darker or brighter than the organ become its median (partial volume)"),
-             repair:bool=typer.Option(True, help="repair the mask first (holes, gaps, stray components), as the mask stage does")):
+             rim_mm:float=typer.Option(9.0, help="zero: in the ROI's outer rim (mm), thin structures darker or "
+                                                 "brighter than the organ become its median (partial volume)"),
+             repair:bool=typer.Option(True, help="repair the mask first (holes, gaps, stray components), as the mask "
+                                                 "stage does")):
     ("Apply the ROI of MASK to CT and write OUT: what the network of that mode sees, in HU, on the ROI's own box (or "
      "the whole scan).")
     from ct_mask_cls.segment import resolve_roi  # lazy: scipy.ndimage loads only when this runs
@@ -351,7 +363,8 @@ def mask_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), mask:Path=typer.Argum
     r = roi_from_labels(m, ids.values())
     if not r.any():
         found = sorted(int(v) for v in np.unique(m) if v)
-        raise ConfigError(f"ROI {', '.join(roi)} (label ids {sorted(ids.values())}) is absent from {mask}; ids found there: {found[:20]}")
+        raise ConfigError(f"ROI {', '.join(roi)} (label ids {sorted(ids.values())}) is absent from {mask}; ids found "
+                          f"there: {found[:20]}")
     if repair: r = repair_roi(r, c, spacing_of(aff), (m > 0) & ~r)[0]
     f = None if fill == 'floor' else fill if fill == 'median' else float(fill)
     lo, hi = roi_box(r, spacing_of(aff), margin_mm)

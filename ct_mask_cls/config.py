@@ -59,7 +59,10 @@ class DataConfig:
         '{patient_id}.nii.gz',
         "file name of a case's existing mask in mask_dir ({patient_id} is the id in labels.csv / the DICOM PatientID)",
         stage='segment')
-    mask_labels: dict[str, Union[int, str]] = _f({}, "what the existing masks' labels are: {structure: id} for a binary or custom label map (e.g. {liver: 1}), {structure: 'ROI name'} for RTSTRUCT/DICOM-SEG; empty: TotalSegmentator ids and names", stage='segment', role='input')
+    mask_labels: dict[str, Union[int, str]] = _f({}, "what the existing masks' labels are: {structure: id} for a "
+                                                     "binary or custom label map (e.g. {liver: 1}), {structure: 'ROI "
+                                                     "name'} for RTSTRUCT/DICOM-SEG; empty: TotalSegmentator ids and "
+                                                     "names", stage='segment', role='input')
     lesion_dir: str = _f('', "optional folder of lesion masks (truth for checking explanations: lesion hit rates)",
                          path=True, stage='xai')
     confounder_dir: str = _f(
@@ -98,8 +101,10 @@ class SegmentConfig:
     weights_dir: str = _f(
         '', "TotalSegmentator home (holds nnunet/results); '' = $TOTALSEG_HOME_DIR or ~/.totalsegmentator", path=True)
     allow_download: bool = _f(False, "let TotalSegmentator download missing weights (needs internet)", role='exec')
-    reuse_model: bool = _f(True, "keep TotalSegmentator's model loaded in each process (each Dask worker) between cases, and run its steps in-process: the same masks without reloading per case", role='exec')
-    dicom_seg: bool = _f(False, "also write each case's mask as DICOM-SEG (segment/dicom_seg/) referring to its CT series, for PACS viewers (DICOM input, not pseudonymised)")
+    reuse_model: bool = _f(True, "keep TotalSegmentator's model loaded in each process (each Dask worker) between "
+                                 "cases, and run its steps in-process: the same masks without reloading per case", role='exec')
+    dicom_seg: bool = _f(False, "also write each case's mask as DICOM-SEG (segment/dicom_seg/) referring to its CT "
+                                "series, for PACS viewers (DICOM input, not pseudonymised)")
 
 # %% ../nbs/00b_config.ipynb #a73e415c
 # a robust z-score beyond QC_Z flags a case's organ volume, or what its repair added (mask.qc_flags); the repair's
@@ -124,19 +129,36 @@ class MaskConfig:
     "Applying the ROI mask to the CT, and the network's field of view."
     roi: tuple[str, ...] = _f(('lungs',), "TotalSegmentator structure names or groups (e.g. lungs, liver)",
                               check=(len, 'at least one structure name'), stage='segment', role='input')
-    mode: Mode = _f('zero', "zero (outside the ROI filled) | crop (the ROI box plus margin) | channel (CT + ROI as a 2nd channel) | pool (the ROI box plus margin; the network pools its features only inside the ROI) | none (the whole scan)", role='input')
+    mode: Mode = _f('zero', "zero (outside the ROI filled) | crop (the ROI box plus margin) | channel (CT + ROI as a "
+                            "2nd channel) | pool (the ROI box plus margin; the network pools its features only inside "
+                            "the ROI) | none (the whole scan)", role='input')
     window: Union[Literal['auto'], tuple[float, float]] = _f('auto', "HU window [low, high] mapped to [0, 1]; auto = the organ's preset (see WINDOW_PRESETS: soft tissue for abdominal organs, lung, bone)", check=_WINDOW, role='input')
     extra_windows: tuple[str, ...] = _f((), "more window presets, each added as an input channel (e.g. [bone])", role='input')
-    fill: Union[Literal['median'], float, None] = _f('median', "HU outside the ROI (zero) or its box (crop, pool): median = the ROI's own median HU, so that its boundary is no edge; a number; null = the window's lower bound", role='input')
+    fill: Union[Literal['median'], float, None] = _f('median', "HU outside the ROI (zero) or its box (crop, pool): "
+                                                               "median = the ROI's own median HU, so that its boundary "
+                                                               "is no edge; a number; null = the window's lower bound", role='input')
     margin_mm: float = _f(10.0, "pad the ROI's box by this many mm (crop, pool)", check=_ge(0), role='input')
-    roi_margin_mm: float = _f(0.0, "grow (> 0) or shrink (< 0) the ROI by this many mm where it is used voxel by voxel: what zero keeps, the channel of channel, where pool pools. Shrinking drops the organ's rim, and with it findings at the organ's surface", role='input')
-    rim_mm: float = _f(9.0, "zero: in the ROI's outer rim of this width (mm), thin structures darker or brighter than the organ (partial volume with fat, a sliver of a neighbour the segmenter let in) become the organ's median; blobs thicker than rim_blob_mm (a finding at the surface) stay; 0 = off", check=_ge(0), role='input')
-    rim_blob_mm: float = _f(4.5, "zero: what in the rim counts as a finding rather than partial volume: an odd region holding a ball of this radius (mm)", check=_gt(0), role='input')
-    repair: bool = _f(True, "repair the mask as a segmenter leaves it: fill holes (3D and per slice), close gaps (notches) up to close_mm, drop stray components; only unlabelled voxels that are not fat or air are added", role='input')
-    close_mm: float = _f(12.0, "repair: close gaps up to this radius (mm): a focal lesion at the organ's surface left out by the segmenter", check=_ge(0), role='input')
-    grow_mm: float = _f(6.0, "repair: grow the ROI by up to this many mm into tissue that is not fat and belongs to no other structure: a mask a voxel or two too tight is whole again", check=_ge(0), role='input')
-    peel_mm: float = _f(9.0, "repair: peel up to this many mm of fat and partial-volume fat (darker than repair_min_hu) off the ROI's surface, layer by layer: a mask a voxel or two too loose no longer wraps the organ in a dark shell that looks like a finding", check=_ge(0), role='input')
-    repair_min_hu: float = _f(-20.0, "repair: voxels darker than this (fat, air, partial-volume fat) are never added to the ROI, and are peeled off its surface", role='input')
+    roi_margin_mm: float = _f(0.0, "grow (> 0) or shrink (< 0) the ROI by this many mm where it is used voxel by "
+                                   "voxel: what zero keeps, the channel of channel, where pool pools. Shrinking drops "
+                                   "the organ's rim, and with it findings at the organ's surface", role='input')
+    rim_mm: float = _f(9.0, "zero: in the ROI's outer rim of this width (mm), thin structures darker or brighter than "
+                            "the organ (partial volume with fat, a sliver of a neighbour the segmenter let in) become "
+                            "the organ's median; blobs thicker than rim_blob_mm (a finding at the surface) stay; 0 = "
+                            "off", check=_ge(0), role='input')
+    rim_blob_mm: float = _f(4.5, "zero: what in the rim counts as a finding rather than partial volume: an odd region "
+                                 "holding a ball of this radius (mm)", check=_gt(0), role='input')
+    repair: bool = _f(True, "repair the mask as a segmenter leaves it: fill holes (3D and per slice), close gaps "
+                            "(notches) up to close_mm, drop stray components; only unlabelled voxels that are not fat "
+                            "or air are added", role='input')
+    close_mm: float = _f(12.0, "repair: close gaps up to this radius (mm): a focal lesion at the organ's surface left "
+                               "out by the segmenter", check=_ge(0), role='input')
+    grow_mm: float = _f(6.0, "repair: grow the ROI by up to this many mm into tissue that is not fat and belongs to no "
+                             "other structure: a mask a voxel or two too tight is whole again", check=_ge(0), role='input')
+    peel_mm: float = _f(9.0, "repair: peel up to this many mm of fat and partial-volume fat (darker than "
+                             "repair_min_hu) off the ROI's surface, layer by layer: a mask a voxel or two too loose no "
+                             "longer wraps the organ in a dark shell that looks like a finding", check=_ge(0), role='input')
+    repair_min_hu: float = _f(-20.0, "repair: voxels darker than this (fat, air, partial-volume fat) are never added "
+                                     "to the ROI, and are peeled off its surface", role='input')
     qc_exclude: tuple[QCFlag, ...] = _f((), "exclude cases with these QC flags ("
                                             + '; '.join(f'{k}: {v}' for k, v in QC_FLAGS.items())
                                             + "); by default flagged cases are kept and listed")
@@ -160,21 +182,29 @@ class TrainConfig:
     model: Literal['small3d', 'resnet10', 'resnet18', 'r3d_18', 'resnet18_2p5d'] = _f('small3d', "small3d (CPU-sized 3D CNN) | resnet10, resnet18 (MONAI 3D ResNet; MedicalNet weights) | r3d_18 (torchvision video ResNet; Kinetics weights) | resnet18_2p5d (ImageNet ResNet-18 over axial slices)", role='input')
     width: int = _f(8, "small3d: channels of its first block (doubling per block)", check=_ge(1), role='model')
     depth: int = _f(2, "small3d: number of convolution blocks (2× max pooling between them)", check=_ge(1), role='model')
-    pool_top: float = _f(0.01, "pooling inside the ROI (zero, pool): mean of this top fraction of the ROI's feature-map positions; 0 = max pooling. Modes without ROI pooling use max pooling", check=(lambda v: 0 <= v <= 1, 'a fraction from 0 to 1'), role='model')
-    pretrained: bool = _f(False, "load pretrained weights from train.weights_path (or the torch hub cache); nothing is downloaded", role='model')
+    pool_top: float = _f(0.01, "pooling inside the ROI (zero, pool): mean of this top fraction of the ROI's "
+                               "feature-map positions; 0 = max pooling. Modes without ROI pooling use max pooling", check=(lambda v: 0 <= v <= 1, 'a fraction from 0 to 1'), role='model')
+    pretrained: bool = _f(False, "load pretrained weights from train.weights_path (or the torch hub cache); nothing is "
+                                 "downloaded", role='model')
     weights_path: str = _f('', "pretrained weights file; '' = the torch hub cache (r3d_18, resnet18_2p5d)", path=True, role='model')
-    freeze_encoder: bool = _f(False, "keep the pretrained encoder fixed: embeddings are computed once per case and cached, and a logistic-regression head is fitted on them (needs pretrained: true)", role='model')
-    input_size: tuple[int, int, int] = _f((48, 48, 48), "network input (x y z) when mask.fov_mm or scan_fov_mm is 'resize'", check=_POSITIVE, role='input')
+    freeze_encoder: bool = _f(False, "keep the pretrained encoder fixed: embeddings are computed once per case and "
+                                     "cached, and a logistic-regression head is fitted on them (needs pretrained: true)", role='model')
+    input_size: tuple[int, int, int] = _f((48, 48, 48), "network input (x y z) when mask.fov_mm or scan_fov_mm is "
+                                                        "'resize'", check=_POSITIVE, role='input')
     epochs: int = _f(30, "maximum epochs", check=_ge(1), role='model')
     batch_size: int = _f(8, "batch size (at least 2: the pooled features are batch-normalised)", check=_ge(2), role='model')
     lr: float = _f(1e-3, "AdamW learning rate", check=_gt(0), role='model')
     weight_decay: float = _f(1e-4, "AdamW weight decay", check=_ge(0), role='model')
     patience: int = _f(10, "early stopping patience on validation AUC (epochs)", check=_ge(1), role='model')
-    augment: Literal['ct', 'ct+flip', 'off'] = _f('ct', "ct: small rotations and scalings, intensity shift and noise (MONAI) | ct+flip: also left-right flips (only where the anatomy is symmetric) | off", role='model')
+    augment: Literal['ct', 'ct+flip', 'off'] = _f('ct', "ct: small rotations and scalings, intensity shift and noise "
+                                                        "(MONAI) | ct+flip: also left-right flips (only where the "
+                                                        "anatomy is symmetric) | off", role='model')
     seed: int = _f(0, "training seed", role='model')
     workers: int = _f(0, "DataLoader workers (batches are also prefetched in a background thread)", check=_ge(0), role='exec')
-    nproc: int = _f(1, "training processes on this machine (PyTorch DDP under torchrun: gloo on CPU, NCCL with one GPU each); each takes batch_size/nproc of every batch", check=_ge(1), role='exec')
-    device: Literal['auto', 'cpu', 'cuda'] = _f('auto', "auto (GPU when present) | cpu | cuda; mixed precision is used on GPU", role='exec')
+    nproc: int = _f(1, "training processes on this machine (PyTorch DDP under torchrun: gloo on CPU, NCCL with one GPU "
+                       "each); each takes batch_size/nproc of every batch", check=_ge(1), role='exec')
+    device: Literal['auto', 'cpu', 'cuda'] = _f('auto', "auto (GPU when present) | cpu | cuda; mixed precision is used "
+                                                        "on GPU", role='exec')
     resume: bool = _f(True, "continue from the last checkpoint of an interrupted training", role='exec')
     n_bootstrap: int = _f(1000, "bootstrap resamples for AUC confidence intervals; 0 = no intervals",
                           check=(lambda v: v == 0 or v >= 100, '0 (off) or at least 100'), role='eval')
@@ -186,8 +216,10 @@ class XaiConfig:
     n_cases: int = _f(-1, "test cases explained per mode (-1: all; 0: none)", check=_ge(-1))
     sanity_cases: int = _f(5, "test cases of the cascading model-randomisation check per mode (0: off)", check=_ge(0))
     occlusion_mm: float = _f(24.0, "occlusion: side of the occluded cube in mm", check=_gt(0))
-    native_grid: bool = _f(False, "also write every map on the native grid of its CT (the series before resampling), beside the map on the preprocessed grid")
-    viewer_cases: int = _f(8, "test cases of the configured mode that get a slice viewer page (CT, ROI, map, lesion truth; NiiVue, offline), beside the xai report; 0: none", check=_ge(0))
+    native_grid: bool = _f(False, "also write every map on the native grid of its CT (the series before resampling), "
+                                  "beside the map on the preprocessed grid")
+    viewer_cases: int = _f(8, "test cases of the configured mode that get a slice viewer page (CT, ROI, map, lesion "
+                              "truth; NiiVue, offline), beside the xai report; 0: none", check=_ge(0))
 
 # %% ../nbs/00b_config.ipynb #cf096e64
 @dataclass
@@ -196,13 +228,17 @@ class StudyConfig:
     modes: tuple[Mode, ...] = _f(('pool', 'crop', 'zero', 'none'),
                                  "mask modes compared; each gets ΔAUC against none when none is listed",
                                  check=(len, 'at least one mode'))
-    seeds: int = _f(1, "train every mode with this many seeds (train.seed, +1, …): mean and spread across seeds; ΔAUC paired per seed", check=_ge(1))
-    baseline: bool = _f(True, "a classical baseline beside the CNN: IBSI radiomics inside the ROI (the body for `none`), logistic regression on the same splits")
-    fractions: tuple[float, ...] = _f((), "also train every mode on these fractions of the training patients (e.g. [0.25, 0.5]): learning curves for the efficiency claim", check=(lambda v: all(0 < f < 1 for f in v), 'fractions between 0 and 1'))
+    seeds: int = _f(1, "train every mode with this many seeds (train.seed, +1, …): mean and spread across seeds; ΔAUC "
+                       "paired per seed", check=_ge(1))
+    baseline: bool = _f(True, "a classical baseline beside the CNN: IBSI radiomics inside the ROI (the body for "
+                              "`none`), logistic regression on the same splits")
+    fractions: tuple[float, ...] = _f((), "also train every mode on these fractions of the training patients (e.g. "
+                                          "[0.25, 0.5]): learning curves for the efficiency claim", check=(lambda v: all(0 < f < 1 for f in v), 'fractions between 0 and 1'))
     folds: int = _f(0,
                     "k-fold cross-validation over all patients (≥2), reported as mean ± SD; 0 = the fixed split only",
                     check=(lambda v: v == 0 or v >= 2, '0 (off) or at least 2'))
-    subgroups: tuple[str, ...] = _f((), "labels.csv columns (e.g. [scanner, site]) whose values split the test set: AUC with a CI per subgroup, for the compared modes")
+    subgroups: tuple[str, ...] = _f((), "labels.csv columns (e.g. [scanner, site]) whose values split the test set: "
+                                        "AUC with a CI per subgroup, for the compared modes")
     workers: int = _f(1, "modes trained and explained at once, each in its own process with its share of the CPU cores "
                          "(worth it on many cores, which one small model cannot use; on 2 cores the study's training "
                          "takes about 18% less time); 0 = one per core, 1 = one after another here; always 1 on a GPU "
@@ -212,11 +248,15 @@ class StudyConfig:
 @dataclass
 class ExecutorConfig:
     "Where per-case work runs (preprocess, segment, mask): threads here, or Dask workers."
-    kind: Literal['threads', 'dask'] = _f('threads', "threads: a thread pool in each stage (preprocess.workers threads); dask: one Dask task per case", role='exec')
-    address: str = _f('', "dask: a running scheduler (tcp://host:8786; SLURM/PBS/Kubernetes clusters through dask-jobqueue or dask-kubernetes); '' = a local cluster on loopback for the run", role='exec')
+    kind: Literal['threads', 'dask'] = _f('threads', "threads: a thread pool in each stage (preprocess.workers "
+                                                     "threads); dask: one Dask task per case", role='exec')
+    address: str = _f('', "dask: a running scheduler (tcp://host:8786; SLURM/PBS/Kubernetes clusters through "
+                          "dask-jobqueue or dask-kubernetes); '' = a local cluster on loopback for the run", role='exec')
     n_workers: int = _f(2, "dask local cluster: worker processes", check=_ge(1), role='exec')
     threads_per_worker: int = _f(1, "dask local cluster: threads per worker", check=_ge(1), role='exec')
-    gpus_per_task: int = _f(0, "dask with an address: the Dask resource GPU each segment task asks for, so that it runs only on workers started with `--resources GPU=1` (one case per GPU at a time); 0 = any worker", check=_ge(0), role='exec')
+    gpus_per_task: int = _f(0, "dask with an address: the Dask resource GPU each segment task asks for, so that it "
+                               "runs only on workers started with `--resources GPU=1` (one case per GPU at a time); 0 "
+                               "= any worker", check=_ge(0), role='exec')
 
 _RUN_ID = (lambda v: bool(re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._-]{0,99}', v)),
            'a plain folder name: letters, digits, . _ - (not starting with . or -)')
@@ -326,7 +366,8 @@ def config_from_dict(d:dict, base:Path|str|None=None) -> RunConfig:
         raise ConfigError(f"a config must be a mapping of sections (data:, train:, …); got a {type(d).__name__}")
     _check_keys(d, RunConfig)
     types = {k: t for k, _, _, t in config_fields()}
-    for key, tp in types.items():                        # a bare text where a list is expected would be cast to a tuple of letters
+    # a bare text where a list is expected would be cast to a tuple of letters
+    for key, tp in types.items():
         a, _, b = key.partition('.')
         v = (d.get(a) or {}).get(b) if b and isinstance(d.get(a), dict) else (d.get(a) if not b else None)
         opts = get_args(tp) if get_origin(tp) is Union else (tp,)
@@ -431,25 +472,31 @@ def validate(cfg:RunConfig):
     if cfg.segment.backend == 'existing' and not d.mask_dir:
         raise ConfigError("segment.backend 'existing' needs data.mask_dir")
     if cfg.preprocess.pseudonymise and not pseudonym_key(cfg.preprocess):
-        raise ConfigError("preprocess.pseudonymise needs a secret key: set preprocess.pseudonym_salt, or the environment variable CT_MASK_CLS_SALT "
+        raise ConfigError("preprocess.pseudonymise needs a secret key: set preprocess.pseudonym_salt, or the "
+                          "environment variable CT_MASK_CLS_SALT "
                           "(or CT_MASK_CLS_SALT_FILE naming a file that holds it)")
     if t.nproc > 1 and t.batch_size // t.nproc < 2:
         raise ConfigError(
             f"train.nproc {t.nproc} splits train.batch_size {t.batch_size} into shares of {t.batch_size // t.nproc}; "
             f"each process needs at least 2 (batch norm): raise batch_size to {2*t.nproc} or lower nproc")
-    if t.nproc > 1 and t.freeze_encoder: raise ConfigError("train.nproc > 1 trains with DDP, but train.freeze_encoder fits a regression head in one process; set nproc: 1")
+    if t.nproc > 1 and t.freeze_encoder: raise ConfigError("train.nproc > 1 trains with DDP, but train.freeze_encoder "
+                                                           "fits a regression head in one process; set nproc: 1")
     check_pretrained(t.model, t.pretrained)
     if t.freeze_encoder and not t.pretrained:
         raise ConfigError(
             "train.freeze_encoder needs train.pretrained: true (a random encoder's embeddings mean nothing)")
     if t.model == 'resnet18_2p5d' and 'pool' in modes_in_play(cfg):
-        raise ConfigError("mask mode pool needs a 3D model (train.model small3d, resnet10, resnet18 or r3d_18); resnet18_2p5d pools over slices")
+        raise ConfigError("mask mode pool needs a 3D model (train.model small3d, resnet10, resnet18 or r3d_18); "
+                          "resnet18_2p5d pools over slices")
     for mode in modes_in_play(cfg):
         if 'occlusion' in cfg.xai.methods and (mode == 'channel' or roi_pooled(t.model, mode)):
-            raise ConfigError(f"explanation method occlusion does not support model {t.model} in mask mode {mode}: its last input channel is the ROI, "
-                              "which occlusion would erase too; use gradcam or gradcam++ (xai.methods), or leave that mode out of study.modes")
+            raise ConfigError(f"explanation method occlusion does not support model {t.model} in mask mode {mode}: its "
+                              f"last input channel is the ROI, "
+                              "which occlusion would erase too; use gradcam or gradcam++ (xai.methods), or leave that "
+                              "mode out of study.modes")
     if ex.gpus_per_task and ex.kind == 'dask' and not ex.address:
-        raise ConfigError("executor.gpus_per_task needs executor.address: a cluster whose GPU workers offer the resource GPU (dask-jobqueue, or dask-cuda's "
+        raise ConfigError("executor.gpus_per_task needs executor.address: a cluster whose GPU workers offer the "
+                          "resource GPU (dask-jobqueue, or dask-cuda's "
                           "LocalCUDACluster on one machine with several GPUs); the run's own local cluster has none")
 
 # %% ../nbs/00b_config.ipynb #ddd1d51e
@@ -470,19 +517,23 @@ def read_labels(path:str|Path, test_column:str='') -> pd.DataFrame:
             raise ConfigError(f"labels file {path} has no '{col}' column (columns: {', '.join(map(str, df.columns))})")
     if df.empty: raise ConfigError(f"labels file {path} has a header but no patients")
     df['patient_id'] = df.patient_id.str.strip()
-    if (df.patient_id == '').any(): raise ConfigError(f"labels file {path}: rows {', '.join(str(i+2) for i in df.index[df.patient_id == ''][:5])} have no patient_id")
+    if (df.patient_id == '').any(): raise ConfigError(f"labels file {path}: rows "
+                                                      f"{', '.join(str(i+2) for i in df.index[df.patient_id == ''][:5])} have no patient_id")
     dup = df.patient_id[df.patient_id.duplicated()].unique().tolist()
     if dup: raise ConfigError(f"labels file {path} lists these patients more than once: {', '.join(dup[:10])}")
     lab = df.label.str.strip()
     bad = df.patient_id[~lab.isin(['0', '1'])].tolist()
-    if bad: raise ConfigError(f"labels file {path}: label must be 0 or 1; bad rows for patients {', '.join(bad[:10])} (values: {', '.join(sorted(set(lab[~lab.isin(['0', '1'])]))[:5])})")
+    if bad: raise ConfigError(f"labels file {path}: label must be 0 or 1; bad rows for patients {', '.join(bad[:10])} "
+                              f"(values: {', '.join(sorted(set(lab[~lab.isin(['0', '1'])]))[:5])})")
     df = df.assign(label=lab.astype(int))
     if df.label.nunique() < 2:
         raise ConfigError(
             f"labels file {path}: every patient has label {df.label.iloc[0]}; a classifier needs both classes")
     if test_column:
         t = df[df[test_column].astype(str) == 'test']
-        if t.label.nunique() < 2: raise ConfigError(f"labels file {path}: the fixed test set (column {test_column} = 'test') needs both classes; it has {len(t)} patients with labels {sorted(t.label.unique().tolist())}")
+        if t.label.nunique() < 2: raise ConfigError(f"labels file {path}: the fixed test set (column {test_column} = "
+                                                    f"'test') needs both classes; it has {len(t)} patients with labels "
+                                                    f"{sorted(t.label.unique().tolist())}")
     return df
 
 # %% ../nbs/00b_config.ipynb #aadc2a65
@@ -495,7 +546,8 @@ def check_inputs(cfg:RunConfig):
         if v and not Path(v).is_dir(): raise ConfigError(f"input folder data.{k} does not exist: {v}")
     labels = read_labels(d.labels_csv, cfg.split.test_column)
     missing = [c for c in cfg.study.subgroups if c not in labels.columns]
-    if missing: raise ConfigError(f"study.subgroups names {', '.join(map(repr, missing))}, which labels.csv ({d.labels_csv}) has no column for")
+    if missing: raise ConfigError(f"study.subgroups names {', '.join(map(repr, missing))}, which labels.csv "
+                                  f"({d.labels_csv}) has no column for")
 
 # %% ../nbs/00b_config.ipynb #18a49483
 def pseudonym_key(pc) -> str:

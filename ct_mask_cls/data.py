@@ -42,7 +42,9 @@ class InputSpec:
     size: tuple = (48, 48, 48) # network input (x, y, z) in voxels
     resize: bool = False      # stretch the box or scan to `size` (else: a fixed FOV at the CT spacing)
     roi_pool: bool = False    # the network pools its features only inside the ROI (zero, pool; 3D models)
-    rim_mm: float = 0.        # zero: thin odd structures in the ROI's outer rim of this width become the organ's median (partial volume, neighbours let in)
+    # zero: thin odd structures in the ROI's outer rim of this width become the organ's median (partial volume,
+    # neighbours let in)
+    rim_mm: float = 0.
     rim_blob_mm: float = 4.5  # zero: what counts as a finding in the rim (an odd region holding a ball of this radius)
 
     @property
@@ -63,7 +65,9 @@ def input_spec(cfg:RunConfig, mode:str, fov:dict|None=None) -> InputSpec:
         return InputSpec(mode, windows, fill, mc.margin_mm, mc.roi_margin_mm, tuple(cfg.train.input_size), True,
                          roi_pool, rim, mc.rim_blob_mm)
     if setting == 'auto':
-        if not fov or key not in fov: raise ConfigError(f"the automatic field of view for {mode} is measured by the mask stage; run it first (or set mask.{'fov_mm' if key == 'roi_fov_vox' else 'scan_fov_mm'})")
+        if not fov or key not in fov: raise ConfigError(f"the automatic field of view for {mode} is measured by the "
+                                                        f"mask stage; run it first (or set "
+                                                        f"mask.{'fov_mm' if key == 'roi_fov_vox' else 'scan_fov_mm'})")
         size = tuple(fov[key])
     else:
         size = tuple(int(np.ceil(f / s / 8) * 8) for f, s in zip(setting, cfg.preprocess.spacing))
@@ -192,7 +196,8 @@ class CachedInputs(torch.utils.data.Dataset):
             try:
                 d = torch.load(p, map_location='cpu', weights_only=True)
                 if d.get('_meta') == meta: return {k: v for k, v in d.items() if k != '_meta'}
-                say(f"cache entry {p} was made for other inputs (case {d.get('_meta', {}).get('case_id', '?')}); redoing it")
+                say(f"cache entry {p} was made for other inputs (case {d.get('_meta', {}).get('case_id', '?')}); "
+                    f"redoing it")
             except Exception as e: say(f"cache entry {p} is damaged ({type(e).__name__}); redoing it")
         d = self._compute(r)
         with atomic_path(p) as t: torch.save(dict(d, _meta=meta), t)

@@ -150,7 +150,8 @@ def check_complete(path:str|Path) -> Path:
         h = nib.Nifti1Header.from_fileobj(open(path, 'rb'))
         need = int(h['vox_offset']) + int(np.prod(h.get_data_shape()))*h.get_data_dtype().itemsize
     except Exception: need = 352 if size < 352 else 0
-    if size < need: raise WriteFailed(f"{path} holds {size} of its {need} bytes: the write was cut off; is the disk that holds {path.parent} full?")
+    if size < need: raise WriteFailed(f"{path} holds {size} of its {need} bytes: the write was cut off; is the disk "
+                                      f"that holds {path.parent} full?")
     return path
 
 # %% ../nbs/01_dicom.ipynb #a91852ac
@@ -242,7 +243,8 @@ def slice_geometry(headers:list[dict]) -> dict:
     d, ipp = d[order], ipp[order]
     hs = [headers[i] for i in order]
     keep, dropped, conflicts = [0], [], []
-    for i in range(1, len(hs)):                                   # same position: identical pixels -> duplicate, else a conflict
+    # same position: identical pixels -> duplicate, else a conflict
+    for i in range(1, len(hs)):
         if abs(d[i] - d[keep[-1]]) < 0.01:
             (dropped if hs[i].get('pixel_sha1') == hs[keep[-1]].get('pixel_sha1') else conflicts).append(hs[i]['path'])
         else:
@@ -300,13 +302,15 @@ def convert_series(s:Series,               # the series
     out_path = Path(out_path)
     g = slice_geometry(s.headers)
     notes = []
-    if g['conflicts']: raise SeriesRejected(f"{len(g['conflicts'])} slice(s) share a position with a different image (mixed acquisitions in one series?)")
+    if g['conflicts']: raise SeriesRejected(f"{len(g['conflicts'])} slice(s) share a position with a different image "
+                                            f"(mixed acquisitions in one series?)")
     if g['dropped']: notes.append(f"dropped {len(g['dropped'])} duplicate slice(s) (same position, same pixels)")
     if len(g['files']) < 3: raise SeriesRejected(f"too few distinct slices ({len(g['files'])})")
     if g['missing'] or g['uneven']:
         what = (f"{g['missing']} missing slice(s)" if g['missing'] else f"uneven slice spacing ({g['spacing_range'][0]:.2f}–{g['spacing_range'][1]:.2f} mm)")
         if uneven == 'reject': raise SeriesRejected(what)
-        notes.append(f"{what}: resampled to a uniform {g['spacing']:.2f} mm grid (linear, every slice at its ImagePositionPatient)")
+        notes.append(f"{what}: resampled to a uniform {g['spacing']:.2f} mm grid (linear, every slice at its "
+                     f"ImagePositionPatient)")
     if g['tilt_deg'] > 0.5:
         if tilt == 'reject': raise SeriesRejected(f"gantry tilt {g['tilt_deg']:.1f}°")
         notes.append(f"gantry tilt {g['tilt_deg']:.1f}° corrected (slices moved back in-plane)")
@@ -347,7 +351,8 @@ SERIES_COLUMNS = [
 
 def pseudonym(patient_id:str, salt:str) -> str:
     "A stable pseudonym for `patient_id` (HMAC-SHA256 keyed with the secret `salt`)."
-    if not salt: raise ConfigError("pseudonymising needs a secret key (preprocess.pseudonym_salt, $CT_MASK_CLS_SALT or $CT_MASK_CLS_SALT_FILE): without one anyone can recompute the pseudonyms")
+    if not salt: raise ConfigError("pseudonymising needs a secret key (preprocess.pseudonym_salt, $CT_MASK_CLS_SALT or "
+                                   "$CT_MASK_CLS_SALT_FILE): without one anyone can recompute the pseudonyms")
     return 'P' + hmac.new(salt.encode(), str(patient_id).encode(), hashlib.sha256).hexdigest()[:12]
 
 # %% ../nbs/01_dicom.ipynb #20c42633

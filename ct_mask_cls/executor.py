@@ -59,7 +59,9 @@ def dask_client(ex:ExecutorConfig):
         c = _CLIENTS.get(addr)
         if c is not None and c.status == 'running': return c, None
         try: c = Client(addr, timeout='8s')
-        except (OSError, TimeoutError) as e: raise ConfigError(f"executor.address: no Dask scheduler answers at {addr} ({type(e).__name__}); start one (dask scheduler) or leave the address empty for a local cluster") from None
+        except (OSError, TimeoutError) as e: raise ConfigError(f"executor.address: no Dask scheduler answers at {addr} "
+                                                               f"({type(e).__name__}); start one (dask scheduler) or "
+                                                               f"leave the address empty for a local cluster") from None
         _CLIENTS[addr] = c
         return c, None
     cluster = LocalCluster(n_workers=ex.n_workers, threads_per_worker=ex.threads_per_worker, processes=True,
@@ -127,7 +129,8 @@ def case_map(fn,                            # the work for one case
                 out[i] = failed(items[i], _failure(e))
         return out
     finally:
-        if cluster is not None:                      # a cluster made for this call; a client of a running scheduler stays for the next stage
+        # a cluster made for this call; a client of a running scheduler stays for the next stage
+        if cluster is not None:
             client.close()
             cluster.close()
 

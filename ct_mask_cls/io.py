@@ -158,7 +158,8 @@ def reusable(rec_path:str|Path,  # the unit's record (JSON)
     if rec.get('key') != key or not isinstance(rec.get('outputs'), dict): return None
     bad = damaged(rec['outputs'], Path(rec_path).parent)
     if bad:
-        say(f"{what or Path(rec_path).parent.name}: {Path(rec_path).parent/bad[0]} is missing or damaged (its checksum differs from the one recorded); redoing it")
+        say(f"{what or Path(rec_path).parent.name}: {Path(rec_path).parent/bad[0]} is missing or damaged (its checksum "
+            f"differs from the one recorded); redoing it")
         return None
     return rec
 

@@ -11,7 +11,9 @@ __all__ = ['tiny_root', 'tiny_setup', 'stage_context', 'np', 'pd', 'display', 'M
 # %% ../nbs/19_kit.ipynb #419e1649
 import warnings
 from tqdm import TqdmWarning
-warnings.filterwarnings('ignore', message='IProgress not found', category=TqdmWarning)   # libraries (huggingface_hub, through torchvision or MONAI) import tqdm.auto; in a kernel without ipywidgets it warns into the report
+# libraries (huggingface_hub, through torchvision or MONAI) import tqdm.auto; in a kernel without ipywidgets it warns
+# into the report
+warnings.filterwarnings('ignore', message='IProgress not found', category=TqdmWarning)
 import numpy as np, pandas as pd
 from IPython.display import display, Markdown, HTML
 from . import pipeline as P, report as R

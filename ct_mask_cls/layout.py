@@ -115,10 +115,13 @@ class RunLock:
         while not self._try():
             h = self.holder()
             if h.get('host') == socket.gethostname() and not _alive(int(h.get('pid', 0) or 0)):
-                self.echo(f"taking over the lock of run folder {self.path.parent}: process {h.get('pid')} (started {h.get('started')}) no longer exists")
+                self.echo(f"taking over the lock of run folder {self.path.parent}: process {h.get('pid')} (started "
+                          f"{h.get('started')}) no longer exists")
                 self.path.unlink(missing_ok=True)
                 continue
-            if not self.wait: raise RunLocked(f"run folder {self.path.parent} is in use by process {h.get('pid')} on {h.get('host')} (since {h.get('started')}); wait for it, use another run_id, or pass --wait")
+            if not self.wait: raise RunLocked(f"run folder {self.path.parent} is in use by process {h.get('pid')} on "
+                                              f"{h.get('host')} (since {h.get('started')}); wait for it, use another "
+                                              f"run_id, or pass --wait")
             _time.sleep(self.poll)
         return self
     def __exit__(self, *exc):

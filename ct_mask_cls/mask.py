@@ -103,7 +103,8 @@ def repair_roi(roi:np.ndarray,              # the segmenter's ROI (boolean)
         out |= grown
         rec['grown_ml'] = round(float(grown.sum()*ml), 1)
     peeled = np.zeros_like(out)
-    for _ in range(int(round(peel_mm/float(np.max(sp))))):          # a boundary moved out: its fat and partial-volume fat come off, layer by layer
+    # a boundary moved out: its fat and partial-volume fat come off, layer by layer
+    for _ in range(int(round(peel_mm/float(np.max(sp))))):
         drop = out & ~ndi.binary_erosion(out) & (ct < min_hu)
         if not drop.any() or drop.sum() >= out.sum(): break
         out, peeled = out & ~drop, peeled | drop

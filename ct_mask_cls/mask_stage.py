@@ -25,7 +25,8 @@ def found_labels(sg:np.ndarray) -> str:
     if not found: return 'the mask is empty'
     listed = ', '.join(f"{i} ({names.get(i, '?')})" for i in found[:12]) + (' …' if len(found) > 12 else '')
     return (f"the mask holds ids {listed}"
-            "; if its ids are not TotalSegmentator's (a binary or custom label map), say what they are in data.mask_labels, e.g. {liver: 1}")
+            "; if its ids are not TotalSegmentator's (a binary or custom label map), say what they are in "
+            "data.mask_labels, e.g. {liver: 1}")
 
 # %% ../nbs/13c_mask_stage.ipynb #30e0ade0
 def mask_case(cfg:RunConfig,    # the run's configuration
@@ -120,9 +121,12 @@ def repair_summary(df:pd.DataFrame, heavy:float=0.05) -> dict:
 def repair_note(side:dict) -> str:
     "The reports' warning (Markdown) when the mask stage's sidecar `side` says the masks needed heavy repair; ''."
     if not side.get('repair_heavy'): return ''
-    return (f"**The masks needed heavy repair**: {side['repair_median_ml']:g} ml in the median case, {100*side['repair_median_frac']:.0f}% of its organ's volume. "
-            "The segmenter leaves much of the organ out on this cohort (slices at its ends, a boundary too tight, findings). The study runs on the repaired masks, "
-            "and what the repair could not restore no masked model can see: look at the mask report's pictures before trusting it.")
+    return (f"**The masks needed heavy repair**: {side['repair_median_ml']:g} ml in the median case, "
+            f"{100*side['repair_median_frac']:.0f}% of its organ's volume. "
+            "The segmenter leaves much of the organ out on this cohort (slices at its ends, a boundary too tight, "
+            "findings). The study runs on the repaired masks, "
+            "and what the repair could not restore no masked model can see: look at the mask report's pictures before "
+            "trusting it.")
 
 # %% ../nbs/13c_mask_stage.ipynb #3a0910c6
 def write_masked(cfg:RunConfig,      # the run's configuration
@@ -173,7 +177,8 @@ def join_labels(df:pd.DataFrame, labels:pd.DataFrame, test_column:str='') -> pd.
     norm = lambda s: re.sub(r'(?<!\d)0+(?=\d)', '', str(s).strip().casefold())      # case and leading zeros of numbers
     near = {norm(p): p for p in labels.patient_id}
     for pid in df.patient_id[nolab]:
-        if norm(pid) in near: say(f"warning: CT id {pid!r} has no row in labels.csv, but {near[norm(pid)]!r} does: ids match only exactly (case and leading zeros count); it is excluded")
+        if norm(pid) in near: say(f"warning: CT id {pid!r} has no row in labels.csv, but {near[norm(pid)]!r} does: ids "
+                                  f"match only exactly (case and leading zeros count); it is excluded")
     return df
 
 def check_splits(df:pd.DataFrame,     # cases with status, label and split
@@ -183,12 +188,14 @@ def check_splits(df:pd.DataFrame,     # cases with status, label and split
     "Clear errors when no case is usable or a split lacks a class among its usable cases."
     if not (df.status == 'ok').any():
         raise ConfigError(f"no case is usable ({usable}): " + '; '.join(f'{k} ({v})' for k, v in df.reason.value_counts().head(6).items())
-                          + f". CT ids: {', '.join(df.patient_id[:5])}…; labels.csv ids: {', '.join(labels.patient_id[:5])}…")
+                          + f". CT ids: {', '.join(df.patient_id[:5])}…; labels.csv ids: "
+                            f"{', '.join(labels.patient_id[:5])}…")
     for s in ('train', 'val', 'test'):
         y, out = df.label[(df.split == s) & (df.status == 'ok')], df[(df.split == s) & (df.status != 'ok')]
         lost = f"; {len(out)} of its cases were left out after the split ({'; '.join(f'{r.case_id}: {r.reason}' for r in out.head(3).itertuples())})" if len(out) else ''
         if y.nunique() < 2:
-            raise ConfigError(f"the {s} split has {len(y)} usable cases ({usable}) with labels {sorted(y.unique().tolist())}{lost}: "
+            raise ConfigError(f"the {s} split has {len(y)} usable cases ({usable}) with labels "
+                              f"{sorted(y.unique().tolist())}{lost}: "
                               "every split needs both classes (more patients, other split fractions or split.seed"
                               + (", or usable masks for the cases left out)" if lost else ")"))
 
@@ -240,7 +247,8 @@ def stage_mask(cfg:RunConfig,       # the run's configuration
     labels = read_labels(cfg.data.labels_csv, cfg.split.test_column)
     if cfg.preprocess.pseudonymise:
         labels['patient_id'] = [dicom.pseudonym(p, pseudonym_key(cfg.preprocess)) for p in labels.patient_id]
-    cohort = split_cohort(cfg, cases, labels)                  # before any mask: clear errors first, splits no mask moves
+    # before any mask: clear errors first, splits no mask moves
+    cohort = split_cohort(cfg, cases, labels)
     with atomic_path(lay.splits_csv) as t: cohort.to_csv(t, index=False)
     ids = list(seg.resolve_roi(list(cfg.mask.roi)).values())
     df = cohort_qc(pd.DataFrame(mask_cases(cfg, lay, segs, cases, progress, force)), len(ids), cfg.mask.qc_exclude)

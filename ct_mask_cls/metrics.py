@@ -145,7 +145,8 @@ def check_evaluable(y, what:str='test set'):
     y = np.asarray(y)
     if len(y) == 0:
         raise DegenerateResult(f"the {what} is empty: nothing to evaluate (check labels.csv and the split settings)")
-    if len(set(y.tolist())) < 2: raise DegenerateResult(f"the {what} holds only label {int(y[0])} ({len(y)} cases): AUC is undefined; both classes are needed in every split")
+    if len(set(y.tolist())) < 2: raise DegenerateResult(f"the {what} holds only label {int(y[0])} ({len(y)} cases): "
+                                                        f"AUC is undefined; both classes are needed in every split")
 
 # %% ../nbs/06_metrics.ipynb #8d26bd2b
 def logit_fits(x, y, w) -> np.ndarray:
@@ -157,7 +158,8 @@ def logit_fits(x, y, w) -> np.ndarray:
          & (np.where(on1, x, -np.inf).max(1) > np.where(on0, x, np.inf).min(1))      # the classes overlap in x: a finite fit exists
     X, W, beta = np.stack([np.ones_like(x), x], 1), np.where(ok[:, None], w, 0.), np.zeros((len(w), 2))
     ll = lambda b: (W*(y*(b @ X.T) - np.logaddexp(0, b @ X.T))).sum(1)
-    for _ in range(100):                                                            # Newton's method, step halved while the likelihood drops
+    # Newton's method, step halved while the likelihood drops
+    for _ in range(100):
         mu = expit(beta @ X.T)
         H = np.einsum('fn,ni,nj->fij', mu*(1 - mu)*W, X, X) + np.where(ok, 0, 1)[:, None, None]*np.eye(2)
         step, t, base = np.linalg.solve(H, (((y - mu)*W) @ X)[..., None])[..., 0], np.ones(len(w)), ll(beta)

@@ -87,5 +87,6 @@ def stage_preprocess(cfg:RunConfig,       # the run's configuration
     with atomic_path(lay.cases_csv) as t: cases.to_csv(t, index=False)
     if not (cases.status == 'ok').any():
         why = '; '.join(f'{k} ({v})' for k, v in pd.concat([series_df.reason, cases.reason]).replace('', np.nan).dropna().value_counts().head(8).items())
-        raise ConfigError(f"no usable CT in {cfg.data.dicom_dir or cfg.data.nifti_dir}: {len(series_df)} series and {len(cases)} cases found" + (f"; reasons: {why}" if why else '') + f" (see {lay.series_csv})")
+        raise ConfigError(f"no usable CT in {cfg.data.dicom_dir or cfg.data.nifti_dir}: {len(series_df)} series and "
+                          f"{len(cases)} cases found" + (f"; reasons: {why}" if why else '') + f" (see {lay.series_csv})")
     return dict(series=series_df, cases=cases)

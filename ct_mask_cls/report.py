@@ -27,7 +27,8 @@ VIEWS = ('axial', 'coronal', 'sagittal')
 
 def slice_view(vol:np.ndarray, view:str, c) -> tuple[np.ndarray, dict]:
     "2D display array (row 0 at the top) of `view` through voxel `c` of a RAS volume, and the letters of its sides."
-    if view == 'axial': a, sides = vol[:, :, c[2]], dict(left='R', right='L', top='A', bottom='P')       # rows: y, columns: x
+    # rows: y, columns: x
+    if view == 'axial': a, sides = vol[:, :, c[2]], dict(left='R', right='L', top='A', bottom='P')
     elif view == 'coronal': a, sides = vol[:, c[1], :], dict(left='R', right='L', top='S', bottom='I')
     elif view == 'sagittal': a, sides = vol[c[0], :, :], dict(left='A', right='P', top='S', bottom='I')
     else: raise ValueError(f"unknown view {view!r}; views: {', '.join(VIEWS)}")
@@ -160,7 +161,8 @@ def table_html(df:pd.DataFrame, max_rows:int=40, csv:str|None=None) -> str:
 
 def thumbnails(items:list, width:int=320) -> str:
     "HTML grid of (PNG path, caption[, viewer page]) thumbnails, each linking to its full-size image (and viewer)."
-    cells = [f"<figure style='display:inline-block;margin:4px;width:{width}px'><a href='{esc(it[0])}'><img src='{esc(it[0])}' width='{width}' loading='lazy' alt='{esc(it[1])}'></a>"
+    cells = [f"<figure style='display:inline-block;margin:4px;width:{width}px'><a href='{esc(it[0])}'><img "
+             f"src='{esc(it[0])}' width='{width}' loading='lazy' alt='{esc(it[1])}'></a>"
              f"<figcaption style='font-size:12px'>{esc(it[1])}" + (f" · <a href='{esc(it[2])}'>viewer</a>" if len(it) > 2 and it[2] else '') + "</figcaption></figure>" for it in items]
     return "<div>" + "".join(cells) + "</div>" if cells else "<p>No images.</p>"
 
@@ -184,17 +186,23 @@ def save_png(fig,              # a matplotlib figure
 # %% ../nbs/12_report.ipynb #5e1a0c02
 import json, os, shutil
 
-PAGE_CSS = ("body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:1.2em 1.6em;color:#222;line-height:1.45}"
-            "h1{font-size:1.7em}h2{font-size:1.3em;margin-top:1.6em;border-bottom:1px solid #ddd}img{max-width:100%;height:auto}"
-            "table{border-collapse:collapse;font-size:13px;margin:.4em 0}th,td{padding:3px 8px;border-bottom:1px solid #e3e3e3;text-align:left;vertical-align:top}"
+PAGE_CSS = ("body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0 "
+            "auto;max-width:1200px;padding:1.2em 1.6em;color:#222;line-height:1.45}"
+            "h1{font-size:1.7em}h2{font-size:1.3em;margin-top:1.6em;border-bottom:1px solid "
+            "#ddd}img{max-width:100%;height:auto}"
+            "table{border-collapse:collapse;font-size:13px;margin:.4em 0}th,td{padding:3px 8px;border-bottom:1px solid "
+            "#e3e3e3;text-align:left;vertical-align:top}"
             "th{background:#f4f4f4}.anchor-link{display:none}pre{white-space:pre-wrap;font-size:12px;background:#f7f7f7;padding:.5em;overflow-x:auto}"
-            ".jp-OutputArea-output{overflow-x:auto}details{margin:1em 0}summary{cursor:pointer;font-weight:600}a{color:#1a5fb4}figure{margin:0}"
-            ".badge{display:inline-block;padding:1px 8px;border-radius:9px;font-size:12px;font-weight:700;color:#fff;margin-right:4px}"
+            ".jp-OutputArea-output{overflow-x:auto}details{margin:1em "
+            "0}summary{cursor:pointer;font-weight:600}a{color:#1a5fb4}figure{margin:0}"
+            ".badge{display:inline-block;padding:1px "
+            "8px;border-radius:9px;font-size:12px;font-weight:700;color:#fff;margin-right:4px}"
             ".badge.block{background:#b00020}.badge.warn{background:#9a5b00}.badge.ok{background:#2e7d32}.badge.info{background:#555}")
 
 def html_page(title:str, body:str) -> str:
     "A self-contained HTML page: no scripts, no external fonts or styles, only the small stylesheet above."
-    return (f"<!doctype html>\n<html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width,initial-scale=1'>"
+    return (f"<!doctype html>\n<html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
+            f"content='width=device-width,initial-scale=1'>"
             f"<title>{_html.escape(title)}</title><style>{PAGE_CSS}</style></head><body>\n{body}\n</body></html>\n")
 
 def render_html(nb_path:str|Path, html_path:str|Path):
@@ -231,10 +239,13 @@ def _check_page(browser, html:Path, timeout_s:float, viewer:bool=False, min_px:i
         if not r.url.startswith(('file:', 'data:', 'about:', 'blob:')) else None)
     page.on('requestfailed', lambda r, f=failed: f.append(r.url))
     page.goto(html.as_uri(), wait_until='load', timeout=timeout_s*1000)
-    page.evaluate("() => Promise.all([...document.images].map(i => { i.loading = 'eager'; return i.decode().catch(() => null); }))")
-    broken = page.evaluate("() => [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute('src').slice(0, 80))")
+    page.evaluate("() => Promise.all([...document.images].map(i => { i.loading = 'eager'; return i.decode().catch(() "
+                  "=> null); }))")
+    broken = page.evaluate("() => [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => "
+                           "i.getAttribute('src').slice(0, 80))")
     text = page.evaluate("() => document.body.innerText")
-    full = page.evaluate("() => [...document.querySelectorAll('a')].map(a => a.getAttribute('href') || '').filter(h => h.toLowerCase().endsWith('.png'))")
+    full = page.evaluate("() => [...document.querySelectorAll('a')].map(a => a.getAttribute('href') || '').filter(h => "
+                         "h.toLowerCase().endsWith('.png'))")
     narrow = []
     for h in full[:40]:                                            # the full-size images a thumbnail links to
         p = (html.parent/h).resolve()
@@ -263,7 +274,8 @@ def check_reports(run_dir:str|Path,         # the run folder
                  ) -> list[dict]:           # one dict per page: what is wrong
     "Open every page of a run (and of a published `site`) in headless Chromium; per page what is wrong; screenshots."
     try: from playwright.sync_api import sync_playwright  # lazy: playwright loads only when this runs
-    except ImportError: raise ConfigError("the report check needs Playwright: pip install playwright (it drives the Debian chromium; no browser download)") from None
+    except ImportError: raise ConfigError("the report check needs Playwright: pip install playwright (it drives the "
+                                          "Debian chromium; no browser download)") from None
     lay = RunLayout(run_dir)
     pages = [p for s in RunLayout.STAGES if (p := lay.stage_files(s)[1]).exists()]
     if not pages: raise ConfigError(f"no HTML reports in {run_dir}")
@@ -323,7 +335,8 @@ def case_gallery(lay:RunLayout,             # the run's layout (where figures go
             ct = load_nifti(ct_path)[0]
             lab = load_nifti(lab_path)[0].astype(int) if lab_path else None
             ref = np.isin(lab, roi_ids) if lab is not None and roi_ids else lab
-            if lab is not None and roi_ids:                           # the ROI highlighted and outlined; the other structures off
+            # the ROI highlighted and outlined; the other structures off
+            if lab is not None and roi_ids:
                 fig = show_slices([ct], [str(cid)], window, [np.where(ref, lab, 0)], center_on=[ref], spacing=spacing,
                                   label_names=label_names, outlines=[[(ref, 'ROI', '-')]])
             else: fig = show_slices([ct], [str(cid)], window, [lab] if lab is not None else None, center_on=[ref] if ref is not None else None,
@@ -387,9 +400,11 @@ def xai_warnings(s:pd.DataFrame) -> list:
     out = []
     for r in s.to_dict('records'):
         if r.get('sanity_warning') is True or (not pd.isna(r.get('randomisation_spearman', np.nan)) and r['randomisation_spearman'] > 0.5):
-            out.append(f"{r['method']}: the map barely changes when the model's weights are randomised (Spearman {r['randomisation_spearman']:.2f} > 0.5); it does not explain this model")
+            out.append(f"{r['method']}: the map barely changes when the model's weights are randomised (Spearman "
+                       f"{r['randomisation_spearman']:.2f} > 0.5); it does not explain this model")
         if not pd.isna(r.get('peak_on_confounder_rate', np.nan)) and r['peak_on_confounder_rate'] >= 0.5:
-            out.append(f"{r['method']}: in {r['peak_on_confounder_rate']:.0%} of the cases with a known confounder the map's peak lies on it")
+            out.append(f"{r['method']}: in {r['peak_on_confounder_rate']:.0%} of the cases with a known confounder the "
+                       f"map's peak lies on it")
     return out
 
 # %% ../nbs/12_report.ipynb #dd8c4179
@@ -397,7 +412,8 @@ def side_by_side(grid:dict, modes:list, width:int=200) -> str:
     "HTML table: one row per case, one thumbnail per mode (`grid`: case -> mode -> (png, caption))."
     if not grid: return "<p>No images.</p>"
     head = "<tr><th>case</th>" + "".join(f"<th>{esc(m)}</th>" for m in modes) + "</tr>"
-    cell = lambda t: (f"<td><a href='{esc(t[0])}'><img src='{esc(t[0])}' width='{width}' loading='lazy' alt='{esc(t[1])}'></a><br><small>{esc(t[1])}</small></td>" if t else "<td></td>")
+    cell = lambda t: (f"<td><a href='{esc(t[0])}'><img src='{esc(t[0])}' width='{width}' loading='lazy' "
+                      f"alt='{esc(t[1])}'></a><br><small>{esc(t[1])}</small></td>" if t else "<td></td>")
     rows = "".join(f"<tr><td>{esc(c)}</td>" + "".join(cell(g.get(m)) for m in modes) + "</tr>" for c, g in grid.items())
     return f"<div style='overflow-x:auto'><table>{head}{rows}</table></div>"
 
@@ -495,9 +511,12 @@ def publish(outputs:str|Path, site:str|Path) -> Path:
         idx = r/'index.html'
         link = f"<a href='{esc(os.path.relpath(idx, site))}'>{esc(s['run'])}</a>" if idx.exists() else esc(s['run'])
         rows.append(f"<tr><td>{link}</td><td>{badge('ok', 'finished') if s['finished'] else badge('warn', 'incomplete')}</td><td>{esc(s['last'])}</td>"
-                    f"<td>{esc(s['verdict'])}</td><td>{esc(s.get('roi', ''))} · {esc(s.get('mode', ''))} · {esc(s.get('model', ''))} · {esc(s.get('spacing', ''))} mm</td></tr>")
-    body = (f"<h1>ct_mask_cls runs</h1><p>{len(runs)} runs under <code>{esc(str(outputs))}</code>. Each links to its own report; compare two with "
-            "<code>ct-mask-cls compare RUN_A RUN_B</code>.</p><table><tr><th>run</th><th>state</th><th>last activity</th><th>verdict</th><th>ROI · mode · model · spacing</th></tr>"
+                    f"<td>{esc(s['verdict'])}</td><td>{esc(s.get('roi', ''))} · {esc(s.get('mode', ''))} · "
+                    f"{esc(s.get('model', ''))} · {esc(s.get('spacing', ''))} mm</td></tr>")
+    body = (f"<h1>ct_mask_cls runs</h1><p>{len(runs)} runs under <code>{esc(str(outputs))}</code>. Each links to its "
+            f"own report; compare two with "
+            "<code>ct-mask-cls compare RUN_A RUN_B</code>.</p><table><tr><th>run</th><th>state</th><th>last "
+            "activity</th><th>verdict</th><th>ROI · mode · model · spacing</th></tr>"
             + ''.join(rows) + "</table>")
     atomic_write_text(site/'index.html', html_page('ct_mask_cls runs', body))
     return site/'index.html'

@@ -54,11 +54,14 @@ def preflight(cfg:RunConfig):
         try: gpus = [w.get('resources', {}).get('GPU', 0) for w in client.scheduler_info(n_workers=-1)['workers'].values()]
         finally: client.close()
         if ex.gpus_per_task and not any(g >= ex.gpus_per_task for g in gpus):
-            raise ConfigError(f"executor.gpus_per_task is {ex.gpus_per_task}, but none of the {len(gpus)} workers at {ex.address} offers that many GPUs as a Dask resource "
-                              "(start GPU workers with `dask worker ... --resources GPU=1`), so the segment tasks would wait forever; or set gpus_per_task: 0")
+            raise ConfigError(f"executor.gpus_per_task is {ex.gpus_per_task}, but none of the {len(gpus)} workers at "
+                              f"{ex.address} offers that many GPUs as a Dask resource "
+                              "(start GPU workers with `dask worker ... --resources GPU=1`), so the segment tasks "
+                              "would wait forever; or set gpus_per_task: 0")
     if 'cuda' in (t.device, cfg.segment.device):
         import torch  # lazy: torch loads only when this runs
-        if not torch.cuda.is_available(): raise ConfigError(f"{'train' if t.device == 'cuda' else 'segment'}.device is cuda but no CUDA GPU is visible; use auto or cpu")
+        if not torch.cuda.is_available(): raise ConfigError(f"{'train' if t.device == 'cuda' else 'segment'}.device is "
+                                                            f"cuda but no CUDA GPU is visible; use auto or cpu")
     ids = input_ids(cfg)
     if not ids: raise ConfigError(f"no DICOM or NIfTI file found in {cfg.data.dicom_dir or cfg.data.nifti_dir}")
     labels = read_labels(cfg.data.labels_csv, cfg.split.test_column)
@@ -67,7 +70,8 @@ def preflight(cfg:RunConfig):
         key = pseudonym_key(cfg.preprocess)
         lab = {dicom.pseudonym(i, key) for i in lab}
     if not ids & lab:
-        raise ConfigError(f"no patient id of the input CTs matches labels.csv ({cfg.data.labels_csv}): CT ids {', '.join(sorted(ids)[:3])}…, labels {', '.join(sorted(lab)[:3])}…")
+        raise ConfigError(f"no patient id of the input CTs matches labels.csv ({cfg.data.labels_csv}): CT ids "
+                          f"{', '.join(sorted(ids)[:3])}…, labels {', '.join(sorted(lab)[:3])}…")
 
 # %% ../nbs/14_runner.ipynb #afb41950
 STAGES = list(RunLayout.STAGES)
@@ -86,7 +90,8 @@ def _inputs(cfg:RunConfig, stage:str) -> list:
         ]
     if stage == 'mask': return [file_fingerprint(d.labels_csv)]
     if stage == 'train': return [file_fingerprint(cfg.train.weights_path) if cfg.train.weights_path else []]
-    if stage == 'study':                                    # an external validation (`ct-mask-cls evaluate`) enters the claims table
+    # an external validation (`ct-mask-cls evaluate`) enters the claims table
+    if stage == 'study':
         ext = RunLayout(cfg.run_dir).path('study', 'external.csv')
         return [file_fingerprint(ext) if ext.exists() else []]
     return []
@@ -223,7 +228,8 @@ def run_stage(name:str,                       # the stage
                             kernel_name='python3', progress_bar=False, cwd=str(lay.root), log_output=False, **kernel)
     except pm.PapermillExecutionError as e:
         kept = _keep_partial(tmp, nb)
-        raise StageFailed(f"stage '{name}' failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n  partial notebook kept: {kept}") from None
+        raise StageFailed(f"stage '{name}' failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n  partial notebook "
+                          f"kept: {kept}") from None
     except OSError as e:
         kept = _keep_partial(tmp, nb) if tmp.exists() else None
         raise StageFailed(
@@ -239,7 +245,8 @@ def run_stage(name:str,                       # the stage
             else: os.environ[k] = v
     try: json.loads(tmp.read_text())                     # papermill can return after a save that a full disk cut off
     except (OSError, ValueError):
-        raise StageFailed(f"stage '{name}' could not write its notebook {tmp} completely (is the disk full?); it stays under that name, and a rerun redoes the stage") from None
+        raise StageFailed(f"stage '{name}' could not write its notebook {tmp} completely (is the disk full?); it stays "
+                          f"under that name, and a rerun redoes the stage") from None
     os.replace(tmp, nb)
     from ct_mask_cls.report import render_html               # (report imports matplotlib: kept out of the CLI's start-up)
     try: render_html(nb, html)
@@ -402,7 +409,8 @@ def _import_in(connection_file:str, modules:tuple, stop):
             try:
                 if kc.get_shell_msg(timeout=0.5)['parent_header'].get('msg_id') == msg: break
             except queue.Empty: pass
-    except Exception: pass                                   # (a failed warm-up costs only its time: the stage's own cells import again and report any error)
+    # (a failed warm-up costs only its time: the stage's own cells import again and report any error)
+    except Exception: pass
     finally: kc.stop_channels()
 
 # %% ../nbs/14_runner.ipynb #51194991
@@ -425,7 +433,8 @@ class WarmKernels:
         km, self.next = self.next or self._start(), None
         if more: self.next = self._start()
         km._ctmc_warm.join()
-        if not run_sync(km.is_alive)():                      # it died while warming: a fresh one, whose own failure the stage reports
+        # it died while warming: a fresh one, whose own failure the stage reports
+        if not run_sync(km.is_alive)():
             self._stop(km)
             km = self._start()
             km._ctmc_warm.join()
@@ -452,7 +461,8 @@ def _warm_engine() -> str:
     from papermill.engines import NBClientEngine, papermill_engines, remove_args, logger  # lazy: papermill loads only when this runs
     from papermill.clientwrap import PapermillNotebookClient  # lazy: papermill loads only when this runs
     class _OwnedKernelClient(PapermillNotebookClient):
-        def execute(self, **kw): return super().execute(cleanup_kc=True, **kw)   # the kernel was given, but this run is its only user
+        # the kernel was given, but this run is its only user
+        def execute(self, **kw): return super().execute(cleanup_kc=True, **kw)
     class WarmKernelEngine(NBClientEngine):
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None, stderr_file=None, start_timeout=60, execution_timeout=None, **kw):
@@ -490,8 +500,11 @@ def interim_index(cfg:RunConfig, failed:tuple|None=None) -> Path:
     m = lay.metrics_json
     if m.exists():
         r = json.loads(m.read_text())
-        body.append(f"<h2>Trained model ({html.escape(str(r.get('mode', cfg.mask.mode)))})</h2><p>Test AUC {r['auc']:.2f} (95% CI {r.get('auc_ci_low', float('nan')):.2f}–{r.get('auc_ci_high', float('nan')):.2f}) "
-                    f"on {r.get('n_test', '?')} test patients; threshold {r.get('threshold', float('nan')):.4f} from validation. See <a href='04_train.html'>the train report</a>.</p>")
+        body.append(f"<h2>Trained model ({html.escape(str(r.get('mode', cfg.mask.mode)))})</h2><p>Test AUC "
+                    f"{r['auc']:.2f} (95% CI "
+                    f"{r.get('auc_ci_low', float('nan')):.2f}–{r.get('auc_ci_high', float('nan')):.2f}) "
+                    f"on {r.get('n_test', '?')} test patients; threshold {r.get('threshold', float('nan')):.4f} from "
+                    f"validation. See <a href='04_train.html'>the train report</a>.</p>")
     x = lay.xai_dir(cfg.mask.mode)/'summary.csv'
     if x.exists():
         body.append("<h2>Explanations</h2>" + _table(pd.read_csv(x).round(3)) + "<p>See <a href='05_xai.html'>the xai report</a>.</p>")

@@ -182,7 +182,8 @@ def reuse_nnunet_predictor():
         else: self.manual_initialization(*_REUSED[key])
     def predict_files(self, list_of_lists_or_source_folder, output_folder_or_list_of_truncated_output_files, save_probabilities=False, overwrite=True,
                       num_processes_preprocessing=8, num_processes_segmentation_export=8, folder_with_segs_from_prev_stage=None, num_parts=1, part_id=0, **kw):
-        if isinstance(list_of_lists_or_source_folder, str):       # nnU-Net lists a folder with a process pool; Dask workers are daemons and may not start one
+        # nnU-Net lists a folder with a process pool; Dask workers are daemons and may not start one
+        if isinstance(list_of_lists_or_source_folder, str):
             folder, ending = list_of_lists_or_source_folder, self.dataset_json['file_ending']
             files = subfiles(folder, suffix=ending, join=False, sort=True)
             list_of_lists_or_source_folder = [
@@ -192,7 +193,8 @@ def reuse_nnunet_predictor():
         return self.predict_from_files_sequential(list_of_lists_or_source_folder,
                                                   output_folder_or_list_of_truncated_output_files, save_probabilities,
                                                   overwrite, folder_with_segs_from_prev_stage, **kw)
-    if 'use_cropped_logits_resampling' in inspect.signature(P.predict_from_files).parameters:   # keep TotalSegmentator's option visible to its caller
+    # keep TotalSegmentator's option visible to its caller
+    if 'use_cropped_logits_resampling' in inspect.signature(P.predict_from_files).parameters:
         predict_files.__signature__ = inspect.signature(P.predict_from_files)
     predict_files._ct_mask_cls_reuse = True
     P.initialize_from_trained_model_folder, P.predict_from_files = initialize, predict_files
@@ -222,10 +224,13 @@ def totalseg_segment(ct_path:str|Path,          # the CT (NIfTI)
     missing = missing_weights(cfg.task, cfg.fast, bool(roi), cfg.weights_dir)
     try: img = totalsegmentator(nib.load(str(ct_path)), None, ml=True, task=cfg.task, fast=cfg.fast, roi_subset=roi, device=device,
                                 nr_thr_resamp=cfg.threads, nr_thr_saving=1, quiet=True, skip_saving=True)
-    except OSError as e:                               # requests' ConnectionError is an OSError: the download of missing weights failed
+    # requests' ConnectionError is an OSError: the download of missing weights failed
+    except OSError as e:
         if not missing: raise
-        raise WeightsMissing(f"segment.allow_download is on, but TotalSegmentator could not download its weights ({type(e).__name__}; no network?). "
-                             f"Missing: {', '.join(p.name for p in missing)} under {totalseg_weights_root(cfg.weights_dir)}; copy them there or import the zips "
+        raise WeightsMissing(f"segment.allow_download is on, but TotalSegmentator could not download its weights "
+                             f"({type(e).__name__}; no network?). "
+                             f"Missing: {', '.join(p.name for p in missing)} under "
+                             f"{totalseg_weights_root(cfg.weights_dir)}; copy them there or import the zips "
                              "with totalseg_import_weights, then run again") from None
     ref = nib.load(str(ct_path))
     arr = np.asarray(img.dataobj).astype(np.uint8)
@@ -305,11 +310,13 @@ def _onto_ct(arr:np.ndarray, affine:np.ndarray, ct_img:nib.Nifti1Image, what:str
 def _series_for(obj_name:str, dicom_dir, series_uid:str, for_uid:str) -> list:
     "The CT datasets a DICOM mask object refers to, after checking they share its frame of reference."
     files = find_series(dicom_dir, series_uid)
-    if not files: raise SegmentationRefused(f"{obj_name} refers to CT series {series_uid or '(no UID)'}, which is not in {dicom_dir or 'data.dicom_dir (unset)'}")
+    if not files: raise SegmentationRefused(f"{obj_name} refers to CT series {series_uid or '(no UID)'}, which is not "
+                                            f"in {dicom_dir or 'data.dicom_dir (unset)'}")
     dss = [pydicom.dcmread(str(f)) for f in files]
     ct_for = str(getattr(dss[0], 'FrameOfReferenceUID', ''))
     if for_uid and ct_for != for_uid:
-        raise SegmentationRefused(f"{obj_name} has frame of reference {for_uid}, but its CT series has {ct_for}: its contours are not in the CT's coordinates")
+        raise SegmentationRefused(f"{obj_name} has frame of reference {for_uid}, but its CT series has {ct_for}: its "
+                                  f"contours are not in the CT's coordinates")
     return dss
 
 # %% ../nbs/02_segment.ipynb #f703c6a8
@@ -331,9 +338,12 @@ def read_rtstruct(path:str|Path,               # the RTSTRUCT file
             f"RTSTRUCT {name} does not say which CT series it contours (ReferencedFrameOfReferenceSequence)") from None
     dss = _series_for(f"RTSTRUCT {name}", dicom_dir, series_uid, for_uid)
     ids = structure_ids([str(r.ROIName) for r in rs.StructureSetROISequence], mask_labels)
-    if not ids: raise SegmentationRefused(f"RTSTRUCT {name} has ROIs {[str(r.ROIName) for r in rs.StructureSetROISequence]}, none of them a TotalSegmentator name or in data.mask_labels")
+    if not ids: raise SegmentationRefused(f"RTSTRUCT {name} has ROIs "
+                                          f"{[str(r.ROIName) for r in rs.StructureSetROISequence]}, none of them a "
+                                          f"TotalSegmentator name or in data.mask_labels")
     sorted_ds, aff = series_geometry(dss)
-    with tempfile.TemporaryDirectory() as t:                   # rt-utils reads every image in a folder: give it this series only
+    # rt-utils reads every image in a folder: give it this series only
+    with tempfile.TemporaryDirectory() as t:
         for i, d in enumerate(sorted_ds): os.symlink(d.filename, Path(t)/f'{i:05d}.dcm')
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
@@ -362,7 +372,8 @@ def read_dicom_seg(path:str|Path,               # the DICOM-SEG file
             _series_for(f"DICOM-SEG {name}", dicom_dir, refs[0], str(sg.FrameOfReferenceUID))
     labels = {n: str(sg.get_segment_description(n).segment_label) for n in sg.segment_numbers}
     ids = structure_ids(list(labels.values()), mask_labels)
-    if not ids: raise SegmentationRefused(f"DICOM-SEG {name} has segments {list(labels.values())}, none of them a TotalSegmentator name or in data.mask_labels")
+    if not ids: raise SegmentationRefused(f"DICOM-SEG {name} has segments {list(labels.values())}, none of them a "
+                                          f"TotalSegmentator name or in data.mask_labels")
     vol = sg.get_volume(combine_segments=True, relabel=False,
                         segment_numbers=[n for n, l in labels.items() if l in ids]).to_nibabel()
     seg_num = np.asarray(vol.dataobj).astype(np.int64)
@@ -511,6 +522,7 @@ def existing_labels(path:str|Path,               # a NIfTI label map, RTSTRUCT o
         m = nib.load(str(path))
         rel, detail = grid_relation(m, ct_img)
     except Exception as e:
-        raise SegmentationRefused(f"existing mask {Path(path).name} is neither a readable NIfTI nor a DICOM RTSTRUCT/SEG: {type(e).__name__}: {e}") from None
+        raise SegmentationRefused(f"existing mask {Path(path).name} is neither a readable NIfTI nor a DICOM "
+                                  f"RTSTRUCT/SEG: {type(e).__name__}: {e}") from None
     arr = labels_on_grid(path, ct_img)
     return remap_labels(arr, mask_labels), {'same': 'same', 'reorient': f'reoriented: {detail}'}.get(rel, f'resampled (nearest): {detail}')

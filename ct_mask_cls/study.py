@@ -135,7 +135,8 @@ def compared_mode(modes:list,            # the study's modes
              for s in hot if any(s in blind[m] for m in masked)]
     able = [m for m in masked if not blind[m]] or masked
     if configured in able and not blind.get(configured):
-        return configured, notes + [f"The headline compares {configured} (mask.mode, the comparison declared before the run) with none; the other masked modes are secondary."]
+        return configured, notes + [f"The headline compares {configured} (mask.mode, the comparison declared before "
+                                    f"the run) with none; the other masked modes are secondary."]
     known = {m: val_auc[m] for m in able if not pd.isna(val_auc.get(m, np.nan))}
     if not known: return able[0], notes
     best = max(known, key=lambda m: (known[m], m == configured))
@@ -299,15 +300,19 @@ def caveats(study:pd.DataFrame,             # the study table
            ) -> list[tuple[str, str]]:      # (severity, sentence) per reason to distrust the numbers
     "(severity, sentence) per reason to distrust the numbers: 'blocking' if it touches the headline, else 'note'."
     out = []
-    if n_test < 20: out.append(('blocking', f"only {n_test} test patients: every AUC and ΔAUC has a very wide CI; at least 20 are needed to read anything"))
-    if 'threshold' in backends: out.append(('note', "the organ masks come from the HU-threshold fallback, not TotalSegmentator or the dataset's own masks: they are coarse"))
+    if n_test < 20: out.append(('blocking', f"only {n_test} test patients: every AUC and ΔAUC has a very wide CI; at "
+                                            f"least 20 are needed to read anything"))
+    if 'threshold' in backends: out.append(('note', "the organ masks come from the HU-threshold fallback, not "
+                                                    "TotalSegmentator or the dataset's own masks: they are coarse"))
     for r in study.to_dict('records'):
         key = compared is None or r['mode'] in (compared, 'none')
         if not pd.isna(r.get('auc_ci_low', np.nan)) and r['auc_ci_low'] == r['auc_ci_high'] and r['n_test'] < 40:
-            out.append(('note', f"{r['mode']}: the AUC's CI is degenerate ({r['auc_ci_low']:.2f} to {r['auc_ci_high']:.2f}) on {r['n_test']} test patients"))
+            out.append(('note', f"{r['mode']}: the AUC's CI is degenerate ({r['auc_ci_low']:.2f} to "
+                                f"{r['auc_ci_high']:.2f}) on {r['n_test']} test patients"))
         sd = (pred_sd or {}).get(r['mode'], np.nan)
         if not pd.isna(sd) and sd < 0.02:
-            out.append(('blocking' if key else 'note', f"{r['mode']}: the test predictions are near-constant (SD {sd:.3f}): the model did not learn to separate the classes"
+            out.append(('blocking' if key else 'note', f"{r['mode']}: the test predictions are near-constant (SD "
+                                                       f"{sd:.3f}): the model did not learn to separate the classes"
                         + ('' if key else "; it is not part of the compared comparison, whose reading stands")))
         b, lo = r.get('baseline_auc', np.nan), r.get('baseline_ci_low', np.nan)
         if not pd.isna(b) and r['auc'] < (lo if not pd.isna(lo) else b):

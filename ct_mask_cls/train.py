@@ -90,9 +90,12 @@ def _resnet_encoder(m:nn.Module) -> nn.Sequential:
 def load_medicalnet(model:nn.Module, path:str|Path, arch:str) -> nn.Module:
     "Load MedicalNet weights from `path` into `model` (architecture `arch`), refusing a file for another architecture."
     path = Path(path)
-    if not path.is_file(): raise ConfigError(f"pretrained weights for {arch} not found: {path} (MedicalNet's resnet_{arch[6:]}_23dataset.pth; set train.weights_path, or train.pretrained: false). Nothing is downloaded.")
+    if not path.is_file(): raise ConfigError(f"pretrained weights for {arch} not found: {path} (MedicalNet's "
+                                             f"resnet_{arch[6:]}_23dataset.pth; set train.weights_path, or "
+                                             f"train.pretrained: false). Nothing is downloaded.")
     try: sd = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise ConfigError(f"{path} is not a readable PyTorch weights file for {arch}: {type(e).__name__}: {str(e)[:200]}") from None
+    except Exception as e: raise ConfigError(f"{path} is not a readable PyTorch weights file for {arch}: "
+                                             f"{type(e).__name__}: {str(e)[:200]}") from None
     sd = sd.get('state_dict', sd) if isinstance(sd, dict) else {}
     sd = {
         k.removeprefix('module.'): v
@@ -104,7 +107,8 @@ def load_medicalnet(model:nn.Module, path:str|Path, arch:str) -> nn.Module:
         k = bad[0]
         got = tuple(sd[k].shape) if k in sd else 'absent'
         exp = tuple(want[k].shape) if k in want else 'absent'
-        raise ConfigError(f"{path} does not hold {arch} weights (MedicalNet {arch}, 1 input channel expected): {len(bad)} tensors differ, e.g. {k}: file {got}, {arch} {exp}")
+        raise ConfigError(f"{path} does not hold {arch} weights (MedicalNet {arch}, 1 input channel expected): "
+                          f"{len(bad)} tensors differ, e.g. {k}: file {got}, {arch} {exp}")
     model.load_state_dict(sd)
     return model
 
@@ -123,14 +127,16 @@ def pretrained_file(name:str, weights_path:str='') -> Path:
     url = {'r3d_18': R3D_18_Weights.KINETICS400_V1.url, 'resnet18_2p5d': ResNet18_Weights.IMAGENET1K_V1.url}[name]
     p = Path(weights_path) if weights_path else Path(torch.hub.get_dir())/'checkpoints'/url.split('/')[-1]
     if not p.is_file(): raise ConfigError(f"pretrained weights for {name} not found: place {url.split('/')[-1]} at {p} "
-                                          f"(or set train.weights_path), or set train.pretrained: false. Nothing is downloaded.")
+                                          f"(or set train.weights_path), or set train.pretrained: false. Nothing is "
+                                          f"downloaded.")
     return p
 
 def _load_torchvision(m:nn.Module, name:str, weights_path:str):
     "Load torchvision weights for `name`, refusing a file for another architecture."
     p = pretrained_file(name, weights_path)
     try: m.load_state_dict(torch.load(p, map_location='cpu', weights_only=True))
-    except Exception as e: raise ConfigError(f"{p} does not hold {name} weights (torchvision {name}): {str(e).splitlines()[0][:200]}") from None
+    except Exception as e: raise ConfigError(f"{p} does not hold {name} weights (torchvision {name}): "
+                                             f"{str(e).splitlines()[0][:200]}") from None
 
 class Slab2p5D(nn.Module):
     "A 2D backbone applied to each axial slice; features max-pooled over slices."
@@ -423,8 +429,10 @@ def fit(cfg:RunConfig,                      # the run's configuration (`train` s
         if done: return done['summary']
         if force: (out_dir/'checkpoint.pt').unlink(missing_ok=True)
     if cfg.train.freeze_encoder: return fit_frozen(cfg, manifest, spec, out_dir, cache_dir, progress, seed)
-    if cfg.train.nproc > 1 and world == 1:                        # start torchrun; its processes come back here as ranks
-        if launch is None: raise ConfigError("train.nproc > 1 needs torchrun: train through the training stage (ct_mask_cls.train_stage.fit_model), which starts it")
+    # start torchrun; its processes come back here as ranks
+    if cfg.train.nproc > 1 and world == 1:
+        if launch is None: raise ConfigError("train.nproc > 1 needs torchrun: train through the training stage "
+                                             "(ct_mask_cls.train_stage.fit_model), which starts it")
         return launch(cfg, manifest, spec, out_dir, cache_dir, progress, seed)
     tc = cfg.train
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -531,7 +539,8 @@ def fit_frozen(cfg:RunConfig,         # the run's configuration (`train` section
     lr = (LogisticRegressionCV(Cs=10, cv=min(5, n_min), scoring='roc_auc', max_iter=5000, l1_ratios=(0,),
                                use_legacy_attributes=False) if n_min >= 2 else LogisticRegression(max_iter=5000)).fit(
                                    sc.transform(X('train')), y('train'))
-    with torch.no_grad():                                          # the head as the model's own layers: eval-mode batch norm = the scaler, linear = the regression
+    # the head as the model's own layers: eval-mode batch norm = the scaler, linear = the regression
+    with torch.no_grad():
         model.norm.running_mean.copy_(torch.as_tensor(sc.mean_))
         model.norm.running_var.copy_(torch.as_tensor(sc.scale_**2))
         model.norm.eps = 0.0  # scale_ is 1 for constant features

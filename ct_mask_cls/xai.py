@@ -60,7 +60,8 @@ def check_method(method:str, model_name:str, spec:InputSpec):
     "Raise `ConfigError` naming the method and the model if `method` cannot explain that model on input `spec`."
     if method not in METHODS: raise ConfigError(f"unknown explanation method {method!r}; methods: {', '.join(METHODS)}")
     if method == 'occlusion' and spec.aux:
-        raise ConfigError(f"explanation method occlusion does not support model {model_name} in mask mode {spec.mode}: its last input channel is the ROI, "
+        raise ConfigError(f"explanation method occlusion does not support model {model_name} in mask mode {spec.mode}: "
+                          f"its last input channel is the ROI, "
                           "which occlusion would erase too; use gradcam or gradcam++ (xai.methods)")
 
 # %% ../nbs/09_xai.ipynb #a55a7ff9
@@ -327,7 +328,8 @@ def explain(cfg:RunConfig,                  # the run's configuration
     vmax = float(np.percentile(df[df.method == methods[0]].peak, 99)) if len(df) else 1.0
     w = tuple(spec.windows[0])
     overlays = {}
-    for r in recs:                                     # figures from the maps written above, each normalised to its own maximum
+    # figures from the maps written above, each normalised to its own maximum
+    for r in recs:
         png = out_dir/'png'/f"{safe_name(r['case_id'])}.png"
         o = df[(df.case_id == r['case_id']) & (df.method == methods[0])].iloc[0]
         img = nib.load(r['ct'])
@@ -342,7 +344,8 @@ def explain(cfg:RunConfig,                  # the run's configuration
         plt.close(fig)
         overlays[r['case_id']] = str(png.relative_to(out_dir))
     if len(df): df['overlay'] = df.case_id.map(overlays).where(df.method == methods[0], '')
-    if len(df) and viewer_cases:                       # a slice viewer per case for the first few: CT, ROI, map and lesion truth as layers
+    # a slice viewer per case for the first few: CT, ROI, map and lesion truth as layers
+    if len(df) and viewer_cases:
         pages = {}
         for r in recs[:viewer_cases]:
             o = df[(df.case_id == r['case_id']) & (df.method == methods[0])].iloc[0]
