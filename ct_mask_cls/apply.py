@@ -324,6 +324,7 @@ def model_card(cfg:RunConfig,  # the run's configuration
         "- Small test sets give wide CIs; read the CI, not the point estimate.", '',
         "## Versions", *[f"- {k}: {v}" for k, v in versions.items()], ''])
 
+# %% ../nbs/16_apply.ipynb #6c775d65
 def export_model(run_dir:str|Path, out:str|Path, mode:str|None=None) -> dict:
     "Write one mode's model as OUT/model.ts (TorchScript), model.onnx (if clean), preprocessing.json and MODEL_CARD.md."
     cfg, lay, mode = load_run(run_dir, mode)

@@ -200,6 +200,7 @@ def check_reports_cmd(run_dir:Path=typer.Argument(..., help="a run folder"), sit
     typer.echo(f"screenshots: {Path(run_dir)/'screenshots'}")
     if bad: raise typer.Exit(1)
 
+# %% ../nbs/15_cli.ipynb #75c008d9
 @app.command(name='config')
 def config_cmd():
     "Print the default config, every key documented."

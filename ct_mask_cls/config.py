@@ -166,6 +166,7 @@ class MaskConfig:
     scan_fov_mm: Union[Literal['auto', 'resize'], tuple[float, float, float]] = _f('auto', "field of view in mm of the whole scan (none, channel), centred on the scan; auto = the cohort's 95th percentile; resize = stretch to train.input_size", check=_FOV, role='input')
     min_roi_ml: float = _f(5.0, "cases whose ROI is smaller than this (ml) are excluded", check=_ge(0))
 
+# %% ../nbs/00b_config.ipynb #0665befb
 @dataclass
 class SplitConfig:
     "Patient-level splits."
@@ -209,6 +210,7 @@ class TrainConfig:
     n_bootstrap: int = _f(1000, "bootstrap resamples for AUC confidence intervals; 0 = no intervals",
                           check=(lambda v: v == 0 or v >= 100, '0 (off) or at least 100'), role='eval')
 
+# %% ../nbs/00b_config.ipynb #a80dbcab
 @dataclass
 class XaiConfig:
     "Explanations: maps, their localisation, and sanity checks."

@@ -52,6 +52,7 @@ class InputSpec:
     @property
     def in_channels(self) -> int: return len(self.windows) + int(self.aux)
 
+# %% ../nbs/05_data.ipynb #031f4981
 def input_spec(cfg:RunConfig, mode:str, fov:dict|None=None) -> InputSpec:
     "The `InputSpec` of `mode` under `cfg`; `fov`: the cohort's auto FOVs (`roi_fov_vox`, `scan_fov_vox`)."
     resolve_windows = msk.resolve_windows

@@ -97,6 +97,7 @@ def _alive(pid:int) -> bool:
     except PermissionError: return True
     return True
 
+# %% ../nbs/00d_layout.ipynb #807b6f2d
 class RunLock:
     "Exclusive use of a run folder: `with RunLock(run_dir): ...`."
     def __init__(self, run_dir:str|Path, wait:bool=False, poll:float=2.0, echo=print):

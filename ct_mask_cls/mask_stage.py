@@ -118,6 +118,7 @@ def repair_summary(df:pd.DataFrame, heavy:float=0.05) -> dict:
     frac = med/roi if roi > 0 else 0.0
     return dict(repair_median_ml=round(med, 1), repair_median_frac=round(frac, 3), repair_heavy=bool(frac > heavy))
 
+# %% ../nbs/13c_mask_stage.ipynb #22c53151
 def repair_note(side:dict) -> str:
     "The reports' warning (Markdown) when the mask stage's sidecar `side` says the masks needed heavy repair; ''."
     if not side.get('repair_heavy'): return ''
@@ -181,6 +182,7 @@ def join_labels(df:pd.DataFrame, labels:pd.DataFrame, test_column:str='') -> pd.
                                   f"match only exactly (case and leading zeros count); it is excluded")
     return df
 
+# %% ../nbs/13c_mask_stage.ipynb #4c2470a8
 def check_splits(df:pd.DataFrame,     # cases with status, label and split
                  labels:pd.DataFrame, # labels.csv, for the message
                  usable:str,          # what makes a case usable, for the message

@@ -217,6 +217,7 @@ def render_html(nb_path:str|Path, html_path:str|Path):
               Path(html_path).stem)
     atomic_write_text(html_path, html_page(h1, body))
 
+# %% ../nbs/12_report.ipynb #5a782d99
 def find_chromium() -> str:
     "Path of a Chromium executable (Debian's `chromium` package, or $CT_MASK_CLS_CHROMIUM)."
     for c in [os.environ.get('CT_MASK_CLS_CHROMIUM', ''), shutil.which('chromium') or '', shutil.which('chromium-browser') or '', '/usr/bin/chromium']:

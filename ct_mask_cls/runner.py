@@ -112,6 +112,7 @@ def _upstream(cfg:RunConfig, name:str) -> list:
         out.append(sorted((k, v) for k, v in outs.items() if k not in pages))
     return out
 
+# %% ../nbs/14_runner.ipynb #f4677823
 def stage_key(cfg:RunConfig, name:str) -> str:
     "Hash of what stage `name` depends on: its and earlier stages' settings, inputs' fingerprints, earlier outputs."
     return hash_obj([config_part(cfg, upto=name)] + [_inputs(cfg, s)
