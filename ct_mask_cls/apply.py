@@ -331,7 +331,12 @@ def export_model(run_dir:str|Path, out:str|Path, mode:str|None=None) -> dict:
     with guard_run(run_dir, out): return _export(cfg, lay, mode, model_spec(cfg, lay, mode), Path(out))
 
 # %% ../nbs/16_apply.ipynb #74ce73a5
-def _export(cfg:RunConfig, lay:RunLayout, mode:str, spec, out:Path) -> dict:
+def _export(cfg:RunConfig,  # the run's configuration
+            lay:RunLayout,  # the run's layout
+            mode:str,       # the mask mode whose model is exported
+            spec,           # its input spec
+            out:Path,       # the export folder
+           ) -> dict:       # what export_model returns
     "`export_model`'s work, under the run's lock."
     import torch  # lazy: torch loads only when this runs
     from ct_mask_cls import train as trn  # lazy: monai, torch and 2 more load only when this runs

@@ -33,7 +33,15 @@ class StageFailed(RuntimeError):
 Mode = Literal['zero', 'crop', 'channel', 'pool', 'none']
 MODES = get_args(Mode)
 
-def _f(default, help:str, *, path:bool=False, secret:bool=False, check=None, role:str='result', stage:str=''):
+def _f(default,            # the default value
+       help:str,           # the help text
+       *,
+       path:bool=False,    # a path, resolved against the config file
+       secret:bool=False,  # hidden in every record and report
+       check=None,         # (predicate, rule) a value must pass
+       role:str='result',  # what it changes (ROLES)
+       stage:str='',       # the stage it belongs to (default: its section's)
+      ):                   # a dataclass field
     "A config field: default, help and rules: `path`, `secret`, `check` (predicate, rule), `role` (`ROLES`), `stage`."
     md = dict(help=help, path=path, secret=secret, check=check, role=role, stage=stage)
     if isinstance(default, (list, dict)): return field(default_factory=lambda d=default: type(d)(d), metadata=md)
@@ -343,7 +351,11 @@ def _num(v):
     "Accept ints where floats are expected (YAML writes 1 for 1.0)."
     return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
-def _wrong(key:str, want:str, got, hint:str='') -> ConfigError:
+def _wrong(key:str,      # the dotted config key
+           want:str,     # what it must be
+           got,          # what it is
+           hint:str='',  # more help, appended
+          ) -> ConfigError:
     "The one message for a config value of the wrong kind."
     return ConfigError(f"config key '{key}' must be {want}; got {_plain(got)!r}{hint}")
 

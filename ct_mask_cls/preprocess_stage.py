@@ -38,7 +38,11 @@ def preprocess_case(cfg:RunConfig,    # the run's configuration
     return record(rec_path, fp, [ct_path] if rec['status'] == 'ok' else [], **rec)
 
 # %% ../nbs/13a_preprocess_stage.ipynb #a1ef0258
-def _nifti_native(lay:RunLayout, case_id:str, src:Path, force:bool=False) -> Path:
+def _nifti_native(lay:RunLayout,     # the run's layout
+                  case_id:str,       # the case
+                  src:Path,          # the input NIfTI
+                  force:bool=False,  # redo even if unchanged
+                 ) -> Path:          # preprocess/native/<case>.nii.gz
     "A NIfTI input reoriented to canonical RAS HU in preprocess/native/ (redone when the input changes)."
     nat, side = lay.native(case_id), lay.native(case_id).with_suffix('').with_suffix('.json')
     fp = hash_obj(file_fingerprint(src))

@@ -229,7 +229,12 @@ def find_chromium() -> str:
 _LOG_LINE = r'INFO|WARNING|Warning|Traceback'
 
 # %% ../nbs/12_report.ipynb #af4688f7
-def _check_page(browser, html:Path, timeout_s:float, viewer:bool=False, min_px:int=1600) -> dict:
+def _check_page(browser,            # a Playwright Chromium browser
+                html:Path,          # the page
+                timeout_s:float,    # how long to wait for it
+                viewer:bool=False,  # a slice viewer page (its canvas must not stay blank)
+                min_px:int=1600,    # full-size images a thumbnail links to must be this wide (px)
+               ) -> dict:           # the problems found, by kind
     "One page in headless Chromium: console errors, requests out, broken or narrow images, log lines, a blank viewer."
     page = browser.new_page(viewport={'width': 1400, 'height': 1000})
     errors, remote, failed = [], [], []
@@ -347,7 +352,11 @@ def case_gallery(lay:RunLayout,             # the run's layout (where figures go
     display(HTML(thumbnails(rows, width)))
 
 # %% ../nbs/12_report.ipynb #139e45f1
-def _ci(v, lo, hi, signed=False) -> str:
+def _ci(v,             # the value
+        lo,            # its CI low (NaN: no CI)
+        hi,            # its CI high
+        signed=False,  # with a sign
+       ) -> str:       # '0.87 (0.77 to 0.96)', '' for NaN
     f = (lambda x: f"{x:+.2f}") if signed else (lambda x: f"{x:.2f}")
     if pd.isna(v): return ''
     return f(v) + ('' if pd.isna(lo) else f" ({f(lo)} to {f(hi)})")

@@ -301,13 +301,21 @@ def series_geometry(datasets:list) -> tuple[list, np.ndarray]:
     return ds, np.diag([-1., -1., 1., 1.]) @ lps
 
 # %% ../nbs/02_segment.ipynb #875b5bcd
-def _onto_ct(arr:np.ndarray, affine:np.ndarray, ct_img:nib.Nifti1Image, what:str) -> np.ndarray:
+def _onto_ct(arr:np.ndarray,          # the labels
+             affine:np.ndarray,       # their grid's affine (the CT's frame)
+             ct_img:nib.Nifti1Image,  # the CT
+             what:str,                # what the labels are, for the message
+            ) -> np.ndarray:          # the labels on the CT grid
     "Labels on any grid of the CT's frame, nearest-neighbour onto the CT grid; refused if they miss the CT."
     out = _to_grid(arr.astype(np.uint8), affine, ct_img)
     if arr.any() and not out.any(): raise SegmentationRefused(f"{what} lies outside the CT's field of view")
     return out
 
-def _series_for(obj_name:str, dicom_dir, series_uid:str, for_uid:str) -> list:
+def _series_for(obj_name:str,    # the mask object (RTSTRUCT, DICOM-SEG), for messages
+                dicom_dir,       # where the CT series are
+                series_uid:str,  # the series it refers to
+                for_uid:str,     # its frame of reference UID
+               ) -> list:        # the CT series' datasets
     "The CT datasets a DICOM mask object refers to, after checking they share its frame of reference."
     files = find_series(dicom_dir, series_uid)
     if not files: raise SegmentationRefused(f"{obj_name} refers to CT series {series_uid or '(no UID)'}, which is not "

@@ -170,7 +170,12 @@ def convergence_diff(y,                      # validation labels (0/1)
     return out, float(np.quantile(bs, alpha/2)), float(np.quantile(bs, 1-alpha/2))
 
 # %% ../nbs/11_study.ipynb #3ae7a349
-def _fmt(v, lo=np.nan, hi=np.nan, signed=False, pct=False) -> str:
+def _fmt(v,             # the value
+         lo=np.nan,     # its CI low (NaN: no CI)
+         hi=np.nan,     # its CI high
+         signed=False,  # with a sign
+         pct=False,     # as a percentage
+        ) -> str:       # '0.87 (0.77 to 0.96)', 'n/a' for NaN
     f = (lambda x: f"{x:+.0%}" if signed else f"{x:.0%}") if pct else (lambda x: f"{x:+.2f}" if signed else f"{x:.2f}")
     if pd.isna(v): return 'n/a'
     return f(v) + ('' if pd.isna(lo) else f" ({f(lo)} to {f(hi)})")

@@ -24,9 +24,21 @@ __all__ = ['REFERENCE_FILES', 'FINDINGS', 'DEPTHS', 'make_phantom', 'write_ct_se
            'realistic_patient', 'write_ras_series', 'make_realistic_cohort', 'demo_config']
 
 # %% ../nbs/10_synth.ipynb #6875e761
-def _ellipsoid(X, Y, Z, c, r): return ((X-c[0])/r[0])**2 + ((Y-c[1])/r[1])**2 + ((Z-c[2])/r[2])**2 <= 1
+def _ellipsoid(X,  # voxel x coordinates (np.mgrid)
+               Y,  # voxel y coordinates
+               Z,  # voxel z coordinates
+               c,  # centre (voxels)
+               r,  # radii along x, y, z (voxels)
+              ):   # inside the ellipsoid
+    return ((X-c[0])/r[0])**2 + ((Y-c[1])/r[1])**2 + ((Z-c[2])/r[2])**2 <= 1
 
-def _tube(X, Y, Z, p0, p1, radius):
+def _tube(X,       # voxel x coordinates (np.mgrid)
+          Y,       # voxel y coordinates
+          Z,       # voxel z coordinates
+          p0,      # the segment's start (voxels)
+          p1,      # its end
+          radius,  # the tube radius (voxels)
+         ):        # inside the tube
     "Voxels within `radius` of the segment p0-p1."
     p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
     d = p1 - p0
@@ -298,13 +310,22 @@ def random_view(ref:dict, rng:np.random.Generator, p:RealisticParams) -> dict:
     return dict(hu=hu, labels=labels, affine=aff)
 
 # %% ../nbs/10_synth.ipynb #1ff1d86f
-def _sphere(shape, affine, centre, radius, edge:float=1.5) -> np.ndarray:
+def _sphere(shape,           # the volume shape
+            affine,          # the volume's affine
+            centre,          # world point (mm)
+            radius,          # radius (mm)
+            edge:float=1.5,  # width of the soft edge (mm)
+           ) -> np.ndarray:  # weights in [0, 1]
     "Soft ball profile in [0, 1] around world point `centre`."
     ijk = np.indices(shape).reshape(3, -1).T
     d = np.linalg.norm(ijk @ affine[:3, :3].T + affine[:3, 3] - centre, axis=1).reshape(shape)
     return np.clip((radius - d)/edge + 0.5, 0, 1)
 
-def _centre_candidates(depth:np.ndarray, r:float, where:str, taken:np.ndarray) -> np.ndarray:
+def _centre_candidates(depth:np.ndarray,  # distance to the organ surface (mm) per voxel
+                       r:float,           # the lesion radius (mm)
+                       where:str,         # RealisticParams.lesion_depth: 'deep', 'anywhere' or 'surface'
+                       taken:np.ndarray,  # voxels already given to a lesion
+                      ) -> np.ndarray:    # candidate voxel indices
     "Voxels where a lesion of radius `r` may be centred for `lesion_depth` `where`."
     lo, hi = {'deep': (r + 2, np.inf), 'anywhere': (r/2, np.inf), 'surface': (r/2, r)}[where]
     ok = np.argwhere((depth >= lo) & (depth <= hi) & ~taken)
@@ -495,7 +516,11 @@ def write_ras_series(vol:np.ndarray,            # the volume (HU), canonical RAS
     return write_ct_series(vol[::-1, ::-1, :].transpose(2, 1, 0), folder, patient_id, float(sp[0]), float(sp[2]),
                            seed=seed, description=description)
 
-def _split_and_markers(n:int, seed:int, test_frac:float, p:RealisticParams):
+def _split_and_markers(n:int,              # patients
+                       seed:int,           # the cohort seed
+                       test_frac:float,    # share of patients in test
+                       p:RealisticParams,  # the cohort's parameters (marker strength)
+                      ):
     "Labels (balanced), test flags (stratified) and marker flags for `n` patients."
     rng = np.random.default_rng([seed, 10**6])
     y = np.array([i % 2 for i in range(n)])

@@ -337,7 +337,12 @@ class SafeThreadDataLoader(ThreadDataLoader):
             if isinstance(b, _Raised): raise b.e
             yield b
 
-def _loader(ds, cfg, seed, rank:int=0, world:int=1):
+def _loader(ds,           # the training dataset
+            cfg,          # the run's configuration (train.batch_size, train.workers)
+            seed,         # this epoch's shuffling seed
+            rank:int=0,   # this process's rank under DDP
+            world:int=1,  # the number of processes
+           ):
     "Shuffled, prefetched batches (under DDP this process's share); a last batch of one is dropped (batch norm)."
     bs = cfg.train.batch_size // world
     if world == 1:
