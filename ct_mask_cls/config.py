@@ -204,7 +204,7 @@ class TrainConfig:
     batch_size: int = _f(8, "batch size (at least 2: the pooled features are batch-normalised)", check=_ge(2), role='model')
     lr: float = _f(1e-3, "AdamW learning rate", check=_gt(0), role='model')
     weight_decay: float = _f(1e-4, "AdamW weight decay", check=_ge(0), role='model')
-    patience: int = _f(10, "early stopping patience on validation AUC (epochs)", check=_ge(1), role='model')
+    patience: int = _f(10, "early stopping: epochs in which neither the validation AUC nor the lowest validation loss improved", check=_ge(1), role='model')
     augment: Literal['ct', 'ct+flip', 'off'] = _f('ct', "ct: small rotations and scalings, intensity shift and noise "
                                                         "(MONAI) | ct+flip: also left-right flips (only where the "
                                                         "anatomy is symmetric) | off", role='model')

@@ -29,7 +29,7 @@ from sklearn.preprocessing import StandardScaler
 # %% auto #0
 __all__ = ['topk_pool', 'Classifier', 'small3d', 'medicalnet_resnet', 'load_medicalnet', 'pretrained_file', 'Slab2p5D',
            'build_model', 'model_for', 'target_layer', 'check_model', 'seed_everything', 'predict', 'train_device',
-           'fit_key', 'load_checkpoint', 'save_checkpoint', 'train_epoch', 'val_pass', 'dist_world',
+           'improved', 'fit_key', 'load_checkpoint', 'save_checkpoint', 'train_epoch', 'val_pass', 'dist_world',
            'SafeThreadDataLoader', 'end_epoch', 'write_history', 'fit', 'finish_fit', 'fit_frozen', 'load_trained',
            'evaluate_model']
 
@@ -240,6 +240,15 @@ def train_device(want:str='auto') -> str:
         raise ConfigError("train.device is cuda but no CUDA GPU is visible; use auto or cpu")
     return 'cuda' if want in ('auto', 'cuda') and torch.cuda.is_available() else 'cpu'
 
+# %% ../nbs/07_train.ipynb #fd79a8dc
+def improved(state:dict,      # the training state: `best` score so far, `best_loss` (lowest validation loss so far)
+             score:list,      # this epoch's [validation AUC, -validation loss]
+             val_loss:float,  # this epoch's validation loss
+            ) -> tuple:       # (a new best model, still learning)
+    "Early stopping's rule: the best model is the best validation AUC (ties: lower loss); a new lowest loss also resets patience."
+    best = score > state['best']
+    return best, best or val_loss < state.get('best_loss', float('inf'))
+
 # %% ../nbs/07_train.ipynb #2635d509
 def fit_key(cfg:RunConfig,   # the run's configuration
             spec:InputSpec,  # the network input (the mask mode)
@@ -247,11 +256,11 @@ def fit_key(cfg:RunConfig,   # the run's configuration
             tr:list,         # training records
             va:list,         # validation records
            ) -> str:         # the model's reuse key
-    "Hash of what a trained model depends on: its settings, input spec, code, seed and train/val cases (with content)."
+    "Hash of what a trained model depends on: its settings, input spec, code (inputs, stopping rule), seed and cases."
     cases = [(r['case_id'], r['label'], file_fingerprint(r['ct']), file_fingerprint(r['mask'])) for r in tr + va]
     return hash_obj(
         [config_part(cfg, roles={'input', 'model'}, stages=['train']),
-         repr(spec), CODE_VERSION, seed, cases])
+         repr(spec), CODE_VERSION, code_hash(improved), seed, cases])   # the stopping rule's code: a model it changes is retrained
 
 # %% ../nbs/07_train.ipynb #4d733117
 def load_checkpoint(path:str|Path, key:str, device='cpu') -> dict|None:
@@ -391,10 +400,12 @@ def end_epoch(model,                        # the model (not its DDP wrapper)
     state['history'].append(
         dict(epoch=ep + 1, train_loss=loss, val_loss=val_loss, val_auc=auc, lr=lr, seconds=round(seconds, 2),
              data_wait_frac=round(wait_frac, 3)))
-    if score > state['best']:
-        state.update(best=score, best_epoch=ep+1, bad=0)
+    best, learning = improved(state, score, val_loss)
+    if best:
+        state.update(best=score, best_epoch=ep+1)
         with atomic_path(out_dir/'best_model.pt') as t: torch.save(model.state_dict(), t)
-    else: state['bad'] += 1
+    state['bad'] = 0 if learning else state['bad'] + 1
+    state['best_loss'] = float(min(state.get('best_loss', float('inf')), val_loss))
     state['epoch'] = ep+1
     return state
 
