@@ -54,6 +54,7 @@ _POSITIVE = (lambda v: all(x > 0 for x in v), 'numbers greater than 0')
 _WINDOW = (lambda v: v == 'auto' or v[0] < v[1], "'auto' or [low, high] with low < high")
 _FOV = (lambda v: isinstance(v, str) or all(x > 0 for x in v), "'auto', 'resize' or three sizes in mm greater than 0")
 
+# %% ../nbs/00b_config.ipynb #893a51da
 @dataclass
 class DataConfig:
     "Where the inputs are."
@@ -204,7 +205,8 @@ class TrainConfig:
     batch_size: int = _f(8, "batch size (at least 2: the pooled features are batch-normalised)", check=_ge(2), role='model')
     lr: float = _f(1e-3, "AdamW learning rate", check=_gt(0), role='model')
     weight_decay: float = _f(1e-4, "AdamW weight decay", check=_ge(0), role='model')
-    patience: int = _f(10, "early stopping: epochs in which neither the validation AUC nor the lowest validation loss improved", check=_ge(1), role='model')
+    patience: int = _f(10, "early stopping: epochs in which neither the validation AUC nor the lowest validation loss "
+                           "improved", check=_ge(1), role='model')
     augment: Literal['ct', 'ct+flip', 'off'] = _f('ct', "ct: small rotations and scalings, intensity shift and noise "
                                                         "(MONAI) | ct+flip: also left-right flips (only where the "
                                                         "anatomy is symmetric) | off", role='model')

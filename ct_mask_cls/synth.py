@@ -331,6 +331,7 @@ def _centre_candidates(depth:np.ndarray,  # distance to the organ surface (mm) p
     ok = np.argwhere((depth >= lo) & (depth <= hi) & ~taken)
     return ok if len(ok) else np.argwhere(depth >= depth.max()*0.8)
 
+# %% ../nbs/10_synth.ipynb #e9b5bf86
 def add_lesions(hu:np.ndarray,            # the CT (HU)
                 organ:np.ndarray,         # the organ's true mask
                 affine:np.ndarray,        # the CT's affine

@@ -260,7 +260,8 @@ def fit_key(cfg:RunConfig,   # the run's configuration
     cases = [(r['case_id'], r['label'], file_fingerprint(r['ct']), file_fingerprint(r['mask'])) for r in tr + va]
     return hash_obj(
         [config_part(cfg, roles={'input', 'model'}, stages=['train']),
-         repr(spec), CODE_VERSION, code_hash(improved), seed, cases])   # the stopping rule's code: a model it changes is retrained
+         # the stopping rule's code: a model it changes is retrained
+         repr(spec), CODE_VERSION, code_hash(improved), seed, cases])
 
 # %% ../nbs/07_train.ipynb #4d733117
 def load_checkpoint(path:str|Path, key:str, device='cpu') -> dict|None:
@@ -362,6 +363,7 @@ def _loader(ds,           # the training dataset
     return SafeThreadDataLoader(ds, batch_size=bs, sampler=sampler, num_workers=cfg.train.workers, buffer_size=2,
                                 drop_last=len(sampler) % bs == 1)
 
+# %% ../nbs/07_train.ipynb #6be28d67
 def _mean_over_processes(v:float, world:int) -> float:
     "The mean of `v` over all DDP processes."
     if world == 1: return v
