@@ -6,7 +6,7 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/core.html.md"""
 
 # %% auto #0
 __all__ = ['WriteFailed', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj', 'sha256_file', 'checksum',
-           'file_fingerprint', 'tree_fingerprint', 'say', 'outputs_of', 'damaged', 'reusable', 'reusable_ok', 'record',
+           'file_fingerprint', 'tree_fingerprint', 'say', 'outputs_of', 'damaged', 'reusable', 'RETRIED', 'record',
            'save_nifti', 'load_nifti', 'spacing_of', 'read_table', 'code_hash', 'Mode', 'MODES', 'ROLES', 'STAGE_ORDER',
            'ConfigError', 'StageFailed', 'DataConfig', 'PreprocessConfig', 'SegmentConfig', 'MaskConfig', 'SplitConfig',
            'TrainConfig', 'XaiConfig', 'StudyConfig', 'ExecutorConfig', 'RunConfig', 'config_sections', 'config_fields',
@@ -22,7 +22,7 @@ from .config import *
 from .executor import *
 from .layout import *
 _all_ = ['WriteFailed', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj', 'sha256_file', 'checksum',
-         'file_fingerprint', 'tree_fingerprint', 'say', 'outputs_of', 'damaged', 'reusable', 'reusable_ok', 'record',
+         'file_fingerprint', 'tree_fingerprint', 'say', 'outputs_of', 'damaged', 'reusable', 'RETRIED', 'record',
          'save_nifti', 'load_nifti', 'spacing_of', 'read_table', 'code_hash']   # ct_mask_cls.io
 _all_ = ['Mode', 'MODES', 'ROLES', 'STAGE_ORDER', 'ConfigError', 'StageFailed', 'DataConfig', 'PreprocessConfig',
          'SegmentConfig', 'MaskConfig', 'SplitConfig', 'TrainConfig', 'XaiConfig', 'StudyConfig', 'ExecutorConfig',

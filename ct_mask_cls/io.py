@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np, pandas as pd, nibabel as nib
 
 # %% auto #0
-__all__ = ['WriteFailed', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj', 'sha256_file', 'code_hash', 'checksum',
-           'file_fingerprint', 'tree_fingerprint', 'say', 'outputs_of', 'damaged', 'reusable', 'record', 'reusable_ok',
+__all__ = ['RETRIED', 'WriteFailed', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj', 'sha256_file', 'code_hash',
+           'checksum', 'file_fingerprint', 'tree_fingerprint', 'say', 'outputs_of', 'damaged', 'reusable', 'record',
            'save_nifti', 'load_nifti', 'spacing_of', 'read_table']
 
 # %% ../nbs/00a_io.ipynb #537a965b
@@ -146,16 +146,19 @@ def damaged(outputs:dict, base:str|Path) -> list:
     return [p for p, fp in outputs.items() if file_fingerprint(Path(base)/p) != list(fp)]
 
 # %% ../nbs/00a_io.ipynb #dc9e2d89
+RETRIED = ('failed', 'excluded')  # a unit recorded with one of these statuses is tried again
+
 def reusable(rec_path:str|Path,  # the unit's record (JSON)
              key:str,            # the key it must have been made with
              force:bool=False,   # never reuse
              what:str='',        # names the unit in messages
             ) -> dict|None:      # the record, or None
-    "The record at `rec_path` if made with `key` and every output it lists is intact; else None (damage is said)."
+    "The record at `rec_path` if made with `key`, finished, and every output it lists is intact; else None."
     if force: return None
     try: rec = json.loads(Path(rec_path).read_text())
     except (OSError, ValueError): return None
     if rec.get('key') != key or not isinstance(rec.get('outputs'), dict): return None
+    if rec.get('status') in RETRIED: return None
     bad = damaged(rec['outputs'], Path(rec_path).parent)
     if bad:
         say(f"{what or Path(rec_path).parent.name}: {Path(rec_path).parent/bad[0]} is missing or damaged (its checksum "
@@ -169,16 +172,6 @@ def record(rec_path:str|Path, key:str, outputs, **extra) -> dict:
     rec = dict(extra, key=key, outputs=outputs_of(outputs, Path(rec_path).parent))
     save_json(rec_path, rec)
     return rec
-
-# %% ../nbs/00a_io.ipynb #c6a6f591
-def reusable_ok(rec_path:str|Path,  # the unit's record (JSON)
-                key:str,            # the key it must have been made with
-                force:bool=False,   # never reuse
-                what:str='',        # names the unit in messages
-               ) -> dict|None:      # the record, or None
-    "A unit's record if it finished ok with `key` and intact outputs (`reusable`), else None: a failed unit is retried."
-    rec = reusable(rec_path, key, force, what)
-    return rec if rec and rec.get('status', 'ok') == 'ok' else None
 
 # %% ../nbs/00a_io.ipynb #d98e66df
 def save_nifti(arr:np.ndarray,     # the volume

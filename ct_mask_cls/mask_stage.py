@@ -49,7 +49,7 @@ def mask_case(cfg:RunConfig,    # the run's configuration
         mc.min_roi_ml, mc.margin_mm, msk.REPAIR_VERSION,
         sorted(row)
     ])  # the repair's code and the row's columns: a record from older code is redone
-    rec = reusable_ok(rec_path, key, force, f'case {seg_row.case_id}')
+    rec = reusable(rec_path, key, force, f'case {seg_row.case_id}')
     if rec: return {k: rec[k] for k in row}
     ct, aff = load_nifti(ct_path)
     sg, _ = load_nifti(seg_row.seg_path)

@@ -50,7 +50,7 @@ def segment_case(cfg:RunConfig,      # the run's configuration
         file_fingerprint(existing) if existing else '', cfg.data.mask_labels
     ])
     row = dict(case_id=rec.case_id, patient_id=rec.patient_id, seg_path=str(mp), backend=scfg.backend, status='ok', reason='')
-    info = reusable_ok(js, fp, force, f'case {rec.case_id}')
+    info = reusable(js, fp, force, f'case {rec.case_id}')
     if not info:
         try: info = seg.segment(rec.ct_path, mp, scfg, list(cfg.mask.roi), existing, cfg.data.mask_labels, cfg.data.dicom_dir)
         except (seg.WeightsMissing, WriteFailed): raise
