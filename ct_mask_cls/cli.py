@@ -18,7 +18,7 @@ from .runner import run_pipeline, run_stage, preflight, check_stage, STAGES
 from .apply import predict_cohort, load_run, evaluate_external, export_model
 
 # %% auto #0
-__all__ = ['app', 'Mode', 'Backend', 'SegDevice', 'Uneven', 'Tilt', 'DemoMasks', 'DemoFinding', 'cli_errors', 'main',
+__all__ = ['app', 'Mode', 'Backend', 'SegDevice', 'Uneven', 'Tilt', 'DemoMasks', 'DemoFinding', 'cli_errors', 'command', 'main',
            'choice_enum', 'run_folder', 'config_with_overrides', 'run', 'study', 'stage', 'report', 'publish',
            'compare', 'check_reports_cmd', 'config_cmd', 'predict', 'evaluate', 'export', 'DemoKind', 'demo', 'convert',
            'segment_cmd', 'mask_cmd']
@@ -49,6 +49,10 @@ def cli_errors(fn):
                 _fail(f"{e} (free some space or fix the folder's permissions, then rerun: finished work is kept)", 1)
             _fail(f"{type(e).__name__}: {e}" + ('' if _STATE['debug'] else "  (run with --debug for the traceback)"), 1)
     return wrapper
+
+def command(name:str|None=None):
+    "Register a function as a CLI command (named `name`, else after the function), wrapped by `cli_errors`."
+    return lambda fn: app.command(name=name)(cli_errors(fn))
 
 def _version(v:bool):
     if v:
@@ -103,15 +107,13 @@ def _run_all(config:Path, sets:list|None, force:bool, wait:bool) -> RunConfig:
     run_pipeline(cfg, force=force, echo=typer.echo, wait=wait)
     return cfg
 
-@app.command()
-@cli_errors
+@command()
 def run(config:Path=typer.Argument(..., help="run config YAML"), set:Optional[List[str]]=_SET, force:bool=_FORCE, wait:bool=_WAIT):
     "Run every stage for CONFIG; finished stages are reused unless --force."
     cfg = _run_all(config, set, force, wait)
     typer.secho(f"report index: {(cfg.run_dir/'index.html').resolve()}", fg=typer.colors.GREEN)
 
-@app.command()
-@cli_errors
+@command()
 def study(config:Path=typer.Argument(..., help="run config YAML"), set:Optional[List[str]]=_SET, force:bool=_FORCE, wait:bool=_WAIT):
     "The masked-versus-unmasked study for CONFIG: every stage (reusing finished ones), then prints the study table."
     from ct_mask_cls.report import study_display  # lazy: matplotlib loads only when this runs
@@ -119,8 +121,7 @@ def study(config:Path=typer.Argument(..., help="run config YAML"), set:Optional[
     typer.echo(study_display(pd.read_csv(RunLayout(cfg.run_dir).path('study', 'study.csv'))).to_string(index=False))
     typer.secho(f"study report: {(cfg.run_dir/'06_study.html').resolve()}", fg=typer.colors.GREEN)
 
-@app.command()
-@cli_errors
+@command()
 def stage(name:str=typer.Argument(..., help="preprocess | segment | mask | train | xai | study | index"), config:Path=typer.Argument(..., help="run config YAML"),
           set:Optional[List[str]]=_SET, force:bool=_FORCE, wait:bool=_WAIT):
     "Run one stage for CONFIG (the stages before it must have run)."
@@ -132,8 +133,7 @@ def stage(name:str=typer.Argument(..., help="preprocess | segment | mask | train
     typer.echo(f"[{name}] {'reused' if r['reused'] else 'done'} in {r['seconds']} s -> {cfg.run_dir/r['html']}")
 
 # %% ../nbs/15_cli.ipynb #f407e17b
-@app.command()
-@cli_errors
+@command()
 def report(run_dir:Path=typer.Argument(..., help="a run folder")):
     "Re-render the HTML reports of RUN_DIR's executed stage notebooks."
     lay = RunLayout(run_folder(run_dir))
@@ -154,8 +154,7 @@ def _render_all(lay:RunLayout):
         render_html(nb, html)
         typer.echo(f"[{s}] {html}")
 
-@app.command()
-@cli_errors
+@command()
 def publish(outputs:Path=typer.Argument(..., help="a folder of run folders (searched at any depth)"), site:Path=typer.Argument(..., help="folder for the site")):
     ("Write one static page over every run in OUTPUTS (verdict, date, state, settings, link to its report) to "
      "SITE/index.html.")
@@ -164,8 +163,7 @@ def publish(outputs:Path=typer.Argument(..., help="a folder of run folders (sear
     typer.echo(f"site: {_publish(outputs, site)}")
 
 # %% ../nbs/15_cli.ipynb #19db0c4b
-@app.command()
-@cli_errors
+@command()
 def compare(run_a:Path=typer.Argument(..., help="a run folder"), run_b:Path=typer.Argument(..., help="another run folder"),
             out:Optional[Path]=typer.Option(None, help="also write the comparison as an HTML page")):
     "Put two runs' settings (those that differ) and results (AUC per mode, claims) side by side."
@@ -181,8 +179,7 @@ def compare(run_a:Path=typer.Argument(..., help="a run folder"), run_b:Path=type
                                          + table_html(s, 100) + "<h2>Results</h2>" + table_html(r.fillna(''), 100)))
         typer.echo(f"\n{out} written")
 
-@app.command(name='check-reports')
-@cli_errors
+@command(name='check-reports')
 def check_reports_cmd(run_dir:Path=typer.Argument(..., help="a run folder"), site:Optional[Path]=typer.Option(None, help="also a site made by `publish`: its page and links")):
     ("Open every report and viewer page of RUN_DIR in headless Chromium; fail on a console error, a broken image, a "
      "request that leaves the machine, a log line in a page, a full-size image under 1,600 px or a blank viewer; "
@@ -201,14 +198,13 @@ def check_reports_cmd(run_dir:Path=typer.Argument(..., help="a run folder"), sit
     if bad: raise typer.Exit(1)
 
 # %% ../nbs/15_cli.ipynb #75c008d9
-@app.command(name='config')
+@command(name='config')
 def config_cmd():
     "Print the default config, every key documented."
     typer.echo(default_config_yaml())
 
 # %% ../nbs/15_cli.ipynb #a90eab89
-@app.command()
-@cli_errors
+@command()
 def predict(run_dir:Path=typer.Argument(..., help="a finished run folder"), input:Path=typer.Argument(..., help="new patients: a DICOM tree or a folder of <patient_id>.nii.gz"),
             out:Path=typer.Argument(..., help="output folder"), mode:Optional[Mode]=typer.Option(None, help="which trained mode (default: the run's mask.mode)"),
             masks:Optional[Path]=typer.Option(None, help="the new patients' existing masks (when the run used "
@@ -224,23 +220,19 @@ def predict(run_dir:Path=typer.Argument(..., help="a finished run folder"), inpu
     for r in df[df.prob.isna()].itertuples(): typer.echo(f"  not scored {r.patient_id}: {r.reason}")
     typer.secho(f"report: {(out/'report.html').resolve()}", fg=typer.colors.GREEN)
 
-@app.command()
-@cli_errors
+@command()
 def evaluate(run_dir:Path=typer.Argument(..., help="a finished run folder"), other_config:Path=typer.Argument(..., help="config of the external cohort (its data: section is used)"),
              out:Optional[Path]=typer.Option(None, help="output folder (default RUN_DIR/external/<its run_id>)")):
     ("External validation: every trained mode of RUN_DIR on the cohort of OTHER_CONFIG, without retraining; internal "
      "and external AUC and the drop.")
-    load_run(run_dir)
     res = evaluate_external(run_dir, other_config, out)
     typer.echo(res[['mode', 'internal_auc', 'external_auc', 'external_ci_low', 'external_ci_high', 'drop', 'external_n']].round(3).to_string(index=False))
 
-@app.command()
-@cli_errors
+@command()
 def export(run_dir:Path=typer.Argument(..., help="a finished run folder"), out:Path=typer.Argument(..., help="output folder"),
            mode:Optional[Mode]=typer.Option(None, help="which trained mode (default: the run's mask.mode)")):
     ("Export a trained model: OUT/model.ts (TorchScript), OUT/model.onnx (if it exports cleanly), "
      "OUT/preprocessing.json, OUT/MODEL_CARD.md.")
-    load_run(run_dir, mode.value if mode else None)
     r = export_model(run_dir, out, mode.value if mode else None)
     typer.echo(f"exported {r['mode']} to {out} (TorchScript max |difference| {r['traced_max_abs_error']:.1e}; ONNX: "
                f"{r['onnx']})")
@@ -253,8 +245,7 @@ class DemoKind(str, Enum):
 DemoMasks = Enum('DemoMasks', {m: m for m in ('segmenter', 'truth')}, type=str)
 DemoFinding = Enum('DemoFinding', {f: f for f in ('hypodense', 'hyperdense', 'diffuse', 'enlargement')}, type=str)
 
-@app.command()
-@cli_errors
+@command()
 def demo(out:Path=typer.Option(Path('outputs'), help="folder for the generated cohort and the run"), kind:DemoKind=typer.Option(DemoKind.realistic, help="realistic (real anatomy) or chest (synthetic phantoms)"),
          organ:str=typer.Option('liver', help="realistic: the organ holding the lesions (TotalSegmentator name)"),
          cases:int=typer.Option(0, help="patients (0: 150 realistic, 40 chest)"), seed:int=typer.Option(0, help="cohort seed"),
@@ -281,8 +272,7 @@ def demo(out:Path=typer.Option(Path('outputs'), help="folder for the generated c
                 fg=typer.colors.GREEN)
 
 # %% ../nbs/15_cli.ipynb #18b33048
-@app.command()
-@cli_errors
+@command()
 def convert(input:Path=typer.Argument(..., help="folder tree of DICOM files"), output:Path=typer.Argument(..., help="output folder"),
             allow_modality:List[str]=typer.Option([], help="also convert this modality (repeatable)"),
             uneven:Uneven=typer.Option('resample', help="missing slices / uneven spacing"), tilt:Tilt=typer.Option('correct', help="gantry tilt"),
@@ -307,8 +297,7 @@ def convert(input:Path=typer.Argument(..., help="folder tree of DICOM files"), o
     for r in conv[conv.notes.fillna('') != ''].itertuples(): typer.echo(f"  {r.nifti_path}: {r.notes}")
 
 # %% ../nbs/15_cli.ipynb #387b8371
-@app.command(name='segment')
-@cli_errors
+@command(name='segment')
 def segment_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), out:Path=typer.Argument(..., help="output multilabel mask NIfTI"),
                 backend:Backend=typer.Option('auto', help="where the mask comes from"), roi:List[str]=typer.Option([], help="structure names or groups (repeatable); none given: every structure"),
                 fast:bool=typer.Option(True, help="TotalSegmentator --fast"), device:SegDevice=typer.Option('auto', help="where TotalSegmentator runs"),
@@ -336,8 +325,7 @@ def segment_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), out:Path=typer.Arg
     typer.echo(f"{out} written by {info['backend']}" + (f" ({info['grid']})" if info.get('grid') else ''))
 
 # %% ../nbs/15_cli.ipynb #52aaf4b0
-@app.command(name='mask')
-@cli_errors
+@command(name='mask')
 def mask_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), mask:Path=typer.Argument(..., help="multilabel mask NIfTI (TotalSegmentator ids)"),
              out:Path=typer.Argument(..., help="masked NIfTI"), roi:List[str]=typer.Option(..., help="ROI names (repeatable)"),
              mode:Mode=typer.Option('zero', help="how the ROI is applied"), fill:str=typer.Option('median', help="HU outside the ROI: median (the ROI's), a number, or 'floor' (the window's lower bound)"),
