@@ -100,14 +100,14 @@ def clean_rim(ct:np.ndarray,      # the CT in HU
     return np.where(rim & odd & ~blob, float(np.median(ct[core])), ct)
 
 # %% ../nbs/05_data.ipynb #7aa20f79
-def network_volume(ct:np.ndarray,      # the CT in HU
-                   roi:np.ndarray,     # the ROI on its grid
-                   affine:np.ndarray,  # the CT's affine
-                   spec:InputSpec,     # the network input (the mask mode)
-                  ) -> dict:           # vol, roi, aux, start, zoom
+def network_volume(ct:np.ndarray,   # the CT in HU
+                   roi:np.ndarray,  # the ROI on its grid
+                   sp:tuple,        # the voxel spacing (mm), as `spacing_of` gives it
+                   spec:InputSpec,  # the network input (the mask mode)
+                  ) -> dict:        # vol, roi, aux, start, zoom
     "What the network sees of one case, in HU before windowing: `vol`, `roi`, `aux` on its FOV; `start`, `zoom`."
-    dilate_mm, roi_box, fov_start, fov_window, fill_value = msk.dilate_mm, msk.roi_box, msk.fov_start, msk.fov_window, msk.fill_value
-    sp, roi = spacing_of(affine), roi > 0
+    dilate_mm, roi_box, fov_start, fov_window = msk.dilate_mm, msk.roi_box, msk.fov_start, msk.fov_window
+    fill_value, roi = msk.fill_value, roi > 0
     shape = np.array(ct.shape)
     if spec.mode in ('zero', 'crop', 'pool'):
         if not roi.any(): raise ValueError('empty ROI')
@@ -140,7 +140,7 @@ def network_input(ct:np.ndarray,      # the CT in HU
                   spec:InputSpec,     # the network input (the mask mode)
                  ) -> dict:           # image, roi, aux, fov_start, fov_zoom
     "The network's input for one case: `image` (C, X, Y, Z) in [0, 1], `roi`, `aux`, `fov_start`, `fov_zoom`."
-    v = network_volume(ct, roi, affine, spec)
+    v = network_volume(ct, roi, spacing_of(affine), spec)
     img = np.stack([
         np.asarray(ScaleIntensityRange(a_min=w[0], a_max=w[1], b_min=0., b_max=1., clip=True)(v['vol']))
         for w in spec.windows
@@ -159,7 +159,7 @@ def masked_image(ct:np.ndarray,                      # the CT in HU
                  spec:InputSpec,                     # the network input (the mask mode)
                 ) -> tuple[np.ndarray, np.ndarray]:  # (the view in HU, its affine)
     "The network's view of a case in HU with its own affine: what the mask stage writes for people to look at."
-    v = network_volume(ct, roi, affine, spec)
+    v = network_volume(ct, roi, spacing_of(affine), spec)
     aff = np.asarray(affine, float) @ np.diag([*v['zoom'], 1.0])
     aff[:3, 3] = np.asarray(affine)[:3, :3] @ np.asarray(v['start'], float) + np.asarray(affine)[:3, 3]
     return v['vol'], aff
