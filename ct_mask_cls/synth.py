@@ -337,8 +337,8 @@ def add_lesions(hu:np.ndarray,            # the CT (HU)
                 affine:np.ndarray,        # the CT's affine
                 rng:np.random.Generator,  # the patient's random generator
                 p:RealisticParams,        # the cohort's parameters
-               ):
-    "Add `p.lesion_count` soft spheres in `organ`, darker or brighter; (hu, records, lesion mask, a mask per lesion)."
+               ) -> tuple[np.ndarray, list, np.ndarray, list]:  # (hu, records, lesion mask, a mask per lesion)
+    "Add `p.lesion_count` soft spheres in `organ`, darker or brighter."
     hu = hu.copy()
     sp = spacing_of(affine)
     depth = ndi.distance_transform_edt(organ, sampling=sp)
@@ -365,8 +365,8 @@ def add_marker(hu:np.ndarray,            # the CT (HU)
                affine:np.ndarray,        # the CT's affine
                rng:np.random.Generator,  # the patient's random generator
                p:RealisticParams,        # the cohort's parameters
-              ):
-    "A dense skin marker on the body surface, at least `marker_min_distance_mm` from the organ; return (hu, record)."
+              ) -> tuple[np.ndarray, dict]:  # (hu, the marker's record)
+    "A dense skin marker on the body surface, at least `marker_min_distance_mm` from the organ."
     sp = spacing_of(affine)
     body = ndi.binary_fill_holes(hu > -500)
     surface = body & ~ndi.binary_erosion(body)
