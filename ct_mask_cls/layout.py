@@ -27,6 +27,16 @@ def safe_name(case_id:str, max_len:int=64) -> str:
 class RunLayout:
     "Every path of a run folder."
     STAGES = STAGE_ORDER
+    # the run's own files: attribute -> path in the run folder
+    FILES = dict(series_csv='preprocess/series.csv', cases_csv='preprocess/cases.csv',
+                 segments_csv='segment/segments.csv', volumes_csv='segment/volumes.csv',
+                 manifest_csv='mask/manifest.csv', manifest_json='mask/manifest.json', splits_csv='mask/splits.csv',
+                 metrics_json='train/metrics.json', study_dir='study', cache='cache', lock='.lock',
+                 config_yaml='config.yaml', pending_yaml='config.pending.yaml')
+    # each case's files: method -> path in the run folder, `*` standing for the case's `safe_name`
+    CASE_FILES = dict(native='preprocess/native/*.nii.gz', ct='preprocess/ct/*.nii.gz',
+                      case_record='preprocess/cases/*.json', seg='segment/masks/*.nii.gz',
+                      seg_record='segment/masks/*.json', roi='mask/roi/*.nii.gz', masked='mask/masked/*.nii.gz')
     def __init__(self, root:str|Path): self.root = Path(root).resolve()
     def path(self, *parts) -> Path:
         "A path inside the run folder (refused if it would leave it)."
@@ -34,56 +44,33 @@ class RunLayout:
         if p != self.root and self.root not in p.parents:
             raise ConfigError(f"refusing to write outside the run folder {self.root}: {p}")
         return p
-    def case(self, folder:str, case_id:str, suffix:str='.nii.gz') -> Path: return self.path(*folder.split('/'), safe_name(case_id) + suffix)
-    # preprocess
-    def native(self, cid): return self.case('preprocess/native', cid)
-    def ct(self, cid): return self.case('preprocess/ct', cid)
-    def case_record(self, cid): return self.case('preprocess/cases', cid, '.json')
-    @property
-    def series_csv(self): return self.path('preprocess', 'series.csv')
-    @property
-    def cases_csv(self): return self.path('preprocess', 'cases.csv')
-    # segment
-    def seg(self, cid): return self.case('segment/masks', cid)
-    def seg_record(self, cid): return self.case('segment/masks', cid, '.json')
-    @property
-    def segments_csv(self): return self.path('segment', 'segments.csv')
-    @property
-    def volumes_csv(self): return self.path('segment', 'volumes.csv')
-    # mask
-    def roi(self, cid): return self.case('mask/roi', cid)
-    def masked(self, cid): return self.case('mask/masked', cid)
-    @property
-    def manifest_csv(self): return self.path('mask', 'manifest.csv')
-    @property
-    def manifest_json(self): return self.path('mask', 'manifest.json')
-    @property
-    def splits_csv(self): return self.path('mask', 'splits.csv')
-    # models and results
+    def case(self, folder:str, case_id:str, suffix:str='.nii.gz') -> Path:
+        "The file of case `case_id` in `folder`: its `safe_name` with `suffix`."
+        return self.path(*folder.split('/'), safe_name(case_id) + suffix)
     def model_dir(self, mode:str, seed_index:int=0) -> Path:
         "Where the model of `mode` (the study's `seed_index`-th seed) is trained."
         return self.path('train', mode) if seed_index == 0 else self.path('study', 'seeds', f'seed{seed_index}', mode)
-    @property
-    def metrics_json(self): return self.path('train', 'metrics.json')
     def xai_dir(self, mode:str): return self.path('xai', mode)
-    @property
-    def study_dir(self): return self.path('study')
-    @property
-    def cache(self): return self.path('cache')
-    @property
-    def config_yaml(self): return self.path('config.yaml')
-    @property
-    def pending_yaml(self): return self.path('config.pending.yaml')
     def run_config(self) -> Path|None:
         "The run's config: config.yaml, or config.pending.yaml until a run succeeded with it; None if neither."
         return next((p for p in (self.config_yaml, self.pending_yaml) if p.is_file()), None)
-    @property
-    def lock(self): return self.path('.lock')
     def stage_files(self, name:str) -> tuple[Path, Path, Path]:
         "(executed notebook, HTML report, done-marker) of a stage."
         i = self.STAGES.index(name)
         html = self.path('index.html') if name == 'index' else self.path(f'{i+1:02d}_{name}.html')
         return self.path(f'{i+1:02d}_{name}.ipynb'), html, self.path('.stages', f'{name}.json')
+
+def _run_file(rel:str): return property(lambda self: self.path(*rel.split('/')), doc=f"`{rel}` in the run folder")
+
+def _case_file(rel:str):
+    folder, name = rel.rsplit('/', 1)
+    suffix = name[1:]
+    def f(self, cid:str) -> Path: return self.case(folder, cid, suffix)
+    f.__doc__ = f"`{rel}` in the run folder for case `cid`"
+    return f
+
+for _n, _rel in RunLayout.FILES.items(): setattr(RunLayout, _n, _run_file(_rel))
+for _n, _rel in RunLayout.CASE_FILES.items(): setattr(RunLayout, _n, _case_file(_rel))
 
 # %% ../nbs/00d_layout.ipynb #36db3379
 import socket, time as _time
