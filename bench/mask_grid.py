@@ -52,8 +52,8 @@ def cohort(out: Path, kind: str, n: int, masks: str):
     base['xai'] = dict(n_cases=0, sanity_cases=0)
     cfg = config_from_dict(base)
     if not (cfg.run_dir/'segment'/'segments.csv').exists():
-        stage_preprocess(cfg, cfg.run_dir, progress=False)
-        stage_segment(cfg, cfg.run_dir, progress=False)
+        stage_preprocess(cfg, progress=False)
+        stage_segment(cfg, progress=False)
     return base, cfg.run_dir
 
 def run_variant(base: dict, base_run: Path, name: str, epochs: int) -> dict:
@@ -70,7 +70,7 @@ def run_variant(base: dict, base_run: Path, name: str, epochs: int) -> dict:
     for s in ('preprocess', 'segment'):
         if not (cfg.run_dir/s).exists(): shutil.copytree(base_run/s, cfg.run_dir/s, symlinks=True)
     t0 = time.time()
-    stage_mask(cfg, cfg.run_dir, progress=False)
+    stage_mask(cfg, progress=False)
     m = train_mode(cfg, cfg.run_dir, mode, 0, progress=False)
     return dict(variant=name, mode=mode, auc=m['auc'], ci_low=m['auc_ci_low'], ci_high=m['auc_ci_high'], seconds=round(time.time() - t0))
 

@@ -59,8 +59,8 @@ def main():
                     cfg['segment'] = dict(backend='totalsegmentator', weights_dir=str(home), device='cpu', threads=1)
                     cfg['executor'] = dict(kind='dask', address=cl.scheduler_address)     # one cluster for both stages, as `ct-mask-cls run` does
                     c = config_from_dict(cfg)
-                    t = time.time(); stage_preprocess(c, c.run_dir, progress=False); tp = time.time() - t
-                    t = time.time(); stage_segment(c, c.run_dir, progress=False); ts = time.time() - t
+                    t = time.time(); stage_preprocess(c, progress=False); tp = time.time() - t
+                    t = time.time(); stage_segment(c, progress=False); ts = time.time() - t
                     times.append((tp, ts))
                 close_dask_clients()                  # before the cluster goes
             rate[n] = times

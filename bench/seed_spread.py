@@ -27,7 +27,7 @@ def main():
     res = {}
     for masks in ('segmenter', 'truth'):
         cfg = config_from_dict(demo_config(data, out, f'seeds-{masks}', kind='realistic', masks=masks))
-        for f in (stage_preprocess, stage_segment, stage_mask): f(cfg, cfg.run_dir, progress=False)
+        for f in (stage_preprocess, stage_segment, stage_mask): f(cfg, progress=False)
         lay = RunLayout(cfg.run_dir); res[masks] = []
         for k in range(a.seeds):
             train_mode(cfg, cfg.run_dir, a.mode, k, progress=False)

@@ -7,7 +7,7 @@ The study stage writes its own tables again (same content); nothing else of the 
 Usage: python bench/study_profile.py RUN_DIR [--modes zero,none]
 (RUN_DIR: a run whose study stage has finished, e.g. outputs/bench_realistic/study-segmenter after bench/realistic_study.py.)
 """
-import argparse, tempfile, time
+import argparse, dataclasses, tempfile, time
 from pathlib import Path
 import numpy as np, pandas as pd
 
@@ -28,11 +28,12 @@ def main():
     from ct_mask_cls import xai
     run = Path(a.run).resolve(); lay = RunLayout(run)
     cfg = load_config(lay.run_config())
+    cfg = dataclasses.replace(cfg, out_dir=str(run.parent), run_id=run.name)   # the folder given, wherever its config says
     man, _ = read_manifest(run)
     ok = man[man.status == 'ok']
     modes = a.modes.split(',') if a.modes else list(pd.read_csv(lay.path('study', 'study.csv'))['mode'])
     rows = []
-    t, _ = timed(lambda: stage_study(cfg, run, progress=False))
+    t, _ = timed(lambda: stage_study(cfg, progress=False))
     rows.append(('study statistics, every model and map reused', t))
     p = pd.read_csv(lay.model_dir(modes[0])/'predictions.csv').query("split == 'test'")
     y, s, g, n = p.label.values, p.prob.values, p.patient_id.values, cfg.train.n_bootstrap

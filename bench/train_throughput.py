@@ -21,7 +21,7 @@ def prepare(run: Path):
     root = Path('outputs/bench_train').resolve(); make_demo_cohort(root/'data', n=16, progress=False)
     cp = root/'c.yaml'; cp.write_text(yaml.safe_dump(demo_config(root/'data', root, 'run')))
     cfg = load_config(cp)
-    for f in (stage_preprocess, stage_segment, stage_mask): f(cfg, cfg.run_dir, progress=False)
+    for f in (stage_preprocess, stage_segment, stage_mask): f(cfg, progress=False)
     (cfg.run_dir/'config.yaml').write_text(cp.read_text())
     return cfg, cfg.run_dir
 

@@ -109,8 +109,8 @@ def prepare_cases(cfg:RunConfig, progress:bool=True) -> pd.DataFrame:
         raise ConfigError(
             "the run used existing masks (segment.backend: existing): give the new cases' masks (--masks FOLDER)")
     lay = RunLayout(cfg.run_dir)
-    stage_preprocess(cfg, lay.root, progress)
-    segs = stage_segment(cfg, lay.root, progress)
+    stage_preprocess(cfg, progress)
+    segs = stage_segment(cfg, progress)
     cases = read_table(lay.cases_csv).set_index('case_id')
     # the mask stage's own per-case step, on the configured executor
     rows = mask_cases(cfg, lay, segs, cases, progress)

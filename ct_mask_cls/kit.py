@@ -22,7 +22,7 @@ from .xai_stage import read_xai
 from .study_stage import compared
 from .core import *
 from IPython import get_ipython
-import logging, os, tempfile, yaml
+import dataclasses, logging, os, tempfile, yaml
 from pathlib import Path
 from .runner import quiet_kernel_logs
 from .synth import make_demo_cohort, demo_config
@@ -66,7 +66,7 @@ def tiny_setup(upto:str, root:str|Path|None=None) -> tuple[str, str]:
     atomic_write_text(cp, yaml.safe_dump(demo_config(root/'data', root/'runs', 'tiny', tiny=True)))
     cfg = load_config(cp)
     for s in RunLayout.STAGES[:RunLayout.STAGES.index(upto)]:
-        if s in P.STAGE_FUNCTIONS: P.STAGE_FUNCTIONS[s](cfg, cfg.run_dir, progress=False)
+        if s in P.STAGE_FUNCTIONS: P.STAGE_FUNCTIONS[s](cfg, progress=False)
     return str(cp), str(cfg.run_dir)
 
 # %% ../nbs/19_kit.ipynb #5dda0786
@@ -80,6 +80,7 @@ def stage_context(stage:str,                                      # the stage's 
     pd.set_option('display.width', 160)
     if not config_path: config_path, run_dir = tiny_setup(stage)
     cfg = load_config(config_path)
-    root = Path(run_dir or cfg.run_dir)
+    if run_dir and Path(run_dir).resolve() != Path(cfg.run_dir).resolve():   # the folder given wins: the config follows
+        cfg = dataclasses.replace(cfg, out_dir=str(Path(run_dir).resolve().parent), run_id=Path(run_dir).resolve().name)
     fn = P.STAGE_FUNCTIONS.get(stage)
-    return cfg, root, RunLayout(root), fn(cfg, root, force=force) if fn else None
+    return cfg, Path(cfg.run_dir), RunLayout(cfg.run_dir), fn(cfg, force=force) if fn else None

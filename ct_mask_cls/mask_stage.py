@@ -237,13 +237,9 @@ def with_splits(df:pd.DataFrame,      # the masked cases (mask_cases' rows, QC d
     return df
 
 # %% ../nbs/13c_mask_stage.ipynb #b6740ac4
-def stage_mask(cfg:RunConfig,       # the run's configuration
-               run_dir:str|Path,    # the run folder
-               progress:bool=True,  # show progress bars
-               force:bool=False,    # redo even what is current
-              ) -> pd.DataFrame:    # manifest.csv
+def stage_mask(cfg:RunConfig, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Join labels and split patients (splits.csv), then repair and check every ROI, write masked views and the manifest."
-    lay = RunLayout(run_dir)
+    lay = RunLayout(cfg.run_dir)
     segs = read_table(lay.segments_csv)
     cases = read_table(lay.cases_csv).set_index('case_id')
     labels = read_labels(cfg.data.labels_csv, cfg.split.test_column)

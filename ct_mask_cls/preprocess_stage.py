@@ -59,13 +59,9 @@ def _nifti_native(lay:RunLayout,     # the run's layout
 CASE_COLUMNS = ['case_id', 'patient_id', 'status', 'reason', 'ct_path', 'native_path', 'shape', 'source', 'fingerprint']
 
 # %% ../nbs/13a_preprocess_stage.ipynb #d1c8e2ce
-def stage_preprocess(cfg:RunConfig,       # the run's configuration
-                     run_dir:str|Path,    # the run folder
-                     progress:bool=True,  # show progress bars
-                     force:bool=False,    # redo even what is current
-                    ) -> dict:            # series.csv and cases.csv, as tables
+def stage_preprocess(cfg:RunConfig, progress:bool=True, force:bool=False) -> dict:
     "DICOM or NIfTI inputs -> canonical RAS CT at the target spacing; writes series.csv and cases.csv."
-    lay, pc = RunLayout(run_dir), cfg.preprocess
+    lay, pc = RunLayout(cfg.run_dir), cfg.preprocess
     series_df = pd.DataFrame(columns=dicom.SERIES_COLUMNS)
     if cfg.data.dicom_dir:
         series_df = dicom.convert_tree(cfg.data.dicom_dir, lay.path('preprocess', 'native'), pc, progress, cfg.executor, force)

@@ -70,13 +70,9 @@ def segment_case(cfg:RunConfig,      # the run's configuration
     }), vols
 
 # %% ../nbs/13b_segment_stage.ipynb #2c46a6c4
-def stage_segment(cfg:RunConfig,       # the run's configuration
-                  run_dir:str|Path,    # the run folder
-                  progress:bool=True,  # show progress bars
-                  force:bool=False,    # redo even what is current
-                 ) -> pd.DataFrame:    # segments.csv
+def stage_segment(cfg:RunConfig, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Segment every ok case; write segments.csv (backend, status, ROI volume) and volumes.csv (every structure)."
-    lay = RunLayout(run_dir)
+    lay = RunLayout(cfg.run_dir)
     cases = read_table(lay.cases_csv)
     # resolve `auto` once
     scfg = dataclasses.replace(cfg.segment, backend=seg.choose_backend(cfg.segment, list(cfg.mask.roi)))

@@ -116,12 +116,9 @@ def run_modes(cfg:RunConfig,       # the run's configuration
 
 
 # %% ../nbs/13f_study_stage.ipynb #b3edb60b
-def stage_study(cfg:RunConfig,       # the run's configuration
-                run_dir:str|Path,    # the run folder
-                progress:bool=True,  # show progress bars
-                force:bool=False,    # redo even what is current
-               ) -> pd.DataFrame:    # study.csv
+def stage_study(cfg:RunConfig, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Train, evaluate and explain every study mode and seed on the same splits, fit the baseline; write study/study.csv."
+    run_dir = cfg.run_dir
     from ct_mask_cls.study import study_table, organ_signals, compared_mode  # lazy: sklearn loads only when this runs
     from ct_mask_cls.baseline import fit_baseline  # lazy: sklearn loads only when this runs
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
@@ -145,7 +142,7 @@ def stage_study(cfg:RunConfig,       # the run's configuration
     save_json(lay.path('study', 'compare.json'), dict(mode=mode, notes=notes, signals=signals))
     if cfg.study.subgroups: subgroup_aucs(cfg, run_dir, [mode, 'none'] if 'none' in preds else [mode])
     with atomic_path(lay.path('study', 'study.csv')) as t: st.to_csv(t, index=False)
-    if cfg.study.fractions: learning_curves(cfg, run_dir, progress, force)
+    if cfg.study.fractions: learning_curves(cfg, progress, force)
     claims(cfg, run_dir)
     return st
 
@@ -236,12 +233,9 @@ def subsample_training(man:pd.DataFrame, fraction:float, seed:int) -> pd.DataFra
     return out
 
 # %% ../nbs/13f_study_stage.ipynb #0d19b479
-def learning_curves(cfg:RunConfig,       # the run's configuration
-                    run_dir:str|Path,    # the run folder
-                    progress:bool=True,  # show progress bars
-                    force:bool=False,    # redo even what is current
-                   ) -> pd.DataFrame:    # learning_curves.csv
+def learning_curves(cfg:RunConfig, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Test AUC of every mode trained on each fraction of the training patients (and all), ΔAUC against none on all."
+    run_dir = cfg.run_dir
     from ct_mask_cls import train as trn  # lazy: monai, torch and 1 more load only when this runs
     from ct_mask_cls.metrics import auc_ci, paired_delta_auc  # lazy: sklearn loads only when this runs
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)

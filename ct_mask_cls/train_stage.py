@@ -42,12 +42,9 @@ def train_mode(cfg:RunConfig,      # the run's configuration
     fit_model(cfg, man, spec, d, lay.cache, progress, seed=cfg.train.seed + seed_index, force=force)
     return trn.evaluate_model(cfg, man, spec, d, lay.cache, force=force)
 
-def stage_train(cfg:RunConfig,       # the run's configuration
-                run_dir:str|Path,    # the run folder
-                progress:bool=True,  # show progress bars
-                force:bool=False,    # redo even what is current
-               ) -> dict:            # the configured mode's test metrics
+def stage_train(cfg:RunConfig, progress:bool=True, force:bool=False) -> dict:
     "Train and evaluate the configured mask mode; write train/<mode>/ and train/metrics.json."
+    run_dir = cfg.run_dir
     m = train_mode(cfg, run_dir, cfg.mask.mode, 0, progress, force)
     save_json(RunLayout(run_dir).metrics_json, m)
     return m

@@ -70,10 +70,7 @@ def read_xai(run_dir:str|Path, mode:str) -> tuple[pd.DataFrame, pd.DataFrame]:
     d = RunLayout(run_dir).xai_dir(mode)
     return read_table(d/'cases.csv'), pd.read_csv(d/'summary.csv')
 
-def stage_xai(cfg:RunConfig,       # the run's configuration
-              run_dir:str|Path,    # the run folder
-              progress:bool=True,  # show progress bars
-              force:bool=False,    # redo even what is current
-             ) -> pd.DataFrame:    # the configured mode's cases.csv
+def stage_xai(cfg:RunConfig, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Grad-CAM on test cases for the configured mode."
+    run_dir = cfg.run_dir
     return explain_mode(cfg, run_dir, cfg.mask.mode, progress, force)

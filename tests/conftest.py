@@ -32,7 +32,7 @@ def masked_cohort(folder, n:int, **train):
     d['train'].update(patience=20, input_size=[32, 32, 32], n_bootstrap=100, **train)
     (t/'c.yaml').write_text(yaml.safe_dump(d))
     cfg = load_config(t/'c.yaml')
-    for f in (stage_preprocess, stage_segment, stage_mask): f(cfg, cfg.run_dir, progress=False)
+    for f in (stage_preprocess, stage_segment, stage_mask): f(cfg, progress=False)
     return t/'c.yaml'
 
 @pytest.fixture(scope='session')

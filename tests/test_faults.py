@@ -167,6 +167,6 @@ def test_patient_called_NA_is_a_patient(tmp_path):
     d['split'] = dict(seed=0, val_frac=0.25, test_frac=0.25)
     (tmp_path/'c.yaml').write_text(yaml.safe_dump(d))
     cfg = load_config(tmp_path/'c.yaml')
-    for f in (stage_preprocess, stage_segment, stage_mask): f(cfg, cfg.run_dir, progress=False)   # the stages' own functions, without a kernel each
+    for f in (stage_preprocess, stage_segment, stage_mask): f(cfg, progress=False)   # the stages' own functions, without a kernel each
     man = read_table(tmp_path/'runs'/'na'/'mask'/'manifest.csv')
     assert set(man.case_id) == set(ids) and (man.status == 'ok').all()

@@ -112,8 +112,8 @@ def test_pipeline_writes_dicom_seg_for_pacs(series, ts, tmp_path):
     (tmp_path/'masks').mkdir(); shutil.copy(ts.get_filename(), tmp_path/'masks'/'REAL01.nii.gz')
     cfg = config_from_dict(dict(run_id='r', out_dir=str(tmp_path/'runs'), data=dict(dicom_dir=str(series.parent), mask_dir=str(tmp_path/'masks')),
                                 segment=dict(backend='existing', dicom_seg=True), mask=dict(roi=['liver'])))
-    stage_preprocess(cfg, cfg.run_dir, progress=False)
-    df = stage_segment(cfg, cfg.run_dir, progress=False)
+    stage_preprocess(cfg, progress=False)
+    df = stage_segment(cfg, progress=False)
     lay = RunLayout(cfg.run_dir)
     p = Path(df.dicom_seg.iloc[0]); assert p.exists(), df.dicom_seg.iloc[0]
     assert pd.read_csv(lay.segments_csv).dicom_seg.iloc[0] == str(p)

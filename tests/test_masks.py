@@ -48,7 +48,7 @@ def cohort(tmp_path_factory):
                preprocess=dict(spacing=[8.0, 8.0, 8.0]), segment=dict(backend='existing'), mask=dict(roi=['liver'], mode='zero', min_roi_ml=5.0, fill=None, roi_margin_mm=0.0, rim_mm=0.0),
                split=dict(seed=1, val_frac=0.25, test_frac=0.25))   # seed 0 splits so that masking leaves val one class (tested below)
     (t/'c.yaml').write_text(yaml.safe_dump(cfg)); c = load_config(t/'c.yaml')
-    for f in (stage_preprocess, stage_segment, stage_mask): f(c, c.run_dir, progress=False)
+    for f in (stage_preprocess, stage_segment, stage_mask): f(c, progress=False)
     return t, c
 
 def test_existing_masks_and_exclusions(cohort):
@@ -81,7 +81,7 @@ def test_splits_do_not_follow_the_masks(cohort, tmp_path):
     cfg = yaml.safe_load((t/'c.yaml').read_text())
     cfg.update(run_id='other_masks'); cfg['data']['mask_dir'] = str(masks)
     (tmp_path/'c.yaml').write_text(yaml.safe_dump(cfg)); c2 = load_config(tmp_path/'c.yaml')
-    for f in (stage_preprocess, stage_segment, stage_mask): f(c2, c2.run_dir, progress=False)
+    for f in (stage_preprocess, stage_segment, stage_mask): f(c2, progress=False)
     read = lambda run, f: pd.read_csv(run/'mask'/f, dtype={'case_id': str}, keep_default_na=False).set_index('case_id')
     pd.testing.assert_frame_equal(read(c.run_dir, 'splits.csv').split.to_frame(), read(c2.run_dir, 'splits.csv').split.to_frame())
     m1, m2 = read(c.run_dir, 'manifest.csv'), read(c2.run_dir, 'manifest.csv')
@@ -115,7 +115,7 @@ def test_pseudonymised_run_keeps_labels_and_drops_ids(tmp_path, tiny_cohort):
     tiny_cohort(tmp_path)
     d = demo_config(tmp_path/'data', tmp_path/'runs', 'p', tiny=True); d['preprocess'].update(pseudonymise=True, pseudonym_salt='k3y')
     (tmp_path/'c.yaml').write_text(yaml.safe_dump(d)); c = load_config(tmp_path/'c.yaml')
-    for f in (stage_preprocess, stage_segment, stage_mask): f(c, c.run_dir, progress=False)
+    for f in (stage_preprocess, stage_segment, stage_mask): f(c, progress=False)
     man = pd.read_csv(c.run_dir/'mask'/'manifest.csv')
     assert (man.status == 'ok').all() and set(man.patient_id) == {pseudonym(f'SYN{i:03d}', 'k3y') for i in range(1, 9)}
     for p in ('mask/manifest.csv', 'preprocess/series.csv', 'preprocess/cases.csv', 'segment/segments.csv'):

@@ -97,12 +97,12 @@ def test_preprocess_oom_case_on_dask_and_rerun_redoes_only_it(cohort, tmp_path):
         from ct_mask_cls.core import load_config
         from ct_mask_cls.pipeline import stage_preprocess
         c = load_config(tmp_path/'c.yaml')
-        cases = stage_preprocess(c, c.run_dir, progress=False)['cases'].set_index('case_id')
+        cases = stage_preprocess(c, progress=False)['cases'].set_index('case_id')
         assert cases.loc['HUGE', 'status'] == 'failed' and 'worker process died' in cases.loc['HUGE', 'reason']
         assert (cases.drop(index='HUGE').status == 'ok').all()
         run = RunLayout(c.run_dir)
         before = {p.name: p.stat().st_mtime_ns for p in (run.root/'preprocess'/'ct').glob('*.nii.gz')}
-        cases = stage_preprocess(c, c.run_dir, progress=False)['cases'].set_index('case_id')
+        cases = stage_preprocess(c, progress=False)['cases'].set_index('case_id')
         assert cases.loc['HUGE', 'status'] == 'failed'                                            # tried again (still too big) ...
         assert {p.name: p.stat().st_mtime_ns for p in (run.root/'preprocess'/'ct').glob('*.nii.gz')} == before   # ... the others reused
     finally: stop(procs)
@@ -142,10 +142,10 @@ def test_gradcam_on_dask_workers_matches_in_process(tmp_path):
     from ct_mask_cls.kit import tiny_setup
     cp, run = tiny_setup('xai', tmp_path)
     cfg = load_config(cp)
-    ref = stage_xai(cfg, run, progress=False).sort_values(['case_id', 'method']).reset_index(drop=True)
+    ref = stage_xai(cfg, progress=False).sort_values(['case_id', 'method']).reset_index(drop=True)
     maps = {r.nifti: nib.load(str(RunLayout(run).xai_dir('zero')/r.nifti)).get_fdata() for r in ref.itertuples()}
     cfg = dataclasses.replace(cfg, executor=ExecutorConfig(kind='dask', n_workers=2))
-    got = stage_xai(cfg, run, progress=False, force=True).sort_values(['case_id', 'method']).reset_index(drop=True)
+    got = stage_xai(cfg, progress=False, force=True).sort_values(['case_id', 'method']).reset_index(drop=True)
     close_dask_clients()
     num = [c for c in ref.columns if ref[c].dtype.kind == 'f']
     pd.testing.assert_frame_equal(got.drop(columns=num), ref.drop(columns=num))
