@@ -60,6 +60,7 @@ class RunLayout:
         html = self.path('index.html') if name == 'index' else self.path(f'{i+1:02d}_{name}.html')
         return self.path(f'{i+1:02d}_{name}.ipynb'), html, self.path('.stages', f'{name}.json')
 
+# %% ../nbs/00d_layout.ipynb #5fa0678b
 def _run_file(rel:str): return property(lambda self: self.path(*rel.split('/')), doc=f"`{rel}` in the run folder")
 
 def _case_file(rel:str):
