@@ -264,7 +264,8 @@ def evaluate_external(run_dir:str|Path,        # the trained run
             with atomic_path(RunLayout(scfg.run_dir).path('predictions', f'{mode}.csv')) as t: df.to_csv(t, index=False)
             sc = df[df.prob.notna() & df.label.notna()]
             internal = json.loads((lay.model_dir(mode)/'metrics.json').read_text())
-            try: ext = evaluate(sc.label.astype(int), sc.prob, run_threshold(lay, mode), sc.patient_id.values, cfg.train.n_bootstrap, cfg.train.seed)
+            try: ext = evaluate(sc.label.astype(int), sc.prob, run_threshold(lay, mode), sc.patient_id.values,
+                                cfg.train.n_bootstrap, cfg.train.seed)
             except DegenerateResult as e: raise ConfigError(f"the external cohort cannot be evaluated: {e}") from None
             rows.append(
                 dict(mode=mode, internal_auc=internal['auc'], internal_ci_low=internal['auc_ci_low'],
@@ -280,7 +281,8 @@ def evaluate_external(run_dir:str|Path,        # the trained run
         with atomic_path(lay.path('study', 'external.csv')) as t: res.to_csv(t, index=False)
         body = (f"<p>Run <code>{esc(Path(run_dir).resolve())}</code>, external cohort from "
                 f"<code>{esc(Path(other_config).resolve())}</code>. "
-                "AUC with 95% patient-level bootstrap CIs; drop = internal − external.</p>" + table_html(res.round(3), 50, 'external.csv'))
+                "AUC with 95% patient-level bootstrap CIs; drop = internal − external.</p>" + table_html(
+                    res.round(3), 50, 'external.csv'))
         atomic_write_text(o.path('report.html'), _page('External validation', body))
     return res
 
@@ -369,7 +371,8 @@ def _export(cfg:RunConfig,  # the run's configuration
     try:
         with warnings.catch_warnings(), atomic_path(out/'model.onnx') as t:
             warnings.simplefilter('ignore')
-            torch.onnx.export(model, (x[:1],), str(t), input_names=['image'], output_names=['logit'], dynamic_axes={'image': {0: 'batch'}, 'logit': {0: 'batch'}}, dynamo=False)
+            torch.onnx.export(model, (x[:1],), str(t), input_names=['image'], output_names=['logit'],
+                              dynamic_axes={'image': {0: 'batch'}, 'logit': {0: 'batch'}}, dynamo=False)
     except Exception as e:
         (out / 'model.onnx').unlink(missing_ok=True)
         onnx_note = f'{type(e).__name__}: {str(e).splitlines()[0][:200]}'

@@ -68,7 +68,8 @@ def fit_baseline(features:pd.DataFrame,          # radiomics features, indexed b
     k = min(5, n_min)
     inner = min(5, n_min - -(-n_min // k)) if k >= 2 else 0
     cv = StratifiedKFold(k, shuffle=True, random_state=seed) if k >= 2 else None
-    lr = (LogisticRegressionCV(Cs=10, cv=StratifiedKFold(inner, shuffle=True, random_state=seed), scoring='roc_auc', max_iter=5000, l1_ratios=(0,), use_legacy_attributes=False)
+    lr = (LogisticRegressionCV(Cs=10, cv=StratifiedKFold(inner, shuffle=True, random_state=seed), scoring='roc_auc',
+                               max_iter=5000, l1_ratios=(0,), use_legacy_attributes=False)
           # too few patients to choose the penalty by cross-validation: the default one
           if inner >= 2 else LogisticRegression(max_iter=5000))
     model = make_pipeline(SimpleImputer(strategy='median'), StandardScaler(), lr)

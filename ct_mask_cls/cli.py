@@ -40,7 +40,8 @@ def cli_errors(fn):
         except typer.Exit: raise
         except KeyboardInterrupt:
             stage = getattr(sys.modules.get('ct_mask_cls.runner'), 'CURRENT', {}).get('stage')
-            _fail(f"interrupted during stage {stage}; rerun to resume" if stage else "interrupted; rerun to resume", 130)
+            _fail(
+                f"interrupted during stage {stage}; rerun to resume" if stage else "interrupted; rerun to resume", 130)
         except Exception as e:
             if _STATE['debug']: traceback.print_exc()
             if isinstance(e, StageFailed): _fail(str(e), 1)
@@ -60,8 +61,9 @@ def _version(v:bool):
         raise typer.Exit()
 
 @app.callback()
-def main(debug:bool=typer.Option(False, '--debug', help="print tracebacks of errors"),
-         version:bool=typer.Option(False, '--version', callback=_version, is_eager=True, help="print the version and exit")):
+def main(
+    debug:bool=typer.Option(False, '--debug', help="print tracebacks of errors"),
+    version:bool=typer.Option(False, '--version', callback=_version, is_eager=True, help="print the version and exit")):
     "ct_mask_cls: raw CT -> organ masks -> masked classifier -> Grad-CAM, with HTML reports."
     _STATE['debug'] = debug
 
@@ -108,13 +110,15 @@ def _run_all(config:Path, sets:list|None, force:bool, wait:bool) -> RunConfig:
     return cfg
 
 @command()
-def run(config:Path=typer.Argument(..., help="run config YAML"), set:Optional[List[str]]=_SET, force:bool=_FORCE, wait:bool=_WAIT):
+def run(config:Path=typer.Argument(..., help="run config YAML"), set:Optional[List[str]]=_SET, force:bool=_FORCE,
+        wait:bool=_WAIT):
     "Run every stage for CONFIG; finished stages are reused unless --force."
     cfg = _run_all(config, set, force, wait)
     typer.secho(f"report index: {(cfg.run_dir/'index.html').resolve()}", fg=typer.colors.GREEN)
 
 @command()
-def study(config:Path=typer.Argument(..., help="run config YAML"), set:Optional[List[str]]=_SET, force:bool=_FORCE, wait:bool=_WAIT):
+def study(config:Path=typer.Argument(..., help="run config YAML"), set:Optional[List[str]]=_SET, force:bool=_FORCE,
+          wait:bool=_WAIT):
     "The masked-versus-unmasked study for CONFIG: every stage (reusing finished ones), then prints the study table."
     from ct_mask_cls.report import study_display  # lazy: matplotlib loads only when this runs
     cfg = _run_all(config, set, force, wait)
@@ -122,8 +126,9 @@ def study(config:Path=typer.Argument(..., help="run config YAML"), set:Optional[
     typer.secho(f"study report: {(cfg.run_dir/'06_study.html').resolve()}", fg=typer.colors.GREEN)
 
 @command()
-def stage(name:str=typer.Argument(..., help="preprocess | segment | mask | train | xai | study | index"), config:Path=typer.Argument(..., help="run config YAML"),
-          set:Optional[List[str]]=_SET, force:bool=_FORCE, wait:bool=_WAIT):
+def stage(name:str=typer.Argument(..., help="preprocess | segment | mask | train | xai | study | index"),
+          config:Path=typer.Argument(..., help="run config YAML"), set:Optional[List[str]]=_SET, force:bool=_FORCE,
+          wait:bool=_WAIT):
     "Run one stage for CONFIG (the stages before it must have run)."
     check_stage(name)
     cfg = config_with_overrides(config, set)
@@ -155,7 +160,8 @@ def _render_all(lay:RunLayout):
         typer.echo(f"[{s}] {html}")
 
 @command()
-def publish(outputs:Path=typer.Argument(..., help="a folder of run folders (searched at any depth)"), site:Path=typer.Argument(..., help="folder for the site")):
+def publish(outputs:Path=typer.Argument(..., help="a folder of run folders (searched at any depth)"),
+            site:Path=typer.Argument(..., help="folder for the site")):
     ("Write one static page over every run in OUTPUTS (verdict, date, state, settings, link to its report) to "
      "SITE/index.html.")
     from ct_mask_cls.report import publish as _publish  # lazy: matplotlib loads only when this runs
@@ -164,7 +170,8 @@ def publish(outputs:Path=typer.Argument(..., help="a folder of run folders (sear
 
 # %% ../nbs/15_cli.ipynb #19db0c4b
 @command()
-def compare(run_a:Path=typer.Argument(..., help="a run folder"), run_b:Path=typer.Argument(..., help="another run folder"),
+def compare(run_a:Path=typer.Argument(..., help="a run folder"),
+            run_b:Path=typer.Argument(..., help="another run folder"),
             out:Optional[Path]=typer.Option(None, help="also write the comparison as an HTML page")):
     "Put two runs' settings (those that differ) and results (AUC per mode, claims) side by side."
     from ct_mask_cls.report import compare_runs, table_html, html_page  # lazy: matplotlib loads only when this runs
@@ -180,7 +187,8 @@ def compare(run_a:Path=typer.Argument(..., help="a run folder"), run_b:Path=type
         typer.echo(f"\n{out} written")
 
 @command(name='check-reports')
-def check_reports_cmd(run_dir:Path=typer.Argument(..., help="a run folder"), site:Optional[Path]=typer.Option(None, help="also a site made by `publish`: its page and links")):
+def check_reports_cmd(run_dir:Path=typer.Argument(..., help="a run folder"),
+                      site:Optional[Path]=typer.Option(None, help="also a site made by `publish`: its page and links")):
     ("Open every report and viewer page of RUN_DIR in headless Chromium; fail on a console error, a broken image, a "
      "request that leaves the machine, a log line in a page, a full-size image under 1,600 px or a blank viewer; "
      "screenshots go to RUN_DIR/screenshots/.")
@@ -221,7 +229,8 @@ def predict(run_dir:Path=typer.Argument(..., help="a finished run folder"), inpu
     typer.secho(f"report: {(out/'report.html').resolve()}", fg=typer.colors.GREEN)
 
 @command()
-def evaluate(run_dir:Path=typer.Argument(..., help="a finished run folder"), other_config:Path=typer.Argument(..., help="config of the external cohort (its data: section is used)"),
+def evaluate(run_dir:Path=typer.Argument(..., help="a finished run folder"),
+             other_config:Path=typer.Argument(..., help="config of the external cohort (its data: section is used)"),
              out:Optional[Path]=typer.Option(None, help="output folder (default RUN_DIR/external/<its run_id>)")):
     ("External validation: every trained mode of RUN_DIR on the cohort of OTHER_CONFIG, without retraining; internal "
      "and external AUC and the drop.")
@@ -229,7 +238,8 @@ def evaluate(run_dir:Path=typer.Argument(..., help="a finished run folder"), oth
     typer.echo(res[['mode', 'internal_auc', 'external_auc', 'external_ci_low', 'external_ci_high', 'drop', 'external_n']].round(3).to_string(index=False))
 
 @command()
-def export(run_dir:Path=typer.Argument(..., help="a finished run folder"), out:Path=typer.Argument(..., help="output folder"),
+def export(run_dir:Path=typer.Argument(..., help="a finished run folder"),
+           out:Path=typer.Argument(..., help="output folder"),
            mode:Optional[Mode]=typer.Option(None, help="which trained mode (default: the run's mask.mode)")):
     ("Export a trained model: OUT/model.ts (TorchScript), OUT/model.onnx (if it exports cleanly), "
      "OUT/preprocessing.json, OUT/MODEL_CARD.md.")
@@ -261,7 +271,8 @@ def demo(out:Path=typer.Option(Path('outputs'), help="folder for the generated c
     stamp, want = data/'.cohort.json', dict(kind=kind.value, organ=organ, finding=finding.value, n=n, seed=seed, v=3)
     if force or not stamp.exists() or yaml.safe_load(stamp.read_text()) != want:
         typer.echo(f"writing {n} {kind.value} patients to {data}/ …")
-        if kind == DemoKind.realistic: make_realistic_cohort(data, n=n, seed=seed, params=RealisticParams(organ=organ, finding=finding.value))
+        if kind == DemoKind.realistic: make_realistic_cohort(data, n=n, seed=seed,
+                                                             params=RealisticParams(organ=organ, finding=finding.value))
         else: make_demo_cohort(data, n=n, seed=seed)
         save_json(stamp, want)
     cfg = config_from_dict(demo_config(data, out, f'demo-{kind.value}' + (f'-{finding.value}' if finding != DemoFinding.hypodense else '') + ('-truth' if masks == DemoMasks.truth else ''),
@@ -306,7 +317,8 @@ def segment_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), out:Path=typer.Arg
                                                                 "NIfTI label map, RTSTRUCT or DICOM-SEG"),
                 mask_label:List[str]=typer.Option([], help="what the existing mask's labels are: structure=id or "
                                                            "structure=ROI name (repeatable), e.g. liver=1"),
-                dicom_dir:Optional[Path]=typer.Option(None, help="the DICOM tree holding the CT series an RTSTRUCT refers to")):
+                dicom_dir:Optional[Path]=typer.Option(
+                    None, help="the DICOM tree holding the CT series an RTSTRUCT refers to")):
     "Segment CT into OUT with TotalSegmentator's label ids."
     from ct_mask_cls.segment import segment  # lazy: scipy.ndimage loads only when this runs
     if not ct.is_file(): raise ConfigError(f"CT not found: {ct}")

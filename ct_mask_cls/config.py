@@ -61,7 +61,8 @@ class DataConfig:
     dicom_dir: str = _f('', "folder tree of DICOM studies (searched at any depth); '' if nifti_dir is used", path=True,
                         stage='preprocess')
     nifti_dir: str = _f('', "alternative input: one <patient_id>.nii.gz CT per patient", path=True, stage='preprocess')
-    labels_csv: str = _f('', "CSV with columns patient_id,label (0/1), optionally a fixed-split column", path=True, stage='mask')
+    labels_csv: str = _f('', "CSV with columns patient_id,label (0/1), optionally a fixed-split column", path=True,
+                         stage='mask')
     mask_dir: str = _f('', "folder of masks the dataset already has, used by the `existing` segmentation backend",
                        path=True, stage='segment')
     mask_pattern: str = _f(
@@ -77,7 +78,8 @@ class DataConfig:
     confounder_dir: str = _f(
         '', "optional folder of masks of known confounders (e.g. skin markers): how often explanations point at them",
         path=True, stage='xai')
-    truth_pattern: str = _f('{patient_id}.nii.gz', "file name of a case's lesion or confounder mask in those folders", stage='xai')
+    truth_pattern: str = _f('{patient_id}.nii.gz', "file name of a case's lesion or confounder mask in those folders",
+                            stage='xai')
 
 # %% ../nbs/00b_config.ipynb #05b147cb
 @dataclass
@@ -105,7 +107,8 @@ class SegmentConfig:
     backend: Literal['auto', 'totalsegmentator', 'threshold', 'existing'] = _f('auto', "auto = totalsegmentator when its weights are present, else threshold; existing = the dataset's own masks (data.mask_dir)", role='input')
     task: str = _f('total', "TotalSegmentator task", role='input')
     fast: bool = _f(True, "TotalSegmentator --fast (3 mm model)", role='input')
-    device: Literal['auto', 'cpu', 'cuda'] = _f('auto', "where TotalSegmentator runs (auto: the GPU when present)", role='exec')
+    device: Literal['auto', 'cpu', 'cuda'] = _f('auto', "where TotalSegmentator runs (auto: the GPU when present)",
+                                                role='exec')
     threads: int = _f(2, "threads for TotalSegmentator pre/post-processing", check=_ge(1), role='exec')
     weights_dir: str = _f(
         '', "TotalSegmentator home (holds nnunet/results); '' = $TOTALSEG_HOME_DIR or ~/.totalsegmentator", path=True)
@@ -142,7 +145,8 @@ class MaskConfig:
                             "2nd channel) | pool (the ROI box plus margin; the network pools its features only inside "
                             "the ROI) | none (the whole scan)", role='input')
     window: Union[Literal['auto'], tuple[float, float]] = _f('auto', "HU window [low, high] mapped to [0, 1]; auto = the organ's preset (see WINDOW_PRESETS: soft tissue for abdominal organs, lung, bone)", check=_WINDOW, role='input')
-    extra_windows: tuple[str, ...] = _f((), "more window presets, each added as an input channel (e.g. [bone])", role='input')
+    extra_windows: tuple[str, ...] = _f((), "more window presets, each added as an input channel (e.g. [bone])",
+                                        role='input')
     fill: Union[Literal['median'], float, None] = _f('median', "HU outside the ROI (zero) or its box (crop, pool): "
                                                                "median = the ROI's own median HU, so that its boundary "
                                                                "is no edge; a number; null = the window's lower bound", role='input')
@@ -191,18 +195,21 @@ class TrainConfig:
     "Classifier training and evaluation."
     model: Literal['small3d', 'resnet10', 'resnet18', 'r3d_18', 'resnet18_2p5d'] = _f('small3d', "small3d (CPU-sized 3D CNN) | resnet10, resnet18 (MONAI 3D ResNet; MedicalNet weights) | r3d_18 (torchvision video ResNet; Kinetics weights) | resnet18_2p5d (ImageNet ResNet-18 over axial slices)", role='input')
     width: int = _f(8, "small3d: channels of its first block (doubling per block)", check=_ge(1), role='model')
-    depth: int = _f(2, "small3d: number of convolution blocks (2× max pooling between them)", check=_ge(1), role='model')
+    depth: int = _f(
+        2, "small3d: number of convolution blocks (2× max pooling between them)", check=_ge(1), role='model')
     pool_top: float = _f(0.01, "pooling inside the ROI (zero, pool): mean of this top fraction of the ROI's "
                                "feature-map positions; 0 = max pooling. Modes without ROI pooling use max pooling", check=(lambda v: 0 <= v <= 1, 'a fraction from 0 to 1'), role='model')
     pretrained: bool = _f(False, "load pretrained weights from train.weights_path (or the torch hub cache); nothing is "
                                  "downloaded", role='model')
-    weights_path: str = _f('', "pretrained weights file; '' = the torch hub cache (r3d_18, resnet18_2p5d)", path=True, role='model')
+    weights_path: str = _f('', "pretrained weights file; '' = the torch hub cache (r3d_18, resnet18_2p5d)", path=True,
+                           role='model')
     freeze_encoder: bool = _f(False, "keep the pretrained encoder fixed: embeddings are computed once per case and "
                                      "cached, and a logistic-regression head is fitted on them (needs pretrained: true)", role='model')
     input_size: tuple[int, int, int] = _f((48, 48, 48), "network input (x y z) when mask.fov_mm or scan_fov_mm is "
                                                         "'resize'", check=_POSITIVE, role='input')
     epochs: int = _f(30, "maximum epochs", check=_ge(1), role='model')
-    batch_size: int = _f(8, "batch size (at least 2: the pooled features are batch-normalised)", check=_ge(2), role='model')
+    batch_size: int = _f(8, "batch size (at least 2: the pooled features are batch-normalised)", check=_ge(2),
+                         role='model')
     lr: float = _f(1e-3, "AdamW learning rate", check=_gt(0), role='model')
     weight_decay: float = _f(1e-4, "AdamW weight decay", check=_ge(0), role='model')
     patience: int = _f(10, "early stopping: epochs in which neither the validation AUC nor the lowest validation loss "
@@ -211,7 +218,8 @@ class TrainConfig:
                                                         "(MONAI) | ct+flip: also left-right flips (only where the "
                                                         "anatomy is symmetric) | off", role='model')
     seed: int = _f(0, "training seed", role='model')
-    workers: int = _f(0, "DataLoader workers (batches are also prefetched in a background thread)", check=_ge(0), role='exec')
+    workers: int = _f(0, "DataLoader workers (batches are also prefetched in a background thread)", check=_ge(0),
+                      role='exec')
     nproc: int = _f(1, "training processes on this machine (PyTorch DDP under torchrun: gloo on CPU, NCCL with one GPU "
                        "each); each takes batch_size/nproc of every batch", check=_ge(1), role='exec')
     device: Literal['auto', 'cpu', 'cuda'] = _f('auto', "auto (GPU when present) | cpu | cuda; mixed precision is used "

@@ -130,8 +130,10 @@ def network_volume(ct:np.ndarray,   # the CT in HU
         return dict(vol=cut(vol, 'trilinear'), roi=cut(roi, 'nearest'),
                     aux=cut(aux, 'nearest') if aux is not None else None, start=start, zoom=zoom)
     start = fov_start(lo, hi, spec.size)
-    return dict(vol=fov_window(np.asarray(vol, np.float32), start, spec.size, fill), roi=fov_window(roi.astype(np.float32), start, spec.size),
-                aux=fov_window(aux.astype(np.float32), start, spec.size) if aux is not None else None, start=start, zoom=np.ones(3))
+    return dict(vol=fov_window(np.asarray(vol, np.float32), start, spec.size, fill),
+                roi=fov_window(roi.astype(np.float32), start, spec.size),
+                aux=fov_window(aux.astype(np.float32), start, spec.size) if aux is not None else None, start=start,
+                zoom=np.ones(3))
 
 # %% ../nbs/05_data.ipynb #da74ba2a
 def network_input(ct:np.ndarray,      # the CT in HU

@@ -33,7 +33,9 @@ def write_job(cfg:RunConfig,                # the run's configuration
     with atomic_path(man) as t: manifest.to_csv(t, index=False)
     d = config_to_dict(cfg, blank=True)
     job = out_dir/'ddp_job.json'
-    save_json(job, dict(config=d, manifest=man.name, spec=asdict(spec), cache_dir=str(cache_dir) if cache_dir else '', seed=seed))
+    save_json(
+        job,
+        dict(config=d, manifest=man.name, spec=asdict(spec), cache_dir=str(cache_dir) if cache_dir else '', seed=seed))
     return job
 
 def read_job(job:str|Path) -> tuple:

@@ -73,14 +73,15 @@ def read_header(path:str|Path) -> dict:
     it = [str(x).upper() for x in (_s(ds, 'ImageType', []) or [])]
     iop = _s(ds, 'ImageOrientationPatient', None)
     ipp = _s(ds, 'ImagePositionPatient', None)
-    h = dict(path=str(path), folder=str(path.parent), error='',
-        series_uid=str(_s(ds,'SeriesInstanceUID')), study_uid=str(_s(ds,'StudyInstanceUID')),
-        series_number=str(_s(ds,'SeriesNumber')), series_description=str(_s(ds,'SeriesDescription')),
-        modality=str(_s(ds,'Modality')), sop_class=str(_s(ds,'SOPClassUID')), image_type='\\'.join(it),
-        patient_id=str(_s(ds,'PatientID')), rows=int(_s(ds,'Rows',0) or 0), cols=int(_s(ds,'Columns',0) or 0),
-        iop=tuple(round(float(x),4) for x in iop) if iop else None, ipp=tuple(float(x) for x in ipp) if ipp else None,
-        gantry_tilt=float(_s(ds, 'GantryDetectorTilt', 0) or 0), transfer_syntax=str(ds.file_meta.get('TransferSyntaxUID', '')),
-        instance=int(_s(ds,'InstanceNumber',0) or 0), size=path.stat().st_size, mtime=path.stat().st_mtime)
+    h = dict(path=str(path), folder=str(path.parent), error='', series_uid=str(_s(ds,'SeriesInstanceUID')),
+             study_uid=str(_s(ds,'StudyInstanceUID')), series_number=str(_s(ds,'SeriesNumber')),
+             series_description=str(_s(ds,'SeriesDescription')), modality=str(_s(ds,'Modality')),
+             sop_class=str(_s(ds,'SOPClassUID')), image_type='\\'.join(it), patient_id=str(_s(ds,'PatientID')),
+             rows=int(_s(ds,'Rows',0) or 0), cols=int(_s(ds,'Columns',0) or 0),
+             iop=tuple(round(float(x),4) for x in iop) if iop else None,
+             ipp=tuple(float(x) for x in ipp) if ipp else None, gantry_tilt=float(_s(ds, 'GantryDetectorTilt', 0) or 0),
+             transfer_syntax=str(ds.file_meta.get('TransferSyntaxUID', '')),
+             instance=int(_s(ds,'InstanceNumber',0) or 0), size=path.stat().st_size, mtime=path.stat().st_mtime)
     if 'PixelData' in ds:
         prob = _pixel_problem(ds)
         if prob: h['error'] = prob
@@ -396,8 +397,11 @@ def convert_tree(root:str|Path,              # a folder tree of DICOM studies (s
         except Exception as e: row.update(reason=f'conversion failed: {type(e).__name__}: {e}')
         return row
     rows += case_map(one, series, pc.workers, 'converting series', progress, executor,
-                     lambda s, why: dict(series_key=uid_of(s.key), patient_id=pid_of(s.h['patient_id'] or Path(s.files[0]).parent.name), series_description=s.h['series_description'],
-                                         modality=s.h['modality'], status='rejected', reason=f'conversion failed: {why}', notes='', nifti_path='', n_slices=len(s.files), source=''))
+                     lambda s, why: dict(series_key=uid_of(s.key),
+                                         patient_id=pid_of(s.h['patient_id'] or Path(s.files[0]).parent.name),
+                                         series_description=s.h['series_description'], modality=s.h['modality'],
+                                         status='rejected', reason=f'conversion failed: {why}', notes='', nifti_path='',
+                                         n_slices=len(s.files), source=''))
     df = pd.DataFrame(rows, columns=SERIES_COLUMNS + [c for c in ('shape',) if any(c in r for r in rows)])
     with atomic_path(out_dir/'series.csv') as t: df.to_csv(t, index=False)
     return df

@@ -41,7 +41,8 @@ def atomic_path(path:str|Path):
         os.chmod(tmp, 0o666 & ~_umask())     # mkstemp makes 0600; teammates and web servers must read the outputs
         os.replace(tmp, path)
     except OSError as e:
-        if isinstance(e, WriteFailed) or e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO): raise
+        if isinstance(e, WriteFailed) or e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES,
+                                                         errno.EIO): raise
         raise WriteFailed(e.errno, f"could not write {path}: {os.strerror(e.errno)}") from None
     finally:
         if os.path.exists(tmp): os.unlink(tmp)

@@ -56,7 +56,8 @@ def fill_holes(m:np.ndarray) -> np.ndarray:
 # %% ../nbs/03_mask.ipynb #7c7350a6
 def repair_record(n_components:int=0) -> dict:
     "The record of a repair that changed nothing (ml): what `repair_roi` fills in, and an unrepaired mask keeps."
-    return dict(n_components=n_components, stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0, grown_ml=0.0, peeled_ml=0.0, tight=False)
+    return dict(n_components=n_components, stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0, grown_ml=0.0, peeled_ml=0.0,
+                tight=False)
 
 # %% ../nbs/03_mask.ipynb #f4342730
 def repair_roi(roi:np.ndarray,              # the segmenter's ROI (boolean)

@@ -61,8 +61,10 @@ def mask_case(cfg:RunConfig,    # the run's configuration
                                   grow_mm=mc.grow_mm, peel_mm=mc.peel_mm)
     status, reason = msk.roi_status(roi, sp, mc.min_roi_ml)
     if not raw.any(): reason += '; ' + found_labels(sg)
-    row.update(roi_ml=round(msk.roi_ml(roi, sp), 1), status=status, reason=reason, scan_vox=' '.join(map(str, ct.shape)), edge=msk.edge_sides(roi),
-               repair_ml=round(rep['holes_ml'] + rep['gaps_ml'] + rep['grown_ml'], 1), peeled_ml=rep['peeled_ml'], stray_ml=rep['stray_ml'], n_components=rep['n_components'],
+    row.update(roi_ml=round(msk.roi_ml(roi, sp), 1), status=status, reason=reason,
+               scan_vox=' '.join(map(str, ct.shape)), edge=msk.edge_sides(roi),
+               repair_ml=round(rep['holes_ml'] + rep['gaps_ml'] + rep['grown_ml'], 1), peeled_ml=rep['peeled_ml'],
+               stray_ml=rep['stray_ml'], n_components=rep['n_components'],
                roi_hu=round(float(np.median(ct[roi])), 1) if roi.any() else np.nan)
     if status == 'ok':
         save_nifti(roi.astype(np.uint8), aff, lay.roi(seg_row.case_id))
@@ -229,7 +231,8 @@ def with_splits(df:pd.DataFrame,      # the masked cases (mask_cases' rows, QC d
                 roi:list,             # the ROI's structures, for the message
                ) -> pd.DataFrame:     # `df` with label and split; split '' where not usable
     "The masked cases with the label and split each got before masking; each split must keep both classes."
-    df = df.drop(columns=['label', 'split'], errors='ignore').merge(cohort[['case_id', 'label', 'split']], on='case_id', how='left')
+    df = df.drop(columns=['label', 'split'], errors='ignore').merge(cohort[['case_id', 'label', 'split']], on='case_id',
+                                                                    how='left')
     df['label'], df['split'] = df.label.fillna(-1).astype(int), df.split.fillna('')
     df = _exclude(df, df.label < 0, 'no label in labels.csv')
     check_splits(df, labels, f"an ROI {roi} and a label")
@@ -254,11 +257,16 @@ def stage_mask(cfg:RunConfig, progress:bool=True, force:bool=False) -> pd.DataFr
     fov = cohort_fov(df)
     df['masked_path'] = write_masked(cfg, lay, df, fov, progress, force)
     with atomic_path(lay.manifest_csv) as t: df[MANIFEST_COLUMNS].to_csv(t, index=False)
-    save_json(lay.manifest_json, dict(roi=list(cfg.mask.roi), roi_ids=ids, mode=cfg.mask.mode, windows=[list(w) for w in msk.resolve_windows(cfg.mask.window, cfg.mask.roi, cfg.mask.extra_windows)],
-              fill=cfg.mask.fill, margin_mm=cfg.mask.margin_mm, min_roi_ml=cfg.mask.min_roi_ml, split=config_to_dict(cfg)['split'],
-              labels_sha256=sha256_file(cfg.data.labels_csv), unlabelled_cases=sorted(set(cases.patient_id) - set(labels.patient_id)),
-              labels_without_ct=sorted(set(labels.patient_id) - set(cases.patient_id)), n_ok=int((df.status == 'ok').sum()),
-              qc_counts={f: int(df['flags'].str.contains(f).sum()) for f in QC_FLAGS}, **repair_summary(df), **fov))
+    save_json(lay.manifest_json,
+              dict(
+                  roi=list(cfg.mask.roi), roi_ids=ids, mode=cfg.mask.mode,
+                  windows=[list(w) for w in msk.resolve_windows(cfg.mask.window, cfg.mask.roi, cfg.mask.extra_windows)],
+                  fill=cfg.mask.fill, margin_mm=cfg.mask.margin_mm, min_roi_ml=cfg.mask.min_roi_ml,
+                  split=config_to_dict(cfg)['split'], labels_sha256=sha256_file(cfg.data.labels_csv),
+                  unlabelled_cases=sorted(set(cases.patient_id) - set(labels.patient_id)),
+                  labels_without_ct=sorted(set(labels.patient_id) - set(cases.patient_id)),
+                  n_ok=int((df.status == 'ok').sum()),
+                  qc_counts={f: int(df['flags'].str.contains(f).sum()) for f in QC_FLAGS}, **repair_summary(df), **fov))
     return df[MANIFEST_COLUMNS]
 
 def read_manifest(run_dir:str|Path) -> tuple[pd.DataFrame, dict]:

@@ -34,7 +34,8 @@ def preprocess_case(cfg:RunConfig,    # the run's configuration
         save_nifti(np.rint(r), raff, ct_path, dtype=np.int16)
         rec.update(status='ok', reason='', ct_path=str(ct_path), shape='x'.join(map(str, r.shape)))
     except WriteFailed: raise
-    except Exception as e: rec.update(status='failed', reason=f'{Path(native).name}: {type(e).__name__}: {e}', ct_path='')
+    except Exception as e: rec.update(status='failed', reason=f'{Path(native).name}: {type(e).__name__}: {e}',
+                                      ct_path='')
     return record(rec_path, fp, [ct_path] if rec['status'] == 'ok' else [], **rec)
 
 # %% ../nbs/13a_preprocess_stage.ipynb #a1ef0258
@@ -64,7 +65,8 @@ def stage_preprocess(cfg:RunConfig, progress:bool=True, force:bool=False) -> dic
     lay, pc = RunLayout(cfg.run_dir), cfg.preprocess
     series_df = pd.DataFrame(columns=dicom.SERIES_COLUMNS)
     if cfg.data.dicom_dir:
-        series_df = dicom.convert_tree(cfg.data.dicom_dir, lay.path('preprocess', 'native'), pc, progress, cfg.executor, force)
+        series_df = dicom.convert_tree(cfg.data.dicom_dir, lay.path('preprocess', 'native'), pc, progress, cfg.executor,
+                                       force)
         conv = series_df[series_df.status == 'converted'].sort_values('n_slices', ascending=False, kind='stable')
         best = conv.drop_duplicates('patient_id')                    # one CT per patient: the series with most slices
         series_df['selected'] = series_df.index.isin(best.index)
@@ -77,7 +79,9 @@ def stage_preprocess(cfg:RunConfig, progress:bool=True, force:bool=False) -> dic
         for pid, p in dicom.nifti_inputs(cfg.data.nifti_dir).items():
             cid = dicom.pseudonym(pid, key) if pc.pseudonymise else pid
             try: jobs.append((cid, _nifti_native(lay, cid, p, force), '' if pc.pseudonymise else str(p)))
-            except ValueError as e: bad.append(dict(case_id=cid, patient_id=cid, status='failed', reason=str(e) if not pc.pseudonymise else str(e).replace(str(p), 'input'), source=''))
+            except ValueError as e: bad.append(dict(
+                case_id=cid, patient_id=cid, status='failed',
+                reason=str(e) if not pc.pseudonymise else str(e).replace(str(p), 'input'), source=''))
     recs = case_map(
         lambda j: preprocess_case(cfg, lay, *j, force=force), jobs, pc.workers, 'resampling', progress, cfg.executor,
         lambda j, why: dict(case_id=j[0], patient_id=j[0], status='failed', reason=why, ct_path='', source=j[2]))

@@ -220,7 +220,8 @@ def render_html(nb_path:str|Path, html_path:str|Path):
 # %% ../nbs/12_report.ipynb #5a782d99
 def find_chromium() -> str:
     "Path of a Chromium executable (Debian's `chromium` package, or $CT_MASK_CLS_CHROMIUM)."
-    for c in [os.environ.get('CT_MASK_CLS_CHROMIUM', ''), shutil.which('chromium') or '', shutil.which('chromium-browser') or '', '/usr/bin/chromium']:
+    for c in [os.environ.get('CT_MASK_CLS_CHROMIUM', ''), shutil.which('chromium') or '',
+              shutil.which('chromium-browser') or '', '/usr/bin/chromium']:
         if c and Path(c).is_file(): return c
     raise ConfigError(
         "no Chromium found: install Debian's package (apt-get install chromium) or set CT_MASK_CLS_CHROMIUM to its path"
@@ -345,8 +346,9 @@ def case_gallery(lay:RunLayout,             # the run's layout (where figures go
             if lab is not None and roi_ids:
                 fig = show_slices([ct], [str(cid)], window, [np.where(ref, lab, 0)], center_on=[ref], spacing=spacing,
                                   label_names=label_names, outlines=[[(ref, 'ROI', '-')]])
-            else: fig = show_slices([ct], [str(cid)], window, [lab] if lab is not None else None, center_on=[ref] if ref is not None else None,
-                                    spacing=spacing, label_names=label_names)
+            else: fig = show_slices([ct], [str(cid)], window, [lab] if lab is not None else None,
+                                    center_on=[ref] if ref is not None else None, spacing=spacing,
+                                    label_names=label_names)
             save_png(fig, png)
         rows.append((str(png.relative_to(lay.root)), cid))
     display(HTML(thumbnails(rows, width)))
@@ -435,7 +437,8 @@ def forest_plot(st:pd.DataFrame):
     for y, r in zip(ys, st.to_dict('records')):
         c = MODE_COLORS.get(r['mode'], 'k')
         lo, hi = r.get('auc_ci_low', np.nan), r.get('auc_ci_high', np.nan)
-        axs[0].errorbar(r['auc'], y, xerr=None if pd.isna(lo) else [[r['auc'] - lo], [hi - r['auc']]], fmt='o', color=c, capsize=4)
+        axs[0].errorbar(r['auc'], y, xerr=None if pd.isna(lo) else [[r['auc'] - lo], [hi - r['auc']]], fmt='o', color=c,
+                        capsize=4)
         d = r.get('delta_auc', np.nan)
         if not pd.isna(d):
             dl, dh = r.get('delta_ci_low', np.nan), r.get('delta_ci_high', np.nan)
@@ -485,8 +488,9 @@ def run_summary(run_dir:str|Path) -> dict:
     recs = [json.loads(p.read_text())
             for p in lay.path('.stages').glob('*.json')] if lay.path('.stages').is_dir() else []
     done = {r.get('stage') for r in recs}
-    out = dict(run=lay.root.name, path=str(lay.root), last=max((r.get('finished', '') for r in recs), default=''), finished='index' in done,
-               stages=', '.join(s for s in RunLayout.STAGES if s in done), verdict='no study yet')
+    out = dict(run=lay.root.name, path=str(lay.root), last=max((r.get('finished', '') for r in recs), default=''),
+               finished='index' in done, stages=', '.join(s for s in RunLayout.STAGES if s in done),
+               verdict='no study yet')
     if cfg:
         out.update(roi=', '.join(cfg.mask.roi), mode=cfg.mask.mode, model=cfg.train.model,
                    spacing='×'.join(f'{s:g}' for s in cfg.preprocess.spacing))

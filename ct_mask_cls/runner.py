@@ -426,7 +426,8 @@ class WarmKernels:
                                   extra_arguments=['--HistoryManager.hist_file=:memory:'
                                                    ])  # as nbclient starts its kernels: no history database
         km._ctmc_sockets, km._ctmc_stop = sockets, threading.Event()
-        km._ctmc_warm = threading.Thread(target=_import_in, args=(km.connection_file, self.modules, km._ctmc_stop), daemon=True)
+        km._ctmc_warm = threading.Thread(target=_import_in, args=(km.connection_file, self.modules, km._ctmc_stop),
+                                         daemon=True)
         km._ctmc_warm.start()
         return km
     def take(self, more:bool=False):
@@ -466,7 +467,8 @@ def _warm_engine() -> str:
         def execute(self, **kw): return super().execute(cleanup_kc=True, **kw)
     class WarmKernelEngine(NBClientEngine):
         @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None, stderr_file=None, start_timeout=60, execution_timeout=None, **kw):
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None, stderr_file=None,
+                                     start_timeout=60, execution_timeout=None, **kw):
             kw = remove_args(['input_path', 'timeout', 'startup_timeout'], **kw)
             return _OwnedKernelClient(nb_man, kernel_name=kernel_name, log=logger, log_output=log_output,
                                       stdout_file=stdout_file, stderr_file=stderr_file, startup_timeout=start_timeout,
@@ -526,7 +528,8 @@ def interim_index(cfg:RunConfig, failed:tuple|None=None) -> Path:
 def versions() -> dict:
     "Versions of the packages that shape results."
     out = {'python': sys.version.split()[0]}
-    for p in ['ct-mask-cls', 'torch', 'torchvision', 'monai', 'TotalSegmentator', 'nnunetv2', 'grad-cam', 'mirp', 'pydicom', 'nibabel', 'dcm2niix', 'scikit-learn', 'numpy', 'papermill', 'nbdev']:
+    for p in ['ct-mask-cls', 'torch', 'torchvision', 'monai', 'TotalSegmentator', 'nnunetv2', 'grad-cam', 'mirp',
+              'pydicom', 'nibabel', 'dcm2niix', 'scikit-learn', 'numpy', 'papermill', 'nbdev']:
         try: out[p] = md.version(p)
         except md.PackageNotFoundError: out[p] = 'not installed'
     return out
@@ -534,7 +537,9 @@ def versions() -> dict:
 def git_commit() -> str:
     "Commit of the ct_mask_cls source tree, if it is a git checkout."
     try:
-        r = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5)
-        d = subprocess.run(['git', 'status', '--porcelain'], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5)
+        r = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=Path(__file__).parent, capture_output=True, text=True,
+                           timeout=5)
+        d = subprocess.run(['git', 'status', '--porcelain'], cwd=Path(__file__).parent, capture_output=True, text=True,
+                           timeout=5)
         return (r.stdout.strip() + (' (with uncommitted changes)' if d.stdout.strip() else '')) if r.returncode == 0 else 'not a git checkout'
     except Exception: return 'unknown'

@@ -180,8 +180,10 @@ def reuse_nnunet_predictor():
             _REUSED[key] = (self.network, self.plans_manager, self.configuration_manager, self.list_of_parameters,
                             self.dataset_json, self.trainer_name, self.allowed_mirroring_axes)
         else: self.manual_initialization(*_REUSED[key])
-    def predict_files(self, list_of_lists_or_source_folder, output_folder_or_list_of_truncated_output_files, save_probabilities=False, overwrite=True,
-                      num_processes_preprocessing=8, num_processes_segmentation_export=8, folder_with_segs_from_prev_stage=None, num_parts=1, part_id=0, **kw):
+    def predict_files(self, list_of_lists_or_source_folder, output_folder_or_list_of_truncated_output_files,
+                      save_probabilities=False, overwrite=True, num_processes_preprocessing=8,
+                      num_processes_segmentation_export=8, folder_with_segs_from_prev_stage=None, num_parts=1,
+                      part_id=0, **kw):
         # nnU-Net lists a folder with a process pool; Dask workers are daemons and may not start one
         if isinstance(list_of_lists_or_source_folder, str):
             folder, ending = list_of_lists_or_source_folder, self.dataset_json['file_ending']
@@ -222,8 +224,8 @@ def totalseg_segment(ct_path:str|Path,          # the CT (NIfTI)
     device = 'gpu' if cfg.device == 'cuda' or (cfg.device == 'auto' and torch.cuda.is_available()) else 'cpu'
     t0 = time.time()
     missing = missing_weights(cfg.task, cfg.fast, bool(roi), cfg.weights_dir)
-    try: img = totalsegmentator(nib.load(str(ct_path)), None, ml=True, task=cfg.task, fast=cfg.fast, roi_subset=roi, device=device,
-                                nr_thr_resamp=cfg.threads, nr_thr_saving=1, quiet=True, skip_saving=True)
+    try: img = totalsegmentator(nib.load(str(ct_path)), None, ml=True, task=cfg.task, fast=cfg.fast, roi_subset=roi,
+                                device=device, nr_thr_resamp=cfg.threads, nr_thr_saving=1, quiet=True, skip_saving=True)
     # requests' ConnectionError is an OSError: the download of missing weights failed
     except OSError as e:
         if not missing: raise
@@ -281,7 +283,8 @@ def find_series(dicom_dir:str|Path, series_uid:str) -> list[Path]:
     out = []
     for p in sorted(Path(dicom_dir).rglob('*')) if dicom_dir else []:
         if not p.is_file(): continue
-        try: ds = pydicom.dcmread(str(p), stop_before_pixels=True, specific_tags=['SeriesInstanceUID', 'Rows', 'Modality'])
+        try: ds = pydicom.dcmread(str(p), stop_before_pixels=True,
+                                  specific_tags=['SeriesInstanceUID', 'Rows', 'Modality'])
         except Exception: continue
         if str(getattr(ds, 'SeriesInstanceUID', '')) == series_uid and 'Rows' in ds and ds.Modality not in ('RTSTRUCT', 'SEG'): out.append(p)
     return out
@@ -453,7 +456,8 @@ def segment(ct_path:str|Path,               # the preprocessed CT (NIfTI)
         hu, aff = load_nifti(ct_path)
         seg, extra = threshold_segment(hu, aff)
         save_nifti(seg, aff, out_path, dtype=np.uint8)
-        info = dict(backend='threshold', note='HU-threshold lungs split into lobes by height; not TotalSegmentator', **extra)
+        info = dict(backend='threshold', note='HU-threshold lungs split into lobes by height; not TotalSegmentator',
+                    **extra)
     elif backend == 'existing':
         if existing is None or not Path(existing).is_file():
             raise SegmentationRefused(f"no existing mask for {Path(ct_path).name}: {existing} not found")

@@ -49,10 +49,12 @@ def segment_case(cfg:RunConfig,      # the run's configuration
         file_fingerprint(rec.ct_path),
         file_fingerprint(existing) if existing else '', cfg.data.mask_labels
     ])
-    row = dict(case_id=rec.case_id, patient_id=rec.patient_id, seg_path=str(mp), backend=scfg.backend, status='ok', reason='')
+    row = dict(case_id=rec.case_id, patient_id=rec.patient_id, seg_path=str(mp), backend=scfg.backend, status='ok',
+               reason='')
     info = reusable(js, fp, force, f'case {rec.case_id}')
     if not info:
-        try: info = seg.segment(rec.ct_path, mp, scfg, list(cfg.mask.roi), existing, cfg.data.mask_labels, cfg.data.dicom_dir)
+        try: info = seg.segment(rec.ct_path, mp, scfg, list(cfg.mask.roi), existing, cfg.data.mask_labels,
+                                cfg.data.dicom_dir)
         except (seg.WeightsMissing, WriteFailed): raise
         except Exception as e:                                   # one bad case never stops the others
             mp.unlink(missing_ok=True)
@@ -113,7 +115,8 @@ def write_dicom_segs(cfg:RunConfig, lay:RunLayout, segs:pd.DataFrame) -> list:
             continue
         try:
             a, aff = load_nifti(r.seg_path)
-            out.append(str(seg.write_dicom_seg(a.astype(np.uint8), aff, src[r.patient_id], lay.case('segment/dicom_seg', r.case_id, '.dcm'))))
+            out.append(str(seg.write_dicom_seg(a.astype(np.uint8), aff, src[r.patient_id],
+                                               lay.case('segment/dicom_seg', r.case_id, '.dcm'))))
         except Exception as e:
             out.append(f'not written: {type(e).__name__}: {e}')
     return out

@@ -157,7 +157,8 @@ def subgroup_aucs(cfg:RunConfig, run_dir:str|Path, modes:list) -> pd.DataFrame:
     rows = []
     for mode in modes:
         p = read_table(lay.model_dir(mode)/'predictions.csv').query("split == 'test'")
-        p = p.drop(columns=[c for c in cfg.study.subgroups if c in p.columns]).merge(labels[['patient_id', *cfg.study.subgroups]], on='patient_id', how='left')
+        p = p.drop(columns=[c for c in cfg.study.subgroups if c in p.columns]).merge(
+            labels[['patient_id', *cfg.study.subgroups]], on='patient_id', how='left')
         for col in cfg.study.subgroups:
             for val, g in p.groupby(col):
                 ok = g.label.nunique() == 2
@@ -205,7 +206,8 @@ def kfold_study(cfg:RunConfig,       # the run's configuration
         for mode in study_modes(cfg):
             d, spec = lay.path('study', 'kfold', f'fold{k}', mode), spec_for(cfg, run_dir, mode)
             fit_model(cfg, fk, spec, d, lay.cache, progress, force=force)
-            rows.append(dict(fold=k, mode=mode, auc=trn.evaluate_model(cfg, fk, spec, d, lay.cache, force=force)['auc']))
+            rows.append(dict(
+                fold=k, mode=mode, auc=trn.evaluate_model(cfg, fk, spec, d, lay.cache, force=force)['auc']))
     df = pd.DataFrame(rows)
     with atomic_path(lay.path('study', 'kfold.csv')) as t: df.to_csv(t, index=False)
     return df.groupby('mode', sort=False).auc.agg(['mean', 'std', 'count']).rename(columns={
@@ -302,7 +304,8 @@ def claims(cfg:RunConfig, run_dir:str|Path) -> pd.DataFrame:
         man = read_manifest(run_dir)[0].set_index('case_id')
         a, b = (pd.read_csv(p).drop(columns='epoch') for p in vp.values())
         cols = [c for c in a.columns if c in b.columns]
-        conv = (man.loc[cols, 'label'].values.astype(int), a[cols].values, b[cols].values, man.loc[cols, 'patient_id'].values)
+        conv = (man.loc[cols, 'label'].values.astype(int), a[cols].values, b[cols].values,
+                man.loc[cols, 'patient_id'].values)
     lc = lay.path('study', 'learning_curves.csv')
     ext = lay.path('study', 'external.csv')
     t = claims_table(masked, st, focus, interp, sanity, conv, pd.read_csv(lc) if lc.exists() else None, gaps,

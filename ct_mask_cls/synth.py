@@ -458,7 +458,8 @@ def segmenter_labels(labels:np.ndarray,       # the true multilabel map (TotalSe
         near = ndi.distance_transform_edt(~organ, return_distances=False, return_indices=True)
         out[grow] = labels[tuple(n[grow] for n in near)]
     ml = float(np.prod(sp))/1000
-    return out, dict(missed_lesions=len(missed), jitter_vox=shift, missed_end_slices=ends, stray_ml=round(float(stray.sum()*ml), 1),
+    return out, dict(missed_lesions=len(missed), jitter_vox=shift, missed_end_slices=ends,
+                     stray_ml=round(float(stray.sum()*ml), 1),
                      dice=round(float(2*(seg & organ).sum()/max(seg.sum() + organ.sum(), 1)), 3))
 
 # %% ../nbs/10_synth.ipynb #4fd5fd07
@@ -563,10 +564,12 @@ def make_realistic_cohort(out:str|Path,         # the cohort's folder (dicom/, m
             save_nifti(
                 _sphere(pt['hu'].shape, pt['affine'], np.array(pt['marker']['center_mm']), pt['marker']['radius_mm'])
                 >= 0.5, pt['affine'], out / 'markers' / f'{pid}.nii.gz', dtype=np.uint8)
-        rows.append(dict(patient_id=pid, label=int(y[i]), split='test' if test[i] else 'train', marker=int(marker[i]), finding=p.finding if y[i] else '',
-                         n_lesions=len(pt['lesions']), lesions=json.dumps(pt['lesions']), **pt['organ'],
-                         **{f'mask_{k}': json.dumps(v) if isinstance(v, list) else v for k, v in pt['segmenter'].items()},
-                         marker_mm=json.dumps(pt['marker']['center_mm'] if pt['marker'] else None)))
+        rows.append(dict(
+            patient_id=pid, label=int(y[i]), split='test' if test[i] else 'train', marker=int(marker[i]),
+            finding=p.finding if y[i] else '', n_lesions=len(pt['lesions']), lesions=json.dumps(pt['lesions']),
+            **pt['organ'],
+            **{f'mask_{k}': json.dumps(v) if isinstance(v, list) else v for k, v in pt['segmenter'].items()},
+            marker_mm=json.dumps(pt['marker']['center_mm'] if pt['marker'] else None)))
     df = pd.DataFrame(rows)
     atomic_write_text(out/'labels.csv', df[['patient_id', 'label', 'split']].to_csv(index=False))
     atomic_write_text(out/'truth.csv', df.to_csv(index=False))

@@ -191,7 +191,8 @@ def build_model(name:str='small3d',        # small3d, resnet10, resnet18, r3d_18
 def model_for(cfg:RunConfig, spec:InputSpec) -> nn.Module:
     "The configured model for input `spec`."
     t = cfg.train
-    return build_model(t.model, spec.in_channels, t.pretrained, t.weights_path, spec.roi_pool, t.width, t.depth, t.pool_top)
+    return build_model(t.model, spec.in_channels, t.pretrained, t.weights_path, spec.roi_pool, t.width, t.depth,
+                       t.pool_top)
 
 # %% ../nbs/07_train.ipynb #b72b39c2
 def target_layer(model:nn.Module) -> nn.Module:
@@ -286,8 +287,9 @@ def save_checkpoint(path:str|Path, # where the checkpoint goes
                     key:str,       # the fit key it belongs to
                    ):
     "Write the training state atomically (plain types only, loadable with weights_only)."
-    with atomic_path(path) as t: torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
-                                                 scaler=scaler.state_dict(), state=state, key=key), t)
+    with atomic_path(path) as t: torch.save(dict(model=model.state_dict(), opt=opt.state_dict(),
+                                                 sched=sched.state_dict(), scaler=scaler.state_dict(), state=state,
+                                                 key=key), t)
 
 # %% ../nbs/07_train.ipynb #f19ab006
 def train_epoch(model,   # the model, in training mode
@@ -479,7 +481,8 @@ def fit(cfg:RunConfig,                      # the run's configuration (`train` s
         sched.load_state_dict(c['sched'])
         state = c['state']
         if scaler.is_enabled(): scaler.load_state_dict(c['scaler'])
-    bar = pbar(range(state['epoch'], tc.epochs), desc=f'train {spec.mode}' + (f' ({world} processes)' if world > 1 else ''),
+    bar = pbar(range(state['epoch'], tc.epochs),
+               desc=f'train {spec.mode}' + (f' ({world} processes)' if world > 1 else ''),
                disable=not progress or rank > 0, initial=state['epoch'], total=tc.epochs)
     for ep in bar:
         if state['bad'] >= tc.patience: break
@@ -543,7 +546,8 @@ def fit_frozen(cfg:RunConfig,         # the run's configuration (`train` section
         rows = {}
         with torch.no_grad():
             for s, rs in recs.items():
-                for r, d in pbar(zip(rs, make_dataset(rs, spec, cache_dir)), total=len(rs), desc=f'embed {s}', disable=not progress):
+                for r, d in pbar(zip(rs, make_dataset(rs, spec, cache_dir)), total=len(rs), desc=f'embed {s}',
+                                 disable=not progress):
                     rows[r['case_id']] = model.features(d['image'][None])[0].numpy()
         old = pd.DataFrame.from_dict(rows, orient='index')
         old.index.name = 'case_id'

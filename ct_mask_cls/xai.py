@@ -401,5 +401,7 @@ def method_agreement(out_dir:str|Path, df:pd.DataFrame) -> pd.DataFrame:
         ref = maps[methods[0]]
         inside = ref > 0
         for m in methods[1:]:
-            if m in maps: rows.append(dict(case_id=cid, method=m, spearman_with_first=float(spearmanr(ref[inside | (maps[m] > 0)], maps[m][inside | (maps[m] > 0)])[0])))
+            if m in maps: rows.append(dict(
+                case_id=cid, method=m,
+                spearman_with_first=float(spearmanr(ref[inside | (maps[m] > 0)], maps[m][inside | (maps[m] > 0)])[0])))
     return pd.DataFrame(rows, columns=['case_id', 'method', 'spearman_with_first'])

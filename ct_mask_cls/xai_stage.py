@@ -53,7 +53,8 @@ def explain_mode(cfg:RunConfig,       # the run's configuration
          for r in test.itertuples()]
     ])
     if reusable(out/'xai.json', key, force, f'explanations of {mode}'): return read_table(out/'cases.csv')
-    df = xai.explain(cfg, man, spec_for(cfg, run_dir, mode), md, out, x.n_cases, lay.cache, progress, x.methods, lesions, conf, x.sanity_cases, x.occlusion_mm, cfg.executor,
+    df = xai.explain(cfg, man, spec_for(cfg, run_dir, mode), md, out, x.n_cases, lay.cache, progress, x.methods,
+                     lesions, conf, x.sanity_cases, x.occlusion_mm, cfg.executor,
                      x.viewer_cases if mode == cfg.mask.mode else 0)
     if x.native_grid and len(df): df['nifti_native'] = native_maps(lay, out, df, progress)
     sanity = pd.read_csv(out/'sanity.csv') if (out/'sanity.csv').exists() and x.sanity_cases else None
