@@ -200,7 +200,8 @@ def predict_report(df:pd.DataFrame,    # the scored cases
             f"the threshold the run chose on its validation set.</p><p>{len(scored)} of {len(df)} cases scored.</p>"
             + table_html(shown.round({'prob': 4}), 200, 'predictions.csv')
             + ("<h2>Each scored case: CT, ROI (white) and the map</h2>" + thumbnails(figs) if figs else '')
-            + (f"<h2>Not scored ({len(skipped)})</h2>" + table_html(skipped[['case_id', 'status', 'reason']], 200) if len(skipped) else ''))
+            + (f"<h2>Not scored ({len(skipped)})</h2>" + table_html(skipped[['case_id', 'status', 'reason']], 200)
+               if len(skipped) else ''))
 
 # %% ../nbs/16_apply.ipynb #c7d853e0
 def predict_cohort(run_dir:str|Path,        # the trained run

@@ -178,7 +178,9 @@ def compare(run_a:Path=typer.Argument(..., help="a run folder"),
     for r in (run_a, run_b):
         run_folder(r)
     s, r = compare_runs(run_a, run_b)
-    typer.echo(f"A = {run_a}\nB = {run_b}\n\nsettings that differ:\n" + (s.to_string(index=False) if len(s) else "  none") + "\n\nresults:\n" + r.fillna('').to_string(index=False))
+    typer.echo(f"A = {run_a}\nB = {run_b}\n\nsettings that differ:\n"
+               + (s.to_string(index=False) if len(s) else "  none") + "\n\nresults:\n"
+               + r.fillna('').to_string(index=False))
     if out:
         atomic_write_text(out, html_page('Two runs compared', f"<h1>Two runs compared</h1><p>A = "
                                                               f"<code>{run_a}</code><br>B = "
@@ -275,8 +277,10 @@ def demo(out:Path=typer.Option(Path('outputs'), help="folder for the generated c
                                                              params=RealisticParams(organ=organ, finding=finding.value))
         else: make_demo_cohort(data, n=n, seed=seed)
         save_json(stamp, want)
-    cfg = config_from_dict(demo_config(data, out, f'demo-{kind.value}' + (f'-{finding.value}' if finding != DemoFinding.hypodense else '') + ('-truth' if masks == DemoMasks.truth else ''),
-                                       kind=kind.value, organ=organ, masks=masks.value))
+    cfg = config_from_dict(demo_config(data, out, f'demo-{kind.value}'
+                                       + (f'-{finding.value}' if finding != DemoFinding.hypodense else '')
+                                       + ('-truth' if masks == DemoMasks.truth else ''), kind=kind.value, organ=organ,
+                                       masks=masks.value))
     t0 = time.time()
     run_pipeline(cfg, force=force, echo=typer.echo, wait=wait)
     typer.secho(f"\nreport index: {(cfg.run_dir/'index.html').resolve()}  ({time.time()-t0:.0f} s)",

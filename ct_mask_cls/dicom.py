@@ -308,7 +308,8 @@ def convert_series(s:Series,               # the series
     if g['dropped']: notes.append(f"dropped {len(g['dropped'])} duplicate slice(s) (same position, same pixels)")
     if len(g['files']) < 3: raise SeriesRejected(f"too few distinct slices ({len(g['files'])})")
     if g['missing'] or g['uneven']:
-        what = (f"{g['missing']} missing slice(s)" if g['missing'] else f"uneven slice spacing ({g['spacing_range'][0]:.2f}–{g['spacing_range'][1]:.2f} mm)")
+        what = (f"{g['missing']} missing slice(s)" if g['missing']
+                else f"uneven slice spacing ({g['spacing_range'][0]:.2f}–{g['spacing_range'][1]:.2f} mm)")
         if uneven == 'reject': raise SeriesRejected(what)
         notes.append(f"{what}: resampled to a uniform {g['spacing']:.2f} mm grid (linear, every slice at its "
                      f"ImagePositionPatient)")

@@ -70,7 +70,8 @@ def mask_case(cfg:RunConfig,    # the run's configuration
         save_nifti(roi.astype(np.uint8), aff, lay.roi(seg_row.case_id))
         lo, hi = msk.roi_box(roi, sp, mc.margin_mm)
         row.update(mask_path=str(lay.roi(seg_row.case_id)), box_vox=' '.join(map(str, hi - lo)))
-    return {k: v for k, v in record(rec_path, key, [lay.roi(seg_row.case_id)] if status == 'ok' else [], **row).items() if k in row}
+    return {k: v for k, v in record(rec_path, key, [lay.roi(seg_row.case_id)] if status == 'ok' else [], **row).items()
+            if k in row}
 
 # %% ../nbs/13c_mask_stage.ipynb #65070587
 def mask_cases(cfg:RunConfig,      # the run's configuration
@@ -191,7 +192,8 @@ def check_splits(df:pd.DataFrame,     # cases with status, label and split
                 ):
     "Clear errors when no case is usable or a split lacks a class among its usable cases."
     if not (df.status == 'ok').any():
-        raise ConfigError(f"no case is usable ({usable}): " + '; '.join(f'{k} ({v})' for k, v in df.reason.value_counts().head(6).items())
+        raise ConfigError(f"no case is usable ({usable}): " + '; '.join(
+            f'{k} ({v})' for k, v in df.reason.value_counts().head(6).items())
                           + f". CT ids: {', '.join(df.patient_id[:5])}…; labels.csv ids: "
                             f"{', '.join(labels.patient_id[:5])}…")
     for s in ('train', 'val', 'test'):

@@ -100,7 +100,8 @@ def show_slices(vols:list,                  # volumes (canonical RAS), one row e
                      for k in sorted(seen)][:20], loc='lower right', ncol=4, fontsize=8, frameon=False)
     names = {(k, n, ls) for o in (outlines or []) if o for k, (_, n, ls) in enumerate(o)}
     if names:
-        fig.legend(handles=[Line2D([], [], color=['#ffd400', '#00d5ff', '#ff5ad2'][k % 3], ls=ls, label=n) for k, n, ls in sorted(names)],
+        fig.legend(handles=[Line2D([], [], color=['#ffd400', '#00d5ff', '#ff5ad2'][k % 3], ls=ls, label=n)
+                            for k, n, ls in sorted(names)],
                    loc='lower left', ncol=3, fontsize=8, frameon=False)
     if suptitle: fig.suptitle(suptitle, fontsize=11)
     fig.tight_layout(rect=(0, 0.06 if (seen and label_names) or names else 0, 1, 1))
@@ -294,7 +295,8 @@ def check_reports(run_dir:str|Path,         # the run folder
         try:
             for html, viewer in [(p, False) for p in pages] + [(v, True) for v in viewers]:
                 r = _check_page(browser, html, timeout_s, viewer)
-                if shots and (html.name == 'index.html' or html == pages[min(3, len(pages) - 1)] or (viewer and html == viewers[0])):
+                if shots and (html.name == 'index.html' or html == pages[min(3, len(pages) - 1)]
+                              or (viewer and html == viewers[0])):
                     r['_page'].screenshot(
                         path=str(lay.path('screenshots', ('viewer_' if viewer else '') + html.stem + '.png')),
                         full_page=not viewer)
@@ -411,7 +413,8 @@ def xai_warnings(s:pd.DataFrame) -> list:
     "Sentences about what in an explanation summary should worry a reader."
     out = []
     for r in s.to_dict('records'):
-        if r.get('sanity_warning') is True or (not pd.isna(r.get('randomisation_spearman', np.nan)) and r['randomisation_spearman'] > 0.5):
+        if r.get('sanity_warning') is True or (not pd.isna(r.get('randomisation_spearman', np.nan))
+                                               and r['randomisation_spearman'] > 0.5):
             out.append(f"{r['method']}: the map barely changes when the model's weights are randomised (Spearman "
                        f"{r['randomisation_spearman']:.2f} > 0.5); it does not explain this model")
         if not pd.isna(r.get('peak_on_confounder_rate', np.nan)) and r['peak_on_confounder_rate'] >= 0.5:
@@ -458,7 +461,8 @@ def verdict_sentence(st:pd.DataFrame, masked:str, blocking:list) -> str:
         return "No masked-versus-unmasked comparison: the study needs `none` and a masked mode in study.modes."
     r, n = s.loc[masked], s.loc['none']
     ci = lambda v, lo, hi: f"{v:.2f}" + ('' if pd.isna(lo) else f" (95% CI {lo:.2f}–{hi:.2f})")
-    d = f"ΔAUC {r.delta_auc:+.2f}" + ('' if pd.isna(r.delta_ci_low) else f" (95% CI {r.delta_ci_low:+.2f} to {r.delta_ci_high:+.2f})")
+    d = f"ΔAUC {r.delta_auc:+.2f}" + ('' if pd.isna(r.delta_ci_low)
+                                      else f" (95% CI {r.delta_ci_low:+.2f} to {r.delta_ci_high:+.2f})")
     if r.delta_ci_low > 0: head = f"Masking the organ ({masked}) generalises better than the whole scan"
     elif r.delta_ci_high < 0: head = f"The whole scan generalises better than masking the organ ({masked})"
     else: head = f"No clear difference between masking the organ ({masked}) and the whole scan"

@@ -28,7 +28,9 @@ def input_ids(cfg:RunConfig) -> set:
     else:
         ids = set()
         for f in dicom.find_dicom_files(cfg.data.dicom_dir):
-            try: ids.add(str(pydicom.dcmread(f, stop_before_pixels=True, specific_tags=['PatientID']).get('PatientID', '') or f.parent.name))
+            try: ids.add(str(
+                pydicom.dcmread(f, stop_before_pixels=True, specific_tags=['PatientID']).get('PatientID', '')
+                or f.parent.name))
             except Exception: continue
     if cfg.preprocess.pseudonymise:
         key = pseudonym_key(cfg.preprocess)
@@ -51,7 +53,8 @@ def preflight(cfg:RunConfig):
     ex = cfg.executor
     if ex.kind == 'dask' and ex.address:
         client, _ = dask_client(ex)                              # an unreachable scheduler fails here, within seconds
-        try: gpus = [w.get('resources', {}).get('GPU', 0) for w in client.scheduler_info(n_workers=-1)['workers'].values()]
+        try: gpus = [w.get('resources', {}).get('GPU', 0)
+                     for w in client.scheduler_info(n_workers=-1)['workers'].values()]
         finally: client.close()
         if ex.gpus_per_task and not any(g >= ex.gpus_per_task for g in gpus):
             raise ConfigError(f"executor.gpus_per_task is {ex.gpus_per_task}, but none of the {len(gpus)} workers at "
@@ -510,7 +513,8 @@ def interim_index(cfg:RunConfig, failed:tuple|None=None) -> Path:
                     f"validation. See <a href='04_train.html'>the train report</a>.</p>")
     x = lay.xai_dir(cfg.mask.mode)/'summary.csv'
     if x.exists():
-        body.append("<h2>Explanations</h2>" + _table(pd.read_csv(x).round(3)) + "<p>See <a href='05_xai.html'>the xai report</a>.</p>")
+        body.append("<h2>Explanations</h2>" + _table(pd.read_csv(x).round(3))
+                    + "<p>See <a href='05_xai.html'>the xai report</a>.</p>")
     st = lay.path('study', 'study.csv')
     if st.exists():
         cols = [

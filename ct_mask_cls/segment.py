@@ -246,7 +246,8 @@ def total_id(name:str) -> int:
     inv = {v: k for k, v in total_classes().items()}
     if name not in inv:
         close = difflib.get_close_matches(name, list(inv), n=5, cutoff=0.5)
-        raise ConfigError(f"data.mask_labels: '{name}' is not a TotalSegmentator structure" + (f"; close names: {', '.join(close)}" if close else ''))
+        raise ConfigError(f"data.mask_labels: '{name}' is not a TotalSegmentator structure"
+                          + (f"; close names: {', '.join(close)}" if close else ''))
     return inv[name]
 
 def remap_labels(arr:np.ndarray, mask_labels:dict|None=None) -> np.ndarray:

@@ -93,7 +93,8 @@ def stage_segment(cfg:RunConfig, progress:bool=True, force:bool=False) -> pd.Dat
         functools.partial(seg.totalseg_worker_setup, scfg.weights_dir)
         if scfg.backend == 'totalsegmentator' and scfg.reuse_model else None, {'GPU': cfg.executor.gpus_per_task}
         if cfg.executor.gpus_per_task and scfg.backend == 'totalsegmentator' else None)
-    df = pd.DataFrame([r for r, _ in res], columns=['case_id', 'patient_id', 'seg_path', 'backend', 'status', 'reason'] + sorted({k for r, _ in res for k in r if k.endswith('_ml')}))
+    df = pd.DataFrame([r for r, _ in res], columns=['case_id', 'patient_id', 'seg_path', 'backend', 'status', 'reason']
+                      + sorted({k for r, _ in res for k in r if k.endswith('_ml')}))
     vol = pd.DataFrame([dict(case_id=r['case_id'], structure=k, ml=v) for r, vs in res for k, v in vs.items()],
                        columns=['case_id', 'structure', 'ml'])
     if cfg.segment.dicom_seg: df['dicom_seg'] = write_dicom_segs(cfg, lay, df)
@@ -105,7 +106,8 @@ def stage_segment(cfg:RunConfig, progress:bool=True, force:bool=False) -> pd.Dat
 def write_dicom_segs(cfg:RunConfig, lay:RunLayout, segs:pd.DataFrame) -> list:
     "Each segmented case's mask as DICOM-SEG of its source CT series (segment/dicom_seg/); per case a path or why not."
     if not cfg.data.dicom_dir or cfg.preprocess.pseudonymise:
-        return ['not written: ' + ('the input is NIfTI, not DICOM' if not cfg.data.dicom_dir else 'pseudonymised runs do not refer back to source series')]*len(segs)
+        return ['not written: ' + ('the input is NIfTI, not DICOM' if not cfg.data.dicom_dir
+                                   else 'pseudonymised runs do not refer back to source series')]*len(segs)
     series = pd.read_csv(lay.series_csv, dtype=str, keep_default_na=False)
     src = series[series.get('selected', pd.Series(False, index=series.index)).astype(str) == 'True'].set_index('patient_id').source.to_dict()
     out = []

@@ -35,7 +35,8 @@ def make_splits(df:pd.DataFrame,      # one row per case: patient_id, label
     df = df.reset_index(drop=True)
     split = pd.Series('train', index=df.index)
     test = (df[test_column].astype(str) == 'test').values if test_column else _one_fold(df, test_frac, seed)
-    if not test.any(): raise ConfigError("the test set is empty" + (f": no row of column '{test_column}' is 'test'" if test_column else ''))
+    if not test.any(): raise ConfigError("the test set is empty"
+                                         + (f": no row of column '{test_column}' is 'test'" if test_column else ''))
     split[test] = 'test'
     rest = df[~test]
     val = _one_fold(rest, val_frac, seed+1)

@@ -93,7 +93,8 @@ def paired_mean_diff(a,                               # one value per case
     if not len(d): return np.nan, np.nan, np.nan
     rng = np.random.default_rng(seed)
     bs = [d[rng.integers(0, len(d), len(d))].mean() for _ in range(n)] if n else []
-    return float(d.mean()), *((float(np.quantile(bs, alpha/2)), float(np.quantile(bs, 1-alpha/2))) if n else (np.nan, np.nan))
+    return float(d.mean()), *((float(np.quantile(bs, alpha/2)), float(np.quantile(bs, 1-alpha/2))) if n
+                              else (np.nan, np.nan))
 
 def mean_ci(v,                               # the values
             n:int=1000,                      # bootstrap resamples
@@ -131,7 +132,8 @@ def compared_mode(modes:list,            # the study's modes
     said = lambda ms: ' and '.join(filter(None, [', '.join(ms[:-1]), ms[-1]]))            # "pool, crop and channel"
     notes = [f"{SIGNALS[s][1].capitalize()} separates the classes on the training patients (AUC {signals[s]:.2f}); "
              f"{said([m for m in masked if s in blind[m]])} cannot see it"
-             + (f", {said([m for m in masked if s not in blind[m]])} can" if any(s not in blind[m] for m in masked) else '') + '.'
+             + (f", {said([m for m in masked if s not in blind[m]])} can" if any(s not in blind[m] for m in masked)
+                else '') + '.'
              for s in hot if any(s in blind[m] for m in masked)]
     able = [m for m in masked if not blind[m]] or masked
     if configured in able and not blind.get(configured):

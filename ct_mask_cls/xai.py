@@ -39,7 +39,8 @@ class _RawMaps:
         size, out = input_tensor.shape[2:], []
         for layer, a, g in zip(self.target_layers, acts, grads):
             cam = np.maximum(self.get_cam_image(input_tensor, layer, targets, a, g, eigen_smooth), 0)
-            out.append(np.stack([ndi.zoom(c.astype(np.float32), [t/s for s, t in zip(c.shape, size)], order=1) for c in cam])[:, None])
+            out.append(np.stack([ndi.zoom(c.astype(np.float32), [t/s for s, t in zip(c.shape, size)], order=1)
+                                 for c in cam])[:, None])
         return out
     def aggregate_multi_layers(self, cams): return np.maximum(np.concatenate(cams, axis=1), 0).mean(axis=1)
 
