@@ -1,4 +1,4 @@
-"""Predict on new patients through the run's own preprocessing, segmentation and masking; evaluate on an external cohort; export the model with its settings and a model card.
+"""Predict on new patients, evaluate on an external cohort, export the model with a model card.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/apply.html.md"""
 

@@ -1,4 +1,4 @@
-"""Typed run configuration (YAML), each setting's role and stage, every cross-field rule in one `validate`, the labels file, secrets.
+"""The typed run configuration: each setting's role and stage, every cross-field rule in one `validate`.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/config.html.md"""
 

@@ -1,4 +1,4 @@
-"""The names every module of the package imports, gathered from the small modules that each do one job: `io` (atomic writes, checksums, the reuse rule, NIfTI), `config` (the typed config and `validate`), `executor` (progress, pools, Dask) and `layout` (the run folder and its lock).
+"""The names every module imports, gathered from the small modules that each do one job.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/core.html.md"""
 

@@ -1,4 +1,4 @@
-"""Manifest records to network inputs (a fixed field of view, HU windows as channels) with MONAI dictionary transforms; the deterministic part cached on disk, CT augmentation after it.
+"""Manifest records to network inputs, with MONAI dictionary transforms and a cache on disk.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/data.html.md"""
 

@@ -1,4 +1,4 @@
-"""`train.nproc: N` trains under `torchrun` with PyTorch DDP (gloo on CPU, NCCL with one GPU per process); rank 0 alone writes checkpoints, metrics and reports.
+"""`train.nproc: N` trains under `torchrun` with PyTorch DDP; rank 0 alone writes.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/ddp.html.md"""
 

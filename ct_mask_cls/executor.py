@@ -1,4 +1,4 @@
-"""Progress bars that draw on the terminal, thread and process pools, and Dask (a local cluster on loopback, or a running scheduler) for per-case work.
+"""Progress bars on the terminal, thread and process pools, and Dask for per-case work.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/executor.html.md"""
 

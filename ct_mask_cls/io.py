@@ -1,4 +1,4 @@
-"""Atomic writes that respect the umask, content checksums, the one reuse rule (a result is reused only when its key and its recorded outputs are unchanged), NIfTI and CSV helpers.
+"""Atomic writes that respect the umask, content checksums, the one reuse rule, NIfTI and CSV helpers.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/io.html.md"""
 

@@ -1,4 +1,4 @@
-"""Every path of a run folder (`RunLayout`), safe file names for case ids from outside, and the lock that makes a run folder one run's.
+"""Every path of a run folder (`RunLayout`), safe file names for case ids, and the run folder's lock.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/layout.html.md"""
 

@@ -1,4 +1,4 @@
-"""Repair and check an organ mask as a segmenter gives it, apply it to a CT (zero, crop, pool, channel or none), HU windows, a fixed field of view, and exclusion of cases whose ROI is absent.
+"""Repair and check an organ mask as a segmenter gives it, and apply it to a CT.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/mask.html.md"""
 

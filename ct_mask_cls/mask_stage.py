@@ -1,4 +1,4 @@
-"""Labels joined and patients split first, then each case's ROI repaired and checked and the masked views written: `manifest.csv` and its sidecar.
+"""Labels and splits first, then each case's ROI repaired and checked and the masked views written.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/mask_stage.html.md"""
 

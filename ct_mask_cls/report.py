@@ -1,4 +1,4 @@
-"""Slice views in radiological orientation with L/R/A/P/S/I markers, label-map legends, learning curves, ROC and calibration, with one colour per mask mode across every figure; every HTML page the product writes, and a browser's check of them.
+"""Figures and every HTML page the product writes, and a browser's check of them.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/report.html.md"""
 

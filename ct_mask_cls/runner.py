@@ -1,4 +1,4 @@
-"""Checks before any stage, one run per folder, the reuse rule for stages, papermill execution of the stage notebooks (on kernels started one stage ahead) into HTML reports (`report` renders them), and provenance. Imports no torch, MONAI, grad-cam or matplotlib: those load inside the stage kernels.
+"""Preflight, one run per folder, the stage reuse rule, papermill on warm kernels, provenance.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/runner.html.md"""
 

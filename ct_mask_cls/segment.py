@@ -1,4 +1,4 @@
-"""Organ masks with TotalSegmentator's label ids: the real TotalSegmentator (offline, weights checked first), or an honest HU-threshold fallback.
+"""Organ masks with TotalSegmentator's label ids: TotalSegmentator offline, or an honest HU-threshold fallback.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/segment.html.md"""
 

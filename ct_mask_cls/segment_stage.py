@@ -1,4 +1,4 @@
-"""One multilabel mask per preprocessed case, from the backend that `segment.backend` resolves to: `segments.csv` and `volumes.csv`.
+"""One multilabel mask per preprocessed case, from the resolved `segment.backend`.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/segment_stage.html.md"""
 

@@ -1,4 +1,4 @@
-"""The masked-versus-unmasked table: test AUC per mode over seeds, paired ΔAUC against `none`, the classical baseline beside the CNN, and plain-language verdicts.
+"""The masked-versus-unmasked table: test AUC per mode, paired ΔAUC against `none`, verdicts.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/study.html.md"""
 

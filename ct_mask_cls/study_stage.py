@@ -1,4 +1,4 @@
-"""Every mode trained, evaluated and explained on the same splits, the radiomics baseline, learning curves and the four claims: `study/`.
+"""Every mode on the same splits, the radiomics baseline, learning curves and the four claims.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/study_stage.html.md"""
 

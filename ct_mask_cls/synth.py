@@ -1,4 +1,4 @@
-"""Synthetic patients written as real DICOM series: the demo's chest phantoms with a lung lesion, and a realistic cohort built on a real CT with small organ lesions; both with a confounding skin marker.
+"""Synthetic patients written as real DICOM series, with a confounding skin marker.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/synth.html.md"""
 

@@ -1,4 +1,4 @@
-"""CNN classifiers (a small 3D CNN, MONAI's 3D ResNets with MedicalNet weights, torchvision's video and 2.5D ResNets), global or ROI-restricted pooling, a seeded and resumable training loop, a frozen-encoder option, and evaluation on the test split.
+"""CNN classifiers, a seeded and resumable training loop, a frozen-encoder option, and evaluation.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/train.html.md"""
 

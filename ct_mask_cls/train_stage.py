@@ -1,4 +1,4 @@
-"""The configured mask mode trained and evaluated (its first seed), and any mode or seed of the study the same way: `train/<mode>/`.
+"""The configured mask mode trained and evaluated, and any mode or seed of the study the same way.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/train_stage.html.md"""
 

@@ -1,4 +1,4 @@
-"""Grad-CAM, Grad-CAM++ and occlusion maps for 3D and 2.5D models, mapped back onto the CT grid as NIfTI; localisation metrics against the ROI, known lesions and known confounders; a model-randomisation sanity check; method agreement; and figures in radiological orientation with one colour scale per mode.
+"""Grad-CAM, Grad-CAM++ and occlusion maps on the CT grid as NIfTI, with localisation and sanity checks.
 
 Docs: https://ct-mask-cls.github.io/ct_mask_cls/xai.html.md"""
 
