@@ -57,7 +57,7 @@ def load_run(run_dir:str|Path, mode:str|None=None) -> tuple[RunConfig, RunLayout
 # %% ../nbs/16_apply.ipynb #f4b42af9
 def model_spec(cfg:RunConfig, lay:RunLayout, mode:str):
     "The input spec the model of `mode` was trained on (its spec.json), else the one its config and the run's FOV give."
-    from ct_mask_cls.data import InputSpec, input_spec  # lazy: monai, torch and 1 more load only when this runs
+    from ct_mask_cls.data import InputSpec, input_spec  # lazy: loads monai, torch and 1 more
     p = lay.model_dir(mode)/'spec.json'
     if p.is_file():
         s = json.loads(p.read_text())['spec']
@@ -103,8 +103,8 @@ def scoring_config(cfg:RunConfig,             # the trained run's configuration
 # %% ../nbs/16_apply.ipynb #b2f3bcbb
 def prepare_cases(cfg:RunConfig, progress:bool=True) -> pd.DataFrame:
     "Preprocess, segment and mask every case of `cfg`'s data in `cfg.run_dir`; a row per case (status, reason, paths)."
-    from ct_mask_cls.segment_stage import stage_segment  # lazy: scipy.ndimage loads only when this runs
-    from ct_mask_cls.mask_stage import mask_cases  # lazy: scipy.ndimage loads only when this runs
+    from ct_mask_cls.segment_stage import stage_segment  # lazy: loads scipy.ndimage
+    from ct_mask_cls.mask_stage import mask_cases  # lazy: loads scipy.ndimage
     if cfg.segment.backend == 'existing' and not cfg.data.mask_dir:
         raise ConfigError(
             "the run used existing masks (segment.backend: existing): give the new cases' masks (--masks FOLDER)")
@@ -133,8 +133,8 @@ def score_cases(cfg:RunConfig,              # the run's configuration
                 progress:bool=True,         # show a progress bar
                ) -> pd.DataFrame:           # probability and decision per case, or the reason it was not scored
     "Probability and decision of `mode`'s model per usable case (others with their reason); maps in out/cam/<mode>/."
-    from ct_mask_cls import train as trn, xai  # lazy: monai, pytorch_grad_cam and 4 more load only when this runs
-    from ct_mask_cls.data import make_dataset  # lazy: monai, torch and 1 more load only when this runs
+    from ct_mask_cls import train as trn, xai  # lazy: loads monai, pytorch_grad_cam and 4 more
+    from ct_mask_cls.data import make_dataset  # lazy: loads monai, torch and 1 more
     lay, out = RunLayout(run_dir), RunLayout(out)
     own = lay.model_dir(mode)/'config.yaml'
     cfg = load_config(own) if own.is_file() else cfg                  # the settings this mode's model was trained with
@@ -166,8 +166,8 @@ def score_cases(cfg:RunConfig,              # the run's configuration
 # %% ../nbs/16_apply.ipynb #7351f35f
 def _page(title:str, body:str) -> str:
     "A self-contained HTML page with the stage reports' style (no scripts, no external resources)."
-    from ct_mask_cls.report import html_page  # lazy: matplotlib loads only when this runs
-    from ct_mask_cls.report import esc  # lazy: matplotlib loads only when this runs
+    from ct_mask_cls.report import html_page  # lazy: loads matplotlib
+    from ct_mask_cls.report import esc  # lazy: loads matplotlib
     return html_page(title, f"<h1>{esc(title)}</h1>{body}")
 
 def predict_report(df:pd.DataFrame,    # the scored cases
@@ -178,9 +178,9 @@ def predict_report(df:pd.DataFrame,    # the scored cases
                    cams:bool=True,     # show the maps
                   ) -> str:            # the report's body (HTML)
     "The predict report's body: the decision rule, each scored case with its CT, ROI and map, and the cases not scored."
-    import matplotlib.pyplot as plt  # lazy: matplotlib loads only when this runs
-    from ct_mask_cls.report import table_html, esc, thumbnails  # lazy: matplotlib loads only when this runs
-    from ct_mask_cls.xai import cam_figure, focus_voxel  # lazy: monai, pytorch_grad_cam and 4 more load only when this runs
+    import matplotlib.pyplot as plt  # lazy: loads matplotlib
+    from ct_mask_cls.report import table_html, esc, thumbnails  # lazy: loads matplotlib
+    from ct_mask_cls.xai import cam_figure, focus_voxel  # lazy: loads monai, pytorch_grad_cam and 4 more
     scored, skipped = df[df.prob.notna()], df[df.prob.isna()]
     figs = []
     for r in scored.itertuples():
@@ -239,8 +239,8 @@ def evaluate_external(run_dir:str|Path,        # the trained run
                       progress:bool=True,      # show progress bars
                      ) -> pd.DataFrame:        # internal and external AUC per mode
     "Internal and external test AUC (with CIs) of every trained mode on `other_config`'s cohort; writes its report."
-    from ct_mask_cls.metrics import evaluate, DegenerateResult  # lazy: sklearn loads only when this runs
-    from ct_mask_cls.report import table_html, esc  # lazy: matplotlib loads only when this runs
+    from ct_mask_cls.metrics import evaluate, DegenerateResult  # lazy: loads sklearn
+    from ct_mask_cls.report import table_html, esc  # lazy: loads matplotlib
     cfg, lay, _ = load_run(run_dir)
     other = load_config(other_config)
     diff = settings_differ(cfg, other)
@@ -295,7 +295,7 @@ def model_card(cfg:RunConfig,  # the run's configuration
                versions:dict,  # package versions
               ) -> str:        # the card, in markdown
     "A model card (markdown): data, splits, metrics with CIs, intended use, limitations, versions."
-    from ct_mask_cls.mask import resolve_windows  # lazy: scipy.ndimage loads only when this runs
+    from ct_mask_cls.mask import resolve_windows  # lazy: loads scipy.ndimage
     m = json.loads((lay.model_dir(mode)/'metrics.json').read_text())
     man = pd.read_csv(lay.manifest_csv, keep_default_na=False)
     ok = man[man.status == 'ok']
@@ -341,8 +341,8 @@ def _export(cfg:RunConfig,  # the run's configuration
             out:Path,       # the export folder
            ) -> dict:       # what export_model returns
     "`export_model`'s work, under the run's lock."
-    import torch  # lazy: torch loads only when this runs
-    from ct_mask_cls import train as trn  # lazy: monai, torch and 2 more load only when this runs
+    import torch  # lazy: loads torch
+    from ct_mask_cls import train as trn  # lazy: loads monai, torch and 2 more
     model = trn.load_trained(cfg, spec, lay.model_dir(mode))
     out.mkdir(parents=True, exist_ok=True)
     x = torch.rand((2, spec.in_channels, *spec.size), generator=torch.Generator().manual_seed(0))
@@ -356,7 +356,7 @@ def _export(cfg:RunConfig,  # the run's configuration
         # torch.jit.save's deprecation notice: TorchScript is still what loads without Python code
         warnings.simplefilter('ignore')
         torch.jit.save(ts, str(t))
-    from ct_mask_cls.mask import resolve_windows  # lazy: scipy.ndimage loads only when this runs
+    from ct_mask_cls.mask import resolve_windows  # lazy: loads scipy.ndimage
     seg_ids = __import__('ct_mask_cls.segment', fromlist=['resolve_roi']).resolve_roi(list(cfg.mask.roi))
     settings = dict(
         mode=mode, model=cfg.train.model, spacing_mm=list(cfg.preprocess.spacing), orientation='RAS',

@@ -120,7 +120,7 @@ def run(config:Path=typer.Argument(..., help="run config YAML"), set:Optional[Li
 def study(config:Path=typer.Argument(..., help="run config YAML"), set:Optional[List[str]]=_SET, force:bool=_FORCE,
           wait:bool=_WAIT):
     "The masked-versus-unmasked study for CONFIG: every stage (reusing finished ones), then prints the study table."
-    from ct_mask_cls.report import study_display  # lazy: matplotlib loads only when this runs
+    from ct_mask_cls.report import study_display  # lazy: loads matplotlib
     cfg = _run_all(config, set, force, wait)
     typer.echo(study_display(pd.read_csv(RunLayout(cfg.run_dir).path('study', 'study.csv'))).to_string(index=False))
     typer.secho(f"study report: {(cfg.run_dir/'06_study.html').resolve()}", fg=typer.colors.GREEN)
@@ -146,7 +146,7 @@ def report(run_dir:Path=typer.Argument(..., help="a run folder")):
 
 def _render_all(lay:RunLayout):
     "Re-render every executed stage notebook of a run (under its lock)."
-    from ct_mask_cls.report import render_html, notebook_errors  # lazy: matplotlib loads only when this runs
+    from ct_mask_cls.report import render_html, notebook_errors  # lazy: loads matplotlib
     for s in STAGES:
         nb, html, _ = lay.stage_files(s)
         if not nb.exists():
@@ -164,7 +164,7 @@ def publish(outputs:Path=typer.Argument(..., help="a folder of run folders (sear
             site:Path=typer.Argument(..., help="folder for the site")):
     ("Write one static page over every run in OUTPUTS (verdict, date, state, settings, link to its report) to "
      "SITE/index.html.")
-    from ct_mask_cls.report import publish as _publish  # lazy: matplotlib loads only when this runs
+    from ct_mask_cls.report import publish as _publish  # lazy: loads matplotlib
     if not outputs.is_dir(): raise ConfigError(f"outputs folder not found: {outputs}")
     typer.echo(f"site: {_publish(outputs, site)}")
 
@@ -174,7 +174,7 @@ def compare(run_a:Path=typer.Argument(..., help="a run folder"),
             run_b:Path=typer.Argument(..., help="another run folder"),
             out:Optional[Path]=typer.Option(None, help="also write the comparison as an HTML page")):
     "Put two runs' settings (those that differ) and results (AUC per mode, claims) side by side."
-    from ct_mask_cls.report import compare_runs, table_html, html_page  # lazy: matplotlib loads only when this runs
+    from ct_mask_cls.report import compare_runs, table_html, html_page  # lazy: loads matplotlib
     for r in (run_a, run_b):
         run_folder(r)
     s, r = compare_runs(run_a, run_b)
@@ -194,7 +194,7 @@ def check_reports_cmd(run_dir:Path=typer.Argument(..., help="a run folder"),
     ("Open every report and viewer page of RUN_DIR in headless Chromium; fail on a console error, a broken image, a "
      "request that leaves the machine, a log line in a page, a full-size image under 1,600 px or a blank viewer; "
      "screenshots go to RUN_DIR/screenshots/.")
-    from ct_mask_cls.report import check_reports  # lazy: matplotlib loads only when this runs
+    from ct_mask_cls.report import check_reports  # lazy: loads matplotlib
     bad = 0
     for r in check_reports(run_dir, site=site):
         probs = [
@@ -266,7 +266,7 @@ def demo(out:Path=typer.Option(Path('outputs'), help="folder for the generated c
          finding:DemoFinding=typer.Option(DemoFinding.hypodense, help="realistic: what label 1 means"),
          force:bool=_FORCE, wait:bool=_WAIT):
     "Generate a demo cohort and run every stage on it; print the report index."
-    from ct_mask_cls.synth import make_demo_cohort, make_realistic_cohort, demo_config, RealisticParams  # lazy: scipy.ndimage loads only when this runs
+    from ct_mask_cls.synth import make_demo_cohort, make_realistic_cohort, demo_config, RealisticParams  # lazy: loads scipy.ndimage
     n = cases or (150 if kind == DemoKind.realistic else 40)
     data = out / 'data' / (f'{kind.value}-{organ}-{finding.value}-n{n}-s{seed}'
                            if kind == DemoKind.realistic else f'chest-n{n}-s{seed}')
@@ -324,7 +324,7 @@ def segment_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), out:Path=typer.Arg
                 dicom_dir:Optional[Path]=typer.Option(
                     None, help="the DICOM tree holding the CT series an RTSTRUCT refers to")):
     "Segment CT into OUT with TotalSegmentator's label ids."
-    from ct_mask_cls.segment import segment  # lazy: scipy.ndimage loads only when this runs
+    from ct_mask_cls.segment import segment  # lazy: loads scipy.ndimage
     if not ct.is_file(): raise ConfigError(f"CT not found: {ct}")
     if backend.value == 'existing' and existing is None:
         raise ConfigError("--backend existing needs --existing MASK.nii.gz")
@@ -352,9 +352,9 @@ def mask_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), mask:Path=typer.Argum
                                                  "stage does")):
     ("Apply the ROI of MASK to CT and write OUT: what the network of that mode sees, in HU, on the ROI's own box (or "
      "the whole scan).")
-    from ct_mask_cls.segment import resolve_roi  # lazy: scipy.ndimage loads only when this runs
-    from ct_mask_cls.mask import roi_from_labels, resolve_windows, repair_roi, roi_box  # lazy: scipy.ndimage loads only when this runs
-    from ct_mask_cls.data import InputSpec, masked_image  # lazy: monai, torch and 1 more load only when this runs
+    from ct_mask_cls.segment import resolve_roi  # lazy: loads scipy.ndimage
+    from ct_mask_cls.mask import roi_from_labels, resolve_windows, repair_roi, roi_box  # lazy: loads scipy.ndimage
+    from ct_mask_cls.data import InputSpec, masked_image  # lazy: loads monai, torch and 1 more
     for p in (ct, mask):
         if not p.is_file(): raise ConfigError(f"file not found: {p}")
     try:

@@ -173,8 +173,8 @@ def resample(arr:np.ndarray,       # a 3D volume
             ):
     "Resample a 3D array on `affine` to voxel `spacing` (mm) with MONAI; returns (array, affine)."
     import torch                                   # imported here, not at the top: the stage kernels that only read tables start faster
-    from monai.data import MetaTensor  # lazy: monai loads only when this runs
-    from monai.transforms import Spacing  # lazy: monai loads only when this runs
+    from monai.data import MetaTensor  # lazy: loads monai
+    from monai.transforms import Spacing  # lazy: loads monai
     t = MetaTensor(torch.as_tensor(np.asarray(arr, dtype=np.float32)[None]),
                    affine=torch.as_tensor(affine, dtype=torch.float64))
     out = Spacing(pixdim=[float(s) for s in spacing], mode=mode, padding_mode='border', dtype=torch.float32)(t)
@@ -270,7 +270,7 @@ def regularise_stack(arr:np.ndarray,                     # dcm2niix's volume (x,
                      fill:float=-1024.,                  # HU where a corrected slice has no data
                     ) -> tuple[np.ndarray, np.ndarray]:  # (the stack, its affine)
     "dcm2niix's (x, y, slice) volume of the sorted slices in `g` -> a uniform, untilted stack and its affine."
-    from scipy import ndimage as ndi  # lazy: scipy.ndimage loads only when this runs
+    from scipy import ndimage as ndi  # lazy: loads scipy.ndimage
     n_ras = g['normal'] * np.array([-1, -1, 1])
     p = g['ipp'] * np.array([-1, -1, 1])  # DICOM LPS -> NIfTI RAS
     if arr.shape[2] != len(p): raise SeriesRejected(f"dcm2niix wrote {arr.shape[2]} slices for {len(p)} files")

@@ -53,7 +53,7 @@ _CLIENTS = {}
 # %% ../nbs/00c_executor.ipynb #6a84fccf
 def dask_client(ex:ExecutorConfig):
     "(client, cluster or None): a kept client of `ex.address` (or the run's scheduler), else a new local cluster."
-    from distributed import Client, LocalCluster  # lazy: distributed loads only when this runs
+    from distributed import Client, LocalCluster  # lazy: loads distributed
     addr = ex.address or os.environ.get(DASK_ADDRESS_ENV, '')
     if addr:
         c = _CLIENTS.get(addr)
@@ -94,7 +94,7 @@ class _WorkerSetup:
 def worker_name() -> str:
     "The name of the Dask worker running this ('' outside one): recorded with each case, to find a bad node."
     try:
-        from distributed import get_worker  # lazy: distributed loads only when this runs
+        from distributed import get_worker  # lazy: loads distributed
         return str(get_worker().name)
     except (ImportError, ValueError): return ''
 
@@ -112,8 +112,8 @@ def case_map(fn,                            # the work for one case
     "`pmap` over cases, or one Dask task per case with a dask `executor`, where a failing case becomes `failed(…)`."
     items = list(items)
     if executor is None or executor.kind == 'threads' or not items: return pmap(fn, items, workers, desc, progress)
-    from distributed import as_completed  # lazy: distributed loads only when this runs
-    from distributed.diagnostics.plugin import WorkerPlugin  # lazy: distributed loads only when this runs
+    from distributed import as_completed  # lazy: loads distributed
+    from distributed.diagnostics.plugin import WorkerPlugin  # lazy: loads distributed
     client, cluster = dask_client(executor)
     try:
         if worker_setup is not None:
@@ -138,7 +138,7 @@ def case_map(fn,                            # the work for one case
 def _init_worker(slot, threads:int, progress_pid:str):
     "Set up a spawned worker: `threads` torch threads, a terminal line of its own for its bars, the run's terminal."
     for v in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ[v] = str(threads)   # before torch loads: all threads
-    import torch  # lazy: torch loads only when this runs
+    import torch  # lazy: loads torch
     torch.set_num_threads(threads)
     with slot.get_lock():
         slot.value += 1

@@ -141,7 +141,7 @@ def write_masked(cfg:RunConfig,      # the run's configuration
                  force:bool=False,   # rewrite every view
                 ) -> list:           # the masked views' paths, '' for unusable cases
     "Write every usable case's masked CT (mask/masked/): the network's view in HU; the paths ('' for others)."
-    from ct_mask_cls.data import input_spec, masked_image, CODE_VERSION  # lazy: monai, torch load only when this runs
+    from ct_mask_cls.data import input_spec, masked_image, CODE_VERSION  # lazy: loads monai, torch
     spec = input_spec(cfg, cfg.mask.mode, fov)
     def one(r):
         if r.status != 'ok': return ''
@@ -279,5 +279,5 @@ def read_manifest(run_dir:str|Path) -> tuple[pd.DataFrame, dict]:
 # %% ../nbs/13c_mask_stage.ipynb #b4108bd1
 def spec_for(cfg:RunConfig, run_dir:str|Path, mode:str):
     "The network input of `mode` for this run (the FOV measured by the mask stage)."
-    from ct_mask_cls.data import input_spec  # lazy: monai, torch load only when this runs
+    from ct_mask_cls.data import input_spec  # lazy: loads monai, torch
     return input_spec(cfg, mode, read_manifest(run_dir)[1])

@@ -151,7 +151,7 @@ def check_evaluable(y, what:str='test set'):
 # %% ../nbs/06_metrics.ipynb #8d26bd2b
 def logit_fits(x, y, w) -> np.ndarray:
     "Logistic regressions of `y` on `x`, one per row of case weights `w`: (intercept, slope) rows, NaN if no fit."
-    from scipy.special import expit  # lazy: scipy.special loads only when this runs
+    from scipy.special import expit  # lazy: loads scipy.special
     x, y, w = np.asarray(x, float), np.asarray(y, float), np.atleast_2d(np.asarray(w, float))
     on0, on1 = (w > 0) & (y == 0), (w > 0) & (y == 1)
     ok = on0.any(1) & on1.any(1) & (np.where(on0, x, -np.inf).max(1) > np.where(on1, x, np.inf).min(1)) \

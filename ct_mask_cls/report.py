@@ -127,8 +127,8 @@ def plot_curves(hist:dict):
 
 def plot_roc_calibration(preds:dict, bins:int=5):
     "ROC curves and reliability diagrams of the test predictions per mode."
-    from sklearn.metrics import roc_curve  # lazy: sklearn loads only when this runs
-    from sklearn.calibration import calibration_curve  # lazy: sklearn loads only when this runs
+    from sklearn.metrics import roc_curve  # lazy: loads sklearn
+    from sklearn.calibration import calibration_curve  # lazy: loads sklearn
     fig, axs = plt.subplots(1, 2, figsize=(9.5, 3.8))
     for m, p in preds.items():
         c = MODE_COLORS.get(m)
@@ -169,7 +169,7 @@ def thumbnails(items:list, width:int=320) -> str:
 
 def show(fig):
     "Show a figure in the report (inline PNG) and free it."
-    from IPython.display import display  # lazy: IPython loads only when this runs
+    from IPython.display import display  # lazy: loads IPython
     display(fig)
     plt.close(fig)
 
@@ -208,8 +208,8 @@ def html_page(title:str, body:str) -> str:
 
 def render_html(nb_path:str|Path, html_path:str|Path):
     "Render an executed notebook to a self-contained HTML page, inputs hidden, atomically (nbconvert's `basic`)."
-    import nbformat  # lazy: nbformat loads only when this runs
-    from nbconvert import HTMLExporter  # lazy: nbconvert loads only when this runs
+    import nbformat  # lazy: loads nbformat
+    from nbconvert import HTMLExporter  # lazy: loads nbconvert
     nb = nbformat.read(str(nb_path), as_version=4)
     ex = HTMLExporter(template_name='basic', exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = ex.from_notebook_node(nb)
@@ -281,7 +281,7 @@ def check_reports(run_dir:str|Path,         # the run folder
                   shots:bool=True,          # write screenshots
                  ) -> list[dict]:           # one dict per page: what is wrong
     "Open every page of a run (and of a published `site`) in headless Chromium; per page what is wrong; screenshots."
-    try: from playwright.sync_api import sync_playwright  # lazy: playwright loads only when this runs
+    try: from playwright.sync_api import sync_playwright  # lazy: loads playwright
     except ImportError: raise ConfigError("the report check needs Playwright: pip install playwright (it drives the "
                                           "Debian chromium; no browser download)") from None
     lay = RunLayout(run_dir)
@@ -336,7 +336,7 @@ def case_gallery(lay:RunLayout,             # the run's layout (where figures go
                  roi_ids:list|None=None,    # the label ids of the ROI, outlined
                  width:int=240):            # thumbnail width in pixels
     "Thumbnails of every case's QC figure; `items` is [(case_id, ct_path, label-map path or None)]."
-    from IPython.display import display, HTML  # lazy: IPython loads only when this runs
+    from IPython.display import display, HTML  # lazy: loads IPython
     rows = []
     for cid, ct_path, lab_path in items:
         png = lay.case(f'{stage}/qc', cid, '.png')
@@ -485,7 +485,7 @@ def cohort_summary(cases:pd.DataFrame, manifest:pd.DataFrame) -> pd.DataFrame:
 # %% ../nbs/12_report.ipynb #68c23e3b
 def run_summary(run_dir:str|Path) -> dict:
     "What a team needs to know of a run at a glance: id, last activity, finished or not, verdict, main settings."
-    from ct_mask_cls.study import caveats  # lazy: sklearn loads only when this runs
+    from ct_mask_cls.study import caveats  # lazy: loads sklearn
     lay = RunLayout(run_dir)
     cfg_path = lay.run_config()
     cfg = load_config(cfg_path) if cfg_path else None

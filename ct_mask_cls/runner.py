@@ -40,7 +40,7 @@ def input_ids(cfg:RunConfig) -> set:
 # %% ../nbs/14_runner.ipynb #f1f4a31e
 def preflight(cfg:RunConfig):
     "Every check that needs no pixels, before any stage: inputs, ROI, windows, weights, model, device, matching ids."
-    from ct_mask_cls import segment as seg, mask as msk  # lazy: scipy.ndimage loads only when this runs
+    from ct_mask_cls import segment as seg, mask as msk  # lazy: loads scipy.ndimage
     check_inputs(cfg)
     seg.resolve_roi(list(cfg.mask.roi))
     msk.resolve_windows(cfg.mask.window, cfg.mask.roi, cfg.mask.extra_windows)
@@ -62,7 +62,7 @@ def preflight(cfg:RunConfig):
                               "(start GPU workers with `dask worker ... --resources GPU=1`), so the segment tasks "
                               "would wait forever; or set gpus_per_task: 0")
     if 'cuda' in (t.device, cfg.segment.device):
-        import torch  # lazy: torch loads only when this runs
+        import torch  # lazy: loads torch
         if not torch.cuda.is_available(): raise ConfigError(f"{'train' if t.device == 'cuda' else 'segment'}.device is "
                                                             f"cuda but no CUDA GPU is visible; use auto or cpu")
     ids = input_ids(cfg)
@@ -140,7 +140,7 @@ def stages_dir() -> Path:
 def _kernel_manager(folder:str|Path):
     """The kernel manager papermill uses: the kernel and this process talk over Unix domain sockets (ZeroMQ's ipc transport) in `folder`,
     not over TCP. So a stage runs on a machine whose network is down, and nothing is exposed on a port."""
-    from jupyter_client.manager import AsyncKernelManager  # lazy: jupyter_client loads only when this runs
+    from jupyter_client.manager import AsyncKernelManager  # lazy: loads jupyter_client
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kw):
             super().__init__(**kw)
@@ -205,7 +205,7 @@ def run_stage(name:str,                       # the stage
               more:bool=False,                # more stages follow: warm the next kernel
              ) -> dict:                       # its timing record
     "Execute stage `name`'s notebook for `cfg` into its run folder (on a warm kernel if given); its timing record."
-    import papermill as pm  # lazy: papermill loads only when this runs
+    import papermill as pm  # lazy: loads papermill
     check_stage(name)
     quiet_kernel_logs()
     lay = RunLayout(cfg.run_dir)
@@ -334,7 +334,7 @@ def reference_seconds(cfg:RunConfig,  # the run's configuration
 
 def _unknown_why(cfg:RunConfig, stage:str|None=None) -> str:
     "What in `cfg` has no reference rate for `stage` (or any): TotalSegmentator, a network other than small3d; ''."
-    from ct_mask_cls.segment import choose_backend  # lazy: scipy and TotalSegmentator's maps load only when this runs
+    from ct_mask_cls.segment import choose_backend  # lazy: loads scipy and TotalSegmentator's maps
     seg = stage in (None, 'segment') and choose_backend(cfg.segment, cfg.mask.roi) == 'totalsegmentator'
     net = stage in (None, 'train', 'study') and (cfg.train.model != 'small3d' or cfg.train.nproc > 1)
     model = cfg.train.model + (f' on {cfg.train.nproc} processes' if cfg.train.nproc > 1 else '')
@@ -402,7 +402,7 @@ WARM_IMPORTS = ('ct_mask_cls.kit', 'ct_mask_cls.train', 'ct_mask_cls.xai', 'ct_m
 
 def _import_in(connection_file:str, modules:tuple, stop):
     "Have the kernel at `connection_file` import `modules` silently; returns when it has, or when `stop` is set."
-    from jupyter_client import BlockingKernelClient  # lazy: jupyter_client loads only when this runs
+    from jupyter_client import BlockingKernelClient  # lazy: loads jupyter_client
     kc = BlockingKernelClient(connection_file=connection_file)
     kc.load_connection_file()
     kc.start_channels()
@@ -463,8 +463,8 @@ class WarmKernels:
 # %% ../nbs/14_runner.ipynb #b5c30e24
 def _warm_engine() -> str:
     "Register (once) and name a papermill engine that runs on a kernel started beforehand (`km=`) and shuts it down."
-    from papermill.engines import NBClientEngine, papermill_engines, remove_args, logger  # lazy: papermill loads only when this runs
-    from papermill.clientwrap import PapermillNotebookClient  # lazy: papermill loads only when this runs
+    from papermill.engines import NBClientEngine, papermill_engines, remove_args, logger  # lazy: loads papermill
+    from papermill.clientwrap import PapermillNotebookClient  # lazy: loads papermill
     class _OwnedKernelClient(PapermillNotebookClient):
         # the kernel was given, but this run is its only user
         def execute(self, **kw): return super().execute(cleanup_kc=True, **kw)

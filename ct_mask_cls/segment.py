@@ -106,7 +106,7 @@ class WeightsMissing(ConfigError):
 def totalseg_home(weights_dir:str='') -> Path:
     "TotalSegmentator's home folder: `weights_dir`, else $TOTALSEG_HOME_DIR, else ~/.totalsegmentator."
     if weights_dir: return Path(weights_dir)
-    from totalsegmentator.config import get_totalseg_dir  # lazy: totalsegmentator.config loads only when this runs
+    from totalsegmentator.config import get_totalseg_dir  # lazy: loads totalsegmentator.config
     return Path(get_totalseg_dir())
 
 def totalseg_weights_root(weights_dir:str='') -> Path:
@@ -116,7 +116,7 @@ def totalseg_weights_root(weights_dir:str='') -> Path:
 
 def required_model_folders(task:str='total', fast:bool=True, roi_subset:bool=False) -> list[str]:
     "Model folders TotalSegmentator will load for these options (from its own task table)."
-    from totalsegmentator.python_api import get_task_config  # lazy: totalsegmentator.python_api loads only when this runs
+    from totalsegmentator.python_api import get_task_config  # lazy: loads totalsegmentator.python_api
     ids = get_task_config(task, fast=fast, quiet=True)['task_id']
     ids = list(ids) if isinstance(ids, (list, tuple)) else [ids]
     if roi_subset and task == 'total': ids.append(298)
@@ -165,11 +165,11 @@ def reuse_nnunet_predictor():
     "From now on in this process: each nnU-Net model TotalSegmentator uses is loaded once, its cases run in-process."
     # TotalSegmentator patches nnU-Net's predictor on import; ours goes on top of that
     importlib.import_module('totalsegmentator.nnunet')
-    from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor as P  # lazy: nnunetv2.inference loads only when this runs
+    from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor as P  # lazy: loads nnunetv2.inference
     if getattr(P.predict_from_files, '_ct_mask_cls_reuse', False): return
     load = P.initialize_from_trained_model_folder
     def initialize(self, model_training_output_dir, use_folds, checkpoint_name='checkpoint_final.pth'):
-        import torch  # lazy: torch loads only when this runs
+        import torch  # lazy: loads torch
         limit = os.environ.get('OMP_NUM_THREADS', '')
         # TotalSegmentator takes every core; a Dask worker's (or the user's) limit holds
         if self.device.type == 'cpu' and limit.isdigit() and int(limit) > 0: torch.set_num_threads(int(limit))
@@ -218,8 +218,8 @@ def totalseg_segment(ct_path:str|Path,          # the CT (NIfTI)
     roi = list(resolve_roi(roi_names)) if roi_names else None
     check_totalseg_weights(cfg, roi_subset=bool(roi))
     totalseg_worker_setup(cfg.weights_dir, cfg.reuse_model)
-    from totalsegmentator.python_api import totalsegmentator  # lazy: totalsegmentator.python_api loads only when this runs
-    import torch  # lazy: torch loads only when this runs
+    from totalsegmentator.python_api import totalsegmentator  # lazy: loads totalsegmentator.python_api
+    import torch  # lazy: loads torch
     # TotalSegmentator calls the GPU 'gpu'; our config says 'cuda' everywhere
     device = 'gpu' if cfg.device == 'cuda' or (cfg.device == 'auto' and torch.cuda.is_available()) else 'cpu'
     t0 = time.time()
@@ -338,7 +338,7 @@ def read_rtstruct(path:str|Path,               # the RTSTRUCT file
                   mask_labels:dict|None=None,  # {ROI: structure name} (None: TotalSegmentator names)
                  ) -> np.ndarray:              # the label map on the CT's grid
     "An RTSTRUCT's named ROIs as a TotalSegmentator-id label map on `ct_img`'s grid, rasterised by rt-utils."
-    from rt_utils import RTStructBuilder  # lazy: rt_utils loads only when this runs
+    from rt_utils import RTStructBuilder  # lazy: loads rt_utils
     name = Path(path).name
     rs = pydicom.dcmread(str(path), stop_before_pixels=True)
     try:
@@ -374,7 +374,7 @@ def read_dicom_seg(path:str|Path,               # the DICOM-SEG file
                    dicom_dir:str|Path='',       # its CT series' folder, to check the frame of reference
                   ) -> np.ndarray:              # the label map on the CT's grid
     "A DICOM-SEG's named segments as a TotalSegmentator-id label map on `ct_img`'s grid (highdicom)."
-    import highdicom as hd  # lazy: highdicom loads only when this runs
+    import highdicom as hd  # lazy: loads highdicom
     name = Path(path).name
     try: sg = hd.seg.segread(str(path))
     except Exception as e: raise SegmentationRefused(f"DICOM-SEG {name} cannot be read: {type(e).__name__}: {e}") from None
@@ -401,8 +401,8 @@ def write_dicom_seg(labels:np.ndarray,    # a TotalSegmentator-id label map
                     series_uid:str='',    # the CT series' UID ('' = the folder's only series)
                    ) -> Path:             # `out_path`
     "Write a TotalSegmentator-id label map as a DICOM-SEG of the CT series in `series_dir`, a named segment each."
-    import highdicom as hd  # lazy: highdicom loads only when this runs
-    from pydicom.sr.codedict import codes  # lazy: pydicom.sr loads only when this runs
+    import highdicom as hd  # lazy: loads highdicom
+    from pydicom.sr.codedict import codes  # lazy: loads pydicom.sr
     dss = [pydicom.dcmread(str(p)) for p in sorted(Path(series_dir).rglob('*')) if p.is_file()]
     dss = [d for d in dss if 'Rows' in d and (not series_uid or str(d.SeriesInstanceUID) == series_uid)]
     if not dss: raise ConfigError(f"no CT images in {series_dir} to refer a DICOM-SEG to")
@@ -502,9 +502,9 @@ def grid_relation(mask_img, ct_img) -> tuple[str, str]:
 
 def _to_grid(arr, affine, ref:nib.Nifti1Image):
     "Nearest-neighbour resample label `arr` (on `affine`) onto `ref`'s grid with MONAI's `ResampleToMatch`."
-    import torch  # lazy: torch loads only when this runs
-    from monai.data import MetaTensor  # lazy: monai loads only when this runs
-    from monai.transforms import ResampleToMatch  # lazy: monai loads only when this runs
+    import torch  # lazy: loads torch
+    from monai.data import MetaTensor  # lazy: loads monai
+    from monai.transforms import ResampleToMatch  # lazy: loads monai
     src = MetaTensor(torch.as_tensor(np.asarray(arr, np.float32)[None]),
                      affine=torch.as_tensor(affine, dtype=torch.float64))
     dst = MetaTensor(torch.zeros((1,) + tuple(ref.shape[:3])), affine=torch.as_tensor(ref.affine, dtype=torch.float64))

@@ -19,7 +19,7 @@ def _one_fold(df, frac, seed):
     y, g = df.label.values, df.patient_id.values
     n_min = min(np.bincount(y, minlength=2))
     if n_min < k: k = max(2, n_min)
-    from sklearn.model_selection import StratifiedGroupKFold  # lazy: sklearn loads only when this runs
+    from sklearn.model_selection import StratifiedGroupKFold  # lazy: loads sklearn
     _, te = next(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(df, y, g))
     m = np.zeros(len(df), bool)
     m[te] = True
@@ -46,7 +46,7 @@ def make_splits(df:pd.DataFrame,      # one row per case: patient_id, label
 def kfold_splits(df:pd.DataFrame, k:int=5, seed:int=0) -> pd.Series:
     "Fold index (0..k-1) per row, stratified by label and grouped by patient."
     fold = pd.Series(-1, index=df.reset_index(drop=True).index)
-    from sklearn.model_selection import StratifiedGroupKFold  # lazy: sklearn loads only when this runs
+    from sklearn.model_selection import StratifiedGroupKFold  # lazy: loads sklearn
     for i, (_, te) in enumerate(
             StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(df, df.label.values,
                                                                                     df.patient_id.values)):

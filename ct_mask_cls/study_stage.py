@@ -39,7 +39,7 @@ def body_mask_file(lay:RunLayout, case_id:str, ct_path:str) -> Path:
 
 def _radiomics_job(job) -> dict:
     "One case's radiomics row (a module-level function, so that it runs in worker processes: MIRP holds the GIL)."
-    from ct_mask_cls.baseline import radiomics_features  # lazy: sklearn loads only when this runs
+    from ct_mask_cls.baseline import radiomics_features  # lazy: loads sklearn
     case_id, ct, mask = job
     return dict(case_id=case_id, **radiomics_features(ct, mask))
 
@@ -67,7 +67,7 @@ def baseline_features(cfg:RunConfig,       # the run's configuration
 # %% ../nbs/13f_study_stage.ipynb #df80f430
 def study_workers(cfg:RunConfig, n:int) -> tuple[int, int]:
     "(processes, torch threads each) for `n` modes: `study.workers` (0: one per core), at most `n`; (1, 0) on GPU, DDP."
-    from ct_mask_cls.train import train_device  # lazy: monai, torch and 1 more load only when this runs
+    from ct_mask_cls.train import train_device  # lazy: loads monai, torch and 1 more
     cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
     w = min(cfg.study.workers or cores, n)
     if w <= 1 or cfg.train.nproc > 1 or train_device(cfg.train.device) != 'cpu': return 1, 0
@@ -119,8 +119,8 @@ def run_modes(cfg:RunConfig,       # the run's configuration
 def stage_study(cfg:RunConfig, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Train, evaluate and explain every study mode and seed on the same splits, fit the baseline; write study/study.csv."
     run_dir = cfg.run_dir
-    from ct_mask_cls.study import study_table, organ_signals, compared_mode  # lazy: sklearn loads only when this runs
-    from ct_mask_cls.baseline import fit_baseline  # lazy: sklearn loads only when this runs
+    from ct_mask_cls.study import study_table, organ_signals, compared_mode  # lazy: loads sklearn
+    from ct_mask_cls.baseline import fit_baseline  # lazy: loads sklearn
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     done, base = run_modes(cfg, run_dir, study_modes(cfg), progress, force), {}
     preds, att = {m: p for m, (p, _) in done.items()}, {m: a for m, (_, a) in done.items()}
@@ -149,7 +149,7 @@ def stage_study(cfg:RunConfig, progress:bool=True, force:bool=False) -> pd.DataF
 # %% ../nbs/13f_study_stage.ipynb #dd7d24f5
 def subgroup_aucs(cfg:RunConfig, run_dir:str|Path, modes:list) -> pd.DataFrame:
     "Test AUC with a CI per value of each `study.subgroups` column, for `modes`; writes study/subgroups.csv."
-    from ct_mask_cls.metrics import auc_ci  # lazy: sklearn loads only when this runs
+    from ct_mask_cls.metrics import auc_ci  # lazy: loads sklearn
     lay = RunLayout(run_dir)
     labels = read_labels(cfg.data.labels_csv, cfg.split.test_column)
     if cfg.preprocess.pseudonymise:
@@ -173,7 +173,7 @@ def subgroup_aucs(cfg:RunConfig, run_dir:str|Path, modes:list) -> pd.DataFrame:
 
 def validation_auc(model_dir:Path) -> float:
     "The validation AUC of a trained model's own predictions (its predictions.csv), NaN if it has none."
-    from sklearn.metrics import roc_auc_score  # lazy: sklearn loads only when this runs
+    from sklearn.metrics import roc_auc_score  # lazy: loads sklearn
     p = Path(model_dir)/'predictions.csv'
     if not p.exists(): return float('nan')
     v = pd.read_csv(p).query("split == 'val'")
@@ -195,7 +195,7 @@ def kfold_study(cfg:RunConfig,       # the run's configuration
                 force:bool=False,    # redo even what is current
                ) -> pd.DataFrame:    # mean, SD and folds per mode
     "k-fold cross-validation per mode; writes study/kfold.csv (per fold) and returns mean ± SD per mode."
-    from ct_mask_cls import train as trn  # lazy: monai, torch and 1 more load only when this runs
+    from ct_mask_cls import train as trn  # lazy: loads monai, torch and 1 more
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     ok = man[man.status == 'ok'].reset_index(drop=True)
     fold = splits.kfold_splits(ok, cfg.study.folds, cfg.split.seed)
@@ -238,8 +238,8 @@ def subsample_training(man:pd.DataFrame, fraction:float, seed:int) -> pd.DataFra
 def learning_curves(cfg:RunConfig, progress:bool=True, force:bool=False) -> pd.DataFrame:
     "Test AUC of every mode trained on each fraction of the training patients (and all), ΔAUC against none on all."
     run_dir = cfg.run_dir
-    from ct_mask_cls import train as trn  # lazy: monai, torch and 1 more load only when this runs
-    from ct_mask_cls.metrics import auc_ci, paired_delta_auc  # lazy: sklearn loads only when this runs
+    from ct_mask_cls import train as trn  # lazy: loads monai, torch and 1 more
+    from ct_mask_cls.metrics import auc_ci, paired_delta_auc  # lazy: loads sklearn
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     test_pred = lambda d: read_table(d/'predictions.csv').query("split == 'test'").sort_values('case_id')
     ref = test_pred(lay.model_dir('none')) if 'none' in study_modes(cfg) else None
@@ -273,7 +273,7 @@ def _per_case(x:pd.DataFrame, col:str) -> pd.Series:
 # %% ../nbs/13f_study_stage.ipynb #81bba59f
 def claims(cfg:RunConfig, run_dir:str|Path) -> pd.DataFrame:
     "The claims table of a finished study (study/claims.csv)."
-    from ct_mask_cls.study import claims_table  # lazy: sklearn loads only when this runs
+    from ct_mask_cls.study import claims_table  # lazy: loads sklearn
     lay = RunLayout(run_dir)
     st = read_study(run_dir)
     masked = compared(run_dir, cfg)[0]

@@ -122,8 +122,8 @@ def _adapt_conv(conv, in_ch:int):
 
 def pretrained_file(name:str, weights_path:str='') -> Path:
     "Where the torchvision pretrained weights for `name` must be; raise naming the file if absent."
-    from torchvision.models import ResNet18_Weights  # lazy: torchvision loads only when this runs
-    from torchvision.models.video import R3D_18_Weights  # lazy: torchvision loads only when this runs
+    from torchvision.models import ResNet18_Weights  # lazy: loads torchvision
+    from torchvision.models.video import R3D_18_Weights  # lazy: loads torchvision
     url = {'r3d_18': R3D_18_Weights.KINETICS400_V1.url, 'resnet18_2p5d': ResNet18_Weights.IMAGENET1K_V1.url}[name]
     p = Path(weights_path) if weights_path else Path(torch.hub.get_dir())/'checkpoints'/url.split('/')[-1]
     if not p.is_file(): raise ConfigError(f"pretrained weights for {name} not found: place {url.split('/')[-1]} at {p} "
@@ -168,7 +168,7 @@ def build_model(name:str='small3d',        # small3d, resnet10, resnet18, r3d_18
         if pretrained: load_medicalnet(m, weights_path, name)
         if enc_ch != 1: m.conv1 = _adapt_conv(m.conv1, enc_ch)
         return Classifier(_resnet_encoder(m), 512, roi_pool, top)
-    import torchvision  # lazy: torchvision loads only when this runs
+    import torchvision  # lazy: loads torchvision
     if name == 'r3d_18':
         m = torchvision.models.video.r3d_18(weights=None)
         if pretrained: _load_torchvision(m, name, weights_path)

@@ -25,7 +25,7 @@ def fit_model(cfg:RunConfig,                # the run's configuration
               force:bool=False,             # train again even when the model is current
              ) -> dict:                     # `train.fit`'s summary
     "`train.fit`, under torchrun when `train.nproc` > 1 (the training stage decides; `ddp` depends on `train`)."
-    from ct_mask_cls import train as trn, ddp  # lazy: monai, torch and 1 more load only when this runs
+    from ct_mask_cls import train as trn, ddp  # lazy: loads monai, torch and 1 more
     return trn.fit(cfg, man, spec, out_dir, cache_dir, progress, seed=seed, force=force, launch=ddp.launch_fit)
 
 def train_mode(cfg:RunConfig,      # the run's configuration
@@ -36,7 +36,7 @@ def train_mode(cfg:RunConfig,      # the run's configuration
                force:bool=False,   # retrain even if unchanged
               ) -> dict:           # its test metrics
     "Train (or reuse) and evaluate the model of `mode` with the study's `seed_index`-th seed; its test metrics."
-    from ct_mask_cls import train as trn  # lazy: monai, torch and 1 more load only when this runs
+    from ct_mask_cls import train as trn  # lazy: loads monai, torch and 1 more
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     spec, d = spec_for(cfg, run_dir, mode), lay.model_dir(mode, seed_index)
     fit_model(cfg, man, spec, d, lay.cache, progress, seed=cfg.train.seed + seed_index, force=force)

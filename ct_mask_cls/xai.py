@@ -111,7 +111,7 @@ def to_ct_grid(m:np.ndarray,    # a map on the network grid
 # %% ../nbs/09_xai.ipynb #e12c35d9
 def to_native_grid(cam_path:str|Path, native_path:str|Path, out_path:str|Path) -> Path:
     "Resample the map in `cam_path` onto the grid of the native CT `native_path`; write it to `out_path`."
-    from nibabel.processing import resample_from_to  # lazy: nibabel.processing loads only when this runs
+    from nibabel.processing import resample_from_to  # lazy: loads nibabel.processing
     cam, nat = nib.load(str(cam_path)), nib.load(str(native_path))
     out = resample_from_to(cam, (nat.shape[:3], nat.affine), order=1, mode='constant', cval=0.)
     return save_nifti(np.asarray(out.dataobj, np.float32), nat.affine, out_path, dtype=np.float32)
@@ -158,7 +158,7 @@ def _reinit(module):
 
 def map_similarity(a:np.ndarray, b:np.ndarray, region:np.ndarray|None=None) -> tuple[float, float]:
     "(Spearman rank correlation, SSIM) of two maps, inside `region` (its bounding box for SSIM) when given."
-    from scipy.stats import spearmanr  # lazy: scipy.stats loads only when this runs
+    from scipy.stats import spearmanr  # lazy: loads scipy.stats
     if region is not None and region.any():
         box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in np.nonzero(region))
         rho_a, rho_b, a, b = a[region], b[region], a[box], b[box]
@@ -394,7 +394,7 @@ def xai_summary(df:pd.DataFrame, sanity:pd.DataFrame|None=None) -> pd.DataFrame:
 
 def method_agreement(out_dir:str|Path, df:pd.DataFrame) -> pd.DataFrame:
     "Per case and method, the Spearman correlation of its map with the first method's (on the CT grid)."
-    from scipy.stats import spearmanr  # lazy: scipy.stats loads only when this runs
+    from scipy.stats import spearmanr  # lazy: loads scipy.stats
     out_dir, methods = Path(out_dir), list(dict.fromkeys(df.method))
     rows = []
     for cid, g in (df.groupby('case_id', sort=False) if len(methods) > 1 else []):   # one method: no map read

@@ -22,7 +22,7 @@ def native_maps(lay:RunLayout,       # the run's layout
                 progress:bool=True,  # show progress bars
                ) -> list:            # the maps' paths, relative to `out`
     "Every map in `df` also on its CT's native grid (xai/<mode>/<method>_native/); their paths relative to `out`."
-    from ct_mask_cls.xai import to_native_grid  # lazy: monai, pytorch_grad_cam and 3 more load only when this runs
+    from ct_mask_cls.xai import to_native_grid  # lazy: loads monai, pytorch_grad_cam and 3 more
     native = read_table(lay.cases_csv).set_index('case_id').native_path
     return [str(to_native_grid(out/r.nifti, native[r.case_id], out/f'{r.method}_native'/Path(r.nifti).name).relative_to(out))
             for r in pbar(df.itertuples(), total=len(df), desc='maps on the native grid', disable=not progress)]
@@ -35,8 +35,8 @@ def explain_mode(cfg:RunConfig,       # the run's configuration
                  force:bool=False,    # redo even what is current
                 ) -> pd.DataFrame:    # its cases.csv
     "Explanations of the test cases of `mode`'s first-seed model in xai/<mode>/; reused while all they depend on holds."
-    from ct_mask_cls import xai  # lazy: monai, pytorch_grad_cam and 3 more load only when this runs
-    from ct_mask_cls.data import CODE_VERSION  # lazy: monai, torch load only when this runs
+    from ct_mask_cls import xai  # lazy: loads monai, pytorch_grad_cam and 3 more
+    from ct_mask_cls.data import CODE_VERSION  # lazy: loads monai, torch
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     out, x, md = lay.xai_dir(mode), cfg.xai, lay.model_dir(mode)
     lesions, conf = files_by_id(cfg, cfg.data.lesion_dir,
