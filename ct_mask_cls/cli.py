@@ -303,7 +303,9 @@ def convert(input:Path=typer.Argument(..., help="folder tree of DICOM files"), o
     pc = PreprocessConfig(workers=workers, min_slices=min_slices, allow_modality=tuple(allow_modality),
                           uneven_slices=uneven.value, gantry_tilt=tilt.value, pseudonymise=pseudonymise,
                           pseudonym_salt=salt)
-    if pseudonymise and not pseudonym_key(pc): raise ConfigError("--pseudonymise needs a secret key: --salt KEY, or the environment variable CT_MASK_CLS_SALT (or CT_MASK_CLS_SALT_FILE)")
+    if pseudonymise and not pseudonym_key(pc):
+        raise ConfigError("--pseudonymise needs a secret key: --salt KEY, or the environment variable CT_MASK_CLS_SALT "
+                          "(or CT_MASK_CLS_SALT_FILE)")
     df = dicom.convert_tree(input, output, pc)
     conv = df[df.status == 'converted']
     typer.echo(

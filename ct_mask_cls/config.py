@@ -333,7 +333,8 @@ def describe_type(tp) -> str:
             return f"a list of {describe_type(args[0]).removeprefix('a ').removeprefix('an ')}s" if get_origin(
                 args[0]) is not Literal else f"a list, each {describe_type(args[0])}"
         return f"a list of {len(args)} {describe_type(args[0]).removeprefix('a ').removeprefix('an ')}s"
-    if o is dict: return f"a mapping of {describe_type(args[0]).removeprefix('a ')} to {describe_type(args[1]).removeprefix('a ').removeprefix('an ')}"
+    if o is dict:
+        return f"a mapping of {describe_type(args[0]).removeprefix('a ')} to {describe_type(args[1]).removeprefix('a ').removeprefix('an ')}"
     return {bool: 'true or false', int: 'an integer', float: 'a number', str: 'a text'}.get(tp, getattr(tp, '__name__', str(tp)))
 
 def choices(key:str) -> tuple:
@@ -415,7 +416,8 @@ def read_yaml(path:str|Path):
     path = Path(path)
     if not path.is_file(): raise ConfigError(f"config file not found: {path}")
     try: text = path.read_bytes().decode('utf-8')
-    except UnicodeDecodeError as e: raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.start})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.start})") from None
     try: return yaml.safe_load(text)
     except yaml.YAMLError as e: raise ConfigError(f"{path} is not valid YAML: {e}") from None
 
@@ -531,11 +533,13 @@ def read_labels(path:str|Path, test_column:str='') -> pd.DataFrame:
     path = Path(path)
     if not path.is_file(): raise ConfigError(f"labels file not found: {path}")
     try: text = path.read_bytes().decode('utf-8-sig')
-    except UnicodeDecodeError as e: raise ConfigError(f"labels file {path} is not UTF-8 text (byte {e.start})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"labels file {path} is not UTF-8 text (byte {e.start})") from None
     if not text.strip():
         raise ConfigError(f"labels file {path} is empty; it needs a header 'patient_id,label' and one row per patient")
     try: df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, ValueError) as e: raise ConfigError(f"labels file {path} is not a readable CSV: {str(e).splitlines()[0]}") from None
+    except (pd.errors.ParserError, ValueError) as e:
+        raise ConfigError(f"labels file {path} is not a readable CSV: {str(e).splitlines()[0]}") from None
     for col in ['patient_id', 'label'] + ([test_column] if test_column else []):
         if col not in df.columns:
             raise ConfigError(f"labels file {path} has no '{col}' column (columns: {', '.join(map(str, df.columns))})")

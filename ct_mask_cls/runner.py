@@ -254,7 +254,8 @@ def run_stage(name:str,                       # the stage
     os.replace(tmp, nb)
     from ct_mask_cls.report import render_html               # (report imports matplotlib: kept out of the CLI's start-up)
     try: render_html(nb, html)
-    except OSError as e: raise StageFailed(f"stage '{name}' could not write its report {html}: {e.strerror or e}") from None
+    except OSError as e:
+        raise StageFailed(f"stage '{name}' could not write its report {html}: {e.strerror or e}") from None
     rec = record(done, key, stage_outputs(lay, name, cfg.mask.mode), stage=name, seconds=round(time.time() - t0, 1),
                  finished=time.strftime('%Y-%m-%d %H:%M:%S'), notebook=nb.name, html=html.name)
     return dict(rec, reused=False)

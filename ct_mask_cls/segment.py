@@ -287,7 +287,8 @@ def find_series(dicom_dir:str|Path, series_uid:str) -> list[Path]:
         try: ds = pydicom.dcmread(str(p), stop_before_pixels=True,
                                   specific_tags=['SeriesInstanceUID', 'Rows', 'Modality'])
         except Exception: continue
-        if str(getattr(ds, 'SeriesInstanceUID', '')) == series_uid and 'Rows' in ds and ds.Modality not in ('RTSTRUCT', 'SEG'): out.append(p)
+        if str(getattr(ds, 'SeriesInstanceUID', '')) == series_uid and 'Rows' in ds and ds.Modality not in ('RTSTRUCT', 'SEG'):
+            out.append(p)
     return out
 
 def series_geometry(datasets:list) -> tuple[list, np.ndarray]:
@@ -377,7 +378,8 @@ def read_dicom_seg(path:str|Path,               # the DICOM-SEG file
     import highdicom as hd  # lazy: loads highdicom
     name = Path(path).name
     try: sg = hd.seg.segread(str(path))
-    except Exception as e: raise SegmentationRefused(f"DICOM-SEG {name} cannot be read: {type(e).__name__}: {e}") from None
+    except Exception as e:
+        raise SegmentationRefused(f"DICOM-SEG {name} cannot be read: {type(e).__name__}: {e}") from None
     if dicom_dir:
         refs = [str(s.SeriesInstanceUID) for s in getattr(sg, 'ReferencedSeriesSequence', [])]
         if refs and find_series(dicom_dir, refs[0]):
@@ -529,8 +531,10 @@ def existing_labels(path:str|Path,               # a NIfTI label map, RTSTRUCT o
                    ) -> tuple[np.ndarray, str]:  # (label map, how it got there)
     "An existing mask (NIfTI, RTSTRUCT or DICOM-SEG) as TotalSegmentator ids on `ct_img`'s grid; how it got there."
     kind = dicom_mask_kind(path)
-    if kind == 'RTSTRUCT': return read_rtstruct(path, dicom_dir, ct_img, mask_labels), 'RTSTRUCT contours rasterised by rt-utils, then nearest-neighbour onto the CT grid'
-    if kind == 'SEG': return read_dicom_seg(path, ct_img, mask_labels, dicom_dir), 'DICOM-SEG read by highdicom, then nearest-neighbour onto the CT grid'
+    if kind == 'RTSTRUCT':
+        return read_rtstruct(path, dicom_dir, ct_img, mask_labels), 'RTSTRUCT contours rasterised by rt-utils, then nearest-neighbour onto the CT grid'
+    if kind == 'SEG':
+        return read_dicom_seg(path, ct_img, mask_labels, dicom_dir), 'DICOM-SEG read by highdicom, then nearest-neighbour onto the CT grid'
     try:
         m = nib.load(str(path))
         rel, detail = grid_relation(m, ct_img)

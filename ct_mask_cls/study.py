@@ -24,7 +24,8 @@ def _aligned(preds:dict) -> tuple[np.ndarray, np.ndarray]:
         for t in tables:
             t = t.sort_values('case_id')
             if ref is None: ref = t
-            elif list(t.case_id) != list(ref.case_id): raise RuntimeError(f"mode {mode} was tested on other cases than {list(preds)[0]}")
+            elif list(t.case_id) != list(ref.case_id):
+                raise RuntimeError(f"mode {mode} was tested on other cases than {list(preds)[0]}")
     return ref.label.values.astype(int), ref.patient_id.values
 
 def study_table(preds:dict,                # {mode: one table of test predictions per seed}

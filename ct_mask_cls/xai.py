@@ -239,7 +239,8 @@ def cam_figure(ct:np.ndarray,               # the CT (HU) on its grid, canonical
     return fig
 
 # %% ../nbs/09_xai.ipynb #2f26f5ec
-def _outcome(label:int, pred:int) -> str: return {(1, 1): 'TP', (0, 1): 'FP', (0, 0): 'TN', (1, 0): 'FN'}[(int(label), int(pred))]
+def _outcome(label:int, pred:int) -> str:
+    return {(1, 1): 'TP', (0, 1): 'FP', (0, 0): 'TN', (1, 0): 'FN'}[(int(label), int(pred))]
 
 def _truth(truth_files:dict|None, pid:str, ct_img) -> np.ndarray|None:
     "A truth mask (lesions, confounders) of patient `pid` on the CT grid, or None."
