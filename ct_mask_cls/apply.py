@@ -115,7 +115,8 @@ def prepare_cases(cfg:RunConfig, progress:bool=True) -> pd.DataFrame:
     # the mask stage's own per-case step, on the configured executor
     rows = mask_cases(cfg, lay, segs, cases, progress)
     failed = cases[cases.status != 'ok'].reset_index()
-    df = pd.concat([pd.DataFrame(rows), failed.assign(reason='preprocessing failed: ' + failed.reason)[['case_id', 'patient_id', 'status', 'reason']] if len(failed) else None], ignore_index=True)
+    failed = failed.assign(reason='preprocessing failed: ' + failed.reason)[['case_id', 'patient_id', 'status', 'reason']]
+    df = pd.concat([pd.DataFrame(rows), failed if len(failed) else None], ignore_index=True)
     return df.fillna({'ct_path': '', 'mask_path': ''})
 
 # %% ../nbs/16_apply.ipynb #878f9333
@@ -187,7 +188,8 @@ def predict_report(df:pd.DataFrame,    # the scored cases
         c = cases.set_index('case_id').loc[r.case_id]
         if not cams or not r.cam_nifti: continue
         img = nib.load(c.ct_path)
-        ct, cam, roi = np.asarray(img.dataobj, np.float32), np.asarray(nib.load(r.cam_nifti).dataobj, np.float32), np.asarray(nib.load(c.mask_path).dataobj) > 0
+        ct, cam = np.asarray(img.dataobj, np.float32), np.asarray(nib.load(r.cam_nifti).dataobj, np.float32)
+        roi = np.asarray(nib.load(c.mask_path).dataobj) > 0
         fig = cam_figure(ct, cam, roi, spacing_of(img.affine), focus_voxel(cam, roi), 1.0, (-150, 250), None,
                          f"{r.case_id} · p = {r.prob:.4f} · {'positive' if r.decision else 'negative'}")
         png = out.case('png', r.case_id, '.png')
@@ -261,7 +263,8 @@ def evaluate_external(run_dir:str|Path,        # the trained run
     with guard_run(run_dir), RunLock(scfg.run_dir):          # it writes the run's study/external.csv too
         cases = prepare_cases(scfg, progress)
         for mode in trained_modes(run_dir):
-            df = score_cases(cfg, run_dir, cases, mode, scfg.run_dir, cams, progress).merge(labels[['patient_id', 'label']], on='patient_id', how='left')
+            df = score_cases(cfg, run_dir, cases, mode, scfg.run_dir, cams, progress)
+            df = df.merge(labels[['patient_id', 'label']], on='patient_id', how='left')
             with atomic_path(RunLayout(scfg.run_dir).path('predictions', f'{mode}.csv')) as t: df.to_csv(t, index=False)
             sc = df[df.prob.notna() & df.label.notna()]
             internal = json.loads((lay.model_dir(mode)/'metrics.json').read_text())

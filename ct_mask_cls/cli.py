@@ -215,8 +215,10 @@ def config_cmd():
 
 # %% ../nbs/15_cli.ipynb #a90eab89
 @command()
-def predict(run_dir:Path=typer.Argument(..., help="a finished run folder"), input:Path=typer.Argument(..., help="new patients: a DICOM tree or a folder of <patient_id>.nii.gz"),
-            out:Path=typer.Argument(..., help="output folder"), mode:Optional[Mode]=typer.Option(None, help="which trained mode (default: the run's mask.mode)"),
+def predict(run_dir:Path=typer.Argument(..., help="a finished run folder"),
+            input:Path=typer.Argument(..., help="new patients: a DICOM tree or a folder of <patient_id>.nii.gz"),
+            out:Path=typer.Argument(..., help="output folder"),
+            mode:Optional[Mode]=typer.Option(None, help="which trained mode (default: the run's mask.mode)"),
             masks:Optional[Path]=typer.Option(None, help="the new patients' existing masks (when the run used "
                                                          "segment.backend existing)"),
             cams:bool=typer.Option(True, help="write Grad-CAM NIfTIs on each CT grid")):
@@ -237,7 +239,8 @@ def evaluate(run_dir:Path=typer.Argument(..., help="a finished run folder"),
     ("External validation: every trained mode of RUN_DIR on the cohort of OTHER_CONFIG, without retraining; internal "
      "and external AUC and the drop.")
     res = evaluate_external(run_dir, other_config, out)
-    typer.echo(res[['mode', 'internal_auc', 'external_auc', 'external_ci_low', 'external_ci_high', 'drop', 'external_n']].round(3).to_string(index=False))
+    cols = ['mode', 'internal_auc', 'external_auc', 'external_ci_low', 'external_ci_high', 'drop', 'external_n']
+    typer.echo(res[cols].round(3).to_string(index=False))
 
 @command()
 def export(run_dir:Path=typer.Argument(..., help="a finished run folder"),
@@ -258,15 +261,18 @@ DemoMasks = Enum('DemoMasks', {m: m for m in ('segmenter', 'truth')}, type=str)
 DemoFinding = Enum('DemoFinding', {f: f for f in ('hypodense', 'hyperdense', 'diffuse', 'enlargement')}, type=str)
 
 @command()
-def demo(out:Path=typer.Option(Path('outputs'), help="folder for the generated cohort and the run"), kind:DemoKind=typer.Option(DemoKind.realistic, help="realistic (real anatomy) or chest (synthetic phantoms)"),
+def demo(out:Path=typer.Option(Path('outputs'), help="folder for the generated cohort and the run"),
+         kind:DemoKind=typer.Option(DemoKind.realistic, help="realistic (real anatomy) or chest (synthetic phantoms)"),
          organ:str=typer.Option('liver', help="realistic: the organ holding the lesions (TotalSegmentator name)"),
-         cases:int=typer.Option(0, help="patients (0: 150 realistic, 40 chest)"), seed:int=typer.Option(0, help="cohort seed"),
+         cases:int=typer.Option(0, help="patients (0: 150 realistic, 40 chest)"),
+         seed:int=typer.Option(0, help="cohort seed"),
          masks:DemoMasks=typer.Option(DemoMasks.segmenter, help="realistic: masks as a segmenter makes them (lesions "
                                                                 "left out, boundary off by a voxel), or the truth"),
          finding:DemoFinding=typer.Option(DemoFinding.hypodense, help="realistic: what label 1 means"),
          force:bool=_FORCE, wait:bool=_WAIT):
     "Generate a demo cohort and run every stage on it; print the report index."
-    from ct_mask_cls.synth import make_demo_cohort, make_realistic_cohort, demo_config, RealisticParams  # lazy: loads scipy.ndimage
+    from ct_mask_cls.synth import (make_demo_cohort, make_realistic_cohort, demo_config,
+                                   RealisticParams)  # lazy: loads scipy.ndimage
     n = cases or (150 if kind == DemoKind.realistic else 40)
     data = out / 'data' / (f'{kind.value}-{organ}-{finding.value}-n{n}-s{seed}'
                            if kind == DemoKind.realistic else f'chest-n{n}-s{seed}')
@@ -288,9 +294,11 @@ def demo(out:Path=typer.Option(Path('outputs'), help="folder for the generated c
 
 # %% ../nbs/15_cli.ipynb #18b33048
 @command()
-def convert(input:Path=typer.Argument(..., help="folder tree of DICOM files"), output:Path=typer.Argument(..., help="output folder"),
+def convert(input:Path=typer.Argument(..., help="folder tree of DICOM files"),
+            output:Path=typer.Argument(..., help="output folder"),
             allow_modality:List[str]=typer.Option([], help="also convert this modality (repeatable)"),
-            uneven:Uneven=typer.Option('resample', help="missing slices / uneven spacing"), tilt:Tilt=typer.Option('correct', help="gantry tilt"),
+            uneven:Uneven=typer.Option('resample', help="missing slices / uneven spacing"),
+            tilt:Tilt=typer.Option('correct', help="gantry tilt"),
             min_slices:int=typer.Option(8, help="fewer slices: rejected"),
             pseudonymise:bool=typer.Option(False, help="case ids from a keyed hash of PatientID; source folders and "
                                                        "UIDs left out"),
@@ -315,10 +323,14 @@ def convert(input:Path=typer.Argument(..., help="folder tree of DICOM files"), o
 
 # %% ../nbs/15_cli.ipynb #387b8371
 @command(name='segment')
-def segment_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), out:Path=typer.Argument(..., help="output multilabel mask NIfTI"),
-                backend:Backend=typer.Option('auto', help="where the mask comes from"), roi:List[str]=typer.Option([], help="structure names or groups (repeatable); none given: every structure"),
-                fast:bool=typer.Option(True, help="TotalSegmentator --fast"), device:SegDevice=typer.Option('auto', help="where TotalSegmentator runs"),
-                weights_dir:str=typer.Option('', help="TotalSegmentator home folder"), allow_download:bool=typer.Option(False, help="allow weight download"),
+def segment_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"),
+                out:Path=typer.Argument(..., help="output multilabel mask NIfTI"),
+                backend:Backend=typer.Option('auto', help="where the mask comes from"),
+                roi:List[str]=typer.Option([], help="structure names or groups (repeatable); none given: every structure"),
+                fast:bool=typer.Option(True, help="TotalSegmentator --fast"),
+                device:SegDevice=typer.Option('auto', help="where TotalSegmentator runs"),
+                weights_dir:str=typer.Option('', help="TotalSegmentator home folder"),
+                allow_download:bool=typer.Option(False, help="allow weight download"),
                 existing:Optional[Path]=typer.Option(None, help="an existing mask for this CT (backend existing): "
                                                                 "NIfTI label map, RTSTRUCT or DICOM-SEG"),
                 mask_label:List[str]=typer.Option([], help="what the existing mask's labels are: structure=id or "
@@ -344,10 +356,15 @@ def segment_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), out:Path=typer.Arg
 
 # %% ../nbs/15_cli.ipynb #52aaf4b0
 @command(name='mask')
-def mask_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"), mask:Path=typer.Argument(..., help="multilabel mask NIfTI (TotalSegmentator ids)"),
-             out:Path=typer.Argument(..., help="masked NIfTI"), roi:List[str]=typer.Option(..., help="ROI names (repeatable)"),
-             mode:Mode=typer.Option('zero', help="how the ROI is applied"), fill:str=typer.Option('median', help="HU outside the ROI: median (the ROI's), a number, or 'floor' (the window's lower bound)"),
-             margin_mm:float=typer.Option(10.0, help="box padding in mm (crop, pool)"), roi_margin_mm:float=typer.Option(0.0, help="grow (>0) or shrink (<0) the ROI in mm (zero, channel, pool)"),
+def mask_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"),
+             mask:Path=typer.Argument(..., help="multilabel mask NIfTI (TotalSegmentator ids)"),
+             out:Path=typer.Argument(..., help="masked NIfTI"),
+             roi:List[str]=typer.Option(..., help="ROI names (repeatable)"),
+             mode:Mode=typer.Option('zero', help="how the ROI is applied"),
+             fill:str=typer.Option('median', help="HU outside the ROI: median (the ROI's), a number, or 'floor' (the "
+                                                  "window's lower bound)"),
+             margin_mm:float=typer.Option(10.0, help="box padding in mm (crop, pool)"),
+             roi_margin_mm:float=typer.Option(0.0, help="grow (>0) or shrink (<0) the ROI in mm (zero, channel, pool)"),
              rim_mm:float=typer.Option(9.0, help="zero: in the ROI's outer rim (mm), thin structures darker or "
                                                  "brighter than the organ become its median (partial volume)"),
              repair:bool=typer.Option(True, help="repair the mask first (holes, gaps, stray components), as the mask "

@@ -172,7 +172,7 @@ def resample(arr:np.ndarray,       # a 3D volume
              mode:str='bilinear',  # 'bilinear' (images) or 'nearest' (labels)
             ):
     "Resample a 3D array on `affine` to voxel `spacing` (mm) with MONAI; returns (array, affine)."
-    import torch                                   # imported here, not at the top: the stage kernels that only read tables start faster
+    import torch  # lazy: loads torch (the stage kernels that only read tables start faster)
     from monai.data import MetaTensor  # lazy: loads monai
     from monai.transforms import Spacing  # lazy: loads monai
     t = MetaTensor(torch.as_tensor(np.asarray(arr, dtype=np.float32)[None]),
@@ -257,7 +257,8 @@ def slice_geometry(headers:list[dict]) -> dict:
     regular = bool(np.all(np.abs(ratio - 1) < 0.02))
     gaps = bool(not regular and np.all(np.abs(ratio - np.rint(ratio)) < 0.05))
     stack = (ipp[-1] - ipp[0])
-    tilt = float(np.degrees(np.arccos(min(1.0, abs(stack @ n)/np.linalg.norm(stack))))) if len(ipp) > 1 and np.linalg.norm(stack) > 0 else 0.0
+    tilt = (float(np.degrees(np.arccos(min(1.0, abs(stack @ n)/np.linalg.norm(stack)))))
+            if len(ipp) > 1 and np.linalg.norm(stack) > 0 else 0.0)
     return dict(normal=n, positions=d, ipp=ipp, headers=hs, files=[h['path'] for h in hs], spacing=sp, regular=regular,
                 missing=int(np.sum(np.rint(ratio) - 1)) if gaps else 0, uneven=not regular and not gaps,
                 spacing_range=(float(diffs.min()), float(diffs.max())) if len(diffs) else (0., 0.), dropped=dropped,
@@ -283,7 +284,8 @@ def regularise_stack(arr:np.ndarray,                     # dcm2niix's volume (x,
     for k in range(len(p)):                                     # move tilted slices back in-plane
         inplane = rel[k] - (rel[k] @ n_ras)*n_ras
         u = np.linalg.lstsq(A2, inplane, rcond=None)[0]
-        shifted[..., k] = arr[..., k] if np.abs(u).max() < 1e-3 else ndi.shift(arr[..., k].astype(np.float32), u, order=1, cval=fill)
+        shifted[..., k] = (arr[..., k] if np.abs(u).max() < 1e-3
+                           else ndi.shift(arr[..., k].astype(np.float32), u, order=1, cval=fill))
     sp = g['spacing']
     t = np.arange(int(np.floor(dist[-1] / sp + 1e-3)) + 1) * sp
     j = np.clip(np.searchsorted(dist, t, side='right') - 1, 0, len(dist) - 2)
@@ -343,7 +345,8 @@ def nifti_inputs(folder:str|Path) -> dict:
 def hu_flag(arr:np.ndarray) -> str:
     "'' if the HU values look rescaled (air present near -1000), else a warning."
     p1 = float(np.percentile(arr, 1))
-    return '' if p1 < -500 else f"looks unscaled: 1st percentile {p1:.0f} HU, no air near -1000 (rescale slope/intercept missing?)"
+    return '' if p1 < -500 else (f"looks unscaled: 1st percentile {p1:.0f} HU, no air near -1000 "
+                                 "(rescale slope/intercept missing?)")
 
 # %% ../nbs/01_dicom.ipynb #93c5b8b5
 SERIES_COLUMNS = [

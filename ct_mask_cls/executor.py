@@ -25,7 +25,7 @@ def pbar(iterable=None, **kw):
     f = _parent_stderr()
     if f is not None:
         return _std(iterable, file=f, **kw)
-    from tqdm.auto import tqdm as _auto  # lazy: picks its display at import, and in a kernel without ipywidgets warns there
+    from tqdm.auto import tqdm as _auto  # lazy: picks its display at import (a kernel without ipywidgets warns)
     return _auto(iterable, **kw)
 
 def pmap(fn,                                # the work for one item
@@ -105,7 +105,7 @@ def case_map(fn,                            # the work for one case
              desc:str,                      # the progress bar's label
              progress:bool=True,            # show a progress bar
              executor:ExecutorConfig|None=None, # the run's executor settings (local or dask)
-             failed=None,                   # failed(item, reason) -> the result of a case that raised or killed its worker (dask)
+             failed=None,                   # failed(item, reason): the result of a case that raised or killed its worker
              worker_setup=None,             # runs once per dask worker
              resources:dict|None=None,      # dask resources each task asks for (e.g. {'GPU': 1})
             ) -> list:                      # the results, in the order of `items`
