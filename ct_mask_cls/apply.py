@@ -115,8 +115,9 @@ def prepare_cases(cfg:RunConfig, progress:bool=True) -> pd.DataFrame:
     # the mask stage's own per-case step, on the configured executor
     rows = mask_cases(cfg, lay, segs, cases, progress)
     failed = cases[cases.status != 'ok'].reset_index()
-    failed = failed.assign(reason='preprocessing failed: ' + failed.reason)[['case_id', 'patient_id', 'status', 'reason']]
-    df = pd.concat([pd.DataFrame(rows), failed if len(failed) else None], ignore_index=True)
+    cols = ['case_id', 'patient_id', 'status', 'reason']
+    failed = failed.assign(reason='preprocessing failed: ' + failed.reason)[cols] if len(failed) else None
+    df = pd.concat([pd.DataFrame(rows), failed], ignore_index=True)
     return df.fillna({'ct_path': '', 'mask_path': ''})
 
 # %% ../nbs/16_apply.ipynb #878f9333
