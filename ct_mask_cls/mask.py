@@ -88,7 +88,9 @@ def repair_roi(roi:np.ndarray,              # the segmenter's ROI (boolean)
     if close_mm > 0:
         b = ball(close_mm, sp)
         pad = [(k//2, k//2) for k in b.shape]
-        closed = ndi.binary_closing(np.pad(out, pad, mode='edge'), b)[tuple(slice(a, a + n) for (a, _), n in zip(pad, out.shape))]   # the organ goes on beyond a cut
+        # the organ goes on beyond a cut
+        closed = ndi.binary_closing(np.pad(out, pad, mode='edge'), b)[tuple(slice(a, a + n)
+                                                                            for (a, _), n in zip(pad, out.shape))]
         gaps = closed & ~out & allowed
         # a notch's mouth, which the ball cannot close on a flat surface
         gaps |= fill_holes(out | gaps) & ~out & ~gaps & allowed

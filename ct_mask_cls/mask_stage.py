@@ -198,7 +198,8 @@ def check_splits(df:pd.DataFrame,     # cases with status, label and split
                             f"{', '.join(labels.patient_id[:5])}…")
     for s in ('train', 'val', 'test'):
         y, out = df.label[(df.split == s) & (df.status == 'ok')], df[(df.split == s) & (df.status != 'ok')]
-        lost = f"; {len(out)} of its cases were left out after the split ({'; '.join(f'{r.case_id}: {r.reason}' for r in out.head(3).itertuples())})" if len(out) else ''
+        some = '; '.join(f'{r.case_id}: {r.reason}' for r in out.head(3).itertuples())
+        lost = f"; {len(out)} of its cases were left out after the split ({some})" if len(out) else ''
         if y.nunique() < 2:
             raise ConfigError(f"the {s} split has {len(y)} usable cases ({usable}) with labels "
                               f"{sorted(y.unique().tolist())}{lost}: "
@@ -222,7 +223,7 @@ def split_cohort(cfg:RunConfig,         # the run's configuration
                  cases:pd.DataFrame,    # cases.csv (preprocess)
                  labels:pd.DataFrame,   # labels.csv, ids as in cases.csv
                 ) -> pd.DataFrame:      # `SPLIT_COLUMNS`, one row per case
-    "Labels joined and patients split from cases.csv alone, before masking: no mask setting or segmenter moves a patient."
+    "Labels joined and patients split from cases.csv alone, before masking: no mask setting moves a patient."
     df = cases.reset_index()[['case_id', 'patient_id', 'status', 'reason']]
     df = join_labels(df.assign(reason=df.reason.fillna('').astype(str)), labels, cfg.split.test_column)
     return assign_splits(df, cfg, labels)[SPLIT_COLUMNS]

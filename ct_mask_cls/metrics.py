@@ -112,7 +112,7 @@ def seeds_delta_auc(y,                       # labels (0/1)
                     seed:int=0,             # bootstrap seed
                     alpha:float=0.05,       # 1 − the interval's coverage
                    ) -> dict:               # ΔAUC averaged over seeds, and its CI
-    "ΔAUC (a − b) paired per seed (row k against row k), averaged over seeds, with a paired patient-level bootstrap CI."
+    "ΔAUC (a − b) paired per seed (row k against row k), averaged over seeds; a paired patient bootstrap CI."
     y, A, B = np.asarray(y), np.atleast_2d(np.asarray(probs_a, float)), np.atleast_2d(np.asarray(probs_b, float))
     d = lambda w: (auc_rows(y, A, w) - auc_rows(y, B, w)).mean(1)        # paired per seed, then averaged
     out = dict(delta_auc=float(d(None)[0]), delta_ci_low=float('nan'), delta_ci_high=float('nan'))
@@ -155,7 +155,7 @@ def logit_fits(x, y, w) -> np.ndarray:
     x, y, w = np.asarray(x, float), np.asarray(y, float), np.atleast_2d(np.asarray(w, float))
     on0, on1 = (w > 0) & (y == 0), (w > 0) & (y == 1)
     ok = on0.any(1) & on1.any(1) & (np.where(on0, x, -np.inf).max(1) > np.where(on1, x, np.inf).min(1)) \
-         & (np.where(on1, x, -np.inf).max(1) > np.where(on0, x, np.inf).min(1))      # the classes overlap in x: a finite fit exists
+         & (np.where(on1, x, -np.inf).max(1) > np.where(on0, x, np.inf).min(1))   # classes overlap in x: a finite fit
     X, W, beta = np.stack([np.ones_like(x), x], 1), np.where(ok[:, None], w, 0.), np.zeros((len(w), 2))
     ll = lambda b: (W*(y*(b @ X.T) - np.logaddexp(0, b @ X.T))).sum(1)
     # Newton's method, step halved while the likelihood drops

@@ -70,7 +70,8 @@ def stage_preprocess(cfg:RunConfig, progress:bool=True, force:bool=False) -> dic
         conv = series_df[series_df.status == 'converted'].sort_values('n_slices', ascending=False, kind='stable')
         best = conv.drop_duplicates('patient_id')                    # one CT per patient: the series with most slices
         series_df['selected'] = series_df.index.isin(best.index)
-        series_df.loc[(series_df.status == 'converted') & ~series_df.selected, 'notes'] = 'not used: another CT series of this patient has more slices'
+        series_df.loc[(series_df.status == 'converted') & ~series_df.selected, 'notes'] = (
+            'not used: another CT series of this patient has more slices')
         jobs = [(r.patient_id, lay.path('preprocess', 'native', r.nifti_path), r.source)
                 for r in best.sort_values('patient_id').itertuples()]
     else:
@@ -90,7 +91,8 @@ def stage_preprocess(cfg:RunConfig, progress:bool=True, force:bool=False) -> dic
     with atomic_path(lay.series_csv) as t: series_df.to_csv(t, index=False)
     with atomic_path(lay.cases_csv) as t: cases.to_csv(t, index=False)
     if not (cases.status == 'ok').any():
-        why = '; '.join(f'{k} ({v})' for k, v in pd.concat([series_df.reason, cases.reason]).replace('', np.nan).dropna().value_counts().head(8).items())
+        reasons = pd.concat([series_df.reason, cases.reason]).replace('', np.nan).dropna()
+        why = '; '.join(f'{k} ({v})' for k, v in reasons.value_counts().head(8).items())
         raise ConfigError(f"no usable CT in {cfg.data.dicom_dir or cfg.data.nifti_dir}: {len(series_df)} series and "
                           f"{len(cases)} cases found" + (f"; reasons: {why}" if why else '') + f" (see {lay.series_csv})")
     return dict(series=series_df, cases=cases)

@@ -62,7 +62,7 @@ def show_slices(vols:list,                  # volumes (canonical RAS), one row e
                 window=(-1000, 400),        # HU window
                 overlays:list|None=None,    # per volume, a label map drawn in colour (or None)
                 suptitle:str='',            # the figure's title
-                center_on:list|None=None,   # per volume, a mask the views cross at the centre of (or None: the volume's centre)
+                center_on:list|None=None,   # per volume, a mask the views cross at the centre of (None: the volume's)
                 spacing=(1., 1., 1.),       # voxel size (mm), for true proportions
                 label_names:dict|None=None, # label id -> name, for the legend
                 width:float=8.0,            # figure width in inches
@@ -340,7 +340,8 @@ def case_gallery(lay:RunLayout,             # the run's layout (where figures go
     rows = []
     for cid, ct_path, lab_path in items:
         png = lay.case(f'{stage}/qc', cid, '.png')
-        if not png.exists() or png.stat().st_mtime < Path(ct_path).stat().st_mtime or (lab_path and png.stat().st_mtime < Path(lab_path).stat().st_mtime):
+        if (not png.exists() or png.stat().st_mtime < Path(ct_path).stat().st_mtime
+                or (lab_path and png.stat().st_mtime < Path(lab_path).stat().st_mtime)):
             ct = load_nifti(ct_path)[0]
             lab = load_nifti(lab_path)[0].astype(int) if lab_path else None
             ref = np.isin(lab, roi_ids) if lab is not None and roi_ids else lab
@@ -574,7 +575,9 @@ def compare_runs(run_a:str|Path, run_b:str|Path) -> tuple[pd.DataFrame, pd.DataF
 def flow_counts(series:pd.DataFrame, cases:pd.DataFrame, manifest:pd.DataFrame) -> list[tuple[str, int, list]]:
     "(step, count, [(reason, n), …] excluded after it) for the flow diagram."
     top = lambda s: [(str(k), int(v)) for k, v in s.value_counts().head(3).items()]
-    why = lambda d: d['reason'].astype(object).where(d['reason'].notna(), '').astype(str) if 'reason' in d else pd.Series('', index=d.index)   # (an all-empty column reads as float)
+    # (an all-empty column reads as float)
+    why = lambda d: (d['reason'].astype(object).where(d['reason'].notna(), '').astype(str) if 'reason' in d
+                     else pd.Series('', index=d.index))
     ok_cases = cases[cases.status == 'ok']
     ok = manifest[manifest.status == 'ok']
     steps = [('series found', len(series), top(why(series)[series.status != 'converted']) if len(series) else []),
@@ -632,10 +635,14 @@ def viewer_page(out:str|Path,          # the viewer folder
     atomic_write_text(out/f'{name}.data.js', 'window.CTMC_VOLUMES = ' + json.dumps(vols) + ';\n')
     toggles = ''.join(f"<label><input type='checkbox' checked data-layer='{i}'> {esc(l['name'])}</label> "
                       for i, l in enumerate(layers) if i)
-    body = f"""<style>html,body{{background:#fff !important;color:#222 !important}}</style><h1>{esc(title or case_id)}</h1>
-<p>Scroll with the mouse wheel over a plane; click to move the crosshair. Radiological convention: the patient's right on the viewer's left.</p>
-<p>Planes: <select id='plane'><option value='3'>all three</option><option value='0'>axial</option><option value='1'>coronal</option><option value='2'>sagittal</option></select>
- Window (HU): <input id='lo' type='number' value='{window[0]:g}' style='width:5em'> to <input id='hi' type='number' value='{window[1]:g}' style='width:5em'>
+    body = f"""<style>html,body{{background:#fff !important;color:#222 !important}}</style>
+<h1>{esc(title or case_id)}</h1>
+<p>Scroll with the mouse wheel over a plane; click to move the crosshair.
+ Radiological convention: the patient's right on the viewer's left.</p>
+<p>Planes: <select id='plane'><option value='3'>all three</option><option value='0'>axial</option>
+ <option value='1'>coronal</option><option value='2'>sagittal</option></select>
+ Window (HU): <input id='lo' type='number' value='{window[0]:g}' style='width:5em'>
+ to <input id='hi' type='number' value='{window[1]:g}' style='width:5em'>
  Layers: {toggles}</p>
 <canvas id='gl' width='1200' height='640' style='width:100%;max-width:1200px;height:640px;background:#000'></canvas>
 <script src='{VIEWER_JS}'></script><script src='{name}.data.js'></script>
@@ -652,9 +659,16 @@ nv.attachTo('gl');
   }}
   nv.setSliceType(nv.sliceTypeMultiplanar);
   document.getElementById('plane').onchange = e => nv.setSliceType(Number(e.target.value));
-  const win = () => {{ nv.volumes[0].cal_min = Number(document.getElementById('lo').value); nv.volumes[0].cal_max = Number(document.getElementById('hi').value); nv.updateGLVolume(); }};
+  const win = () => {{
+    nv.volumes[0].cal_min = Number(document.getElementById('lo').value);
+    nv.volumes[0].cal_max = Number(document.getElementById('hi').value);
+    nv.updateGLVolume();
+  }};
   document.getElementById('lo').onchange = win; document.getElementById('hi').onchange = win;
-  document.querySelectorAll('input[data-layer]').forEach(b => b.onchange = e => {{ const i = Number(e.target.dataset.layer); nv.setOpacity(i, e.target.checked ? ops[i] : 0); }});
+  document.querySelectorAll('input[data-layer]').forEach(b => b.onchange = e => {{
+    const i = Number(e.target.dataset.layer);
+    nv.setOpacity(i, e.target.checked ? ops[i] : 0);
+  }});
   document.body.dataset.ready = '1';
 }})();
 </script>"""

@@ -138,8 +138,9 @@ def stages_dir() -> Path:
     return Path(__file__).parent/'stages'
 
 def _kernel_manager(folder:str|Path):
-    """The kernel manager papermill uses: the kernel and this process talk over Unix domain sockets (ZeroMQ's ipc transport) in `folder`,
-    not over TCP. So a stage runs on a machine whose network is down, and nothing is exposed on a port."""
+    """The kernel manager papermill uses: the kernel and this process talk over Unix domain sockets (ZeroMQ's ipc
+    transport) in `folder`, not over TCP. So a stage runs on a machine whose network is down, and nothing is exposed on
+    a port."""
     from jupyter_client.manager import AsyncKernelManager  # lazy: loads jupyter_client
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kw):
@@ -152,12 +153,14 @@ class _OneLine(logging.Filter):
     def filter(self, rec):
         if rec.exc_info and rec.exc_info[1] is not None:
             e = rec.exc_info[1]
-            rec.msg, rec.args, rec.exc_info, rec.exc_text = f"{rec.getMessage()} ({type(e).__name__}: {e})", (), None, None
+            rec.msg = f"{rec.getMessage()} ({type(e).__name__}: {e})"
+            rec.args, rec.exc_info, rec.exc_text = (), None, None
         return True
 
 def quiet_kernel_logs():
-    """Errors that the kernel's messaging (tornado, ZeroMQ streams, asyncio, the kernel app) logs in this process, such as a callback that cannot write when
-    the disk is full, print as one line, never a traceback: the stage's own error says which stage and file failed."""
+    """Errors that the kernel's messaging (tornado, ZeroMQ streams, asyncio, the kernel app) logs in this process, such
+    as a callback that cannot write when the disk is full, print as one line, never a traceback: the stage's own error
+    says which stage and file failed."""
     logs = [logging.getLogger(n) for n in ('tornado.general', 'tornado.application', 'asyncio')]
     # in a stage kernel: IPKernelApp's own log
     if Application.initialized(): logs.append(Application.instance().log)
@@ -252,7 +255,7 @@ def run_stage(name:str,                       # the stage
         raise StageFailed(f"stage '{name}' could not write its notebook {tmp} completely (is the disk full?); it stays "
                           f"under that name, and a rerun redoes the stage") from None
     os.replace(tmp, nb)
-    from ct_mask_cls.report import render_html               # (report imports matplotlib: kept out of the CLI's start-up)
+    from ct_mask_cls.report import render_html  # lazy: loads matplotlib (kept out of the CLI's start-up)
     try: render_html(nb, html)
     except OSError as e:
         raise StageFailed(f"stage '{name}' could not write its report {html}: {e.strerror or e}") from None
@@ -360,7 +363,8 @@ def run_pipeline(cfg:RunConfig,          # the run's configuration
     preflight(cfg)
     recs = []
     todo = list(stages or STAGES)
-    with RunLock(cfg.run_dir, wait=wait, echo=echo), run_cluster(cfg, echo), WarmKernels(kernel_env(cfg), cfg.run_dir) as kernels:
+    with (RunLock(cfg.run_dir, wait=wait, echo=echo), run_cluster(cfg, echo),
+          WarmKernels(kernel_env(cfg), cfg.run_dir) as kernels):
         write_run_config(cfg)
         for i, s in enumerate(todo):
             eta, how = time_left(cfg, todo[i:], force)
@@ -435,7 +439,7 @@ class WarmKernels:
         km._ctmc_warm.start()
         return km
     def take(self, more:bool=False):
-        "A started kernel manager for one stage (the warm one if any); starts warming another when `more` stages follow."
+        "A started kernel manager for one stage (the warm one if any); warms another when `more` stages follow."
         km, self.next = self.next or self._start(), None
         if more: self.next = self._start()
         km._ctmc_warm.join()
@@ -488,7 +492,7 @@ def _table(df) -> str:
 # %% ../nbs/14_runner.ipynb #0285eca2
 def interim_index(cfg:RunConfig, failed:tuple|None=None) -> Path:
     "Write index.html from what the run has so far: stages done, their results, and `failed` = (stage, reason) if any."
-    from ct_mask_cls.report import html_page, badge         # (report imports matplotlib: kept out of the CLI's start-up)
+    from ct_mask_cls.report import html_page, badge  # lazy: loads matplotlib (kept out of the CLI's start-up)
     lay = RunLayout(cfg.run_dir)
     rows, done = [], []
     for s in STAGES[:-1]:
@@ -546,5 +550,6 @@ def git_commit() -> str:
                            timeout=5)
         d = subprocess.run(['git', 'status', '--porcelain'], cwd=Path(__file__).parent, capture_output=True, text=True,
                            timeout=5)
-        return (r.stdout.strip() + (' (with uncommitted changes)' if d.stdout.strip() else '')) if r.returncode == 0 else 'not a git checkout'
+        if r.returncode != 0: return 'not a git checkout'
+        return r.stdout.strip() + (' (with uncommitted changes)' if d.stdout.strip() else '')
     except Exception: return 'unknown'
