@@ -104,7 +104,9 @@ class PreprocessConfig:
 @dataclass
 class SegmentConfig:
     "Organ masks."
-    backend: Literal['auto', 'totalsegmentator', 'threshold', 'existing'] = _f('auto', "auto = totalsegmentator when its weights are present, else threshold; existing = the dataset's own masks (data.mask_dir)", role='input')
+    backend: Literal['auto', 'totalsegmentator', 'threshold', 'existing'] = _f(
+        'auto', "auto = totalsegmentator when its weights are present, else threshold; existing = the dataset's own "
+        "masks (data.mask_dir)", role='input')
     task: str = _f('total', "TotalSegmentator task", role='input')
     fast: bool = _f(True, "TotalSegmentator --fast (3 mm model)", role='input')
     device: Literal['auto', 'cpu', 'cuda'] = _f('auto', "where TotalSegmentator runs (auto: the GPU when present)",
@@ -114,7 +116,8 @@ class SegmentConfig:
         '', "TotalSegmentator home (holds nnunet/results); '' = $TOTALSEG_HOME_DIR or ~/.totalsegmentator", path=True)
     allow_download: bool = _f(False, "let TotalSegmentator download missing weights (needs internet)", role='exec')
     reuse_model: bool = _f(True, "keep TotalSegmentator's model loaded in each process (each Dask worker) between "
-                                 "cases, and run its steps in-process: the same masks without reloading per case", role='exec')
+                                 "cases, and run its steps in-process: the same masks without reloading per case",
+                        role='exec')
     dicom_seg: bool = _f(False, "also write each case's mask as DICOM-SEG (segment/dicom_seg/) referring to its CT "
                                 "series, for PACS viewers (DICOM input, not pseudonymised)")
 
@@ -144,12 +147,15 @@ class MaskConfig:
     mode: Mode = _f('zero', "zero (outside the ROI filled) | crop (the ROI box plus margin) | channel (CT + ROI as a "
                             "2nd channel) | pool (the ROI box plus margin; the network pools its features only inside "
                             "the ROI) | none (the whole scan)", role='input')
-    window: Union[Literal['auto'], tuple[float, float]] = _f('auto', "HU window [low, high] mapped to [0, 1]; auto = the organ's preset (see WINDOW_PRESETS: soft tissue for abdominal organs, lung, bone)", check=_WINDOW, role='input')
+    window: Union[Literal['auto'], tuple[float, float]] = _f(
+        'auto', "HU window [low, high] mapped to [0, 1]; auto = the organ's preset (see WINDOW_PRESETS: soft tissue for "
+        "abdominal organs, lung, bone)", check=_WINDOW, role='input')
     extra_windows: tuple[str, ...] = _f((), "more window presets, each added as an input channel (e.g. [bone])",
                                         role='input')
     fill: Union[Literal['median'], float, None] = _f('median', "HU outside the ROI (zero) or its box (crop, pool): "
                                                                "median = the ROI's own median HU, so that its boundary "
-                                                               "is no edge; a number; null = the window's lower bound", role='input')
+                                                               "is no edge; a number; null = the window's lower bound",
+                                             role='input')
     margin_mm: float = _f(10.0, "pad the ROI's box by this many mm (crop, pool)", check=_ge(0), role='input')
     roi_margin_mm: float = _f(0.0, "grow (> 0) or shrink (< 0) the ROI by this many mm where it is used voxel by "
                                    "voxel: what zero keeps, the channel of channel, where pool pools. Shrinking drops "
@@ -166,17 +172,24 @@ class MaskConfig:
     close_mm: float = _f(12.0, "repair: close gaps up to this radius (mm): a focal lesion at the organ's surface left "
                                "out by the segmenter", check=_ge(0), role='input')
     grow_mm: float = _f(6.0, "repair: grow the ROI by up to this many mm into tissue that is not fat and belongs to no "
-                             "other structure: a mask a voxel or two too tight is whole again", check=_ge(0), role='input')
+                             "other structure: a mask a voxel or two too tight is whole again",
+                        check=_ge(0), role='input')
     peel_mm: float = _f(9.0, "repair: peel up to this many mm of fat and partial-volume fat (darker than "
                              "repair_min_hu) off the ROI's surface, layer by layer: a mask a voxel or two too loose no "
-                             "longer wraps the organ in a dark shell that looks like a finding", check=_ge(0), role='input')
+                             "longer wraps the organ in a dark shell that looks like a finding",
+                        check=_ge(0), role='input')
     repair_min_hu: float = _f(-20.0, "repair: voxels darker than this (fat, air, partial-volume fat) are never added "
                                      "to the ROI, and are peeled off its surface", role='input')
     qc_exclude: tuple[QCFlag, ...] = _f((), "exclude cases with these QC flags ("
                                             + '; '.join(f'{k}: {v}' for k, v in QC_FLAGS.items())
                                             + "); by default flagged cases are kept and listed")
-    fov_mm: Union[Literal['auto', 'resize'], tuple[float, float, float]] = _f('auto', "network field of view in mm around the ROI box (crop, pool, zero), at preprocess.spacing, never stretched; auto = the cohort's largest box plus margin (95th percentile); resize = stretch the box to train.input_size", check=_FOV, role='input')
-    scan_fov_mm: Union[Literal['auto', 'resize'], tuple[float, float, float]] = _f('auto', "field of view in mm of the whole scan (none, channel), centred on the scan; auto = the cohort's 95th percentile; resize = stretch to train.input_size", check=_FOV, role='input')
+    fov_mm: Union[Literal['auto', 'resize'], tuple[float, float, float]] = _f(
+        'auto', "network field of view in mm around the ROI box (crop, pool, zero), at preprocess.spacing, never "
+        "stretched; auto = the cohort's largest box plus margin (95th percentile); resize = stretch the box to "
+        "train.input_size", check=_FOV, role='input')
+    scan_fov_mm: Union[Literal['auto', 'resize'], tuple[float, float, float]] = _f(
+        'auto', "field of view in mm of the whole scan (none, channel), centred on the scan; auto = the cohort's 95th "
+        "percentile; resize = stretch to train.input_size", check=_FOV, role='input')
     min_roi_ml: float = _f(5.0, "cases whose ROI is smaller than this (ml) are excluded", check=_ge(0))
 
 # %% ../nbs/00b_config.ipynb #0665befb
@@ -193,18 +206,23 @@ class SplitConfig:
 @dataclass
 class TrainConfig:
     "Classifier training and evaluation."
-    model: Literal['small3d', 'resnet10', 'resnet18', 'r3d_18', 'resnet18_2p5d'] = _f('small3d', "small3d (CPU-sized 3D CNN) | resnet10, resnet18 (MONAI 3D ResNet; MedicalNet weights) | r3d_18 (torchvision video ResNet; Kinetics weights) | resnet18_2p5d (ImageNet ResNet-18 over axial slices)", role='input')
+    model: Literal['small3d', 'resnet10', 'resnet18', 'r3d_18', 'resnet18_2p5d'] = _f(
+        'small3d', "small3d (CPU-sized 3D CNN) | resnet10, resnet18 (MONAI 3D ResNet; MedicalNet weights) | r3d_18 "
+        "(torchvision video ResNet; Kinetics weights) | resnet18_2p5d (ImageNet ResNet-18 over axial slices)",
+        role='input')
     width: int = _f(8, "small3d: channels of its first block (doubling per block)", check=_ge(1), role='model')
     depth: int = _f(
         2, "small3d: number of convolution blocks (2× max pooling between them)", check=_ge(1), role='model')
     pool_top: float = _f(0.01, "pooling inside the ROI (zero, pool): mean of this top fraction of the ROI's "
-                               "feature-map positions; 0 = max pooling. Modes without ROI pooling use max pooling", check=(lambda v: 0 <= v <= 1, 'a fraction from 0 to 1'), role='model')
+                               "feature-map positions; 0 = max pooling. Modes without ROI pooling use max pooling",
+                         check=(lambda v: 0 <= v <= 1, 'a fraction from 0 to 1'), role='model')
     pretrained: bool = _f(False, "load pretrained weights from train.weights_path (or the torch hub cache); nothing is "
                                  "downloaded", role='model')
     weights_path: str = _f('', "pretrained weights file; '' = the torch hub cache (r3d_18, resnet18_2p5d)", path=True,
                            role='model')
     freeze_encoder: bool = _f(False, "keep the pretrained encoder fixed: embeddings are computed once per case and "
-                                     "cached, and a logistic-regression head is fitted on them (needs pretrained: true)", role='model')
+                                     "cached, and a logistic-regression head is fitted on them (needs pretrained: "
+                                     "true)", role='model')
     input_size: tuple[int, int, int] = _f((48, 48, 48), "network input (x y z) when mask.fov_mm or scan_fov_mm is "
                                                         "'resize'", check=_POSITIVE, role='input')
     epochs: int = _f(30, "maximum epochs", check=_ge(1), role='model')
@@ -232,7 +250,9 @@ class TrainConfig:
 @dataclass
 class XaiConfig:
     "Explanations: maps, their localisation, and sanity checks."
-    methods: tuple[Literal['gradcam', 'gradcam++', 'occlusion'], ...] = _f(('gradcam', 'gradcam++'), "explanation methods; the first is drawn in the figures and randomisation-checked, the others are compared with it", check=(len, 'at least one method'))
+    methods: tuple[Literal['gradcam', 'gradcam++', 'occlusion'], ...] = _f(
+        ('gradcam', 'gradcam++'), "explanation methods; the first is drawn in the figures and randomisation-checked, "
+        "the others are compared with it", check=(len, 'at least one method'))
     n_cases: int = _f(-1, "test cases explained per mode (-1: all; 0: none)", check=_ge(-1))
     sanity_cases: int = _f(5, "test cases of the cascading model-randomisation check per mode (0: off)", check=_ge(0))
     occlusion_mm: float = _f(24.0, "occlusion: side of the occluded cube in mm", check=_gt(0))
@@ -253,7 +273,8 @@ class StudyConfig:
     baseline: bool = _f(True, "a classical baseline beside the CNN: IBSI radiomics inside the ROI (the body for "
                               "`none`), logistic regression on the same splits")
     fractions: tuple[float, ...] = _f((), "also train every mode on these fractions of the training patients (e.g. "
-                                          "[0.25, 0.5]): learning curves for the efficiency claim", check=(lambda v: all(0 < f < 1 for f in v), 'fractions between 0 and 1'))
+                                          "[0.25, 0.5]): learning curves for the efficiency claim",
+                                   check=(lambda v: all(0 < f < 1 for f in v), 'fractions between 0 and 1'))
     folds: int = _f(0,
                     "k-fold cross-validation over all patients (≥2), reported as mean ± SD; 0 = the fixed split only",
                     check=(lambda v: v == 0 or v >= 2, '0 (off) or at least 2'))
@@ -271,7 +292,8 @@ class ExecutorConfig:
     kind: Literal['threads', 'dask'] = _f('threads', "threads: a thread pool in each stage (preprocess.workers "
                                                      "threads); dask: one Dask task per case", role='exec')
     address: str = _f('', "dask: a running scheduler (tcp://host:8786; SLURM/PBS/Kubernetes clusters through "
-                          "dask-jobqueue or dask-kubernetes); '' = a local cluster on loopback for the run", role='exec')
+                          "dask-jobqueue or dask-kubernetes); '' = a local cluster on loopback for the run",
+                    role='exec')
     n_workers: int = _f(2, "dask local cluster: worker processes", check=_ge(1), role='exec')
     threads_per_worker: int = _f(1, "dask local cluster: threads per worker", check=_ge(1), role='exec')
     gpus_per_task: int = _f(0, "dask with an address: the Dask resource GPU each segment task asks for, so that it "
@@ -334,8 +356,10 @@ def describe_type(tp) -> str:
                 args[0]) is not Literal else f"a list, each {describe_type(args[0])}"
         return f"a list of {len(args)} {describe_type(args[0]).removeprefix('a ').removeprefix('an ')}s"
     if o is dict:
-        return f"a mapping of {describe_type(args[0]).removeprefix('a ')} to {describe_type(args[1]).removeprefix('a ').removeprefix('an ')}"
-    return {bool: 'true or false', int: 'an integer', float: 'a number', str: 'a text'}.get(tp, getattr(tp, '__name__', str(tp)))
+        key, value = describe_type(args[0]).removeprefix('a '), describe_type(args[1]).removeprefix('a ')
+        return f"a mapping of {key} to {value.removeprefix('an ')}"
+    names = {bool: 'true or false', int: 'an integer', float: 'a number', str: 'a text'}
+    return names.get(tp, getattr(tp, '__name__', str(tp)))
 
 def choices(key:str) -> tuple:
     "The allowed values of a config key whose type is a `Literal` (or a list of one)."
@@ -396,7 +420,8 @@ def config_from_dict(d:dict, base:Path|str|None=None) -> RunConfig:
         a, _, b = key.partition('.')
         v = (d.get(a) or {}).get(b) if b and isinstance(d.get(a), dict) else (d.get(a) if not b else None)
         opts = get_args(tp) if get_origin(tp) is Union else (tp,)
-        if isinstance(v, str) and any(get_origin(o) is tuple for o in opts) and not any(o is str or (get_origin(o) is Literal and v in get_args(o)) for o in opts):
+        text_ok = any(o is str or (get_origin(o) is Literal and v in get_args(o)) for o in opts)
+        if isinstance(v, str) and any(get_origin(o) is tuple for o in opts) and not text_ok:
             raise _wrong(key, describe_type(tp), v, ' (a list is written [a, b])')
     try: cfg = dacite.from_dict(RunConfig, d, config=dacite.Config(strict=True, cast=[tuple], type_hooks={float: _num}))
     except (dacite.WrongTypeError, dacite.UnionMatchError) as e:
