@@ -317,9 +317,9 @@ def model_card(cfg:RunConfig,  # the run's configuration
         f"- Preprocessing: resampled to {list(cfg.preprocess.spacing)} mm (RAS), windows "
         f"{[list(w) for w in resolve_windows(cfg.mask.window, cfg.mask.roi, cfg.mask.extra_windows)]} HU, mask mode "
         f"{mode}", '',
-        "## Metrics (internal test split)", f"- AUC {m['auc']:.3f} (95% CI "
-                                            f"{m['auc_ci_low']:.3f}–{m['auc_ci_high']:.3f}, patient-level bootstrap, n "
-                                            f"= {m['n_test']})",
+        "## Metrics (internal test split)",
+        f"- AUC {m['auc']:.3f} (95% CI {m['auc_ci_low']:.3f}–{m['auc_ci_high']:.3f}, patient-level bootstrap, n "
+        f"= {m['n_test']})",
         f"- Sensitivity {m['sensitivity']:.3f}, specificity {m['specificity']:.3f}, Brier {m['brier']:.3f}", '',
         "## Intended use", "- Research only: checking, on a team's own data, whether organ masking changes what a CT "
                            "classifier learns. Not a medical device; not for clinical decisions.", '',

@@ -77,8 +77,8 @@ def fit_baseline(features:pd.DataFrame,          # radiomics features, indexed b
         # convergence notes on tiny cohorts; the metrics below are what counts
         warnings.simplefilter('ignore')
         model.fit(X[fit_rows], y[fit_rows])
-        p_cv = (cross_val_predict(model, X[fit_rows], y[fit_rows], cv=cv, method='predict_proba')[:, 1] if cv is not None
-                else model.predict_proba(X[fit_rows])[:, 1])
+        p_cv = (cross_val_predict(model, X[fit_rows], y[fit_rows], cv=cv, method='predict_proba')[:, 1]
+                if cv is not None else model.predict_proba(X[fit_rows])[:, 1])
     thr = youden_threshold(y[fit_rows], p_cv)
     p = model.predict_proba(X[test_rows])[:, 1]
     m = evaluate(y[test_rows], p, thr, man.patient_id.values[test_rows], n_boot, seed)

@@ -148,8 +148,8 @@ class MaskConfig:
                             "2nd channel) | pool (the ROI box plus margin; the network pools its features only inside "
                             "the ROI) | none (the whole scan)", role='input')
     window: Union[Literal['auto'], tuple[float, float]] = _f(
-        'auto', "HU window [low, high] mapped to [0, 1]; auto = the organ's preset (see WINDOW_PRESETS: soft tissue for "
-        "abdominal organs, lung, bone)", check=_WINDOW, role='input')
+        'auto', "HU window [low, high] mapped to [0, 1]; auto = the organ's preset (see WINDOW_PRESETS: soft tissue "
+        "for abdominal organs, lung, bone)", check=_WINDOW, role='input')
     extra_windows: tuple[str, ...] = _f((), "more window presets, each added as an input channel (e.g. [bone])",
                                         role='input')
     fill: Union[Literal['median'], float, None] = _f('median', "HU outside the ROI (zero) or its box (crop, pool): "
@@ -268,15 +268,16 @@ class StudyConfig:
     modes: tuple[Mode, ...] = _f(('pool', 'crop', 'zero', 'none'),
                                  "mask modes compared; each gets ΔAUC against none when none is listed",
                                  check=(len, 'at least one mode'))
-    seeds: int = _f(1, "train every mode with this many seeds (train.seed, +1, …): mean and spread across seeds; ΔAUC "
-                       "paired per seed", check=_ge(1))
+    seeds: int = _f(1, "train every mode with this many seeds (train.seed, +1, …): mean and spread across seeds; "
+                       "ΔAUC paired per seed", check=_ge(1))
     baseline: bool = _f(True, "a classical baseline beside the CNN: IBSI radiomics inside the ROI (the body for "
                               "`none`), logistic regression on the same splits")
     fractions: tuple[float, ...] = _f((), "also train every mode on these fractions of the training patients (e.g. "
                                           "[0.25, 0.5]): learning curves for the efficiency claim",
                                    check=(lambda v: all(0 < f < 1 for f in v), 'fractions between 0 and 1'))
     folds: int = _f(0,
-                    "k-fold cross-validation over all patients (≥2), reported as mean ± SD; 0 = the fixed split only",
+                    "k-fold cross-validation over all patients (≥2), reported as mean ± SD; 0 = the fixed split "
+                    "only",
                     check=(lambda v: v == 0 or v >= 2, '0 (off) or at least 2'))
     subgroups: tuple[str, ...] = _f((), "labels.csv columns (e.g. [scanner, site]) whose values split the test set: "
                                         "AUC with a CI per subgroup, for the compared modes")
@@ -570,8 +571,9 @@ def read_labels(path:str|Path, test_column:str='') -> pd.DataFrame:
             raise ConfigError(f"labels file {path} has no '{col}' column (columns: {', '.join(map(str, df.columns))})")
     if df.empty: raise ConfigError(f"labels file {path} has a header but no patients")
     df['patient_id'] = df.patient_id.str.strip()
-    if (df.patient_id == '').any(): raise ConfigError(f"labels file {path}: rows "
-                                                      f"{', '.join(str(i+2) for i in df.index[df.patient_id == ''][:5])} have no patient_id")
+    if (df.patient_id == '').any():
+        rows = ', '.join(str(i+2) for i in df.index[df.patient_id == ''][:5])
+        raise ConfigError(f"labels file {path}: rows {rows} have no patient_id")
     dup = df.patient_id[df.patient_id.duplicated()].unique().tolist()
     if dup: raise ConfigError(f"labels file {path} lists these patients more than once: {', '.join(dup[:10])}")
     lab = df.label.str.strip()

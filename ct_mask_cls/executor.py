@@ -105,7 +105,7 @@ def case_map(fn,                            # the work for one case
              desc:str,                      # the progress bar's label
              progress:bool=True,            # show a progress bar
              executor:ExecutorConfig|None=None, # the run's executor settings (local or dask)
-             failed=None,                   # failed(item, reason): the result of a case that raised or killed its worker
+             failed=None,                   # failed(item, reason): the result of a case that raised or killed a worker
              worker_setup=None,             # runs once per dask worker
              resources:dict|None=None,      # dask resources each task asks for (e.g. {'GPU': 1})
             ) -> list:                      # the results, in the order of `items`

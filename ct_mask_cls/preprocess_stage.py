@@ -94,5 +94,6 @@ def stage_preprocess(cfg:RunConfig, progress:bool=True, force:bool=False) -> dic
         reasons = pd.concat([series_df.reason, cases.reason]).replace('', np.nan).dropna()
         why = '; '.join(f'{k} ({v})' for k, v in reasons.value_counts().head(8).items())
         raise ConfigError(f"no usable CT in {cfg.data.dicom_dir or cfg.data.nifti_dir}: {len(series_df)} series and "
-                          f"{len(cases)} cases found" + (f"; reasons: {why}" if why else '') + f" (see {lay.series_csv})")
+                          f"{len(cases)} cases found" + (f"; reasons: {why}" if why else '')
+                          + f" (see {lay.series_csv})")
     return dict(series=series_df, cases=cases)

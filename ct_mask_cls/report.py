@@ -157,14 +157,17 @@ def table_html(df:pd.DataFrame, max_rows:int=40, csv:str|None=None) -> str:
     "A table's first `max_rows` rows as escaped HTML in a sideways-scrolling box, with a link to the full CSV."
     more = f"<p>{len(df)} rows; first {max_rows} shown." if len(df) > max_rows else "<p>"
     link = f" Full table: <a href='{esc(csv)}'>{esc(Path(csv).name)}</a>" if csv else ""
-    return (f"<div style='overflow-x:auto;max-width:100%'>{df.head(max_rows).to_html(index=False, escape=True, na_rep='', border=0)}</div>"
+    table = df.head(max_rows).to_html(index=False, escape=True, na_rep='', border=0)
+    return (f"<div style='overflow-x:auto;max-width:100%'>{table}</div>"
             + (f"{more}{link}</p>" if (link or len(df) > max_rows) else ""))
 
 def thumbnails(items:list, width:int=320) -> str:
     "HTML grid of (PNG path, caption[, viewer page]) thumbnails, each linking to its full-size image (and viewer)."
     cells = [f"<figure style='display:inline-block;margin:4px;width:{width}px'><a href='{esc(it[0])}'><img "
              f"src='{esc(it[0])}' width='{width}' loading='lazy' alt='{esc(it[1])}'></a>"
-             f"<figcaption style='font-size:12px'>{esc(it[1])}" + (f" · <a href='{esc(it[2])}'>viewer</a>" if len(it) > 2 and it[2] else '') + "</figcaption></figure>" for it in items]
+             f"<figcaption style='font-size:12px'>{esc(it[1])}"
+             + (f" · <a href='{esc(it[2])}'>viewer</a>" if len(it) > 2 and it[2] else '') + "</figcaption></figure>"
+             for it in items]
     return "<div>" + "".join(cells) + "</div>" if cells else "<p>No images.</p>"
 
 def show(fig):
@@ -193,12 +196,14 @@ PAGE_CSS = ("body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-ser
             "#ddd}img{max-width:100%;height:auto}"
             "table{border-collapse:collapse;font-size:13px;margin:.4em 0}th,td{padding:3px 8px;border-bottom:1px solid "
             "#e3e3e3;text-align:left;vertical-align:top}"
-            "th{background:#f4f4f4}.anchor-link{display:none}pre{white-space:pre-wrap;font-size:12px;background:#f7f7f7;padding:.5em;overflow-x:auto}"
+            "th{background:#f4f4f4}.anchor-link{display:none}"
+            "pre{white-space:pre-wrap;font-size:12px;background:#f7f7f7;padding:.5em;overflow-x:auto}"
             ".jp-OutputArea-output{overflow-x:auto}details{margin:1em "
             "0}summary{cursor:pointer;font-weight:600}a{color:#1a5fb4}figure{margin:0}"
             ".badge{display:inline-block;padding:1px "
             "8px;border-radius:9px;font-size:12px;font-weight:700;color:#fff;margin-right:4px}"
-            ".badge.block{background:#b00020}.badge.warn{background:#9a5b00}.badge.ok{background:#2e7d32}.badge.info{background:#555}")
+            ".badge.block{background:#b00020}.badge.warn{background:#9a5b00}.badge.ok{background:#2e7d32}"
+            ".badge.info{background:#555}")
 
 def html_page(title:str, body:str) -> str:
     "A self-contained HTML page: no scripts, no external fonts or styles, only the small stylesheet above."
@@ -467,7 +472,8 @@ def verdict_sentence(st:pd.DataFrame, masked:str, blocking:list) -> str:
     if r.delta_ci_low > 0: head = f"Masking the organ ({masked}) generalises better than the whole scan"
     elif r.delta_ci_high < 0: head = f"The whole scan generalises better than masking the organ ({masked})"
     else: head = f"No clear difference between masking the organ ({masked}) and the whole scan"
-    return f"{head}: test AUC {ci(r.auc, r.auc_ci_low, r.auc_ci_high)} against {ci(n.auc, n.auc_ci_low, n.auc_ci_high)}, {d}, {int(r.n_test)} test patients."
+    return (f"{head}: test AUC {ci(r.auc, r.auc_ci_low, r.auc_ci_high)} against "
+            f"{ci(n.auc, n.auc_ci_low, n.auc_ci_high)}, {d}, {int(r.n_test)} test patients.")
 
 # %% ../nbs/12_report.ipynb #3162eb6a
 def cohort_summary(cases:pd.DataFrame, manifest:pd.DataFrame) -> pd.DataFrame:
@@ -529,7 +535,8 @@ def publish(outputs:str|Path, site:str|Path) -> Path:
         s = run_summary(r)
         idx = r/'index.html'
         link = f"<a href='{esc(os.path.relpath(idx, site))}'>{esc(s['run'])}</a>" if idx.exists() else esc(s['run'])
-        rows.append(f"<tr><td>{link}</td><td>{badge('ok', 'finished') if s['finished'] else badge('warn', 'incomplete')}</td><td>{esc(s['last'])}</td>"
+        state = badge('ok', 'finished') if s['finished'] else badge('warn', 'incomplete')
+        rows.append(f"<tr><td>{link}</td><td>{state}</td><td>{esc(s['last'])}</td>"
                     f"<td>{esc(s['verdict'])}</td><td>{esc(s.get('roi', ''))} · {esc(s.get('mode', ''))} · "
                     f"{esc(s.get('model', ''))} · {esc(s.get('spacing', ''))} mm</td></tr>")
     body = (f"<h1>ct_mask_cls runs</h1><p>{len(runs)} runs under <code>{esc(str(outputs))}</code>. Each links to its "

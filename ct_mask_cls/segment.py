@@ -140,7 +140,8 @@ def check_totalseg_weights(cfg, roi_subset:bool=True):
     "Raise `WeightsMissing` naming every absent model folder and how to import it."
     miss = missing_weights(cfg.task, cfg.fast, roi_subset, cfg.weights_dir)
     if miss and not cfg.allow_download:
-        raise WeightsMissing("TotalSegmentator weights are missing (and segment.allow_download is false):\n  " + "\n  ".join(map(str, miss)) +
+        raise WeightsMissing("TotalSegmentator weights are missing (and segment.allow_download is false):\n  "
+                             + "\n  ".join(map(str, miss)) +
             "\nCopy the model folders there, or import downloaded zips with `totalseg_import_weights -i <file.zip>` "
             f"(with TOTALSEG_HOME_DIR={totalseg_home(cfg.weights_dir)}), or use segment.backend: threshold.")
     return miss
@@ -287,7 +288,8 @@ def find_series(dicom_dir:str|Path, series_uid:str) -> list[Path]:
         try: ds = pydicom.dcmread(str(p), stop_before_pixels=True,
                                   specific_tags=['SeriesInstanceUID', 'Rows', 'Modality'])
         except Exception: continue
-        if str(getattr(ds, 'SeriesInstanceUID', '')) == series_uid and 'Rows' in ds and ds.Modality not in ('RTSTRUCT', 'SEG'):
+        if (str(getattr(ds, 'SeriesInstanceUID', '')) == series_uid and 'Rows' in ds
+                and ds.Modality not in ('RTSTRUCT', 'SEG')):
             out.append(p)
     return out
 
@@ -448,7 +450,7 @@ def segment(ct_path:str|Path,               # the preprocessed CT (NIfTI)
             out_path:str|Path,              # where the multilabel mask goes
             cfg,                            # the `segment` config section
             roi_names:list|None=None,       # the structures wanted (for the threshold fallback and checks)
-            existing:str|Path|None=None,    # the dataset's own mask for this case (NIfTI, RTSTRUCT or DICOM-SEG), for the existing backend
+            existing:str|Path|None=None,    # the dataset's own mask for this case (NIfTI, RTSTRUCT or DICOM-SEG)
             mask_labels:dict|None=None,     # what the existing mask's labels are ({structure: id or ROI name})
             dicom_dir:str|Path='',          # the case's DICOM series, for RTSTRUCT and DICOM-SEG
            ) -> dict:                       # the record: which backend made the mask, and how
@@ -499,7 +501,9 @@ def grid_relation(mask_img, ct_img) -> tuple[str, str]:
     em, ec = _extent(mask_img), _extent(ct_img)
     tol = float(max(spacing_of(mask_img.affine).max(), spacing_of(ct_img.affine).max()))
     d = float(np.abs(em - ec).max())
-    detail = f"mask {mask_img.shape[:3]} at {np.round(spacing_of(mask_img.affine), 2).tolist()} mm vs CT {ct_img.shape[:3]} at {np.round(spacing_of(ct_img.affine), 2).tolist()} mm; field of view edges differ by up to {d:.1f} mm"
+    sm, sc = np.round(spacing_of(mask_img.affine), 2).tolist(), np.round(spacing_of(ct_img.affine), 2).tolist()
+    detail = (f"mask {mask_img.shape[:3]} at {sm} mm vs CT {ct_img.shape[:3]} at {sc} mm; field of view edges differ "
+              f"by up to {d:.1f} mm")
     return ('resample' if d <= tol else 'fov'), detail
 
 def _to_grid(arr, affine, ref:nib.Nifti1Image):
@@ -532,9 +536,11 @@ def existing_labels(path:str|Path,               # a NIfTI label map, RTSTRUCT o
     "An existing mask (NIfTI, RTSTRUCT or DICOM-SEG) as TotalSegmentator ids on `ct_img`'s grid; how it got there."
     kind = dicom_mask_kind(path)
     if kind == 'RTSTRUCT':
-        return read_rtstruct(path, dicom_dir, ct_img, mask_labels), 'RTSTRUCT contours rasterised by rt-utils, then nearest-neighbour onto the CT grid'
+        return (read_rtstruct(path, dicom_dir, ct_img, mask_labels),
+                'RTSTRUCT contours rasterised by rt-utils, then nearest-neighbour onto the CT grid')
     if kind == 'SEG':
-        return read_dicom_seg(path, ct_img, mask_labels, dicom_dir), 'DICOM-SEG read by highdicom, then nearest-neighbour onto the CT grid'
+        return (read_dicom_seg(path, ct_img, mask_labels, dicom_dir),
+                'DICOM-SEG read by highdicom, then nearest-neighbour onto the CT grid')
     try:
         m = nib.load(str(path))
         rel, detail = grid_relation(m, ct_img)
@@ -542,4 +548,5 @@ def existing_labels(path:str|Path,               # a NIfTI label map, RTSTRUCT o
         raise SegmentationRefused(f"existing mask {Path(path).name} is neither a readable NIfTI nor a DICOM "
                                   f"RTSTRUCT/SEG: {type(e).__name__}: {e}") from None
     arr = labels_on_grid(path, ct_img)
-    return remap_labels(arr, mask_labels), {'same': 'same', 'reorient': f'reoriented: {detail}'}.get(rel, f'resampled (nearest): {detail}')
+    how = {'same': 'same', 'reorient': f'reoriented: {detail}'}.get(rel, f'resampled (nearest): {detail}')
+    return remap_labels(arr, mask_labels), how

@@ -109,7 +109,8 @@ def write_dicom_segs(cfg:RunConfig, lay:RunLayout, segs:pd.DataFrame) -> list:
         return ['not written: ' + ('the input is NIfTI, not DICOM' if not cfg.data.dicom_dir
                                    else 'pseudonymised runs do not refer back to source series')]*len(segs)
     series = pd.read_csv(lay.series_csv, dtype=str, keep_default_na=False)
-    src = series[series.get('selected', pd.Series(False, index=series.index)).astype(str) == 'True'].set_index('patient_id').source.to_dict()
+    chosen = series.get('selected', pd.Series(False, index=series.index)).astype(str) == 'True'
+    src = series[chosen].set_index('patient_id').source.to_dict()
     out = []
     for r in segs.itertuples():
         if r.status != 'ok' or not src.get(r.patient_id):

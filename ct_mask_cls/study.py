@@ -143,7 +143,8 @@ def compared_mode(modes:list,            # the study's modes
     known = {m: val_auc[m] for m in able if not pd.isna(val_auc.get(m, np.nan))}
     if not known: return able[0], notes
     best = max(known, key=lambda m: (known[m], m == configured))
-    why = f"The headline compares {best} with none: the best validation AUC ({known[best]:.2f}) among the masked modes" + (' that can see it.' if notes else '.')
+    why = (f"The headline compares {best} with none: the best validation AUC ({known[best]:.2f}) among the masked modes"
+           + (' that can see it.' if notes else '.'))
     return best, notes + [why]
 
 # %% ../nbs/11_study.ipynb #59547dce
@@ -203,8 +204,10 @@ def claims_table(masked:str,                       # the configured masked mode,
                  seed:int=0,                        # bootstrap seed
                 ) -> pd.DataFrame:                  # one row per claim, its verdict from CIs
     """One row per claim, verdicts from CIs. `masked` is the configured masked mode, compared with `none`.
-    focus / interp: mode -> per-case values (indexed by case) of mass in ROI / lesion hit (or pointing game); sanity: mode -> randomisation Spearman;
-    convergence: (y, P_masked, P_none, groups) of validation predictions per epoch; curves: learning curves (mode, fraction, auc, ...); gaps: mode -> train − validation loss; external: per mode internal/external AUC."""
+    focus / interp: mode -> per-case values (indexed by case) of mass in ROI / lesion hit (or pointing game);
+    sanity: mode -> randomisation Spearman; convergence: (y, P_masked, P_none, groups) of validation predictions per
+    epoch; curves: learning curves (mode, fraction, auc, ...); gaps: mode -> train − validation loss; external: per
+    mode internal/external AUC."""
     st = study.set_index('mode')
     modes = list(st.index)
     rows = []
@@ -264,7 +267,8 @@ def claims_table(masked:str,                       # the configured masked mode,
         d = (r.delta_auc, r.get('delta_ci_low', np.nan), r.get('delta_ci_high', np.nan))
         vals = '; '.join(f"{m} {_fmt(st.loc[m, 'auc'], st.loc[m, 'auc_ci_low'], st.loc[m, 'auc_ci_high'])}"
                          for m in modes)
-        extra = ["train − validation loss gap: " + ', '.join(f"{m} {g:+.2f}" for m, g in gaps.items())] if gaps else []
+        gap = ', '.join(f"{m} {g:+.2f}" for m, g in (gaps or {}).items())
+        extra = ["train − validation loss gap: " + gap] if gaps else []
         if external is not None and len(external):
             extra.append('external AUC drop: ' + ', '.join(f"{r.mode} {r.drop:+.2f}" for r in external.itertuples()))
         rows.append(

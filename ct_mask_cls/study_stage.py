@@ -289,7 +289,8 @@ def claims(cfg:RunConfig, run_dir:str|Path) -> pd.DataFrame:
             focus[mode] = (_per_case(lt, 'lesion_mass') if len(lt) else _per_case(
                 x, 'mass_in_roi')).rename('relevance mass on the lesion (positive cases with lesion truth)'
                                           if len(lt) else 'relevance mass inside the ROI')
-            interp[mode] = (_per_case(lt, 'lesion_hit') if len(lt) else _per_case(x, 'pointing_hit')).rename('lesion hit (positive cases with lesion truth)' if len(lt) else 'pointing game')
+            interp[mode] = (_per_case(lt, 'lesion_hit') if len(lt) else _per_case(x, 'pointing_hit')).rename(
+                'lesion hit (positive cases with lesion truth)' if len(lt) else 'pointing game')
         s = lay.xai_dir(mode)/'summary.csv'
         if s.exists() and 'randomisation_spearman' in (sm := pd.read_csv(s)):
             sanity[mode] = float(sm.randomisation_spearman.iloc[0])

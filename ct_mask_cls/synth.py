@@ -133,13 +133,15 @@ def write_ct_series(hu:np.ndarray,          # the volume in HU (slice, row, col)
     for k in range(nz):
         sop = _uid(seed, patient_id, series_number, k)
         meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID, meta.TransferSyntaxUID = CTImageStorage, sop, ExplicitVRLittleEndian
+        meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = CTImageStorage, sop
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
         ds = Dataset()
         ds.file_meta = meta
         ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, sop
         ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
         ds.Modality, ds.Manufacturer, ds.ImageType = 'CT', 'ct_mask_cls synthetic', list(image_type)
-        ds.PatientID, ds.PatientName, ds.PatientBirthDate, ds.PatientSex = patient_id, f'Synthetic^{patient_id}', '19600101', 'O'
+        ds.PatientID, ds.PatientName = patient_id, f'Synthetic^{patient_id}'
+        ds.PatientBirthDate, ds.PatientSex = '19600101', 'O'
         ds.StudyDate = ds.SeriesDate = '20260101'
         ds.StudyTime = ds.SeriesTime = '120000'
         ds.SeriesNumber, ds.InstanceNumber, ds.SeriesDescription = series_number, k+1, description
@@ -538,7 +540,7 @@ def _split_and_markers(n:int,              # patients
     return y, test, marker
 
 # %% ../nbs/10_synth.ipynb #71e6b83b
-def make_realistic_cohort(out:str|Path,         # the cohort's folder (dicom/, masks/, masks_truth/, lesions/, markers/, labels.csv)
+def make_realistic_cohort(out:str|Path,         # the cohort's folder (dicom/, masks/, masks_truth/, ..., labels.csv)
                           n:int=150,             # patients
                           seed:int=0,            # the generator's seed
                           test_frac:float=1/3,   # share of patients in the fixed test split

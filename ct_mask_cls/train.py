@@ -52,7 +52,8 @@ class Classifier(nn.Module):
     "An encoder, top-fraction pooling (inside the ROI, the last channel, with `roi_pool`), batch norm, one logit."
     def __init__(self, encoder:nn.Module, n_feat:int, roi_pool:bool=False, top:float=0.01):
         super().__init__()
-        self.encoder, self.norm, self.head, self.roi_pool = encoder, nn.BatchNorm1d(n_feat), nn.Linear(n_feat, 1), roi_pool
+        self.encoder, self.norm, self.head = encoder, nn.BatchNorm1d(n_feat), nn.Linear(n_feat, 1)
+        self.roi_pool = roi_pool
         self.top = top if roi_pool else 0.          # a fraction of an organ; without one, max pooling
         # 3D convolutions on a CPU run several times faster channels-last (see below)
         self.to(memory_format=torch.channels_last_3d)
@@ -102,7 +103,8 @@ def load_medicalnet(model:nn.Module, path:str|Path, arch:str) -> nn.Module:
         for k, v in sd.items() if not k.removeprefix('module.').startswith(('conv_seg', 'fc.'))
     }
     want = model.state_dict()
-    bad = [k for k in want if k not in sd or tuple(sd[k].shape) != tuple(want[k].shape)] + [k for k in sd if k not in want]
+    bad = ([k for k in want if k not in sd or tuple(sd[k].shape) != tuple(want[k].shape)]
+           + [k for k in sd if k not in want])
     if bad:
         k = bad[0]
         got = tuple(sd[k].shape) if k in sd else 'absent'
@@ -246,7 +248,7 @@ def improved(state:dict,      # the training state: `best` score so far, `best_l
              score:list,      # this epoch's [validation AUC, -validation loss]
              val_loss:float,  # this epoch's validation loss
             ) -> tuple:       # (a new best model, still learning)
-    "Early stopping's rule: the best model is the best validation AUC (ties: lower loss); a new lowest loss also resets patience."
+    "Early stopping: the kept model has the best validation AUC (ties: lower loss); a lowest loss also resets patience."
     best = score > state['best']
     return best, best or val_loss < state.get('best_loss', float('inf'))
 

@@ -124,7 +124,7 @@ def localisation(cam:np.ndarray,            # the map on the CT grid
                  lesion:np.ndarray|None=None, # the lesion mask, when known
                  confounder:np.ndarray|None=None, # a known confounder's mask (e.g. a skin marker)
                  hit_mm:float=10.,          # a peak this close to a lesion is a hit
-                ) -> dict:                  # mass in the ROI, enrichment, pointing hit, lesion hit and mass, top-decile hit, peak on the confounder
+                ) -> dict:                  # mass in ROI, enrichment, pointing/lesion/top-decile hit, confounder peak
     "Localisation metrics of a map `cam` on the CT grid; `fov` marks where the network looked."
     total = float(cam.sum())
     out = dict(mass_in_roi=np.nan, enrichment=np.nan, pointing_hit=np.nan, lesion_hit=np.nan, lesion_mass=np.nan,
@@ -134,7 +134,8 @@ def localisation(cam:np.ndarray,            # the map on the CT grid
     share = (roi & fov).sum()/max(fov.sum(), 1)
     out.update(mass_in_roi=float(cam[roi].sum()/total), pointing_hit=float(roi[peak]))
     out['enrichment'] = out['mass_in_roi']/share if share > 0 else np.nan
-    near = lambda m: float(ndi.distance_transform_edt(~m, sampling=spacing)[peak] <= hit_mm) if m is not None and m.any() else np.nan
+    near = lambda m: (float(ndi.distance_transform_edt(~m, sampling=spacing)[peak] <= hit_mm)
+                      if m is not None and m.any() else np.nan)
     if lesion is not None and lesion.any():
         top, pos = float(cam[lesion].max()), cam[fov & (cam > 0)]
         out.update(lesion_hit=near(lesion), lesion_mass=float(cam[lesion].sum()/total),
@@ -231,7 +232,8 @@ def cam_figure(ct:np.ndarray,               # the CT (HU) on its grid, canonical
         ax.set_yticks([])
         ax.set_title(view, fontsize=11)
     fig.colorbar(im, ax=axs, fraction=0.02, pad=0.01, label="relevance, 0 to the case's maximum (1)")
-    handles = [Line2D([], [], color='white', label='ROI'), Line2D([], [], color='cyan', label='lesion (truth)')] if lesion is not None else [Line2D([], [], color='white', label='ROI')]
+    handles = [Line2D([], [], color='white', label='ROI')]
+    if lesion is not None: handles.append(Line2D([], [], color='cyan', label='lesion (truth)'))
     leg = fig.legend(handles=handles, loc='lower left', ncol=2, fontsize=9, frameon=True, facecolor='#444')
     for tx in leg.get_texts(): tx.set_color('white')
     fig.suptitle(title + ('  ·  ALL-ZERO MAP: this model gives the case no relevance anywhere' if flat else ''),
@@ -267,7 +269,7 @@ def explain_case(cfg:RunConfig,             # the run's configuration
                  out_dir:str|Path,          # where this case's maps and figures go
                  r:dict,                    # the case's record (id, CT, ROI, label)
                  pred:dict,                 # its prediction: prob, pred
-                 methods=('gradcam',),      # map methods (xai.METHODS): gradcam, gradcam++, occlusion; the first is drawn
+                 methods=('gradcam',),      # map methods (xai.METHODS: gradcam, gradcam++, occlusion); first is drawn
                  lesions:dict|None=None,    # case id -> lesion mask file
                  confounders:dict|None=None, # case id -> confounder mask file
                  occ_vox:int=8,             # occlusion patch size in voxels
@@ -281,7 +283,8 @@ def explain_case(cfg:RunConfig,             # the run's configuration
     img = nib.load(r['ct'])
     shape, sp = img.shape[:3], spacing_of(img.affine)
     roi = np.asarray(nib.load(r['mask']).dataobj) > 0
-    fov = to_ct_grid(np.ones(tuple(x.shape[2:]), np.float32), d['fov_start'].numpy(), d['fov_zoom'].numpy(), shape) > 0.5
+    ones = np.ones(tuple(x.shape[2:]), np.float32)
+    fov = to_ct_grid(ones, d['fov_start'].numpy(), d['fov_zoom'].numpy(), shape) > 0.5
     les, conf = _truth(lesions, r['patient_id'], img), _truth(confounders, r['patient_id'], img)
     rows = []
     for meth in methods:
@@ -304,9 +307,9 @@ def explain(cfg:RunConfig,                  # the run's configuration
             n:int=-1,                       # how many test cases (< 0: all)
             cache_dir=None,                 # the run's input cache (network inputs made once per case)
             progress:bool=False,            # show a progress bar
-            methods=('gradcam',),           # map methods (xai.METHODS): gradcam, gradcam++, occlusion; the first is drawn
+            methods=('gradcam',),           # map methods (xai.METHODS: gradcam, gradcam++, occlusion); first is drawn
             lesions:dict|None=None,         # case id -> lesion mask file, for lesion hit rates
-            confounders:dict|None=None,     # case id -> confounder mask file (e.g. a skin marker), for how often maps point at it
+            confounders:dict|None=None,     # case id -> confounder mask file (e.g. a skin marker): do maps point at it
             sanity_cases:int=0,             # cases for the model-randomisation check (0: none)
             occlusion_mm:float=24.,         # occlusion patch size in mm
             executor=None,                  # the run's executor settings: one task per case on dask
@@ -359,7 +362,9 @@ def explain(cfg:RunConfig,                  # the run's configuration
             les = (lesions or {}).get(r['patient_id'])
             if les:
                 layers.append(dict(path=les, name='lesion (truth)', colormap='blue', opacity=0.5, cal_min=0, cal_max=1))
-            pages[r['case_id']] = str(viewer_page(out_dir/'viewer', r['case_id'], layers, w, f"{r['case_id']} · {mode} · label {r['label']} · p = {o.prob:.2f} ({o.outcome})").relative_to(out_dir))
+            title = f"{r['case_id']} · {mode} · label {r['label']} · p = {o.prob:.2f} ({o.outcome})"
+            page = viewer_page(out_dir/'viewer', r['case_id'], layers, w, title)
+            pages[r['case_id']] = str(page.relative_to(out_dir))
         df['viewer'] = df.case_id.map(pages).fillna('').where(df.method == methods[0], '')
     save_json(out_dir/'scale.json', dict(method=methods[0], vmax=vmax))
     if sanity_cases:

@@ -24,7 +24,8 @@ def native_maps(lay:RunLayout,       # the run's layout
     "Every map in `df` also on its CT's native grid (xai/<mode>/<method>_native/); their paths relative to `out`."
     from ct_mask_cls.xai import to_native_grid  # lazy: loads monai, pytorch_grad_cam and 3 more
     native = read_table(lay.cases_csv).set_index('case_id').native_path
-    return [str(to_native_grid(out/r.nifti, native[r.case_id], out/f'{r.method}_native'/Path(r.nifti).name).relative_to(out))
+    return [str(to_native_grid(out/r.nifti, native[r.case_id], out/f'{r.method}_native'/Path(r.nifti).name)
+                .relative_to(out))
             for r in pbar(df.itertuples(), total=len(df), desc='maps on the native grid', disable=not progress)]
 
 # %% ../nbs/13e_xai_stage.ipynb #a26d099c
