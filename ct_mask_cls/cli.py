@@ -103,7 +103,11 @@ _SET = typer.Option(None, '--set', help="override a config key: key=value (repea
 _FORCE = typer.Option(False, help="redo finished stages and cases")
 _WAIT = typer.Option(False, help="wait for another run on the same run folder to finish instead of stopping")
 
-def _run_all(config:Path, sets:list|None, force:bool, wait:bool) -> RunConfig:
+def _run_all(config:Path,       # the run's config YAML
+             sets:list|None,    # `key=value` overrides
+             force:bool,        # redo finished stages and cases
+             wait:bool,         # wait for another run on the same folder instead of stopping
+            ) -> RunConfig:     # the config the run used
     "Read CONFIG with its overrides and run every stage; the config."
     cfg = config_with_overrides(config, sets)
     run_pipeline(cfg, force=force, echo=typer.echo, wait=wait)

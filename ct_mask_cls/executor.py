@@ -89,7 +89,13 @@ class _WorkerSetup:
     def setup(self, worker): self.fn()
     def teardown(self, worker): pass
     def transition(self, key, start, finish, **kw): pass
-    def release_key(self, key, state, cause, reason, report): pass
+    def release_key(self,
+                    key,     # the task's key
+                    state,   # its state when released
+                    cause,   # what released it
+                    reason,  # why (Dask's words)
+                    report,  # whether the client is told
+                   ): pass   # Dask's signature; nothing to do here
 
 def worker_name() -> str:
     "The name of the Dask worker running this ('' outside one): recorded with each case, to find a bad node."

@@ -88,7 +88,12 @@ def _alive(pid:int) -> bool:
 # %% ../nbs/00d_layout.ipynb #807b6f2d
 class RunLock:
     "Exclusive use of a run folder: `with RunLock(run_dir): ...`."
-    def __init__(self, run_dir:str|Path, wait:bool=False, poll:float=2.0, echo=print):
+    def __init__(self,
+                 run_dir:str|Path,  # the run folder
+                 wait:bool=False,   # wait for the holder instead of refusing
+                 poll:float=2.0,    # seconds between tries while waiting
+                 echo=print,        # where takeover and waiting messages go
+                ):
         self.path, self.wait, self.poll, self.echo = Path(run_dir)/'.lock', wait, poll, echo
     def _try(self) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)

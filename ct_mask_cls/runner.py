@@ -475,8 +475,15 @@ def _warm_engine() -> str:
         def execute(self, **kw): return super().execute(cleanup_kc=True, **kw)
     class WarmKernelEngine(NBClientEngine):
         @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None, stderr_file=None,
-                                     start_timeout=60, execution_timeout=None, **kw):
+        def execute_managed_notebook(cls,
+                                     nb_man,                  # papermill's notebook manager
+                                     kernel_name,             # the kernel to run it in
+                                     log_output=False,        # echo cell outputs to the log
+                                     stdout_file=None,        # where cell stdout goes
+                                     stderr_file=None,        # where cell stderr goes
+                                     start_timeout=60,        # seconds for the kernel to start
+                                     execution_timeout=None,  # seconds per cell (None: no limit)
+                                     **kw):                   # papermill's other arguments
             kw = remove_args(['input_path', 'timeout', 'startup_timeout'], **kw)
             return _OwnedKernelClient(nb_man, kernel_name=kernel_name, log=logger, log_output=log_output,
                                       stdout_file=stdout_file, stderr_file=stderr_file, startup_timeout=start_timeout,

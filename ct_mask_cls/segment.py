@@ -181,10 +181,17 @@ def reuse_nnunet_predictor():
             _REUSED[key] = (self.network, self.plans_manager, self.configuration_manager, self.list_of_parameters,
                             self.dataset_json, self.trainer_name, self.allowed_mirroring_axes)
         else: self.manual_initialization(*_REUSED[key])
-    def predict_files(self, list_of_lists_or_source_folder, output_folder_or_list_of_truncated_output_files,
-                      save_probabilities=False, overwrite=True, num_processes_preprocessing=8,
-                      num_processes_segmentation_export=8, folder_with_segs_from_prev_stage=None, num_parts=1,
-                      part_id=0, **kw):
+    def predict_files(self,
+                      list_of_lists_or_source_folder,                   # the inputs, as nnU-Net takes them
+                      output_folder_or_list_of_truncated_output_files,  # where the outputs go
+                      save_probabilities=False,                         # also write class probabilities
+                      overwrite=True,                                   # redo existing outputs
+                      num_processes_preprocessing=8,                    # nnU-Net's preprocessing processes (unused)
+                      num_processes_segmentation_export=8,              # nnU-Net's export processes (unused)
+                      folder_with_segs_from_prev_stage=None,            # a cascade's previous stage
+                      num_parts=1,                                      # nnU-Net's parts (unused: one pass)
+                      part_id=0,                                        # nnU-Net's part (unused)
+                      **kw):                                            # nnU-Net's other arguments
         # nnU-Net lists a folder with a process pool; Dask workers are daemons and may not start one
         if isinstance(list_of_lists_or_source_folder, str):
             folder, ending = list_of_lists_or_source_folder, self.dataset_json['file_ending']

@@ -50,7 +50,12 @@ def topk_pool(f:torch.Tensor, roi:torch.Tensor|None=None, top:float=0.01) -> tor
 
 class Classifier(nn.Module):
     "An encoder, top-fraction pooling (inside the ROI, the last channel, with `roi_pool`), batch norm, one logit."
-    def __init__(self, encoder:nn.Module, n_feat:int, roi_pool:bool=False, top:float=0.01):
+    def __init__(self,
+                 encoder:nn.Module,     # the feature extractor
+                 n_feat:int,            # its number of output channels
+                 roi_pool:bool=False,   # pool inside the ROI (the input's last channel)
+                 top:float=0.01,        # with `roi_pool`: the top fraction pooled; 0 = max pooling
+                ):
         super().__init__()
         self.encoder, self.norm, self.head = encoder, nn.BatchNorm1d(n_feat), nn.Linear(n_feat, 1)
         self.roi_pool = roi_pool
