@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 from .core import *
 from matplotlib.patches import Patch
 from matplotlib.lines import Line2D
-import re, io, base64
+import asyncio, concurrent.futures, re, io, base64
 from PIL import Image
 from importlib.resources import files
 
@@ -286,6 +286,11 @@ def check_reports(run_dir:str|Path,         # the run folder
                   shots:bool=True,          # write screenshots
                  ) -> list[dict]:           # one dict per page: what is wrong
     "Open every page of a run (and of a published `site`) in headless Chromium; per page what is wrong; screenshots."
+    try: asyncio.get_running_loop()
+    except RuntimeError: pass
+    else:   # in a notebook's event loop (JupyterLab): Playwright's sync API wants a thread without one
+        with concurrent.futures.ThreadPoolExecutor(1) as ex: return ex.submit(check_reports, run_dir, timeout_s, site,
+                                                                               shots).result()
     try: from playwright.sync_api import sync_playwright  # lazy: loads playwright
     except ImportError: raise ConfigError("the report check needs Playwright: pip install playwright (it drives the "
                                           "Debian chromium; no browser download)") from None
