@@ -60,6 +60,7 @@ def _version(v:bool):
         typer.echo(f"ct-mask-cls {__version__}")
         raise typer.Exit()
 
+# %% ../nbs/15_cli.ipynb #67bb2697
 @app.callback()
 def main(
     debug:bool=typer.Option(False, '--debug', help="print tracebacks of errors"),
@@ -129,6 +130,7 @@ def study(config:Path=typer.Argument(..., help="run config YAML"), set:Optional[
     typer.echo(study_display(pd.read_csv(RunLayout(cfg.run_dir).path('study', 'study.csv'))).to_string(index=False))
     typer.secho(f"study report: {(cfg.run_dir/'06_study.html').resolve()}", fg=typer.colors.GREEN)
 
+# %% ../nbs/15_cli.ipynb #32ccbeb7
 @command()
 def stage(name:str=typer.Argument(..., help="preprocess | segment | mask | train | xai | study | index"),
           config:Path=typer.Argument(..., help="run config YAML"), set:Optional[List[str]]=_SET, force:bool=_FORCE,

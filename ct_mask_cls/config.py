@@ -301,6 +301,7 @@ class ExecutorConfig:
                                "runs only on workers started with `--resources GPU=1` (one case per GPU at a time); 0 "
                                "= any worker", check=_ge(0), role='exec')
 
+# %% ../nbs/00b_config.ipynb #370c92dd
 _RUN_ID = (lambda v: bool(re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._-]{0,99}', v)),
            'a plain folder name: letters, digits, . _ - (not starting with . or -)')
 
@@ -447,6 +448,7 @@ def read_yaml(path:str|Path):
     try: return yaml.safe_load(text)
     except yaml.YAMLError as e: raise ConfigError(f"{path} is not valid YAML: {e}") from None
 
+# %% ../nbs/00b_config.ipynb #4c82ae2f
 def load_config(path:str|Path) -> RunConfig:
     "Read a YAML run config, strictly."
     return config_from_dict(read_yaml(path), base=Path(path).parent)

@@ -88,6 +88,7 @@ def read_header(path:str|Path) -> dict:
         h['pixel_sha1'] = hashlib.sha1(ds.PixelData).hexdigest()
     return h
 
+# %% ../nbs/01_dicom.ipynb #1caa047e
 def series_key(h:dict) -> str:
     "Series grouping key: SeriesInstanceUID, or a fallback when anonymisation blanked it."
     if h.get('series_uid'): return h['series_uid']

@@ -176,6 +176,7 @@ def show(fig):
     display(fig)
     plt.close(fig)
 
+# %% ../nbs/12_report.ipynb #b8ec07ec
 def save_png(fig,              # a matplotlib figure
              path:str|Path,    # the PNG to write
              dpi:int=90,       # its resolution

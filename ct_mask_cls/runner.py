@@ -167,6 +167,7 @@ def quiet_kernel_logs():
     for lg in logs:
         if not any(isinstance(f, _OneLine) for f in lg.filters): lg.addFilter(_OneLine())
 
+# %% ../nbs/14_runner.ipynb #4800df4a
 def write_run_config(cfg:RunConfig) -> Path:
     "Write the stage kernels' effective config as config.pending.yaml in the run folder, secrets blanked; its path."
     lay = RunLayout(cfg.run_dir)

@@ -119,6 +119,7 @@ def organ_signals(manifest:pd.DataFrame) -> dict:
         for s, (c, _) in SIGNALS.items() if c in fit and fit[c].notna().all()
     }
 
+# %% ../nbs/11_study.ipynb #debf7e4d
 def compared_mode(modes:list,            # the study's modes
                   signals:dict,          # organ-level signals on the training patients (`organ_signals`)
                   val_auc:dict,          # {mode: validation AUC}

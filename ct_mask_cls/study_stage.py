@@ -179,6 +179,7 @@ def validation_auc(model_dir:Path) -> float:
     v = pd.read_csv(p).query("split == 'val'")
     return float(roc_auc_score(v.label, v.prob)) if v.label.nunique() == 2 else float('nan')
 
+# %% ../nbs/13f_study_stage.ipynb #3e086df1
 def compared(run_dir:str|Path, cfg:RunConfig) -> tuple[str, list]:
     "(the masked mode compared with none, why) from study/compare.json; the configured mode before the study."
     p = RunLayout(run_dir).path('study', 'compare.json')
