@@ -191,6 +191,111 @@ BY_CONSTRUCTION = {'relevance mass inside the ROI': ('zero', 'pool'), 'pointing 
 def _constructed(metric:str, mode:str) -> bool:
     return any(metric.startswith(k) for k, modes in BY_CONSTRUCTION.items() if mode in modes)
 
+# %% ../nbs/11_study.ipynb #a82f8f3d
+def _claim_focus(masked:str,             # the masked mode compared with `none`
+                 focus:dict|None,        # mode -> per-case share of the map's mass in the ROI (or on the finding)
+                 n_boot:int,             # bootstrap resamples
+                 seed:int,               # bootstrap seed
+                ) -> dict:               # claim 1's row
+    "Claim 1, focus: the masked mode's maps against none's, paired per case."
+    claim = '1. Masks make the model focus on the organ'
+    if not (focus and masked in focus and 'none' in focus):
+        return dict(claim=claim, metric='relevance mass on the finding / inside the ROI', values='n/a',
+                    comparison='n/a', verdict=claim_verdict(np.nan, np.nan, np.nan, False, f"no explanations for {masked} and none"))
+    a, b = focus[masked].align(focus['none'], join='inner')
+    d = paired_mean_diff(a.values, b.values, n_boot, seed)
+    name = focus[masked].name or 'relevance mass inside the ROI'
+    vals = '; '.join(f"{m} {_fmt(*mean_ci(v.values, n_boot, seed), pct=True)}" for m, v in focus.items())
+    verdict = (f"true by construction for {masked} (it pools, and its maps are cut, inside the ROI): not evidence"
+               if _constructed(name, masked) else claim_verdict(*d))
+    return dict(claim=claim, metric=f"{name} (first explanation method)", values=vals,
+                comparison=f"{masked} − none: {_fmt(*d, signed=True, pct=True)}", verdict=verdict)
+
+# %% ../nbs/11_study.ipynb #94935071
+def _claim_efficiency(masked:str,                # the masked mode compared with `none`
+                      have:bool,                 # both modes are in the study
+                      curves:pd.DataFrame|None,  # learning curves: mode, fraction, auc, …
+                      convergence:tuple|None,    # (y, P_masked, P_none, groups): validation predictions per epoch
+                      n_boot:int,                # bootstrap resamples
+                      seed:int,                  # bootstrap seed
+                     ) -> dict:                  # claim 2's row
+    "Claim 2, efficiency: from learning curves when there are any, else from the validation curves."
+    claim = '2. Masks cut noise and make learning more efficient'
+    if curves is not None and len(curves) and have:
+        c = curves.set_index(['mode', 'fraction'])
+        vals = '; '.join(f"{m} " + ', '.join(f"{int(f*100)}%: {r.auc:.2f}" for (mm, f), r in c.iterrows() if mm == m)
+                         for m in dict.fromkeys(c.index.get_level_values(0)))
+        dcol = lambda r: (r.delta_vs_none_full, r.delta_vs_none_full_ci_low, r.delta_vs_none_full_ci_high)
+        early = [(f, dcol(c.loc[(masked, f)])) for f in sorted(c.loc[masked].index)
+                 if f < 1.0 and c.loc[(masked, f)].delta_vs_none_full_ci_low > 0]
+        if early:
+            f, d = early[0]
+            how, verdict = f"{masked} at {int(f*100)}% of the training patients − none at 100%", claim_verdict(*d)
+        else:
+            d = dcol(c.loc[(masked, 1.0)])
+            how = f"{masked} − none, both at 100%"
+            verdict = claim_verdict(*d) if d[2] < 0 else claim_verdict(
+                *d, requires=False, why_not=f"{masked} does not clearly beat none's full-data AUC with less data")
+        return dict(claim=claim, metric='test AUC by fraction of training patients', values=vals,
+                    comparison=f"{how}: {_fmt(*d, signed=True)}", verdict=verdict)
+    if convergence is not None and have:
+        y, Pm, Pn, g = convergence
+        d = convergence_diff(y, Pm, Pn, g, n_boot, seed)
+        return dict(claim=claim, metric='epochs to 95% of the best validation AUC',
+                    values=f"{masked} {epochs_to(_auc_curve(y, Pm))}; none {epochs_to(_auc_curve(y, Pn))}",
+                    comparison=f"none − {masked} (epochs saved): {_fmt(*d, signed=True)}", verdict=claim_verdict(*d))
+    return dict(claim=claim, metric='convergence or learning curves', values='n/a', comparison='n/a',
+                verdict=claim_verdict(np.nan, np.nan, np.nan, False, 'no validation curves or learning curves'))
+
+# %% ../nbs/11_study.ipynb #1dbc86e6
+def _claim_generalisation(masked:str,                  # the masked mode compared with `none`
+                          have:bool,                   # both modes are in the study
+                          st:pd.DataFrame,             # the study table indexed by mode
+                          gaps:dict|None,              # mode -> train − validation loss
+                          external:pd.DataFrame|None,  # per mode internal and external AUC
+                         ) -> dict:                    # claim 3's row
+    "Claim 3, generalisation: the study's paired ΔAUC, with the loss gaps and any external drop beside it."
+    claim = '3. Masks improve generalisation'
+    if not (have and 'delta_auc' in st):
+        return dict(claim=claim, metric='ΔAUC', values='n/a', comparison='n/a',
+                    verdict=claim_verdict(np.nan, np.nan, np.nan, False, 'needs none in study.modes'))
+    r = st.loc[masked]
+    d = (r.delta_auc, r.get('delta_ci_low', np.nan), r.get('delta_ci_high', np.nan))
+    vals = '; '.join(f"{m} {_fmt(st.loc[m, 'auc'], st.loc[m, 'auc_ci_low'], st.loc[m, 'auc_ci_high'])}"
+                     for m in st.index)
+    gap = ', '.join(f"{m} {g:+.2f}" for m, g in (gaps or {}).items())
+    extra = ["train − validation loss gap: " + gap] if gaps else []
+    if external is not None and len(external):
+        extra.append('external AUC drop: ' + ', '.join(f"{r.mode} {r.drop:+.2f}" for r in external.itertuples()))
+    return dict(claim=claim, metric='test AUC; ΔAUC paired per seed' + (' · ' + ' · '.join(extra) if extra else ''),
+                values=vals, comparison=f"{masked} − none: {_fmt(*d, signed=True)}", verdict=claim_verdict(*d))
+
+# %% ../nbs/11_study.ipynb #8617540a
+def _claim_interpretability(masked:str,        # the masked mode compared with `none`
+                            interp:dict|None,  # mode -> per-case lesion hit (or pointing game)
+                            sanity:dict|None,  # mode -> model-randomisation Spearman
+                            n_boot:int,        # bootstrap resamples
+                            seed:int,          # bootstrap seed
+                           ) -> dict:          # claim 4's row
+    "Claim 4, interpretability: lesion hit (or the pointing game), paired per case, if the maps pass the sanity check."
+    claim = '4. Grad-CAM maps are easier to interpret'
+    if not (interp and masked in interp and 'none' in interp):
+        return dict(claim=claim, metric='lesion hit / pointing game', values='n/a', comparison='n/a',
+                    verdict=claim_verdict(np.nan, np.nan, np.nan, False, f"no explanations for {masked} and none"))
+    a, b = interp[masked].align(interp['none'], join='inner')
+    d = paired_mean_diff(a.values, b.values, n_boot, seed)
+    sp = (sanity or {}).get(masked, np.nan)
+    ok = not pd.isna(sp) and sp < 0.5
+    vals = '; '.join(f"{m} {_fmt(*mean_ci(v.values, n_boot, seed), pct=True)}" for m, v in interp.items())
+    name = interp[masked].name or 'pointing game'
+    verdict = (f"true by construction for {masked} (its map's peak cannot leave the ROI): not evidence"
+               if _constructed(name, masked) else claim_verdict(
+                   *d, requires=ok, why_not=f"the {masked} maps do not pass the randomisation check"
+                   if not pd.isna(sp) else 'no randomisation check'))
+    return dict(claim=claim, metric=f"{name} (and the randomisation check)",
+                values=vals + (f"; randomisation Spearman {masked} {sp:.2f}" if not pd.isna(sp) else ''),
+                comparison=f"{masked} − none: {_fmt(*d, signed=True, pct=True)}", verdict=verdict)
+
 # %% ../nbs/11_study.ipynb #f5ff692a
 def claims_table(masked:str,                       # the configured masked mode, compared with `none`
                  study:pd.DataFrame,                # the study table: per mode test AUC and CIs
@@ -210,98 +315,11 @@ def claims_table(masked:str,                       # the configured masked mode,
     epoch; curves: learning curves (mode, fraction, auc, ...); gaps: mode -> train − validation loss; external: per
     mode internal/external AUC."""
     st = study.set_index('mode')
-    modes = list(st.index)
-    rows = []
     have = masked in st.index and 'none' in st.index and masked != 'none'
-    # 1 focus
-    if focus and masked in focus and 'none' in focus:
-        a, b = focus[masked].align(focus['none'], join='inner')
-        d = paired_mean_diff(a.values, b.values, n_boot, seed)
-        name = focus[masked].name or 'relevance mass inside the ROI'
-        vals = '; '.join(f"{m} {_fmt(*mean_ci(v.values, n_boot, seed), pct=True)}" for m, v in focus.items())
-        verdict = (f"true by construction for {masked} (it pools, and its maps are cut, inside the ROI): not evidence"
-                   if _constructed(name, masked) else claim_verdict(*d))
-        rows.append(
-            dict(claim='1. Masks make the model focus on the organ', metric=f"{name} (first explanation method)",
-                 values=vals, comparison=f"{masked} − none: {_fmt(*d, signed=True, pct=True)}", verdict=verdict))
-    else:
-        rows.append(
-            dict(claim='1. Masks make the model focus on the organ',
-                 metric='relevance mass on the finding / inside the ROI', values='n/a', comparison='n/a',
-                 verdict=claim_verdict(np.nan, np.nan, np.nan, False, f"no explanations for {masked} and none")))
-    # 2 efficiency
-    if curves is not None and len(curves) and have:
-        c = curves.set_index(['mode', 'fraction'])
-        vals = '; '.join(f"{m} " + ', '.join(f"{int(f*100)}%: {r.auc:.2f}" for (mm, f), r in c.iterrows() if mm == m)
-                         for m in dict.fromkeys(c.index.get_level_values(0)))
-        dcol = lambda r: (r.delta_vs_none_full, r.delta_vs_none_full_ci_low, r.delta_vs_none_full_ci_high)
-        early = [(f, dcol(c.loc[(masked, f)])) for f in sorted(c.loc[masked].index)
-                 if f < 1.0 and c.loc[(masked, f)].delta_vs_none_full_ci_low > 0]
-        if early:
-            f, d = early[0]
-            how, verdict = f"{masked} at {int(f*100)}% of the training patients − none at 100%", claim_verdict(*d)
-        else:
-            d = dcol(c.loc[(masked, 1.0)])
-            how = f"{masked} − none, both at 100%"
-            verdict = claim_verdict(*d) if d[2] < 0 else claim_verdict(
-                *d, requires=False, why_not=f"{masked} does not clearly beat none's full-data AUC with less data")
-        rows.append(
-            dict(claim='2. Masks cut noise and make learning more efficient',
-                 metric='test AUC by fraction of training patients', values=vals,
-                 comparison=f"{how}: {_fmt(*d, signed=True)}", verdict=verdict))
-    elif convergence is not None and have:
-        y, Pm, Pn, g = convergence
-        d = convergence_diff(y, Pm, Pn, g, n_boot, seed)
-        rows.append(
-            dict(claim='2. Masks cut noise and make learning more efficient',
-                 metric='epochs to 95% of the best validation AUC',
-                 values=f"{masked} {epochs_to(_auc_curve(y, Pm))}; none {epochs_to(_auc_curve(y, Pn))}",
-                 comparison=f"none − {masked} (epochs saved): {_fmt(*d, signed=True)}", verdict=claim_verdict(*d)))
-    else:
-        rows.append(
-            dict(claim='2. Masks cut noise and make learning more efficient', metric='convergence or learning curves',
-                 values='n/a', comparison='n/a', verdict=claim_verdict(np.nan, np.nan, np.nan, False,
-                                                                       'no validation curves or learning curves')))
-    # 3 generalisation
-    if have and 'delta_auc' in st:
-        r = st.loc[masked]
-        d = (r.delta_auc, r.get('delta_ci_low', np.nan), r.get('delta_ci_high', np.nan))
-        vals = '; '.join(f"{m} {_fmt(st.loc[m, 'auc'], st.loc[m, 'auc_ci_low'], st.loc[m, 'auc_ci_high'])}"
-                         for m in modes)
-        gap = ', '.join(f"{m} {g:+.2f}" for m, g in (gaps or {}).items())
-        extra = ["train − validation loss gap: " + gap] if gaps else []
-        if external is not None and len(external):
-            extra.append('external AUC drop: ' + ', '.join(f"{r.mode} {r.drop:+.2f}" for r in external.itertuples()))
-        rows.append(
-            dict(claim='3. Masks improve generalisation',
-                 metric='test AUC; ΔAUC paired per seed' + (' · ' + ' · '.join(extra) if extra else ''), values=vals,
-                 comparison=f"{masked} − none: {_fmt(*d, signed=True)}", verdict=claim_verdict(*d)))
-    else:
-        rows.append(
-            dict(claim='3. Masks improve generalisation', metric='ΔAUC', values='n/a', comparison='n/a',
-                 verdict=claim_verdict(np.nan, np.nan, np.nan, False, 'needs none in study.modes')))
-    # 4 interpretability
-    if interp and masked in interp and 'none' in interp:
-        a, b = interp[masked].align(interp['none'], join='inner')
-        d = paired_mean_diff(a.values, b.values, n_boot, seed)
-        sp = (sanity or {}).get(masked, np.nan)
-        ok = not pd.isna(sp) and sp < 0.5
-        vals = '; '.join(f"{m} {_fmt(*mean_ci(v.values, n_boot, seed), pct=True)}" for m, v in interp.items())
-        name = interp[masked].name or 'pointing game'
-        verdict = (f"true by construction for {masked} (its map's peak cannot leave the ROI): not evidence"
-                   if _constructed(name, masked) else claim_verdict(
-                       *d, requires=ok, why_not=f"the {masked} maps do not pass the randomisation check"
-                       if not pd.isna(sp) else 'no randomisation check'))
-        rows.append(
-            dict(claim='4. Grad-CAM maps are easier to interpret', metric=f"{name} (and the randomisation check)",
-                 values=vals + (f"; randomisation Spearman {masked} {sp:.2f}" if not pd.isna(sp) else ''),
-                 comparison=f"{masked} − none: {_fmt(*d, signed=True, pct=True)}", verdict=verdict))
-    else:
-        rows.append(
-            dict(claim='4. Grad-CAM maps are easier to interpret', metric='lesion hit / pointing game', values='n/a',
-                 comparison='n/a', verdict=claim_verdict(np.nan, np.nan, np.nan, False,
-                                                         f"no explanations for {masked} and none")))
-    return pd.DataFrame(rows)
+    return pd.DataFrame([_claim_focus(masked, focus, n_boot, seed),
+                         _claim_efficiency(masked, have, curves, convergence, n_boot, seed),
+                         _claim_generalisation(masked, have, st, gaps, external),
+                         _claim_interpretability(masked, interp, sanity, n_boot, seed)])
 
 # %% ../nbs/11_study.ipynb #eb020f46
 def caveats(study:pd.DataFrame,             # the study table
