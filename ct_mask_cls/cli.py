@@ -220,8 +220,10 @@ def config_cmd():
     typer.echo(default_config_yaml())
 
 # %% ../nbs/15_cli.ipynb #a90eab89
+_FINISHED_RUN = typer.Argument(..., help="a finished run folder")   # predict, evaluate and export
+
 @command()
-def predict(run_dir:Path=typer.Argument(..., help="a finished run folder"),
+def predict(run_dir:Path=_FINISHED_RUN,
             input:Path=typer.Argument(..., help="new patients: a DICOM tree or a folder of <patient_id>.nii.gz"),
             out:Path=typer.Argument(..., help="output folder"),
             mode:Optional[Mode]=typer.Option(None, help="which trained mode (default: the run's mask.mode)"),
@@ -239,7 +241,7 @@ def predict(run_dir:Path=typer.Argument(..., help="a finished run folder"),
     typer.secho(f"report: {(out/'report.html').resolve()}", fg=typer.colors.GREEN)
 
 @command()
-def evaluate(run_dir:Path=typer.Argument(..., help="a finished run folder"),
+def evaluate(run_dir:Path=_FINISHED_RUN,
              other_config:Path=typer.Argument(..., help="config of the external cohort (its data: section is used)"),
              out:Optional[Path]=typer.Option(None, help="output folder (default RUN_DIR/external/<its run_id>)")):
     ("External validation: every trained mode of RUN_DIR on the cohort of OTHER_CONFIG, without retraining; internal "
@@ -249,8 +251,7 @@ def evaluate(run_dir:Path=typer.Argument(..., help="a finished run folder"),
     typer.echo(res[cols].round(3).to_string(index=False))
 
 @command()
-def export(run_dir:Path=typer.Argument(..., help="a finished run folder"),
-           out:Path=typer.Argument(..., help="output folder"),
+def export(run_dir:Path=_FINISHED_RUN, out:Path=typer.Argument(..., help="output folder"),
            mode:Optional[Mode]=typer.Option(None, help="which trained mode (default: the run's mask.mode)")):
     ("Export a trained model: OUT/model.ts (TorchScript), OUT/model.onnx (if it exports cleanly), "
      "OUT/preprocessing.json, OUT/MODEL_CARD.md.")

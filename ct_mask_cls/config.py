@@ -438,13 +438,16 @@ def config_from_dict(d:dict, base:Path|str|None=None) -> RunConfig:
                 setattr(obj, f.name, str((Path(base) / v).resolve()))
     return cfg
 
+def _read_text(path:str|Path, what:str, encoding:str='utf-8') -> str:
+    "The text of file `path` (`what` names it in errors): a clear error when it is missing or not UTF-8 text."
+    path = Path(path)
+    if not path.is_file(): raise ConfigError(f"{what} not found: {path}")
+    try: return path.read_bytes().decode(encoding)
+    except UnicodeDecodeError as e: raise ConfigError(f"{what} {path} is not UTF-8 text (byte {e.start})") from None
+
 def read_yaml(path:str|Path):
     "The YAML document in the config file `path`, with a clear error for a missing, non-UTF-8 or malformed file."
-    path = Path(path)
-    if not path.is_file(): raise ConfigError(f"config file not found: {path}")
-    try: text = path.read_bytes().decode('utf-8')
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.start})") from None
+    text = _read_text(path, 'config file')
     try: return yaml.safe_load(text)
     except yaml.YAMLError as e: raise ConfigError(f"{path} is not valid YAML: {e}") from None
 
@@ -559,10 +562,7 @@ import pandas as pd
 def read_labels(path:str|Path, test_column:str='') -> pd.DataFrame:
     "Read and check a labels CSV (`patient_id,label`): clear errors for a bad file, columns, duplicates or labels."
     path = Path(path)
-    if not path.is_file(): raise ConfigError(f"labels file not found: {path}")
-    try: text = path.read_bytes().decode('utf-8-sig')
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"labels file {path} is not UTF-8 text (byte {e.start})") from None
+    text = _read_text(path, 'labels file', 'utf-8-sig')
     if not text.strip():
         raise ConfigError(f"labels file {path} is empty; it needs a header 'patient_id,label' and one row per patient")
     try: df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)

@@ -192,23 +192,38 @@ def _constructed(metric:str, mode:str) -> bool:
     return any(metric.startswith(k) for k, modes in BY_CONSTRUCTION.items() if mode in modes)
 
 # %% ../nbs/11_study.ipynb #a82f8f3d
-def _claim_focus(masked:str,             # the masked mode compared with `none`
-                 focus:dict|None,        # mode -> per-case share of the map's mass in the ROI (or on the finding)
-                 n_boot:int,             # bootstrap resamples
-                 seed:int,               # bootstrap seed
-                ) -> dict:               # claim 1's row
-    "Claim 1, focus: the masked mode's maps against none's, paired per case."
-    claim = '1. Masks make the model focus on the organ'
-    if not (focus and masked in focus and 'none' in focus):
-        return dict(claim=claim, metric='relevance mass on the finding / inside the ROI', values='n/a',
-                    comparison='n/a', verdict=claim_verdict(np.nan, np.nan, np.nan, False, f"no explanations for {masked} and none"))
-    a, b = focus[masked].align(focus['none'], join='inner')
-    d = paired_mean_diff(a.values, b.values, n_boot, seed)
-    name = focus[masked].name or 'relevance mass inside the ROI'
-    vals = '; '.join(f"{m} {_fmt(*mean_ci(v.values, n_boot, seed), pct=True)}" for m, v in focus.items())
-    verdict = (f"true by construction for {masked} (it pools, and its maps are cut, inside the ROI): not evidence"
-               if _constructed(name, masked) else claim_verdict(*d))
-    return dict(claim=claim, metric=f"{name} (first explanation method)", values=vals,
+# claim 1 and claim 4 ask the same of the maps: kind -> (claim, metric when there are no maps, the values' name when
+# they carry none, what is shown beside it, why it is true by construction for a mode whose maps are cut to the ROI)
+_MAP_CLAIMS = dict(
+    focus=('1. Masks make the model focus on the organ', 'relevance mass on the finding / inside the ROI',
+           'relevance mass inside the ROI', 'first explanation method',
+           'it pools, and its maps are cut, inside the ROI'),
+    interp=('4. Grad-CAM maps are easier to interpret', 'lesion hit / pointing game', 'pointing game',
+            'and the randomisation check', "its map's peak cannot leave the ROI"))
+
+def _map_claim(kind:str,                # 'focus' (claim 1) or 'interp' (claim 4)
+               masked:str,              # the masked mode compared with `none`
+               per_case:dict|None,      # mode -> per-case values of the maps (a named Series)
+               boot:tuple,              # the bootstrap's (resamples, seed)
+               sanity:dict|None=None,   # interp: mode -> randomisation Spearman; the claim needs it below 0.5
+              ) -> dict:                # the claim's row
+    "Claim 1 or 4: the masked mode's per-case map values against none's, paired per case."
+    claim, absent, unnamed, beside, built = _MAP_CLAIMS[kind]
+    if not (per_case and masked in per_case and 'none' in per_case):
+        return dict(claim=claim, metric=absent, values='n/a', comparison='n/a',
+                    verdict=claim_verdict(np.nan, np.nan, np.nan, False, f"no explanations for {masked} and none"))
+    a, b = per_case[masked].align(per_case['none'], join='inner')
+    d = paired_mean_diff(a.values, b.values, *boot)
+    name = per_case[masked].name or unnamed
+    vals = '; '.join(f"{m} {_fmt(*mean_ci(v.values, *boot), pct=True)}" for m, v in per_case.items())
+    sp = (sanity or {}).get(masked, np.nan) if kind == 'interp' else np.nan
+    if _constructed(name, masked): verdict = f"true by construction for {masked} ({built}): not evidence"
+    elif kind == 'focus': verdict = claim_verdict(*d)
+    else: verdict = claim_verdict(*d, requires=not pd.isna(sp) and sp < 0.5,
+                                  why_not=f"the {masked} maps do not pass the randomisation check"
+                                  if not pd.isna(sp) else 'no randomisation check')
+    if not pd.isna(sp): vals += f"; randomisation Spearman {masked} {sp:.2f}"
+    return dict(claim=claim, metric=f"{name} ({beside})", values=vals,
                 comparison=f"{masked} − none: {_fmt(*d, signed=True, pct=True)}", verdict=verdict)
 
 # %% ../nbs/11_study.ipynb #94935071
@@ -270,32 +285,6 @@ def _claim_generalisation(masked:str,                  # the masked mode compare
     return dict(claim=claim, metric='test AUC; ΔAUC paired per seed' + (' · ' + ' · '.join(extra) if extra else ''),
                 values=vals, comparison=f"{masked} − none: {_fmt(*d, signed=True)}", verdict=claim_verdict(*d))
 
-# %% ../nbs/11_study.ipynb #8617540a
-def _claim_interpretability(masked:str,        # the masked mode compared with `none`
-                            interp:dict|None,  # mode -> per-case lesion hit (or pointing game)
-                            sanity:dict|None,  # mode -> model-randomisation Spearman
-                            n_boot:int,        # bootstrap resamples
-                            seed:int,          # bootstrap seed
-                           ) -> dict:          # claim 4's row
-    "Claim 4, interpretability: lesion hit (or the pointing game), paired per case, if the maps pass the sanity check."
-    claim = '4. Grad-CAM maps are easier to interpret'
-    if not (interp and masked in interp and 'none' in interp):
-        return dict(claim=claim, metric='lesion hit / pointing game', values='n/a', comparison='n/a',
-                    verdict=claim_verdict(np.nan, np.nan, np.nan, False, f"no explanations for {masked} and none"))
-    a, b = interp[masked].align(interp['none'], join='inner')
-    d = paired_mean_diff(a.values, b.values, n_boot, seed)
-    sp = (sanity or {}).get(masked, np.nan)
-    ok = not pd.isna(sp) and sp < 0.5
-    vals = '; '.join(f"{m} {_fmt(*mean_ci(v.values, n_boot, seed), pct=True)}" for m, v in interp.items())
-    name = interp[masked].name or 'pointing game'
-    verdict = (f"true by construction for {masked} (its map's peak cannot leave the ROI): not evidence"
-               if _constructed(name, masked) else claim_verdict(
-                   *d, requires=ok, why_not=f"the {masked} maps do not pass the randomisation check"
-                   if not pd.isna(sp) else 'no randomisation check'))
-    return dict(claim=claim, metric=f"{name} (and the randomisation check)",
-                values=vals + (f"; randomisation Spearman {masked} {sp:.2f}" if not pd.isna(sp) else ''),
-                comparison=f"{masked} − none: {_fmt(*d, signed=True, pct=True)}", verdict=verdict)
-
 # %% ../nbs/11_study.ipynb #f5ff692a
 def claims_table(masked:str,                       # the configured masked mode, compared with `none`
                  study:pd.DataFrame,                # the study table: per mode test AUC and CIs
@@ -316,10 +305,10 @@ def claims_table(masked:str,                       # the configured masked mode,
     mode internal/external AUC."""
     st = study.set_index('mode')
     have = masked in st.index and 'none' in st.index and masked != 'none'
-    return pd.DataFrame([_claim_focus(masked, focus, n_boot, seed),
+    return pd.DataFrame([_map_claim('focus', masked, focus, (n_boot, seed)),
                          _claim_efficiency(masked, have, curves, convergence, n_boot, seed),
                          _claim_generalisation(masked, have, st, gaps, external),
-                         _claim_interpretability(masked, interp, sanity, n_boot, seed)])
+                         _map_claim('interp', masked, interp, (n_boot, seed), sanity)])
 
 # %% ../nbs/11_study.ipynb #eb020f46
 def caveats(study:pd.DataFrame,             # the study table
