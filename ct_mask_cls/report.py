@@ -626,6 +626,35 @@ def flow_diagram(series:pd.DataFrame, cases:pd.DataFrame, manifest:pd.DataFrame)
 # %% ../nbs/12_report.ipynb #a93b0a98
 VIEWER_JS = 'niivue.umd.js'
 
+# %% ../nbs/12_report.ipynb #a1b2c3d4
+# the viewer page's script: NiiVue on the canvas, the layers from <case>.data.js, the window and layer controls
+_VIEWER_SCRIPT = """<script>
+const nv = new niivue.Niivue({backColor: [0, 0, 0, 1], isRadiologicalConvention: true, show3Dcrosshair: false});
+nv.attachTo('gl');
+(async () => {
+  const ops = window.CTMC_VOLUMES.map(v => v.opacity);
+  for (const v of window.CTMC_VOLUMES) {
+    const opts = {base64: v.base64, name: v.name, colormap: v.colormap, opacity: v.opacity};
+    if (v.cal_min !== null) opts.cal_min = v.cal_min;
+    if (v.cal_max !== null) opts.cal_max = v.cal_max;
+    nv.addVolume(await niivue.NVImage.loadFromBase64(opts));
+  }
+  nv.setSliceType(nv.sliceTypeMultiplanar);
+  document.getElementById('plane').onchange = e => nv.setSliceType(Number(e.target.value));
+  const win = () => {
+    nv.volumes[0].cal_min = Number(document.getElementById('lo').value);
+    nv.volumes[0].cal_max = Number(document.getElementById('hi').value);
+    nv.updateGLVolume();
+  };
+  document.getElementById('lo').onchange = win; document.getElementById('hi').onchange = win;
+  document.querySelectorAll('input[data-layer]').forEach(b => b.onchange = e => {
+    const i = Number(e.target.dataset.layer);
+    nv.setOpacity(i, e.target.checked ? ops[i] : 0);
+  });
+  document.body.dataset.ready = '1';
+})();
+</script>"""
+
 # %% ../nbs/12_report.ipynb #29ebcf5c
 def viewer_page(out:str|Path,          # the viewer folder
                 case_id:str,           # the case
@@ -659,31 +688,6 @@ def viewer_page(out:str|Path,          # the viewer folder
  Layers: {toggles}</p>
 <canvas id='gl' width='1200' height='640' style='width:100%;max-width:1200px;height:640px;background:#000'></canvas>
 <script src='{VIEWER_JS}'></script><script src='{name}.data.js'></script>
-<script>
-const nv = new niivue.Niivue({{backColor: [0, 0, 0, 1], isRadiologicalConvention: true, show3Dcrosshair: false}});
-nv.attachTo('gl');
-(async () => {{
-  const ops = window.CTMC_VOLUMES.map(v => v.opacity);
-  for (const v of window.CTMC_VOLUMES) {{
-    const opts = {{base64: v.base64, name: v.name, colormap: v.colormap, opacity: v.opacity}};
-    if (v.cal_min !== null) opts.cal_min = v.cal_min;
-    if (v.cal_max !== null) opts.cal_max = v.cal_max;
-    nv.addVolume(await niivue.NVImage.loadFromBase64(opts));
-  }}
-  nv.setSliceType(nv.sliceTypeMultiplanar);
-  document.getElementById('plane').onchange = e => nv.setSliceType(Number(e.target.value));
-  const win = () => {{
-    nv.volumes[0].cal_min = Number(document.getElementById('lo').value);
-    nv.volumes[0].cal_max = Number(document.getElementById('hi').value);
-    nv.updateGLVolume();
-  }};
-  document.getElementById('lo').onchange = win; document.getElementById('hi').onchange = win;
-  document.querySelectorAll('input[data-layer]').forEach(b => b.onchange = e => {{
-    const i = Number(e.target.dataset.layer);
-    nv.setOpacity(i, e.target.checked ? ops[i] : 0);
-  }});
-  document.body.dataset.ready = '1';
-}})();
-</script>"""
+{_VIEWER_SCRIPT}"""
     atomic_write_text(out/f'{name}.html', html_page(title or f'viewer {case_id}', body))
     return out/f'{name}.html'
