@@ -30,8 +30,8 @@ from sklearn.preprocessing import StandardScaler
 __all__ = ['topk_pool', 'Classifier', 'small3d', 'medicalnet_resnet', 'load_medicalnet', 'pretrained_file', 'Slab2p5D',
            'build_model', 'model_for', 'target_layer', 'check_model', 'seed_everything', 'predict', 'train_device',
            'improved', 'fit_key', 'load_checkpoint', 'save_checkpoint', 'train_epoch', 'val_pass', 'dist_world',
-           'SafeThreadDataLoader', 'end_epoch', 'write_history', 'fit', 'finish_fit', 'fit_frozen', 'load_trained',
-           'evaluate_model']
+           'SafeThreadDataLoader', 'end_epoch', 'write_history', 'training_objects', 'resumed_state', 'training_data',
+           'train_model', 'fit', 'finish_fit', 'fit_frozen', 'load_trained', 'evaluate_model']
 
 # %% ../nbs/07_train.ipynb #3c800e5f
 def topk_pool(f:torch.Tensor, roi:torch.Tensor|None=None, top:float=0.01) -> torch.Tensor:
@@ -435,6 +435,99 @@ def write_history(state:dict,     # the training state (history, every epoch's v
     with atomic_path(out_dir/'val_predictions.csv') as t: vp.to_csv(t, index=False)
     save_json(out_dir/'spec.json', dict(spec=asdict(spec), model=tc.model, width=tc.width, depth=tc.depth, seed=seed))
 
+# %% ../nbs/07_train.ipynb #17f03466
+def training_objects(cfg:RunConfig,    # the run's configuration (`train` section)
+                     spec:InputSpec,   # the network input
+                     ytr:np.ndarray,   # the training labels (for the class-balanced loss)
+                     device:str,       # where the model trains
+                     world:int=1,      # processes under torchrun (above 1: the model wrapped in DDP)
+                    ) -> tuple:        # model, the network trained (model or its DDP wrapper), optimiser,
+                                       # schedule, loss, gradient scaler
+    "A fresh model and what trains it: AdamW, a cosine schedule, the class-balanced loss and the gradient scaler."
+    tc = cfg.train
+    model = model_for(cfg, spec).to(device)
+    net = model if world == 1 else nn.parallel.DistributedDataParallel(
+        model, device_ids=[torch.cuda.current_device()] if device == 'cuda' else None)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=tc.epochs)
+    loss_fn = nn.BCEWithLogitsLoss(
+        pos_weight=torch.tensor([(ytr == 0).sum() / max((ytr == 1).sum(), 1)], dtype=torch.float32, device=device))
+    scaler = torch.amp.GradScaler('cuda', enabled=device == 'cuda')
+    return model, net, opt, sched, loss_fn, scaler
+
+# %% ../nbs/07_train.ipynb #171de670
+def resumed_state(ck:Path,          # the checkpoint file
+                  key:str,          # the model's key (`fit_key`): a checkpoint made with another is ignored
+                  objs:tuple,       # model, optimiser, schedule and gradient scaler, loaded in place on resume
+                  device:str='cpu', # where the model trains
+                  resume:bool=True, # `train.resume`
+                 ) -> dict:         # the training state: epoch, history, best score, epochs without improvement
+    "The training state to start from: the checkpoint's (its objects loaded into `objs`) when resuming, else fresh."
+    c = load_checkpoint(ck, key, device) if resume else None    # every process resumes from the same file
+    if not c: return dict(epoch=0, history=[], best=[-1e9, -1e9], best_epoch=-1, bad=0)
+    model, opt, sched, scaler = objs
+    model.load_state_dict(c['model'])
+    opt.load_state_dict(c['opt'])
+    sched.load_state_dict(c['sched'])
+    if scaler.is_enabled(): scaler.load_state_dict(c['scaler'])
+    return c['state']
+
+# %% ../nbs/07_train.ipynb #5a7d1927
+def training_data(cfg:RunConfig,                # the run's configuration (`train` section)
+                  manifest:pd.DataFrame,        # the mask stage's manifest: splits and files
+                  spec:InputSpec,               # the network input
+                  cache_dir:str|Path|None=None, # the run's input cache
+                  seed:int=0,                   # the training seed
+                 ) -> tuple:                    # training records, validation records, and their datasets
+    "Seed everything from `seed`; the training and validation records (both classes in each) and their datasets."
+    seed_everything(seed)
+    tr, va = records(manifest, 'train'), records(manifest, 'val')
+    check_evaluable([r['label'] for r in tr], 'training set')
+    check_evaluable([r['label'] for r in va], 'validation set')
+    ds_tr = make_dataset(tr, spec, cache_dir, augment=cfg.train.augment, seed=seed)
+    return tr, va, ds_tr, make_dataset(va, spec, cache_dir)
+
+# %% ../nbs/07_train.ipynb #08690a30
+def train_model(cfg:RunConfig,                # the run's configuration (`train` section)
+                manifest:pd.DataFrame,        # the mask stage's manifest: splits and files
+                spec:InputSpec,               # the network input (the mask mode)
+                out_dir:Path,                 # the model's folder
+                cache_dir:str|Path|None=None, # the run's input cache
+                progress:bool=True,           # show a progress bar
+                seed:int=0,                   # the training seed
+               ) -> dict:                     # summary: mode, best epoch, epochs run, folder, processes
+    "Train one model, in this process or as one rank of torchrun: epochs with early stopping, checkpoints, records."
+    tc, (rank, world), device = cfg.train, dist_world(), train_device(cfg.train.device)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tr, va, ds_tr, ds_va = training_data(cfg, manifest, spec, cache_dir, seed)
+    ytr, yva = np.array([r['label'] for r in tr]), np.array([r['label'] for r in va])
+    model, net, opt, sched, loss_fn, scaler = training_objects(cfg, spec, ytr, device, world)
+    key, ck = fit_key(cfg, spec, seed, tr, va), out_dir/'checkpoint.pt'
+    state = resumed_state(ck, key, (model, opt, sched, scaler), device, tc.resume)
+    bar = pbar(range(state['epoch'], tc.epochs),
+               desc=f'train {spec.mode}' + (f' ({world} processes)' if world > 1 else ''),
+               disable=not progress or rank > 0, initial=state['epoch'], total=tc.epochs)
+    for ep in bar:
+        if state['bad'] >= tc.patience: break
+        ds_tr.reseed(seed + ep + 7919 * rank)
+        torch.manual_seed(seed + ep)
+        t0 = time.time()
+        loss, t_data = train_epoch(net, _loader(ds_tr, cfg, seed + ep, rank, world), opt, scaler, loss_fn, device)
+        sched.step()
+        loss = _mean_over_processes(loss, world)
+        if rank == 0:
+            state = end_epoch(model, ds_va, yva, state, out_dir, ep, loss, float(sched.get_last_lr()[0]),
+                              time.time() - t0, t_data / max(time.time() - t0, 1e-9), tc.batch_size, device)
+            save_checkpoint(ck, model, opt, sched, scaler, state, key)
+            bar.set_postfix(loss=f"{loss:.3f}", val_auc=f"{state['history'][-1]['val_auc']:.3f}")
+        state = _share_state(state, world)
+    summary = dict(mode=spec.mode, best_epoch=state['best_epoch'], epochs_run=state['epoch'], out_dir=str(out_dir),
+                   processes=world)
+    if rank == 0:
+        write_history(state, va, out_dir, spec, tc, seed)
+        finish_fit(cfg, out_dir, key, summary)
+    return summary
+
 # %% ../nbs/07_train.ipynb #44a1eca2
 def fit(cfg:RunConfig,                      # the run's configuration (`train` section)
         manifest:pd.DataFrame,              # the mask stage's manifest: splits and files
@@ -461,56 +554,8 @@ def fit(cfg:RunConfig,                      # the run's configuration (`train` s
         if launch is None: raise ConfigError("train.nproc > 1 needs torchrun: train through the training stage "
                                              "(ct_mask_cls.train_stage.fit_model), which starts it")
         return launch(cfg, manifest, spec, out_dir, cache_dir, progress, seed)
-    tc = cfg.train
-    out_dir.mkdir(parents=True, exist_ok=True)
-    device = train_device(tc.device)
-    seed_everything(seed)
-    tr, va = records(manifest, 'train'), records(manifest, 'val')
-    check_evaluable([r['label'] for r in tr], 'training set')
-    check_evaluable([r['label'] for r in va], 'validation set')
-    ds_tr = make_dataset(tr, spec, cache_dir, augment=tc.augment, seed=seed)
-    ds_va = make_dataset(va, spec, cache_dir)
-    model = model_for(cfg, spec).to(device)
-    net = model if world == 1 else nn.parallel.DistributedDataParallel(
-        model, device_ids=[torch.cuda.current_device()] if device == 'cuda' else None)
-    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=tc.epochs)
-    ytr, yva = np.array([r['label'] for r in tr]), np.array([r['label'] for r in va])
-    loss_fn = nn.BCEWithLogitsLoss(
-        pos_weight=torch.tensor([(ytr == 0).sum() / max((ytr == 1).sum(), 1)], dtype=torch.float32, device=device))
-    scaler = torch.amp.GradScaler('cuda', enabled=device == 'cuda')
-    key, ck = fit_key(cfg, spec, seed, tr, va), out_dir/'checkpoint.pt'
-    state = dict(epoch=0, history=[], best=[-1e9, -1e9], best_epoch=-1, bad=0)
-    c = load_checkpoint(ck, key, device) if tc.resume else None    # every process resumes from the same file
-    if c:
-        model.load_state_dict(c['model'])
-        opt.load_state_dict(c['opt'])
-        sched.load_state_dict(c['sched'])
-        state = c['state']
-        if scaler.is_enabled(): scaler.load_state_dict(c['scaler'])
-    bar = pbar(range(state['epoch'], tc.epochs),
-               desc=f'train {spec.mode}' + (f' ({world} processes)' if world > 1 else ''),
-               disable=not progress or rank > 0, initial=state['epoch'], total=tc.epochs)
-    for ep in bar:
-        if state['bad'] >= tc.patience: break
-        ds_tr.reseed(seed + ep + 7919 * rank)
-        torch.manual_seed(seed + ep)
-        t0 = time.time()
-        loss, t_data = train_epoch(net, _loader(ds_tr, cfg, seed + ep, rank, world), opt, scaler, loss_fn, device)
-        sched.step()
-        loss = _mean_over_processes(loss, world)
-        if rank == 0:
-            state = end_epoch(model, ds_va, yva, state, out_dir, ep, loss, float(sched.get_last_lr()[0]),
-                              time.time() - t0, t_data / max(time.time() - t0, 1e-9), tc.batch_size, device)
-            save_checkpoint(ck, model, opt, sched, scaler, state, key)
-            bar.set_postfix(loss=f"{loss:.3f}", val_auc=f"{state['history'][-1]['val_auc']:.3f}")
-        state = _share_state(state, world)
-    summary = dict(mode=spec.mode, best_epoch=state['best_epoch'], epochs_run=state['epoch'], out_dir=str(out_dir),
-                   processes=world)
-    if rank == 0:
-        write_history(state, va, out_dir, spec, tc, seed)
-        finish_fit(cfg, out_dir, key, summary)
-    return summary
+    return train_model(cfg, manifest, spec, out_dir, cache_dir, progress, seed)
+
 
 # %% ../nbs/07_train.ipynb #476a5e7d
 def finish_fit(cfg:RunConfig,  # the run's configuration
