@@ -31,7 +31,8 @@ __all__ = ['topk_pool', 'Classifier', 'small3d', 'medicalnet_resnet', 'load_medi
            'build_model', 'model_for', 'target_layer', 'check_model', 'seed_everything', 'predict', 'train_device',
            'improved', 'fit_key', 'load_checkpoint', 'save_checkpoint', 'train_epoch', 'val_pass', 'dist_world',
            'SafeThreadDataLoader', 'end_epoch', 'write_history', 'training_objects', 'resumed_state', 'training_data',
-           'train_model', 'fit', 'finish_fit', 'fit_frozen', 'load_trained', 'evaluate_model']
+           'train_model', 'fit', 'finish_fit', 'embed_cases', 'fit_head', 'head_into_model', 'fit_frozen',
+           'load_trained', 'evaluate_model']
 
 # %% ../nbs/07_train.ipynb #3c800e5f
 def topk_pool(f:torch.Tensor, roi:torch.Tensor|None=None, top:float=0.01) -> torch.Tensor:
@@ -572,6 +573,60 @@ def finish_fit(cfg:RunConfig,  # the run's configuration
     ]
     record(out_dir/'fit.json', key, outs, summary=summary)
 
+# %% ../nbs/07_train.ipynb #0aeeebca
+def _record_key(out_dir) -> str:
+    try: return json.loads((Path(out_dir)/'embeddings.json').read_text()).get('key', '')
+    except (OSError, ValueError): return ''
+
+def embed_cases(model:nn.Module,              # a `Classifier` with its (frozen) encoder
+                recs:dict,                    # records per split
+                spec:InputSpec,               # the network input
+                out_dir:Path,                 # the model's folder: embeddings.csv and its key
+                key:str,                      # the model's key: embeddings made with another are made again
+                cache_dir:str|Path|None=None, # the run's input cache
+                progress:bool=True,           # show a progress bar
+               ) -> pd.DataFrame:             # one row of pooled features per case
+    "Every case's pooled features under `model`, computed once per key and kept in out_dir/embeddings.csv."
+    emb_path = out_dir/'embeddings.csv'
+    old = read_table(emb_path, index_col='case_id') if emb_path.exists() else None
+    if old is None or _record_key(out_dir) != key:
+        rows = {}
+        with torch.no_grad():
+            for s, rs in recs.items():
+                for r, d in pbar(zip(rs, make_dataset(rs, spec, cache_dir)), total=len(rs), desc=f'embed {s}',
+                                 disable=not progress):
+                    rows[r['case_id']] = model.features(d['image'][None])[0].numpy()
+        old = pd.DataFrame.from_dict(rows, orient='index')
+        old.index.name = 'case_id'
+        with atomic_path(emb_path) as t: old.to_csv(t)
+        save_json(out_dir/'embeddings.json', dict(key=key))
+    return old
+
+# %% ../nbs/07_train.ipynb #2ef9629f
+def fit_head(X:np.ndarray, # the training embeddings
+             y:np.ndarray, # their labels
+            ) -> tuple:    # the scaler and the logistic regression
+    "Scale `X` and fit a logistic regression, its penalty cross-validated by AUC when each class has two cases or more."
+    sc = StandardScaler().fit(X)
+    # a cross-validated penalty needs two of each class per fold
+    n_min = int(np.bincount(y).min())
+    lr = (LogisticRegressionCV(Cs=10, cv=min(5, n_min), scoring='roc_auc', max_iter=5000, l1_ratios=(0,),
+                               use_legacy_attributes=False) if n_min >= 2 else LogisticRegression(max_iter=5000))
+    return sc, lr.fit(sc.transform(X), y)
+
+def head_into_model(model:nn.Module, sc, lr):
+    "Write a scaler and a logistic regression into `model`'s batch norm and head, so the model alone gives its logit."
+    # eval-mode batch norm = the scaler, linear = the regression
+    with torch.no_grad():
+        model.norm.running_mean.copy_(torch.as_tensor(sc.mean_))
+        model.norm.running_var.copy_(torch.as_tensor(sc.scale_**2))
+        model.norm.eps = 0.0  # scale_ is 1 for constant features
+        model.norm.weight.fill_(1.0)
+        model.norm.bias.zero_()
+        model.head.weight.copy_(torch.as_tensor(lr.coef_, dtype=torch.float32))
+        model.head.bias.copy_(torch.as_tensor(lr.intercept_, dtype=torch.float32))
+
+
 # %% ../nbs/07_train.ipynb #f9f8f013
 def fit_frozen(cfg:RunConfig,         # the run's configuration (`train` section)
                manifest:pd.DataFrame, # the mask stage's manifest: splits and files
@@ -592,44 +647,18 @@ def fit_frozen(cfg:RunConfig,         # the run's configuration (`train` section
         raise ConfigError(f"train.freeze_encoder needs a 3D model with a pooled head; {tc.model} is not one")
     recs = {s: records(manifest, s) for s in ('train', 'val')}
     check_evaluable([r['label'] for r in recs['train']], 'training set')
-    key, emb_path = fit_key(cfg, spec, seed, recs['train'], recs['val']), out_dir/'embeddings.csv'
-    old = read_table(emb_path, index_col='case_id') if emb_path.exists() else None
-    if old is None or _record_key(out_dir) != key:
-        rows = {}
-        with torch.no_grad():
-            for s, rs in recs.items():
-                for r, d in pbar(zip(rs, make_dataset(rs, spec, cache_dir)), total=len(rs), desc=f'embed {s}',
-                                 disable=not progress):
-                    rows[r['case_id']] = model.features(d['image'][None])[0].numpy()
-        old = pd.DataFrame.from_dict(rows, orient='index')
-        old.index.name = 'case_id'
-        with atomic_path(emb_path) as t: old.to_csv(t)
-        save_json(out_dir/'embeddings.json', dict(key=key))
+    key = fit_key(cfg, spec, seed, recs['train'], recs['val'])
+    old = embed_cases(model, recs, spec, out_dir, key, cache_dir, progress)
     X = lambda s: old.loc[[r['case_id'] for r in recs[s]]].values
     y = lambda s: np.array([r['label'] for r in recs[s]])
-    sc = StandardScaler().fit(X('train'))
-    # a cross-validated penalty needs two of each class per fold
-    n_min = int(np.bincount(y('train')).min())
-    lr = (LogisticRegressionCV(Cs=10, cv=min(5, n_min), scoring='roc_auc', max_iter=5000, l1_ratios=(0,),
-                               use_legacy_attributes=False) if n_min >= 2 else LogisticRegression(max_iter=5000)).fit(
-                                   sc.transform(X('train')), y('train'))
-    # the head as the model's own layers: eval-mode batch norm = the scaler, linear = the regression
-    with torch.no_grad():
-        model.norm.running_mean.copy_(torch.as_tensor(sc.mean_))
-        model.norm.running_var.copy_(torch.as_tensor(sc.scale_**2))
-        model.norm.eps = 0.0  # scale_ is 1 for constant features
-        model.norm.weight.fill_(1.0)
-        model.norm.bias.zero_()
-        model.head.weight.copy_(torch.as_tensor(lr.coef_, dtype=torch.float32))
-        model.head.bias.copy_(torch.as_tensor(lr.intercept_, dtype=torch.float32))
+    sc, lr = fit_head(X('train'), y('train'))
+    head_into_model(model, sc, lr)
     with atomic_path(out_dir/'best_model.pt') as t: torch.save(model.state_dict(), t)
     pva = torch.sigmoid(model.head(model.norm(torch.as_tensor(X('val'), dtype=torch.float32)))).detach().numpy()[:, 0]
     auc = float(roc_auc_score(y('val'), pva)) if len(set(y('val'))) == 2 else float('nan')
-    with atomic_path(out_dir / 'history.csv') as t:
-        pd.DataFrame([
-            dict(epoch=1, train_loss=np.nan, val_loss=np.nan, val_auc=auc, lr=np.nan, seconds=np.nan,
-                 data_wait_frac=np.nan)
-        ]).to_csv(t, index=False)
+    hist = dict(epoch=1, train_loss=np.nan, val_loss=np.nan, val_auc=auc, lr=np.nan, seconds=np.nan,
+                data_wait_frac=np.nan)
+    with atomic_path(out_dir/'history.csv') as t: pd.DataFrame([hist]).to_csv(t, index=False)
     save_json(
         out_dir / 'spec.json',
         dict(spec=asdict(spec), model=tc.model, frozen_encoder=True, seed=seed,
@@ -637,11 +666,6 @@ def fit_frozen(cfg:RunConfig,         # the run's configuration (`train` section
     summary = dict(mode=spec.mode, best_epoch=1, epochs_run=1, out_dir=str(out_dir))
     finish_fit(cfg, out_dir, key, summary)
     return summary
-
-# %% ../nbs/07_train.ipynb #96c2adee
-def _record_key(out_dir) -> str:
-    try: return json.loads((Path(out_dir)/'embeddings.json').read_text()).get('key', '')
-    except (OSError, ValueError): return ''
 
 # %% ../nbs/07_train.ipynb #a6e69a4e
 def load_trained(cfg:RunConfig, spec:InputSpec, out_dir:str|Path) -> nn.Module:
