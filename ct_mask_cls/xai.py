@@ -25,7 +25,8 @@ from .segment import labels_on_grid
 # %% auto #0
 __all__ = ['METHODS', 'RawGradCAM', 'RawGradCAMPlusPlus', 'check_method', 'explain_map', 'gradcam_volume', 'to_ct_grid',
            'to_native_grid', 'localisation', 'map_similarity', 'randomisation_check', 'focus_voxel', 'cam_figure',
-           'kept_model', 'explain_case', 'explain', 'xai_summary', 'method_agreement']
+           'kept_model', 'explain_case', 'test_order', 'case_figures', 'viewer_pages', 'sanity_check', 'explain',
+           'xai_summary', 'method_agreement']
 
 # %% ../nbs/09_xai.ipynb #69d5aa7e
 from pytorch_grad_cam import GradCAM, GradCAMPlusPlus
@@ -298,6 +299,86 @@ def explain_case(cfg:RunConfig,             # the run's configuration
                  **localisation(cam, fov, roi, sp, les, conf), nifti=str(nii.relative_to(out_dir))))
     return rows
 
+# %% ../nbs/09_xai.ipynb #d44e0a28
+def test_order(recs:list, n:int=-1) -> list:
+    "Test records positives first, by case id; with `n` >= 0 the first `n`, half of them positive where possible."
+    recs = sorted(recs, key=lambda r: (-r['label'], r['case_id']))
+    if n < 0: return recs
+    pos, neg = [r for r in recs if r['label'] == 1], [r for r in recs if r['label'] == 0]
+    return (pos[:(n+1)//2] + neg[:n//2] + pos[(n+1)//2:] + neg[n//2:])[:n]
+
+# %% ../nbs/09_xai.ipynb #8969b512
+def case_figures(df:pd.DataFrame,           # `explain_case`'s rows: case, method, map file, probability, outcome
+                 recs:list,                 # the cases' records (CT, ROI)
+                 out_dir:Path,              # the mode's folder: the maps are read from it, png/ written in it
+                 mode:str,                  # the mask mode, for the titles
+                 window=(-150, 250),        # HU window of the CT
+                 lesions:dict|None=None,    # case id -> lesion mask file, outlined
+                 method:str='gradcam',      # the method drawn
+                ) -> dict:                  # case id -> its figure, relative to `out_dir`
+    "One figure per case from the map written for it, each normalised to its own maximum (png/<case>.png)."
+    overlays = {}
+    for r in recs:
+        png = out_dir/'png'/f"{safe_name(r['case_id'])}.png"
+        o = df[(df.case_id == r['case_id']) & (df.method == method)].iloc[0]
+        img = nib.load(r['ct'])
+        ct, sp = np.asarray(img.dataobj, np.float32), spacing_of(img.affine)
+        roi, les = np.asarray(nib.load(r['mask']).dataobj) > 0, _truth(lesions, r['patient_id'], img)
+        cam = np.asarray(nib.load(str(out_dir/o.nifti)).dataobj, np.float32)
+        fig = cam_figure(
+            ct, cam, roi, sp, focus_voxel(cam, roi, les), 1.0, window, les,
+            f"{r['case_id']} · {mode} · label {r['label']} · p = {o.prob:.2f} ({o.outcome}) · {method}")
+        # 12 in × 134 dpi: a full-size image 1,600 px wide
+        with atomic_path(png) as t: fig.savefig(t, dpi=134, format='png')
+        plt.close(fig)
+        overlays[r['case_id']] = str(png.relative_to(out_dir))
+    return overlays
+
+# %% ../nbs/09_xai.ipynb #bb726265
+def viewer_pages(df:pd.DataFrame,           # `explain_case`'s rows: case, method, map file, probability, outcome
+                 recs:list,                 # the cases given a page
+                 out_dir:Path,              # the mode's folder: pages go in viewer/
+                 mode:str,                  # the mask mode, for the titles
+                 window=(-150, 250),        # HU window of the CT
+                 lesions:dict|None=None,    # case id -> lesion mask file, a layer
+                 method:str='gradcam',      # the method shown
+                ) -> dict:                  # case id -> its page, relative to `out_dir`
+    "An offline slice viewer page per case: CT, ROI, the map and the lesion truth as layers."
+    pages = {}
+    for r in recs:
+        o = df[(df.case_id == r['case_id']) & (df.method == method)].iloc[0]
+        layers = [
+            dict(path=r['ct'], name='CT'),
+            dict(path=r['mask'], name='ROI', colormap='green', opacity=0.25, cal_min=0, cal_max=1),
+            dict(path=out_dir / o.nifti, name=f'{method} map', colormap='warm', opacity=0.6)
+        ]
+        les = (lesions or {}).get(r['patient_id'])
+        if les:
+            layers.append(dict(path=les, name='lesion (truth)', colormap='blue', opacity=0.5, cal_min=0, cal_max=1))
+        title = f"{r['case_id']} · {mode} · label {r['label']} · p = {o.prob:.2f} ({o.outcome})"
+        page = viewer_page(out_dir/'viewer', r['case_id'], layers, window, title)
+        pages[r['case_id']] = str(page.relative_to(out_dir))
+    return pages
+
+# %% ../nbs/09_xai.ipynb #e4ba60ea
+def sanity_check(cfg:RunConfig,             # the run's configuration
+                 spec:InputSpec,            # the network input of the mode
+                 model_dir:str|Path,        # the trained model's folder
+                 recs:list,                 # the cases checked
+                 out_dir:Path,              # sanity.csv goes here
+                 method:str='gradcam',      # the method checked
+                 cache_dir=None,            # the run's input cache
+                ) -> pd.DataFrame:          # one row per case and randomised layer
+    "The cascading randomisation check on `recs`, written to sanity.csv."
+    model, ds = load_trained(cfg, spec, model_dir), make_dataset(recs, spec, cache_dir)
+    sanity = [
+        randomisation_check(model, d['image'][None], method).assign(case_id=r['case_id'])
+        for r, d in zip(recs, ds)
+    ]
+    sanity = pd.concat(sanity, ignore_index=True)
+    with atomic_path(out_dir/'sanity.csv') as t: sanity.to_csv(t, index=False)
+    return sanity
+
 # %% ../nbs/09_xai.ipynb #b986932e
 def explain(cfg:RunConfig,                  # the run's configuration
             manifest:pd.DataFrame,          # the mask stage's manifest: the test cases and their files
@@ -321,10 +402,7 @@ def explain(cfg:RunConfig,                  # the run's configuration
     for meth in methods: check_method(meth, cfg.train.model, spec)
     pr = read_table(model_dir/'predictions.csv').set_index('case_id')
     preds = {cid: dict(prob=float(p.prob), pred=int(p.pred)) for cid, p in pr.iterrows()}
-    recs = sorted(records(manifest, 'test'), key=lambda r: (-r['label'], r['case_id']))
-    if n >= 0:
-        pos, neg = [r for r in recs if r['label'] == 1], [r for r in recs if r['label'] == 0]
-        recs = (pos[:(n+1)//2] + neg[:n//2] + pos[(n+1)//2:] + neg[n//2:])[:n]
+    recs = test_order(records(manifest, 'test'), n)
     occ_vox = max(2, int(round(occlusion_mm/float(np.mean(cfg.preprocess.spacing)))))
     parts = case_map(
         lambda r: explain_case(cfg, spec, model_dir, out_dir, r, preds[r['case_id']], methods, lesions, confounders,
@@ -332,48 +410,13 @@ def explain(cfg:RunConfig,                  # the run's configuration
     df = pd.DataFrame([row for part in parts for row in part])
     vmax = float(np.percentile(df[df.method == methods[0]].peak, 99)) if len(df) else 1.0
     w = tuple(spec.windows[0])
-    overlays = {}
-    # figures from the maps written above, each normalised to its own maximum
-    for r in recs:
-        png = out_dir/'png'/f"{safe_name(r['case_id'])}.png"
-        o = df[(df.case_id == r['case_id']) & (df.method == methods[0])].iloc[0]
-        img = nib.load(r['ct'])
-        ct, sp = np.asarray(img.dataobj, np.float32), spacing_of(img.affine)
-        roi, les = np.asarray(nib.load(r['mask']).dataobj) > 0, _truth(lesions, r['patient_id'], img)
-        cam = np.asarray(nib.load(str(out_dir/o.nifti)).dataobj, np.float32)
-        fig = cam_figure(
-            ct, cam, roi, sp, focus_voxel(cam, roi, les), 1.0, w, les,
-            f"{r['case_id']} · {mode} · label {r['label']} · p = {o.prob:.2f} ({o.outcome}) · {methods[0]}")
-        # 12 in × 134 dpi: a full-size image 1,600 px wide
-        with atomic_path(png) as t: fig.savefig(t, dpi=134, format='png')
-        plt.close(fig)
-        overlays[r['case_id']] = str(png.relative_to(out_dir))
+    overlays = case_figures(df, recs, out_dir, mode, w, lesions, methods[0])
     if len(df): df['overlay'] = df.case_id.map(overlays).where(df.method == methods[0], '')
-    # a slice viewer per case for the first few: CT, ROI, map and lesion truth as layers
     if len(df) and viewer_cases:
-        pages = {}
-        for r in recs[:viewer_cases]:
-            o = df[(df.case_id == r['case_id']) & (df.method == methods[0])].iloc[0]
-            layers = [
-                dict(path=r['ct'], name='CT'),
-                dict(path=r['mask'], name='ROI', colormap='green', opacity=0.25, cal_min=0, cal_max=1),
-                dict(path=out_dir / o.nifti, name=f'{methods[0]} map', colormap='warm', opacity=0.6)
-            ]
-            les = (lesions or {}).get(r['patient_id'])
-            if les:
-                layers.append(dict(path=les, name='lesion (truth)', colormap='blue', opacity=0.5, cal_min=0, cal_max=1))
-            title = f"{r['case_id']} · {mode} · label {r['label']} · p = {o.prob:.2f} ({o.outcome})"
-            page = viewer_page(out_dir/'viewer', r['case_id'], layers, w, title)
-            pages[r['case_id']] = str(page.relative_to(out_dir))
+        pages = viewer_pages(df, recs[:viewer_cases], out_dir, mode, w, lesions, methods[0])
         df['viewer'] = df.case_id.map(pages).fillna('').where(df.method == methods[0], '')
     save_json(out_dir/'scale.json', dict(method=methods[0], vmax=vmax))
-    if sanity_cases:
-        model, ds = load_trained(cfg, spec, model_dir), make_dataset(recs[:sanity_cases], spec, cache_dir)
-        sanity = [
-            randomisation_check(model, d['image'][None], methods[0]).assign(case_id=r['case_id'])
-            for r, d in zip(recs, ds)
-        ]
-        with atomic_path(out_dir/'sanity.csv') as t: pd.concat(sanity, ignore_index=True).to_csv(t, index=False)
+    if sanity_cases: sanity_check(cfg, spec, model_dir, recs[:sanity_cases], out_dir, methods[0], cache_dir)
     return df
 
 # %% ../nbs/09_xai.ipynb #ef67b7a8
