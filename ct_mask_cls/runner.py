@@ -18,8 +18,8 @@ from jupyter_core.utils import run_sync
 # %% auto #0
 __all__ = ['STAGES', 'STAGE_FOLDERS', 'CURRENT', 'REFERENCE_RATES', 'WARM_IMPORTS', 'input_ids', 'preflight', 'stage_key',
            'stage_outputs', 'stages_dir', 'quiet_kernel_logs', 'write_run_config', 'kernel_env', 'check_stage',
-           'run_stage', 'time_left', 'reference_seconds', 'machine_speed', 'run_pipeline', 'run_cluster', 'WarmKernels',
-           'interim_index', 'versions', 'git_commit']
+           'kernel_environ', 'execute_stage', 'run_stage', 'time_left', 'reference_seconds', 'machine_speed',
+           'run_pipeline', 'run_cluster', 'WarmKernels', 'interim_index', 'versions', 'git_commit']
 
 # %% ../nbs/14_runner.ipynb #e8682134
 def input_ids(cfg:RunConfig) -> set:
@@ -201,39 +201,38 @@ def check_stage(name:str):
     "Refuse a stage name that is not one of `STAGES`."
     if name not in STAGES: raise ConfigError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
 
-# %% ../nbs/14_runner.ipynb #2d3634be
-def run_stage(name:str,                       # the stage
-              cfg:RunConfig,                  # the run's configuration
-              force:bool=False,               # redo even what is current
-              kernels:WarmKernels|None=None,  # warm kernels to run on (None: a fresh one)
-              more:bool=False,                # more stages follow: warm the next kernel
-             ) -> dict:                       # its timing record
-    "Execute stage `name`'s notebook for `cfg` into its run folder (on a warm kernel if given); its timing record."
-    import papermill as pm  # lazy: loads papermill
-    check_stage(name)
-    quiet_kernel_logs()
-    lay = RunLayout(cfg.run_dir)
-    lay.root.mkdir(parents=True, exist_ok=True)
-    nb, html, done = lay.stage_files(name)
-    t0, key = time.time(), stage_key(cfg, name)
-    rec = reusable(done, key, force, f'stage {name}')
-    # (the time the check took, not the first run's)
-    if rec: return dict(rec, reused=True, seconds=round(time.time() - t0, 1))
-    done.unlink(missing_ok=True)
-    html.unlink(missing_ok=True)
-    cp = write_run_config(cfg)
-    tmp = nb.with_name('.running.' + nb.name)
-    env = kernel_env(cfg)
+@contextlib.contextmanager
+def kernel_environ(env:dict):
+    "Set `env` in this process's environment for the block (a kernel started in it inherits it), then put it back."
     saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)                                   # a kernel started by papermill inherits it
+    os.environ.update(env)
+    try: yield
+    finally:
+        for k, v in saved.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
+
+# %% ../nbs/14_runner.ipynb #0c9ca866
+def execute_stage(name:str,                       # the stage
+                  cfg:RunConfig,                  # the run's configuration
+                  tmp:Path,                       # the executed notebook, while it runs
+                  nb:Path,                        # where a failed stage's partial notebook is kept
+                  force:bool=False,               # the stage notebook's `force` parameter
+                  kernels:WarmKernels|None=None,  # warm kernels to run on (None: a fresh one)
+                  more:bool=False,                # more stages follow: warm the next kernel
+                 ):
+    "Execute stage `name`'s notebook with papermill into `tmp`; a failure raises `StageFailed`, naming the cell."
+    import papermill as pm  # lazy: loads papermill
+    cp, root = write_run_config(cfg), str(RunLayout(cfg.run_dir).root)
     sockets = None if kernels else tempfile.mkdtemp(prefix='ctmc-kernel-')   # (a warm kernel has its own)
     CURRENT['stage'] = name
     try:
-        kernel = dict(engine_name=_warm_engine(), km=kernels.take(more)) if kernels else dict(
-            kernel_manager_class=_kernel_manager(sockets))
-        pm.execute_notebook(str(stages_dir() / f'{name}.ipynb'), str(tmp),
-                            parameters=dict(config_path=str(cp), run_dir=str(lay.root), force=bool(force)),
-                            kernel_name='python3', progress_bar=False, cwd=str(lay.root), log_output=False, **kernel)
+        with kernel_environ(kernel_env(cfg)):                # a kernel started by papermill inherits it
+            kernel = dict(engine_name=_warm_engine(), km=kernels.take(more)) if kernels else dict(
+                kernel_manager_class=_kernel_manager(sockets))
+            pm.execute_notebook(str(stages_dir() / f'{name}.ipynb'), str(tmp),
+                                parameters=dict(config_path=str(cp), run_dir=root, force=bool(force)),
+                                kernel_name='python3', progress_bar=False, cwd=root, log_output=False, **kernel)
     except pm.PapermillExecutionError as e:
         kept = _keep_partial(tmp, nb)
         raise StageFailed(f"stage '{name}' failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n  partial notebook "
@@ -248,13 +247,32 @@ def run_stage(name:str,                       # the stage
     finally:
         CURRENT.pop('stage', None)
         if sockets: shutil.rmtree(sockets, ignore_errors=True)
-        for k, v in saved.items():
-            if v is None: os.environ.pop(k, None)
-            else: os.environ[k] = v
     try: json.loads(tmp.read_text())                     # papermill can return after a save that a full disk cut off
     except (OSError, ValueError):
         raise StageFailed(f"stage '{name}' could not write its notebook {tmp} completely (is the disk full?); it stays "
                           f"under that name, and a rerun redoes the stage") from None
+
+# %% ../nbs/14_runner.ipynb #2d3634be
+def run_stage(name:str,                       # the stage
+              cfg:RunConfig,                  # the run's configuration
+              force:bool=False,               # redo even what is current
+              kernels:WarmKernels|None=None,  # warm kernels to run on (None: a fresh one)
+              more:bool=False,                # more stages follow: warm the next kernel
+             ) -> dict:                       # its timing record
+    "Execute stage `name`'s notebook for `cfg` into its run folder (on a warm kernel if given); its timing record."
+    check_stage(name)
+    quiet_kernel_logs()
+    lay = RunLayout(cfg.run_dir)
+    lay.root.mkdir(parents=True, exist_ok=True)
+    nb, html, done = lay.stage_files(name)
+    t0, key = time.time(), stage_key(cfg, name)
+    rec = reusable(done, key, force, f'stage {name}')
+    # (the time the check took, not the first run's)
+    if rec: return dict(rec, reused=True, seconds=round(time.time() - t0, 1))
+    done.unlink(missing_ok=True)
+    html.unlink(missing_ok=True)
+    tmp = nb.with_name('.running.' + nb.name)
+    execute_stage(name, cfg, tmp, nb, force, kernels, more)
     os.replace(tmp, nb)
     from ct_mask_cls.report import render_html  # lazy: loads matplotlib (kept out of the CLI's start-up)
     try: render_html(nb, html)
