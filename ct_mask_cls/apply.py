@@ -18,7 +18,7 @@ from .runner import versions
 # %% auto #0
 __all__ = ['NoTrainedModel', 'trained_modes', 'load_run', 'model_spec', 'guard_run', 'input_kind', 'scoring_config',
            'prepare_cases', 'run_threshold', 'score_cases', 'predict_report', 'predict_cohort', 'settings_differ',
-           'evaluate_external', 'model_card', 'export_model']
+           'check_external', 'external_row', 'evaluate_external', 'model_card', 'export_model']
 
 # %% ../nbs/16_apply.ipynb #efb1b8a9
 class NoTrainedModel(ConfigError):
@@ -234,18 +234,9 @@ def settings_differ(run:RunConfig, other:RunConfig) -> list:
     a, b = config_part(run, roles={'input'}), config_part(other, roles={'input'})
     return [(k, a[k], b[k]) for k in a if a[k] != b[k]]
 
-# %% ../nbs/16_apply.ipynb #4d7dddff
-def evaluate_external(run_dir:str|Path,        # the trained run
-                      other_config:str|Path,   # a config whose data section is the other cohort
-                      out:str|Path|None=None,  # where external.csv and report.html go (None: evaluate/)
-                      cams:bool=False,         # also write Grad-CAM maps of the other cohort
-                      progress:bool=True,      # show progress bars
-                     ) -> pd.DataFrame:        # internal and external AUC per mode
-    "Internal and external test AUC (with CIs) of every trained mode on `other_config`'s cohort; writes its report."
-    from ct_mask_cls.metrics import evaluate, DegenerateResult  # lazy: loads sklearn
-    from ct_mask_cls.report import table_html, esc  # lazy: loads matplotlib
-    cfg, lay, _ = load_run(run_dir)
-    other = load_config(other_config)
+# %% ../nbs/16_apply.ipynb #72a53bd6
+def check_external(cfg:RunConfig, other:RunConfig, other_config:str|Path=''):
+    "Refuse an external cohort whose settings would change what the run's models see, or that has no labels."
     diff = settings_differ(cfg, other)
     if diff:
         k, a, b = diff[0]
@@ -254,6 +245,39 @@ def evaluate_external(run_dir:str|Path,        # the trained run
                           f"external validation keeps the run's settings (set {k}: {a!r} or drop it)")
     if not other.data.labels_csv:
         raise ConfigError(f"{other_config}: data.labels_csv is needed to evaluate (a CSV with patient_id,label)")
+
+# %% ../nbs/16_apply.ipynb #a818dc0d
+def external_row(cfg:RunConfig,     # the run's configuration
+                 lay:RunLayout,     # the run's layout (its models' internal metrics and thresholds)
+                 mode:str,          # the trained mode
+                 df:pd.DataFrame,   # its scores on the other cohort, with labels (NaN: not scored or unlabelled)
+                ) -> dict:          # internal and external AUC with CIs, the drop, counts
+    "One mode's internal against external test metrics (patient-level bootstrap CIs, the run's threshold)."
+    from ct_mask_cls.metrics import evaluate, DegenerateResult  # lazy: loads sklearn
+    sc = df[df.prob.notna() & df.label.notna()]
+    internal = json.loads((lay.model_dir(mode)/'metrics.json').read_text())
+    try: ext = evaluate(sc.label.astype(int), sc.prob, run_threshold(lay, mode), sc.patient_id.values,
+                        cfg.train.n_bootstrap, cfg.train.seed)
+    except DegenerateResult as e: raise ConfigError(f"the external cohort cannot be evaluated: {e}") from None
+    return dict(mode=mode, internal_auc=internal['auc'], internal_ci_low=internal['auc_ci_low'],
+                internal_ci_high=internal['auc_ci_high'], internal_n=internal['n_test'], external_auc=ext['auc'],
+                external_ci_low=ext['auc_ci_low'], external_ci_high=ext['auc_ci_high'], external_n=ext['n_test'],
+                drop=internal['auc'] - ext['auc'], external_sensitivity=ext['sensitivity'],
+                external_specificity=ext['specificity'], not_scored=int(df.prob.isna().sum()),
+                unlabelled=int((df.prob.notna() & df.label.isna()).sum()))
+
+# %% ../nbs/16_apply.ipynb #4d7dddff
+def evaluate_external(run_dir:str|Path,        # the trained run
+                      other_config:str|Path,   # a config whose data section is the other cohort
+                      out:str|Path|None=None,  # where external.csv and report.html go (None: evaluate/)
+                      cams:bool=False,         # also write Grad-CAM maps of the other cohort
+                      progress:bool=True,      # show progress bars
+                     ) -> pd.DataFrame:        # internal and external AUC per mode
+    "Internal and external test AUC (with CIs) of every trained mode on `other_config`'s cohort; writes its report."
+    from ct_mask_cls.report import table_html, esc  # lazy: loads matplotlib
+    cfg, lay, _ = load_run(run_dir)
+    other = load_config(other_config)
+    check_external(cfg, other, other_config)
     out = Path(out) if out else lay.path('external', safe_name(other.run_id))
     scfg = scoring_config(cfg, '', out, data=other.data)
     labels = read_labels(other.data.labels_csv)
@@ -267,18 +291,7 @@ def evaluate_external(run_dir:str|Path,        # the trained run
             df = score_cases(cfg, run_dir, cases, mode, scfg.run_dir, cams, progress)
             df = df.merge(labels[['patient_id', 'label']], on='patient_id', how='left')
             with atomic_path(RunLayout(scfg.run_dir).path('predictions', f'{mode}.csv')) as t: df.to_csv(t, index=False)
-            sc = df[df.prob.notna() & df.label.notna()]
-            internal = json.loads((lay.model_dir(mode)/'metrics.json').read_text())
-            try: ext = evaluate(sc.label.astype(int), sc.prob, run_threshold(lay, mode), sc.patient_id.values,
-                                cfg.train.n_bootstrap, cfg.train.seed)
-            except DegenerateResult as e: raise ConfigError(f"the external cohort cannot be evaluated: {e}") from None
-            rows.append(
-                dict(mode=mode, internal_auc=internal['auc'], internal_ci_low=internal['auc_ci_low'],
-                     internal_ci_high=internal['auc_ci_high'], internal_n=internal['n_test'], external_auc=ext['auc'],
-                     external_ci_low=ext['auc_ci_low'], external_ci_high=ext['auc_ci_high'], external_n=ext['n_test'],
-                     drop=internal['auc'] - ext['auc'], external_sensitivity=ext['sensitivity'],
-                     external_specificity=ext['specificity'], not_scored=int(df.prob.isna().sum()), unlabelled=int(
-                         (df.prob.notna() & df.label.isna()).sum())))
+            rows.append(external_row(cfg, lay, mode, df))
         res = pd.DataFrame(rows)
         o = RunLayout(scfg.run_dir)
         with atomic_path(o.path('external.csv')) as t: res.to_csv(t, index=False)
