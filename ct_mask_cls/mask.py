@@ -12,8 +12,9 @@ from .core import *
 
 # %% auto #0
 __all__ = ['REPAIR_VERSION', 'WINDOW_PRESETS', 'roi_from_labels', 'dilate_mm', 'roi_ml', 'ball', 'components', 'fill_holes',
-           'repair_record', 'repair_roi', 'margin_vox', 'fill_value', 'organ_window_preset', 'resolve_windows',
-           'roi_box', 'fov_start', 'fov_window', 'auto_fov', 'roi_status', 'edge_sides', 'robust_z', 'qc_flags']
+           'repair_record', 'close_gaps', 'peel_fat', 'repair_roi', 'margin_vox', 'fill_value', 'organ_window_preset',
+           'resolve_windows', 'roi_box', 'fov_start', 'fov_window', 'auto_fov', 'roi_status', 'edge_sides', 'robust_z',
+           'qc_flags']
 
 # %% ../nbs/03_mask.ipynb #0a7d5ef9
 def roi_from_labels(seg:np.ndarray, ids) -> np.ndarray:
@@ -59,6 +60,42 @@ def repair_record(n_components:int=0) -> dict:
     return dict(n_components=n_components, stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0, grown_ml=0.0, peeled_ml=0.0,
                 tight=False)
 
+# %% ../nbs/03_mask.ipynb #cd8b955e
+def close_gaps(roi:np.ndarray,      # the ROI so far
+               allowed:np.ndarray,  # voxels that may be added (not fat or air, not another structure)
+               spacing,             # voxel size (mm)
+               close_mm:float=12.,  # close gaps up to this radius
+               blob_mm:float=4.5,   # a gap is kept only where it holds a ball of this radius
+              ) -> np.ndarray:      # the voxels added
+    "Gaps in `roi`'s surface that a segmenter leaves where a lesion was (notches), and that are blobs, not slivers."
+    sp, out = np.asarray(spacing, float), roi
+    b = ball(close_mm, sp)
+    pad = [(k//2, k//2) for k in b.shape]
+    # the organ goes on beyond a cut
+    closed = ndi.binary_closing(np.pad(out, pad, mode='edge'), b)[tuple(slice(a, a + n)
+                                                                        for (a, _), n in zip(pad, out.shape))]
+    gaps = closed & ~out & allowed
+    # a notch's mouth, which the ball cannot close on a flat surface
+    gaps |= fill_holes(out | gaps) & ~out & ~gaps & allowed
+    # a left-out lesion is a blob; slivers in the organ's folds are not
+    if blob_mm > 0: gaps = ndi.binary_opening(gaps, ball(blob_mm, sp))
+    return gaps
+
+# %% ../nbs/03_mask.ipynb #ffb3be5f
+def peel_fat(roi:np.ndarray,      # the ROI so far
+             ct:np.ndarray,       # the CT in HU
+             spacing,             # voxel size (mm)
+             min_hu:float=-20.,   # darker surface voxels (fat) come off
+             peel_mm:float=9.,    # at most this deep
+            ) -> tuple:           # the peeled ROI and what came off
+    "A mask moved outwards, peeled: fat and partial-volume fat off its surface, one voxel layer at a time."
+    out, peeled = roi, np.zeros_like(roi)
+    for _ in range(int(round(peel_mm/float(np.max(spacing))))):
+        drop = out & ~ndi.binary_erosion(out) & (ct < min_hu)
+        if not drop.any() or drop.sum() >= out.sum(): break
+        out, peeled = out & ~drop, peeled | drop
+    return out, peeled
+
 # %% ../nbs/03_mask.ipynb #f4342730
 def repair_roi(roi:np.ndarray,              # the segmenter's ROI (boolean)
                ct:np.ndarray,               # the CT in HU on the same grid
@@ -86,16 +123,7 @@ def repair_roi(roi:np.ndarray,              # the segmenter's ROI (boolean)
              | (fill_holes(kept) & allowed)) & ~kept
     out = kept | holes
     if close_mm > 0:
-        b = ball(close_mm, sp)
-        pad = [(k//2, k//2) for k in b.shape]
-        # the organ goes on beyond a cut
-        closed = ndi.binary_closing(np.pad(out, pad, mode='edge'), b)[tuple(slice(a, a + n)
-                                                                            for (a, _), n in zip(pad, out.shape))]
-        gaps = closed & ~out & allowed
-        # a notch's mouth, which the ball cannot close on a flat surface
-        gaps |= fill_holes(out | gaps) & ~out & ~gaps & allowed
-        # a left-out lesion is a blob; slivers in the organ's folds are not
-        if blob_mm > 0: gaps = ndi.binary_opening(gaps, ball(blob_mm, sp))
+        gaps = close_gaps(out, allowed, sp, close_mm, blob_mm)
         out |= gaps
         rec['gaps_ml'] = round(float(gaps.sum()*ml), 1)
     ring = dilate_mm(out, sp, float(np.max(sp)) + 0.5) & ~out & (others is None or ~others)
@@ -105,12 +133,7 @@ def repair_roi(roi:np.ndarray,              # the segmenter's ROI (boolean)
         grown = dilate_mm(out, sp, grow_mm) & ~out & allowed
         out |= grown
         rec['grown_ml'] = round(float(grown.sum()*ml), 1)
-    peeled = np.zeros_like(out)
-    # a boundary moved out: its fat and partial-volume fat come off, layer by layer
-    for _ in range(int(round(peel_mm/float(np.max(sp))))):
-        drop = out & ~ndi.binary_erosion(out) & (ct < min_hu)
-        if not drop.any() or drop.sum() >= out.sum(): break
-        out, peeled = out & ~drop, peeled | drop
+    out, peeled = peel_fat(out, ct, sp, min_hu, peel_mm)
     rec['peeled_ml'] = round(float(peeled.sum()*ml), 1)
     rec.update(stray_ml=round(float((roi & ~kept).sum()*ml), 1), holes_ml=round(float(holes.sum()*ml), 1))
     return out, rec
