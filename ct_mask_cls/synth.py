@@ -18,10 +18,11 @@ from importlib.resources import files
 from .segment import resolve_roi
 
 # %% auto #0
-__all__ = ['REFERENCE_FILES', 'FINDINGS', 'DEPTHS', 'make_phantom', 'write_ct_series', 'check_cohort_size', 'make_demo_cohort',
-           'reference_dir', 'load_reference', 'RealisticParams', 'truth_masks_params', 'converted_grid', 'random_view',
-           'add_lesions', 'add_marker', 'organ_profile', 'enlarge_organ', 'segmenter_labels', 'organ_ids',
-           'realistic_patient', 'write_ras_series', 'make_realistic_cohort', 'demo_config']
+__all__ = ['REFERENCE_FILES', 'FINDINGS', 'DEPTHS', 'chest_anatomy', 'lung_lesion', 'make_phantom', 'write_ct_series',
+           'check_cohort_size', 'make_demo_cohort', 'reference_dir', 'load_reference', 'RealisticParams',
+           'truth_masks_params', 'converted_grid', 'random_view', 'add_lesions', 'add_marker', 'organ_profile',
+           'enlarge_organ', 'segmenter_labels', 'organ_ids', 'realistic_patient', 'write_ras_series',
+           'make_realistic_cohort', 'demo_config']
 
 # %% ../nbs/10_synth.ipynb #6875e761
 def _ellipsoid(X,  # voxel x coordinates (np.mgrid)
@@ -45,22 +46,13 @@ def _tube(X,       # voxel x coordinates (np.mgrid)
     t = np.clip(((X-p0[0])*d[0] + (Y-p0[1])*d[1] + (Z-p0[2])*d[2]) / (d@d), 0, 1)
     return (X-p0[0]-t*d[0])**2 + (Y-p0[1]-t*d[1])**2 + (Z-p0[2]-t*d[2])**2 <= radius**2
 
-# %% ../nbs/10_synth.ipynb #238217e1
-def make_phantom(rng:np.random.Generator,  # the patient's random generator
-                 label:int,                # 0 or 1: a lesion or not
-                 marker:bool,              # carry the skin marker
-                 size:int=96,              # in-plane size in voxels
-                 z_mm:float=240.,          # the scan's length (mm)
-                ):
-    "One synthetic chest CT: dict with `hu` (z,y,x int16), truth masks, pixel and slice spacing."
-    s = rng.uniform(0.85, 1.1)
-    ps = rng.uniform(3.6, 4.2) * 96 / size
-    ss = rng.uniform(4.0, 6.0) * (96 / size) ** 0.5  # same anatomy in mm at any matrix size
-    nz = int(round(z_mm/ss))
-    x = (np.arange(size) - (size - 1) / 2) * ps
-    z = (np.arange(nz) - (nz - 1) / 2) * ss
-    Z, Y, X = np.meshgrid(z, x, x, indexing='ij')           # arrays are [slice, row(y), col(x)]
-    a, b = 150*s, 105*s
+# %% ../nbs/10_synth.ipynb #2044dfd5
+def chest_anatomy(rng:np.random.Generator,  # the patient's random generator (vessels)
+                  X, Y, Z,                  # voxel coordinates (mm, LPS), arrays [slice, row, column]
+                  a:float, b:float,         # the body's half-width and half-depth (mm)
+                  z_mm:float=240.,          # the scan's length (mm)
+                 ) -> tuple:                # HU, body, lungs, and each lung's (centre, radii)
+    "A chest in HU: fat over soft tissue, lungs with vessels, heart, spine, ribs and the scanner table."
     hu = np.full(X.shape, -1000.0)
     body = (X/a)**2 + (Y/b)**2 <= 1
     hu[body] = -100                                                   # subcutaneous fat
@@ -89,17 +81,45 @@ def make_phantom(rng:np.random.Generator,  # the patient's random generator
     hu[ribs] = 550
     table = (Y > b+6) & (Y < b+16) & (np.abs(X) < 190)
     hu[table] = 150
+    return hu, body, lungs, lung_c
+
+# %% ../nbs/10_synth.ipynb #0d25fb22
+def lung_lesion(rng:np.random.Generator,  # the patient's random generator
+                X, Y, Z,                  # voxel coordinates (mm, LPS)
+                lungs:np.ndarray,         # the lungs
+                lung_c:list,              # each lung's (centre, radii)
+               ) -> np.ndarray:           # the lesion (empty if none fits)
+    "A sphere of 9-14 mm radius in one lung, at least 95% inside it."
     lesion = np.zeros(X.shape, bool)
-    if label:
-        c, r = lung_c[rng.integers(2)]
-        for _ in range(100):
-            rad = rng.uniform(9, 14)
-            p = np.array(c) + rng.uniform(-0.55, 0.55, 3) * np.array(r)
-            cand = _ellipsoid(X, Y, Z, p, (rad, rad, rad))
-            if cand.any() and (lungs[cand].mean() > 0.95):
-                lesion = cand
-                break
-        hu[lesion] = 30 + rng.normal(0, 10, lesion.sum())
+    c, r = lung_c[rng.integers(2)]
+    for _ in range(100):
+        rad = rng.uniform(9, 14)
+        p = np.array(c) + rng.uniform(-0.55, 0.55, 3) * np.array(r)
+        cand = _ellipsoid(X, Y, Z, p, (rad, rad, rad))
+        if cand.any() and (lungs[cand].mean() > 0.95):
+            lesion = cand
+            break
+    return lesion
+
+# %% ../nbs/10_synth.ipynb #238217e1
+def make_phantom(rng:np.random.Generator,  # the patient's random generator
+                 label:int,                # 0 or 1: a lesion or not
+                 marker:bool,              # carry the skin marker
+                 size:int=96,              # in-plane size in voxels
+                 z_mm:float=240.,          # the scan's length (mm)
+                ):
+    "One synthetic chest CT: dict with `hu` (z,y,x int16), truth masks, pixel and slice spacing."
+    s = rng.uniform(0.85, 1.1)
+    ps = rng.uniform(3.6, 4.2) * 96 / size
+    ss = rng.uniform(4.0, 6.0) * (96 / size) ** 0.5  # same anatomy in mm at any matrix size
+    nz = int(round(z_mm/ss))
+    x = (np.arange(size) - (size - 1) / 2) * ps
+    z = (np.arange(nz) - (nz - 1) / 2) * ss
+    Z, Y, X = np.meshgrid(z, x, x, indexing='ij')           # arrays are [slice, row(y), col(x)]
+    a, b = 150*s, 105*s
+    hu, body, lungs, lung_c = chest_anatomy(rng, X, Y, Z, a, b, z_mm)
+    lesion = lung_lesion(rng, X, Y, Z, lungs, lung_c) if label else np.zeros(X.shape, bool)
+    if label: hu[lesion] = 30 + rng.normal(0, 10, lesion.sum())
     mark = np.zeros(X.shape, bool)
     if marker:
         p = (rng.uniform(-0.3, 0.3)*a, -(b+5), rng.uniform(-0.25, 0.25)*z_mm)
