@@ -18,11 +18,11 @@ from importlib.resources import files
 from .segment import resolve_roi
 
 # %% auto #0
-__all__ = ['REFERENCE_FILES', 'FINDINGS', 'DEPTHS', 'chest_anatomy', 'lung_lesion', 'make_phantom', 'write_ct_series',
-           'check_cohort_size', 'make_demo_cohort', 'reference_dir', 'load_reference', 'RealisticParams',
-           'truth_masks_params', 'converted_grid', 'random_view', 'add_lesions', 'add_marker', 'organ_profile',
-           'enlarge_organ', 'segmenter_labels', 'organ_ids', 'realistic_patient', 'write_ras_series',
-           'make_realistic_cohort', 'demo_config']
+__all__ = ['REFERENCE_FILES', 'FINDINGS', 'DEPTHS', 'chest_anatomy', 'lung_lesion', 'make_phantom', 'ct_slice_dataset',
+           'write_ct_series', 'check_cohort_size', 'make_demo_cohort', 'reference_dir', 'load_reference',
+           'RealisticParams', 'truth_masks_params', 'converted_grid', 'random_view', 'add_lesions', 'add_marker',
+           'organ_profile', 'enlarge_organ', 'jitter_boundary', 'stray_blob', 'segmenter_labels', 'organ_ids',
+           'realistic_patient', 'write_ras_series', 'make_realistic_cohort', 'demo_config']
 
 # %% ../nbs/10_synth.ipynb #6875e761
 def _ellipsoid(X,  # voxel x coordinates (np.mgrid)
@@ -132,6 +132,27 @@ def make_phantom(rng:np.random.Generator,  # the patient's random generator
 # %% ../nbs/10_synth.ipynb #41a7b428
 def _uid(*parts): return generate_uid(entropy_srcs=[str(p) for p in parts])
 
+# %% ../nbs/10_synth.ipynb #a8bf3d50
+def ct_slice_dataset(sop:str,          # the slice's SOPInstanceUID
+                     uids:tuple,       # StudyInstanceUID, SeriesInstanceUID, FrameOfReferenceUID
+                     patient_id:str,   # PatientID
+                     image_type=('ORIGINAL', 'PRIMARY', 'AXIAL'), # ImageType
+                    ) -> Dataset:      # a CT Image Storage dataset, without its geometry and pixels
+    "The attributes a synthetic CT slice shares with its series: file meta, UIDs, patient, study, modality."
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = CTImageStorage, sop
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, sop
+    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = uids
+    ds.Modality, ds.Manufacturer, ds.ImageType = 'CT', 'ct_mask_cls synthetic', list(image_type)
+    ds.PatientID, ds.PatientName = patient_id, f'Synthetic^{patient_id}'
+    ds.PatientBirthDate, ds.PatientSex = '19600101', 'O'
+    ds.StudyDate = ds.SeriesDate = '20260101'
+    ds.StudyTime = ds.SeriesTime = '120000'
+    return ds
+
 # %% ../nbs/10_synth.ipynb #46bd3ac5
 def write_ct_series(hu:np.ndarray,          # the volume in HU (slice, row, col)
                     folder:str|Path,        # where the files go
@@ -151,19 +172,7 @@ def write_ct_series(hu:np.ndarray,          # the volume in HU (slice, row, col)
     x0, y0, z0 = -(nc-1)/2*pixel_spacing, -(nr-1)/2*pixel_spacing, -(nz-1)/2*slice_spacing
     paths = []
     for k in range(nz):
-        sop = _uid(seed, patient_id, series_number, k)
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = CTImageStorage, sop
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = Dataset()
-        ds.file_meta = meta
-        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, sop
-        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
-        ds.Modality, ds.Manufacturer, ds.ImageType = 'CT', 'ct_mask_cls synthetic', list(image_type)
-        ds.PatientID, ds.PatientName = patient_id, f'Synthetic^{patient_id}'
-        ds.PatientBirthDate, ds.PatientSex = '19600101', 'O'
-        ds.StudyDate = ds.SeriesDate = '20260101'
-        ds.StudyTime = ds.SeriesTime = '120000'
+        ds = ct_slice_dataset(_uid(seed, patient_id, series_number, k), (study, series, frame), patient_id, image_type)
         ds.SeriesNumber, ds.InstanceNumber, ds.SeriesDescription = series_number, k+1, description
         ds.ImagePositionPatient = [round(x0, 4), round(y0, 4), round(z0 + k*slice_spacing, 4)]
         ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
@@ -435,6 +444,36 @@ def enlarge_organ(hu:np.ndarray,      # the CT (HU)
     return (ndi.map_coordinates(hu, src, order=1, mode='nearest'),
             ndi.map_coordinates(labels, src, order=0, mode='nearest').astype(labels.dtype))
 
+# %% ../nbs/10_synth.ipynb #f6388c67
+def jitter_boundary(seg:np.ndarray,          # the organ
+                    spacing,                 # voxel size (mm)
+                    vox:float,               # how far the boundary moves (voxels; 0: not at all)
+                    rng:np.random.Generator, # the segmenter's random stream
+                   ) -> tuple:               # the moved organ, and the shift (+: outwards)
+    "Move `seg`'s boundary in or out (chosen at random) by `vox` voxels, with a smooth wobble along it."
+    if not vox: return seg, 0.0
+    v = float(np.mean(spacing))
+    sd = np.where(seg,
+                  ndi.distance_transform_edt(seg, sampling=spacing) / v - 0.5,
+                  0.5 - ndi.distance_transform_edt(~seg, sampling=spacing) / v)
+    wobble = ndi.gaussian_filter(rng.normal(0, 1, seg.shape), 2.0)
+    shift = float(vox*rng.choice([-1, 1]))
+    return sd + shift + 0.35*wobble/max(float(wobble.std()), 1e-6) > 0, shift
+
+def stray_blob(labels:np.ndarray,       # the true multilabel map
+               organ:np.ndarray,        # the organ
+               hu:np.ndarray,           # the CT (HU)
+               affine:np.ndarray,       # the grid's affine (RAS)
+               rng:np.random.Generator, # the segmenter's random stream
+              ) -> np.ndarray:          # the stray component (empty if there is no place for it)
+    "A blob of soft tissue 6-10 mm in radius, more than 30 mm from the organ and unlabelled, taken for the organ."
+    sp = spacing_of(affine)
+    soft = (hu > -50) & (hu < 150) & (ndi.distance_transform_edt(~organ, sampling=sp) > 30) & (labels == 0)
+    cand = np.argwhere(soft)
+    if not len(cand): return np.zeros(organ.shape, bool)
+    c = affine[:3, :3] @ cand[rng.integers(len(cand))] + affine[:3, 3]
+    return (_sphere(organ.shape, affine, c, float(rng.uniform(6, 10))) >= 0.5) & (hu > -500)
+
 # %% ../nbs/10_synth.ipynb #1e9f3a24
 def segmenter_labels(labels:np.ndarray,       # the true multilabel map (TotalSegmentator ids)
                      ids:list,                # the organ's label ids
@@ -449,15 +488,7 @@ def segmenter_labels(labels:np.ndarray,       # the true multilabel map (TotalSe
     organ = np.isin(labels, ids)
     seg = organ.copy()
     missed = [m for m in lesions if rng.random() < p.missed_lesion_frac]
-    shift = 0.0
-    if p.boundary_jitter_vox:
-        vox = float(np.mean(sp))
-        sd = np.where(seg,
-                      ndi.distance_transform_edt(seg, sampling=sp) / vox - 0.5,
-                      0.5 - ndi.distance_transform_edt(~seg, sampling=sp) / vox)
-        wobble = ndi.gaussian_filter(rng.normal(0, 1, seg.shape), 2.0)
-        shift = float(p.boundary_jitter_vox*rng.choice([-1, 1]))
-        seg = sd + shift + 0.35*wobble/max(float(wobble.std()), 1e-6) > 0
+    seg, shift = jitter_boundary(seg, sp, p.boundary_jitter_vox, rng)
     # a lesion left out stays out, whichever way the boundary moved
     for m in missed: seg &= ~m
     ends = [int(rng.integers(p.missed_end_slices[0], p.missed_end_slices[1] + 1)) for _ in range(2)]
@@ -465,13 +496,7 @@ def segmenter_labels(labels:np.ndarray,       # the true multilabel map (TotalSe
     if len(zs) > sum(ends) + 2:
         seg[:, :, zs[0]:zs[0] + ends[0]] = False
         seg[:, :, zs[-1] + 1 - ends[1]:zs[-1] + 1] = False
-    stray = np.zeros(seg.shape, bool)
-    if rng.random() < p.stray_prob:
-        soft = (hu > -50) & (hu < 150) & (ndi.distance_transform_edt(~organ, sampling=sp) > 30) & (labels == 0)
-        cand = np.argwhere(soft)
-        if len(cand):
-            c = affine[:3, :3] @ cand[rng.integers(len(cand))] + affine[:3, 3]
-            stray = (_sphere(seg.shape, affine, c, float(rng.uniform(6, 10))) >= 0.5) & (hu > -500)
+    stray = stray_blob(labels, organ, hu, affine, rng) if rng.random() < p.stray_prob else np.zeros(seg.shape, bool)
     seg |= stray
     out = labels.copy()
     out[organ & ~seg] = 0
