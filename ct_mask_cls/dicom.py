@@ -18,7 +18,7 @@ import dcm2niix, hmac
 __all__ = ['CT_SOP', 'SERIES_COLUMNS', 'is_dicom', 'find_dicom_files', 'read_header', 'series_key', 'classify_series',
            'dcm2niix_bin', 'run_dcm2niix', 'check_complete', 'to_canonical_hu', 'resample', 'Series', 'read_headers',
            'file_chunks', 'scan_series', 'source_fingerprint', 'SeriesRejected', 'slice_geometry', 'regularise_stack',
-           'convert_series', 'nifti_inputs', 'hu_flag', 'pseudonym', 'convert_tree']
+           'convert_series', 'nifti_inputs', 'hu_flag', 'pseudonym', 'series_row', 'convert_one', 'convert_tree']
 
 # %% ../nbs/01_dicom.ipynb #96dc96dd
 def is_dicom(path:str|Path) -> bool:
@@ -361,6 +361,43 @@ def pseudonym(patient_id:str, salt:str) -> str:
                                    "$CT_MASK_CLS_SALT_FILE): without one anyone can recompute the pseudonyms")
     return 'P' + hmac.new(salt.encode(), str(patient_id).encode(), hashlib.sha256).hexdigest()[:12]
 
+# %% ../nbs/01_dicom.ipynb #10eb3ca6
+def series_row(s,                 # a series found by `scan_series`
+               pc,                # the `PreprocessConfig`
+               key:str='',        # the pseudonym key (with `pc.pseudonymise`)
+              ) -> dict:          # its row of series.csv, rejected with its reason until converted
+    "A series' row of series.csv before conversion: its ids (pseudonymised if asked), description, size, source."
+    raw = s.h['patient_id'] or Path(s.files[0]).parent.name
+    # SeriesInstanceUIDs are identifiers too
+    pid, uid = (pseudonym(raw, key), pseudonym(s.key, key)) if pc.pseudonymise else (raw, s.key)
+    return dict(series_key=uid, patient_id=pid, series_description=s.h['series_description'],
+                modality=s.h['modality'], status='rejected', reason=s.reason, notes='', nifti_path='',
+                n_slices=len(s.files), source='' if pc.pseudonymise else str(Path(s.files[0]).parent))
+
+def convert_one(s,                # a series found by `scan_series`
+                out_dir:Path,     # where its NIfTI and record go
+                pc,               # the `PreprocessConfig`
+                key:str='',       # the pseudonym key (with `pc.pseudonymise`)
+                force:bool=False, # convert again even when its record says it is current
+               ) -> dict:         # its row of series.csv
+    "Convert one series (reused while its files and settings are unchanged); its row, converted or rejected."
+    row = series_row(s, pc, key)
+    if s.reason: return row
+    pid = row['patient_id']
+    name = f"{safe_name(pid)}_s{s.h['series_number'] or 0}_{hash_obj(s.key)[:6]}.nii.gz"
+    side = out_dir/(name[:-7] + '.json')
+    fp = hash_obj([source_fingerprint(s.files), pc.uneven_slices, pc.gantry_tilt])
+    done = reusable(side, fp, force, f'series of {pid}')
+    if done: return dict(row, **{k: v for k, v in done.items() if k not in ('key', 'outputs')})
+    try:
+        row.update(convert_series(s, out_dir / name, pc.uneven_slices, pc.gantry_tilt), status='converted',
+                   reason='', nifti_path=name)
+        record(side, fp, [out_dir/name], **row)
+    except SeriesRejected as e: row.update(reason=str(e))
+    except WriteFailed: raise
+    except Exception as e: row.update(reason=f'conversion failed: {type(e).__name__}: {e}')
+    return row
+
 # %% ../nbs/01_dicom.ipynb #20c42633
 def convert_tree(root:str|Path,              # a folder tree of DICOM studies (searched at any depth)
                  out_dir:str|Path,          # where the NIfTI files and series.csv go
@@ -376,37 +413,13 @@ def convert_tree(root:str|Path,              # a folder tree of DICOM studies (s
     series, bad = scan_series(root, tuple(pc.allow_modality), pc.min_slices, progress, pc.workers, executor)
     key = pseudonym_key(pc) if pc.pseudonymise else ''
     if pc.pseudonymise and not key: pseudonym('', '')                   # raises: no key
-    pid_of = lambda raw: pseudonym(raw, key) if pc.pseudonymise else raw
-    uid_of = lambda uid: pseudonym(uid, key) if pc.pseudonymise else uid   # SeriesInstanceUIDs are identifiers too
     rows = [
         dict(series_key='', patient_id='', series_description='', modality='', status='rejected', reason=h['error'],
              notes='', nifti_path='', n_slices=1, source='' if pc.pseudonymise else h['path']) for h in bad
     ]
-    def one(s):
-        pid = pid_of(s.h['patient_id'] or Path(s.files[0]).parent.name)
-        row = dict(series_key=uid_of(s.key), patient_id=pid, series_description=s.h['series_description'],
-                   modality=s.h['modality'], status='rejected', reason=s.reason, notes='', nifti_path='',
-                   n_slices=len(s.files), source='' if pc.pseudonymise else str(Path(s.files[0]).parent))
-        if s.reason: return row
-        name = f"{safe_name(pid)}_s{s.h['series_number'] or 0}_{hash_obj(s.key)[:6]}.nii.gz"
-        side = out_dir/(name[:-7] + '.json')
-        fp = hash_obj([source_fingerprint(s.files), pc.uneven_slices, pc.gantry_tilt])
-        done = reusable(side, fp, force, f'series of {pid}')
-        if done: return dict(row, **{k: v for k, v in done.items() if k not in ('key', 'outputs')})
-        try:
-            row.update(convert_series(s, out_dir / name, pc.uneven_slices, pc.gantry_tilt), status='converted',
-                       reason='', nifti_path=name)
-            record(side, fp, [out_dir/name], **row)
-        except SeriesRejected as e: row.update(reason=str(e))
-        except WriteFailed: raise
-        except Exception as e: row.update(reason=f'conversion failed: {type(e).__name__}: {e}')
-        return row
-    rows += case_map(one, series, pc.workers, 'converting series', progress, executor,
-                     lambda s, why: dict(series_key=uid_of(s.key),
-                                         patient_id=pid_of(s.h['patient_id'] or Path(s.files[0]).parent.name),
-                                         series_description=s.h['series_description'], modality=s.h['modality'],
-                                         status='rejected', reason=f'conversion failed: {why}', notes='', nifti_path='',
-                                         n_slices=len(s.files), source=''))
+    rows += case_map(lambda s: convert_one(s, out_dir, pc, key, force), series, pc.workers, 'converting series',
+                     progress, executor,
+                     lambda s, why: dict(series_row(s, pc, key), reason=f'conversion failed: {why}', source=''))
     df = pd.DataFrame(rows, columns=SERIES_COLUMNS + [c for c in ('shape',) if any(c in r for r in rows)])
     with atomic_path(out_dir/'series.csv') as t: df.to_csv(t, index=False)
     return df
