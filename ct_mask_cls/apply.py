@@ -18,7 +18,8 @@ from .runner import versions
 # %% auto #0
 __all__ = ['NoTrainedModel', 'trained_modes', 'load_run', 'model_spec', 'guard_run', 'input_kind', 'scoring_config',
            'prepare_cases', 'run_threshold', 'score_cases', 'predict_report', 'predict_cohort', 'settings_differ',
-           'check_external', 'external_row', 'evaluate_external', 'model_card', 'export_model']
+           'check_external', 'external_row', 'evaluate_external', 'model_card', 'export_model', 'export_settings',
+           'export_onnx']
 
 # %% ../nbs/16_apply.ipynb #efb1b8a9
 class NoTrainedModel(ConfigError):
@@ -350,6 +351,40 @@ def export_model(run_dir:str|Path, out:str|Path, mode:str|None=None) -> dict:
     cfg, lay, mode = load_run(run_dir, mode)
     with guard_run(run_dir, out): return _export(cfg, lay, mode, model_spec(cfg, lay, mode), Path(out))
 
+# %% ../nbs/16_apply.ipynb #9b504ffb
+def export_settings(cfg:RunConfig,     # the run's configuration
+                    mode:str,          # the exported mode
+                    spec,              # its input spec
+                    threshold:float,   # its validation threshold
+                    err:float=0.,      # the traced model's largest difference from the trained one
+                   ) -> dict:          # preprocessing.json
+    "What it takes to build the exported model's input and read its output, without this package."
+    from ct_mask_cls.mask import resolve_windows  # lazy: loads scipy.ndimage
+    seg_ids = __import__('ct_mask_cls.segment', fromlist=['resolve_roi']).resolve_roi(list(cfg.mask.roi))
+    return dict(
+        mode=mode, model=cfg.train.model, spacing_mm=list(cfg.preprocess.spacing), orientation='RAS',
+        roi=list(cfg.mask.roi), roi_totalsegmentator_ids=seg_ids,
+        windows_hu=[list(w)
+                    for w in resolve_windows(cfg.mask.window, cfg.mask.roi, cfg.mask.extra_windows)], fill=spec.fill,
+        margin_mm=spec.margin_mm, roi_margin_mm=spec.roi_margin_mm, input_size=list(spec.size), resize=spec.resize,
+        in_channels=spec.in_channels, channels=[f'CT window {list(w)} scaled to 0..1'
+                                                for w in spec.windows] + (['ROI mask (0/1)'] if spec.aux else []),
+        threshold=threshold, output='logit (probability = sigmoid)', traced_max_abs_error=err,
+        note='build the input with ct_mask_cls.data.network_input, or reproduce its steps from these settings')
+
+def export_onnx(model, x, path:Path) -> str:
+    "Export `model` (traced on input `x`, any batch size) as ONNX to `path`; '' or why it could not be, the file gone."
+    import torch  # lazy: loads torch
+    try:
+        with warnings.catch_warnings(), atomic_path(path) as t:
+            warnings.simplefilter('ignore')
+            torch.onnx.export(model, (x,), str(t), input_names=['image'], output_names=['logit'],
+                              dynamic_axes={'image': {0: 'batch'}, 'logit': {0: 'batch'}}, dynamo=False)
+        return ''
+    except Exception as e:
+        path.unlink(missing_ok=True)
+        return f'{type(e).__name__}: {str(e).splitlines()[0][:200]}'
+
 # %% ../nbs/16_apply.ipynb #74ce73a5
 def _export(cfg:RunConfig,  # the run's configuration
             lay:RunLayout,  # the run's layout
@@ -373,27 +408,8 @@ def _export(cfg:RunConfig,  # the run's configuration
         # torch.jit.save's deprecation notice: TorchScript is still what loads without Python code
         warnings.simplefilter('ignore')
         torch.jit.save(ts, str(t))
-    from ct_mask_cls.mask import resolve_windows  # lazy: loads scipy.ndimage
-    seg_ids = __import__('ct_mask_cls.segment', fromlist=['resolve_roi']).resolve_roi(list(cfg.mask.roi))
-    settings = dict(
-        mode=mode, model=cfg.train.model, spacing_mm=list(cfg.preprocess.spacing), orientation='RAS',
-        roi=list(cfg.mask.roi), roi_totalsegmentator_ids=seg_ids,
-        windows_hu=[list(w)
-                    for w in resolve_windows(cfg.mask.window, cfg.mask.roi, cfg.mask.extra_windows)], fill=spec.fill,
-        margin_mm=spec.margin_mm, roi_margin_mm=spec.roi_margin_mm, input_size=list(spec.size), resize=spec.resize,
-        in_channels=spec.in_channels, channels=[f'CT window {list(w)} scaled to 0..1'
-                                                for w in spec.windows] + (['ROI mask (0/1)'] if spec.aux else []),
-        threshold=run_threshold(lay, mode), output='logit (probability = sigmoid)', traced_max_abs_error=err,
-        note='build the input with ct_mask_cls.data.network_input, or reproduce its steps from these settings')
-    onnx_note = ''
-    try:
-        with warnings.catch_warnings(), atomic_path(out/'model.onnx') as t:
-            warnings.simplefilter('ignore')
-            torch.onnx.export(model, (x[:1],), str(t), input_names=['image'], output_names=['logit'],
-                              dynamic_axes={'image': {0: 'batch'}, 'logit': {0: 'batch'}}, dynamo=False)
-    except Exception as e:
-        (out / 'model.onnx').unlink(missing_ok=True)
-        onnx_note = f'{type(e).__name__}: {str(e).splitlines()[0][:200]}'
+    settings = export_settings(cfg, mode, spec, run_threshold(lay, mode), err)
+    onnx_note = export_onnx(model, x[:1], out/'model.onnx')
     settings['onnx'] = 'model.onnx' if not onnx_note else f'not exported ({onnx_note})'
     save_json(out/'preprocessing.json', settings)
     atomic_write_text(out/'MODEL_CARD.md', model_card(cfg, lay, mode, settings, versions()))
