@@ -16,11 +16,12 @@ from PIL import Image
 from importlib.resources import files
 
 # %% auto #0
-__all__ = ['VIEWS', 'MODE_COLORS', 'PAGE_CSS', 'VIEWER_JS', 'slice_view', 'mark_sides', 'largest_section', 'show_slices',
-           'plot_curves', 'plot_roc_calibration', 'esc', 'table_html', 'thumbnails', 'show', 'save_png', 'html_page',
-           'render_html', 'find_chromium', 'check_reports', 'notebook_errors', 'badge', 'case_gallery', 'study_display',
-           'xai_display', 'xai_warnings', 'side_by_side', 'forest_plot', 'verdict_sentence', 'cohort_summary',
-           'run_summary', 'publish', 'compare_runs', 'flow_counts', 'flow_diagram', 'viewer_page']
+__all__ = ['VIEWS', 'MODE_COLORS', 'PAGE_CSS', 'VIEWER_JS', 'slice_view', 'mark_sides', 'largest_section', 'draw_view',
+           'add_legends', 'show_slices', 'plot_curves', 'plot_roc_calibration', 'esc', 'table_html', 'thumbnails',
+           'show', 'save_png', 'html_page', 'render_html', 'find_chromium', 'check_reports', 'notebook_errors', 'badge',
+           'case_gallery', 'study_display', 'xai_display', 'xai_warnings', 'side_by_side', 'forest_plot',
+           'verdict_sentence', 'cohort_summary', 'run_summary', 'publish', 'compare_runs', 'flow_counts',
+           'flow_diagram', 'viewer_page']
 
 # %% ../nbs/12_report.ipynb #478e0cb0
 VIEWS = ('axial', 'coronal', 'sagittal')
@@ -56,6 +57,49 @@ def largest_section(ref:np.ndarray) -> list:
     if ref is None or not np.any(ref): return [s//2 for s in np.shape(ref)] if ref is not None else None
     return [int(np.argmax(ref.sum(axis=tuple(a for a in range(3) if a != k)))) for k in range(3)]
 
+# %% ../nbs/12_report.ipynb #f81a0667
+_OUTLINE_COLOURS = ['#ffd400', '#00d5ff', '#ff5ad2']
+
+def draw_view(ax,                         # the axes
+              v:np.ndarray,               # the volume (canonical RAS)
+              view:str,                   # axial, coronal or sagittal
+              c,                          # the voxel the view goes through
+              window=(-1000, 400),        # HU window
+              spacing=(1., 1., 1.),       # voxel size (mm), for true proportions
+              overlay:np.ndarray|None=None, # a label map drawn in colour
+              outlines:list=(),           # [(mask, name, linestyle), …] drawn as contours
+             ) -> set:                    # the overlay's labels in this view
+    "One radiological view of `v` through voxel `c`, with side letters, the overlay's labels and the outlines."
+    a, sides = slice_view(v, view, c)
+    ax.imshow(a, cmap='gray', vmin=window[0], vmax=window[1], aspect=_aspect(view, spacing), interpolation='nearest')
+    seen = set()
+    if overlay is not None:
+        o, _ = slice_view(overlay, view, c)
+        seen = set(np.unique(o[o > 0]).astype(int).tolist())
+        ax.imshow(np.ma.masked_where(o == 0, (o - 1) % 20), cmap=plt.get_cmap('tab20'), vmin=-0.5, vmax=19.5,
+                  alpha=0.45, aspect=_aspect(view, spacing), interpolation='nearest')
+    for k, (m, name, ls) in enumerate(outlines):
+        o, _ = slice_view(np.asarray(m, np.float32), view, c)
+        if o.any(): ax.contour(o, [0.5], colors=_OUTLINE_COLOURS[k % 3], linestyles=ls, linewidths=1.0)
+    mark_sides(ax, sides, 9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return seen
+
+def add_legends(fig, seen:set, label_names:dict|None=None, outlines:list|None=None) -> bool:
+    "Legends for the labels `seen` (named by `label_names`) and the outlines' names; whether there is any."
+    if seen and label_names:
+        cmap = plt.get_cmap('tab20')
+        fig.legend(
+            handles=[Patch(color=cmap((k - 1) % 20), label=label_names.get(k, f'label {k}'))
+                     for k in sorted(seen)][:20], loc='lower right', ncol=4, fontsize=8, frameon=False)
+    names = {(k, n, ls) for o in (outlines or []) if o for k, (_, n, ls) in enumerate(o)}
+    if names:
+        fig.legend(handles=[Line2D([], [], color=_OUTLINE_COLOURS[k % 3], ls=ls, label=n)
+                            for k, n, ls in sorted(names)],
+                   loc='lower left', ncol=3, fontsize=8, frameon=False)
+    return bool(seen and label_names) or bool(names)
+
 # %% ../nbs/12_report.ipynb #4762ae62
 def show_slices(vols:list,                  # volumes (canonical RAS), one row each
                 titles:list,                # a title per volume
@@ -69,42 +113,18 @@ def show_slices(vols:list,                  # volumes (canonical RAS), one row e
                 outlines:list|None=None):   # per volume, [(mask, name, linestyle), …] drawn as contours
     "Axial, coronal and sagittal views (radiological, with side letters) of each volume, a row each, with overlays."
     fig, axs = plt.subplots(len(vols), 3, figsize=(width, width/3*len(vols)), squeeze=False)
-    cmap = plt.get_cmap('tab20')
     seen = set()
     for i, v in enumerate(vols):
         ov = overlays[i] if overlays else None
         ref = center_on[i] if center_on else ov
         c = largest_section(ref) if ref is not None and np.any(ref) else [s//2 for s in v.shape]
         for j, view in enumerate(VIEWS):
-            ax = axs[i, j]
-            a, sides = slice_view(v, view, c)
-            ax.imshow(a, cmap='gray', vmin=window[0], vmax=window[1], aspect=_aspect(view, spacing),
-                      interpolation='nearest')
-            if ov is not None:
-                o, _ = slice_view(ov, view, c)
-                seen |= set(np.unique(o[o > 0]).astype(int).tolist())
-                ax.imshow(np.ma.masked_where(o == 0, (o - 1) % 20), cmap=cmap, vmin=-0.5, vmax=19.5, alpha=0.45,
-                          aspect=_aspect(view, spacing), interpolation='nearest')
-            for k, (m, name, ls) in enumerate((outlines[i] or []) if outlines else []):
-                o, _ = slice_view(np.asarray(m, np.float32), view, c)
-                if o.any():
-                    ax.contour(o, [0.5], colors=['#ffd400', '#00d5ff', '#ff5ad2'][k % 3], linestyles=ls, linewidths=1.0)
-            mark_sides(ax, sides, 9)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i == 0: ax.set_title(view, fontsize=10)
+            seen |= draw_view(axs[i, j], v, view, c, window, spacing, ov, (outlines[i] or []) if outlines else [])
+            if i == 0: axs[i, j].set_title(view, fontsize=10)
         axs[i, 0].set_ylabel(titles[i], fontsize=9)
-    if seen and label_names:
-        fig.legend(
-            handles=[Patch(color=cmap((k - 1) % 20), label=label_names.get(k, f'label {k}'))
-                     for k in sorted(seen)][:20], loc='lower right', ncol=4, fontsize=8, frameon=False)
-    names = {(k, n, ls) for o in (outlines or []) if o for k, (_, n, ls) in enumerate(o)}
-    if names:
-        fig.legend(handles=[Line2D([], [], color=['#ffd400', '#00d5ff', '#ff5ad2'][k % 3], ls=ls, label=n)
-                            for k, n, ls in sorted(names)],
-                   loc='lower left', ncol=3, fontsize=8, frameon=False)
+    legends = add_legends(fig, seen, label_names, outlines)
     if suptitle: fig.suptitle(suptitle, fontsize=11)
-    fig.tight_layout(rect=(0, 0.06 if (seen and label_names) or names else 0, 1, 1))
+    fig.tight_layout(rect=(0, 0.06 if legends else 0, 1, 1))
     return fig
 
 # %% ../nbs/12_report.ipynb #2d6bfbf5
