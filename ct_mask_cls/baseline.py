@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegressionCV, LogisticRegression
 from sklearn.model_selection import cross_val_predict, StratifiedKFold
 
 # %% auto #0
-__all__ = ['FAMILIES', 'radiomics_features', 'fit_baseline']
+__all__ = ['FAMILIES', 'radiomics_features', 'baseline_model', 'fit_baseline']
 
 # %% ../nbs/08_baseline.ipynb #80f929fb
 FAMILIES = ('statistics', 'intensity_histogram', 'glcm')
@@ -47,6 +47,20 @@ def radiomics_features(ct_path:str|Path, mask_path:str|Path, families=FAMILIES) 
     row['roi_volume_ml'] = float(m.sum()*np.prod(sp)/1000)
     return row
 
+# %% ../nbs/08_baseline.ipynb #ba00acc1
+def baseline_model(y:np.ndarray, seed:int=0) -> tuple:
+    "The baseline's pipeline for training labels `y` (impute, scale, logistic regression) and the folds its threshold uses."
+    # folds can be no more than the smaller class has patients
+    n_min = int(np.bincount(y, minlength=2).min())
+    k = min(5, n_min)
+    inner = min(5, n_min - -(-n_min // k)) if k >= 2 else 0
+    cv = StratifiedKFold(k, shuffle=True, random_state=seed) if k >= 2 else None
+    lr = (LogisticRegressionCV(Cs=10, cv=StratifiedKFold(inner, shuffle=True, random_state=seed), scoring='roc_auc',
+                               max_iter=5000, l1_ratios=(0,), use_legacy_attributes=False)
+          # too few patients to choose the penalty by cross-validation: the default one
+          if inner >= 2 else LogisticRegression(max_iter=5000))
+    return make_pipeline(SimpleImputer(strategy='median'), StandardScaler(), lr), cv
+
 # %% ../nbs/08_baseline.ipynb #c13fa4e1
 def fit_baseline(features:pd.DataFrame,          # radiomics features, indexed by case_id
                  manifest:pd.DataFrame,          # the mask stage's manifest (splits, labels)
@@ -63,16 +77,7 @@ def fit_baseline(features:pd.DataFrame,          # radiomics features, indexed b
     check_evaluable(y[test_rows])
     keep = X[fit_rows].notna().any() & (X[fit_rows].std() > 0)
     X = X.loc[:, keep]
-    # folds can be no more than the smaller class has patients
-    n_min = int(np.bincount(y[fit_rows], minlength=2).min())
-    k = min(5, n_min)
-    inner = min(5, n_min - -(-n_min // k)) if k >= 2 else 0
-    cv = StratifiedKFold(k, shuffle=True, random_state=seed) if k >= 2 else None
-    lr = (LogisticRegressionCV(Cs=10, cv=StratifiedKFold(inner, shuffle=True, random_state=seed), scoring='roc_auc',
-                               max_iter=5000, l1_ratios=(0,), use_legacy_attributes=False)
-          # too few patients to choose the penalty by cross-validation: the default one
-          if inner >= 2 else LogisticRegression(max_iter=5000))
-    model = make_pipeline(SimpleImputer(strategy='median'), StandardScaler(), lr)
+    model, cv = baseline_model(y[fit_rows], seed)
     with warnings.catch_warnings():
         # convergence notes on tiny cohorts; the metrics below are what counts
         warnings.simplefilter('ignore')

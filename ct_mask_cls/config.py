@@ -438,6 +438,7 @@ def config_from_dict(d:dict, base:Path|str|None=None) -> RunConfig:
                 setattr(obj, f.name, str((Path(base) / v).resolve()))
     return cfg
 
+# %% ../nbs/00b_config.ipynb #da8ff516
 def _read_text(path:str|Path, what:str, encoding:str='utf-8') -> str:
     "The text of file `path` (`what` names it in errors): a clear error when it is missing or not UTF-8 text."
     path = Path(path)

@@ -21,7 +21,7 @@ from .xai_stage import explain_mode
 # %% auto #0
 __all__ = ['study_modes', 'body_mask_file', 'baseline_features', 'study_workers', 'study_mode', 'run_modes', 'stage_study',
            'subgroup_aucs', 'validation_auc', 'compared', 'kfold_study', 'read_study', 'subsample_training',
-           'learning_curves', 'claims']
+           'learning_curves', 'map_measures', 'convergence_inputs', 'claims']
 
 # %% ../nbs/13f_study_stage.ipynb #e925b249
 def study_modes(cfg:RunConfig) -> list:
@@ -272,6 +272,28 @@ def _per_case(x:pd.DataFrame, col:str) -> pd.Series:
     return x.set_index('case_id')[col].astype(float)
 
 # %% ../nbs/13f_study_stage.ipynb #81bba59f
+def map_measures(x:pd.DataFrame, method:str='gradcam') -> tuple:
+    "Per-case focus and interpretability measures of one mode's maps (`xai` cases.csv): on the lesion where known."
+    x = x[x.method == method]
+    # where truth exists, measures a masked model can fail
+    lt = x[x.has_lesion_truth & (x.label == 1)]
+    if len(lt):
+        return (_per_case(lt, 'lesion_mass').rename('relevance mass on the lesion (positive cases with lesion truth)'),
+                _per_case(lt, 'lesion_hit').rename('lesion hit (positive cases with lesion truth)'))
+    return (_per_case(x, 'mass_in_roi').rename('relevance mass inside the ROI'),
+            _per_case(x, 'pointing_hit').rename('pointing game'))
+
+def convergence_inputs(run_dir:str|Path, masked:str) -> tuple|None:
+    "Labels, every epoch's validation probabilities of `masked` and of `none`, and patients; None if either is missing."
+    lay = RunLayout(run_dir)
+    vp = {m: lay.model_dir(m)/'val_predictions.csv' for m in (masked, 'none')}
+    if not all(p.exists() for p in vp.values()): return None
+    man = read_manifest(run_dir)[0].set_index('case_id')
+    a, b = (pd.read_csv(p).drop(columns='epoch') for p in vp.values())
+    cols = [c for c in a.columns if c in b.columns]
+    return (man.loc[cols, 'label'].values.astype(int), a[cols].values, b[cols].values,
+            man.loc[cols, 'patient_id'].values)
+
 def claims(cfg:RunConfig, run_dir:str|Path) -> pd.DataFrame:
     "The claims table of a finished study (study/claims.csv)."
     from ct_mask_cls.study import claims_table  # lazy: loads sklearn
@@ -282,16 +304,7 @@ def claims(cfg:RunConfig, run_dir:str|Path) -> pd.DataFrame:
     focus, interp, sanity, gaps = {}, {}, {}, {}
     for mode in st['mode']:
         f = lay.xai_dir(mode)/'cases.csv'
-        if f.exists():
-            x = read_table(f)
-            x = x[x.method == first]
-            # where truth exists, measures a masked model can fail
-            lt = x[x.has_lesion_truth & (x.label == 1)]
-            focus[mode] = (_per_case(lt, 'lesion_mass') if len(lt) else _per_case(
-                x, 'mass_in_roi')).rename('relevance mass on the lesion (positive cases with lesion truth)'
-                                          if len(lt) else 'relevance mass inside the ROI')
-            interp[mode] = (_per_case(lt, 'lesion_hit') if len(lt) else _per_case(x, 'pointing_hit')).rename(
-                'lesion hit (positive cases with lesion truth)' if len(lt) else 'pointing game')
+        if f.exists(): focus[mode], interp[mode] = map_measures(read_table(f), first)
         s = lay.xai_dir(mode)/'summary.csv'
         if s.exists() and 'randomisation_spearman' in (sm := pd.read_csv(s)):
             sanity[mode] = float(sm.randomisation_spearman.iloc[0])
@@ -300,14 +313,7 @@ def claims(cfg:RunConfig, run_dir:str|Path) -> pd.DataFrame:
             hh = pd.read_csv(h)
             b = hh.loc[hh.val_auc.fillna(-1).idxmax()]
             gaps[mode] = float(b.train_loss - b.val_loss)
-    conv = None
-    vp = {m: lay.model_dir(m)/'val_predictions.csv' for m in (masked, 'none')}
-    if all(p.exists() for p in vp.values()):
-        man = read_manifest(run_dir)[0].set_index('case_id')
-        a, b = (pd.read_csv(p).drop(columns='epoch') for p in vp.values())
-        cols = [c for c in a.columns if c in b.columns]
-        conv = (man.loc[cols, 'label'].values.astype(int), a[cols].values, b[cols].values,
-                man.loc[cols, 'patient_id'].values)
+    conv = convergence_inputs(run_dir, masked)
     lc = lay.path('study', 'learning_curves.csv')
     ext = lay.path('study', 'external.csv')
     t = claims_table(masked, st, focus, interp, sanity, conv, pd.read_csv(lc) if lc.exists() else None, gaps,
