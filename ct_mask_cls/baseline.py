@@ -49,7 +49,7 @@ def radiomics_features(ct_path:str|Path, mask_path:str|Path, families=FAMILIES) 
 
 # %% ../nbs/08_baseline.ipynb #ba00acc1
 def baseline_model(y:np.ndarray, seed:int=0) -> tuple:
-    "The baseline's pipeline for training labels `y` (impute, scale, logistic regression) and the folds its threshold uses."
+    "The baseline for training labels `y` (impute, scale, logistic regression), and the folds its threshold uses."
     # folds can be no more than the smaller class has patients
     n_min = int(np.bincount(y, minlength=2).min())
     k = min(5, n_min)

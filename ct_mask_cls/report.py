@@ -86,6 +86,7 @@ def draw_view(ax,                         # the axes
     ax.set_yticks([])
     return seen
 
+# %% ../nbs/12_report.ipynb #7b555eae
 def add_legends(fig, seen:set, label_names:dict|None=None, outlines:list|None=None) -> bool:
     "Legends for the labels `seen` (named by `label_names`) and the outlines' names; whether there is any."
     if seen and label_names:

@@ -294,6 +294,7 @@ def convergence_inputs(run_dir:str|Path, masked:str) -> tuple|None:
     return (man.loc[cols, 'label'].values.astype(int), a[cols].values, b[cols].values,
             man.loc[cols, 'patient_id'].values)
 
+# %% ../nbs/13f_study_stage.ipynb #f11897ed
 def claims(cfg:RunConfig, run_dir:str|Path) -> pd.DataFrame:
     "The claims table of a finished study (study/claims.csv)."
     from ct_mask_cls.study import claims_table  # lazy: loads sklearn
