@@ -12,9 +12,9 @@ from .core import *
 
 # %% auto #0
 __all__ = ['REPAIR_VERSION', 'WINDOW_PRESETS', 'roi_from_labels', 'dilate_mm', 'roi_ml', 'ball', 'components', 'fill_holes',
-           'repair_record', 'close_gaps', 'peel_fat', 'repair_roi', 'margin_vox', 'fill_value', 'organ_window_preset',
-           'resolve_windows', 'roi_box', 'fov_start', 'fov_window', 'auto_fov', 'roi_status', 'edge_sides', 'robust_z',
-           'qc_flags']
+           'repair_record', 'close_gaps', 'too_tight', 'peel_fat', 'repair_roi', 'margin_vox', 'fill_value',
+           'organ_window_preset', 'resolve_windows', 'roi_box', 'fov_start', 'fov_window', 'auto_fov', 'roi_status',
+           'edge_sides', 'robust_z', 'qc_flags']
 
 # %% ../nbs/03_mask.ipynb #0a7d5ef9
 def roi_from_labels(seg:np.ndarray, ids) -> np.ndarray:
@@ -82,6 +82,12 @@ def close_gaps(roi:np.ndarray,      # the ROI so far
     return gaps
 
 # %% ../nbs/03_mask.ipynb #ffb3be5f
+def too_tight(roi:np.ndarray, ct:np.ndarray, spacing, others:np.ndarray|None=None) -> bool:
+    "Whether the tissue just outside `roi` (not another structure) is the organ's own: a mask drawn too tight."
+    sp = np.asarray(spacing, float)
+    ring = dilate_mm(roi, sp, float(np.max(sp)) + 0.5) & ~roi & (others is None or ~others)
+    return bool(ring.any() and np.median(ct[ring]) >= np.median(ct[roi]) - 15)
+
 def peel_fat(roi:np.ndarray,      # the ROI so far
              ct:np.ndarray,       # the CT in HU
              spacing,             # voxel size (mm)
@@ -126,9 +132,7 @@ def repair_roi(roi:np.ndarray,              # the segmenter's ROI (boolean)
         gaps = close_gaps(out, allowed, sp, close_mm, blob_mm)
         out |= gaps
         rec['gaps_ml'] = round(float(gaps.sum()*ml), 1)
-    ring = dilate_mm(out, sp, float(np.max(sp)) + 0.5) & ~out & (others is None or ~others)
-    # the tissue just outside is the organ's own: the mask is too tight
-    rec['tight'] = bool(ring.any() and np.median(ct[ring]) >= np.median(ct[out]) - 15)
+    rec['tight'] = too_tight(out, ct, sp, others)
     if grow_mm > 0 and rec['tight']:
         grown = dilate_mm(out, sp, grow_mm) & ~out & allowed
         out |= grown

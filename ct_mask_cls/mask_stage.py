@@ -13,7 +13,7 @@ from .core import *
 from . import dicom, segment as seg, mask as msk, splits
 
 # %% auto #0
-__all__ = ['MANIFEST_COLUMNS', 'SPLIT_COLUMNS', 'found_labels', 'mask_case', 'mask_cases', 'cohort_fov', 'cohort_qc',
+__all__ = ['MANIFEST_COLUMNS', 'SPLIT_COLUMNS', 'found_labels', 'repaired', 'mask_case', 'mask_cases', 'cohort_fov', 'cohort_qc',
            'repair_summary', 'repair_note', 'write_masked', 'join_labels', 'check_splits', 'assign_splits',
            'split_cohort', 'with_splits', 'stage_mask', 'read_manifest', 'spec_for']
 
@@ -27,6 +27,15 @@ def found_labels(sg:np.ndarray) -> str:
     return (f"the mask holds ids {listed}"
             "; if its ids are not TotalSegmentator's (a binary or custom label map), say what they are in "
             "data.mask_labels, e.g. {liver: 1}")
+
+# %% ../nbs/13c_mask_stage.ipynb #68093bb0
+def repaired(raw:np.ndarray, ct:np.ndarray, labels:np.ndarray, spacing, mc) -> tuple:
+    "The ROI repaired as `mc` (the mask settings) says, and the repair's record; untouched without `mask.repair`."
+    if not (mc.repair and raw.any()): return raw, msk.repair_record(int((msk.components(raw, spacing)[1] >= 0.2).sum()))
+    # an organ darker than the fat threshold (fatty liver): nothing is excluded as fat
+    min_hu = mc.repair_min_hu if np.median(ct[raw]) >= mc.repair_min_hu else -np.inf
+    return msk.repair_roi(raw, ct, spacing, (labels > 0) & ~raw, mc.close_mm, min_hu, grow_mm=mc.grow_mm,
+                          peel_mm=mc.peel_mm)
 
 # %% ../nbs/13c_mask_stage.ipynb #30e0ade0
 def mask_case(cfg:RunConfig,    # the run's configuration
@@ -54,11 +63,7 @@ def mask_case(cfg:RunConfig,    # the run's configuration
     ct, aff = load_nifti(ct_path)
     sg, _ = load_nifti(seg_row.seg_path)
     raw, sp = msk.roi_from_labels(sg, ids), spacing_of(aff)
-    roi, rep = raw, msk.repair_record(int((msk.components(raw, sp)[1] >= 0.2).sum()))
-    if mc.repair and raw.any():
-        roi, rep = msk.repair_roi(raw, ct, sp, (sg > 0) & ~raw, mc.close_mm,
-                                  mc.repair_min_hu if np.median(ct[raw]) >= mc.repair_min_hu else -np.inf,
-                                  grow_mm=mc.grow_mm, peel_mm=mc.peel_mm)
+    roi, rep = repaired(raw, ct, sg, sp, mc)
     status, reason = msk.roi_status(roi, sp, mc.min_roi_ml)
     if not raw.any(): reason += '; ' + found_labels(sg)
     row.update(roi_ml=round(msk.roi_ml(roi, sp), 1), status=status, reason=reason,

@@ -19,7 +19,7 @@ from jupyter_core.utils import run_sync
 __all__ = ['STAGES', 'STAGE_FOLDERS', 'CURRENT', 'REFERENCE_RATES', 'WARM_IMPORTS', 'input_ids', 'preflight', 'stage_key',
            'stage_outputs', 'stages_dir', 'quiet_kernel_logs', 'write_run_config', 'kernel_env', 'check_stage',
            'kernel_environ', 'execute_stage', 'run_stage', 'time_left', 'reference_seconds', 'machine_speed',
-           'run_pipeline', 'run_cluster', 'WarmKernels', 'interim_index', 'versions', 'git_commit']
+           'run_pipeline', 'run_cluster', 'WarmKernels', 'stage_rows', 'interim_index', 'versions', 'git_commit']
 
 # %% ../nbs/14_runner.ipynb #e8682134
 def input_ids(cfg:RunConfig) -> set:
@@ -515,20 +515,26 @@ def _warm_engine() -> str:
 def _table(df) -> str:
     return pd.DataFrame(df).to_html(index=False, escape=True, border=0, na_rep='')
 
+# %% ../nbs/14_runner.ipynb #c563379a
+def stage_rows(lay:RunLayout, failed:tuple|None=None) -> list:
+    "Each stage before the index: done, failed (`failed` = (stage, reason)) or not run, with its report, time and end."
+    rows = []
+    for s in STAGES[:-1]:
+        page, rec = lay.stage_files(s)[1], _stage_record(lay, s)
+        status = 'failed' if failed and failed[0] == s else ('done' if rec else 'not run')
+        rows.append(
+            dict(stage=s, status=status,
+                 report=f"<a href='{page.name}'>{page.name}</a>" if page.exists() and rec else '',
+                 seconds=rec.get('seconds', ''), finished=rec.get('finished', '')))
+    return rows
+
 # %% ../nbs/14_runner.ipynb #0285eca2
 def interim_index(cfg:RunConfig, failed:tuple|None=None) -> Path:
     "Write index.html from what the run has so far: stages done, their results, and `failed` = (stage, reason) if any."
     from ct_mask_cls.report import html_page, badge  # lazy: loads matplotlib (kept out of the CLI's start-up)
     lay = RunLayout(cfg.run_dir)
-    rows, done = [], []
-    for s in STAGES[:-1]:
-        page, rec = lay.stage_files(s)[1], _stage_record(lay, s)
-        status = 'failed' if failed and failed[0] == s else ('done' if rec else 'not run')
-        if rec: done.append(s)
-        rows.append(
-            dict(stage=s, status=status,
-                 report=f"<a href='{page.name}'>{page.name}</a>" if page.exists() and rec else '',
-                 seconds=rec.get('seconds', ''), finished=rec.get('finished', '')))
+    rows = stage_rows(lay, failed)
+    done = [r['stage'] for r in rows if r['status'] == 'done']
     head = badge('block', 'failed') if failed else badge('warn', 'incomplete')
     say_ = (f"Stage <b>{html.escape(failed[0])}</b> failed: {html.escape(failed[1])}. "
             if failed else '') + f"Stages done: {', '.join(done) or 'none'}. "
