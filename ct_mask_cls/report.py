@@ -18,9 +18,9 @@ from importlib.resources import files
 # %% auto #0
 __all__ = ['VIEWS', 'MODE_COLORS', 'PAGE_CSS', 'VIEWER_JS', 'slice_view', 'mark_sides', 'largest_section', 'draw_view',
            'add_legends', 'show_slices', 'plot_curves', 'plot_roc_calibration', 'esc', 'table_html', 'thumbnails',
-           'show', 'save_png', 'html_page', 'render_html', 'find_chromium', 'check_reports', 'notebook_errors', 'badge',
-           'case_gallery', 'study_display', 'xai_display', 'xai_warnings', 'side_by_side', 'forest_plot',
-           'verdict_sentence', 'cohort_summary', 'run_summary', 'publish', 'compare_runs', 'flow_counts',
+           'show', 'save_png', 'html_page', 'render_html', 'find_chromium', 'narrow_images', 'check_reports',
+           'notebook_errors', 'badge', 'case_gallery', 'study_display', 'xai_display', 'xai_warnings', 'side_by_side',
+           'forest_plot', 'verdict_sentence', 'cohort_summary', 'run_summary', 'publish', 'compare_runs', 'flow_counts',
            'flow_diagram', 'viewer_page']
 
 # %% ../nbs/12_report.ipynb #478e0cb0
@@ -257,6 +257,34 @@ def find_chromium() -> str:
 
 _LOG_LINE = r'INFO|WARNING|Warning|Traceback'
 
+# %% ../nbs/12_report.ipynb #b62a9646
+def narrow_images(folder:Path, hrefs:list, min_px:int=1600) -> list:
+    "The images among `hrefs` (relative to `folder`) narrower than `min_px`, each with its width."
+    narrow = []
+    for h in hrefs:
+        p = (folder/h).resolve()
+        if p.exists():
+            with Image.open(p) as im:
+                if im.width < min_px: narrow.append(f"{h} ({im.width} px)")
+    return narrow
+
+def _viewer_problem(page, timeout_s:float) -> str:
+    "'' if a slice viewer page rendered its canvas, else what went wrong."
+    try:
+        page.wait_for_selector("body[data-ready='1']", timeout=timeout_s*1000)
+        page.wait_for_timeout(300)
+        px = np.asarray(Image.open(io.BytesIO(page.locator('#gl').screenshot())).convert('L'), float)
+        return 'the viewer canvas is blank' if px.std() < 5 else ''
+    except Exception as e: return f'the viewer did not render: {type(e).__name__}'
+
+def _check_site(browser, site:Path, timeout_s:float) -> dict:
+    "A published site's page in headless Chromium, its links to run reports included."
+    r = _check_page(browser, site/'index.html', timeout_s)
+    links = r['_page'].evaluate("() => [...document.querySelectorAll('a')].map(a => a.getAttribute('href'))")
+    r.pop('_page').close()
+    r['console_errors'] += [f"broken link {h}" for h in links if h and not (site/h).exists()]
+    return r
+
 # %% ../nbs/12_report.ipynb #af4688f7
 def _check_page(browser,            # a Playwright Chromium browser
                 html:Path,          # the page
@@ -281,23 +309,12 @@ def _check_page(browser,            # a Playwright Chromium browser
     text = page.evaluate("() => document.body.innerText")
     full = page.evaluate("() => [...document.querySelectorAll('a')].map(a => a.getAttribute('href') || '').filter(h => "
                          "h.toLowerCase().endsWith('.png'))")
-    narrow = []
-    for h in full[:40]:                                            # the full-size images a thumbnail links to
-        p = (html.parent/h).resolve()
-        if p.exists():
-            with Image.open(p) as im:
-                if im.width < min_px: narrow.append(f"{h} ({im.width} px)")
+    narrow = narrow_images(html.parent, full[:40], min_px)        # the full-size images a thumbnail links to
     out = dict(page=str(html.name), bytes=html.stat().st_size, images=page.evaluate("() => document.images.length"),
                console_errors=errors, network_requests=remote,
                failed_images=broken + [u for u in failed if not u.startswith('data:')],
                log_lines=[m.group(0) for m in re.finditer(_LOG_LINE, text)][:3], narrow_images=narrow)
-    if viewer:
-        try:
-            page.wait_for_selector("body[data-ready='1']", timeout=timeout_s*1000)
-            page.wait_for_timeout(300)
-            px = np.asarray(Image.open(io.BytesIO(page.locator('#gl').screenshot())).convert('L'), float)
-            if px.std() < 5: out['console_errors'] = errors + ['the viewer canvas is blank']
-        except Exception as e: out['console_errors'] = errors + [f'the viewer did not render: {type(e).__name__}']
+    if viewer and (why := _viewer_problem(page, timeout_s)): out['console_errors'] = errors + [why]
     out['_page'] = page
     return out
 
@@ -334,13 +351,7 @@ def check_reports(run_dir:str|Path,         # the run folder
                         full_page=not viewer)
                 r.pop('_page').close()
                 out.append(r)
-            if site is not None:
-                r = _check_page(browser, Path(site)/'index.html', timeout_s)
-                links = r['_page'].evaluate(
-                    "() => [...document.querySelectorAll('a')].map(a => a.getAttribute('href'))")
-                r.pop('_page').close()
-                r['console_errors'] += [f"broken link {h}" for h in links if h and not (Path(site)/h).exists()]
-                out.append(r)
+            if site is not None: out.append(_check_site(browser, Path(site), timeout_s))
         finally:
             browser.close()
     return out
