@@ -19,7 +19,8 @@ from jupyter_core.utils import run_sync
 __all__ = ['STAGES', 'STAGE_FOLDERS', 'CURRENT', 'REFERENCE_RATES', 'WARM_IMPORTS', 'input_ids', 'preflight', 'stage_key',
            'stage_outputs', 'stages_dir', 'quiet_kernel_logs', 'write_run_config', 'kernel_env', 'check_stage',
            'kernel_environ', 'execute_stage', 'run_stage', 'time_left', 'reference_seconds', 'machine_speed',
-           'run_pipeline', 'run_cluster', 'WarmKernels', 'stage_rows', 'interim_index', 'versions', 'git_commit']
+           'run_pipeline', 'run_cluster', 'start_warm_kernel', 'stop_kernel', 'WarmKernels', 'stage_rows',
+           'interim_index', 'versions', 'git_commit']
 
 # %% ../nbs/14_runner.ipynb #e8682134
 def input_ids(cfg:RunConfig) -> set:
@@ -441,22 +442,35 @@ def _import_in(connection_file:str, modules:tuple, stop):
     except Exception: pass
     finally: kc.stop_channels()
 
+# %% ../nbs/14_runner.ipynb #2934db55
+def start_warm_kernel(env:dict, cwd:str|Path, modules:tuple=WARM_IMPORTS):
+    "A kernel started over Unix sockets with `env` added, importing `modules` in a background thread; its manager."
+    sockets = tempfile.mkdtemp(prefix='ctmc-kernel-')
+    km = _kernel_manager(sockets)(kernel_name='python3')
+    run_sync(km.start_kernel)(cwd=str(cwd), env=dict(os.environ, **env),
+                              extra_arguments=['--HistoryManager.hist_file=:memory:'
+                                               ])  # as nbclient starts its kernels: no history database
+    km._ctmc_sockets, km._ctmc_stop = sockets, threading.Event()
+    km._ctmc_warm = threading.Thread(target=_import_in, args=(km.connection_file, tuple(modules), km._ctmc_stop),
+                                     daemon=True)
+    km._ctmc_warm.start()
+    return km
+
+def stop_kernel(km):
+    "Stop a kernel from `start_warm_kernel` (its warming too) and remove its sockets; quietly if it is gone."
+    km._ctmc_stop.set()
+    try:
+        if run_sync(km.is_alive)(): run_sync(km.shutdown_kernel)(now=True)
+        run_sync(km.cleanup_resources)()
+    except Exception: pass
+    shutil.rmtree(km._ctmc_sockets, ignore_errors=True)
+
 # %% ../nbs/14_runner.ipynb #51194991
 class WarmKernels:
     "Stage kernels started one stage ahead, each importing `modules` in the background; any left over shut down."
     def __init__(self, env:dict, cwd:str|Path, modules:tuple=WARM_IMPORTS):
         self.env, self.cwd, self.modules, self.next, self.taken = dict(env), str(cwd), tuple(modules), None, []
-    def _start(self):
-        sockets = tempfile.mkdtemp(prefix='ctmc-kernel-')
-        km = _kernel_manager(sockets)(kernel_name='python3')
-        run_sync(km.start_kernel)(cwd=self.cwd, env=dict(os.environ, **self.env),
-                                  extra_arguments=['--HistoryManager.hist_file=:memory:'
-                                                   ])  # as nbclient starts its kernels: no history database
-        km._ctmc_sockets, km._ctmc_stop = sockets, threading.Event()
-        km._ctmc_warm = threading.Thread(target=_import_in, args=(km.connection_file, self.modules, km._ctmc_stop),
-                                         daemon=True)
-        km._ctmc_warm.start()
-        return km
+    def _start(self): return start_warm_kernel(self.env, self.cwd, self.modules)
     def take(self, more:bool=False):
         "A started kernel manager for one stage (the warm one if any); warms another when `more` stages follow."
         km, self.next = self.next or self._start(), None
@@ -464,24 +478,17 @@ class WarmKernels:
         km._ctmc_warm.join()
         # it died while warming: a fresh one, whose own failure the stage reports
         if not run_sync(km.is_alive)():
-            self._stop(km)
+            stop_kernel(km)
             km = self._start()
             km._ctmc_warm.join()
         self.taken.append(km)
         return km
-    def _stop(self, km):
-        km._ctmc_stop.set()
-        try:
-            if run_sync(km.is_alive)(): run_sync(km.shutdown_kernel)(now=True)
-            run_sync(km.cleanup_resources)()
-        except Exception: pass
-        shutil.rmtree(km._ctmc_sockets, ignore_errors=True)
     def __enter__(self):
         self.next = self._start()                            # while the first stages' reuse is checked
         return self
     def __exit__(self, *exc):
         # (nbclient has shut down those it ran; this stops any it did not reach)
-        for km in self.taken + [self.next] * (self.next is not None): self._stop(km)
+        for km in self.taken + [self.next] * (self.next is not None): stop_kernel(km)
         self.next, self.taken = None, []
 
 # %% ../nbs/14_runner.ipynb #b5c30e24

@@ -23,8 +23,8 @@ __all__ = ['ROI_GROUPS', 'THRESHOLD_STRUCTURES', 'total_classes', 'resolve_roi',
            'WeightsMissing', 'totalseg_home', 'totalseg_weights_root', 'required_model_folders', 'missing_weights',
            'check_totalseg_weights', 'disable_usage_stats', 'reuse_nnunet_predictor', 'totalseg_worker_setup',
            'totalseg_segment', 'total_id', 'remap_labels', 'structure_ids', 'dicom_mask_kind', 'find_series',
-           'series_geometry', 'read_rtstruct', 'read_dicom_seg', 'write_dicom_seg', 'choose_backend', 'segment',
-           'SegmentationRefused', 'reoriented_like', 'grid_relation', 'labels_on_grid', 'existing_labels']
+           'series_geometry', 'read_rtstruct', 'read_dicom_seg', 'seg_sources', 'write_dicom_seg', 'choose_backend',
+           'segment', 'SegmentationRefused', 'reoriented_like', 'grid_relation', 'labels_on_grid', 'existing_labels']
 
 # %% ../nbs/02_segment.ipynb #039aede3
 def total_classes() -> dict:
@@ -404,6 +404,19 @@ def read_dicom_seg(path:str|Path,               # the DICOM-SEG file
     for n, l in labels.items(): lut[n] = ids.get(l, 0)
     return _onto_ct(lut[seg_num], vol.affine, ct_img, f"DICOM-SEG {name}")
 
+# %% ../nbs/02_segment.ipynb #5309fd9f
+def seg_sources(series_dir:str|Path, series_uid:str='') -> list:
+    "The CT images in `series_dir` (of `series_uid` if given) that a DICOM-SEG refers to, with what highdicom needs."
+    dss = [pydicom.dcmread(str(p)) for p in sorted(Path(series_dir).rglob('*')) if p.is_file()]
+    dss = [d for d in dss if 'Rows' in d and (not series_uid or str(d.SeriesInstanceUID) == series_uid)]
+    if not dss: raise ConfigError(f"no CT images in {series_dir} to refer a DICOM-SEG to")
+    for d in dss:
+        d.SOPClassUID = d.SOPClassUID or pydicom.uid.CTImageStorage   # anonymisers may blank it; highdicom needs it
+        # type 2 (present, may be empty): exporters often drop them, and highdicom copies them
+        for k in ('AccessionNumber', 'StudyID', 'ReferringPhysicianName'):
+            if k not in d: setattr(d, k, '')
+    return dss
+
 # %% ../nbs/02_segment.ipynb #8f3106d1
 def write_dicom_seg(labels:np.ndarray,    # a TotalSegmentator-id label map
                     affine:np.ndarray,    # its RAS affine
@@ -414,14 +427,7 @@ def write_dicom_seg(labels:np.ndarray,    # a TotalSegmentator-id label map
     "Write a TotalSegmentator-id label map as a DICOM-SEG of the CT series in `series_dir`, a named segment each."
     import highdicom as hd  # lazy: loads highdicom
     from pydicom.sr.codedict import codes  # lazy: loads pydicom.sr
-    dss = [pydicom.dcmread(str(p)) for p in sorted(Path(series_dir).rglob('*')) if p.is_file()]
-    dss = [d for d in dss if 'Rows' in d and (not series_uid or str(d.SeriesInstanceUID) == series_uid)]
-    if not dss: raise ConfigError(f"no CT images in {series_dir} to refer a DICOM-SEG to")
-    for d in dss:
-        d.SOPClassUID = d.SOPClassUID or pydicom.uid.CTImageStorage   # anonymisers may blank it; highdicom needs it
-        # type 2 (present, may be empty): exporters often drop them, and highdicom copies them
-        for k in ('AccessionNumber', 'StudyID', 'ReferringPhysicianName'):
-            if k not in d: setattr(d, k, '')
+    dss = seg_sources(series_dir, series_uid)
     names = total_classes()
     present = [int(i) for i in np.unique(labels) if i]
     if not present: raise ConfigError("the label map is empty: nothing to write as DICOM-SEG")
