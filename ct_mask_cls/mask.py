@@ -82,7 +82,11 @@ def close_gaps(roi:np.ndarray,      # the ROI so far
     return gaps
 
 # %% ../nbs/03_mask.ipynb #ffb3be5f
-def too_tight(roi:np.ndarray, ct:np.ndarray, spacing, others:np.ndarray|None=None) -> bool:
+def too_tight(roi:np.ndarray,                # the ROI so far
+              ct:np.ndarray,                 # the CT in HU
+              spacing,                       # voxel size (mm)
+              others:np.ndarray|None=None,   # voxels of other labelled structures: not the organ's
+             ) -> bool:                      # the tissue just outside looks like the organ's
     "Whether the tissue just outside `roi` (not another structure) is the organ's own: a mask drawn too tight."
     sp = np.asarray(spacing, float)
     ring = dilate_mm(roi, sp, float(np.max(sp)) + 0.5) & ~roi & (others is None or ~others)

@@ -29,7 +29,12 @@ def found_labels(sg:np.ndarray) -> str:
             "data.mask_labels, e.g. {liver: 1}")
 
 # %% ../nbs/13c_mask_stage.ipynb #68093bb0
-def repaired(raw:np.ndarray, ct:np.ndarray, labels:np.ndarray, spacing, mc) -> tuple:
+def repaired(raw:np.ndarray,      # the segmenter's ROI
+             ct:np.ndarray,       # the CT in HU
+             labels:np.ndarray,   # the multilabel mask (other structures are never added)
+             spacing,             # voxel size (mm)
+             mc,                  # the `mask` settings
+            ) -> tuple:           # the ROI and the repair's record (ml)
     "The ROI repaired as `mc` (the mask settings) says, and the repair's record; untouched without `mask.repair`."
     if not (mc.repair and raw.any()): return raw, msk.repair_record(int((msk.components(raw, spacing)[1] >= 0.2).sum()))
     # an organ darker than the fat threshold (fatty liver): nothing is excluded as fat

@@ -87,7 +87,11 @@ def draw_view(ax,                         # the axes
     return seen
 
 # %% ../nbs/12_report.ipynb #7b555eae
-def add_legends(fig, seen:set, label_names:dict|None=None, outlines:list|None=None) -> bool:
+def add_legends(fig,                          # the figure
+                seen:set,                     # label ids drawn
+                label_names:dict|None=None,   # label id -> name
+                outlines:list|None=None,      # per volume, [(mask, name, linestyle), …]
+               ) -> bool:                     # whether there is a legend
     "Legends for the labels `seen` (named by `label_names`) and the outlines' names; whether there is any."
     if seen and label_names:
         cmap = plt.get_cmap('tab20')
