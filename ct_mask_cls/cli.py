@@ -6,7 +6,8 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/cli.html.md"""
 
 # %% ../nbs/15_cli.ipynb #03c34fe8
 from __future__ import annotations
-import functools, time, traceback
+import copy, functools, inspect, time, traceback
+from fastcore.docments import docments
 from enum import Enum
 from pathlib import Path
 from typing import Optional, List
@@ -18,10 +19,23 @@ from .runner import run_pipeline, run_stage, preflight, check_stage, STAGES
 from .apply import predict_cohort, load_run, evaluate_external, export_model
 
 # %% auto #0
-__all__ = ['app', 'Mode', 'Backend', 'SegDevice', 'Uneven', 'Tilt', 'DemoMasks', 'DemoFinding', 'cli_errors', 'command', 'main',
-           'choice_enum', 'run_folder', 'config_with_overrides', 'run', 'study', 'stage', 'report', 'publish',
-           'compare', 'check_reports_cmd', 'config_cmd', 'predict', 'evaluate', 'export', 'DemoKind', 'demo', 'convert',
-           'segment_cmd', 'mask_cmd']
+__all__ = ['app', 'Mode', 'Backend', 'SegDevice', 'Uneven', 'Tilt', 'DemoMasks', 'DemoFinding', 'with_docments', 'cli_errors',
+           'command', 'main', 'choice_enum', 'run_folder', 'config_with_overrides', 'run', 'study', 'stage', 'report',
+           'publish', 'compare', 'check_reports_cmd', 'config_cmd', 'predict', 'evaluate', 'export', 'DemoKind', 'demo',
+           'convert', 'segment_cmd', 'ct_and_roi', 'mask_cmd']
+
+# %% ../nbs/15_cli.ipynb #1de1d041
+def with_docments(fn):
+    "`fn` with each Typer parameter's help text taken from its docment (on a copy of a shared declaration)."
+    docs, names = docments(fn), list(inspect.signature(fn).parameters)
+    defaults = list(fn.__defaults__ or ())
+    for k, d in enumerate(defaults):
+        doc = docs.get(names[len(names) - len(defaults) + k])
+        if isinstance(d, typer.models.ParameterInfo) and doc and not d.help:
+            defaults[k] = copy.copy(d)
+            defaults[k].help = doc.replace('\n', ' ')                   # a docment over two comment lines
+    fn.__defaults__ = tuple(defaults)
+    return fn
 
 # %% ../nbs/15_cli.ipynb #c4e1c536
 app = typer.Typer(help="ct_mask_cls: raw CT -> organ masks -> masked classifier -> Grad-CAM, with HTML reports.",
@@ -52,8 +66,8 @@ def cli_errors(fn):
     return wrapper
 
 def command(name:str|None=None):
-    "Register a function as a CLI command (named `name`, else after the function), wrapped by `cli_errors`."
-    return lambda fn: app.command(name=name)(cli_errors(fn))
+    "Register a function as a CLI command (named `name`, else after the function), its help from its docments."
+    return lambda fn: app.command(name=name)(cli_errors(with_docments(fn)))
 
 def _version(v:bool):
     if v:
@@ -100,9 +114,7 @@ def config_with_overrides(path:Path, sets:list|None=None) -> RunConfig:
     return config_from_dict(d, base=Path(path).parent)
 
 # %% ../nbs/15_cli.ipynb #262d0e9f
-_SET = typer.Option(None, '--set', help="override a config key: key=value (repeatable)")
-_FORCE = typer.Option(False, help="redo finished stages and cases")
-_WAIT = typer.Option(False, help="wait for another run on the same run folder to finish instead of stopping")
+_SET, _FORCE, _WAIT = typer.Option(None, '--set'), typer.Option(False), typer.Option(False)
 
 def _run_all(config:Path,       # the run's config YAML
              sets:list|None,    # `key=value` overrides
@@ -115,15 +127,19 @@ def _run_all(config:Path,       # the run's config YAML
     return cfg
 
 @command()
-def run(config:Path=typer.Argument(..., help="run config YAML"), set:Optional[List[str]]=_SET, force:bool=_FORCE,
-        wait:bool=_WAIT):
+def run(config:Path=typer.Argument(...), # run config YAML
+        set:Optional[List[str]]=_SET,     # override a config key: key=value (repeatable)
+        force:bool=_FORCE,                # redo finished stages and cases
+        wait:bool=_WAIT):                 # wait for another run on the same run folder to finish instead of stopping
     "Run every stage for CONFIG; finished stages are reused unless --force."
     cfg = _run_all(config, set, force, wait)
     typer.secho(f"report index: {(cfg.run_dir/'index.html').resolve()}", fg=typer.colors.GREEN)
 
 @command()
-def study(config:Path=typer.Argument(..., help="run config YAML"), set:Optional[List[str]]=_SET, force:bool=_FORCE,
-          wait:bool=_WAIT):
+def study(config:Path=typer.Argument(...), # run config YAML
+          set:Optional[List[str]]=_SET,     # override a config key: key=value (repeatable)
+          force:bool=_FORCE,                # redo finished stages and cases
+          wait:bool=_WAIT):                 # wait for another run on the same run folder to finish instead of stopping
     "The masked-versus-unmasked study for CONFIG: every stage (reusing finished ones), then prints the study table."
     from ct_mask_cls.report import study_display  # lazy: loads matplotlib
     cfg = _run_all(config, set, force, wait)
@@ -132,9 +148,11 @@ def study(config:Path=typer.Argument(..., help="run config YAML"), set:Optional[
 
 # %% ../nbs/15_cli.ipynb #32ccbeb7
 @command()
-def stage(name:str=typer.Argument(..., help="preprocess | segment | mask | train | xai | study | index"),
-          config:Path=typer.Argument(..., help="run config YAML"), set:Optional[List[str]]=_SET, force:bool=_FORCE,
-          wait:bool=_WAIT):
+def stage(name:str=typer.Argument(...),     # preprocess | segment | mask | train | xai | study | index
+          config:Path=typer.Argument(...),  # run config YAML
+          set:Optional[List[str]]=_SET,      # override a config key: key=value (repeatable)
+          force:bool=_FORCE,                 # redo finished stages and cases
+          wait:bool=_WAIT):                  # wait for another run on the same run folder to finish instead of stopping
     "Run one stage for CONFIG (the stages before it must have run)."
     check_stage(name)
     cfg = config_with_overrides(config, set)
@@ -220,16 +238,16 @@ def config_cmd():
     typer.echo(default_config_yaml())
 
 # %% ../nbs/15_cli.ipynb #a90eab89
-_FINISHED_RUN = typer.Argument(..., help="a finished run folder")   # predict, evaluate and export
+_FINISHED_RUN = typer.Argument(...)   # predict, evaluate and export
 
 @command()
-def predict(run_dir:Path=_FINISHED_RUN,
-            input:Path=typer.Argument(..., help="new patients: a DICOM tree or a folder of <patient_id>.nii.gz"),
-            out:Path=typer.Argument(..., help="output folder"),
-            mode:Optional[Mode]=typer.Option(None, help="which trained mode (default: the run's mask.mode)"),
-            masks:Optional[Path]=typer.Option(None, help="the new patients' existing masks (when the run used "
-                                                         "segment.backend existing)"),
-            cams:bool=typer.Option(True, help="write Grad-CAM NIfTIs on each CT grid")):
+def predict(run_dir:Path=_FINISHED_RUN,              # a finished run folder
+            input:Path=typer.Argument(...),          # new patients: a DICOM tree or a folder of <patient_id>.nii.gz
+            out:Path=typer.Argument(...),            # output folder
+            mode:Optional[Mode]=typer.Option(None),  # which trained mode (default: the run's mask.mode)
+            # the new patients' existing masks (when the run used segment.backend existing)
+            masks:Optional[Path]=typer.Option(None),
+            cams:bool=typer.Option(True)):           # write Grad-CAM NIfTIs on each CT grid
     ("Score new patients with RUN_DIR's model: OUT/predictions.csv (probability, decision at the run's validation "
      "threshold), CAM NIfTIs, OUT/report.html.")
     load_run(run_dir, mode.value if mode else None)
@@ -241,9 +259,9 @@ def predict(run_dir:Path=_FINISHED_RUN,
     typer.secho(f"report: {(out/'report.html').resolve()}", fg=typer.colors.GREEN)
 
 @command()
-def evaluate(run_dir:Path=_FINISHED_RUN,
-             other_config:Path=typer.Argument(..., help="config of the external cohort (its data: section is used)"),
-             out:Optional[Path]=typer.Option(None, help="output folder (default RUN_DIR/external/<its run_id>)")):
+def evaluate(run_dir:Path=_FINISHED_RUN,            # a finished run folder
+             other_config:Path=typer.Argument(...), # config of the external cohort (its data: section is used)
+             out:Optional[Path]=typer.Option(None)): # output folder (default RUN_DIR/external/<its run_id>)
     ("External validation: every trained mode of RUN_DIR on the cohort of OTHER_CONFIG, without retraining; internal "
      "and external AUC and the drop.")
     res = evaluate_external(run_dir, other_config, out)
@@ -251,8 +269,9 @@ def evaluate(run_dir:Path=_FINISHED_RUN,
     typer.echo(res[cols].round(3).to_string(index=False))
 
 @command()
-def export(run_dir:Path=_FINISHED_RUN, out:Path=typer.Argument(..., help="output folder"),
-           mode:Optional[Mode]=typer.Option(None, help="which trained mode (default: the run's mask.mode)")):
+def export(run_dir:Path=_FINISHED_RUN,             # a finished run folder
+           out:Path=typer.Argument(...),           # output folder
+           mode:Optional[Mode]=typer.Option(None)): # which trained mode (default: the run's mask.mode)
     ("Export a trained model: OUT/model.ts (TorchScript), OUT/model.onnx (if it exports cleanly), "
      "OUT/preprocessing.json, OUT/MODEL_CARD.md.")
     r = export_model(run_dir, out, mode.value if mode else None)
@@ -267,16 +286,21 @@ class DemoKind(str, Enum):
 DemoMasks = Enum('DemoMasks', {m: m for m in ('segmenter', 'truth')}, type=str)
 DemoFinding = Enum('DemoFinding', {f: f for f in ('hypodense', 'hyperdense', 'diffuse', 'enlargement')}, type=str)
 
+# %% ../nbs/15_cli.ipynb #d851371a
 @command()
-def demo(out:Path=typer.Option(Path('outputs'), help="folder for the generated cohort and the run"),
-         kind:DemoKind=typer.Option(DemoKind.realistic, help="realistic (real anatomy) or chest (synthetic phantoms)"),
-         organ:str=typer.Option('liver', help="realistic: the organ holding the lesions (TotalSegmentator name)"),
-         cases:int=typer.Option(0, help="patients (0: 150 realistic, 40 chest)"),
-         seed:int=typer.Option(0, help="cohort seed"),
-         masks:DemoMasks=typer.Option(DemoMasks.segmenter, help="realistic: masks as a segmenter makes them (lesions "
-                                                                "left out, boundary off by a voxel), or the truth"),
-         finding:DemoFinding=typer.Option(DemoFinding.hypodense, help="realistic: what label 1 means"),
-         force:bool=_FORCE, wait:bool=_WAIT):
+def demo(out:Path=typer.Option(Path('outputs')),                  # folder for the generated cohort and the run
+         # realistic (real anatomy) or chest (synthetic phantoms)
+         kind:DemoKind=typer.Option(DemoKind.realistic),
+         # realistic: the organ holding the lesions (TotalSegmentator name)
+         organ:str=typer.Option('liver'),
+         cases:int=typer.Option(0),                               # patients (0: 150 realistic, 40 chest)
+         seed:int=typer.Option(0),                                # cohort seed
+         # realistic: masks as a segmenter makes them (lesions left out, boundary off by a voxel), or the truth
+         masks:DemoMasks=typer.Option(DemoMasks.segmenter),
+         finding:DemoFinding=typer.Option(DemoFinding.hypodense), # realistic: what label 1 means
+         force:bool=_FORCE,                                       # redo finished stages and cases
+         # wait for another run on the same run folder to finish instead of stopping
+         wait:bool=_WAIT):
     "Generate a demo cohort and run every stage on it; print the report index."
     from ct_mask_cls.synth import (make_demo_cohort, make_realistic_cohort, demo_config,
                                    RealisticParams)  # lazy: loads scipy.ndimage
@@ -301,17 +325,17 @@ def demo(out:Path=typer.Option(Path('outputs'), help="folder for the generated c
 
 # %% ../nbs/15_cli.ipynb #18b33048
 @command()
-def convert(input:Path=typer.Argument(..., help="folder tree of DICOM files"),
-            output:Path=typer.Argument(..., help="output folder"),
-            allow_modality:List[str]=typer.Option([], help="also convert this modality (repeatable)"),
-            uneven:Uneven=typer.Option('resample', help="missing slices / uneven spacing"),
-            tilt:Tilt=typer.Option('correct', help="gantry tilt"),
-            min_slices:int=typer.Option(8, help="fewer slices: rejected"),
-            pseudonymise:bool=typer.Option(False, help="case ids from a keyed hash of PatientID; source folders and "
-                                                       "UIDs left out"),
-            salt:str=typer.Option('', help="secret key for --pseudonymise (else $CT_MASK_CLS_SALT or "
-                                           "$CT_MASK_CLS_SALT_FILE)"),
-            workers:int=typer.Option(2, help="series converted in parallel")):
+def convert(input:Path=typer.Argument(...),                # folder tree of DICOM files
+            output:Path=typer.Argument(...),               # output folder
+            allow_modality:List[str]=typer.Option([]),     # also convert this modality (repeatable)
+            uneven:Uneven=typer.Option('resample'),        # missing slices / uneven spacing
+            tilt:Tilt=typer.Option('correct'),             # gantry tilt
+            min_slices:int=typer.Option(8),                # fewer slices: rejected
+            # case ids from a keyed hash of PatientID; source folders and UIDs left out
+            pseudonymise:bool=typer.Option(False),
+            # secret key for --pseudonymise (else $CT_MASK_CLS_SALT or $CT_MASK_CLS_SALT_FILE)
+            salt:str=typer.Option(''),
+            workers:int=typer.Option(2)):                  # series converted in parallel
     ("Convert every CT series under INPUT to canonical-RAS NIfTI in OUTPUT; write OUTPUT/series.csv (one row per "
      "series found).")
     if not input.is_dir(): raise ConfigError(f"input folder not found: {input}")
@@ -330,21 +354,21 @@ def convert(input:Path=typer.Argument(..., help="folder tree of DICOM files"),
 
 # %% ../nbs/15_cli.ipynb #387b8371
 @command(name='segment')
-def segment_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"),
-                out:Path=typer.Argument(..., help="output multilabel mask NIfTI"),
-                backend:Backend=typer.Option('auto', help="where the mask comes from"),
-                roi:List[str]=typer.Option([], help="structure names or groups (repeatable); none given: every "
-                                                    "structure"),
-                fast:bool=typer.Option(True, help="TotalSegmentator --fast"),
-                device:SegDevice=typer.Option('auto', help="where TotalSegmentator runs"),
-                weights_dir:str=typer.Option('', help="TotalSegmentator home folder"),
-                allow_download:bool=typer.Option(False, help="allow weight download"),
-                existing:Optional[Path]=typer.Option(None, help="an existing mask for this CT (backend existing): "
-                                                                "NIfTI label map, RTSTRUCT or DICOM-SEG"),
-                mask_label:List[str]=typer.Option([], help="what the existing mask's labels are: structure=id or "
-                                                           "structure=ROI name (repeatable), e.g. liver=1"),
-                dicom_dir:Optional[Path]=typer.Option(
-                    None, help="the DICOM tree holding the CT series an RTSTRUCT refers to")):
+def segment_cmd(ct:Path=typer.Argument(...),               # CT NIfTI
+                out:Path=typer.Argument(...),              # output multilabel mask NIfTI
+                backend:Backend=typer.Option('auto'),      # where the mask comes from
+                # structure names or groups (repeatable); none given: every structure
+                roi:List[str]=typer.Option([]),
+                fast:bool=typer.Option(True),              # TotalSegmentator --fast
+                device:SegDevice=typer.Option('auto'),     # where TotalSegmentator runs
+                weights_dir:str=typer.Option(''),          # TotalSegmentator home folder
+                allow_download:bool=typer.Option(False),   # allow weight download
+                # an existing mask for this CT (backend existing): NIfTI label map, RTSTRUCT or DICOM-SEG
+                existing:Optional[Path]=typer.Option(None),
+                # what the existing mask's labels are: structure=id or structure=ROI name (repeatable), e.g. liver=1
+                mask_label:List[str]=typer.Option([]),
+                # the DICOM tree holding the CT series an RTSTRUCT refers to
+                dicom_dir:Optional[Path]=typer.Option(None)):
     "Segment CT into OUT with TotalSegmentator's label ids."
     from ct_mask_cls.segment import segment  # lazy: loads scipy.ndimage
     if not ct.is_file(): raise ConfigError(f"CT not found: {ct}")
@@ -362,26 +386,11 @@ def segment_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"),
         list(roi) or None, existing, labels, dicom_dir or '')
     typer.echo(f"{out} written by {info['backend']}" + (f" ({info['grid']})" if info.get('grid') else ''))
 
-# %% ../nbs/15_cli.ipynb #52aaf4b0
-@command(name='mask')
-def mask_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"),
-             mask:Path=typer.Argument(..., help="multilabel mask NIfTI (TotalSegmentator ids)"),
-             out:Path=typer.Argument(..., help="masked NIfTI"),
-             roi:List[str]=typer.Option(..., help="ROI names (repeatable)"),
-             mode:Mode=typer.Option('zero', help="how the ROI is applied"),
-             fill:str=typer.Option('median', help="HU outside the ROI: median (the ROI's), a number, or 'floor' (the "
-                                                  "window's lower bound)"),
-             margin_mm:float=typer.Option(10.0, help="box padding in mm (crop, pool)"),
-             roi_margin_mm:float=typer.Option(0.0, help="grow (>0) or shrink (<0) the ROI in mm (zero, channel, pool)"),
-             rim_mm:float=typer.Option(9.0, help="zero: in the ROI's outer rim (mm), thin structures darker or "
-                                                 "brighter than the organ become its median (partial volume)"),
-             repair:bool=typer.Option(True, help="repair the mask first (holes, gaps, stray components), as the mask "
-                                                 "stage does")):
-    ("Apply the ROI of MASK to CT and write OUT: what the network of that mode sees, in HU, on the ROI's own box (or "
-     "the whole scan).")
+# %% ../nbs/15_cli.ipynb #95faccb7
+def ct_and_roi(ct:Path, mask:Path, roi:list) -> tuple:
+    "A CT and its multilabel mask, read and checked (same grid, the ROI present); (CT, affine, mask, ROI)."
     from ct_mask_cls.segment import resolve_roi  # lazy: loads scipy.ndimage
-    from ct_mask_cls.mask import roi_from_labels, resolve_windows, repair_roi, roi_box  # lazy: loads scipy.ndimage
-    from ct_mask_cls.data import InputSpec, masked_image  # lazy: loads monai, torch and 1 more
+    from ct_mask_cls.mask import roi_from_labels  # lazy: loads scipy.ndimage
     for p in (ct, mask):
         if not p.is_file(): raise ConfigError(f"file not found: {p}")
     try:
@@ -397,6 +406,29 @@ def mask_cmd(ct:Path=typer.Argument(..., help="CT NIfTI"),
         found = sorted(int(v) for v in np.unique(m) if v)
         raise ConfigError(f"ROI {', '.join(roi)} (label ids {sorted(ids.values())}) is absent from {mask}; ids found "
                           f"there: {found[:20]}")
+    return c, aff, m, r
+
+# %% ../nbs/15_cli.ipynb #52aaf4b0
+@command(name='mask')
+def mask_cmd(ct:Path=typer.Argument(...),             # CT NIfTI
+             mask:Path=typer.Argument(...),           # multilabel mask NIfTI (TotalSegmentator ids)
+             out:Path=typer.Argument(...),            # masked NIfTI
+             roi:List[str]=typer.Option(...),         # ROI names (repeatable)
+             mode:Mode=typer.Option('zero'),          # how the ROI is applied
+             # HU outside the ROI: median (the ROI's), a number, or 'floor' (the window's lower bound)
+             fill:str=typer.Option('median'),
+             margin_mm:float=typer.Option(10.0),      # box padding in mm (crop, pool)
+             roi_margin_mm:float=typer.Option(0.0),   # grow (>0) or shrink (<0) the ROI in mm (zero, channel, pool)
+             # zero: in the ROI's outer rim (mm), thin structures darker or brighter than the organ become its median
+             # (partial volume)
+             rim_mm:float=typer.Option(9.0),
+             # repair the mask first (holes, gaps, stray components), as the mask stage does
+             repair:bool=typer.Option(True)):
+    ("Apply the ROI of MASK to CT and write OUT: what the network of that mode sees, in HU, on the ROI's own box (or "
+     "the whole scan).")
+    from ct_mask_cls.mask import resolve_windows, repair_roi, roi_box  # lazy: loads scipy.ndimage
+    from ct_mask_cls.data import InputSpec, masked_image  # lazy: loads monai, torch and 1 more
+    c, aff, m, r = ct_and_roi(ct, mask, roi)
     if repair: r = repair_roi(r, c, spacing_of(aff), (m > 0) & ~r)[0]
     f = None if fill == 'floor' else fill if fill == 'median' else float(fill)
     lo, hi = roi_box(r, spacing_of(aff), margin_mm)
