@@ -161,14 +161,9 @@ def disable_usage_stats(weights_dir:str=''):
 
 _REUSED = {}
 
-# %% ../nbs/02_segment.ipynb #1c02a025
-def reuse_nnunet_predictor():
-    "From now on in this process: each nnU-Net model TotalSegmentator uses is loaded once, its cases run in-process."
-    # TotalSegmentator patches nnU-Net's predictor on import; ours goes on top of that
-    importlib.import_module('totalsegmentator.nnunet')
-    from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor as P  # lazy: loads nnunetv2.inference
-    if getattr(P.predict_from_files, '_ct_mask_cls_reuse', False): return
-    load = P.initialize_from_trained_model_folder
+# %% ../nbs/02_segment.ipynb #0a87c3b6
+def _reusing_initialize(load):
+    "nnU-Net's model loading (`load`), done once per model, device and process; the predictor then takes it as loaded."
     def initialize(self, model_training_output_dir, use_folds, checkpoint_name='checkpoint_final.pth'):
         import torch  # lazy: loads torch
         limit = os.environ.get('OMP_NUM_THREADS', '')
@@ -181,6 +176,11 @@ def reuse_nnunet_predictor():
             _REUSED[key] = (self.network, self.plans_manager, self.configuration_manager, self.list_of_parameters,
                             self.dataset_json, self.trainer_name, self.allowed_mirroring_axes)
         else: self.manual_initialization(*_REUSED[key])
+    return initialize
+
+# %% ../nbs/02_segment.ipynb #05a584e6
+def _sequential_predict(P):
+    "nnU-Net's `predict_from_files` for predictor class `P`, run in this process (no process pool), cases in turn."
     def predict_files(self,
                       list_of_lists_or_source_folder,                   # the inputs, as nnU-Net takes them
                       output_folder_or_list_of_truncated_output_files,  # where the outputs go
@@ -207,7 +207,17 @@ def reuse_nnunet_predictor():
     if 'use_cropped_logits_resampling' in inspect.signature(P.predict_from_files).parameters:
         predict_files.__signature__ = inspect.signature(P.predict_from_files)
     predict_files._ct_mask_cls_reuse = True
-    P.initialize_from_trained_model_folder, P.predict_from_files = initialize, predict_files
+    return predict_files
+
+# %% ../nbs/02_segment.ipynb #1c02a025
+def reuse_nnunet_predictor():
+    "From now on in this process: each nnU-Net model TotalSegmentator uses is loaded once, its cases run in-process."
+    # TotalSegmentator patches nnU-Net's predictor on import; ours goes on top of that
+    importlib.import_module('totalsegmentator.nnunet')
+    from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor as P  # lazy: loads nnunetv2.inference
+    if getattr(P.predict_from_files, '_ct_mask_cls_reuse', False): return
+    P.initialize_from_trained_model_folder = _reusing_initialize(P.initialize_from_trained_model_folder)
+    P.predict_from_files = _sequential_predict(P)
 
 # %% ../nbs/02_segment.ipynb #609b0440
 def totalseg_worker_setup(weights_dir:str='', reuse:bool=True):
