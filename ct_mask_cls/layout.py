@@ -36,7 +36,9 @@ class RunLayout:
     # each case's files: method -> path in the run folder, `*` standing for the case's `safe_name`
     CASE_FILES = dict(native='preprocess/native/*.nii.gz', ct='preprocess/ct/*.nii.gz',
                       case_record='preprocess/cases/*.json', seg='segment/masks/*.nii.gz',
-                      seg_record='segment/masks/*.json', roi='mask/roi/*.nii.gz', masked='mask/masked/*.nii.gz')
+                      seg_record='segment/masks/*.json', dicom_seg='segment/dicom_seg/*.dcm', roi='mask/roi/*.nii.gz',
+                      roi_record='mask/roi/*.json', masked='mask/masked/*.nii.gz', masked_record='mask/masked/*.json',
+                      body='mask/body/*.nii.gz', body_record='mask/body/*.json')
     def __init__(self, root:str|Path): self.root = Path(root).resolve()
     def path(self, *parts) -> Path:
         "A path inside the run folder (refused if it would leave it)."

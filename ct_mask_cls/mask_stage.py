@@ -56,7 +56,7 @@ def mask_case(cfg:RunConfig,    # the run's configuration
                ct_sha256=sha256_file(ct_path) if Path(ct_path).is_file() else '', box_vox='', scan_vox='',
                repair_ml=0.0, peeled_ml=0.0, stray_ml=0.0, n_components=0, edge='', roi_hu=np.nan)
     if seg_row.status != 'ok': return dict(row, reason=f'segmentation failed: {seg_row.reason}')
-    mc, rec_path = cfg.mask, lay.case('mask/roi', seg_row.case_id, '.json')
+    mc, rec_path = cfg.mask, lay.roi_record(seg_row.case_id)
     key = hash_obj([
         file_fingerprint(ct_path),
         file_fingerprint(seg_row.seg_path), ids, mc.repair, mc.close_mm, mc.grow_mm, mc.peel_mm, mc.repair_min_hu,
@@ -155,7 +155,7 @@ def write_masked(cfg:RunConfig,      # the run's configuration
     spec = input_spec(cfg, cfg.mask.mode, fov)
     def one(r):
         if r.status != 'ok': return ''
-        out, rec_path = lay.masked(r.case_id), lay.case('mask/masked', r.case_id, '.json')
+        out, rec_path = lay.masked(r.case_id), lay.masked_record(r.case_id)
         key = hash_obj([file_fingerprint(r.ct_path), file_fingerprint(r.mask_path), repr(spec), CODE_VERSION])
         if not reusable(rec_path, key, force, f'case {r.case_id}'):
             ct, aff = load_nifti(r.ct_path)

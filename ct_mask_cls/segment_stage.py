@@ -119,7 +119,7 @@ def write_dicom_segs(cfg:RunConfig, lay:RunLayout, segs:pd.DataFrame) -> list:
         try:
             a, aff = load_nifti(r.seg_path)
             out.append(str(seg.write_dicom_seg(a.astype(np.uint8), aff, src[r.patient_id],
-                                               lay.case('segment/dicom_seg', r.case_id, '.dcm'))))
+                                               lay.dicom_seg(r.case_id))))
         except Exception as e:
             out.append(f'not written: {type(e).__name__}: {e}')
     return out

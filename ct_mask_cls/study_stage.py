@@ -31,10 +31,10 @@ def study_modes(cfg:RunConfig) -> list:
 # %% ../nbs/13f_study_stage.ipynb #90898fef
 def body_mask_file(lay:RunLayout, case_id:str, ct_path:str) -> Path:
     "The body mask of a case (HU threshold, `segment.body_mask`), written beside its ROI; redone when its CT changes."
-    p, key = lay.case('mask/body', case_id), hash_obj(file_fingerprint(ct_path))
-    if not reusable(lay.case('mask/body', case_id, '.json'), key, what=f'case {case_id}'):
+    p, key = lay.body(case_id), hash_obj(file_fingerprint(ct_path))
+    if not reusable(lay.body_record(case_id), key, what=f'case {case_id}'):
         ct, aff = load_nifti(ct_path)
-        record(lay.case('mask/body', case_id, '.json'), key, [save_nifti(seg.body_mask(ct).astype(np.uint8), aff, p)])
+        record(lay.body_record(case_id), key, [save_nifti(seg.body_mask(ct).astype(np.uint8), aff, p)])
     return p
 
 def _radiomics_job(job) -> dict:
