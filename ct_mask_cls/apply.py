@@ -30,7 +30,7 @@ def trained_modes(run_dir:str|Path) -> list:
     lay = RunLayout(run_dir)
     return [
         m for m in MODES
-        if (lay.model_dir(m) / 'best_model.pt').is_file() and (lay.model_dir(m) / 'metrics.json').is_file()
+        if all(RunLayout.model_file(lay.model_dir(m), f).is_file() for f in ('best_model', 'metrics'))
     ]
 
 def load_run(run_dir:str|Path, mode:str|None=None) -> tuple[RunConfig, RunLayout, str]:
@@ -51,7 +51,7 @@ def load_run(run_dir:str|Path, mode:str|None=None) -> tuple[RunConfig, RunLayout
                              + (f"; trained modes: {', '.join(modes)}" if modes else "; run the train stage first"))
     own = lay.model_dir(mode)/'config.yaml'
     cfg = load_config(own if own.is_file() else run_cfg)
-    if not (lay.model_dir(mode) / 'spec.json').is_file() and not lay.manifest_json.is_file():
+    if not RunLayout.model_file(lay.model_dir(mode), 'spec').is_file() and not lay.manifest_json.is_file():
         raise NoTrainedModel(f"{run_dir} has no record of mode {mode}'s input (train/{mode}/spec.json)")
     return cfg, lay, mode
 
@@ -59,7 +59,7 @@ def load_run(run_dir:str|Path, mode:str|None=None) -> tuple[RunConfig, RunLayout
 def model_spec(cfg:RunConfig, lay:RunLayout, mode:str):
     "The input spec the model of `mode` was trained on (its spec.json), else the one its config and the run's FOV give."
     from ct_mask_cls.data import InputSpec, input_spec  # lazy: loads monai, torch and 1 more
-    p = lay.model_dir(mode)/'spec.json'
+    p = RunLayout.model_file(lay.model_dir(mode), 'spec')
     if p.is_file():
         s = json.loads(p.read_text())['spec']
         return InputSpec(**dict(s, windows=tuple(tuple(w) for w in s['windows']), size=tuple(s['size'])))
@@ -124,7 +124,7 @@ def prepare_cases(cfg:RunConfig, progress:bool=True) -> pd.DataFrame:
 # %% ../nbs/16_apply.ipynb #878f9333
 def run_threshold(lay:RunLayout, mode:str) -> float:
     "The validation (Youden) threshold of a mode's trained model."
-    return float(json.loads((lay.model_dir(mode)/'metrics.json').read_text())['threshold'])
+    return float(json.loads(RunLayout.model_file(lay.model_dir(mode), 'metrics').read_text())['threshold'])
 
 # %% ../nbs/16_apply.ipynb #00d7d5de
 def score_cases(cfg:RunConfig,              # the run's configuration
@@ -256,7 +256,7 @@ def external_row(cfg:RunConfig,     # the run's configuration
     "One mode's internal against external test metrics (patient-level bootstrap CIs, the run's threshold)."
     from ct_mask_cls.metrics import evaluate, DegenerateResult  # lazy: loads sklearn
     sc = df[df.prob.notna() & df.label.notna()]
-    internal = json.loads((lay.model_dir(mode)/'metrics.json').read_text())
+    internal = json.loads(RunLayout.model_file(lay.model_dir(mode), 'metrics').read_text())
     try: ext = evaluate(sc.label.astype(int), sc.prob, run_threshold(lay, mode), sc.patient_id.values,
                         cfg.train.n_bootstrap, cfg.train.seed)
     except DegenerateResult as e: raise ConfigError(f"the external cohort cannot be evaluated: {e}") from None
@@ -314,7 +314,7 @@ def model_card(cfg:RunConfig,  # the run's configuration
               ) -> str:        # the card, in markdown
     "A model card (markdown): data, splits, metrics with CIs, intended use, limitations, versions."
     from ct_mask_cls.mask import resolve_windows  # lazy: loads scipy.ndimage
-    m = json.loads((lay.model_dir(mode)/'metrics.json').read_text())
+    m = json.loads(RunLayout.model_file(lay.model_dir(mode), 'metrics').read_text())
     man = pd.read_csv(lay.manifest_csv, keep_default_na=False)
     ok = man[man.status == 'ok']
     split = ok.groupby('split').label.agg(['count', 'sum']).reindex(['train', 'val', 'test']).fillna(0).astype(int)

@@ -75,6 +75,18 @@ def _case_file(rel:str):
 for _n, _rel in RunLayout.FILES.items(): setattr(RunLayout, _n, _run_file(_rel))
 for _n, _rel in RunLayout.CASE_FILES.items(): setattr(RunLayout, _n, _case_file(_rel))
 
+# %% ../nbs/00d_layout.ipynb #aa478207
+# a trained model's files, in its folder (`model_dir`, which `RunLayout.model_dir` gives for a mode and seed)
+RunLayout.MODEL_FILES = dict(best_model='best_model.pt', checkpoint='checkpoint.pt', history='history.csv',
+                             val_predictions='val_predictions.csv', spec='spec.json', config='config.yaml',
+                             fit_record='fit.json', predictions='predictions.csv', metrics='metrics.json',
+                             eval_record='eval.json', embeddings='embeddings.csv', embeddings_record='embeddings.json')
+
+def _model_file(model_dir:str|Path, name:str) -> Path:
+    "File `name` (a key of `RunLayout.MODEL_FILES`) of the trained model in `model_dir`."
+    return Path(model_dir)/RunLayout.MODEL_FILES[name]
+RunLayout.model_file = staticmethod(_model_file)
+
 # %% ../nbs/00d_layout.ipynb #36db3379
 import socket, time as _time
 

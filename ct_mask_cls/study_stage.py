@@ -83,7 +83,8 @@ def study_mode(cfg:RunConfig,       # the run's configuration
     preds = []
     for k in range(cfg.study.seeds):
         train_mode(cfg, run_dir, mode, k, progress, force)
-        preds.append(read_table(RunLayout(run_dir).model_dir(mode, k)/'predictions.csv').query("split == 'test'"))
+        pred = RunLayout.model_file(RunLayout(run_dir).model_dir(mode, k), 'predictions')
+        preds.append(read_table(pred).query("split == 'test'"))
     x = explain_mode(cfg, run_dir, mode, progress, force)
     x = x[x.method == cfg.xai.methods[0]] if len(x) else x
     return preds, float(x.mass_in_roi.mean()) if len(x) else float('nan')
@@ -156,7 +157,7 @@ def subgroup_aucs(cfg:RunConfig, run_dir:str|Path, modes:list) -> pd.DataFrame:
         labels['patient_id'] = [dicom.pseudonym(p, pseudonym_key(cfg.preprocess)) for p in labels.patient_id]
     rows = []
     for mode in modes:
-        p = read_table(lay.model_dir(mode)/'predictions.csv').query("split == 'test'")
+        p = read_table(RunLayout.model_file(lay.model_dir(mode), 'predictions')).query("split == 'test'")
         p = p.drop(columns=[c for c in cfg.study.subgroups if c in p.columns]).merge(
             labels[['patient_id', *cfg.study.subgroups]], on='patient_id', how='left')
         for col in cfg.study.subgroups:
@@ -174,7 +175,7 @@ def subgroup_aucs(cfg:RunConfig, run_dir:str|Path, modes:list) -> pd.DataFrame:
 def validation_auc(model_dir:Path) -> float:
     "The validation AUC of a trained model's own predictions (its predictions.csv), NaN if it has none."
     from sklearn.metrics import roc_auc_score  # lazy: loads sklearn
-    p = Path(model_dir)/'predictions.csv'
+    p = RunLayout.model_file(model_dir, 'predictions')
     if not p.exists(): return float('nan')
     v = pd.read_csv(p).query("split == 'val'")
     return float(roc_auc_score(v.label, v.prob)) if v.label.nunique() == 2 else float('nan')
@@ -242,7 +243,8 @@ def learning_curves(cfg:RunConfig, progress:bool=True, force:bool=False) -> pd.D
     from ct_mask_cls import train as trn  # lazy: loads monai, torch and 1 more
     from ct_mask_cls.metrics import auc_ci, paired_delta_auc  # lazy: loads sklearn
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
-    test_pred = lambda d: read_table(d/'predictions.csv').query("split == 'test'").sort_values('case_id')
+    test_pred = lambda d: read_table(RunLayout.model_file(d, 'predictions')).query("split == 'test'").sort_values(
+        'case_id')
     ref = test_pred(lay.model_dir('none')) if 'none' in study_modes(cfg) else None
     rows = []
     for mode in study_modes(cfg):
@@ -286,7 +288,7 @@ def map_measures(x:pd.DataFrame, method:str='gradcam') -> tuple:
 def convergence_inputs(run_dir:str|Path, masked:str) -> tuple|None:
     "Labels, every epoch's validation probabilities of `masked` and of `none`, and patients; None if either is missing."
     lay = RunLayout(run_dir)
-    vp = {m: lay.model_dir(m)/'val_predictions.csv' for m in (masked, 'none')}
+    vp = {m: RunLayout.model_file(lay.model_dir(m), 'val_predictions') for m in (masked, 'none')}
     if not all(p.exists() for p in vp.values()): return None
     man = read_manifest(run_dir)[0].set_index('case_id')
     a, b = (pd.read_csv(p).drop(columns='epoch') for p in vp.values())
@@ -309,7 +311,7 @@ def claims(cfg:RunConfig, run_dir:str|Path) -> pd.DataFrame:
         s = lay.xai_dir(mode)/'summary.csv'
         if s.exists() and 'randomisation_spearman' in (sm := pd.read_csv(s)):
             sanity[mode] = float(sm.randomisation_spearman.iloc[0])
-        h = lay.model_dir(mode)/'history.csv'
+        h = RunLayout.model_file(lay.model_dir(mode), 'history')
         if h.exists():
             hh = pd.read_csv(h)
             b = hh.loc[hh.val_auc.fillna(-1).idxmax()]

@@ -415,7 +415,7 @@ def end_epoch(model,                        # the model (not its DDP wrapper)
     best, learning = improved(state, score, val_loss)
     if best:
         state.update(best=score, best_epoch=ep+1)
-        with atomic_path(out_dir/'best_model.pt') as t: torch.save(model.state_dict(), t)
+        with atomic_path(RunLayout.model_file(out_dir, 'best_model')) as t: torch.save(model.state_dict(), t)
     state['bad'] = 0 if learning else state['bad'] + 1
     state['best_loss'] = float(min(state.get('best_loss', float('inf')), val_loss))
     state['epoch'] = ep+1
@@ -430,11 +430,12 @@ def write_history(state:dict,     # the training state (history, every epoch's v
                   seed:int,       # the seed trained with
                  ):
     "history.csv, every epoch's validation predictions (val_predictions.csv) and spec.json."
-    with atomic_path(out_dir/'history.csv') as t: pd.DataFrame(state['history']).to_csv(t, index=False)
+    f = lambda name: RunLayout.model_file(out_dir, name)
+    with atomic_path(f('history')) as t: pd.DataFrame(state['history']).to_csv(t, index=False)
     vp = pd.DataFrame(state.get('val_probs', []), columns=[r['case_id'] for r in va])
     vp.insert(0, 'epoch', range(1, len(vp) + 1))
-    with atomic_path(out_dir/'val_predictions.csv') as t: vp.to_csv(t, index=False)
-    save_json(out_dir/'spec.json', dict(spec=asdict(spec), model=tc.model, width=tc.width, depth=tc.depth, seed=seed))
+    with atomic_path(f('val_predictions')) as t: vp.to_csv(t, index=False)
+    save_json(f('spec'), dict(spec=asdict(spec), model=tc.model, width=tc.width, depth=tc.depth, seed=seed))
 
 # %% ../nbs/07_train.ipynb #17f03466
 def training_objects(cfg:RunConfig,    # the run's configuration (`train` section)
@@ -503,7 +504,7 @@ def train_model(cfg:RunConfig,                # the run's configuration (`train`
     tr, va, ds_tr, ds_va = training_data(cfg, manifest, spec, cache_dir, seed)
     ytr, yva = np.array([r['label'] for r in tr]), np.array([r['label'] for r in va])
     model, net, opt, sched, loss_fn, scaler = training_objects(cfg, spec, ytr, device, world)
-    key, ck = fit_key(cfg, spec, seed, tr, va), out_dir/'checkpoint.pt'
+    key, ck = fit_key(cfg, spec, seed, tr, va), RunLayout.model_file(out_dir, 'checkpoint')
     state = resumed_state(ck, key, (model, opt, sched, scaler), device, tc.resume)
     bar = pbar(range(state['epoch'], tc.epochs),
                desc=f'train {spec.mode}' + (f' ({world} processes)' if world > 1 else ''),
@@ -544,11 +545,11 @@ def fit(cfg:RunConfig,                      # the run's configuration (`train` s
     out_dir, seed = Path(out_dir), cfg.train.seed if seed is None else seed
     rank, world = dist_world()
     if world == 1:
-        done = reusable(out_dir / 'fit.json',
+        done = reusable(RunLayout.model_file(out_dir, 'fit_record'),
                         fit_key(cfg, spec, seed, records(manifest, 'train'), records(manifest, 'val')), force,
                         f'model {out_dir.name}')
         if done: return done['summary']
-        if force: (out_dir/'checkpoint.pt').unlink(missing_ok=True)
+        if force: RunLayout.model_file(out_dir, 'checkpoint').unlink(missing_ok=True)
     if cfg.train.freeze_encoder: return fit_frozen(cfg, manifest, spec, out_dir, cache_dir, progress, seed)
     # start torchrun; its processes come back here as ranks
     if cfg.train.nproc > 1 and world == 1:
@@ -565,17 +566,17 @@ def finish_fit(cfg:RunConfig,  # the run's configuration
                summary:dict,   # `fit`'s summary
               ):
     "Record a trained model: the config it was trained with (config.yaml, no secrets) and fit.json (key, outputs)."
-    atomic_write_text(out_dir / 'config.yaml',
+    atomic_write_text(RunLayout.model_file(out_dir, 'config'),
                       yaml.safe_dump(config_to_dict(cfg, blank=True), sort_keys=False, allow_unicode=True))
     outs = [
-        out_dir / n
-        for n in ('best_model.pt', 'history.csv', 'val_predictions.csv', 'spec.json', 'config.yaml', 'embeddings.csv')
+        RunLayout.model_file(out_dir, n)
+        for n in ('best_model', 'history', 'val_predictions', 'spec', 'config', 'embeddings')
     ]
-    record(out_dir/'fit.json', key, outs, summary=summary)
+    record(RunLayout.model_file(out_dir, 'fit_record'), key, outs, summary=summary)
 
 # %% ../nbs/07_train.ipynb #0aeeebca
 def _record_key(out_dir) -> str:
-    try: return json.loads((Path(out_dir)/'embeddings.json').read_text()).get('key', '')
+    try: return json.loads(RunLayout.model_file(out_dir, 'embeddings_record').read_text()).get('key', '')
     except (OSError, ValueError): return ''
 
 def embed_cases(model:nn.Module,              # a `Classifier` with its (frozen) encoder
@@ -587,7 +588,7 @@ def embed_cases(model:nn.Module,              # a `Classifier` with its (frozen)
                 progress:bool=True,           # show a progress bar
                ) -> pd.DataFrame:             # one row of pooled features per case
     "Every case's pooled features under `model`, computed once per key and kept in out_dir/embeddings.csv."
-    emb_path = out_dir/'embeddings.csv'
+    emb_path = RunLayout.model_file(out_dir, 'embeddings')
     old = read_table(emb_path, index_col='case_id') if emb_path.exists() else None
     if old is None or _record_key(out_dir) != key:
         rows = {}
@@ -599,7 +600,7 @@ def embed_cases(model:nn.Module,              # a `Classifier` with its (frozen)
         old = pd.DataFrame.from_dict(rows, orient='index')
         old.index.name = 'case_id'
         with atomic_path(emb_path) as t: old.to_csv(t)
-        save_json(out_dir/'embeddings.json', dict(key=key))
+        save_json(RunLayout.model_file(out_dir, 'embeddings_record'), dict(key=key))
     return old
 
 # %% ../nbs/07_train.ipynb #2ef9629f
@@ -653,14 +654,14 @@ def fit_frozen(cfg:RunConfig,         # the run's configuration (`train` section
     y = lambda s: np.array([r['label'] for r in recs[s]])
     sc, lr = fit_head(X('train'), y('train'))
     head_into_model(model, sc, lr)
-    with atomic_path(out_dir/'best_model.pt') as t: torch.save(model.state_dict(), t)
+    with atomic_path(RunLayout.model_file(out_dir, 'best_model')) as t: torch.save(model.state_dict(), t)
     pva = torch.sigmoid(model.head(model.norm(torch.as_tensor(X('val'), dtype=torch.float32)))).detach().numpy()[:, 0]
     auc = float(roc_auc_score(y('val'), pva)) if len(set(y('val'))) == 2 else float('nan')
     hist = dict(epoch=1, train_loss=np.nan, val_loss=np.nan, val_auc=auc, lr=np.nan, seconds=np.nan,
                 data_wait_frac=np.nan)
-    with atomic_path(out_dir/'history.csv') as t: pd.DataFrame([hist]).to_csv(t, index=False)
+    with atomic_path(RunLayout.model_file(out_dir, 'history')) as t: pd.DataFrame([hist]).to_csv(t, index=False)
     save_json(
-        out_dir / 'spec.json',
+        RunLayout.model_file(out_dir, 'spec'),
         dict(spec=asdict(spec), model=tc.model, frozen_encoder=True, seed=seed,
              C=float(np.atleast_1d(getattr(lr, 'C_', lr.C))[0])))
     summary = dict(mode=spec.mode, best_epoch=1, epochs_run=1, out_dir=str(out_dir))
@@ -672,7 +673,7 @@ def load_trained(cfg:RunConfig, spec:InputSpec, out_dir:str|Path) -> nn.Module:
     "The best model saved by `fit` for input `spec`."
     t = cfg.train
     m = build_model(t.model, spec.in_channels, False, '', spec.roi_pool, t.width, t.depth, t.pool_top)
-    m.load_state_dict(torch.load(Path(out_dir) / 'best_model.pt', map_location='cpu', weights_only=True))
+    m.load_state_dict(torch.load(RunLayout.model_file(out_dir, 'best_model'), map_location='cpu', weights_only=True))
     return m.eval()
 
 # %% ../nbs/07_train.ipynb #f4015212
@@ -687,13 +688,13 @@ def evaluate_model(cfg:RunConfig,         # the run's configuration
     out_dir = Path(out_dir)
     recs = {s: records(manifest, s) for s in ('val', 'test')}
     key = hash_obj([
-        checksum(out_dir / 'best_model.pt'),
+        checksum(RunLayout.model_file(out_dir, 'best_model')),
         repr(spec), cfg.train.n_bootstrap, cfg.train.seed, cfg.train.batch_size, {
             s: [(r['case_id'], r['label'], file_fingerprint(r['ct']), file_fingerprint(r['mask'])) for r in rs]
             for s, rs in recs.items()
         }
     ])
-    done = reusable(out_dir/'eval.json', key, force, f'evaluation {out_dir.name}')
+    done = reusable(RunLayout.model_file(out_dir, 'eval_record'), key, force, f'evaluation {out_dir.name}')
     if done: return done['metrics']
     dev = train_device(cfg.train.device)
     model = load_trained(cfg, spec, out_dir).to(dev)
@@ -710,7 +711,8 @@ def evaluate_model(cfg:RunConfig,         # the run's configuration
     m = evaluate(te.label, te.prob, thr, te.patient_id.values, cfg.train.n_bootstrap, cfg.train.seed)
     m.update(mode=spec.mode, model=cfg.train.model, threshold_from='validation (Youden J)')
     pr['pred'] = (pr.prob >= thr).astype(int)
-    with atomic_path(out_dir/'predictions.csv') as t: pr.to_csv(t, index=False)
-    save_json(out_dir/'metrics.json', m)
-    record(out_dir/'eval.json', key, [out_dir/'predictions.csv', out_dir/'metrics.json'], metrics=m)
+    with atomic_path(RunLayout.model_file(out_dir, 'predictions')) as t: pr.to_csv(t, index=False)
+    save_json(RunLayout.model_file(out_dir, 'metrics'), m)
+    record(RunLayout.model_file(out_dir, 'eval_record'), key,
+           [RunLayout.model_file(out_dir, 'predictions'), RunLayout.model_file(out_dir, 'metrics')], metrics=m)
     return m

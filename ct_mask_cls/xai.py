@@ -254,7 +254,7 @@ _KEPT = {}                                          # (model file, its mtime, th
 
 def kept_model(cfg:RunConfig, spec:InputSpec, model_dir:str|Path) -> torch.nn.Module:
     "The trained model in `model_dir`, loaded once per process and thread (Grad-CAM's hooks are not shared)."
-    p = Path(model_dir)/'best_model.pt'
+    p = RunLayout.model_file(model_dir, 'best_model')
     key = (str(p.resolve()), p.stat().st_mtime_ns, threading.get_ident())
     if key not in _KEPT:
         alive = {t.ident for t in threading.enumerate()}
@@ -400,7 +400,7 @@ def explain(cfg:RunConfig,                  # the run's configuration
     out_dir, model_dir = Path(out_dir), Path(model_dir)
     mode = spec.mode
     for meth in methods: check_method(meth, cfg.train.model, spec)
-    pr = read_table(model_dir/'predictions.csv').set_index('case_id')
+    pr = read_table(RunLayout.model_file(model_dir, 'predictions')).set_index('case_id')
     preds = {cid: dict(prob=float(p.prob), pred=int(p.pred)) for cid, p in pr.iterrows()}
     recs = test_order(records(manifest, 'test'), n)
     occ_vox = max(2, int(round(occlusion_mm/float(np.mean(cfg.preprocess.spacing)))))

@@ -45,8 +45,8 @@ def explain_mode(cfg:RunConfig,       # the run's configuration
                                                                      cfg.data.truth_pattern)
     test = man[(man.status == 'ok') & (man.split == 'test')]
     key = hash_obj([
-        checksum(md / 'best_model.pt'),
-        checksum(md / 'predictions.csv'),
+        checksum(RunLayout.model_file(md, 'best_model')),
+        checksum(RunLayout.model_file(md, 'predictions')),
         config_part(cfg, stages=['xai']),
         repr(spec_for(cfg, run_dir, mode)), CODE_VERSION,
         [(r.case_id, r.label, file_fingerprint(r.ct_path), file_fingerprint(r.mask_path),
