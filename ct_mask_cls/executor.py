@@ -6,7 +6,7 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/executor.html.md"""
 
 # %% ../nbs/00c_executor.ipynb #0c0e0003
 from __future__ import annotations
-import os, importlib
+import os, importlib, socket
 from .config import ConfigError, ExecutorConfig
 from .io import hash_obj
 from tqdm import tqdm as _std
@@ -50,6 +50,12 @@ DASK_ADDRESS_ENV = 'CT_MASK_CLS_DASK_ADDRESS'     # the runner's local cluster, 
 # address -> this process's client, kept between calls (connecting costs a few tenths of a second)
 _CLIENTS = {}
 
+def _knock(addr:str):
+    "Open and close a TCP connection to a `tcp://host:port` address: a closed port raises at once (Dask retries it)."
+    from urllib.parse import urlsplit
+    u = urlsplit(addr)
+    if u.scheme == 'tcp' and u.port: socket.create_connection((u.hostname, u.port), timeout=8).close()
+
 # %% ../nbs/00c_executor.ipynb #6a84fccf
 def dask_client(ex:ExecutorConfig):
     "(client, cluster or None): a kept client of `ex.address` (or the run's scheduler), else a new local cluster."
@@ -58,7 +64,7 @@ def dask_client(ex:ExecutorConfig):
     if addr:
         c = _CLIENTS.get(addr)
         if c is not None and c.status == 'running': return c, None
-        try: c = Client(addr, timeout='8s')
+        try: _knock(addr); c = Client(addr, timeout='8s')     # a closed port fails at once, a silent host in 8 s
         except (OSError, TimeoutError) as e: raise ConfigError(f"executor.address: no Dask scheduler answers at {addr} "
                                                                f"({type(e).__name__}); start one (dask scheduler) or "
                                                                f"leave the address empty for a local cluster") from None

@@ -1,5 +1,4 @@
 "Bad input fails at once, naming the problem, before any stage starts (through Typer's CliRunner, in-process)."
-import time
 from pathlib import Path
 import yaml
 from typer.testing import CliRunner
@@ -19,9 +18,9 @@ def _cfg(tmp_path, **data):
 def test_missing_input_folder(tmp_path):
     (tmp_path/'labels.csv').write_text('patient_id,label\nA,1\n')
     c = _cfg(tmp_path, ); d = yaml.safe_load(c.read_text()); d['data']['dicom_dir'] = str(tmp_path/'nope'); c.write_text(yaml.safe_dump(d))
-    t0 = time.time(); r = run_cli('run', c)
+    r = run_cli('run', c)
     assert r.returncode == 2 and 'does not exist' in r.stderr and 'nope' in r.stderr
-    assert time.time() - t0 < 30 and not (tmp_path/'out').exists()
+    assert not (tmp_path/'out').exists()                                   # refused before the run folder
 
 def test_labels_without_label_column(tmp_path):
     (tmp_path/'labels.csv').write_text('patient_id,outcome\nA,1\n')

@@ -1,5 +1,5 @@
 "The realistic cohort: its masks lie on the converted CT's grid voxel for voxel; its geometry survives the pipeline; bad weights stop a run before any stage."
-import json, time
+import json
 from pathlib import Path
 import nibabel as nib, numpy as np, pandas as pd, pytest, torch, yaml
 from ct_mask_cls.synth import make_realistic_cohort, demo_config
@@ -55,9 +55,9 @@ def test_missing_or_wrong_weights_stop_before_any_stage(cohort, tmp_path):
     from ct_mask_cls.train import medicalnet_resnet
     for weights, msg in [(tmp_path/'none.pth', 'not found'), (tmp_path/'r18.pth', 'does not hold resnet10 weights')]:
         if weights.name == 'r18.pth': torch.save({'state_dict': {'module.' + k: v for k, v in medicalnet_resnet(18).state_dict().items()}}, weights)
-        t0 = time.time(); r = run_cli('run', _cfg(cohort, tmp_path, weights_path=str(weights)))
+        r = run_cli('run', _cfg(cohort, tmp_path, weights_path=str(weights)))
         assert r.returncode == 2 and msg in r.stderr and str(weights) in r.stderr and 'Traceback' not in r.stderr, r.stderr
-        assert time.time() - t0 < 30 and not (tmp_path/'runs'/'w'/'01_preprocess.ipynb').exists()
+        assert not (tmp_path/'runs'/'w'/'01_preprocess.ipynb').exists()
 
 def test_standin_medicalnet_weights_load(tmp_path):
     "Real loading code on a stand-in file of the same architecture: the weights arrive, the stem is adapted to two channels."
