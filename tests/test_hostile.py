@@ -130,8 +130,7 @@ def base(tmp_path_factory):
 def test_early_errors(base, over, needle):
     name = 'b' + str(abs(hash(str(over))))
     if needle is None: needle = 'occlusion does not support model small3d in mask mode zero'      # refused before any computation
-    t0 = time.time(); r = run_cli('run', _bad(base, name, **over), cwd=base)
-    took = time.time() - t0
+    r = run_cli('run', _bad(base, name, **over), cwd=base)
     if over.get('train.device') == 'cuda' and r.returncode == 0: pytest.skip('a GPU is present')
     assert r.returncode != 0 and needle in r.stderr and 'Traceback' not in r.stderr, (over, r.stderr[-1500:])
-    assert took < 10 and not (base/'runs'/'base'/'01_preprocess.ipynb').exists(), (over, took)
+    assert not (base/'runs'/'base'/'01_preprocess.ipynb').exists() and not list((base/'runs').rglob('*.nii.gz')), over
