@@ -114,7 +114,10 @@ def config_with_overrides(path:Path, sets:list|None=None) -> RunConfig:
     return config_from_dict(d, base=Path(path).parent)
 
 # %% ../nbs/15_cli.ipynb #262d0e9f
-_SET, _FORCE, _WAIT = typer.Option(None, '--set'), typer.Option(False), typer.Option(False)
+# shared by run, study, stage and demo: their help said once (`with_docments` leaves a declared help alone)
+_SET = typer.Option(None, '--set', help='override a config key: key=value (repeatable)')
+_FORCE = typer.Option(False, help='redo finished stages and cases')
+_WAIT = typer.Option(False, help='wait for another run on the same run folder to finish instead of stopping')
 
 def _run_all(config:Path,       # the run's config YAML
              sets:list|None,    # `key=value` overrides
@@ -128,18 +131,14 @@ def _run_all(config:Path,       # the run's config YAML
 
 @command()
 def run(config:Path=typer.Argument(...), # run config YAML
-        set:Optional[List[str]]=_SET,     # override a config key: key=value (repeatable)
-        force:bool=_FORCE,                # redo finished stages and cases
-        wait:bool=_WAIT):                 # wait for another run on the same run folder to finish instead of stopping
+        set:Optional[List[str]]=_SET, force:bool=_FORCE, wait:bool=_WAIT):
     "Run every stage for CONFIG; finished stages are reused unless --force."
     cfg = _run_all(config, set, force, wait)
     typer.secho(f"report index: {(cfg.run_dir/'index.html').resolve()}", fg=typer.colors.GREEN)
 
 @command()
 def study(config:Path=typer.Argument(...), # run config YAML
-          set:Optional[List[str]]=_SET,     # override a config key: key=value (repeatable)
-          force:bool=_FORCE,                # redo finished stages and cases
-          wait:bool=_WAIT):                 # wait for another run on the same run folder to finish instead of stopping
+          set:Optional[List[str]]=_SET, force:bool=_FORCE, wait:bool=_WAIT):
     "The masked-versus-unmasked study for CONFIG: every stage (reusing finished ones), then prints the study table."
     from ct_mask_cls.report import study_display  # lazy: loads matplotlib
     cfg = _run_all(config, set, force, wait)
@@ -150,9 +149,7 @@ def study(config:Path=typer.Argument(...), # run config YAML
 @command()
 def stage(name:str=typer.Argument(...),     # preprocess | segment | mask | train | xai | study | index
           config:Path=typer.Argument(...),  # run config YAML
-          set:Optional[List[str]]=_SET,      # override a config key: key=value (repeatable)
-          force:bool=_FORCE,                 # redo finished stages and cases
-          wait:bool=_WAIT):                  # wait for another run on the same run folder to finish instead of stopping
+          set:Optional[List[str]]=_SET, force:bool=_FORCE, wait:bool=_WAIT):
     "Run one stage for CONFIG (the stages before it must have run)."
     check_stage(name)
     cfg = config_with_overrides(config, set)
@@ -238,10 +235,10 @@ def config_cmd():
     typer.echo(default_config_yaml())
 
 # %% ../nbs/15_cli.ipynb #a90eab89
-_FINISHED_RUN = typer.Argument(...)   # predict, evaluate and export
+_FINISHED_RUN = typer.Argument(..., help='a finished run folder')   # predict, evaluate and export
 
 @command()
-def predict(run_dir:Path=_FINISHED_RUN,              # a finished run folder
+def predict(run_dir:Path=_FINISHED_RUN,
             input:Path=typer.Argument(...),          # new patients: a DICOM tree or a folder of <patient_id>.nii.gz
             out:Path=typer.Argument(...),            # output folder
             mode:Optional[Mode]=typer.Option(None),  # which trained mode (default: the run's mask.mode)
@@ -259,7 +256,7 @@ def predict(run_dir:Path=_FINISHED_RUN,              # a finished run folder
     typer.secho(f"report: {(out/'report.html').resolve()}", fg=typer.colors.GREEN)
 
 @command()
-def evaluate(run_dir:Path=_FINISHED_RUN,            # a finished run folder
+def evaluate(run_dir:Path=_FINISHED_RUN,
              other_config:Path=typer.Argument(...), # config of the external cohort (its data: section is used)
              out:Optional[Path]=typer.Option(None)): # output folder (default RUN_DIR/external/<its run_id>)
     ("External validation: every trained mode of RUN_DIR on the cohort of OTHER_CONFIG, without retraining; internal "
@@ -269,7 +266,7 @@ def evaluate(run_dir:Path=_FINISHED_RUN,            # a finished run folder
     typer.echo(res[cols].round(3).to_string(index=False))
 
 @command()
-def export(run_dir:Path=_FINISHED_RUN,             # a finished run folder
+def export(run_dir:Path=_FINISHED_RUN,
            out:Path=typer.Argument(...),           # output folder
            mode:Optional[Mode]=typer.Option(None)): # which trained mode (default: the run's mask.mode)
     ("Export a trained model: OUT/model.ts (TorchScript), OUT/model.onnx (if it exports cleanly), "
@@ -298,9 +295,7 @@ def demo(out:Path=typer.Option(Path('outputs')),                  # folder for t
          # realistic: masks as a segmenter makes them (lesions left out, boundary off by a voxel), or the truth
          masks:DemoMasks=typer.Option(DemoMasks.segmenter),
          finding:DemoFinding=typer.Option(DemoFinding.hypodense), # realistic: what label 1 means
-         force:bool=_FORCE,                                       # redo finished stages and cases
-         # wait for another run on the same run folder to finish instead of stopping
-         wait:bool=_WAIT):
+         force:bool=_FORCE, wait:bool=_WAIT):
     "Generate a demo cohort and run every stage on it; print the report index."
     from ct_mask_cls.synth import (make_demo_cohort, make_realistic_cohort, demo_config,
                                    RealisticParams)  # lazy: loads scipy.ndimage
