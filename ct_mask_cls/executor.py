@@ -54,7 +54,9 @@ def _knock(addr:str):
     "Open and close a TCP connection to a `tcp://host:port` address: a closed port raises at once (Dask retries it)."
     from urllib.parse import urlsplit
     u = urlsplit(addr)
-    if u.scheme == 'tcp' and u.port: socket.create_connection((u.hostname, u.port), timeout=8).close()
+    try: port = u.port
+    except ValueError: return                           # not a port: Dask's own error says so
+    if u.scheme == 'tcp' and port: socket.create_connection((u.hostname, port), timeout=8).close()
 
 # %% ../nbs/00c_executor.ipynb #6a84fccf
 def dask_client(ex:ExecutorConfig):
