@@ -7,6 +7,7 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/executor.html.md"""
 # %% ../nbs/00c_executor.ipynb #0c0e0003
 from __future__ import annotations
 import os, importlib, socket
+from urllib.parse import urlsplit
 from .config import ConfigError, ExecutorConfig
 from .io import hash_obj
 from tqdm import tqdm as _std
@@ -52,7 +53,6 @@ _CLIENTS = {}
 
 def _knock(addr:str):
     "Open and close a TCP connection to a `tcp://host:port` address: a closed port raises at once (Dask retries it)."
-    from urllib.parse import urlsplit
     u = urlsplit(addr)
     try: port = u.port
     except ValueError: return                           # not a port: Dask's own error says so
