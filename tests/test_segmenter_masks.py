@@ -22,7 +22,6 @@ def test_generator_masks_differ_from_truth_as_configured():
             inside = (seg & (lab == k)).sum()/(lab == k).sum()
             left_out += inside < 0.2
             kept += inside > 0.5
-        mean_vox = float(np.mean(spacing_of(pt['affine'])))
         area = (truth & ~ndi.binary_erosion(truth)).sum()                  # boundary voxels: volume change / area ≈ the shift in voxels
         shifts.append((seg.sum() - truth.sum() + (pt['lesion'] & truth & ~seg).sum())/area)
         assert pt['segmenter']['jitter_vox'] in (-1.0, 1.0)

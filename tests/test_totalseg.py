@@ -41,6 +41,7 @@ def test_real_ct_on_the_real_code_path(realdata, home, tmp_path):
     ct = realdata/'totalseg_example'/'example_ct_sm.nii.gz'
     cfg = SegmentConfig(backend='totalsegmentator', fast=True, device='cpu', weights_dir=str(home), threads=1)
     info = segment(ct, tmp_path/'seg.nii.gz', cfg, roi_names=None)
+    assert info['backend'] == 'totalsegmentator' and info['fast'] is True, info                  # no fallback
     src, out = nib.load(str(ct)), nib.load(str(tmp_path/'seg.nii.gz'))
     assert out.shape == src.shape and np.allclose(out.affine, src.affine, atol=1e-4)        # the input's grid
     seg = np.asarray(out.dataobj)

@@ -85,3 +85,5 @@ def test_kfold_study(masked):
         assert not set(p[p.split == 'test'].patient_id) & set(p[p.split == 'val'].patient_id)
         tested += list(p[p.split == 'test'].patient_id)
     assert sorted(tested) == sorted(pd.read_csv(man).query("status == 'ok'").patient_id)   # the test folds partition the patients
+    assert len(tested) == n_ok and sorted(zip(per.fold, per['mode'])) == [(k, m) for k in range(2) for m in ('none', 'zero')]
+    assert np.allclose(summary.set_index('mode').auc_mean, per.groupby('mode').auc.mean()[summary['mode']].values)
