@@ -3,7 +3,7 @@ import json, os, shutil, subprocess, sys
 from pathlib import Path
 import nibabel as nib, numpy as np, pandas as pd, pytest, yaml
 from conftest import run_cli
-from ct_mask_cls.core import RunLayout, load_config, ConfigError
+from ct_mask_cls.core import RunLayout, load_config
 from ct_mask_cls.kit import tiny_setup
 
 pytestmark = pytest.mark.slow                  # runs a pipeline or trains: left out by `make test-fast`

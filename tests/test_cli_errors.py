@@ -1,5 +1,4 @@
 "Bad input fails at once, naming the problem, before any stage starts (through Typer's CliRunner, in-process)."
-from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 from ct_mask_cls.cli import app

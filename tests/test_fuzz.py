@@ -1,5 +1,4 @@
 "Fuzz: generated bad configs and labels files. Every one makes the CLI exit non-zero within 10 s, with no traceback and a message naming the key or the file."
-from pathlib import Path
 import pytest, yaml
 from typer.testing import CliRunner
 from ct_mask_cls.cli import app

@@ -1,5 +1,5 @@
 "Hostile and broken input: no path escapes, no script in reports, no secret in outputs, safe checkpoints, one run per folder, early clear errors."
-import json, os, pickle, subprocess, sys, time
+import subprocess, sys, time
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, yaml
 from ct_mask_cls.synth import make_phantom, write_ct_series, demo_config

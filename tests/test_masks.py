@@ -1,6 +1,5 @@
 """Masks from the `existing` backend through the segment and mask stages, and the ROI rules on real data."""
 import json
-from pathlib import Path
 import nibabel as nib, numpy as np, pandas as pd, pytest, yaml
 from ct_mask_cls.core import load_config, save_nifti
 from ct_mask_cls.pipeline import stage_preprocess, stage_segment, stage_mask

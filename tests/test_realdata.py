@@ -1,6 +1,5 @@
 "The real Siemens series (TotalSegmentator's test data): our conversion lands on the grid TotalSegmentator's reference mask uses."
-import subprocess, tempfile
-from pathlib import Path
+import subprocess
 import nibabel as nib, numpy as np
 from ct_mask_cls import dicom
 
@@ -11,6 +10,8 @@ def test_real_series_matches_dcm2niix_and_reference_mask(realdata, tmp_path):
     assert len(kept) == 1 and not bad
     rec = dicom.convert_series(kept[0], tmp_path/'ct.nii.gz')
     ours = nib.load(str(tmp_path/'ct.nii.gz'))
+    assert rec['shape'] == 'x'.join(map(str, ours.shape)) and rec['n_slices'] == ours.shape[2]             # series.csv's row says what was written
+    np.testing.assert_allclose([rec['spacing_x'], rec['spacing_y'], rec['spacing_z']], ours.header.get_zooms()[:3], atol=1e-3)
     # dcm2niix alone, reoriented the same way
     subprocess.run([dicom.dcm2niix_bin(), '-z', 'y', '-b', 'n', '-f', 'ref', '-o', str(tmp_path), str(ex/'example_ct_dicom')], check=True, capture_output=True)
     ref = nib.as_closest_canonical(nib.load(str(tmp_path/'ref.nii.gz')))

@@ -1,9 +1,7 @@
 "The realistic cohort: its masks lie on the converted CT's grid voxel for voxel; its geometry survives the pipeline; bad weights stop a run before any stage."
-import json
-from pathlib import Path
 import nibabel as nib, numpy as np, pandas as pd, pytest, torch, yaml
 from ct_mask_cls.synth import make_realistic_cohort, demo_config
-from ct_mask_cls.core import config_from_dict, load_nifti, spacing_of
+from ct_mask_cls.core import load_nifti
 from conftest import run_cli
 
 pytestmark = pytest.mark.slow                  # runs a pipeline or trains: left out by `make test-fast`

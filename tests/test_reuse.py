@@ -1,6 +1,5 @@
 "The reuse rule end to end: a stage or case is reused only when its settings and its inputs are unchanged."
 import shutil
-from pathlib import Path
 import nibabel as nib, numpy as np, pandas as pd, pydicom, pytest, yaml
 from conftest import run_cli
 from ct_mask_cls.core import RunLayout

@@ -2,7 +2,7 @@
 import dataclasses
 from pathlib import Path
 import pandas as pd, pytest, torch
-from ct_mask_cls.core import load_config, RunLayout, ConfigError
+from ct_mask_cls.core import load_config, RunLayout
 from ct_mask_cls.kit import tiny_setup
 from ct_mask_cls.study_stage import run_modes, study_workers
 

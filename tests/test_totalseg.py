@@ -1,7 +1,6 @@
 """The real TotalSegmentator code path, offline: `totalsegmentator()` runs on stand-in nnU-Net weights (tests/standin_nnunet.py,
 test scaffolding) built at test time, under a guard that makes every network connection fail and records it."""
 import json, os, subprocess, sys
-from pathlib import Path
 import nibabel as nib, numpy as np, pytest
 from ct_mask_cls.core import SegmentConfig, save_nifti
 from ct_mask_cls.segment import segment, total_classes
