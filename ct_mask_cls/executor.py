@@ -51,12 +51,14 @@ DASK_ADDRESS_ENV = 'CT_MASK_CLS_DASK_ADDRESS'     # the runner's local cluster, 
 # address -> this process's client, kept between calls (connecting costs a few tenths of a second)
 _CLIENTS = {}
 
+_CONNECT_S = 8   # how long a scheduler's address may stay silent, for the TCP knock and for Dask's Client
+
 def _knock(addr:str):
     "Open and close a TCP connection to a `tcp://host:port` address: a closed port raises at once (Dask retries it)."
     u = urlsplit(addr)
     try: port = u.port
     except ValueError: return                           # not a port: Dask's own error says so
-    if u.scheme == 'tcp' and port: socket.create_connection((u.hostname, port), timeout=8).close()
+    if u.scheme == 'tcp' and port: socket.create_connection((u.hostname, port), timeout=_CONNECT_S).close()
 
 # %% ../nbs/00c_executor.ipynb #6a84fccf
 def dask_client(ex:ExecutorConfig):
@@ -66,7 +68,7 @@ def dask_client(ex:ExecutorConfig):
     if addr:
         c = _CLIENTS.get(addr)
         if c is not None and c.status == 'running': return c, None
-        try: _knock(addr); c = Client(addr, timeout='8s')     # a closed port fails at once, a silent host in 8 s
+        try: _knock(addr); c = Client(addr, timeout=f'{_CONNECT_S}s')   # a closed port fails at once
         except (OSError, TimeoutError) as e: raise ConfigError(f"executor.address: no Dask scheduler answers at {addr} "
                                                                f"({type(e).__name__}); start one (dask scheduler) or "
                                                                f"leave the address empty for a local cluster") from None
