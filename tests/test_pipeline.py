@@ -1,5 +1,5 @@
 "End-to-end: the CLI runs the whole pipeline on a tiny synthetic cohort and produces real outputs."
-import json, time
+import json
 from pathlib import Path
 import nibabel as nib, numpy as np, pandas as pd, pytest, yaml
 from ct_mask_cls.synth import demo_config
@@ -18,11 +18,10 @@ def tiny_run(tmp_path_factory, tiny_cohort):
     cfg = demo_config(t/'data', t/'runs', 'tiny', tiny=True)
     cfg.setdefault('xai', {})['native_grid'] = True
     (t/'c.yaml').write_text(yaml.safe_dump(cfg))
-    t0 = time.time(); r = run_cli('run', t/'c.yaml', cwd=t)
-    return t, r, time.time() - t0
+    return t, run_cli('run', t/'c.yaml', cwd=t)
 
 def test_run_succeeds(tiny_run):
-    t, r, _ = tiny_run
+    t, r = tiny_run
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert 'report index:' in r.stdout
     said = {l.split(']')[0][1:]: l for l in r.stdout.splitlines() if l.startswith('[') and ' …' in l}
@@ -31,7 +30,7 @@ def test_run_succeeds(tiny_run):
     assert 'left for the run, from its timings so far and reference rates scaled' in said['mask'], said   # then scaled to this machine
 
 def test_manifest_and_masks(tiny_run):
-    t, r, _ = tiny_run
+    t, r = tiny_run
     man = pd.read_csv(t/'runs/tiny/mask/manifest.csv')
     assert len(man) == 8 and set(man.columns) >= {'case_id', 'patient_id', 'label', 'ct_path', 'mask_path', 'masked_path', 'roi_ml', 'status', 'reason', 'split'}
     ok = man[man.status == 'ok']
@@ -51,7 +50,7 @@ def test_manifest_and_masks(tiny_run):
         np.testing.assert_allclose(np.clip((m - w[0])/(w[1] - w[0]), 0, 1), x, atol=1e-5)
 
 def test_metrics_and_reports(tiny_run):
-    t, r, _ = tiny_run
+    t, r = tiny_run
     run = t/'runs/tiny'
     m = json.loads((run/'train/metrics.json').read_text())
     assert {'auc', 'auc_ci_low', 'auc_ci_high', 'brier', 'n_test'} <= set(m) and m['n_test'] == 4
@@ -74,7 +73,7 @@ def test_metrics_and_reports(tiny_run):
 
 def test_maps_on_the_native_grid(tiny_run):
     "xai.native_grid: each map also on the converted series' own grid, its peak at the same world position as on the preprocessed grid."
-    t, r, _ = tiny_run
+    t, r = tiny_run
     run = t/'runs'/'tiny'; cases = pd.read_csv(run/'preprocess'/'cases.csv', dtype={'case_id': str}).set_index('case_id')
     x = pd.read_csv(run/'xai'/'zero'/'cases.csv', dtype={'case_id': str})
     assert len(x) and x.nifti_native.notna().all()
@@ -89,7 +88,7 @@ def test_maps_on_the_native_grid(tiny_run):
         assert d <= np.abs(np.diag(cam.affine)[:3]).max(), (row.case_id, d)          # within one voxel of the preprocessed grid
 
 def test_rerun_reuses_stages(tiny_run):
-    t, r, first = tiny_run
+    t, r = tiny_run
     made = lambda: {p: p.stat().st_mtime_ns for ext in ('*.nii.gz', '*.pt', '*.ipynb') for p in (t/'runs'/'tiny').rglob(ext)}
     before = made()
     r2 = run_cli('run', t/'c.yaml', cwd=t)
@@ -97,7 +96,7 @@ def test_rerun_reuses_stages(tiny_run):
     assert len(before) > 20 and made() == before                   # volumes, models and stage notebooks untouched
 
 def test_failed_stage_keeps_partial_notebook(tiny_run, tmp_path):
-    t, r, _ = tiny_run
+    t, r = tiny_run
     cfg = yaml.safe_load((t/'c.yaml').read_text()); cfg['run_id'] = 'broken'; cfg['mask']['roi'] = ['liver']   # threshold backend has no liver
     (tmp_path/'b.yaml').write_text(yaml.safe_dump(cfg))
     r2 = run_cli('run', tmp_path/'b.yaml', cwd=tmp_path)
@@ -109,7 +108,7 @@ def test_failed_stage_keeps_partial_notebook(tiny_run, tmp_path):
 def test_reports_are_clean_and_self_contained(tiny_run):
     "No warning in any report, no script or resource from elsewhere, and light pages."
     import re
-    t, r, _ = tiny_run
+    t, r = tiny_run
     run = t/'runs/tiny'
     for s in STAGES:
         nb, html, _ = stage_files(run, s)
@@ -143,7 +142,7 @@ def test_reports_in_a_real_browser(tiny_run):
     import shutil
     pytest.importorskip('playwright')
     if not (shutil.which('chromium') or Path('/usr/bin/chromium').exists()): pytest.skip('Debian chromium not installed')
-    t, r, _ = tiny_run
+    t, r = tiny_run
     r = run_cli('publish', t/'runs', t/'site')
     assert r.returncode == 0, r.stderr
     r2 = run_cli('check-reports', t/'runs/tiny', '--site', t/'site')
