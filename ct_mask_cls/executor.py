@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor, ProcessPoolExecutor
 import multiprocessing as mp, logging
 
 # %% auto #0
-__all__ = ['DASK_ADDRESS_ENV', 'pbar', 'pmap', 'dask_client', 'close_dask_clients', 'worker_name', 'case_map', 'spawn_pool',
-           'run_named']
+__all__ = ['DASK_ADDRESS_ENV', 'pbar', 'pmap', 'n_cores', 'dask_client', 'close_dask_clients', 'worker_name', 'case_map',
+           'spawn_pool', 'run_named']
 
 # %% ../nbs/00c_executor.ipynb #c93b6fed
 from .io import _parent_stderr, _progress_pid
@@ -29,6 +29,7 @@ def pbar(iterable=None, **kw):
     from tqdm.auto import tqdm as _auto  # lazy: picks its display at import (a kernel without ipywidgets warns)
     return _auto(iterable, **kw)
 
+# %% ../nbs/00c_executor.ipynb #c22b4e2e
 def pmap(fn,                                # the work for one item
          items,                             # the items
          workers:int,                       # threads (or processes) in parallel
@@ -59,6 +60,11 @@ def _knock(addr:str):
     try: port = u.port
     except ValueError: return                           # not a port: Dask's own error says so
     if u.scheme == 'tcp' and port: socket.create_connection((u.hostname, port), timeout=_CONNECT_S).close()
+
+# %% ../nbs/00c_executor.ipynb #631ee243
+def n_cores() -> int:
+    "The CPU cores this process may run on (its affinity where the system says, else all)."
+    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
 
 # %% ../nbs/00c_executor.ipynb #6a84fccf
 def dask_client(ex:ExecutorConfig):

@@ -6,13 +6,13 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/study_stage.html.md"""
 
 # %% ../nbs/13f_study_stage.ipynb #4bacb597
 from __future__ import annotations
-import json, os
+import json
 from concurrent.futures import as_completed
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import *
 from .io import _parent_stderr
-from .executor import spawn_pool, run_named
+from .executor import spawn_pool, run_named, n_cores
 from . import dicom, segment as seg, splits
 from .mask_stage import read_manifest, spec_for
 from .train_stage import fit_model, train_mode
@@ -68,7 +68,7 @@ def baseline_features(cfg:RunConfig,       # the run's configuration
 def study_workers(cfg:RunConfig, n:int) -> tuple[int, int]:
     "(processes, torch threads each) for `n` modes: `study.workers` (0: one per core), at most `n`; (1, 0) on GPU, DDP."
     from ct_mask_cls.train import train_device  # lazy: loads monai, torch and 1 more
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+    cores = n_cores()
     w = min(cfg.study.workers or cores, n)
     if w <= 1 or cfg.train.nproc > 1 or train_device(cfg.train.device) != 'cpu': return 1, 0
     return w, max(1, cores // w)

@@ -14,6 +14,8 @@ from scipy import ndimage as ndi
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, CTImageStorage, generate_uid
 from .core import ConfigError, atomic_path, atomic_write_text, pbar, save_nifti, save_json, spacing_of
+from .executor import pmap, n_cores
+from threadpoolctl import threadpool_limits
 from importlib.resources import files
 from .segment import resolve_roi
 
@@ -585,6 +587,28 @@ def _split_and_markers(n:int,              # patients
     return y, test, marker
 
 # %% ../nbs/10_synth.ipynb #71e6b83b
+def _write_patient(job) -> dict:
+    "Write one patient of a realistic cohort (series, masks, truth maps); its truth row. Module level: runs in workers."
+    out, ref, seeds, pid, y, test, marker, p = job
+    with threadpool_limits(1):                   # one BLAS thread: the parallelism is one patient per core
+        pt = realistic_patient(ref, seeds, y, marker, p)
+    write_ras_series(pt['hu'], pt['affine'], out/'dicom'/pid/'CT', pid, seed=seeds[0])
+    save_nifti(pt['seg_labels'], pt['affine'], out/'masks'/f'{pid}.nii.gz', dtype=np.uint8)
+    save_nifti(pt['labels'], pt['affine'], out/'masks_truth'/f'{pid}.nii.gz', dtype=np.uint8)
+    if p.finding in ('hypodense', 'hyperdense'):
+        save_nifti(pt['lesion'], pt['affine'], out / 'lesions' / f'{pid}.nii.gz', dtype=np.uint8)
+    if pt['marker']:
+        save_nifti(
+            _sphere(pt['hu'].shape, pt['affine'], np.array(pt['marker']['center_mm']), pt['marker']['radius_mm'])
+            >= 0.5, pt['affine'], out / 'markers' / f'{pid}.nii.gz', dtype=np.uint8)
+    return dict(
+        patient_id=pid, label=y, split='test' if test else 'train', marker=int(marker),
+        finding=p.finding if y else '', n_lesions=len(pt['lesions']), lesions=json.dumps(pt['lesions']),
+        **pt['organ'],
+        **{f'mask_{k}': json.dumps(v) if isinstance(v, list) else v for k, v in pt['segmenter'].items()},
+        marker_mm=json.dumps(pt['marker']['center_mm'] if pt['marker'] else None))
+
+# %% ../nbs/10_synth.ipynb #42601e0f
 def make_realistic_cohort(out:str|Path,         # the cohort's folder (dicom/, masks/, masks_truth/, ..., labels.csv)
                           n:int=150,             # patients
                           seed:int=0,            # the generator's seed
@@ -592,32 +616,17 @@ def make_realistic_cohort(out:str|Path,         # the cohort's folder (dicom/, m
                           params:RealisticParams|None=None, # the finding, masks and confounder (None: the defaults)
                           prefix:str='LIV',      # patient id prefix
                           progress:bool=True,    # show a progress bar
+                          workers:int=0,         # processes writing patients at once (0: one per core)
                          ) -> Path:              # the labels CSV
     "Write a realistic DICOM cohort of `n` patients on the real reference CT, with segmenter-like and true masks."
     p, out = params or RealisticParams(), Path(out)
     check_cohort_size(n)
     ref = load_reference()
     y, test, marker = _split_and_markers(n, seed, test_frac, p)
-    rows = []
-    for i in pbar(range(n), desc='writing realistic cohort', disable=not progress):
-        pid = f'{prefix}{i+1:03d}'
-        pt = realistic_patient(ref, (seed, i), int(y[i]), bool(marker[i]), p)
-        write_ras_series(pt['hu'], pt['affine'], out/'dicom'/pid/'CT', pid, seed=seed)
-        save_nifti(pt['seg_labels'], pt['affine'], out/'masks'/f'{pid}.nii.gz', dtype=np.uint8)
-        save_nifti(pt['labels'], pt['affine'], out/'masks_truth'/f'{pid}.nii.gz', dtype=np.uint8)
-        if p.finding in ('hypodense', 'hyperdense'):
-            save_nifti(pt['lesion'], pt['affine'], out / 'lesions' / f'{pid}.nii.gz', dtype=np.uint8)
-        if pt['marker']:
-            save_nifti(
-                _sphere(pt['hu'].shape, pt['affine'], np.array(pt['marker']['center_mm']), pt['marker']['radius_mm'])
-                >= 0.5, pt['affine'], out / 'markers' / f'{pid}.nii.gz', dtype=np.uint8)
-        rows.append(dict(
-            patient_id=pid, label=int(y[i]), split='test' if test[i] else 'train', marker=int(marker[i]),
-            finding=p.finding if y[i] else '', n_lesions=len(pt['lesions']), lesions=json.dumps(pt['lesions']),
-            **pt['organ'],
-            **{f'mask_{k}': json.dumps(v) if isinstance(v, list) else v for k, v in pt['segmenter'].items()},
-            marker_mm=json.dumps(pt['marker']['center_mm'] if pt['marker'] else None)))
-    df = pd.DataFrame(rows)
+    jobs = [(out, ref, (seed, i), f'{prefix}{i+1:03d}', int(y[i]), bool(test[i]), bool(marker[i]), p)
+            for i in range(n)]
+    df = pd.DataFrame(pmap(_write_patient, jobs, workers or n_cores(), 'writing realistic cohort', progress,
+                           processes=True))
     atomic_write_text(out/'labels.csv', df[['patient_id', 'label', 'split']].to_csv(index=False))
     atomic_write_text(out/'truth.csv', df.to_csv(index=False))
     save_json(
