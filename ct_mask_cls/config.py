@@ -252,7 +252,8 @@ class XaiConfig:
     "Explanations: maps, their localisation, and sanity checks."
     methods: tuple[Literal['gradcam', 'gradcam++', 'occlusion'], ...] = _f(
         ('gradcam', 'gradcam++'), "explanation methods; the first is drawn in the figures and randomisation-checked, "
-        "the others are compared with it", check=(len, 'at least one method'))
+        "the others are compared with it (for the configured mode; the study's other modes get the first only)",
+        check=(len, 'at least one method'))
     n_cases: int = _f(-1, "test cases explained per mode (-1: all; 0: none)", check=_ge(-1))
     sanity_cases: int = _f(5, "test cases of the cascading model-randomisation check per mode (0: off)", check=_ge(0))
     occlusion_mm: float = _f(24.0, "occlusion: side of the occluded cube in mm", check=_gt(0))

@@ -6,6 +6,7 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/xai_stage.html.md"""
 
 # %% ../nbs/13e_xai_stage.ipynb #4490a7b0
 from __future__ import annotations
+import shutil
 from pathlib import Path
 import pandas as pd
 from .core import *
@@ -40,23 +41,26 @@ def explain_mode(cfg:RunConfig,       # the run's configuration
     from ct_mask_cls.data import CODE_VERSION  # lazy: loads monai, torch
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     out, x, md = lay.xai_dir(mode), cfg.xai, lay.model_dir(mode)
-    lesions, conf = files_by_id(cfg, cfg.data.lesion_dir,
-                                cfg.data.truth_pattern), files_by_id(cfg, cfg.data.confounder_dir,
-                                                                     cfg.data.truth_pattern)
+    # the study's other modes: the first method only (the study shows and checks no other), and no viewer pages
+    methods, viewers = (x.methods, x.viewer_cases) if mode == cfg.mask.mode else (x.methods[:1], 0)
+    lesions, conf = (files_by_id(cfg, d, cfg.data.truth_pattern) for d in (cfg.data.lesion_dir,
+                                                                           cfg.data.confounder_dir))
     test = man[(man.status == 'ok') & (man.split == 'test')]
     key = hash_obj([
         checksum(RunLayout.model_file(md, 'best_model')),
         checksum(RunLayout.model_file(md, 'predictions')),
-        config_part(cfg, stages=['xai']),
+        config_part(cfg, stages=['xai']), methods, viewers,
         repr(spec_for(cfg, run_dir, mode)), CODE_VERSION,
         [(r.case_id, r.label, file_fingerprint(r.ct_path), file_fingerprint(r.mask_path),
           file_fingerprint(lesions.get(r.patient_id, '')), file_fingerprint(conf.get(r.patient_id, '')))
          for r in test.itertuples()]
     ])
     if reusable(out/'xai.json', key, force, f'explanations of {mode}'): return read_table(out/'cases.csv')
-    df = xai.explain(cfg, man, spec_for(cfg, run_dir, mode), md, out, x.n_cases, lay.cache, progress, x.methods,
-                     lesions, conf, x.sanity_cases, x.occlusion_mm, cfg.executor,
-                     x.viewer_cases if mode == cfg.mask.mode else 0)
+    made = {*methods, *(f'{m}_native' for m in methods if x.native_grid), *(['viewer'] if viewers else [])}
+    for d in {*xai.METHODS, *(f'{m}_native' for m in xai.METHODS), 'viewer'} - made:
+        shutil.rmtree(out/d, ignore_errors=True)             # maps or pages of an earlier setting, not made now
+    df = xai.explain(cfg, man, spec_for(cfg, run_dir, mode), md, out, x.n_cases, lay.cache, progress, methods,
+                     lesions, conf, x.sanity_cases, x.occlusion_mm, cfg.executor, viewers)
     if x.native_grid and len(df): df['nifti_native'] = native_maps(lay, out, df, progress)
     sanity = pd.read_csv(out/'sanity.csv') if (out/'sanity.csv').exists() and x.sanity_cases else None
     with atomic_path(out/'cases.csv') as t: df.to_csv(t, index=False)
