@@ -9,11 +9,12 @@ PIPQ   := -q --disable-pip-version-check
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
-	@# the pip a new venv gets (23.2 with Python 3.11) took 100 s to install .[dev] here; 26.3 took 56 s (bench/install.py)
-	$(PY) -m pip install $(PIPQ) "pip==26.3"
+	@# the pip a new venv gets (23.2 with Python 3.11) took 95 s to install .[dev] here; 26.3 took 50 s (bench/install.py)
+	$(PY) -m pip install $(PIPQ) "pip==26.3" 2>&1 | grep -v "is ignored" || true
 	@echo ">> installing torch (from the local wheel cache) and ct_mask_cls into $(VENV)"
 	$(PY) -m pip install $(PIPQ) --no-compile torch==2.14.1 torchvision==0.29.1 2>&1 | grep -v "is ignored" || true
-	$(PY) -m pip install $(PIPQ) --no-compile -e ".[dev]" 2>&1 | grep -v "is ignored" || true
+	@# PYTHONWARNINGS: setuptools' notes on editable installs, which pip 26 prints even with -q
+	PYTHONWARNINGS=ignore $(PY) -m pip install $(PIPQ) --no-compile -e ".[dev]" 2>&1 | grep -v "is ignored" || true
 	@# pip byte-compiles file by file on one core; compileall does the same files on every core, so that no first import
 	@# (the CLI's fail-fast paths included) pays for it. -qq: torch ships a file in Python 3.12 syntax, which no install compiles
 	$(PY) -m compileall -qq -j 0 $$($(PY) -c "import sysconfig; print(sysconfig.get_path('purelib'))") || true
