@@ -13,8 +13,9 @@ __all__ = ['WriteFailed', 'atomic_path', 'atomic_write_text', 'save_json', 'hash
            'describe_type', 'choices', 'config_from_dict', 'read_yaml', 'load_config', 'config_to_dict',
            'default_config_yaml', 'field_info', 'config_part', 'roi_pooled', 'modes_in_play', 'check_pretrained',
            'validate', 'read_labels', 'check_inputs', 'pseudonym_key', 'QC_Z', 'REPAIR_SCALE_ML', 'QC_FLAGS', 'QCFlag',
-           'DASK_ADDRESS_ENV', 'pbar', 'pmap', 'dask_client', 'close_dask_clients', 'worker_name', 'case_map',
-           'spawn_pool', 'run_named', 'safe_name', 'RunLayout', 'RunLocked', 'RunLock']
+           'BLAS_THREADS_PER_WORKER', 'DASK_ADDRESS_ENV', 'pbar', 'pmap', 'n_cores', 'dask_client',
+           'close_dask_clients', 'worker_name', 'case_map', 'spawn_pool', 'run_named', 'safe_name', 'RunLayout',
+           'RunLocked', 'RunLock']
 
 # %% ../nbs/00_core.ipynb #ff8e0bdb
 from .io import *
@@ -30,6 +31,6 @@ _all_ = ['Mode', 'MODES', 'ROLES', 'STAGE_ORDER', 'ConfigError', 'StageFailed', 
          'load_config', 'config_to_dict', 'default_config_yaml', 'field_info', 'config_part', 'roi_pooled',
          'modes_in_play', 'check_pretrained', 'validate', 'read_labels', 'check_inputs', 'pseudonym_key', 'QC_Z',
          'REPAIR_SCALE_ML', 'QC_FLAGS', 'QCFlag']   # ct_mask_cls.config
-_all_ = ['DASK_ADDRESS_ENV', 'pbar', 'pmap', 'dask_client', 'close_dask_clients', 'worker_name', 'case_map',
-         'spawn_pool', 'run_named']   # ct_mask_cls.executor
+_all_ = ['BLAS_THREADS_PER_WORKER', 'DASK_ADDRESS_ENV', 'pbar', 'pmap', 'n_cores', 'dask_client', 'close_dask_clients',
+         'worker_name', 'case_map', 'spawn_pool', 'run_named']   # ct_mask_cls.executor
 _all_ = ['safe_name', 'RunLayout', 'RunLocked', 'RunLock']   # ct_mask_cls.layout
