@@ -12,11 +12,13 @@ from .config import ConfigError, ExecutorConfig
 from .io import hash_obj
 from tqdm import tqdm as _std
 from concurrent.futures import ThreadPoolExecutor, ProcessPoolExecutor
+from contextlib import nullcontext
 import multiprocessing as mp, logging
+from threadpoolctl import threadpool_limits
 
 # %% auto #0
-__all__ = ['DASK_ADDRESS_ENV', 'pbar', 'pmap', 'n_cores', 'dask_client', 'close_dask_clients', 'worker_name', 'case_map',
-           'spawn_pool', 'run_named']
+__all__ = ['BLAS_THREADS_PER_WORKER', 'DASK_ADDRESS_ENV', 'pbar', 'pmap', 'n_cores', 'dask_client', 'close_dask_clients',
+           'worker_name', 'case_map', 'spawn_pool', 'run_named']
 
 # %% ../nbs/00c_executor.ipynb #c93b6fed
 from .io import _parent_stderr, _progress_pid
@@ -30,6 +32,8 @@ def pbar(iterable=None, **kw):
     return _auto(iterable, **kw)
 
 # %% ../nbs/00c_executor.ipynb #c22b4e2e
+BLAS_THREADS_PER_WORKER = 1   # numpy's BLAS threads while pmap runs several workers; None: the library's (one per core)
+
 def pmap(fn,                                # the work for one item
          items,                             # the items
          workers:int,                       # threads (or processes) in parallel
@@ -42,7 +46,8 @@ def pmap(fn,                                # the work for one item
     pool = ProcessPoolExecutor(max(1, workers),
                                mp_context=mp.get_context('fork')) if processes and workers > 1 else ThreadPoolExecutor(
                                    max(1, workers))
-    with pool as ex:
+    cap = BLAS_THREADS_PER_WORKER if workers > 1 else None   # forked workers inherit the cap
+    with threadpool_limits(cap, user_api='blas') if cap else nullcontext(), pool as ex:
         return list(pbar(ex.map(fn, items), total=len(items), desc=desc, disable=not progress))
 
 

@@ -15,7 +15,6 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, CTImageStorage, generate_uid
 from .core import ConfigError, atomic_path, atomic_write_text, pbar, save_nifti, save_json, spacing_of
 from .executor import pmap, n_cores
-from threadpoolctl import threadpool_limits
 from importlib.resources import files
 from .segment import resolve_roi
 
@@ -590,8 +589,7 @@ def _split_and_markers(n:int,              # patients
 def _write_patient(job) -> dict:
     "Write one patient of a realistic cohort (series, masks, truth maps); its truth row. Module level: runs in workers."
     out, ref, seeds, pid, y, test, marker, p = job
-    with threadpool_limits(1):                   # one BLAS thread: the parallelism is one patient per core
-        pt = realistic_patient(ref, seeds, y, marker, p)
+    pt = realistic_patient(ref, seeds, y, marker, p)
     write_ras_series(pt['hu'], pt['affine'], out/'dicom'/pid/'CT', pid, seed=seeds[0])
     save_nifti(pt['seg_labels'], pt['affine'], out/'masks'/f'{pid}.nii.gz', dtype=np.uint8)
     save_nifti(pt['labels'], pt['affine'], out/'masks_truth'/f'{pid}.nii.gz', dtype=np.uint8)
