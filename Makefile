@@ -5,6 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PIPQ   := -q --disable-pip-version-check
 
+# what `make bench` runs, in order (the others in bench/ need a run folder or take long: see each file's docstring)
+BENCHES := ingest segment_overhead train_throughput demo_timing page_size startup xai scale realistic_study stage_scaling \
+           ddp blas_threads install
+
 .PHONY: install demo test test-fast lab clean-venv bench readme check-reports
 
 $(STAMP): pyproject.toml
@@ -50,18 +54,7 @@ lab: install  # opens the project root (notebooks in nbs/, runs in outputs/); ex
 	$(BIN)/jupyter lab $(LAB_ARGS) .
 
 bench: install
-	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/segment_overhead.py
-	$(BIN)/python bench/train_throughput.py
-	$(BIN)/python bench/demo_timing.py
-	$(BIN)/python bench/page_size.py
-	$(BIN)/python bench/startup.py
-	$(BIN)/python bench/xai.py
-	$(BIN)/python bench/scale.py
-	$(BIN)/python bench/realistic_study.py
-	$(BIN)/python bench/stage_scaling.py
-	$(BIN)/python bench/ddp.py
-	$(BIN)/python bench/install.py
+	set -e; for b in $(BENCHES); do echo ">> bench/$$b.py"; $(BIN)/python bench/$$b.py; done
 	$(BIN)/python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" && $(BIN)/python bench/gpu_fit.py || echo "no GPU: bench/gpu_fit.py skipped"
 
 RUN ?= outputs/demo-realistic
