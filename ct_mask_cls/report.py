@@ -19,9 +19,9 @@ from importlib.resources import files
 __all__ = ['VIEWS', 'MODE_COLORS', 'PAGE_CSS', 'VIEWER_JS', 'slice_view', 'mark_sides', 'largest_section', 'draw_view',
            'add_legends', 'show_slices', 'plot_curves', 'plot_roc_calibration', 'esc', 'table_html', 'thumbnails',
            'show', 'save_png', 'html_page', 'render_html', 'find_chromium', 'narrow_images', 'check_reports',
-           'notebook_errors', 'badge', 'case_gallery', 'study_display', 'xai_display', 'xai_warnings', 'side_by_side',
-           'forest_plot', 'verdict_sentence', 'cohort_summary', 'run_summary', 'publish', 'compare_runs', 'flow_counts',
-           'flow_diagram', 'viewer_page']
+           'notebook_errors', 'badge', 'qc_figure', 'case_gallery', 'study_display', 'xai_display', 'xai_warnings',
+           'side_by_side', 'forest_plot', 'verdict_sentence', 'cohort_summary', 'run_summary', 'publish',
+           'compare_runs', 'flow_counts', 'flow_diagram', 'viewer_page']
 
 # %% ../nbs/12_report.ipynb #478e0cb0
 VIEWS = ('axial', 'coronal', 'sagittal')
@@ -374,6 +374,25 @@ def badge(kind:str, text:str) -> str:
     return f"<span class='badge {kind}'>{_html.escape(text)}</span>"
 
 # %% ../nbs/12_report.ipynb #ffff138a
+def qc_figure(job:tuple):  # (png, case id, ct path, label-map path or None, window, spacing, label names, ROI ids)
+    "Draw one case's QC figure into its PNG: three views through the ROI, the ROI outlined, the other labels off."
+    png, cid, ct_path, lab_path, window, spacing, label_names, roi_ids = job
+    ct = load_nifti(ct_path)[0]
+    lab = load_nifti(lab_path)[0].astype(int) if lab_path else None
+    ref = np.isin(lab, roi_ids) if lab is not None and roi_ids else lab
+    if lab is not None and roi_ids:
+        fig = show_slices([ct], [str(cid)], window, [np.where(ref, lab, 0)], center_on=[ref], spacing=spacing,
+                          label_names=label_names, outlines=[[(ref, 'ROI', '-')]])
+    else: fig = show_slices([ct], [str(cid)], window, [lab] if lab is not None else None,
+                            center_on=[ref] if ref is not None else None, spacing=spacing, label_names=label_names)
+    save_png(fig, png)
+
+def _stale(png:Path, *inputs) -> bool:
+    "The PNG is missing or older than one of its inputs (None: no input)."
+    return not png.exists() or any(p and png.stat().st_mtime < Path(p).stat().st_mtime for p in inputs)
+
+
+# %% ../nbs/12_report.ipynb #75ea4e41
 def case_gallery(lay:RunLayout,             # the run's layout (where figures go)
                  items:list,                # [(case_id, ct_path, label-map path or None)]
                  stage:str,                 # the stage whose report shows the gallery
@@ -384,24 +403,11 @@ def case_gallery(lay:RunLayout,             # the run's layout (where figures go
                  width:int=240):            # thumbnail width in pixels
     "Thumbnails of every case's QC figure; `items` is [(case_id, ct_path, label-map path or None)]."
     from IPython.display import display, HTML  # lazy: loads IPython
-    rows = []
-    for cid, ct_path, lab_path in items:
-        png = lay.case(f'{stage}/qc', cid, '.png')
-        if (not png.exists() or png.stat().st_mtime < Path(ct_path).stat().st_mtime
-                or (lab_path and png.stat().st_mtime < Path(lab_path).stat().st_mtime)):
-            ct = load_nifti(ct_path)[0]
-            lab = load_nifti(lab_path)[0].astype(int) if lab_path else None
-            ref = np.isin(lab, roi_ids) if lab is not None and roi_ids else lab
-            # the ROI highlighted and outlined; the other structures off
-            if lab is not None and roi_ids:
-                fig = show_slices([ct], [str(cid)], window, [np.where(ref, lab, 0)], center_on=[ref], spacing=spacing,
-                                  label_names=label_names, outlines=[[(ref, 'ROI', '-')]])
-            else: fig = show_slices([ct], [str(cid)], window, [lab] if lab is not None else None,
-                                    center_on=[ref] if ref is not None else None, spacing=spacing,
-                                    label_names=label_names)
-            save_png(fig, png)
-        rows.append((str(png.relative_to(lay.root)), cid))
-    display(HTML(thumbnails(rows, width)))
+    pngs = [lay.case(f'{stage}/qc', cid, '.png') for cid, _, _ in items]
+    jobs = [(png, cid, ct, lab, window, spacing, label_names, roi_ids)
+            for png, (cid, ct, lab) in zip(pngs, items) if _stale(png, ct, lab)]
+    pmap(qc_figure, jobs, n_cores() if len(jobs) > 1 else 1, 'QC figures', progress=False, processes=True)
+    display(HTML(thumbnails([(str(png.relative_to(lay.root)), cid) for png, (cid, _, _) in zip(pngs, items)], width)))
 
 # %% ../nbs/12_report.ipynb #139e45f1
 def _ci(v,             # the value
