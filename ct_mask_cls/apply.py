@@ -198,7 +198,7 @@ def predict_report(df:pd.DataFrame,    # the scored cases
         with atomic_path(png) as t: fig.savefig(t, dpi=134, format='png')
         plt.close(fig)
         figs.append((str(png.relative_to(out.root)), f"{r.case_id} · p = {r.prob:.4f}"))
-    shown = df.assign(cam_nifti=df.cam_nifti.fillna('').map(lambda p: str(Path(p).relative_to(out.root)) if p else ''))
+    shown = df.assign(cam_nifti=blank_na(df.cam_nifti).map(lambda p: str(Path(p).relative_to(out.root)) if p else ''))
     return (f"<p>Model: mode <b>{esc(mode)}</b> of run <code>{esc(run_name)}</code>. A case is called positive when "
             f"its probability is at least {df.threshold.iloc[0]:.4f}, "
             f"the threshold the run chose on its validation set.</p><p>{len(scored)} of {len(df)} cases scored.</p>"

@@ -201,12 +201,12 @@ def compare(run_a:Path=typer.Argument(..., help="a run folder"),
     s, r = compare_runs(run_a, run_b)
     typer.echo(f"A = {run_a}\nB = {run_b}\n\nsettings that differ:\n"
                + (s.to_string(index=False) if len(s) else "  none") + "\n\nresults:\n"
-               + r.fillna('').to_string(index=False))
+               + blank_na(r).to_string(index=False))
     if out:
         atomic_write_text(out, html_page('Two runs compared', f"<h1>Two runs compared</h1><p>A = "
                                                               f"<code>{run_a}</code><br>B = "
                                                               f"<code>{run_b}</code></p><h2>Settings that differ</h2>"
-                                         + table_html(s, 100) + "<h2>Results</h2>" + table_html(r.fillna(''), 100)))
+                                         + table_html(s, 100) + "<h2>Results</h2>" + table_html(blank_na(r), 100)))
         typer.echo(f"\n{out} written")
 
 @command(name='check-reports')
@@ -345,7 +345,7 @@ def convert(input:Path=typer.Argument(...),                # folder tree of DICO
     typer.echo(
         f"{len(df)} series found: {len(conv)} converted, {len(df) - len(conv)} rejected  ->  {output/'series.csv'}")
     for reason, n in df[df.status == 'rejected'].reason.value_counts().items(): typer.echo(f"  rejected {n}: {reason}")
-    for r in conv[conv.notes.fillna('') != ''].itertuples(): typer.echo(f"  {r.nifti_path}: {r.notes}")
+    for r in conv[blank_na(conv.notes) != ''].itertuples(): typer.echo(f"  {r.nifti_path}: {r.notes}")
 
 # %% ../nbs/15_cli.ipynb #387b8371
 @command(name='segment')

@@ -13,7 +13,7 @@ import numpy as np, pandas as pd, nibabel as nib
 # %% auto #0
 __all__ = ['RETRIED', 'WriteFailed', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj', 'sha256_file', 'code_hash',
            'checksum', 'file_fingerprint', 'tree_fingerprint', 'say', 'outputs_of', 'damaged', 'reusable', 'record',
-           'save_nifti', 'load_nifti', 'spacing_of', 'read_table']
+           'save_nifti', 'load_nifti', 'spacing_of', 'read_table', 'blank_na']
 
 # %% ../nbs/00a_io.ipynb #537a965b
 def _umask() -> int:
@@ -201,3 +201,9 @@ def read_table(path:str|Path, **kw) -> pd.DataFrame:
     "A CSV with every id column (`case_id`, `patient_id`) as text and only empty cells missing."
     kw.setdefault('dtype', {'case_id': str, 'patient_id': str})
     return pd.read_csv(path, keep_default_na=False, na_values=[''], **kw)
+
+# %% ../nbs/00a_io.ipynb #e2d067d1
+def blank_na(x:pd.Series|pd.DataFrame):
+    "Missing cells as '' (a numeric or date column with a gap becomes text first, as pandas 4 requires)."
+    if isinstance(x, pd.DataFrame): return x.apply(blank_na)
+    return (x.astype(object) if x.dtype.kind in 'fcmM' and x.isna().any() else x).fillna('')

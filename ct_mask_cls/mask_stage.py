@@ -174,7 +174,7 @@ MANIFEST_COLUMNS = [
 # %% ../nbs/13c_mask_stage.ipynb #3574992c
 def _exclude(df:pd.DataFrame, rows, why:str) -> pd.DataFrame:
     "`rows` of `df` excluded, `why` added to the reason a failed case already has."
-    df['reason'] = df.reason.fillna('').astype(str)
+    df['reason'] = blank_na(df.reason).astype(str)
     df.loc[rows & (df.status == 'ok'), 'reason'] = why
     df.loc[rows & (df.status != 'ok') & (df.reason != ''), 'reason'] += '; ' + why
     df.loc[rows, 'status'] = 'excluded'
@@ -235,7 +235,7 @@ def split_cohort(cfg:RunConfig,         # the run's configuration
                 ) -> pd.DataFrame:      # `SPLIT_COLUMNS`, one row per case
     "Labels joined and patients split from cases.csv alone, before masking: no mask setting moves a patient."
     df = cases.reset_index()[['case_id', 'patient_id', 'status', 'reason']]
-    df = join_labels(df.assign(reason=df.reason.fillna('').astype(str)), labels, cfg.split.test_column)
+    df = join_labels(df.assign(reason=blank_na(df.reason).astype(str)), labels, cfg.split.test_column)
     return assign_splits(df, cfg, labels)[SPLIT_COLUMNS]
 
 def with_splits(df:pd.DataFrame,      # the masked cases (mask_cases' rows, QC done)
@@ -246,7 +246,7 @@ def with_splits(df:pd.DataFrame,      # the masked cases (mask_cases' rows, QC d
     "The masked cases with the label and split each got before masking; each split must keep both classes."
     df = df.drop(columns=['label', 'split'], errors='ignore').merge(cohort[['case_id', 'label', 'split']], on='case_id',
                                                                     how='left')
-    df['label'], df['split'] = df.label.fillna(-1).astype(int), df.split.fillna('')
+    df['label'], df['split'] = df.label.fillna(-1).astype(int), blank_na(df.split)
     df = _exclude(df, df.label < 0, 'no label in labels.csv')
     check_splits(df, labels, f"an ROI {roi} and a label")
     df.loc[df.status != 'ok', 'split'] = ''

@@ -414,7 +414,7 @@ def explain(cfg:RunConfig,                  # the run's configuration
     if len(df): df['overlay'] = df.case_id.map(overlays).where(df.method == methods[0], '')
     if len(df) and viewer_cases:
         pages = viewer_pages(df, recs[:viewer_cases], out_dir, mode, w, lesions, methods[0])
-        df['viewer'] = df.case_id.map(pages).fillna('').where(df.method == methods[0], '')
+        df['viewer'] = blank_na(df.case_id.map(pages)).where(df.method == methods[0], '')
     save_json(out_dir/'scale.json', dict(method=methods[0], vmax=vmax))
     if sanity_cases: sanity_check(cfg, spec, model_dir, recs[:sanity_cases], out_dir, methods[0], cache_dir)
     return df
