@@ -39,7 +39,7 @@ def main():
     mode = cfg.mask.mode
     p = pd.read_csv(lay.model_dir(mode)/'predictions.csv')[['case_id', 'prob']]
     man = man.merge(p, on='case_id')
-    rows, where = [], pd.Series(dtype=float)
+    rows, where, depth, in_raw = [], pd.Series(dtype=float), [], []
     for r in tqdm(list(man.itertuples()), desc='cases'):
         img = nib.load(r.ct_path); ct = img.get_fdata().astype(np.float32); sp = spacing_of(img.affine)
         roi = np.asarray(nib.load(r.mask_path).dataobj) > 0
@@ -54,6 +54,7 @@ def main():
         where = where.add(pd.Series(tl[dark]).map(lambda i: 'unlabelled' if i == 0 else
                                                    ('organ' if i in ids else names.get(int(i), str(i)))).value_counts(),
                           fill_value=0)
+        depth += list(ndi.distance_transform_edt(roi, sampling=sp)[dark]); in_raw += list(raw[dark])
         state = 'peeled' if r.peeled_ml > 20 else ('grown' if r.repair_ml - r.peeled_ml > 50 else 'other')
         rows.append(dict(case_id=r.case_id, label=r.label, split=r.split, prob=r.prob, state=state,
                          raw_cov=(les & raw).sum()/les.sum() if les.any() else np.nan,
@@ -81,5 +82,9 @@ def main():
           f"{x[x.label == 0][['dark_ml', 'prob']].corr('spearman').iloc[0, 1]:.2f}")
     print("\nwhere the lesion-like voxels are, by the true label map (voxels):",
           ', '.join(f"{k} {int(v)}" for k, v in where.sort_values(ascending=False).head(6).items()))
+    if depth:
+        print(f"their depth in the ROI: median {np.median(depth):.1f} mm, {np.mean(np.array(depth) > cfg.mask.rim_mm):.0%} "
+              f"deeper than the rim the cleaning reaches ({cfg.mask.rim_mm:g} mm); {np.mean(in_raw):.0%} were in the "
+              "segmenter's own ROI (the rest the repair added)")
 
 if __name__ == '__main__': main()
