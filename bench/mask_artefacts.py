@@ -20,9 +20,9 @@ from nibabel.processing import resample_from_to
 from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 
-def on_grid(path, img, order=0):
-    "A label map resampled onto `img`'s grid, as integers."
-    return np.rint(resample_from_to(nib.load(str(path)), img, order=order).get_fdata()).astype(np.int32)
+def on_grid(path, img):
+    "A label map resampled onto `img`'s grid (nearest neighbour), as integers."
+    return np.rint(resample_from_to(nib.load(str(path)), img, order=0).get_fdata()).astype(np.int32)
 
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument('run'); a = ap.parse_args()
@@ -55,7 +55,8 @@ def main():
                                                    ('organ' if i in ids else names.get(int(i), str(i)))).value_counts(),
                           fill_value=0)
         depth += list(ndi.distance_transform_edt(roi, sampling=sp)[dark]); in_raw += list(raw[dark])
-        state = 'peeled' if r.peeled_ml > 20 else ('grown' if r.repair_ml - r.peeled_ml > 50 else 'other')
+        # repair_ml: what the repair added (holes, gaps, growth); peeled_ml: what it took off
+        state = 'peeled' if r.peeled_ml > 20 else ('grown' if r.repair_ml > 50 else 'other')
         rows.append(dict(case_id=r.case_id, label=r.label, split=r.split, prob=r.prob, state=state,
                          raw_cov=(les & raw).sum()/les.sum() if les.any() else np.nan,
                          roi_cov=(les & roi).sum()/les.sum() if les.any() else np.nan,
