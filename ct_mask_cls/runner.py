@@ -20,7 +20,7 @@ __all__ = ['STAGES', 'STAGE_FOLDERS', 'CURRENT', 'REFERENCE_RATES', 'WARM_IMPORT
            'stage_outputs', 'stages_dir', 'quiet_kernel_logs', 'write_run_config', 'kernel_env', 'check_stage',
            'kernel_environ', 'execute_stage', 'run_stage', 'time_left', 'reference_seconds', 'machine_speed',
            'run_pipeline', 'run_cluster', 'start_warm_kernel', 'stop_kernel', 'WarmKernels', 'stage_rows',
-           'interim_index', 'versions', 'git_commit']
+           'interim_index', 'versions', 'trained_on', 'git_commit']
 
 # %% ../nbs/14_runner.ipynb #e8682134
 def input_ids(cfg:RunConfig) -> set:
@@ -581,6 +581,18 @@ def versions() -> dict:
         try: out[p] = md.version(p)
         except md.PackageNotFoundError: out[p] = 'not installed'
     return out
+
+def trained_on(run_dir:str|Path,  # the run folder
+               mode:str,          # a mask mode with a trained model
+              ) -> str:           # e.g. 'AMD EPYC; torch CPU kernels AVX2; 2 threads; no GPU'
+    "The hardware `mode`'s model trained on, from its record (`train.machine`), in words."
+    try: m = json.loads(RunLayout.model_file(RunLayout(run_dir).model_dir(mode), 'fit_record').read_text())
+    except (OSError, ValueError): return 'no trained model'
+    m = m.get('summary', {}).get('machine')
+    if not m: return 'not recorded (trained before ct_mask_cls recorded it)'
+    gpu = 'no GPU' if m.get('gpu', 'none') == 'none' else f"GPU {m['gpu']}"
+    return (f"{m.get('cpu', '?')}; torch CPU kernels {m.get('cpu_kernels', '?')}; {m.get('threads', '?')} threads; "
+            f"{gpu}")
 
 def git_commit() -> str:
     "Commit of the ct_mask_cls source tree, if it is a git checkout."

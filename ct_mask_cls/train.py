@@ -6,7 +6,7 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/train.html.md"""
 
 # %% ../nbs/07_train.ipynb #87d3bd6b
 from __future__ import annotations
-import json, random, time
+import json, platform, random, time
 from dataclasses import asdict
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -31,7 +31,7 @@ __all__ = ['topk_pool', 'Classifier', 'small3d', 'medicalnet_resnet', 'load_medi
            'build_model', 'model_for', 'target_layer', 'check_model', 'seed_everything', 'predict', 'train_device',
            'improved', 'fit_key', 'load_checkpoint', 'save_checkpoint', 'train_epoch', 'val_pass', 'dist_world',
            'SafeThreadDataLoader', 'end_epoch', 'write_history', 'training_objects', 'resumed_state', 'training_data',
-           'train_model', 'fit', 'finish_fit', 'embed_cases', 'fit_head', 'head_into_model', 'fit_frozen',
+           'train_model', 'fit', 'machine', 'finish_fit', 'embed_cases', 'fit_head', 'head_into_model', 'fit_frozen',
            'load_trained', 'evaluate_model']
 
 # %% ../nbs/07_train.ipynb #3c800e5f
@@ -559,6 +559,15 @@ def fit(cfg:RunConfig,                      # the run's configuration (`train` s
     return train_model(cfg, manifest, spec, out_dir, cache_dir, progress, seed)
 
 
+# %% ../nbs/07_train.ipynb #1a2d1041
+def machine() -> dict:
+    "The hardware a model trains on (it shapes the numbers): CPU, torch's CPU kernels, threads, GPU."
+    cpu = platform.processor() or platform.machine()
+    try: cpu = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): pass
+    return dict(cpu=cpu, cpu_kernels=torch.backends.cpu.get_cpu_capability(), threads=torch.get_num_threads(),
+                gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none')
+
 # %% ../nbs/07_train.ipynb #476a5e7d
 def finish_fit(cfg:RunConfig,  # the run's configuration
                out_dir:Path,   # the model's folder
@@ -572,6 +581,7 @@ def finish_fit(cfg:RunConfig,  # the run's configuration
         RunLayout.model_file(out_dir, n)
         for n in ('best_model', 'history', 'val_predictions', 'spec', 'config', 'embeddings')
     ]
+    summary['machine'] = machine()   # the hardware it trained on: shapes the numbers (below)
     record(RunLayout.model_file(out_dir, 'fit_record'), key, outs, summary=summary)
 
 # %% ../nbs/07_train.ipynb #0aeeebca

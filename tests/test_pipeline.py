@@ -67,6 +67,11 @@ def test_metrics_and_reports(tiny_run):
         assert notebook_errors(nb) == [], s
     idx = (run/'index.html').read_text()
     assert all(f'{i+1:02d}_{s}.html' in idx for i, s in enumerate(STAGES[:-1]))
+    # the hardware the configured mode trained on, as its record has it (CPU kernels shape the numbers)
+    import torch
+    mach = json.loads((run/'train/zero/fit.json').read_text())['summary']['machine']
+    assert mach['cpu_kernels'] == torch.backends.cpu.get_cpu_capability() and mach['threads'] >= 1
+    assert f"torch CPU kernels {mach['cpu_kernels']}" in idx
     for s in ('preprocess', 'segment', 'mask', 'train', 'xai', 'study'):            # the reports show their figures
         assert '<img' in stage_files(run, s)[1].read_text(), s
     assert 'backend' in (run/'02_segment.html').read_text() and 'threshold' in (run/'02_segment.html').read_text()
