@@ -581,7 +581,7 @@ def finish_fit(cfg:RunConfig,  # the run's configuration
         RunLayout.model_file(out_dir, n)
         for n in ('best_model', 'history', 'val_predictions', 'spec', 'config', 'embeddings')
     ]
-    summary['machine'] = machine()   # the hardware it trained on: shapes the numbers (below)
+    summary['machine'] = machine()   # the hardware it trained on: it shapes the numbers (`machine`)
     record(RunLayout.model_file(out_dir, 'fit_record'), key, outs, summary=summary)
 
 # %% ../nbs/07_train.ipynb #0aeeebca
