@@ -23,7 +23,7 @@ def main():
     ap.add_argument('--residue', action='store_true')
     a = ap.parse_args()
     import nibabel as nib, torch
-    from scipy import ndimage as ndi
+    from mask_artefacts import residue   # bench/'s own measure of it (run from bench/ or with it on the path)
     from sklearn.metrics import roc_auc_score
     from ct_mask_cls.core import load_config, RunLayout
     from ct_mask_cls.io import spacing_of
@@ -90,9 +90,7 @@ def main():
         for r in man[(man.split == 'train') & (man.status == 'ok') & (man.label == 0)].itertuples():
             img = nib.load(r.ct_path); ct = img.get_fdata().astype(np.float32); sp = spacing_of(img.affine)
             for name, p in (('own', r.mask_path), ('loose', loose(r))):
-                R = np.asarray(nib.load(p).dataobj) > 0; med = float(np.median(ct[R]))
-                v = dat.clean_rim(ct, R, sp, cfg.mask.rim_mm, blob_mm=cfg.mask.rim_blob_mm)
-                dark = R & (ndi.median_filter(np.where(R, v, med), 3) < med - 30)
+                dark = residue(ct, np.asarray(nib.load(p).dataobj) > 0, sp, cfg.mask)   # `zero`'s view
                 rows.append(dict(peeled=r.peeled_ml > 20, roi=name, residue_ml=dark.sum()*np.prod(sp)/1000))
         print('\nlesion-like volume in training negatives (ml, mean):')
         print(pd.DataFrame(rows).groupby(['peeled', 'roi']).residue_ml.mean().round(2).to_string())

@@ -24,12 +24,20 @@ def on_grid(path, img):
     "A label map resampled onto `img`'s grid (nearest neighbour), as integers."
     return np.rint(resample_from_to(nib.load(str(path)), img, order=0).get_fdata()).astype(np.int32)
 
+def residue(ct, roi, sp, mc, mode='zero', away_from=None) -> np.ndarray:
+    "Lesion-like voxels in what `mode` shows of `roi`: 3³-median HU over 30 below the organ's median, over 4 mm from `away_from`."
+    from ct_mask_cls import mask as msk
+    from ct_mask_cls.data import clean_rim
+    seen = clean_rim(ct, roi, sp, mc.rim_mm, blob_mm=mc.rim_blob_mm) if mode == 'zero' else ct
+    med = float(np.median(ct[roi]))
+    dark = roi & (ndi.median_filter(np.where(roi, seen, med), 3) < med - 30)
+    return dark if away_from is None else dark & ~msk.dilate_mm(away_from, sp, 4.)
+
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument('run'); a = ap.parse_args()
     from ct_mask_cls.core import load_config, RunLayout
     from ct_mask_cls.io import spacing_of
-    from ct_mask_cls import mask as msk, segment as seg
-    from ct_mask_cls.data import clean_rim
+    from ct_mask_cls import segment as seg
     run = Path(a.run).resolve(); lay = RunLayout(run)
     cfg = load_config(lay.run_config())
     ids = list(seg.resolve_roi(list(cfg.mask.roi)).values())
@@ -47,10 +55,7 @@ def main():
         tl = on_grid(truth_dir/f'{r.patient_id}.nii.gz', img); tru = np.isin(tl, ids)
         lf = les_dir/f'{r.patient_id}.nii.gz'
         les = on_grid(lf, img) > 0 if lf.exists() else np.zeros_like(roi)
-        seen = clean_rim(ct, roi, sp, cfg.mask.rim_mm, blob_mm=cfg.mask.rim_blob_mm) if mode == 'zero' else ct
-        med = float(np.median(ct[roi]))
-        sm = ndi.median_filter(np.where(roi, seen, med), 3)
-        dark = roi & (sm < med - 30) & ~msk.dilate_mm(les, sp, 4.)
+        dark = residue(ct, roi, sp, cfg.mask, mode, away_from=les)
         where = where.add(pd.Series(tl[dark]).map(lambda i: 'unlabelled' if i == 0 else
                                                    ('organ' if i in ids else names.get(int(i), str(i)))).value_counts(),
                           fill_value=0)
