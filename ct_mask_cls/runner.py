@@ -591,7 +591,8 @@ def trained_on(run_dir:str|Path,  # the run folder
     m = m.get('summary', {}).get('machine')
     if not m: return 'not recorded (trained before ct_mask_cls recorded it)'
     gpu = 'no GPU' if m.get('gpu', 'none') == 'none' else f"GPU {m['gpu']}"
-    return (f"{m.get('cpu', '?')}; torch CPU kernels {m.get('cpu_kernels', '?')}; {m.get('threads', '?')} threads; "
+    n = m.get('threads', '?')
+    return (f"{m.get('cpu', '?')}; torch CPU kernels {m.get('cpu_kernels', '?')}; {n} thread{'' if n == 1 else 's'}; "
             f"{gpu}")
 
 def git_commit() -> str:
