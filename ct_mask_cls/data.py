@@ -17,7 +17,7 @@ from . import mask as msk
 
 # %% auto #0
 __all__ = ['CODE_VERSION', 'records', 'InputSpec', 'input_spec', 'clean_rim', 'network_volume', 'network_input', 'masked_image',
-           'cache_meta', 'CachedInputs', 'train_transforms', 'finish_transforms', 'make_dataset']
+           'roi_free', 'cache_meta', 'CachedInputs', 'train_transforms', 'finish_transforms', 'make_dataset']
 
 # %% ../nbs/05_data.ipynb #5efd7898
 def records(manifest:pd.DataFrame, split:str|None=None) -> list[dict]:
@@ -165,6 +165,12 @@ def masked_image(ct:np.ndarray,                      # the CT in HU
     aff = np.asarray(affine, float) @ np.diag([*v['zoom'], 1.0])
     aff[:3, 3] = np.asarray(affine)[:3, :3] @ np.asarray(v['start'], float) + np.asarray(affine)[:3, 3]
     return v['vol'], aff
+
+# %% ../nbs/05_data.ipynb #85bb9047
+def roi_free(spec:InputSpec) -> InputSpec|None:
+    "What of `spec` shapes an image that never reads the ROI (`none`): mode, windows, size, resize; None if it reads it."
+    if spec.mode != 'none' or spec.aux: return None
+    return InputSpec('none', spec.windows, spec.windows[0][0], 0., 0., spec.size, spec.resize)
 
 # %% ../nbs/05_data.ipynb #2e8b6ac8
 # the code that makes a network input: cached inputs and models key on it

@@ -14,7 +14,7 @@ from torch import nn
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 from .core import *
-from .data import make_dataset, records, InputSpec
+from .data import make_dataset, records, InputSpec, roi_free
 from .metrics import evaluate, youden_threshold, check_evaluable
 from monai.networks.nets import resnet
 from .data import CODE_VERSION
@@ -266,11 +266,13 @@ def fit_key(cfg:RunConfig,   # the run's configuration
             va:list,         # validation records
            ) -> str:         # the model's reuse key
     "Hash of what a trained model depends on: its settings, input spec, code (inputs, stopping rule), seed and cases."
-    cases = [(r['case_id'], r['label'], file_fingerprint(r['ct']), file_fingerprint(r['mask'])) for r in tr + va]
+    free = roi_free(spec)   # `none` never reads the ROI: its model keys on the CTs alone, so other masks keep it
+    cases = [(r['case_id'], r['label'], file_fingerprint(r['ct'])) + (() if free else (file_fingerprint(r['mask']),))
+             for r in tr + va]
     return hash_obj(
         [config_part(cfg, roles={'input', 'model'}, stages=['train']),
          # the stopping rule's code: a model it changes is retrained
-         repr(spec), CODE_VERSION, code_hash(improved), seed, cases])
+         repr(free or spec), CODE_VERSION, code_hash(improved), seed, cases])
 
 # %% ../nbs/07_train.ipynb #4d733117
 def load_checkpoint(path:str|Path, key:str, device='cpu') -> dict|None:

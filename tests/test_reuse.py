@@ -68,3 +68,24 @@ def test_a_replaced_mask_reruns_segment_for_that_case(tmp_path):
     changed = [k for k in before if after[k] != before[k]]
     assert changed == [victim.name], changed
     assert not (np.asarray(nib.load(str(run.root/'segment'/'masks'/victim.name)).dataobj) == 5).any()
+
+def test_other_masks_retrain_the_masked_model_and_keep_none(tmp_path):
+    "The same patients with other masks (the truth instead of the segmenter's): `zero` is trained again on them, `none`, which reads the CT alone, is kept; both are scored again."
+    make_realistic_cohort(tmp_path/'data', n=8, seed=5, progress=False)
+    cfg = demo_config(tmp_path/'data', tmp_path/'runs', 'r', tiny=True, kind='realistic')
+    (tmp_path/'c.yaml').write_text(yaml.safe_dump(cfg))
+    r = run_cli('run', tmp_path/'c.yaml'); assert r.returncode == 0, r.stderr[-2000:]
+    run = RunLayout(tmp_path/'runs'/'r')
+    files = lambda m: {n: (run.model_dir(m)/n).stat().st_mtime_ns for n in ('best_model.pt', 'fit.json', 'predictions.csv')}
+    before, rois = {m: files(m) for m in ('zero', 'none')}, {p.name: p.read_bytes() for p in (run.root/'mask'/'roi').glob('*.nii.gz')}
+    cfg['data']['mask_dir'] = str(tmp_path/'data'/'masks_truth')
+    (tmp_path/'c.yaml').write_text(yaml.safe_dump(cfg))
+    r = run_cli('run', tmp_path/'c.yaml'); assert r.returncode == 0, r.stderr[-2000:]
+    assert _status(r.stdout)['preprocess'] == 'reused'
+    assert sum(p.read_bytes() != rois[p.name] for p in (run.root/'mask'/'roi').glob('*.nii.gz')) >= 6   # the ROIs did change
+    after = {m: files(m) for m in ('zero', 'none')}
+    assert all(after['zero'][n] != before['zero'][n] for n in before['zero']), (before, after)        # trained and scored again
+    assert after['none']['best_model.pt'] == before['none']['best_model.pt'] and after['none']['fit.json'] == before['none']['fit.json']
+    assert after['none']['predictions.csv'] != before['none']['predictions.csv']                       # scored again, against the new ROIs
+    st = pd.read_csv(run.root/'study'/'study.csv').set_index('mode')
+    assert set(st.index) == {'zero', 'none'} and st.auc.notna().all()
