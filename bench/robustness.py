@@ -2,7 +2,10 @@
 
 For each kind of finding (hypodense, hyperdense, diffuse, enlargement) one realistic cohort is generated (N patients, 40% in test,
 seed 0; lesions anywhere in the organ; the reversing skin marker), and the whole pipeline runs twice through the CLI's own runner:
-once on the true masks (`masks_truth/`) and once on the segmenter-like ones (`masks/`). Per kind and masks it prints the best
+once on the true masks (`masks_truth/`) and once on the segmenter-like ones (`masks/`). Both run in the kind's one run folder, the
+second over the first, as a user would rerun a study with other masks: the product's reuse rule keeps what the masks do not change
+(the preprocessed CTs, and `none`, which reads the CT alone), so `none`'s row is the same model in both. The printed tables are the
+record; the folder's pages show the last masks run. Per kind and masks it prints the best
 masked mode's test AUC with its 95% CI, `none`, the ΔAUC CI of the compared mode against `none`, the radiomics baseline, and the
 ratio of the best masked AUC with segmenter-like masks to the one with true masks; then the acceptance checks of the issue, and
 the wall time.
@@ -20,7 +23,7 @@ def study(out: Path, kind: str, n: int, masks: str) -> dict:
     from ct_mask_cls.runner import run_pipeline
     data = out/'data'/f'{kind}-n{n}'
     if not (data/'cohort.json').exists(): make_realistic_cohort(data, n=n, seed=0, test_frac=0.4, params=RealisticParams(finding=kind))
-    cfg = config_from_dict(demo_config(data, out/'runs', f'{kind}-{masks}', kind='realistic', masks=masks))
+    cfg = config_from_dict(demo_config(data, out/'runs', kind, kind='realistic', masks=masks))   # one folder per kind (above)
     t0 = time.time()
     run_pipeline(cfg, echo=lambda m: None)
     lay = RunLayout(cfg.run_dir)
