@@ -52,7 +52,9 @@ def baseline_features(cfg:RunConfig,       # the run's configuration
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     ok = man[man.status == 'ok']
     cache = lay.path('study', f'baseline_{region}.csv')
-    fp = hash_obj([(r.case_id, r.ct_sha256, file_fingerprint(r.mask_path)) for r in ok.itertuples()])
+    # the body mask comes from the CT alone (`body_mask_file`): other masks keep the body's features
+    fp = hash_obj([(r.case_id, r.ct_sha256) + (() if region == 'body' else (file_fingerprint(r.mask_path),))
+                   for r in ok.itertuples()])
     if reusable(cache.with_suffix('.json'), fp, what=f'radiomics ({region})'):
         return pd.read_csv(cache, index_col='case_id', dtype={'case_id': str}, keep_default_na=False, na_values=[''])
     jobs = [(r.case_id, r.ct_path, r.mask_path if region == 'roi' else str(body_mask_file(lay, r.case_id, r.ct_path)))
