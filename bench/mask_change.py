@@ -4,7 +4,8 @@ It sets the run's `data.mask_dir` to MASK_DIR and reruns it through the CLI's ow
 folder, so it works on the run itself, not a copy). It prints, measured in this one run: each stage's time and whether it was
 reused; per model, whether it was trained again; the time of the rerun; and the training time of every model that was kept, as its
 history recorded it when it was trained, which is what the rerun would have spent again had those models keyed on the masks
-(`none` did until `data.roi_free`). Then both studies' tables, before and after.
+(`none` did until `data.roi_free`). The radiomics of the body, which come from the CT alone, are kept as well (not timed
+here: they are part of the study stage). Then both studies' tables, before and after.
 
 Usage: python bench/mask_change.py RUN_DIR MASK_DIR
   e.g. python bench/mask_change.py outputs/bench_realistic/study-segmenter outputs/bench_realistic/data/realistic-liver-n150-s0/masks_truth
