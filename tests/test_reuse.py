@@ -86,6 +86,6 @@ def test_other_masks_retrain_the_masked_model_and_keep_none(tmp_path):
     after = {m: files(m) for m in ('zero', 'none')}
     assert all(after['zero'][n] != before['zero'][n] for n in before['zero']), (before, after)        # trained and scored again
     assert after['none']['best_model.pt'] == before['none']['best_model.pt'] and after['none']['fit.json'] == before['none']['fit.json']
-    assert after['none']['predictions.csv'] != before['none']['predictions.csv']                       # scored again, against the new ROIs
+    assert after['none']['predictions.csv'] != before['none']['predictions.csv']                       # scored again (the evaluation's key names the masks; the model does not read them)
     st = pd.read_csv(run.root/'study'/'study.csv').set_index('mode')
     assert set(st.index) == {'zero', 'none'} and st.auc.notna().all()
