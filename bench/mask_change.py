@@ -17,20 +17,20 @@ import pandas as pd
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(); ap.add_argument('run'); ap.add_argument('mask_dir')
     a = ap.parse_args()
-    from ct_mask_cls.core import load_config, RunLayout
+    from ct_mask_cls.core import load_config, RunLayout, modes_in_play
     from ct_mask_cls.runner import run_pipeline
     lay = RunLayout(a.run)
     if not lay.config_yaml.exists() or not (lay.root/'study'/'study.csv').exists():
         raise SystemExit(f"{a.run} is not a finished run (config.yaml and study/study.csv): run bench/realistic_study.py first")
     if not Path(a.mask_dir).is_dir(): raise SystemExit(f"{a.mask_dir} is not a folder of masks")
     cfg = load_config(lay.config_yaml)
-    modes = list(dict.fromkeys([cfg.mask.mode, *cfg.study.modes]))
+    modes = modes_in_play(cfg)
     model = lambda m: lay.model_dir(m)/'best_model.pt'
     stamp = {m: model(m).stat().st_mtime_ns for m in modes if model(m).exists()}
     trained_s = {m: float(pd.read_csv(lay.model_dir(m)/'history.csv').seconds.sum()) for m in stamp}
     before = pd.read_csv(lay.root/'study'/'study.csv').set_index('mode')
-    cfg.data.mask_dir = str(Path(a.mask_dir).resolve())
-    print(f"{a.run}: masks {load_config(lay.config_yaml).data.mask_dir} -> {cfg.data.mask_dir}")
+    old, cfg.data.mask_dir = cfg.data.mask_dir, str(Path(a.mask_dir).resolve())
+    print(f"{a.run}: masks {old} -> {cfg.data.mask_dir}")
     t0 = time.time(); recs = run_pipeline(cfg, echo=lambda m: None); dt = time.time() - t0
     after = pd.read_csv(lay.root/'study'/'study.csv').set_index('mode')
     print("\nstages: " + ", ".join(f"{r['stage']} {r['seconds']:.0f} s{' (reused)' if r['reused'] else ''}" for r in recs))
