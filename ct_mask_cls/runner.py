@@ -6,7 +6,7 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/runner.html.md"""
 
 # %% ../nbs/14_runner.ipynb #4d40781f
 from __future__ import annotations
-import contextlib, json, logging, os, shutil, subprocess, sys, tempfile, time, importlib.metadata as md
+import contextlib, functools, hashlib, json, logging, os, shutil, subprocess, sys, tempfile, time, importlib.metadata as md
 from pathlib import Path
 import yaml
 from .core import *
@@ -16,11 +16,11 @@ from traitlets.config import Application
 from jupyter_core.utils import run_sync
 
 # %% auto #0
-__all__ = ['STAGES', 'STAGE_FOLDERS', 'CURRENT', 'REFERENCE_RATES', 'WARM_IMPORTS', 'input_ids', 'preflight', 'stage_key',
-           'stage_outputs', 'stages_dir', 'quiet_kernel_logs', 'write_run_config', 'kernel_env', 'check_stage',
-           'kernel_environ', 'execute_stage', 'run_stage', 'time_left', 'reference_seconds', 'machine_speed',
-           'run_pipeline', 'run_cluster', 'start_warm_kernel', 'stop_kernel', 'WarmKernels', 'stage_rows',
-           'interim_index', 'versions', 'trained_on', 'git_commit']
+__all__ = ['STAGES', 'STAGE_FOLDERS', 'CURRENT', 'REFERENCE_RATES', 'WARM_IMPORTS', 'input_ids', 'preflight', 'code_version',
+           'stage_key', 'stage_outputs', 'stages_dir', 'quiet_kernel_logs', 'write_run_config', 'kernel_env',
+           'check_stage', 'kernel_environ', 'execute_stage', 'run_stage', 'time_left', 'reference_seconds',
+           'machine_speed', 'run_pipeline', 'run_cluster', 'start_warm_kernel', 'stop_kernel', 'WarmKernels',
+           'stage_rows', 'interim_index', 'versions', 'trained_on', 'git_commit']
 
 # %% ../nbs/14_runner.ipynb #e8682134
 def input_ids(cfg:RunConfig) -> set:
@@ -117,10 +117,20 @@ def _upstream(cfg:RunConfig, name:str) -> list:
     return out
 
 # %% ../nbs/14_runner.ipynb #f4677823
-def stage_key(cfg:RunConfig, name:str) -> str:
-    "Hash of what stage `name` depends on: its and earlier stages' settings, inputs' fingerprints, earlier outputs."
-    return hash_obj([config_part(cfg, upto=name)] + [_inputs(cfg, s)
-                                                     for s in STAGES[:STAGES.index(name) + 1]] + _upstream(cfg, name))
+@functools.cache
+def code_version(pkg:str|Path|None=None) -> str:
+    "Hash of the code that makes a run's results: the package's modules and its stage notebooks (`pkg`: the package's folder)."
+    pkg = Path(pkg or Path(dicom.__file__).parent)
+    files = sorted([*pkg.glob('*.py'), *(pkg/'stages').glob('*.ipynb')])
+    return hash_obj([(f.relative_to(pkg).as_posix(), hashlib.sha256(f.read_bytes()).hexdigest()) for f in files])
+
+def stage_key(cfg:RunConfig,     # the run's configuration
+              name:str,          # the stage
+              code:str|None=None # the code's version (`code_version()` if None)
+             ) -> str:
+    "Hash of what stage `name` depends on: its and earlier stages' settings, inputs' fingerprints, earlier outputs, the code."
+    return hash_obj([config_part(cfg, upto=name)] + [_inputs(cfg, s) for s in STAGES[:STAGES.index(name) + 1]]
+                    + _upstream(cfg, name) + [code or code_version()])
 
 # %% ../nbs/14_runner.ipynb #4c9e1cbe
 def stage_outputs(lay:RunLayout, name:str, mode:str='zero') -> list:
