@@ -174,9 +174,11 @@ class MaskConfig:
     grow_mm: float = _f(6.0, "repair: grow the ROI by up to this many mm into tissue that is not fat and belongs to no "
                              "other structure: a mask a voxel or two too tight is whole again",
                         check=_ge(0), role='input')
-    peel_mm: float = _f(9.0, "repair: peel up to this many mm of fat and partial-volume fat (darker than "
-                             "repair_min_hu) off the ROI's surface, layer by layer: a mask a voxel or two too loose no "
-                             "longer wraps the organ in a dark shell that looks like a finding",
+    peel_mm: float = _f(9.0, "repair: take up to this many mm off the ROI's surface, layer by layer: a mask whose "
+                             "outer voxel layer is over 15 HU darker than its core is moved in (on grids of 3.5 mm or "
+                             "finer), and fat and partial-volume fat (darker than repair_min_hu) are peeled off, so a "
+                             "mask a voxel or two too loose no longer wraps the organ in a dark shell that looks like a "
+                             "finding; 0 = neither",
                         check=_ge(0), role='input')
     repair_min_hu: float = _f(-20.0, "repair: voxels darker than this (fat, air, partial-volume fat) are never added "
                                      "to the ROI, and are peeled off its surface", role='input')

@@ -12,9 +12,9 @@ from .core import *
 
 # %% auto #0
 __all__ = ['REPAIR_VERSION', 'WINDOW_PRESETS', 'roi_from_labels', 'dilate_mm', 'roi_ml', 'ball', 'components', 'fill_holes',
-           'repair_record', 'close_gaps', 'too_tight', 'peel_fat', 'repair_roi', 'margin_vox', 'fill_value',
-           'organ_window_preset', 'resolve_windows', 'roi_box', 'fov_start', 'fov_window', 'auto_fov', 'roi_status',
-           'edge_sides', 'robust_z', 'qc_flags']
+           'repair_record', 'close_gaps', 'too_tight', 'too_loose', 'peel_fat', 'repair_roi', 'margin_vox',
+           'fill_value', 'organ_window_preset', 'resolve_windows', 'roi_box', 'fov_start', 'fov_window', 'auto_fov',
+           'roi_status', 'edge_sides', 'robust_z', 'qc_flags']
 
 # %% ../nbs/03_mask.ipynb #0a7d5ef9
 def roi_from_labels(seg:np.ndarray, ids) -> np.ndarray:
@@ -58,7 +58,7 @@ def fill_holes(m:np.ndarray) -> np.ndarray:
 def repair_record(n_components:int=0) -> dict:
     "The record of a repair that changed nothing (ml): what `repair_roi` fills in, and an unrepaired mask keeps."
     return dict(n_components=n_components, stray_ml=0.0, holes_ml=0.0, gaps_ml=0.0, grown_ml=0.0, peeled_ml=0.0,
-                tight=False)
+                tight=False, loose=0)
 
 # %% ../nbs/03_mask.ipynb #cd8b955e
 def close_gaps(roi:np.ndarray,      # the ROI so far
@@ -92,6 +92,16 @@ def too_tight(roi:np.ndarray,                # the ROI so far
     ring = dilate_mm(roi, sp, float(np.max(sp)) + 0.5) & ~roi & (others is None or ~others)
     return bool(ring.any() and np.median(ct[ring]) >= np.median(ct[roi]) - 15)
 
+def too_loose(roi:np.ndarray,      # the ROI so far
+              ct:np.ndarray,       # the CT in HU
+              max_dark:float=15.,  # how much darker than the core the outer layer may be (HU)
+             ) -> bool:            # the outer layer is not the organ's
+    "Whether `roi`'s outer voxel layer is darker than its core by more than `max_dark` HU: a mask drawn too loose."
+    core = ndi.binary_erosion(roi, iterations=3)
+    if core.sum() < 27: return False
+    shell = roi & ~ndi.binary_erosion(roi)
+    return bool(np.median(ct[core]) - np.median(ct[shell]) > max_dark)
+
 def peel_fat(roi:np.ndarray,      # the ROI so far
              ct:np.ndarray,       # the CT in HU
              spacing,             # voxel size (mm)
@@ -116,7 +126,8 @@ def repair_roi(roi:np.ndarray,              # the segmenter's ROI (boolean)
                keep_frac:float=0.1,         # components smaller than this share of the largest are dropped
                blob_mm:float=4.5,           # a gap is kept only where it holds a ball of this radius
                grow_mm:float=6.,            # a mask too tight grows by up to this much
-               peel_mm:float=9.,            # a mask too loose is peeled by up to this much
+               peel_mm:float=9.,            # a mask too loose is moved in and peeled by up to this much
+               layer_mm:float=3.5,          # move a loose mask in a voxel layer at a time only where voxels are this fine
               ) -> tuple[np.ndarray, dict]: # the repaired ROI and the record (ml)
     "`roi` with what a segmenter leaves out put back, strays dropped, fat peeled off; (roi, record in ml)."
     sp = np.asarray(spacing, float)
@@ -128,27 +139,43 @@ def repair_roi(roi:np.ndarray,              # the segmenter's ROI (boolean)
     allowed = ct >= min_hu
     if others is not None: allowed &= ~others
     free = ~others if others is not None else np.ones(kept.shape, bool)
-    holes = ((ndi.binary_fill_holes(kept) & free &
-              (ct >= min_hu - 40))  # enclosed in 3D: the organ's own unless it is fat
-             | (fill_holes(kept) & allowed)) & ~kept
-    out = kept | holes
+    def enclosed(m):  # in 3D: the organ's own unless it is fat; open along an axis: soft tissue only
+        return ((ndi.binary_fill_holes(m) & free & (ct >= min_hu - 40)) | (fill_holes(m) & allowed)) & ~m
+    # a mask drawn too loose comes in a voxel layer at a time, while its outer layer is darker than its core; the layers
+    # it took in are never put back, so what its boundary bridged (a fold, the hilum) stays out
+    # (on a coarser grid a voxel layer is more than a segmenter's error: the fat peel alone runs)
+    bridged, inner, shell = enclosed(kept), kept, np.zeros_like(kept)
+    for _ in range(int(round(peel_mm/float(np.max(sp)))) if float(np.max(sp)) <= layer_mm else 0):
+        nxt = ndi.binary_erosion(inner)
+        if not (too_loose(inner, ct) and nxt.any()): break
+        inner, shell, rec['loose'] = nxt, shell | (inner & ~nxt), rec['loose'] + 1
+    allowed &= ~shell
+    free &= ~shell
+    holes = enclosed(inner) if rec['loose'] else bridged
+    out = inner | holes
     if close_mm > 0:
         gaps = close_gaps(out, allowed, sp, close_mm, blob_mm)
         out |= gaps
         rec['gaps_ml'] = round(float(gaps.sum()*ml), 1)
-    rec['tight'] = too_tight(out, ct, sp, others)
+    rec['tight'] = not rec['loose'] and too_tight(out, ct, sp, others)   # a mask drawn too loose is not also too tight
     if grow_mm > 0 and rec['tight']:
         grown = dilate_mm(out, sp, grow_mm) & ~out & allowed
         out |= grown
         rec['grown_ml'] = round(float(grown.sum()*ml), 1)
     out, peeled = peel_fat(out, ct, sp, min_hu, peel_mm)
-    rec['peeled_ml'] = round(float(peeled.sum()*ml), 1)
+    if rec['loose']:  # a lesion that the loose mask enclosed was one of its holes: back, whole, after the peel,
+        # with the organ's layer around it (a blob: a fold's slit is not)
+        ring = ndi.binary_dilation(ndi.binary_opening(bridged, ball(blob_mm, sp))) & shell
+        bridged = (bridged | ring) & ~out
+        out, holes = out | bridged, holes | bridged
+    rec['peeled_ml'] = round(float(((kept & ~out) | peeled).sum()*ml), 1)   # the loose layers and the fat
     rec.update(stray_ml=round(float((roi & ~kept).sum()*ml), 1), holes_ml=round(float(holes.sum()*ml), 1))
     return out, rec
 
 # %% ../nbs/03_mask.ipynb #a0f65c29
 # in the mask stage's reuse key: a change to the repair's code redoes the ROIs
-REPAIR_VERSION = code_hash(ball, components, fill_holes, dilate_mm, repair_record, repair_roi)
+REPAIR_VERSION = code_hash(ball, components, fill_holes, dilate_mm, repair_record, close_gaps, too_tight, too_loose,
+                           peel_fat, repair_roi)
 
 # %% ../nbs/03_mask.ipynb #5a9c54b8
 def margin_vox(spacing, margin_mm:float) -> tuple:

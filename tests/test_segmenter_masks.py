@@ -59,7 +59,7 @@ def test_repair_brings_back_left_out_lesions():
     assert np.mean(extra) < 0.2, extra                                      # beyond the organ: the grown shell (grow_mm) of soft tissue only
 
 def test_repair_peels_a_boundary_moved_out():
-    "On generated patients whose masks were moved a voxel out: the repair peels the shell of fat off the ROI's surface, the excess over the organ shrinks, and the lesion voxels that were in stay."
+    "On generated patients whose masks were moved a voxel out: the repair moves the mask in and peels the fat off its surface, the excess over the organ shrinks to under a quarter, and the lesion voxels inside the organ stay."
     from ct_mask_cls.mask import repair_roi
     ref = load_reference()
     p = RealisticParams(missed_lesion_frac=0, boundary_jitter_vox=1.0, missed_end_slices=(0, 0), stray_prob=0)
@@ -74,10 +74,15 @@ def test_repair_peels_a_boundary_moved_out():
         surface = lambda m: m & ~ndi.binary_erosion(m)
         dark = lambda m: (hu[surface(m)] < -20).mean()
         assert dark(raw) > 0.2 and dark(fixed) < 0.02, (dark(raw), dark(fixed))   # the fat shell is gone from the surface
-        assert (fixed & ~truth).sum() < 0.6*(raw & ~truth).sum()              # the excess over the organ shrinks
-        assert rec['peeled_ml'] > 0
+        # the excess over the organ shrinks to under a quarter: the soft tissue the loose boundary took in goes too, not only
+        # the fat (peeling the fat alone left 0.47-0.58 of it on these patients)
+        assert (fixed & ~truth).sum() < 0.25*(raw & ~truth).sum(), ((fixed & ~truth).sum(), (raw & ~truth).sum())
+        assert rec['peeled_ml'] > 0 and rec['loose'] == 1
         les = pt["lesion"] & raw & truth
-        assert (les & fixed).sum() >= 0.95*les.sum(), ((les & fixed).sum(), les.sum())   # lesions stay (their partial-volume edge on the surface may go)
+        deep = les & ndi.binary_erosion(truth)
+        # lesions inside the organ stay; at its surface a lesion may lose the voxel layer the mask moved in by
+        assert (deep & fixed).sum() >= 0.95*deep.sum(), ((deep & fixed).sum(), deep.sum())
+        assert (les & fixed).sum() >= 0.8*les.sum(), ((les & fixed).sum(), les.sum())
     fixed0, rec0 = repair_roi(raw, hu, sp, (seg > 0) & ~raw, peel_mm=0)
     assert rec0['peeled_ml'] == 0 and dark(fixed0) > 0.2                       # peel_mm=0: the shell stays
 
