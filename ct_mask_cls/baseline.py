@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegressionCV, LogisticRegression
 from sklearn.model_selection import cross_val_predict, StratifiedKFold
 
 # %% auto #0
-__all__ = ['FAMILIES', 'radiomics_features', 'baseline_model', 'fit_baseline']
+__all__ = ['FAMILIES', 'FEATURES_VERSION', 'radiomics_features', 'baseline_model', 'fit_baseline']
 
 # %% ../nbs/08_baseline.ipynb #80f929fb
 FAMILIES = ('statistics', 'intensity_histogram', 'glcm')
@@ -46,6 +46,10 @@ def radiomics_features(ct_path:str|Path, mask_path:str|Path, families=FAMILIES) 
     row = {k: float(v) for k, v in df.iloc[0].items() if not k.startswith(('image_', 'sample_')) and k != 'sample_name'}
     row['roi_volume_ml'] = float(m.sum()*np.prod(sp)/1000)
     return row
+
+# %% ../nbs/08_baseline.ipynb #673a9037
+from importlib.metadata import version as _version
+FEATURES_VERSION = hash_obj([code_hash(radiomics_features), FAMILIES, _version('mirp')])
 
 # %% ../nbs/08_baseline.ipynb #ba00acc1
 def baseline_model(y:np.ndarray, seed:int=0) -> tuple:

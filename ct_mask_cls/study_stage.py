@@ -30,8 +30,8 @@ def study_modes(cfg:RunConfig) -> list:
 
 # %% ../nbs/13f_study_stage.ipynb #90898fef
 def body_mask_file(lay:RunLayout, case_id:str, ct_path:str) -> Path:
-    "The body mask of a case (HU threshold, `segment.body_mask`), written beside its ROI; redone when its CT changes."
-    p, key = lay.body(case_id), hash_obj(file_fingerprint(ct_path))
+    "The body mask of a case (HU threshold, `segment.body_mask`), written beside its ROI; redone when its CT or that code changes."
+    p, key = lay.body(case_id), hash_obj([file_fingerprint(ct_path), code_hash(seg.body_mask)])
     if not reusable(lay.body_record(case_id), key, what=f'case {case_id}'):
         ct, aff = load_nifti(ct_path)
         record(lay.body_record(case_id), key, [save_nifti(seg.body_mask(ct).astype(np.uint8), aff, p)])
@@ -51,10 +51,12 @@ def baseline_features(cfg:RunConfig,       # the run's configuration
     "Radiomics features of every usable case in its ROI (`'roi'`) or body (`'body'`); cached in study/."
     lay, (man, _) = RunLayout(run_dir), read_manifest(run_dir)
     ok = man[man.status == 'ok']
+    from ct_mask_cls.baseline import FEATURES_VERSION  # lazy: loads sklearn
     cache = lay.path('study', f'baseline_{region}.csv')
     # the body mask comes from the CT alone (`body_mask_file`): other masks keep the body's features
     fp = hash_obj([(r.case_id, r.ct_sha256) + (() if region == 'body' else (file_fingerprint(r.mask_path),))
-                   for r in ok.itertuples()])
+                   for r in ok.itertuples()]
+                  + [FEATURES_VERSION] + ([code_hash(seg.body_mask)] if region == 'body' else []))  # and the code
     if reusable(cache.with_suffix('.json'), fp, what=f'radiomics ({region})'):
         return pd.read_csv(cache, index_col='case_id', dtype={'case_id': str}, keep_default_na=False, na_values=[''])
     jobs = [(r.case_id, r.ct_path, r.mask_path if region == 'roi' else str(body_mask_file(lay, r.case_id, r.ct_path)))
