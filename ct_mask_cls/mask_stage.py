@@ -54,7 +54,7 @@ def mask_case(cfg:RunConfig,    # the run's configuration
     row = dict(case_id=seg_row.case_id, patient_id=seg_row.patient_id, ct_path=ct_path, seg_path=seg_row.seg_path,
                mask_path='', masked_path='', roi_ml=0.0, status='excluded', reason='', flags='',
                ct_sha256=sha256_file(ct_path) if Path(ct_path).is_file() else '', box_vox='', scan_vox='',
-               repair_ml=0.0, peeled_ml=0.0, stray_ml=0.0, n_components=0, edge='', roi_hu=np.nan)
+               repair_ml=0.0, peeled_ml=0.0, moved_in=0, stray_ml=0.0, n_components=0, edge='', roi_hu=np.nan)
     if seg_row.status != 'ok': return dict(row, reason=f'segmentation failed: {seg_row.reason}')
     mc, rec_path = cfg.mask, lay.roi_record(seg_row.case_id)
     key = hash_obj([
@@ -74,7 +74,7 @@ def mask_case(cfg:RunConfig,    # the run's configuration
     row.update(roi_ml=round(msk.roi_ml(roi, sp), 1), status=status, reason=reason,
                scan_vox=' '.join(map(str, ct.shape)), edge=msk.edge_sides(roi),
                repair_ml=round(rep['holes_ml'] + rep['gaps_ml'] + rep['grown_ml'], 1), peeled_ml=rep['peeled_ml'],
-               stray_ml=rep['stray_ml'], n_components=rep['n_components'],
+               moved_in=rep['loose'], stray_ml=rep['stray_ml'], n_components=rep['n_components'],
                roi_hu=round(float(np.median(ct[roi])), 1) if roi.any() else np.nan)
     if status == 'ok':
         save_nifti(roi.astype(np.uint8), aff, lay.roi(seg_row.case_id))
@@ -167,7 +167,7 @@ def write_masked(cfg:RunConfig,      # the run's configuration
 
 MANIFEST_COLUMNS = [
     'case_id', 'patient_id', 'label', 'ct_path', 'mask_path', 'masked_path', 'roi_ml', 'status', 'reason', 'flags',
-    'split', 'seg_path', 'ct_sha256', 'repair_ml', 'repair_z', 'peeled_ml', 'stray_ml', 'n_components', 'volume_z',
+    'split', 'seg_path', 'ct_sha256', 'repair_ml', 'repair_z', 'peeled_ml', 'moved_in', 'stray_ml', 'n_components', 'volume_z',
     'edge', 'roi_hu'
 ]
 
