@@ -7,15 +7,15 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/core.html.md"""
 # %% auto #0
 __all__ = ['WriteFailed', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj', 'sha256_file', 'checksum',
            'file_fingerprint', 'tree_fingerprint', 'say', 'outputs_of', 'damaged', 'reusable', 'RETRIED', 'record',
-           'save_nifti', 'load_nifti', 'spacing_of', 'read_table', 'blank_na', 'code_hash', 'Mode', 'MODES', 'ROLES',
-           'STAGE_ORDER', 'ConfigError', 'StageFailed', 'DataConfig', 'PreprocessConfig', 'SegmentConfig', 'MaskConfig',
-           'SplitConfig', 'TrainConfig', 'XaiConfig', 'StudyConfig', 'ExecutorConfig', 'RunConfig', 'config_sections',
-           'config_fields', 'describe_type', 'choices', 'config_from_dict', 'read_yaml', 'load_config',
-           'config_to_dict', 'default_config_yaml', 'field_info', 'config_part', 'roi_pooled', 'modes_in_play',
-           'check_pretrained', 'validate', 'read_labels', 'check_inputs', 'pseudonym_key', 'QC_Z', 'REPAIR_SCALE_ML',
-           'QC_FLAGS', 'QCFlag', 'BLAS_THREADS_PER_WORKER', 'DASK_ADDRESS_ENV', 'pbar', 'pmap', 'n_cores',
-           'dask_client', 'close_dask_clients', 'worker_name', 'case_map', 'spawn_pool', 'run_named', 'safe_name',
-           'RunLayout', 'RunLocked', 'RunLock']
+           'save_nifti', 'load_nifti', 'spacing_of', 'read_table', 'blank_na', 'code_hash', 'module_version', 'Mode',
+           'MODES', 'ROLES', 'STAGE_ORDER', 'ConfigError', 'StageFailed', 'DataConfig', 'PreprocessConfig',
+           'SegmentConfig', 'MaskConfig', 'SplitConfig', 'TrainConfig', 'XaiConfig', 'StudyConfig', 'ExecutorConfig',
+           'RunConfig', 'config_sections', 'config_fields', 'describe_type', 'choices', 'config_from_dict', 'read_yaml',
+           'load_config', 'config_to_dict', 'default_config_yaml', 'field_info', 'config_part', 'roi_pooled',
+           'modes_in_play', 'check_pretrained', 'validate', 'read_labels', 'check_inputs', 'pseudonym_key', 'QC_Z',
+           'REPAIR_SCALE_ML', 'QC_FLAGS', 'QCFlag', 'BLAS_THREADS_PER_WORKER', 'DASK_ADDRESS_ENV', 'pbar', 'pmap',
+           'n_cores', 'dask_client', 'close_dask_clients', 'worker_name', 'case_map', 'spawn_pool', 'run_named',
+           'safe_name', 'RunLayout', 'RunLocked', 'RunLock']
 
 # %% ../nbs/00_core.ipynb #ff8e0bdb
 from .io import *
@@ -24,7 +24,7 @@ from .executor import *
 from .layout import *
 _all_ = ['WriteFailed', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj', 'sha256_file', 'checksum',
          'file_fingerprint', 'tree_fingerprint', 'say', 'outputs_of', 'damaged', 'reusable', 'RETRIED', 'record',
-         'save_nifti', 'load_nifti', 'spacing_of', 'read_table', 'blank_na', 'code_hash']   # ct_mask_cls.io
+         'save_nifti', 'load_nifti', 'spacing_of', 'read_table', 'blank_na', 'code_hash', 'module_version']   # ct_mask_cls.io
 _all_ = ['Mode', 'MODES', 'ROLES', 'STAGE_ORDER', 'ConfigError', 'StageFailed', 'DataConfig', 'PreprocessConfig',
          'SegmentConfig', 'MaskConfig', 'SplitConfig', 'TrainConfig', 'XaiConfig', 'StudyConfig', 'ExecutorConfig',
          'RunConfig', 'config_sections', 'config_fields', 'describe_type', 'choices', 'config_from_dict', 'read_yaml',

@@ -386,7 +386,8 @@ def convert_one(s,                # a series found by `scan_series`
     pid = row['patient_id']
     name = f"{safe_name(pid)}_s{s.h['series_number'] or 0}_{hash_obj(s.key)[:6]}.nii.gz"
     side = out_dir/(name[:-7] + '.json')
-    fp = hash_obj([source_fingerprint(s.files), pc.uneven_slices, pc.gantry_tilt])
+    fp = hash_obj([source_fingerprint(s.files), pc.uneven_slices, pc.gantry_tilt,
+                   module_version('ct_mask_cls.dicom', dists=('dcm2niix',))])    # and the code that converts
     done = reusable(side, fp, force, f'series of {pid}')
     if done: return dict(row, **{k: v for k, v in done.items() if k not in ('key', 'outputs')})
     try:

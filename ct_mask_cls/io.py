@@ -6,14 +6,14 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/io.html.md"""
 
 # %% ../nbs/00a_io.ipynb #47aa8a34
 from __future__ import annotations
-import ast, errno, hashlib, inspect, json, os, sys, tempfile, contextlib, textwrap
+import ast, errno, functools, hashlib, importlib, inspect, json, os, sys, tempfile, contextlib, textwrap, threading
 from pathlib import Path
 import numpy as np, pandas as pd, nibabel as nib
 
 # %% auto #0
 __all__ = ['RETRIED', 'WriteFailed', 'atomic_path', 'atomic_write_text', 'save_json', 'hash_obj', 'sha256_file', 'code_hash',
-           'checksum', 'file_fingerprint', 'tree_fingerprint', 'say', 'outputs_of', 'damaged', 'reusable', 'record',
-           'save_nifti', 'load_nifti', 'spacing_of', 'read_table', 'blank_na']
+           'module_version', 'checksum', 'file_fingerprint', 'tree_fingerprint', 'say', 'outputs_of', 'damaged',
+           'reusable', 'record', 'save_nifti', 'load_nifti', 'spacing_of', 'read_table', 'blank_na']
 
 # %% ../nbs/00a_io.ipynb #537a965b
 def _umask() -> int:
@@ -68,18 +68,32 @@ def sha256_file(path:str|Path, chunk:int=1<<20) -> str:
     return h.hexdigest()
 
 # %% ../nbs/00a_io.ipynb #58e09a40
+_AST_LOCK = threading.Lock()   # CPython 3.11 can fail to parse in two threads at once ("AST constructor recursion depth mismatch")
+
 def code_hash(*fns) -> str:
-    "Short hash of the syntax trees of `fns` without docstrings: comments and layout leave it, code changes it."
+    "Short hash of the syntax trees of `fns` (functions, classes or modules) without docstrings: comments and layout leave it, code changes it."
     out = []
     for f in fns:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(f)))
+        with _AST_LOCK: tree = ast.parse(textwrap.dedent(inspect.getsource(f)))
         for n in ast.walk(tree):
-            first = n.body[0] if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else None
+            first = n.body[0] if isinstance(n, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else None
             if isinstance(first, ast.Expr) and isinstance(getattr(first.value, 'value', None), str):
                 n.body = n.body[1:] or [ast.Pass()]                 # the docstring
         out.append(ast.dump(tree))                   # no line numbers; a new Python may dump it otherwise: it redoes
     return hash_obj(out)
 
+
+# %% ../nbs/00a_io.ipynb #e4924d27
+@functools.cache
+def module_version(*names:str,   # modules of ours whose code makes the result ('ct_mask_cls.train', …)
+                   dists=(),      # installed distributions it also depends on ('TotalSegmentator', …)
+                  ) -> str:       # a short hash
+    "The version of the code a cached result is made with: `code_hash` of each whole module, and the distributions' versions."
+    from importlib.metadata import version, PackageNotFoundError
+    def dist(d):
+        try: return version(d)
+        except PackageNotFoundError: return 'not installed'
+    return hash_obj([code_hash(*(importlib.import_module(n) for n in names)), [(d, dist(d)) for d in dists]])
 
 # %% ../nbs/00a_io.ipynb #ed26d506
 def checksum(path:str|Path, limit:int=64 << 20, part:int=4 << 20) -> str:

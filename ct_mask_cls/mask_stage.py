@@ -60,7 +60,7 @@ def mask_case(cfg:RunConfig,    # the run's configuration
     key = hash_obj([
         file_fingerprint(ct_path),
         file_fingerprint(seg_row.seg_path), ids, mc.repair, mc.close_mm, mc.grow_mm, mc.peel_mm, mc.repair_min_hu,
-        mc.min_roi_ml, mc.margin_mm, msk.REPAIR_VERSION,
+        mc.min_roi_ml, mc.margin_mm, msk.REPAIR_VERSION, module_version('ct_mask_cls.mask_stage'),
         sorted(row)
     ])  # the repair's code and the row's columns: a record from older code is redone
     rec = reusable(rec_path, key, force, f'case {seg_row.case_id}')
@@ -156,7 +156,8 @@ def write_masked(cfg:RunConfig,      # the run's configuration
     def one(r):
         if r.status != 'ok': return ''
         out, rec_path = lay.masked(r.case_id), lay.masked_record(r.case_id)
-        key = hash_obj([file_fingerprint(r.ct_path), file_fingerprint(r.mask_path), repr(spec), CODE_VERSION])
+        key = hash_obj([file_fingerprint(r.ct_path), file_fingerprint(r.mask_path), repr(spec), CODE_VERSION,
+                        module_version('ct_mask_cls.data')])
         if not reusable(rec_path, key, force, f'case {r.case_id}'):
             ct, aff = load_nifti(r.ct_path)
             vol, a2 = masked_image(ct, load_nifti(r.mask_path)[0] > 0, aff, spec)

@@ -24,7 +24,7 @@ def preprocess_case(cfg:RunConfig,    # the run's configuration
                    ) -> dict:         # the case's row of cases.csv
     "Resample one case's native-grid CT to the target spacing (reused when its input and spacing are unchanged)."
     ct_path, rec_path = lay.ct(case_id), lay.case_record(case_id)
-    fp = hash_obj([file_fingerprint(native), cfg.preprocess.spacing])
+    fp = hash_obj([file_fingerprint(native), cfg.preprocess.spacing, module_version('ct_mask_cls.dicom')])   # and the code
     rec = reusable(rec_path, fp, force, f'case {case_id}')
     if rec: return rec
     rec = dict(case_id=case_id, patient_id=case_id, fingerprint=fp, source=source, native_path=str(native))
@@ -46,7 +46,7 @@ def _nifti_native(lay:RunLayout,     # the run's layout
                  ) -> Path:          # preprocess/native/<case>.nii.gz
     "A NIfTI input reoriented to canonical RAS HU in preprocess/native/ (redone when the input changes)."
     nat, side = lay.native(case_id), lay.native(case_id).with_suffix('').with_suffix('.json')
-    fp = hash_obj(file_fingerprint(src))
+    fp = hash_obj([file_fingerprint(src), module_version('ct_mask_cls.dicom')])
     if not reusable(side, fp, force, f'case {case_id}'):
         try:
             img = dicom.to_canonical_hu(nib.load(str(src)))

@@ -47,7 +47,9 @@ def segment_case(cfg:RunConfig,      # the run's configuration
         scfg.backend, scfg.task, scfg.fast,
         list(cfg.mask.roi),
         file_fingerprint(rec.ct_path),
-        file_fingerprint(existing) if existing else '', cfg.data.mask_labels
+        file_fingerprint(existing) if existing else '', cfg.data.mask_labels,
+        # the code that segments, and TotalSegmentator's version where it does
+        module_version('ct_mask_cls.segment', dists=('TotalSegmentator',) if scfg.backend == 'totalsegmentator' else ())
     ])
     row = dict(case_id=rec.case_id, patient_id=rec.patient_id, seg_path=str(mp), backend=scfg.backend, status='ok',
                reason='')

@@ -271,8 +271,8 @@ def fit_key(cfg:RunConfig,   # the run's configuration
              for r in tr + va]
     return hash_obj(
         [config_part(cfg, roles={'input', 'model'}, stages=['train']),
-         # the stopping rule's code: a model it changes is retrained
-         repr(free or spec), CODE_VERSION, code_hash(improved), seed, cases])
+         # the code: the network, the training loop, its data and stopping rule (`module_version`, `00a_io`)
+         repr(free or spec), CODE_VERSION, module_version('ct_mask_cls.train', 'ct_mask_cls.data'), seed, cases])
 
 # %% ../nbs/07_train.ipynb #4d733117
 def load_checkpoint(path:str|Path, key:str, device='cpu') -> dict|None:
@@ -701,7 +701,8 @@ def evaluate_model(cfg:RunConfig,         # the run's configuration
     recs = {s: records(manifest, s) for s in ('val', 'test')}
     key = hash_obj([
         checksum(RunLayout.model_file(out_dir, 'best_model')),
-        repr(spec), cfg.train.n_bootstrap, cfg.train.seed, cfg.train.batch_size, {
+        repr(spec), cfg.train.n_bootstrap, cfg.train.seed, cfg.train.batch_size,
+        module_version('ct_mask_cls.train', 'ct_mask_cls.data', 'ct_mask_cls.metrics'), {
             s: [(r['case_id'], r['label'], file_fingerprint(r['ct']), file_fingerprint(r['mask'])) for r in rs]
             for s, rs in recs.items()
         }

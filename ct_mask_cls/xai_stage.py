@@ -51,6 +51,7 @@ def explain_mode(cfg:RunConfig,       # the run's configuration
         checksum(RunLayout.model_file(md, 'predictions')),
         config_part(cfg, stages=['xai']), methods, viewers,
         repr(spec_for(cfg, run_dir, mode)), CODE_VERSION,
+        module_version('ct_mask_cls.xai', 'ct_mask_cls.xai_stage', 'ct_mask_cls.data'),   # the code that explains
         [(r.case_id, r.label, file_fingerprint(r.ct_path), file_fingerprint(r.mask_path),
           file_fingerprint(lesions.get(r.patient_id, '')), file_fingerprint(conf.get(r.patient_id, '')))
          for r in test.itertuples()]

@@ -1,5 +1,6 @@
 "The reuse rule end to end: a stage or case is reused only when its settings and its inputs are unchanged."
 import shutil
+from pathlib import Path
 import nibabel as nib, numpy as np, pandas as pd, pydicom, pytest, yaml
 from conftest import run_cli
 from ct_mask_cls.core import RunLayout
@@ -89,3 +90,38 @@ def test_other_masks_retrain_the_masked_model_and_keep_none(tmp_path):
     assert after['none']['predictions.csv'] != before['none']['predictions.csv']                       # scored again (the evaluation's key names the masks; the model does not read them)
     st = pd.read_csv(run.root/'study'/'study.csv').set_index('mode')
     assert set(st.index) == {'zero', 'none'} and st.auc.notna().all()
+
+def test_an_update_of_the_code_redoes_what_that_code_makes(tmp_path, tiny_cohort):
+    "Stages run by an updated copy of the package, as after `pip install -U`: a model is trained again only when the training code changed, the maps only when Grad-CAM's did; comments and docstrings change nothing."
+    import ct_mask_cls, json, os
+    tiny_cohort(tmp_path)
+    (tmp_path/'c.yaml').write_text(yaml.safe_dump(demo_config(tmp_path/'data', tmp_path/'runs', 'tiny', tiny=True)))
+    def stage(name, pkg=None):
+        env = dict(os.environ, PYTHONPATH=str(pkg)) if pkg else None
+        r = run_cli('stage', name, tmp_path/'c.yaml', env=env); assert r.returncode == 0, r.stderr[-3000:]
+    for s in ('preprocess', 'segment', 'mask', 'train', 'xai'): stage(s)
+    run = RunLayout(tmp_path/'runs'/'tiny')
+    model, maps = run.model_dir('zero')/'best_model.pt', run.xai_dir('zero')/'xai.json'
+    state = lambda: (json.loads((run.model_dir('zero')/'fit.json').read_text())['key'], model.stat().st_mtime_ns,
+                     json.loads(maps.read_text())['key'], maps.stat().st_mtime_ns)
+    def updated(name, edits):
+        "A copy of the package with `edits` {module: (old, new)} applied; the folder to put on PYTHONPATH."
+        pkg = tmp_path/name/'ct_mask_cls'
+        shutil.copytree(Path(ct_mask_cls.__file__).parent, pkg, ignore=shutil.ignore_patterns('__pycache__'))
+        for mod, (old, new) in edits.items():
+            src = (pkg/mod).read_text(); assert src.count(old) == 1, (mod, old)
+            (pkg/mod).write_text(src.replace(old, new))
+        return pkg.parent
+    s0 = state()
+    words = updated('words', {'train.py': ('"Early stopping:', '"Early stopping (reworded):'),
+                              'xai.py': ('def gradcam_volume(', '# a new comment\ndef gradcam_volume(')})
+    stage('train', words); stage('xai', words)
+    assert state() == s0                                                    # documentation only: all kept
+    maps_code = updated('xai', {'xai.py': ('def gradcam_volume(', '_UPDATED = True\ndef gradcam_volume(')})
+    stage('train', maps_code); stage('xai', maps_code)
+    s1 = state()
+    assert s1[:2] == s0[:2] and s1[2] != s0[2] and s1[3] != s0[3]           # the model kept, the maps made again
+    train_code = updated('train', {'train.py': ('def improved(', '_UPDATED = True\ndef improved(')})
+    stage('train', train_code)
+    s2 = state()
+    assert s2[0] != s1[0] and s2[1] != s1[1]                                # the model trained again
