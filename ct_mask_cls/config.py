@@ -234,6 +234,9 @@ class TrainConfig:
     weight_decay: float = _f(1e-4, "AdamW weight decay", check=_ge(0), role='model')
     patience: int = _f(10, "early stopping: epochs in which neither the validation AUC nor the lowest validation loss "
                            "improved", check=_ge(1), role='model')
+    warmup_epochs: int = _f(5, "early stopping: the model kept is the best after this many epochs, which patience does "
+                               "not count (a network barely trained can score a lucky validation AUC on few "
+                               "patients); 0: from the first epoch", check=_ge(0), role='model')
     augment: Literal['ct', 'ct+flip', 'off'] = _f('ct', "ct: small rotations and scalings, intensity shift and noise "
                                                         "(MONAI) | ct+flip: also left-right flips (only where the "
                                                         "anatomy is symmetric) | off", role='model')

@@ -253,10 +253,12 @@ def train_device(want:str='auto') -> str:
 def improved(state:dict,      # the training state: `best` score so far, `best_loss` (lowest validation loss so far)
              score:list,      # this epoch's [validation AUC, -validation loss]
              val_loss:float,  # this epoch's validation loss
+             epoch:int=0,     # this epoch (from 1; 0: not told)
+             warmup:int=0,    # epochs whose models give way to the first one after them; patience does not count them
             ) -> tuple:       # (a new best model, still learning)
-    "Early stopping: the kept model has the best validation AUC (ties: lower loss); a lowest loss also resets patience."
-    best = score > state['best']
-    return best, best or val_loss < state.get('best_loss', float('inf'))
+    "Early stopping: the kept model has the best validation AUC (ties: lower loss) after `warmup`; a lowest loss also resets patience."
+    best = (warmup > 0 and epoch == warmup + 1) or score > state['best']
+    return best, best or val_loss < state.get('best_loss', float('inf')) or 0 < epoch <= warmup
 
 # %% ../nbs/07_train.ipynb #2635d509
 def fit_key(cfg:RunConfig,   # the run's configuration
@@ -404,6 +406,7 @@ def end_epoch(model,                        # the model (not its DDP wrapper)
               wait_frac:float,              # the share of it spent waiting for data
               batch_size:int=8,             # validation batch size
               device='cpu',                 # where the model runs
+              warmup:int=0,                 # `train.warmup_epochs` (`improved`)
              ) -> dict:                     # the updated state
     "Validate after epoch `ep`, record it in `state`, save the model when best so far (validation AUC, then loss)."
     auc, val_loss, pva = val_pass(model, ds_va, yva, batch_size, device)
@@ -414,7 +417,7 @@ def end_epoch(model,                        # the model (not its DDP wrapper)
     state['history'].append(
         dict(epoch=ep + 1, train_loss=loss, val_loss=val_loss, val_auc=auc, lr=lr, seconds=round(seconds, 2),
              data_wait_frac=round(wait_frac, 3)))
-    best, learning = improved(state, score, val_loss)
+    best, learning = improved(state, score, val_loss, ep + 1, warmup)
     if best:
         state.update(best=score, best_epoch=ep+1)
         with atomic_path(RunLayout.model_file(out_dir, 'best_model')) as t: torch.save(model.state_dict(), t)
@@ -521,7 +524,8 @@ def train_model(cfg:RunConfig,                # the run's configuration (`train`
         loss = _mean_over_processes(loss, world)
         if rank == 0:
             state = end_epoch(model, ds_va, yva, state, out_dir, ep, loss, float(sched.get_last_lr()[0]),
-                              time.time() - t0, t_data / max(time.time() - t0, 1e-9), tc.batch_size, device)
+                              time.time() - t0, t_data / max(time.time() - t0, 1e-9), tc.batch_size, device,
+                              tc.warmup_epochs)
             save_checkpoint(ck, model, opt, sched, scaler, state, key)
             bar.set_postfix(loss=f"{loss:.3f}", val_auc=f"{state['history'][-1]['val_auc']:.3f}")
         state = _share_state(state, world)
