@@ -7,7 +7,7 @@ reports. 150 patients and 3 seeds take about 18 minutes on 2 CPU cores.
 
 Usage: python bench/seed_spread.py [OUT_DIR] [--cases N] [--seeds K] [--mode zero]
 """
-import argparse, time
+import argparse, json, time
 from pathlib import Path
 import pandas as pd
 
@@ -32,10 +32,10 @@ def main():
         for k in range(a.seeds):
             train_mode(cfg, cfg.run_dir, a.mode, k, progress=False)
             p = pd.read_csv(lay.model_dir(a.mode, k)/'predictions.csv').query("split == 'test'")
-            h = pd.read_csv(lay.model_dir(a.mode, k)/'history.csv')
+            fit = json.loads((lay.model_dir(a.mode, k)/'fit.json').read_text())['summary']   # the kept epoch (07_train's rule)
             res[masks].append(roc_auc_score(p.label, p.prob))
-            print(f"{masks:9s} seed {cfg.train.seed + k}: test AUC {res[masks][-1]:.3f} ({len(h)} epochs, best at "
-                  f"{int(h.val_auc.fillna(-1).idxmax()) + 1}; {time.time() - t0:.0f} s so far)", flush=True)
+            print(f"{masks:9s} seed {cfg.train.seed + k}: test AUC {res[masks][-1]:.3f} ({fit['epochs_run']} epochs, model of "
+                  f"epoch {fit['best_epoch']}; {time.time() - t0:.0f} s so far)", flush=True)
     m = {k: sum(v)/len(v) for k, v in res.items()}
     print(f"\n{a.mode}, {a.cases} patients, {a.seeds} seeds: mean test AUC segmenter-like {m['segmenter']:.3f} "
           f"(min {min(res['segmenter']):.3f}), true masks {m['truth']:.3f} (min {min(res['truth']):.3f}); "
