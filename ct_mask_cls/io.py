@@ -7,6 +7,7 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/io.html.md"""
 # %% ../nbs/00a_io.ipynb #47aa8a34
 from __future__ import annotations
 import ast, errno, functools, hashlib, importlib, inspect, json, os, sys, tempfile, contextlib, textwrap, threading
+from importlib.metadata import version as dist_version, PackageNotFoundError
 from pathlib import Path
 import numpy as np, pandas as pd, nibabel as nib
 
@@ -89,9 +90,8 @@ def module_version(*names:str,   # modules of ours whose code makes the result (
                    dists=(),      # installed distributions it also depends on ('TotalSegmentator', …)
                   ) -> str:       # a short hash
     "The version of the code a cached result is made with: `code_hash` of each whole module, and the distributions' versions."
-    from importlib.metadata import version, PackageNotFoundError
     def dist(d):
-        try: return version(d)
+        try: return dist_version(d)
         except PackageNotFoundError: return 'not installed'
     return hash_obj([code_hash(*(importlib.import_module(n) for n in names)), [(d, dist(d)) for d in dists]])
 
