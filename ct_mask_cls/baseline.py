@@ -48,8 +48,7 @@ def radiomics_features(ct_path:str|Path, mask_path:str|Path, families=FAMILIES) 
     return row
 
 # %% ../nbs/08_baseline.ipynb #673a9037
-from importlib.metadata import version as _version
-FEATURES_VERSION = hash_obj([code_hash(radiomics_features), FAMILIES, _version('mirp')])
+FEATURES_VERSION = hash_obj([code_hash(radiomics_features), FAMILIES, module_version(dists=('mirp',))])
 
 # %% ../nbs/08_baseline.ipynb #ba00acc1
 def baseline_model(y:np.ndarray, seed:int=0) -> tuple:
