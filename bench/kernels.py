@@ -1,9 +1,10 @@
 """Two fixed costs that dominated small runs, before against after, measured in one run on this machine.
 
-1. Stage kernels: a tiny run (8 patients, 32³, tiny settings) forced through every stage, once with a fresh kernel started for each
-   stage when it begins (`run_stage` without warm kernels: the way every stage ran before), once through `run_pipeline`, whose
-   next stage's kernel starts and imports torch and MONAI while the current stage runs (`runner.WarmKernels`). Both runs execute
-   the same notebooks to the same outputs; the ratio is the wall time of the whole run.
+1. Stage kernels: a tiny run (8 patients, 32³, tiny settings) forced through every stage three ways: with a fresh kernel started
+   for each stage when it begins (`run_stage` without warm kernels: the way every stage ran first); through `run_pipeline` with a
+   kernel per stage started one stage ahead, importing torch and MONAI while the stage before runs (`runner.SHARED_KERNEL =
+   False`: stops 29 to 46); and through `run_pipeline` on the run's one kernel, made new before each stage (`runner.fresh_stage`,
+   the default). All three execute the same notebooks to the same outputs; the ratios are of the wall time of the whole run.
 2. The calibration bootstrap: 300 patient-level resamples of the calibration fit on a 50-case and a 4-case test set, with
    scikit-learn's `LogisticRegression` per resample (as before) and with `metrics.logit_fits` (all resamples at once). The
    intervals are printed side by side.
@@ -32,6 +33,7 @@ def sklearn_calibration(y, p, n=300, seed=0):
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument('--repeats', type=int, default=2); a = ap.parse_args()
     from ct_mask_cls.core import config_from_dict
+    from ct_mask_cls import runner
     from ct_mask_cls.runner import run_pipeline, run_stage, STAGES
     from ct_mask_cls.synth import make_demo_cohort, demo_config
     from ct_mask_cls.metrics import calibration_ci
@@ -41,14 +43,18 @@ def main():
         make_demo_cohort(d/'data', n=8, size=32, progress=False)
         cfg = config_from_dict(demo_config(d/'data', d/'runs', 'tiny', tiny=True))
         run_pipeline(cfg, echo=lambda m: None)                                          # caches and files exist for both
-        times = {'cold': [], 'warm': []}
+        times = {'cold': [], 'warm': [], 'shared': []}
         for _ in range(a.repeats):
             t = time.time()
             for s in STAGES: run_stage(s, cfg, force=True)
             times['cold'].append(time.time() - t)
-            t = time.time(); run_pipeline(cfg, force=True, echo=lambda m: None); times['warm'].append(time.time() - t)
-        cold, warm = np.median(times['cold']), np.median(times['warm'])
-        print(f"   a kernel started per stage: {cold:6.1f} s   warm kernels: {warm:6.1f} s   ratio {warm/cold:.2f}  (median of {a.repeats})")
+            for way, shared in (('warm', False), ('shared', True)):
+                runner.SHARED_KERNEL = shared
+                t = time.time(); run_pipeline(cfg, force=True, echo=lambda m: None); times[way].append(time.time() - t)
+        cold, warm, shared = (np.median(times[k]) for k in ('cold', 'warm', 'shared'))
+        print(f"   a kernel started per stage: {cold:6.1f} s   a kernel per stage, one ahead: {warm:6.1f} s   "
+              f"one kernel for the run: {shared:6.1f} s  (median of {a.repeats})")
+        print(f"   ratios: one kernel / a kernel per stage one ahead {shared/warm:.2f}, one kernel / started per stage {shared/cold:.2f}")
     print("2. calibration bootstrap, 300 resamples")
     rng = np.random.default_rng(0)
     for n in (50, 4):

@@ -16,11 +16,11 @@ from traitlets.config import Application
 from jupyter_core.utils import run_sync
 
 # %% auto #0
-__all__ = ['STAGES', 'STAGE_FOLDERS', 'CURRENT', 'REFERENCE_RATES', 'WARM_IMPORTS', 'input_ids', 'preflight', 'code_version',
-           'stage_key', 'stage_outputs', 'stages_dir', 'quiet_kernel_logs', 'write_run_config', 'kernel_env',
-           'check_stage', 'kernel_environ', 'execute_stage', 'run_stage', 'time_left', 'reference_seconds',
-           'machine_speed', 'run_pipeline', 'run_cluster', 'start_warm_kernel', 'stop_kernel', 'WarmKernels',
-           'stage_rows', 'interim_index', 'versions', 'trained_on', 'git_commit']
+__all__ = ['STAGES', 'STAGE_FOLDERS', 'CURRENT', 'REFERENCE_RATES', 'WARM_IMPORTS', 'SHARED_KERNEL', 'FRESH_STAGE', 'input_ids',
+           'preflight', 'code_version', 'stage_key', 'stage_outputs', 'stages_dir', 'quiet_kernel_logs',
+           'write_run_config', 'kernel_env', 'check_stage', 'kernel_environ', 'execute_stage', 'run_stage', 'time_left',
+           'reference_seconds', 'machine_speed', 'run_pipeline', 'run_cluster', 'fresh_stage', 'start_warm_kernel',
+           'stop_kernel', 'WarmKernels', 'stage_rows', 'interim_index', 'versions', 'trained_on', 'git_commit']
 
 # %% ../nbs/14_runner.ipynb #e8682134
 def input_ids(cfg:RunConfig) -> set:
@@ -239,7 +239,7 @@ def execute_stage(name:str,                       # the stage
     CURRENT['stage'] = name
     try:
         with kernel_environ(kernel_env(cfg)):                # a kernel started by papermill inherits it
-            kernel = dict(engine_name=_warm_engine(), km=kernels.take(more)) if kernels else dict(
+            kernel = dict(engine_name=_warm_engine(kernels.shared), km=kernels.take(more)) if kernels else dict(
                 kernel_manager_class=_kernel_manager(sockets))
             pm.execute_notebook(str(stages_dir() / f'{name}.ipynb'), str(tmp),
                                 parameters=dict(config_path=str(cp), run_dir=root, force=bool(force)),
@@ -394,7 +394,7 @@ def run_pipeline(cfg:RunConfig,          # the run's configuration
     recs = []
     todo = list(stages or STAGES)
     with (RunLock(cfg.run_dir, wait=wait, echo=echo), run_cluster(cfg, echo),
-          WarmKernels(kernel_env(cfg), cfg.run_dir) as kernels):
+          WarmKernels(kernel_env(cfg), cfg.run_dir, shared=SHARED_KERNEL) as kernels):
         write_run_config(cfg)
         for i, s in enumerate(todo):
             eta, how = time_left(cfg, todo[i:], force)
@@ -434,6 +434,8 @@ def run_cluster(cfg:RunConfig, echo=print):
 
 # %% ../nbs/14_runner.ipynb #7b1c0a02
 WARM_IMPORTS = ('ct_mask_cls.kit', 'ct_mask_cls.train', 'ct_mask_cls.xai', 'ct_mask_cls.study')
+# a run's stages share one kernel (`WarmKernels`); False: a kernel per stage, started one ahead (bench/kernels.py compares)
+SHARED_KERNEL = True
 
 def _import_in(connection_file:str, modules:tuple, stop):
     "Have the kernel at `connection_file` import `modules` silently; returns when it has, or when `stop` is set."
@@ -451,6 +453,42 @@ def _import_in(connection_file:str, modules:tuple, stop):
     # (a failed warm-up costs only its time: the stage's own cells import again and report any error)
     except Exception: pass
     finally: kc.stop_channels()
+
+def _run_in(connection_file:str, code:str, timeout:float=300) -> bool:
+    "Run `code` silently in the kernel at `connection_file`; True when it ran without an error."
+    from jupyter_client import BlockingKernelClient  # lazy: loads jupyter_client
+    kc = BlockingKernelClient(connection_file=connection_file)
+    kc.load_connection_file()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        msg, end = kc.execute(code, silent=True, store_history=False), time.time() + timeout
+        while time.time() < end and kc.is_alive():
+            try: r = kc.get_shell_msg(timeout=0.5)
+            except queue.Empty: continue
+            if r['parent_header'].get('msg_id') == msg: return r['content'].get('status') == 'ok'
+        return False
+    except Exception: return False
+    finally: kc.stop_channels()
+
+_FRESH = {}
+
+def fresh_stage():
+    "In a stage kernel, before each stage: what a new kernel has (the names, torch's threads, figures, kept models)."
+    import gc, torch  # lazy: loads torch
+    from IPython import get_ipython  # lazy: loads IPython
+    ip = get_ipython()
+    if ip is not None: ip.reset(new_session=True)            # the stage before's names, outputs and history
+    _FRESH.setdefault('threads', torch.get_num_threads())     # (the first call: before any stage ran here)
+    torch.set_num_threads(_FRESH['threads'])                  # a stage may lower it (TotalSegmentator's segment.threads)
+    if 'matplotlib.pyplot' in sys.modules: sys.modules['matplotlib.pyplot'].close('all')
+    # TotalSegmentator's model, kept for the segment stage's cases (`segment.reuse_model`): its memory back
+    if 'ct_mask_cls.segment' in sys.modules: sys.modules['ct_mask_cls.segment']._REUSED.clear()
+    gc.collect()
+    if torch.cuda.is_available() and torch.cuda.is_initialized(): torch.cuda.empty_cache()
+
+# what the run's kernel executes before each stage (it binds no name: the reset would clear it)
+FRESH_STAGE = "__import__('ct_mask_cls.runner').runner.fresh_stage()"
 
 # %% ../nbs/14_runner.ipynb #2934db55
 def start_warm_kernel(env:dict, cwd:str|Path, modules:tuple=WARM_IMPORTS):
@@ -470,45 +508,60 @@ def stop_kernel(km):
     "Stop a kernel from `start_warm_kernel` (its warming too) and remove its sockets; quietly if it is gone."
     km._ctmc_stop.set()
     try:
-        if run_sync(km.is_alive)(): run_sync(km.shutdown_kernel)(now=True)
+        if run_sync(km.is_alive)():
+            # asked to shut down, then killed if still there after 5 s; not interrupted first as `shutdown_kernel` does,
+            # which an idle kernel logs to the run's terminal as an error
+            run_sync(km.request_shutdown)()
+            run_sync(km.finish_shutdown)(waittime=5)
         run_sync(km.cleanup_resources)()
     except Exception: pass
     shutil.rmtree(km._ctmc_sockets, ignore_errors=True)
 
 # %% ../nbs/14_runner.ipynb #51194991
 class WarmKernels:
-    "Stage kernels started one stage ahead, each importing `modules` in the background; any left over shut down."
-    def __init__(self, env:dict, cwd:str|Path, modules:tuple=WARM_IMPORTS):
-        self.env, self.cwd, self.modules, self.next, self.taken = dict(env), str(cwd), tuple(modules), None, []
+    "The run's kernel, started ahead and importing `modules`, made new before each stage; `shared=False`: one per stage."
+    def __init__(self, env:dict, cwd:str|Path, modules:tuple=WARM_IMPORTS, shared:bool=True):
+        self.env, self.cwd, self.modules, self.shared = dict(env), str(cwd), tuple(modules), shared
+        self.next, self.km, self.taken = None, None, []
     def _start(self): return start_warm_kernel(self.env, self.cwd, self.modules)
-    def take(self, more:bool=False):
-        "A started kernel manager for one stage (the warm one if any); warms another when `more` stages follow."
-        km, self.next = self.next or self._start(), None
-        if more: self.next = self._start()
+    def _ready(self, km):
+        "`km` once warm and alive (shared: and made new by `fresh_stage`); else a new one, whose failure is the stage's."
         km._ctmc_warm.join()
-        # it died while warming: a fresh one, whose own failure the stage reports
-        if not run_sync(km.is_alive)():
-            stop_kernel(km)
-            km = self._start()
-            km._ctmc_warm.join()
-        self.taken.append(km)
+        if run_sync(km.is_alive)() and (not self.shared or _run_in(km.connection_file, FRESH_STAGE)): return km
+        stop_kernel(km)
+        km = self._start()
+        km._ctmc_warm.join()
+        if self.shared: _run_in(km.connection_file, FRESH_STAGE)
+        return km
+    def take(self, more:bool=False):
+        "A started kernel manager for one stage: the run's (shared), or the warm one, warming another if `more` follow."
+        if self.shared and self.km is not None: km = self.km
+        else:
+            km, self.next = self.next or self._start(), None
+            if more and not self.shared: self.next = self._start()
+        km = self._ready(km)
+        if self.shared: self.km = km
+        if all(k is not km for k in self.taken): self.taken.append(km)
         return km
     def __enter__(self):
         self.next = self._start()                            # while the first stages' reuse is checked
         return self
     def __exit__(self, *exc):
-        # (nbclient has shut down those it ran; this stops any it did not reach)
+        # (nbclient has shut down those it ran alone; this stops the shared one and any it did not reach)
         for km in self.taken + [self.next] * (self.next is not None): stop_kernel(km)
-        self.next, self.taken = None, []
+        self.next, self.km, self.taken = None, None, []
 
 # %% ../nbs/14_runner.ipynb #b5c30e24
-def _warm_engine() -> str:
-    "Register (once) and name a papermill engine that runs on a kernel started beforehand (`km=`) and shuts it down."
+def _warm_engine(shared:bool=False) -> str:
+    "Register (once) and name a papermill engine that runs on a given kernel (`km=`): shut down after, or kept (`shared`)."
     from papermill.engines import NBClientEngine, papermill_engines, remove_args, logger  # lazy: loads papermill
     from papermill.clientwrap import PapermillNotebookClient  # lazy: loads papermill
-    class _OwnedKernelClient(PapermillNotebookClient):
-        # the kernel was given, but this run is its only user
-        def execute(self, **kw): return super().execute(cleanup_kc=True, **kw)
+    class _GivenKernelClient(PapermillNotebookClient):
+        # the kernel was given: this notebook is its only user, or (shared) the next stage runs on it
+        def execute(self, **kw):
+            try: return super().execute(cleanup_kc=not shared, **kw)
+            finally:
+                if shared and self.kc is not None: self.kc.stop_channels()
     class WarmKernelEngine(NBClientEngine):
         @classmethod
         def execute_managed_notebook(cls,
@@ -521,12 +574,12 @@ def _warm_engine() -> str:
                                      execution_timeout=None,  # seconds per cell (None: no limit)
                                      **kw):                   # papermill's other arguments
             kw = remove_args(['input_path', 'timeout', 'startup_timeout'], **kw)
-            return _OwnedKernelClient(nb_man, kernel_name=kernel_name, log=logger, log_output=log_output,
+            return _GivenKernelClient(nb_man, kernel_name=kernel_name, log=logger, log_output=log_output,
                                       stdout_file=stdout_file, stderr_file=stderr_file, startup_timeout=start_timeout,
                                       timeout=execution_timeout, **kw).execute()
-    if 'ct_mask_cls_warm' not in papermill_engines._engines:
-        papermill_engines.register('ct_mask_cls_warm', WarmKernelEngine)
-    return 'ct_mask_cls_warm'
+    name = 'ct_mask_cls_shared' if shared else 'ct_mask_cls_warm'
+    if name not in papermill_engines._engines: papermill_engines.register(name, WarmKernelEngine)
+    return name
 
 # %% ../nbs/14_runner.ipynb #d2eac4bf
 def _table(df) -> str:

@@ -166,3 +166,22 @@ def test_ten_patient_demo_says_it_cannot_be_interpreted(tmp_path):
     assert 'test patients: every AUC and ΔAUC has a very wide CI' in idx
     assert 'HU-threshold fallback' in idx                                              # the masks' source is a caveat too
     assert not (tmp_path/'data').exists()                                               # the demo writes only under --out
+
+def test_stages_on_the_run_kernel_give_what_a_kernel_each_gives(tiny_run):
+    "The CLI ran every stage on the run's one kernel (`fresh_stage` between them); a kernel per stage gives the same results."
+    import dataclasses
+    from ct_mask_cls.core import load_config
+    from ct_mask_cls.runner import run_stage
+    t, r = tiny_run
+    assert r.returncode == 0
+    own = dataclasses.replace(load_config(t/'c.yaml'), run_id='own-kernels')
+    for s in STAGES: run_stage(s, own)                       # each in a kernel started for it alone
+    shared, alone = t/'runs/tiny', t/'runs/own-kernels'
+    for f, cols in [('mask/manifest.csv', ['case_id', 'status', 'split', 'roi_ml']),
+                    ('train/zero/predictions.csv', None), ('study/study.csv', None), ('xai/zero/cases.csv', None)]:
+        a, b = pd.read_csv(shared/f), pd.read_csv(alone/f)
+        keep = cols or [c for c in a.columns if not a[c].astype(str).str.contains('/').any()]   # paths name the folder
+        assert len(a) and len(keep) >= 3, f
+        pd.testing.assert_frame_equal(a[keep], b[keep], check_exact=False, rtol=1e-6, obj=f)
+    probs = pd.read_csv(shared/'train/zero/predictions.csv').prob
+    assert probs.std() > 0                                   # a trained model, not a constant
