@@ -56,8 +56,9 @@ $(STAMP): pyproject.toml
 	  $(PY) -m pip install $(PIPQ) --no-compile torch==2.14.1 torchvision==0.29.1 2>&1 | grep -v "is ignored"; \
 	  PYTHONWARNINGS=ignore $(PY) -m pip install $(PIPQ) --no-compile -e ".[dev]" 2>&1 | grep -v "is ignored"; true; }
 	@# pip byte-compiles file by file on one core; compileall does the same files on every core, so that no first import
-	@# (the CLI's fail-fast paths included) pays for it. -qq: torch ships a file in Python 3.12 syntax, which no install compiles
-	$(PY) -m compileall -qq -j 0 $$($(PY) -c "import sysconfig; print(sysconfig.get_path('purelib'))") || true
+	@# (the CLI's fail-fast paths included) pays for it. -qq: torch ships a file in Python 3.12 syntax, which no install compiles.
+	@# -x: the packages' own test suites (4,142 of 19,784 files; nothing here imports them) are left out: 36 s instead of 41
+	$(PY) -m compileall -qq -j 0 -x '/tests/' $$($(PY) -c "import sysconfig; print(sysconfig.get_path('purelib'))") || true
 	$(PY) -c "import ct_mask_cls, torch, totalsegmentator, nbdev, papermill"
 	@touch $(STAMP)
 
