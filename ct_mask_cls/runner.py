@@ -437,39 +437,28 @@ WARM_IMPORTS = ('ct_mask_cls.kit', 'ct_mask_cls.train', 'ct_mask_cls.xai', 'ct_m
 # a run's stages share one kernel (`WarmKernels`); False: a kernel per stage, started one ahead (bench/kernels.py compares)
 SHARED_KERNEL = True
 
-def _import_in(connection_file:str, modules:tuple, stop):
-    "Have the kernel at `connection_file` import `modules` silently; returns when it has, or when `stop` is set."
+def _run_in(connection_file:str, code:str, timeout:float=300, stop=None, ready:float=60) -> bool:
+    "Run `code` silently in the kernel at `connection_file`; True when it ran without an error (False: `stop` was set)."
     from jupyter_client import BlockingKernelClient  # lazy: loads jupyter_client
     kc = BlockingKernelClient(connection_file=connection_file)
     kc.load_connection_file()
     kc.start_channels()
     try:
-        kc.wait_for_ready(timeout=120)
-        msg = kc.execute('\n'.join(f'import {m}' for m in modules), silent=True, store_history=False)
-        while not stop.is_set() and kc.is_alive():            # (a kernel that dies while importing ends the wait)
-            try:
-                if kc.get_shell_msg(timeout=0.5)['parent_header'].get('msg_id') == msg: break
-            except queue.Empty: pass
-    # (a failed warm-up costs only its time: the stage's own cells import again and report any error)
-    except Exception: pass
-    finally: kc.stop_channels()
-
-def _run_in(connection_file:str, code:str, timeout:float=300) -> bool:
-    "Run `code` silently in the kernel at `connection_file`; True when it ran without an error."
-    from jupyter_client import BlockingKernelClient  # lazy: loads jupyter_client
-    kc = BlockingKernelClient(connection_file=connection_file)
-    kc.load_connection_file()
-    kc.start_channels()
-    try:
-        kc.wait_for_ready(timeout=60)
+        kc.wait_for_ready(timeout=ready)
         msg, end = kc.execute(code, silent=True, store_history=False), time.time() + timeout
-        while time.time() < end and kc.is_alive():
+        # (a kernel that dies while running it ends the wait)
+        while time.time() < end and kc.is_alive() and not (stop and stop.is_set()):
             try: r = kc.get_shell_msg(timeout=0.5)
             except queue.Empty: continue
             if r['parent_header'].get('msg_id') == msg: return r['content'].get('status') == 'ok'
         return False
     except Exception: return False
     finally: kc.stop_channels()
+
+def _import_in(connection_file:str, modules:tuple, stop):
+    "Have the kernel at `connection_file` import `modules` silently; returns when it has, or when `stop` is set."
+    # (a failed warm-up costs only its time: the stage's own cells import again and report any error)
+    _run_in(connection_file, '\n'.join(f'import {m}' for m in modules), float('inf'), stop, ready=120)
 
 _FRESH = {}
 
