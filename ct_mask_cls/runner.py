@@ -346,9 +346,12 @@ def _record_timing(cfg:RunConfig, rec:dict):
 # `epoch`: one training epoch per case, by mode (its field of view), from that run's history.csv;
 # `study_mode`: what the study adds per mode it trains (its explanations);
 # the train and study rows hold what those stages add to their epochs.
+# The epochs are small3d's with a strided stem (`train.stem_stride` 2): stop 47's full-resolution rates times the ratio of
+# the realistic benchmark's median epoch with the stem to without it, both on one machine (zero 0.589, pool 0.609,
+# crop 0.683, none 0.581); `full_stem` is the inverse for `stem_stride: 1`.
 REFERENCE_RATES = dict(preprocess=(11.6, 0.176), segment=(3.3, 0.147), mask=(6.4, 0.185), xai=(6.4, 0.145),
                        index=(3.0, 0.001), train=(4.9, 0.125), study=(39.7, 0.41), study_mode=0.188,
-                       epoch=dict(zero=0.0248, pool=0.0236, crop=0.0240, channel=0.0439, none=0.0439))
+                       epoch=dict(zero=0.0146, pool=0.0144, crop=0.0164, channel=0.0255, none=0.0255), full_stem=1.65)
 
 def reference_seconds(cfg:RunConfig,  # the run's configuration
                       stage:str,      # a stage
@@ -359,7 +362,7 @@ def reference_seconds(cfg:RunConfig,  # the run's configuration
     if _unknown_why(cfg, stage): return float('nan')
     once, per_case = R[stage]
     if stage not in ('train', 'study'): return once + per_case*n
-    ep = lambda m: t.epochs*R['epoch'].get(m, R['epoch']['none'])
+    ep = lambda m: t.epochs*R['epoch'].get(m, R['epoch']['none'])*(R['full_stem'] if t.stem_stride == 1 else 1)
     if stage == 'train': return once + (ep(cfg.mask.mode) + per_case)*n
     runs = [(m, st.seeds - (m == cfg.mask.mode)) for m in dict.fromkeys(st.modes)]  # (the train stage fits the first)
     every = sum(ep(m) for m, _ in runs)

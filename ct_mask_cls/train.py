@@ -73,13 +73,18 @@ class Classifier(nn.Module):
     def forward(self, x): return self.head(self.norm(self.features(x)))
 
 # %% ../nbs/07_train.ipynb #a2fbbafc
-def small3d(in_ch:int=1, width:int=8, depth:int=2) -> tuple[nn.Module, int]:
+def small3d(in_ch:int=1,       # input channels
+            width:int=8,       # channels of the first block (doubling per block)
+            depth:int=2,       # convolution blocks
+            stem_stride:int=1, # 2: the first convolution strides, in place of the max pooling after it
+           ) -> tuple[nn.Module, int]:
     "A small 3D CNN encoder and its number of output channels."
     layers, prev = [], in_ch
     for i in range(depth):
-        ch = width*2**i
-        layers.append(nn.Sequential(nn.Conv3d(prev, ch, 3, padding=1, bias=False), nn.BatchNorm3d(ch), nn.ReLU()))
-        if i < depth - 1: layers.append(nn.MaxPool3d(2))
+        ch, s = width*2**i, (stem_stride if i == 0 else 1)
+        layers.append(nn.Sequential(nn.Conv3d(prev, ch, 3, stride=s, padding=1, bias=False), nn.BatchNorm3d(ch),
+                                    nn.ReLU()))
+        if i < depth - 1 and s == 1: layers.append(nn.MaxPool3d(2))
         prev = ch
     return nn.Sequential(*layers), prev
 
@@ -165,12 +170,13 @@ def build_model(name:str='small3d',        # small3d, resnet10, resnet18, r3d_18
                 width:int=8,                # small3d: channels of the first block
                 depth:int=2,                # small3d: convolution blocks
                 top:float=0.01,             # ROI pooling: mean of this top fraction of positions (0: max)
+                stem_stride:int=1,          # small3d: stride of the first convolution
                ) -> nn.Module:              # encoder, pooling, batch norm and a one-logit head
     "The classifier named `name` for `in_ch` input channels (with `roi_pool`, the last one is the ROI) and one logit."
     enc_ch = in_ch - int(roi_pool)
     if name == 'small3d':
         check_pretrained(name, pretrained)
-        return Classifier(*small3d(enc_ch, width, depth), roi_pool, top)
+        return Classifier(*small3d(enc_ch, width, depth, stem_stride), roi_pool, top)
     if name in ('resnet10', 'resnet18'):
         m = medicalnet_resnet(int(name[6:]), 1)
         if pretrained: load_medicalnet(m, weights_path, name)
@@ -200,7 +206,7 @@ def model_for(cfg:RunConfig, spec:InputSpec) -> nn.Module:
     "The configured model for input `spec`."
     t = cfg.train
     return build_model(t.model, spec.in_channels, t.pretrained, t.weights_path, spec.roi_pool, t.width, t.depth,
-                       t.pool_top)
+                       t.pool_top, t.stem_stride)
 
 # %% ../nbs/07_train.ipynb #b72b39c2
 def target_layer(model:nn.Module) -> nn.Module:
@@ -219,7 +225,7 @@ def check_model(cfg:RunConfig):
         roi_pool = roi_pooled(t.model, mode)
         in_ch = len(cfg.mask.extra_windows) + 1 + int(mode == 'channel' or roi_pool)
         build_model(cfg.train.model, in_ch, cfg.train.pretrained, cfg.train.weights_path, roi_pool, cfg.train.width,
-                    cfg.train.depth, cfg.train.pool_top)
+                    cfg.train.depth, cfg.train.pool_top, cfg.train.stem_stride)
 
 # %% ../nbs/07_train.ipynb #4f03c96c
 def seed_everything(seed:int):
@@ -440,7 +446,8 @@ def write_history(state:dict,     # the training state (history, every epoch's v
     vp = pd.DataFrame(state.get('val_probs', []), columns=[r['case_id'] for r in va])
     vp.insert(0, 'epoch', range(1, len(vp) + 1))
     with atomic_path(f('val_predictions')) as t: vp.to_csv(t, index=False)
-    save_json(f('spec'), dict(spec=asdict(spec), model=tc.model, width=tc.width, depth=tc.depth, seed=seed))
+    save_json(f('spec'), dict(spec=asdict(spec), model=tc.model, width=tc.width, depth=tc.depth,
+                                stem_stride=tc.stem_stride, seed=seed))
 
 # %% ../nbs/07_train.ipynb #17f03466
 def training_objects(cfg:RunConfig,    # the run's configuration (`train` section)
@@ -686,9 +693,11 @@ def fit_frozen(cfg:RunConfig,         # the run's configuration (`train` section
 
 # %% ../nbs/07_train.ipynb #a6e69a4e
 def load_trained(cfg:RunConfig, spec:InputSpec, out_dir:str|Path) -> nn.Module:
-    "The best model saved by `fit` for input `spec`."
-    t = cfg.train
-    m = build_model(t.model, spec.in_channels, False, '', spec.roi_pool, t.width, t.depth, t.pool_top)
+    "The best model saved by `fit` for input `spec`, built with the stem it was trained with (its `spec.json`)."
+    t, f = cfg.train, RunLayout.model_file(out_dir, 'spec')
+    # a model from before `stem_stride` (stop 48) has weights of the same shapes: only its record tells it apart
+    stride = json.loads(f.read_text()).get('stem_stride', 1) if f.exists() else t.stem_stride
+    m = build_model(t.model, spec.in_channels, False, '', spec.roi_pool, t.width, t.depth, t.pool_top, stride)
     m.load_state_dict(torch.load(RunLayout.model_file(out_dir, 'best_model'), map_location='cpu', weights_only=True))
     return m.eval()
 
