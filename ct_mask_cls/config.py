@@ -216,8 +216,8 @@ class TrainConfig:
     depth: int = _f(
         2, "small3d: number of convolution blocks (2× max pooling between them)", check=_ge(1), role='model')
     stem_stride: int = _f(2, "small3d: stride of the first convolution; 2 makes the first block at half resolution "
-                             "in place of the max pooling after it (the same feature map at about a third of the "
-                             "cost); 1 = full resolution, as before stop 48",
+                             "in place of the max pooling after it (the same feature map; a training step "
+                             "under half as long); 1 = full resolution, as before stop 48",
                          check=(lambda v: v in (1, 2), '1 or 2'), role='model')
     pool_top: float = _f(0.01, "pooling inside the ROI (zero, pool): mean of this top fraction of the ROI's "
                                "feature-map positions; 0 = max pooling. Modes without ROI pooling use max pooling",
