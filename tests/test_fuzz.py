@@ -16,7 +16,7 @@ WRONG_TYPES = [('train.epochs', 'ten'), ('train.epochs', 3.5), ('train.lr', 'fas
                ('segment.backend', 'magic'), ('segment.device', 'gpu'), ('split.seed', 'x'), ('study.modes', ['zero', 'blur']), ('study.modes', 'zero'),
                ('xai.methods', ['lime']), ('data.dicom_dir', 5), ('run_id', ['a'])]
 RANGES = [('preprocess.spacing', [0, 1, 1]), ('train.epochs', 0), ('train.batch_size', 1), ('train.lr', 0), ('split.val_frac', 1.5), ('split.test_frac', 0),
-          ('train.n_bootstrap', 5), ('study.folds', 1), ('study.seeds', 0), ('train.pool_top', 2), ('xai.occlusion_mm', 0), ('mask.margin_mm', -1),
+          ('train.n_bootstrap', 5), ('train.stem_stride', 3), ('study.folds', 1), ('study.seeds', 0), ('train.pool_top', 2), ('xai.occlusion_mm', 0), ('mask.margin_mm', -1),
           ('mask.min_roi_ml', -5), ('preprocess.workers', 0), ('study.fractions', [1.5]), ('xai.n_cases', -3), ('run_id', '../up'), ('run_id', '')]
 
 def _write(t, name, d):
