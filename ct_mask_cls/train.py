@@ -695,7 +695,7 @@ def fit_frozen(cfg:RunConfig,         # the run's configuration (`train` section
 def load_trained(cfg:RunConfig, spec:InputSpec, out_dir:str|Path) -> nn.Module:
     "The best model saved by `fit` for input `spec`, built with the stem it was trained with (its `spec.json`)."
     t, f = cfg.train, RunLayout.model_file(out_dir, 'spec')
-    # a model from before `stem_stride` (stop 48) has weights of the same shapes: only its record tells it apart
+    # a model from before `stem_stride` (stop 48) is a full-resolution one; its record has no stride
     stride = json.loads(f.read_text()).get('stem_stride', 1) if f.exists() else t.stem_stride
     m = build_model(t.model, spec.in_channels, False, '', spec.roi_pool, t.width, t.depth, t.pool_top, stride)
     m.load_state_dict(torch.load(RunLayout.model_file(out_dir, 'best_model'), map_location='cpu', weights_only=True))
