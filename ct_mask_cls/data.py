@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from scipy import ndimage as ndi
 from monai.transforms import (Compose, ScaleIntensityRange, Resize, RandFlipd, RandAffined, RandShiftIntensityd,
-                              RandGaussianNoised, ConcatItemsd)
+                              RandGaussianNoised, ConcatItemsd, DeleteItemsd)
 from .core import *
 from . import mask as msk
 
@@ -222,14 +222,15 @@ class CachedInputs(torch.utils.data.Dataset):
 
 # %% ../nbs/05_data.ipynb #a78279d7
 def train_transforms(spec:InputSpec, augment:str='ct', seed:int=0) -> Compose:
-    "Random augmentation for CT (see above); `augment` is 'ct', 'ct+flip' or 'off'."
-    spatial = ['image', 'roi'] + (['aux'] if spec.aux else [])
-    t = [] if augment == 'off' else [
+    "Random augmentation for CT (see above); `augment` is 'ct', 'ct+flip' or 'off'. Training samples carry no `roi`."
+    spatial = ['image'] + (['aux'] if spec.aux else [])   # the ROI a model reads is `aux`, appended to the image
+    t = [DeleteItemsd(keys='roi')] + ([] if augment == 'off' else [
         RandAffined(keys=spatial, prob=0.8, rotate_range=(0.05, 0.05, 0.14), scale_range=(0.08, 0.08, 0.08),
-                    mode=['bilinear'] + ['nearest']*(len(spatial) - 1), padding_mode='zeros'),
+                    mode=['bilinear'] + ['nearest']*(len(spatial) - 1), padding_mode='zeros',
+                    spatial_size=spec.size, cache_grid=True),  # every input is spec.size: its grid made once
         RandShiftIntensityd(keys=['image'], offsets=0.03, prob=0.5),
-        RandGaussianNoised(keys=['image'], prob=0.5, std=0.02)]
-    if augment == 'ct+flip': t.insert(0, RandFlipd(keys=spatial, prob=0.5, spatial_axis=0))
+        RandGaussianNoised(keys=['image'], prob=0.5, std=0.02)])
+    if augment == 'ct+flip': t.insert(1, RandFlipd(keys=spatial, prob=0.5, spatial_axis=0))
     out = Compose(t + list(finish_transforms(spec).transforms))
     out.set_random_state(seed=seed)
     return out
