@@ -221,13 +221,21 @@ class CachedInputs(torch.utils.data.Dataset):
         return dict(self.recs[i], **{n: v for n, v in d.items() if n != '_bytes'})
 
 # %% ../nbs/05_data.ipynb #a78279d7
+class _RandAffineSameDraws(RandAffined):
+    "`RandAffined` that draws as if the dropped `roi` were still resampled: MONAI draws again for every key it resamples."
+    def __call__(self, data, lazy=None):
+        d = super().__call__(data, lazy)
+        resampled = self._do_transform or tuple(data[self.keys[0]].shape[1:]) != tuple(self.rand_affine.spatial_size)
+        if resampled: self.rand_affine.randomize()   # the draw the `roi` key made: every later sample as before
+        return d
+
 def train_transforms(spec:InputSpec, augment:str='ct', seed:int=0) -> Compose:
     "Random augmentation for CT (see above); `augment` is 'ct', 'ct+flip' or 'off'. Training samples carry no `roi`."
     spatial = ['image'] + (['aux'] if spec.aux else [])   # the ROI a model reads is `aux`, appended to the image
     t = [DeleteItemsd(keys='roi')] + ([] if augment == 'off' else [
-        RandAffined(keys=spatial, prob=0.8, rotate_range=(0.05, 0.05, 0.14), scale_range=(0.08, 0.08, 0.08),
-                    mode=['bilinear'] + ['nearest']*(len(spatial) - 1), padding_mode='zeros',
-                    spatial_size=spec.size, cache_grid=True),  # every input is spec.size: its grid made once
+        _RandAffineSameDraws(keys=spatial, prob=0.8, rotate_range=(0.05, 0.05, 0.14), scale_range=(0.08, 0.08, 0.08),
+                             mode=['bilinear'] + ['nearest']*(len(spatial) - 1), padding_mode='zeros',
+                             spatial_size=spec.size, cache_grid=True),  # every input is spec.size: one grid
         RandShiftIntensityd(keys=['image'], offsets=0.03, prob=0.5),
         RandGaussianNoised(keys=['image'], prob=0.5, std=0.02)])
     if augment == 'ct+flip': t.insert(1, RandFlipd(keys=spatial, prob=0.5, spatial_axis=0))
