@@ -51,6 +51,7 @@ def main():
         def __len__(self): return len(self.a)
         def __getitem__(self, i): return (self.b if self.rng.random() < 0.5 else self.a)[i]
         def reseed(self, s): self.a.reseed(s); self.b.reseed(s); self.rng = np.random.default_rng(s)
+        def collate(self, items): return self.a.collate(items)   # augmented per batch
 
     own_td = trn.training_data
     def with_loose(cfg, manifest, spec, cache_dir=None, seed=0):

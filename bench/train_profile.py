@@ -26,17 +26,20 @@ def main():
         spec = spec_for(cfg, run, mode)
         ds = make_dataset(tr, spec, lay.cache, augment=cfg.train.augment, seed=0)
         for i in range(len(ds)): ds[i]                                          # the cache filled and held in memory
-        t0 = time.time(); batches = [ds[i] for i in range(len(ds))]; t_data = time.time() - t0
+        bs = cfg.train.batch_size                                               # augmented per batch, as the loader does
+        t0 = time.time()
+        batches = [ds.collate([ds[i] for i in range(k, min(k + bs, len(ds)))]) for k in range(0, len(ds), bs)]
+        t_data = time.time() - t0
         with tempfile.TemporaryDirectory() as tmp:
             c = load_config(lay.run_config())
             c.train.epochs, c.train.patience = a.epochs, 100
             trn.fit(c, man, spec, tmp, lay.cache, progress=False, force=True)
             hist = pd.read_csv(Path(tmp)/'history.csv')
         epoch = float(hist.seconds.iloc[1:].median())
-        x = torch.stack([b['image'] for b in batches]); y = torch.stack([b['label'] for b in batches])
+        x = torch.cat([b['image'] for b in batches]); y = torch.cat([b['label'] for b in batches])
         model = trn.model_for(cfg, spec)
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-        bs, steps = cfg.train.batch_size, len(x)//cfg.train.batch_size
+        steps = len(x)//bs
         bare, val = [], []
         for ep in range(a.epochs):                                             # as many passes as fit's epochs; the median of 2..N
             model.train()

@@ -10,14 +10,18 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from scipy import ndimage as ndi
-from monai.transforms import (Compose, ScaleIntensityRange, Resize, RandFlipd, RandAffined, RandShiftIntensityd,
-                              RandGaussianNoised, ConcatItemsd, DeleteItemsd)
+from monai.transforms import Compose, ScaleIntensityRange, Resize, ConcatItemsd, DeleteItemsd
+from monai.transforms.utils import create_rotate, create_scale
+from monai.networks.utils import to_norm_affine
+import torch.nn.functional as F
+from torch.utils.data import default_collate
 from .core import *
 from . import mask as msk
 
 # %% auto #0
 __all__ = ['CODE_VERSION', 'records', 'InputSpec', 'input_spec', 'clean_rim', 'network_volume', 'network_input', 'masked_image',
-           'roi_free', 'cache_meta', 'CachedInputs', 'train_transforms', 'finish_transforms', 'make_dataset']
+           'roi_free', 'cache_meta', 'CachedInputs', 'BatchAugment', 'train_transforms', 'finish_transforms',
+           'make_dataset']
 
 # %% ../nbs/05_data.ipynb #5efd7898
 def records(manifest:pd.DataFrame, split:str|None=None) -> list[dict]:
@@ -221,27 +225,62 @@ class CachedInputs(torch.utils.data.Dataset):
         return dict(self.recs[i], **{n: v for n, v in d.items() if n != '_bytes'})
 
 # %% ../nbs/05_data.ipynb #a78279d7
-class _RandAffineSameDraws(RandAffined):
-    "`RandAffined` that draws as if the dropped `roi` were still resampled: MONAI draws again for every key it resamples."
-    def __call__(self, data, lazy=None):
-        d = super().__call__(data, lazy)
-        resampled = self._do_transform or tuple(data[self.keys[0]].shape[1:]) != tuple(self.rand_affine.spatial_size)
-        if resampled: self.rand_affine.randomize()   # the draw the `roi` key made: every later sample as before
-        return d
+class BatchAugment:
+    "Random CT augmentation of a whole training batch at once (see above), then the ROI channel appended last."
+    def __init__(self, spec:InputSpec, augment:str='ct', seed:int=0):
+        self.aux, self.augment, self._base = bool(spec.aux), augment, {}
+        self.reseed(seed)
+    def reseed(self, seed:int): self.rng = np.random.RandomState(seed)
+    def draw(self, n:int) -> tuple:
+        "For `n` samples: voxel affines (pull, about the centre), intensity offsets, noise SDs (0: none), a noise seed."
+        R, theta, off, sd = self.rng, [], [], []
+        for _ in range(n):
+            a = np.diag([-1., 1, 1, 1]) if self.augment == 'ct+flip' and R.rand() < 0.5 else np.eye(4)
+            if R.rand() < 0.8:
+                rot, scale = R.uniform(-1, 1, 3) * (0.05, 0.05, 0.14), 1 + R.uniform(-0.08, 0.08, 3)
+                a = create_rotate(3, rot) @ create_scale(3, scale) @ a
+            theta.append(a)
+            off.append(R.uniform(-0.03, 0.03) if R.rand() < 0.5 else 0.)
+            sd.append(R.uniform(0, 0.02) if R.rand() < 0.5 else 0.)
+        return (torch.as_tensor(np.stack(theta), dtype=torch.float32), torch.tensor(off, dtype=torch.float32),
+                torch.tensor(sd, dtype=torch.float32), int(R.randint(2**31)))
+    def grid(self, theta:torch.Tensor, size:tuple) -> torch.Tensor:
+        "`grid_sample`'s grid for voxel affines `theta` (pull, about the centre) on volumes of `size`."
+        if size not in self._base:   # torch's `affine_grid` rebuilds this identity grid in every call: most of its time
+            g = F.affine_grid(torch.eye(4)[None, :3], [1, 1, *size], align_corners=False)[0]
+            self._base[size] = torch.cat([g, torch.ones(*size, 1)], -1).view(-1, 4)
+        t = to_norm_affine(theta, size, size, align_corners=False, zero_centered=True)
+        t = t[:, [2, 1, 0, 3]][:, :, [2, 1, 0, 3]]    # (i, j, k) to grid_sample's (x, y, z), as MONAI's AffineTransform
+        return (self._base[size] @ t[:, :3].transpose(1, 2)).view(len(theta), *size, 3)
+    def resample(self, x:torch.Tensor, theta:torch.Tensor, mode:str='bilinear', grid=None) -> torch.Tensor:
+        "Batch `x` resampled by voxel affines `theta`, zeros outside (`grid`: one made already)."
+        g = self.grid(theta, tuple(x.shape[2:])) if grid is None else grid
+        return F.grid_sample(x, g, mode=mode, padding_mode='zeros', align_corners=False)
+    def __call__(self, b:dict) -> dict:
+        "Batch `b` (stacked `image` and, for channel and pool, `aux`) augmented, with `aux` appended to `image`."
+        b = dict(b)
+        if self.augment != 'off':
+            theta, off, sd, s = self.draw(len(b['image']))
+            img, moved = b['image'].clone(), torch.nonzero((theta != torch.eye(4)).any(-1).any(-1))[:, 0]
+            if len(moved):   # about 80%: the rest are left as they are
+                th = theta[moved]
+                g = self.grid(th, tuple(img.shape[2:]))   # one grid for the image and the ROI channel
+                img[moved] = self.resample(img[moved], th, grid=g)
+                if self.aux:
+                    b['aux'] = b['aux'].clone()
+                    b['aux'][moved] = self.resample(b['aux'][moved], th, 'nearest', grid=g)
+            img += off.view(-1, *[1]*(img.dim() - 1))
+            k = torch.nonzero(sd > 0)[:, 0]
+            if len(k):
+                noise = torch.randn((len(k),) + tuple(img.shape[1:]), generator=torch.Generator().manual_seed(s))
+                img[k] += sd[k].view(-1, *[1]*(img.dim() - 1)) * noise
+            b['image'] = img
+        if self.aux: b['image'] = torch.cat([b['image'], b.pop('aux')], 1)
+        return b
 
 def train_transforms(spec:InputSpec, augment:str='ct', seed:int=0) -> Compose:
-    "Random augmentation for CT (see above); `augment` is 'ct', 'ct+flip' or 'off'. Training samples carry no `roi`."
-    spatial = ['image'] + (['aux'] if spec.aux else [])   # the ROI a model reads is `aux`, appended to the image
-    t = [DeleteItemsd(keys='roi')] + ([] if augment == 'off' else [
-        _RandAffineSameDraws(keys=spatial, prob=0.8, rotate_range=(0.05, 0.05, 0.14), scale_range=(0.08, 0.08, 0.08),
-                             mode=['bilinear'] + ['nearest']*(len(spatial) - 1), padding_mode='zeros',
-                             spatial_size=spec.size, cache_grid=True),  # every input is spec.size: one grid
-        RandShiftIntensityd(keys=['image'], offsets=0.03, prob=0.5),
-        RandGaussianNoised(keys=['image'], prob=0.5, std=0.02)])
-    if augment == 'ct+flip': t.insert(1, RandFlipd(keys=spatial, prob=0.5, spatial_axis=0))
-    out = Compose(t + list(finish_transforms(spec).transforms))
-    out.set_random_state(seed=seed)
-    return out
+    "A training sample's own part: it carries no `roi`; augmentation and channels come per batch (`BatchAugment`)."
+    return Compose([DeleteItemsd(keys='roi')])
 
 def finish_transforms(spec:InputSpec) -> Compose:
     "Append the ROI channel (channel, pool) to the image."
@@ -254,12 +293,19 @@ def make_dataset(recs:list,                     # case records (`records`)
                  seed:int=0,                    # the augmentation seed
                 ):
     "A dataset of `recs` as input `spec`, its deterministic part cached; `augment` ('ct', 'ct+flip', 'off')."
-    return _Transformed(CachedInputs(recs, spec, cache_dir),
-                        train_transforms(spec, augment, seed) if augment else finish_transforms(spec))
+    if augment: return _Transformed(CachedInputs(recs, spec, cache_dir), train_transforms(spec, augment, seed),
+                                    BatchAugment(spec, augment, seed))
+    return _Transformed(CachedInputs(recs, spec, cache_dir), finish_transforms(spec))
 
 class _Transformed(torch.utils.data.Dataset):
-    "Transforms (random augmentation, channel assembly) applied on top of a (cached) dataset."
-    def __init__(self, base, tf): self.base, self.tf = base, tf
+    "Transforms applied on top of a (cached) dataset: per sample `tf`, per batch `batch_tf` (a loader's `collate`)."
+    def __init__(self, base, tf, batch_tf=None): self.base, self.tf, self.batch_tf = base, tf, batch_tf
     def __len__(self): return len(self.base)
     def __getitem__(self, i): return self.tf(dict(self.base[i]))
-    def reseed(self, seed): self.tf.set_random_state(seed=seed)
+    def collate(self, items:list) -> dict:
+        "A batch of `items`, augmented when this is a training dataset."
+        b = default_collate(items)
+        return self.batch_tf(b) if self.batch_tf else b
+    def reseed(self, seed):
+        self.tf.set_random_state(seed=seed)
+        if self.batch_tf: self.batch_tf.reseed(seed)

@@ -377,11 +377,12 @@ def _loader(ds,           # the training dataset
     bs = cfg.train.batch_size // world
     if world == 1:
         return SafeThreadDataLoader(ds, batch_size=bs, shuffle=True, num_workers=cfg.train.workers, buffer_size=2,
-                                generator=torch.Generator().manual_seed(seed), drop_last=len(ds) % bs == 1)
+                                    generator=torch.Generator().manual_seed(seed), drop_last=len(ds) % bs == 1,
+                                    collate_fn=getattr(ds, 'collate', None))   # augmentation, per batch
     # every process the same length (padded), so all take the same steps
     sampler = DistributedSampler(ds, world, rank, shuffle=True, seed=seed)
     return SafeThreadDataLoader(ds, batch_size=bs, sampler=sampler, num_workers=cfg.train.workers, buffer_size=2,
-                                drop_last=len(sampler) % bs == 1)
+                                drop_last=len(sampler) % bs == 1, collate_fn=getattr(ds, 'collate', None))
 
 # %% ../nbs/07_train.ipynb #6be28d67
 def _mean_over_processes(v:float, world:int) -> float:
