@@ -229,8 +229,15 @@ class BatchAugment:
     "Random CT augmentation of a whole training batch at once (see above), then the ROI channel appended last."
     def __init__(self, spec:InputSpec, augment:str='ct', seed:int=0):
         self.aux, self.augment, self._base = bool(spec.aux), augment, {}
+        self.batch_size = None   # the loader's full batch size: loader workers skip the draws of the others' batches
         self.reseed(seed)
-    def reseed(self, seed:int): self.rng = np.random.RandomState(seed)
+    def reseed(self, seed:int): self.rng, self._calls = np.random.RandomState(seed), 0
+    def _skip_others(self, n:int):
+        "In loader worker w of W, draw (and drop) the batches the other workers make: the draws do not depend on W."
+        wi = torch.utils.data.get_worker_info()   # batch b goes to worker b % W (torch's DataLoader, round robin)
+        if wi is None or wi.num_workers < 2: return
+        for _ in range(wi.id if self._calls == 0 else wi.num_workers - 1): self.draw(self.batch_size or n)
+        self._calls += 1
     def draw(self, n:int) -> tuple:
         "For `n` samples: voxel affines (pull, about the centre), intensity offsets, noise SDs (0: none), a noise seed."
         R, theta, off, sd = self.rng, [], [], []
@@ -260,6 +267,7 @@ class BatchAugment:
         "Batch `b` (stacked `image` and, for channel and pool, `aux`) augmented, with `aux` appended to `image`."
         b = dict(b)
         if self.augment != 'off':
+            self._skip_others(len(b['image']))
             theta, off, sd, s = self.draw(len(b['image']))
             img, moved = b['image'].clone(), torch.nonzero((theta != torch.eye(4)).any(-1).any(-1))[:, 0]
             if len(moved):   # about 80%: the rest are left as they are
@@ -278,7 +286,7 @@ class BatchAugment:
         if self.aux: b['image'] = torch.cat([b['image'], b.pop('aux')], 1)
         return b
 
-def train_transforms(spec:InputSpec, augment:str='ct', seed:int=0) -> Compose:
+def train_transforms(spec:InputSpec) -> Compose:
     "A training sample's own part: it carries no `roi`; augmentation and channels come per batch (`BatchAugment`)."
     return Compose([DeleteItemsd(keys='roi')])
 
@@ -293,7 +301,7 @@ def make_dataset(recs:list,                     # case records (`records`)
                  seed:int=0,                    # the augmentation seed
                 ):
     "A dataset of `recs` as input `spec`, its deterministic part cached; `augment` ('ct', 'ct+flip', 'off')."
-    if augment: return _Transformed(CachedInputs(recs, spec, cache_dir), train_transforms(spec, augment, seed),
+    if augment: return _Transformed(CachedInputs(recs, spec, cache_dir), train_transforms(spec),
                                     BatchAugment(spec, augment, seed))
     return _Transformed(CachedInputs(recs, spec, cache_dir), finish_transforms(spec))
 

@@ -375,6 +375,7 @@ def _loader(ds,           # the training dataset
            ):
     "Shuffled, prefetched batches (under DDP this process's share); a last batch of one is dropped (batch norm)."
     bs = cfg.train.batch_size // world
+    if getattr(ds, 'batch_tf', None): ds.batch_tf.batch_size = bs   # workers skip each other's draws by it
     if world == 1:
         return SafeThreadDataLoader(ds, batch_size=bs, shuffle=True, num_workers=cfg.train.workers, buffer_size=2,
                                     generator=torch.Generator().manual_seed(seed), drop_last=len(ds) % bs == 1,
