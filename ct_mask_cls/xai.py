@@ -308,6 +308,21 @@ def test_order(recs:list, n:int=-1) -> list:
     return (pos[:(n+1)//2] + neg[:n//2] + pos[(n+1)//2:] + neg[n//2:])[:n]
 
 # %% ../nbs/09_xai.ipynb #8969b512
+def _case_figure(job:tuple) -> str:
+    "Draw one case's figure and write it (png/<case>.png); its path relative to the mode's folder."
+    r, nifti, prob, outcome, out_dir, mode, window, lesion_file, method = job
+    png = out_dir/'png'/f"{safe_name(r['case_id'])}.png"
+    img = nib.load(r['ct'])
+    ct, sp = np.asarray(img.dataobj, np.float32), spacing_of(img.affine)
+    roi, les = np.asarray(nib.load(r['mask']).dataobj) > 0, labels_on_grid(lesion_file, img) > 0 if lesion_file else None
+    cam = np.asarray(nib.load(str(out_dir/nifti)).dataobj, np.float32)
+    fig = cam_figure(ct, cam, roi, sp, focus_voxel(cam, roi, les), 1.0, window, les,
+                     f"{r['case_id']} · {mode} · label {r['label']} · p = {prob:.2f} ({outcome}) · {method}")
+    # 12 in × 134 dpi: a full-size image 1,600 px wide
+    with atomic_path(png) as t: fig.savefig(t, dpi=134, format='png')
+    plt.close(fig)
+    return str(png.relative_to(out_dir))
+
 def case_figures(df:pd.DataFrame,           # `explain_case`'s rows: case, method, map file, probability, outcome
                  recs:list,                 # the cases' records (CT, ROI)
                  out_dir:Path,              # the mode's folder: the maps are read from it, png/ written in it
@@ -315,24 +330,17 @@ def case_figures(df:pd.DataFrame,           # `explain_case`'s rows: case, metho
                  window=(-150, 250),        # HU window of the CT
                  lesions:dict|None=None,    # case id -> lesion mask file, outlined
                  method:str='gradcam',      # the method drawn
+                 workers:int=1,             # figures drawn at once, each in its own process (matplotlib holds the GIL)
+                 progress:bool=False,       # show a progress bar
                 ) -> dict:                  # case id -> its figure, relative to `out_dir`
     "One figure per case from the map written for it, each normalised to its own maximum (png/<case>.png)."
-    overlays = {}
+    jobs = []
     for r in recs:
-        png = out_dir/'png'/f"{safe_name(r['case_id'])}.png"
         o = df[(df.case_id == r['case_id']) & (df.method == method)].iloc[0]
-        img = nib.load(r['ct'])
-        ct, sp = np.asarray(img.dataobj, np.float32), spacing_of(img.affine)
-        roi, les = np.asarray(nib.load(r['mask']).dataobj) > 0, _truth(lesions, r['patient_id'], img)
-        cam = np.asarray(nib.load(str(out_dir/o.nifti)).dataobj, np.float32)
-        fig = cam_figure(
-            ct, cam, roi, sp, focus_voxel(cam, roi, les), 1.0, window, les,
-            f"{r['case_id']} · {mode} · label {r['label']} · p = {o.prob:.2f} ({o.outcome}) · {method}")
-        # 12 in × 134 dpi: a full-size image 1,600 px wide
-        with atomic_path(png) as t: fig.savefig(t, dpi=134, format='png')
-        plt.close(fig)
-        overlays[r['case_id']] = str(png.relative_to(out_dir))
-    return overlays
+        jobs.append((r, o.nifti, float(o.prob), o.outcome, Path(out_dir), mode, tuple(window),
+                     (lesions or {}).get(r['patient_id']), method))
+    pngs = pmap(_case_figure, jobs, min(workers, len(jobs)), f'figures {mode}', progress, processes=True)
+    return dict(zip([r['case_id'] for r in recs], pngs))
 
 # %% ../nbs/09_xai.ipynb #bb726265
 def viewer_pages(df:pd.DataFrame,           # `explain_case`'s rows: case, method, map file, probability, outcome
@@ -410,7 +418,7 @@ def explain(cfg:RunConfig,                  # the run's configuration
     df = pd.DataFrame([row for part in parts for row in part])
     vmax = float(np.percentile(df[df.method == methods[0]].peak, 99)) if len(df) else 1.0
     w = tuple(spec.windows[0])
-    overlays = case_figures(df, recs, out_dir, mode, w, lesions, methods[0])
+    overlays = case_figures(df, recs, out_dir, mode, w, lesions, methods[0], cfg.preprocess.workers, progress)
     if len(df): df['overlay'] = df.case_id.map(overlays).where(df.method == methods[0], '')
     if len(df) and viewer_cases:
         pages = viewer_pages(df, recs[:viewer_cases], out_dir, mode, w, lesions, methods[0])
