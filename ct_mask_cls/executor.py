@@ -34,6 +34,11 @@ def pbar(iterable=None, **kw):
 # %% ../nbs/00c_executor.ipynb #c22b4e2e
 BLAS_THREADS_PER_WORKER = 1   # numpy's BLAS threads while pmap runs several workers; None: the library's (one per core)
 
+def _torch_one_thread():
+    "In a forked worker, torch (if loaded) on one thread: the parent's OpenMP threads are not in the child."
+    import sys
+    if 'torch' in sys.modules: sys.modules['torch'].set_num_threads(1)
+
 def pmap(fn,                                # the work for one item
          items,                             # the items
          workers:int,                       # threads (or processes) in parallel
@@ -43,8 +48,8 @@ def pmap(fn,                                # the work for one item
         ) -> list:                          # the results, in order
     "Map `fn` over `items` with `workers` threads (or processes, for pure Python), in order, with a progress bar."
     items = list(items)
-    pool = ProcessPoolExecutor(max(1, workers),
-                               mp_context=mp.get_context('fork')) if processes and workers > 1 else ThreadPoolExecutor(
+    pool = ProcessPoolExecutor(max(1, workers), mp_context=mp.get_context('fork'),
+                               initializer=_torch_one_thread) if processes and workers > 1 else ThreadPoolExecutor(
                                    max(1, workers))
     cap = BLAS_THREADS_PER_WORKER if workers > 1 else None   # forked workers inherit the cap
     with threadpool_limits(cap, user_api='blas') if cap else nullcontext(), pool as ex:
