@@ -6,7 +6,7 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/executor.html.md"""
 
 # %% ../nbs/00c_executor.ipynb #0c0e0003
 from __future__ import annotations
-import os, importlib, socket
+import os, importlib, socket, sys
 from urllib.parse import urlsplit
 from .config import ConfigError, ExecutorConfig
 from .io import hash_obj
@@ -36,7 +36,6 @@ BLAS_THREADS_PER_WORKER = 1   # numpy's BLAS threads while pmap runs several wor
 
 def _torch_one_thread():
     "In a forked worker, torch (if loaded) on one thread: the parent's OpenMP threads are not in the child."
-    import sys
     if 'torch' in sys.modules: sys.modules['torch'].set_num_threads(1)
 
 def pmap(fn,                                # the work for one item
