@@ -177,10 +177,12 @@ def roi_free(spec:InputSpec) -> InputSpec|None:
     return InputSpec('none', spec.windows, spec.windows[0][0], 0., 0., spec.size, spec.resize)
 
 # %% ../nbs/05_data.ipynb #2e8b6ac8
-# the code that makes a network input: cached inputs and models key on it
-CODE_VERSION = code_hash(clean_rim, network_volume, network_input,
-                         *(getattr(msk, n) for n in ('dilate_mm', 'roi_box', 'fov_start', 'fov_window', 'fill_value',
-                                                     'margin_vox', 'ball')))
+# the code that makes a network input, and the versions of the libraries whose kernels compute it (and train and
+# explain with it): cached inputs, models and maps key on it
+CODE_VERSION = hash_obj([code_hash(clean_rim, network_volume, network_input,
+                                   *(getattr(msk, n) for n in ('dilate_mm', 'roi_box', 'fov_start', 'fov_window',
+                                                               'fill_value', 'margin_vox', 'ball'))),
+                         module_version(dists=('torch', 'monai'))])
 _MEMORY, _MEMORY_LIMIT = {}, 4 << 30                 # entry key -> tensors, kept for the process (bytes)
 
 def cache_meta(r:dict, spec:InputSpec) -> dict:

@@ -16,11 +16,12 @@ from traitlets.config import Application
 from jupyter_core.utils import run_sync
 
 # %% auto #0
-__all__ = ['STAGES', 'STAGE_FOLDERS', 'CURRENT', 'REFERENCE_RATES', 'WARM_IMPORTS', 'SHARED_KERNEL', 'FRESH_STAGE', 'input_ids',
-           'preflight', 'code_version', 'stage_key', 'stage_outputs', 'stages_dir', 'quiet_kernel_logs',
-           'write_run_config', 'kernel_env', 'check_stage', 'kernel_environ', 'execute_stage', 'run_stage', 'time_left',
-           'reference_seconds', 'machine_speed', 'run_pipeline', 'run_cluster', 'fresh_stage', 'start_warm_kernel',
-           'stop_kernel', 'WarmKernels', 'stage_rows', 'interim_index', 'versions', 'trained_on', 'git_commit']
+__all__ = ['STAGES', 'STAGE_FOLDERS', 'RESULT_DISTS', 'CURRENT', 'REFERENCE_RATES', 'WARM_IMPORTS', 'SHARED_KERNEL',
+           'FRESH_STAGE', 'input_ids', 'preflight', 'code_version', 'stage_key', 'stage_outputs', 'stages_dir',
+           'quiet_kernel_logs', 'write_run_config', 'kernel_env', 'check_stage', 'kernel_environ', 'execute_stage',
+           'run_stage', 'time_left', 'reference_seconds', 'machine_speed', 'run_pipeline', 'run_cluster', 'fresh_stage',
+           'start_warm_kernel', 'stop_kernel', 'WarmKernels', 'stage_rows', 'interim_index', 'versions', 'trained_on',
+           'git_commit']
 
 # %% ../nbs/14_runner.ipynb #e8682134
 def input_ids(cfg:RunConfig) -> set:
@@ -117,12 +118,16 @@ def _upstream(cfg:RunConfig, name:str) -> list:
     return out
 
 # %% ../nbs/14_runner.ipynb #f4677823
+# the installed distributions whose code computes a run's numbers (the units inside a stage key on their own part)
+RESULT_DISTS = ('torch', 'monai', 'TotalSegmentator', 'mirp', 'dcm2niix', 'scikit-learn', 'scipy', 'numpy', 'nibabel')
+
 @functools.cache
 def code_version(pkg:str|Path|None=None) -> str:
-    "Hash of the code that makes a run's results: the package's modules and its stage notebooks (`pkg`: the package's folder)."
+    "Hash of the code that makes a run's results: the package's modules, its stage notebooks (`pkg`: the package's folder), `RESULT_DISTS`' versions."
     pkg = Path(pkg or Path(dicom.__file__).parent)
     files = sorted([*pkg.glob('*.py'), *(pkg/'stages').glob('*.ipynb')])
-    return hash_obj([(f.relative_to(pkg).as_posix(), hashlib.sha256(f.read_bytes()).hexdigest()) for f in files])
+    return hash_obj([(f.relative_to(pkg).as_posix(), hashlib.sha256(f.read_bytes()).hexdigest()) for f in files]
+                    + [module_version(dists=RESULT_DISTS)])
 
 def stage_key(cfg:RunConfig,     # the run's configuration
               name:str,          # the stage

@@ -717,7 +717,7 @@ def evaluate_model(cfg:RunConfig,         # the run's configuration
     key = hash_obj([
         checksum(RunLayout.model_file(out_dir, 'best_model')),
         repr(spec), cfg.train.n_bootstrap, cfg.train.seed, cfg.train.batch_size,
-        module_version('ct_mask_cls.train', 'ct_mask_cls.data', 'ct_mask_cls.metrics'), {
+        module_version('ct_mask_cls.train', 'ct_mask_cls.data', 'ct_mask_cls.metrics'), CODE_VERSION, {
             s: [(r['case_id'], r['label'], file_fingerprint(r['ct']), file_fingerprint(r['mask'])) for r in rs]
             for s, rs in recs.items()
         }

@@ -125,3 +125,17 @@ def test_an_update_of_the_code_redoes_what_that_code_makes(tmp_path, tiny_cohort
     stage('train', train_code)
     s2 = state()
     assert s2[0] != s1[0] and s2[1] != s1[1]                                # the model trained again
+    # an upgraded torch (what importlib.metadata reports, as after `pip install -U torch`): its kernels make the inputs,
+    # the model and the maps, so the inputs are made again, the model trained again and the maps redone
+    upgraded = tmp_path/'upgraded'/'torch-99.0.0.dist-info'
+    upgraded.mkdir(parents=True)
+    (upgraded/'METADATA').write_text('Metadata-Version: 2.1\nName: torch\nVersion: 99.0.0\n')
+    cache = lambda: sorted(p.name for p in run.cache.glob('*.pt'))
+    stage('train'); stage('xai')                                            # the installed package again
+    s3, c3 = state(), cache()
+    stage('train'); stage('xai')
+    assert state() == s3                                                    # (which, unchanged, is reused)
+    stage('train', upgraded.parent); stage('xai', upgraded.parent)          # the same package, torch upgraded
+    s4 = state()
+    assert s4[0] != s3[0] and s4[1] != s3[1] and s4[2] != s3[2] and s4[3] != s3[3]
+    assert set(cache()) - set(c3)                                           # new cache entries
