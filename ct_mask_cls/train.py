@@ -714,11 +714,13 @@ def evaluate_model(cfg:RunConfig,         # the run's configuration
     "Threshold on val, metrics on test: predictions.csv and metrics.json in `out_dir` (reused while all is unchanged)."
     out_dir = Path(out_dir)
     recs = {s: records(manifest, s) for s in ('val', 'test')}
+    free = roi_free(spec)   # `none`'s predictions never read the ROI: as its model, its scores key on the CTs alone
     key = hash_obj([
         checksum(RunLayout.model_file(out_dir, 'best_model')),
-        repr(spec), cfg.train.n_bootstrap, cfg.train.seed, cfg.train.batch_size,
+        repr(free or spec), cfg.train.n_bootstrap, cfg.train.seed, cfg.train.batch_size,
         module_version('ct_mask_cls.train', 'ct_mask_cls.data', 'ct_mask_cls.metrics'), CODE_VERSION, {
-            s: [(r['case_id'], r['label'], file_fingerprint(r['ct']), file_fingerprint(r['mask'])) for r in rs]
+            s: [(r['case_id'], r['patient_id'], r['label'], file_fingerprint(r['ct']))    # (patients: the bootstrap's)
+                + (() if free else (file_fingerprint(r['mask']),)) for r in rs]
             for s, rs in recs.items()
         }
     ])
