@@ -231,6 +231,7 @@ class BatchAugment:
     "Random CT augmentation of a whole training batch at once (see above), then the ROI channel appended last."
     def __init__(self, spec:InputSpec, augment:str='ct', seed:int=0):
         self.aux, self.augment, self._base = bool(spec.aux), augment, {}
+        self.finish = finish_transforms(spec, dim=1)   # the ROI channel appended as for one sample, on the batch's axis
         self.batch_size = None   # the loader's full batch size: loader workers skip the draws of the others' batches
         self.reseed(seed)
     def reseed(self, seed:int): self.rng, self._calls = np.random.RandomState(seed), 0
@@ -285,16 +286,17 @@ class BatchAugment:
                 noise = torch.randn((len(k),) + tuple(img.shape[1:]), generator=torch.Generator().manual_seed(s))
                 img[k] += sd[k].view(-1, *[1]*(img.dim() - 1)) * noise
             b['image'] = img
-        if self.aux: b['image'] = torch.cat([b['image'], b.pop('aux')], 1)
+        b = self.finish(b)
+        b.pop('aux', None)
         return b
 
 def train_transforms(spec:InputSpec) -> Compose:
     "A training sample's own part: it carries no `roi`; augmentation and channels come per batch (`BatchAugment`)."
     return Compose([DeleteItemsd(keys='roi')])
 
-def finish_transforms(spec:InputSpec) -> Compose:
-    "Append the ROI channel (channel, pool) to the image."
-    return Compose([ConcatItemsd(keys=['image', 'aux'], name='image', dim=0)] if spec.aux else [])
+def finish_transforms(spec:InputSpec, dim:int=0) -> Compose:
+    "Append the ROI channel (channel, pool) to the image (`dim`: the channel axis; 1 for a batch)."
+    return Compose([ConcatItemsd(keys=['image', 'aux'], name='image', dim=dim)] if spec.aux else [])
 
 def make_dataset(recs:list,                     # case records (`records`)
                  spec:InputSpec,                # the network input (the mask mode)
