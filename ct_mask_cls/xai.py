@@ -310,11 +310,11 @@ def test_order(recs:list, n:int=-1) -> list:
 # %% ../nbs/09_xai.ipynb #8969b512
 def _case_figure(job:tuple) -> str:
     "Draw one case's figure and write it (png/<case>.png); its path relative to the mode's folder."
-    r, nifti, prob, outcome, out_dir, mode, window, lesion_file, method = job
+    r, nifti, prob, outcome, out_dir, mode, window, lesions, method = job
     png = out_dir/'png'/f"{safe_name(r['case_id'])}.png"
     img = nib.load(r['ct'])
     ct, sp = np.asarray(img.dataobj, np.float32), spacing_of(img.affine)
-    roi, les = np.asarray(nib.load(r['mask']).dataobj) > 0, labels_on_grid(lesion_file, img) > 0 if lesion_file else None
+    roi, les = np.asarray(nib.load(r['mask']).dataobj) > 0, _truth(lesions, r['patient_id'], img)
     cam = np.asarray(nib.load(str(out_dir/nifti)).dataobj, np.float32)
     fig = cam_figure(ct, cam, roi, sp, focus_voxel(cam, roi, les), 1.0, window, les,
                      f"{r['case_id']} · {mode} · label {r['label']} · p = {prob:.2f} ({outcome}) · {method}")
@@ -337,8 +337,7 @@ def case_figures(df:pd.DataFrame,           # `explain_case`'s rows: case, metho
     jobs = []
     for r in recs:
         o = df[(df.case_id == r['case_id']) & (df.method == method)].iloc[0]
-        jobs.append((r, o.nifti, float(o.prob), o.outcome, Path(out_dir), mode, tuple(window),
-                     (lesions or {}).get(r['patient_id']), method))
+        jobs.append((r, o.nifti, float(o.prob), o.outcome, Path(out_dir), mode, tuple(window), lesions, method))
     pngs = pmap(_case_figure, jobs, min(workers, len(jobs)), f'figures {mode}', progress, processes=True)
     return dict(zip([r['case_id'] for r in recs], pngs))
 
