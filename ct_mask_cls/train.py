@@ -29,10 +29,10 @@ from sklearn.preprocessing import StandardScaler
 # %% auto #0
 __all__ = ['topk_pool', 'Classifier', 'small3d', 'medicalnet_resnet', 'load_medicalnet', 'pretrained_file', 'Slab2p5D',
            'build_model', 'model_for', 'target_layer', 'check_model', 'seed_everything', 'predict', 'train_device',
-           'improved', 'fit_key', 'load_checkpoint', 'save_checkpoint', 'train_epoch', 'val_pass', 'dist_world',
-           'SafeThreadDataLoader', 'end_epoch', 'write_history', 'training_objects', 'resumed_state', 'training_data',
-           'train_model', 'fit', 'machine', 'finish_fit', 'embed_cases', 'fit_head', 'head_into_model', 'fit_frozen',
-           'load_trained', 'evaluate_model']
+           'improved', 'case_inputs', 'fit_key', 'load_checkpoint', 'save_checkpoint', 'train_epoch', 'val_pass',
+           'dist_world', 'SafeThreadDataLoader', 'end_epoch', 'write_history', 'training_objects', 'resumed_state',
+           'training_data', 'train_model', 'fit', 'machine', 'finish_fit', 'embed_cases', 'fit_head', 'head_into_model',
+           'fit_frozen', 'load_trained', 'evaluate_model']
 
 # %% ../nbs/07_train.ipynb #3c800e5f
 def topk_pool(f:torch.Tensor, roi:torch.Tensor|None=None, top:float=0.01) -> torch.Tensor:
@@ -267,6 +267,12 @@ def improved(state:dict,      # the training state: `best` score so far, `best_l
     return best, best or val_loss < state.get('best_loss', float('inf')) or 0 < epoch <= warmup
 
 # %% ../nbs/07_train.ipynb #2635d509
+def case_inputs(r:dict,          # a case record
+                free,            # `roi_free(spec)`: set when the spec never reads the ROI
+               ) -> tuple:       # id, label, the CT's fingerprint and, unless `free`, the mask's
+    "What of a case a model, or its scores, depend on."
+    return (r['case_id'], r['label'], file_fingerprint(r['ct'])) + (() if free else (file_fingerprint(r['mask']),))
+
 def fit_key(cfg:RunConfig,   # the run's configuration
             spec:InputSpec,  # the network input (the mask mode)
             seed:int,        # the training seed
@@ -275,8 +281,7 @@ def fit_key(cfg:RunConfig,   # the run's configuration
            ) -> str:         # the model's reuse key
     "Hash of what a trained model depends on: its settings, input spec, code (inputs, stopping rule), seed and cases."
     free = roi_free(spec)   # `none` never reads the ROI: its model keys on the CTs alone, so other masks keep it
-    cases = [(r['case_id'], r['label'], file_fingerprint(r['ct'])) + (() if free else (file_fingerprint(r['mask']),))
-             for r in tr + va]
+    cases = [case_inputs(r, free) for r in tr + va]
     return hash_obj(
         [config_part(cfg, roles={'input', 'model'}, stages=['train']),
          # the code: the network, the training loop, its data and stopping rule (`module_version`, `00a_io`)
@@ -719,8 +724,7 @@ def evaluate_model(cfg:RunConfig,         # the run's configuration
         checksum(RunLayout.model_file(out_dir, 'best_model')),
         repr(free or spec), cfg.train.n_bootstrap, cfg.train.seed, cfg.train.batch_size,
         module_version('ct_mask_cls.train', 'ct_mask_cls.data', 'ct_mask_cls.metrics'), CODE_VERSION, {
-            s: [(r['case_id'], r['patient_id'], r['label'], file_fingerprint(r['ct']))    # (patients: the bootstrap's)
-                + (() if free else (file_fingerprint(r['mask']),)) for r in rs]
+            s: [(r['patient_id'],) + case_inputs(r, free) for r in rs]   # (patients: the bootstrap's clusters)
             for s, rs in recs.items()
         }
     ])
