@@ -256,12 +256,13 @@ class BatchAugment:
                 torch.tensor(sd, dtype=torch.float32), int(R.randint(2**31)))
     def grid(self, theta:torch.Tensor, size:tuple) -> torch.Tensor:
         "`grid_sample`'s grid for voxel affines `theta` (pull, about the centre) on volumes of `size`."
-        if size not in self._base:   # torch's `affine_grid` rebuilds this identity grid in every call: most of its time
+        if size not in self._base:   # the identity grid's coordinates along x, y and z, made once per size
             g = F.affine_grid(torch.eye(4)[None, :3], [1, 1, *size], align_corners=False)[0]
-            self._base[size] = torch.cat([g, torch.ones(*size, 1)], -1).view(-1, 4)
+            self._base[size] = (g[0, 0, :, 0].view(-1, 1), g[0, :, 0, 1].view(-1, 1, 1), g[:, 0, 0, 2].view(-1, 1, 1, 1))
         t = to_norm_affine(theta, size, size, align_corners=False, zero_centered=True)
         t = t[:, [2, 1, 0, 3]][:, :, [2, 1, 0, 3]]    # (i, j, k) to grid_sample's (x, y, z), as MONAI's AffineTransform
-        return (self._base[size] @ t[:, :3].transpose(1, 2)).view(len(theta), *size, 3)
+        a, (x, y, z) = t[:, None, None, None, :3], self._base[size]   # an affine grid is separable: summed per axis
+        return (a[..., 0] * x + a[..., 1] * y) + (a[..., 2] * z + a[..., 3])
     def resample(self, x:torch.Tensor, theta:torch.Tensor, mode:str='bilinear', grid=None) -> torch.Tensor:
         "Batch `x` resampled by voxel affines `theta`, zeros outside (`grid`: one made already)."
         g = self.grid(theta, tuple(x.shape[2:])) if grid is None else grid
