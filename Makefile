@@ -10,7 +10,7 @@ TEST_WORKERS ?= 2
 
 # what `make bench` runs, in order (the others in bench/ need a run folder or take long: see each file's docstring)
 BENCHES := ingest segment_overhead train_throughput demo_timing page_size startup xai scale realistic_study stage_scaling \
-           ddp blas_threads install
+           ddp blas_threads install test_suite
 
 .PHONY: install demo test test-fast lab clean-venv bench readme check-reports
 
