@@ -7,6 +7,7 @@ PIPQ   := -q --disable-pip-version-check
 # pytest runs the test files on this many processes (pytest-xdist; --dist loadfile: a file stays on one process, so its
 # module fixtures are built once). On 2 cores the suite took 21.5 min against 36.3 min on one process (stop 53).
 TEST_WORKERS ?= 2
+PYTEST_PAR   = $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)   # 1: no xdist, the plain single process
 
 # what `make bench` runs, in order (the others in bench/ need a run folder or take long: see each file's docstring)
 BENCHES := ingest segment_overhead train_throughput demo_timing page_size startup xai scale realistic_study stage_scaling \
@@ -79,7 +80,7 @@ test: install
 	@out=$$($(BIN)/python -m pyflakes ct_mask_cls/*.py | grep -v -e "unable to detect undefined names" -e "defined from star imports" || true); \
 	  if [ -n "$$out" ]; then echo "pyflakes (beyond the star-import notes nbdev's exports cause):"; echo "$$out"; exit 1; fi
 	$(BIN)/nbdev-test --n-workers 2
-	$(BIN)/pytest tests -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest tests $(PYTEST_PAR)
 
 test-fast: install  # the sync check, pyflakes and every test not marked slow (no pipeline runs, no training): a few minutes
 	$(BIN)/nbdev-clean
@@ -87,7 +88,7 @@ test-fast: install  # the sync check, pyflakes and every test not marked slow (n
 	@if [ -n "$$(git status --porcelain -- nbs ct_mask_cls)" ]; then \
 	  echo "notebooks and ct_mask_cls/ are out of sync (run nbdev-clean && nbdev-export and commit):"; \
 	  git status --porcelain -- nbs ct_mask_cls; exit 1; fi
-	$(BIN)/pytest tests -m "not slow" -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest tests -m "not slow" $(PYTEST_PAR)
 
 LAB_ARGS ?=
 lab: install  # opens the project root (notebooks in nbs/, runs in outputs/); extra flags: make lab LAB_ARGS=--allow-root
