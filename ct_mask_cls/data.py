@@ -249,24 +249,53 @@ class BatchAugment:
             if R.rand() < 0.8:
                 rot, scale = R.uniform(-1, 1, 3) * (0.05, 0.05, 0.14), 1 + R.uniform(-0.08, 0.08, 3)
                 a = create_rotate(3, rot) @ create_scale(3, scale) @ a
+                a[2, :2] = 0   # the slice a voxel pulls from depends on its own slice only: tilts become shears
             theta.append(a)
             off.append(R.uniform(-0.03, 0.03) if R.rand() < 0.5 else 0.)
             sd.append(R.uniform(0, 0.02) if R.rand() < 0.5 else 0.)
         return (torch.as_tensor(np.stack(theta), dtype=torch.float32), torch.tensor(off, dtype=torch.float32),
                 torch.tensor(sd, dtype=torch.float32), int(R.randint(2**31)))
-    def grid(self, theta:torch.Tensor, size:tuple) -> torch.Tensor:
-        "`grid_sample`'s grid for voxel affines `theta` (pull, about the centre) on volumes of `size`."
-        if size not in self._base:   # the identity grid's coordinates along x, y and z, made once per size
+    def axes(self, size:tuple) -> tuple:
+        "The identity grid's normalised coordinates along x (k), y (j) and z (i), made once per size."
+        if size not in self._base:
             g = F.affine_grid(torch.eye(4)[None, :3], [1, 1, *size], align_corners=False)[0]
             self._base[size] = (g[0, 0, :, 0].view(-1, 1), g[0, :, 0, 1].view(-1, 1, 1), g[:, 0, 0, 2].view(-1, 1, 1, 1))
+        return self._base[size]
+    def norm(self, theta:torch.Tensor, size:tuple) -> torch.Tensor:
+        "Voxel affines `theta` normalised, in grid_sample's axis order (x, y, z) = (k, j, i), as MONAI's AffineTransform."
         t = to_norm_affine(theta, size, size, align_corners=False, zero_centered=True)
-        t = t[:, [2, 1, 0, 3]][:, :, [2, 1, 0, 3]]    # (i, j, k) to grid_sample's (x, y, z), as MONAI's AffineTransform
-        a, (x, y, z) = t[:, None, None, None, :3], self._base[size]   # an affine grid is separable: summed per axis
+        return t[:, [2, 1, 0, 3]][:, :, [2, 1, 0, 3]]
+    def grid(self, theta:torch.Tensor, size:tuple) -> torch.Tensor:
+        "`grid_sample`'s grid for voxel affines `theta` (pull, about the centre) on volumes of `size`."
+        a, (x, y, z) = self.norm(theta, size)[:, None, None, None, :3], self.axes(size)   # separable: summed per axis
         return (a[..., 0] * x + a[..., 1] * y) + (a[..., 2] * z + a[..., 3])
+    def plane_grid(self, theta:torch.Tensor, size:tuple) -> tuple:
+        "For affines that keep slices whole: each output slice's source slice (in voxels along k) and in-plane grids."
+        t, (x, y, z) = self.norm(theta, size), (v.flatten() for v in self.axes(size))
+        src = (t[:, 0, :1] * x + t[:, 0, 3:] + 1) * (size[2] / 2) - 0.5
+        def row(r):                                    # a source coordinate for each (sample, slice, i, j)
+            a = t[:, r, :, None, None, None]
+            return (a[:, 0] * x.view(-1, 1, 1) + a[:, 3]) + (a[:, 1] * y.view(1, 1, -1) + a[:, 2] * z.view(1, -1, 1))
+        return src, torch.stack([row(1), row(2)], -1).flatten(0, 1)   # 2D grid_sample's (x, y) = (j, i)
     def resample(self, x:torch.Tensor, theta:torch.Tensor, mode:str='bilinear', grid=None) -> torch.Tensor:
-        "Batch `x` resampled by voxel affines `theta`, zeros outside (`grid`: one made already)."
-        g = self.grid(theta, tuple(x.shape[2:])) if grid is None else grid
-        return F.grid_sample(x, g, mode=mode, padding_mode='zeros', align_corners=False)
+        "Batch `x` resampled by voxel affines `theta`, zeros outside: slice by slice where the affines keep slices whole."
+        if grid is None:
+            keep = bool((theta[:, 2, :2] == 0).all())
+            grid = (self.plane_grid if keep else self.grid)(theta, tuple(x.shape[2:]))
+        if torch.is_tensor(grid): return F.grid_sample(x, grid, mode=mode, padding_mode='zeros', align_corners=False)
+        src, g = grid
+        N, C, I, J, K = x.shape
+        slices, n = x.permute(0, 4, 1, 2, 3), torch.arange(N)[:, None]   # (N, K, C, I, J)
+        inside = lambda k: ((k >= 0) & (k < K)).to(x.dtype)[..., None, None, None]
+        if mode == 'nearest':                          # the nearest slice (rounded half to even, as grid_sample)
+            k = torch.round(src).long()
+            s = slices[n, k.clamp(0, K - 1)] * inside(k)
+        else:                                          # the two slices around each source position, blended
+            k0 = torch.floor(src); w1 = (src - k0)[..., None, None, None]; k0 = k0.long()
+            s = torch.addcmul(slices[n, k0.clamp(0, K - 1)] * ((1 - w1) * inside(k0)),
+                              slices[n, (k0 + 1).clamp(0, K - 1)], w1 * inside(k0 + 1))
+        r = F.grid_sample(s.flatten(0, 1), g, mode=mode, padding_mode='zeros', align_corners=False)
+        return r.view(N, K, C, I, J).permute(0, 2, 3, 4, 1).contiguous()
     def __call__(self, b:dict) -> dict:
         "Batch `b` (stacked `image` and, for channel and pool, `aux`) augmented, with `aux` appended to `image`."
         b = dict(b)
@@ -276,7 +305,7 @@ class BatchAugment:
             img, moved = b['image'].clone(), torch.nonzero((theta != torch.eye(4)).any(-1).any(-1))[:, 0]
             if len(moved):   # about 80%: the rest are left as they are
                 th = theta[moved]
-                g = self.grid(th, tuple(img.shape[2:]))   # one grid for the image and the ROI channel
+                g = self.plane_grid(th, tuple(img.shape[2:]))   # one grid for the image and the ROI channel
                 img[moved] = self.resample(img[moved], th, grid=g)
                 if self.aux:
                     b['aux'] = b['aux'].clone()
