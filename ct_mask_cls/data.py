@@ -273,19 +273,25 @@ class BatchAugment:
         "For affines that keep slices whole: each output slice's source slice (in voxels along k) and in-plane grids."
         t, (x, y, z) = self.norm(theta, size), (v.flatten() for v in self.axes(size))
         src = (t[:, 0, :1] * x + t[:, 0, 3:] + 1) * (size[2] / 2) - 0.5
-        def row(r):                                    # a source coordinate for each (sample, slice, i, j)
+        g = torch.empty(len(theta), size[2], size[0], size[1], 2)   # (sample, slice, i, j), 2D grid_sample's (x, y)
+        for c, r in ((0, 1), (1, 2)):                  # = (j, i): each written in place, no stacking copy
             a = t[:, r, :, None, None, None]
-            return (a[:, 0] * x.view(-1, 1, 1) + a[:, 3]) + (a[:, 1] * y.view(1, 1, -1) + a[:, 2] * z.view(1, -1, 1))
-        return src, torch.stack([row(1), row(2)], -1).flatten(0, 1)   # 2D grid_sample's (x, y) = (j, i)
-    def resample(self, x:torch.Tensor, theta:torch.Tensor, mode:str='bilinear', grid=None) -> torch.Tensor:
+            torch.add(a[:, 0] * x.view(-1, 1, 1) + a[:, 3], a[:, 1] * y.view(1, 1, -1) + a[:, 2] * z.view(1, -1, 1),
+                      out=g[..., c])
+        return src, g.flatten(0, 1)
+    def resample(self, x:torch.Tensor, theta:torch.Tensor, mode:str='bilinear', grid=None,
+                 which:torch.Tensor|None=None,  # the samples of `x` that `theta` moves (None: all)
+                ) -> torch.Tensor:
         "Batch `x` resampled by voxel affines `theta`, zeros outside: slice by slice where the affines keep slices whole."
         if grid is None:
             keep = bool((theta[:, 2, :2] == 0).all())
             grid = (self.plane_grid if keep else self.grid)(theta, tuple(x.shape[2:]))
-        if torch.is_tensor(grid): return F.grid_sample(x, grid, mode=mode, padding_mode='zeros', align_corners=False)
+        if torch.is_tensor(grid):
+            return F.grid_sample(x if which is None else x[which], grid, mode=mode, padding_mode='zeros', align_corners=False)
         src, g = grid
-        N, C, I, J, K = x.shape
-        slices, n = x.permute(0, 4, 1, 2, 3), torch.arange(N)[:, None]   # (N, K, C, I, J)
+        (C, I, J, K), N = x.shape[1:], len(src)
+        slices = x.permute(0, 4, 1, 2, 3)             # (N, K, C, I, J): a view, read by index below (no copy first)
+        n = (torch.arange(N) if which is None else which)[:, None]
         inside = lambda k: ((k >= 0) & (k < K)).to(x.dtype)[..., None, None, None]
         if mode == 'nearest':                          # the nearest slice (rounded half to even, as grid_sample)
             k = torch.round(src).long()
@@ -295,27 +301,31 @@ class BatchAugment:
             s = torch.addcmul(slices[n, k0.clamp(0, K - 1)] * ((1 - w1) * inside(k0)),
                               slices[n, (k0 + 1).clamp(0, K - 1)], w1 * inside(k0 + 1))
         r = F.grid_sample(s.flatten(0, 1), g, mode=mode, padding_mode='zeros', align_corners=False)
-        return r.view(N, K, C, I, J).permute(0, 2, 3, 4, 1).contiguous()
+        return r.view(N, K, C, I, J).permute(0, 2, 3, 4, 1)   # a view: the caller's copy puts it in its place
     def __call__(self, b:dict) -> dict:
         "Batch `b` (stacked `image` and, for channel and pool, `aux`) augmented, with `aux` appended to `image`."
         b = dict(b)
         if self.augment != 'off':
-            self._skip_others(len(b['image']))
-            theta, off, sd, s = self.draw(len(b['image']))
-            img, moved = b['image'].clone(), torch.nonzero((theta != torch.eye(4)).any(-1).any(-1))[:, 0]
+            n, c = len(b['image']), b['image'].shape[1]
+            self._skip_others(n)
+            theta, off, sd, s = self.draw(n)
+            moved = torch.nonzero((theta != torch.eye(4)).any(-1).any(-1))[:, 0]
+            # the output batch, the ROI channel last as `finish` appends it: the moved samples are written into it
+            out = torch.cat([b['image'], b.pop('aux')], 1) if self.aux else b['image'].clone()
             if len(moved):   # about 80%: the rest are left as they are
                 th = theta[moved]
-                g = self.plane_grid(th, tuple(img.shape[2:]))   # one grid for the image and the ROI channel
-                img[moved] = self.resample(img[moved], th, grid=g)
-                if self.aux:
-                    b['aux'] = b['aux'].clone()
-                    b['aux'][moved] = self.resample(b['aux'][moved], th, 'nearest', grid=g)
+                g = self.plane_grid(th, tuple(out.shape[2:]))   # one grid for the image and the ROI channel
+                out[moved, :c] = self.resample(b['image'], th, grid=g, which=moved)
+                if self.aux: out[moved, c:] = self.resample(out[:, c:], th, 'nearest', grid=g, which=moved)
+            img = out[:, :c]                                     # the image channels, in place
             img += off.view(-1, *[1]*(img.dim() - 1))
             k = torch.nonzero(sd > 0)[:, 0]
             if len(k):
                 noise = torch.randn((len(k),) + tuple(img.shape[1:]), generator=torch.Generator().manual_seed(s))
-                img[k] += sd[k].view(-1, *[1]*(img.dim() - 1)) * noise
-            b['image'] = img
+                for i, j in enumerate(k.tolist()): img[j] += sd[j] * noise[i]
+            b['image'] = out
+            b.pop('aux', None)                                   # (a spec without the channel may still carry it)
+            return b
         b = self.finish(b)
         b.pop('aux', None)
         return b
