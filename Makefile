@@ -82,7 +82,7 @@ test: install
 	$(BIN)/nbdev-test --n-workers 2
 	$(BIN)/pytest tests $(PYTEST_PAR)
 
-test-fast: install  # the sync check and every test not marked slow (pyflakes and nbdev-test run in `make test` only) (no pipeline runs, no training): a few minutes
+test-fast: install  # the sync check and every test not marked slow (no pipeline runs, no training): a few minutes; pyflakes and nbdev-test run in `make test` only
 	$(BIN)/nbdev-clean
 	$(BIN)/nbdev-export
 	@if [ -n "$$(git status --porcelain -- nbs ct_mask_cls)" ]; then \
