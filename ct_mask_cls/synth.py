@@ -272,6 +272,8 @@ class RealisticParams:
     lesion_depth: str = 'anywhere'
     diffuse_hu: tuple = (20.0, 35.0)           # diffuse: how much darker the whole organ is
     organ_hu_sd: float = 6.0                   # the organ's own HU varies between patients by this SD (every finding)
+    # the organ's volume, relative to the body, varies between patients by this SD (log scale; every finding)
+    organ_volume_sd: float = 0.15
     # enlargement: organ volume increase (fraction); the neighbours are pushed aside
     enlargement: tuple = (0.2, 0.4)
     marker_strength: float = 0.9               # train/val: P(marker | label 1) = P(no marker | label 0)
@@ -305,8 +307,8 @@ class RealisticParams:
 
 # %% ../nbs/10_synth.ipynb #c752f08c
 def truth_masks_params(**kw) -> RealisticParams:
-    "The cohort the study was first tuned on (issue 9): deep hypodense lesions, no organ HU spread, truth masks."
-    return RealisticParams(**dict(dict(lesion_depth='deep', organ_hu_sd=0.0), **kw))
+    "The cohort the study was first tuned on (issue 9): deep hypodense lesions, no organ HU or volume spread, truth masks."
+    return RealisticParams(**dict(dict(lesion_depth='deep', organ_hu_sd=0.0, organ_volume_sd=0.0), **kw))
 
 def _rotation(deg) -> np.ndarray:
     "Rotation matrix for angles (degrees) about x, y and z."
@@ -528,7 +530,13 @@ def realistic_patient(ref:dict,                             # the reference CT a
     organ = np.isin(labels, ids)
     if not organ.any(): raise ValueError(f"organ {p.organ} is not in this view")
     ml = float(np.prod(spacing_of(v['affine'])))/1000
-    change = dict(organ_ml=round(float(organ.sum()*ml), 1), volume_change_ml=0.0, hu_change=0.0)
+    # the normal spread of organ size between people: the patient's own organ, before any finding
+    size = float(np.exp(stream(8).normal(0, p.organ_volume_sd))) if p.organ_volume_sd else 1.0
+    if size != 1.0:
+        hu, labels = enlarge_organ(hu, labels, organ, v['affine'], size)
+        organ = np.isin(labels, ids)
+    change = dict(organ_ml=round(float(organ.sum()*ml), 1), volume_change_ml=0.0, hu_change=0.0,
+                  normal_size=round(size, 3))
     if label and p.finding == 'enlargement':
         hu, labels = enlarge_organ(hu, labels, organ, v['affine'], 1 + float(stream(6).uniform(*p.enlargement)))
         grown = np.isin(labels, ids)
