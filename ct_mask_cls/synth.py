@@ -21,9 +21,10 @@ from .segment import resolve_roi
 # %% auto #0
 __all__ = ['REFERENCE_FILES', 'FINDINGS', 'DEPTHS', 'chest_anatomy', 'lung_lesion', 'make_phantom', 'ct_slice_dataset',
            'write_ct_series', 'check_cohort_size', 'make_demo_cohort', 'reference_dir', 'load_reference',
-           'RealisticParams', 'truth_masks_params', 'converted_grid', 'random_view', 'add_lesions', 'add_marker',
-           'organ_profile', 'enlarge_organ', 'jitter_boundary', 'stray_blob', 'segmenter_labels', 'organ_ids',
-           'realistic_patient', 'write_ras_series', 'make_realistic_cohort', 'demo_config']
+           'RealisticParams', 'truth_masks_params', 'converted_grid', 'random_view', 'view_at', 'add_lesions',
+           'add_marker', 'organ_profile', 'organ_warp', 'enlarge_organ', 'jitter_boundary', 'stray_blob',
+           'segmenter_labels', 'organ_ids', 'realistic_patient', 'write_ras_series', 'make_realistic_cohort',
+           'demo_config']
 
 # %% ../nbs/10_synth.ipynb #6875e761
 def _ellipsoid(X,  # voxel x coordinates (np.mgrid)
@@ -341,7 +342,17 @@ def random_view(ref:dict, rng:np.random.Generator, p:RealisticParams) -> dict:
     m = np.linalg.inv(raff) @ world @ aff                                  # output voxel -> reference voxel
     hu = ndi.affine_transform(ct, m[:3, :3], m[:3, 3], output_shape=shape, order=1, cval=-1024.)
     labels = ndi.affine_transform(seg, m[:3, :3], m[:3, 3], output_shape=shape, order=0, cval=0).astype(np.uint8)
-    return dict(hu=hu, labels=labels, affine=aff)
+    return dict(hu=hu, labels=labels, affine=aff, to_ref=m)
+
+def view_at(ref:dict,         # the reference CT and labels (`reference_volume`)
+            v:dict,           # a `random_view` of it
+            src:np.ndarray,   # for each voxel of the view, where it comes from (voxel coordinates of the view, (3, X, Y, Z))
+           ) -> dict:         # the view, warped
+    "The view `v` warped by `src`, sampled from the reference in one interpolation: a warp adds no blur of its own."
+    m = v['to_ref']
+    pts = np.tensordot(m[:3, :3], src, axes=1) + m[:3, 3][:, None, None, None]   # view voxel -> reference voxel
+    return dict(v, hu=ndi.map_coordinates(ref['ct'], pts, order=1, cval=-1024.),
+                labels=ndi.map_coordinates(ref['seg'], pts, order=0, cval=0).astype(np.uint8))
 
 # %% ../nbs/10_synth.ipynb #1ff1d86f
 def _sphere(shape,           # the volume shape
@@ -425,14 +436,12 @@ def organ_profile(organ:np.ndarray, affine:np.ndarray, edge_mm:float=1.5) -> np.
                   h - ndi.distance_transform_edt(~organ, sampling=sp))
     return np.clip(sd/edge_mm + 0.5, 0, 1)
 
-def enlarge_organ(hu:np.ndarray,      # the CT (HU)
-                  labels:np.ndarray,  # the multilabel map
-                  organ:np.ndarray,   # the organ to grow
-                  affine:np.ndarray,  # the grid's affine (RAS)
-                  factor:float,       # its new volume over the old
-                  reach_mm:float=30., # how far out the neighbours are pushed aside
-                 ) -> tuple:          # (hu, labels) on the same grid
-    "Grow `organ` to `factor` times its volume about its centroid, pushing its neighbours aside; (hu, labels)."
+def organ_warp(organ:np.ndarray,    # the organ to grow (or shrink: factor < 1)
+               affine:np.ndarray,   # the grid's affine (RAS)
+               factor:float,        # its new volume over the old
+               reach_mm:float=30.,  # how far out the neighbours are pushed aside
+              ) -> tuple:           # (source voxel coordinates (3, X, Y, Z), the grown organ)
+    "Where each voxel comes from when `organ` grows to `factor` times its volume about its centroid, neighbours pushed aside."
     sp = spacing_of(affine)[:, None, None, None]
     idx = np.indices(organ.shape, dtype=np.float32)
     c = np.array([i[organ].mean() for i in idx])[:, None, None, None]
@@ -443,7 +452,17 @@ def enlarge_organ(hu:np.ndarray,      # the CT (HU)
     d, near = ndi.distance_transform_edt(~grown, sampling=sp[:, 0, 0, 0], return_indices=True)
     # outside: the surface's push, fading
     u = np.where(grown[None], u, u[:, near[0], near[1], near[2]]*np.exp(-d/reach_mm)[None])
-    src = idx - u/sp
+    return idx - u/sp, grown
+
+def enlarge_organ(hu:np.ndarray,      # the CT (HU)
+                  labels:np.ndarray,  # the multilabel map
+                  organ:np.ndarray,   # the organ to grow
+                  affine:np.ndarray,  # the grid's affine (RAS)
+                  factor:float,       # its new volume over the old
+                  reach_mm:float=30., # how far out the neighbours are pushed aside
+                 ) -> tuple:          # (hu, labels) on the same grid
+    "Grow `organ` to `factor` times its volume about its centroid, pushing its neighbours aside; (hu, labels)."
+    src, _ = organ_warp(organ, affine, factor, reach_mm)
     return (ndi.map_coordinates(hu, src, order=1, mode='nearest'),
             ndi.map_coordinates(labels, src, order=0, mode='nearest').astype(labels.dtype))
 
@@ -530,19 +549,16 @@ def realistic_patient(ref:dict,                             # the reference CT a
     organ = np.isin(labels, ids)
     if not organ.any(): raise ValueError(f"organ {p.organ} is not in this view")
     ml = float(np.prod(spacing_of(v['affine'])))/1000
-    # the normal spread of organ size between people: the patient's own organ, before any finding
+    # the normal spread of organ size between people, and an enlargement on top: one warp, sampled from the reference
     size = float(np.exp(stream(8).normal(0, p.organ_volume_sd))) if p.organ_volume_sd else 1.0
-    if size != 1.0:
-        hu, labels = enlarge_organ(hu, labels, organ, v['affine'], size)
+    grow = 1 + float(stream(6).uniform(*p.enlargement)) if label and p.finding == 'enlargement' else 1.0
+    normal = organ_warp(organ, v['affine'], size)[1] if size != 1.0 else organ   # the patient's own organ
+    if size*grow != 1.0:
+        v = view_at(ref, v, organ_warp(organ, v['affine'], size*grow)[0])
+        hu, labels = v['hu'], v['labels']
         organ = np.isin(labels, ids)
-    change = dict(organ_ml=round(float(organ.sum()*ml), 1), volume_change_ml=0.0, hu_change=0.0,
-                  normal_size=round(size, 3))
-    if label and p.finding == 'enlargement':
-        hu, labels = enlarge_organ(hu, labels, organ, v['affine'], 1 + float(stream(6).uniform(*p.enlargement)))
-        grown = np.isin(labels, ids)
-        change.update(organ_ml=round(float(grown.sum() * ml), 1),
-                      volume_change_ml=round(float((grown.sum() - organ.sum()) * ml), 1))
-        organ = grown
+    change = dict(organ_ml=round(float(organ.sum()*ml), 1), hu_change=0.0, normal_size=round(size, 3),
+                  volume_change_ml=round(float((organ.sum() - normal.sum())*ml), 1) if grow != 1.0 else 0.0)
     hr = stream(7)
     shift = float(hr.normal(0, p.organ_hu_sd)) if p.organ_hu_sd else 0.0
     if label and p.finding == 'diffuse':
