@@ -86,7 +86,10 @@ def test_repair_peels_a_boundary_moved_out():
     # and with the old anatomy the 7th kept 0.76 and 0.62.
     assert np.median(deep_kept) >= 0.95 and min(deep_kept) >= 0.9, deep_kept
     assert np.median(les_kept) >= 0.85 and min(les_kept) >= 0.7, les_kept
+    fixed0, rec0 = repair_roi(raw, hu, sp, (seg > 0) & ~raw, peel_mm=0)
+    assert rec0['peeled_ml'] == 0 and dark(fixed0) > 0.2                       # peel_mm=0: the shell stays
 
+@pytest.fixture(scope='module')
 def qc_run(tmp_path_factory):
     "A 12-patient realistic cohort whose masks carry, on purpose: no liver at all, a far stray blob, a hugely oversized liver, and a liver whose inside was left out; run to the index."
     t = tmp_path_factory.mktemp('qc')
