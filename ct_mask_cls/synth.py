@@ -552,13 +552,14 @@ def realistic_patient(ref:dict,                             # the reference CT a
     # the normal spread of organ size between people, and an enlargement on top: one warp, sampled from the reference
     size = float(np.exp(stream(8).normal(0, p.organ_volume_sd))) if p.organ_volume_sd else 1.0
     grow = 1 + float(stream(6).uniform(*p.enlargement)) if label and p.finding == 'enlargement' else 1.0
-    normal = organ_warp(organ, v['affine'], size)[1] if size != 1.0 else organ   # the patient's own organ
+    normal = organ.sum()                           # the patient's own organ (voxels): an enlargement's baseline
+    if grow != 1.0 and size != 1.0: normal = organ_warp(organ, v['affine'], size)[1].sum()
     if size*grow != 1.0:
         v = view_at(ref, v, organ_warp(organ, v['affine'], size*grow)[0])
         hu, labels = v['hu'], v['labels']
         organ = np.isin(labels, ids)
     change = dict(organ_ml=round(float(organ.sum()*ml), 1), hu_change=0.0, normal_size=round(size, 3),
-                  volume_change_ml=round(float((organ.sum() - normal.sum())*ml), 1) if grow != 1.0 else 0.0)
+                  volume_change_ml=round(float((organ.sum() - normal)*ml), 1) if grow != 1.0 else 0.0)
     hr = stream(7)
     shift = float(hr.normal(0, p.organ_hu_sd)) if p.organ_hu_sd else 0.0
     if label and p.finding == 'diffuse':
