@@ -24,7 +24,7 @@ __all__ = ['REFERENCE_FILES', 'FINDINGS', 'DEPTHS', 'chest_anatomy', 'lung_lesio
            'RealisticParams', 'truth_masks_params', 'converted_grid', 'random_view', 'view_at', 'add_lesions',
            'add_marker', 'organ_profile', 'organ_warp', 'enlarge_organ', 'jitter_boundary', 'stray_blob',
            'segmenter_labels', 'organ_ids', 'realistic_patient', 'write_ras_series', 'make_realistic_cohort',
-           'demo_config']
+           'describe_cohort', 'demo_config']
 
 # %% ../nbs/10_synth.ipynb #6875e761
 def _ellipsoid(X,  # voxel x coordinates (np.mgrid)
@@ -656,6 +656,45 @@ def make_realistic_cohort(out:str|Path,         # the cohort's folder (dicom/, m
         out / 'cohort.json',
         dict(kind='realistic', n=n, seed=seed, test_frac=test_frac, params=asdict(p), reference=list(REFERENCE_FILES)))
     return out/'labels.csv'
+
+# %% ../nbs/10_synth.ipynb #33a6c546
+_DEPTH_WORDS = dict(anywhere='anywhere in it, up to its surface', deep='deep inside it', surface='reaching its surface')
+
+def describe_cohort(data_dir:str|Path,      # the cohort's folder (where `cohort.json` is)
+                    mask_dir:str|Path|None=None, # the run's mask folder: says whether it reads the true or the segmenter-like masks
+                   ) -> str:                # Markdown; '' when the folder holds no realistic cohort
+    "How a generated realistic cohort was made, in a few sentences for a reader of the index."
+    f = Path(data_dir)/'cohort.json'
+    if not f.exists(): return ''
+    c = json.loads(f.read_text())
+    if c.get('kind') != 'realistic': return ''
+    p, org = c['params'], c['params']['organ']
+    r = lambda k, u='': f"{p[k][0]:g}–{p[k][1]:g}{u}"
+    fnd = p.get('finding', 'hypodense')
+    if fnd in ('hypodense', 'hyperdense'):
+        what = (f"{r('lesion_count')} focal lesions in the {org}, radius "
+                f"{r('lesion_radius_mm', ' mm')}, {r('lesion_contrast_hu', ' HU')} "
+                f"{'darker' if fnd == 'hypodense' else 'brighter'} than the organ, "
+                f"{_DEPTH_WORDS[p.get('lesion_depth', 'deep')]}")
+    elif fnd == 'diffuse': what = f"a whole {org} {r('diffuse_hu', ' HU')} darker than normal (diffuse disease, as steatosis)"
+    else: what = f"a {org} {p['enlargement'][0]:.0%}–{p['enlargement'][1]:.0%} larger by volume, its neighbours pushed aside"
+    spread = [s for s, v in ((f"the {org}'s HU varies by an SD of {p.get('organ_hu_sd', 0):g} HU", p.get('organ_hu_sd', 0)),
+                             (f"its volume by {p.get('organ_volume_sd', 0):.0%} (SD, log scale)", p.get('organ_volume_sd', 0))) if v]
+    out = [f"This run is on a generated **realistic cohort** ({c['n']} patients, seed {c['seed']}) built on a real abdominal CT. "
+           f"Label-1 patients have {what}."]
+    if spread: out.append(f"Between patients, {' and '.join(spread)}.")
+    name = Path(mask_dir).name if mask_dir else ''
+    if name == 'masks_truth': out.append(f"The run reads the **true** {org} masks, which no user has.")
+    elif name == 'masks':
+        out.append(f"The run reads **segmenter-like** masks, as a user would have: "
+                   + (f"{p['missed_lesion_frac']:.0%} of the lesions left out of the {org}, " if fnd in ('hypodense', 'hyperdense') else '')
+                   + f"the boundary moved about {p['boundary_jitter_vox']:g} voxel, {r('missed_end_slices')} slices missed at "
+                     f"each end, and a stray component in {p['stray_prob']:.0%} of the patients.")
+    out.append(f"A dense skin marker at least {p['marker_min_distance_mm']:g} mm from the {org} goes with the label in train and "
+               f"validation (strength {p['marker_strength']:g})"
+               + (" and against it in test: a model that learned the marker scores below 0.5 on test."
+                  if p['marker_reversed'] else " and is random in test."))
+    return ' '.join(out)
 
 # %% ../nbs/10_synth.ipynb #e0b4407d
 def demo_config(data_dir:str|Path,          # the generated cohort's folder

@@ -153,3 +153,11 @@ def test_qc_exclude_turns_a_flag_into_an_exclusion(qc_run, tmp_path):
         r = run_cli('stage', s, tmp_path/'c.yaml'); assert r.returncode == 0, r.stderr[-2000:]
     man = pd.read_csv(Path(cfg['out_dir'])/'qcx'/'mask'/'manifest.csv', dtype={'case_id': str}, keep_default_na=False).set_index('case_id')
     assert man.loc['LIV003', 'status'] == 'excluded' and man.loc['LIV003', 'reason'].startswith('QC flag volume')
+
+@pytest.mark.slow
+def test_index_describes_the_cohort_and_masks_it_ran_on(qc_run):
+    "The index says what the cohort's finding is and that the run read segmenter-like masks (it once said hypodense lesions whatever the finding)."
+    index = (qc_run/'index.html').read_text()
+    assert '1–2 focal lesions in the liver' in index and 'anywhere in it, up to its surface' in index
+    assert '<strong>segmenter-like</strong> masks' in index and '60% of the lesions left out of the liver' in index
+    assert 'its volume by 15% (SD, log scale)' in index
