@@ -7,20 +7,18 @@ reports. 150 patients and 3 seeds take about 18 minutes on 2 CPU cores.
 
 Usage: python bench/seed_spread.py [OUT_DIR] [--cases N] [--seeds K] [--mode zero]
 """
-import argparse, json, time
+import argparse, time
 from pathlib import Path
-import pandas as pd
+from _seeds import seed_aucs
 
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument('out', nargs='?', default='outputs/bench_seed_spread')
     ap.add_argument('--cases', type=int, default=150); ap.add_argument('--seeds', type=int, default=3)
     ap.add_argument('--mode', default='zero'); ap.add_argument('--cohort-seed', type=int, default=0)
     a = ap.parse_args()
-    from sklearn.metrics import roc_auc_score
-    from ct_mask_cls.core import config_from_dict, RunLayout
+    from ct_mask_cls.core import config_from_dict
     from ct_mask_cls.synth import make_realistic_cohort, demo_config, RealisticParams
     from ct_mask_cls.pipeline import stage_preprocess, stage_segment, stage_mask
-    from ct_mask_cls.train_stage import train_mode
     out = Path(a.out).resolve(); data = out/'data'/f'realistic-liver-n{a.cases}-s{a.cohort_seed}'
     t0 = time.time()
     if not (data/'cohort.json').exists(): make_realistic_cohort(data, n=a.cases, seed=a.cohort_seed, params=RealisticParams())
@@ -28,14 +26,7 @@ def main():
     for masks in ('segmenter', 'truth'):
         cfg = config_from_dict(demo_config(data, out, f'seeds-{masks}', kind='realistic', masks=masks))
         for f in (stage_preprocess, stage_segment, stage_mask): f(cfg, progress=False)
-        lay = RunLayout(cfg.run_dir); res[masks] = []
-        for k in range(a.seeds):
-            train_mode(cfg, cfg.run_dir, a.mode, k, progress=False)
-            p = pd.read_csv(lay.model_dir(a.mode, k)/'predictions.csv').query("split == 'test'")
-            fit = json.loads((lay.model_dir(a.mode, k)/'fit.json').read_text())['summary']   # the kept epoch (07_train's rule)
-            res[masks].append(roc_auc_score(p.label, p.prob))
-            print(f"{masks:9s} seed {cfg.train.seed + k}: test AUC {res[masks][-1]:.3f} ({fit['epochs_run']} epochs, model of "
-                  f"epoch {fit['best_epoch']}; {time.time() - t0:.0f} s so far)", flush=True)
+        res[masks] = seed_aucs(cfg, a.mode, range(a.seeds), f'{masks:9s} ', t0)
     m = {k: sum(v)/len(v) for k, v in res.items()}
     print(f"\n{a.mode}, {a.cases} patients, {a.seeds} seeds: mean test AUC segmenter-like {m['segmenter']:.3f} "
           f"(min {min(res['segmenter']):.3f}), true masks {m['truth']:.3f} (min {min(res['truth']):.3f}); "
