@@ -7,14 +7,16 @@ second over the first, as a user would rerun a study with other masks: the produ
 (the preprocessed CTs, and `none`, which reads the CT alone), so `none`'s row is the same model in both. The printed tables are the
 record; the folder's pages show the last masks run. Per kind and masks it prints the best
 masked mode's test AUC with its 95% CI, `none`, the ΔAUC CI of the compared mode against `none`, the radiomics baseline, and the
-ratio of the best masked AUC with segmenter-like masks to the one with true masks; then the acceptance checks of the issue, and
-the wall time.
+ratio of the best masked AUC with segmenter-like masks to the one with true masks. After each kind's last masks run it scores
+the test patients again without the skin marker (`marker_free.py`): how far each mode leans on the marker. Then the acceptance
+checks of the issue, one added check (none's ΔAUC without − with the marker), and the wall time.
 
-Usage: python bench/robustness.py [OUT_DIR] [--cases 100] [--kinds hypodense,hyperdense,diffuse,enlargement] [--masks truth,segmenter]
+Usage: python bench/robustness.py [OUT_DIR] [--cases 100] [--kinds hypodense,hyperdense,diffuse,enlargement] [--masks truth,segmenter] [--no-marker-free]
 """
 import argparse, json, time
 from pathlib import Path
 import pandas as pd
+from marker_free import marker_free, show
 
 def study(out: Path, kind: str, n: int, masks: str) -> dict:
     "Generate (once) and run one cohort; the study table and the compared mode."
@@ -29,12 +31,13 @@ def study(out: Path, kind: str, n: int, masks: str) -> dict:
     lay = RunLayout(cfg.run_dir)
     st = pd.read_csv(lay.path('study', 'study.csv')).set_index('mode')
     cmp = json.loads(lay.path('study', 'compare.json').read_text())
-    return dict(st=st, compared=cmp['mode'], notes=cmp.get('notes', []), seconds=time.time() - t0)
+    return dict(st=st, compared=cmp['mode'], notes=cmp.get('notes', []), seconds=time.time() - t0, run_dir=cfg.run_dir)
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('out', nargs='?', default='outputs/bench_robustness'); ap.add_argument('--cases', type=int, default=100)
     ap.add_argument('--kinds', default='hypodense,hyperdense,diffuse,enlargement'); ap.add_argument('--masks', default='truth,segmenter')
+    ap.add_argument('--no-marker-free', action='store_true', help="skip marker_free.py's test without the marker")
     a = ap.parse_args()
     t_start, out = time.time(), Path(a.out).resolve()
     res = {}
@@ -49,6 +52,9 @@ def main():
                   f" ({st.loc[r['compared'], 'delta_ci_low']:+.3f} to {st.loc[r['compared'], 'delta_ci_high']:+.3f})"
                   f"  baseline {st.loc[best].get('baseline_auc', float('nan')):.3f}  {r['seconds']/60:.1f} min", flush=True)
             for note in r['notes']: print(f"{'':22s}{note}")
+            if masks == a.masks.split(',')[-1] and not a.no_marker_free:      # the kind's run as it stands: its last masks
+                r['mf'], head = marker_free(r['run_dir'], out/'marker_free'/kind)
+                show(r['mf'], 'without the marker: ' + head, ' '*22)
     print("\nbest masked AUC, segmenter-like / true masks:")
     checks = []
     for kind in a.kinds.split(','):
@@ -67,6 +73,10 @@ def main():
                 checks.append((f"{kind}: best masked AUC ≥ 0.80 (or the baseline − 0.03)", b.auc >= target, f"{b.auc:.3f} vs {target:.3f}"))
             checks += [(f"{kind}: none falls for the confounder (AUC < 0.5)", st.loc['none', 'auc'] < 0.5, f"{st.loc['none', 'auc']:.3f}"),
                        (f"{kind}: ΔAUC CI ({r['compared']} − none) above 0", c.delta_ci_low > 0, f"{c.delta_ci_low:+.3f}")]
+            if 'mf' in r:   # added at stop 56 beside the check above, not instead of it: does none lean on the marker?
+                m = r['mf'].loc['none']
+                checks.append((f"{kind}: (added) none scores higher on its test patients without the marker (ΔAUC CI above 0)",
+                               m.delta_ci_low > 0, f"{m.delta:+.3f} ({m.delta_ci_low:+.3f} to {m.delta_ci_high:+.3f})"))
     total = time.time() - t_start
     checks.append(("whole grid ≤ 60 min", total <= 3600, f"{total/60:.1f} min"))
     print("\nacceptance:")
