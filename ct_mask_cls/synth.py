@@ -686,7 +686,7 @@ def describe_cohort(data_dir:str|Path,      # the cohort's folder (where `cohort
     name = Path(mask_dir).name if mask_dir else ''
     if name == 'masks_truth': out.append(f"The run reads the **true** {org} masks, which no user has.")
     elif name == 'masks' and 'missed_lesion_frac' in p:     # cohorts older than issue 21 have no segmenter-like masks
-        out.append(f"The run reads **segmenter-like** masks, as a user would have: "
+        out.append("The run reads **segmenter-like** masks, as a user would have: "
                    + (f"{p['missed_lesion_frac']:.0%} of the lesions left out of the {org}, " if fnd in ('hypodense', 'hyperdense') else '')
                    + f"the boundary moved about {p['boundary_jitter_vox']:g} voxel, {r('missed_end_slices')} slices missed at "
                      f"each end, and a stray component in {p['stray_prob']:.0%} of the patients.")
