@@ -453,14 +453,21 @@ def xai_display(s:pd.DataFrame) -> pd.DataFrame:
         'top_decile_hit_rate': 'Top-decile hit (TP)',
         'tp_with_truth': 'TP with lesion truth',
         'peak_on_confounder_rate': 'Peak on confounder',
+        'auc_without_confounder': 'AUC without confounders',
+        'confounder_delta_auc': 'ΔAUC without − with (95% CI)',
         'randomisation_spearman': 'Randomisation Spearman',
         'randomisation_ssim': 'Randomisation SSIM'
     }
     out = pd.DataFrame({new: s[old] for old, new in cols.items() if old in s})
     for c in ('Mass in ROI', 'Pointing game', 'Lesion hit (TP)', 'Top-decile hit (TP)', 'Peak on confounder'):
         if c in out: out[c] = out[c].map(_pct)
-    for c in ('Enrichment (chance 1)', 'Randomisation Spearman', 'Randomisation SSIM'):
+    for c in ('Enrichment (chance 1)', 'Randomisation Spearman', 'Randomisation SSIM', 'AUC without confounders'):
         if c in out: out[c] = out[c].map(lambda v: '' if pd.isna(v) else f"{v:.2f}")
+    if 'ΔAUC without − with (95% CI)' in out:
+        out['ΔAUC without − with (95% CI)'] = [
+            '' if pd.isna(r['confounder_delta_auc']) else
+            f"{r['confounder_delta_auc']:+.2f} ({r['confounder_delta_ci_low']:+.2f} to {r['confounder_delta_ci_high']:+.2f})"
+            for r in s.to_dict('records')]
     return out
 
 def xai_warnings(s:pd.DataFrame) -> list:
@@ -474,6 +481,12 @@ def xai_warnings(s:pd.DataFrame) -> list:
         if not pd.isna(r.get('peak_on_confounder_rate', np.nan)) and r['peak_on_confounder_rate'] >= 0.5:
             out.append(f"{r['method']}: in {r['peak_on_confounder_rate']:.0%} of the cases with a known confounder the "
                        f"map's peak lies on it")
+        lo, hi = r.get('confounder_delta_ci_low', np.nan), r.get('confounder_delta_ci_high', np.nan)
+        if not pd.isna(lo) and (lo > 0 or hi < 0):
+            out.append(f"scored again with the known confounders painted out, the test AUC over the explained cases "
+                       f"{'rises' if lo > 0 else 'falls'} from {r['auc_explained']:.2f} to {r['auc_without_confounder']:.2f} "
+                       f"(ΔAUC {r['confounder_delta_auc']:+.2f}, 95% CI {lo:+.2f} to {hi:+.2f}): the model leans on the "
+                       f"confounders, whatever its maps show")
     return out
 
 # %% ../nbs/12_report.ipynb #dd8c4179

@@ -12,7 +12,7 @@ import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
 from scipy import ndimage as ndi
 from .core import *
-from .train import target_layer, Slab2p5D, load_trained
+from .train import target_layer, Slab2p5D, load_trained, predict
 from .data import make_dataset, records, InputSpec
 from monai.visualize import OcclusionSensitivity
 from .mask import fov_window
@@ -25,8 +25,8 @@ from .segment import labels_on_grid
 # %% auto #0
 __all__ = ['METHODS', 'RawGradCAM', 'RawGradCAMPlusPlus', 'check_method', 'explain_map', 'gradcam_volume', 'to_ct_grid',
            'to_native_grid', 'localisation', 'map_similarity', 'randomisation_check', 'focus_voxel', 'cam_figure',
-           'kept_model', 'explain_case', 'test_order', 'case_figures', 'viewer_pages', 'sanity_check', 'explain',
-           'xai_summary', 'method_agreement']
+           'paint_out', 'kept_model', 'score_without', 'explain_case', 'test_order', 'case_figures', 'viewer_pages',
+           'sanity_check', 'explain', 'xai_summary', 'method_agreement']
 
 # %% ../nbs/09_xai.ipynb #69d5aa7e
 from pytorch_grad_cam import GradCAM, GradCAMPlusPlus
@@ -241,6 +241,18 @@ def cam_figure(ct:np.ndarray,               # the CT (HU) on its grid, canonical
                  fontsize=12, color='#b00020' if flat else 'black')
     return fig
 
+# %% ../nbs/09_xai.ipynb #2cf15486
+def paint_out(ct:np.ndarray,      # the CT (HU)
+              region:np.ndarray,  # the voxels to remove (a known confounder's mask)
+              grow:int=1,         # voxels added around it first (its partial-volume rim)
+             ) -> np.ndarray:     # a copy of the CT with the region filled
+    "The CT with `region` filled from the nearest voxel outside it: a known confounder removed, to score the case without it."
+    gone = ndi.binary_dilation(region, iterations=grow) if grow else np.asarray(region, bool)
+    if not gone.any(): return ct.copy()
+    if gone.all(): raise ValueError("the region covers the whole CT: nothing to fill it from")
+    idx = ndi.distance_transform_edt(gone, return_distances=False, return_indices=True)
+    return ct[tuple(idx)]
+
 # %% ../nbs/09_xai.ipynb #2f26f5ec
 def _outcome(label:int, pred:int) -> str:
     return {(1, 1): 'TP', (0, 1): 'FP', (0, 0): 'TN', (1, 0): 'FN'}[(int(label), int(pred))]
@@ -262,6 +274,20 @@ def kept_model(cfg:RunConfig, spec:InputSpec, model_dir:str|Path) -> torch.nn.Mo
         for k in [k for k in _KEPT if k[2] not in alive]: del _KEPT[k]
         _KEPT[key] = load_trained(cfg, spec, model_dir)
     return _KEPT[key]
+
+# %% ../nbs/09_xai.ipynb #303e9a07
+def score_without(model:torch.nn.Module, # the trained model
+                  r:dict,                # the case's record (CT, ROI)
+                  spec:InputSpec,        # the network input of its mode
+                  img,                   # the case's CT image (nibabel)
+                  region:np.ndarray,     # what to paint out of it (a known confounder, on the CT grid)
+                 ) -> float:             # the positive probability
+    "The model's probability for case `r` with `region` painted out of its CT (`paint_out`), through the mode's own input."
+    import tempfile
+    with tempfile.TemporaryDirectory() as t:
+        p = save_nifti(paint_out(np.asarray(img.dataobj, np.float32), region), img.affine, Path(t)/'ct.nii.gz',
+                       dtype=np.float32)
+        return float(predict(model, make_dataset([dict(r, ct=str(p))], spec), 1, next(model.parameters()).device)[0])
 
 # %% ../nbs/09_xai.ipynb #106d90df
 def explain_case(cfg:RunConfig,             # the run's configuration
@@ -287,6 +313,8 @@ def explain_case(cfg:RunConfig,             # the run's configuration
     ones = np.ones(tuple(x.shape[2:]), np.float32)
     fov = to_ct_grid(ones, d['fov_start'].numpy(), d['fov_zoom'].numpy(), shape) > 0.5
     les, conf = _truth(lesions, r['patient_id'], img), _truth(confounders, r['patient_id'], img)
+    # scored again with the known confounder painted out; a case without one scores as it is
+    wo = score_without(model, r, spec, img, conf) if conf is not None and conf.any() else float(pred['prob'])
     rows = []
     for meth in methods:
         cam = to_ct_grid(explain_map(model, x, meth, occ_vox), d['fov_start'].numpy(), d['fov_zoom'].numpy(), shape)
@@ -295,7 +323,7 @@ def explain_case(cfg:RunConfig,             # the run's configuration
             dict(case_id=r['case_id'], patient_id=r['patient_id'], label=r['label'], prob=float(pred['prob']),
                  outcome=_outcome(r['label'], pred['pred']), mode=spec.mode, method=meth, peak=float(cam.max()),
                  roi_share_of_fov=float((roi & fov).sum() / max(fov.sum(), 1)), has_lesion_truth=les is not None
-                 and bool(les.any()), has_confounder=conf is not None and bool(conf.any()),
+                 and bool(les.any()), has_confounder=conf is not None and bool(conf.any()), prob_without_confounder=wo,
                  **localisation(cam, fov, roi, sp, les, conf), nifti=str(nii.relative_to(out_dir))))
     return rows
 
@@ -446,6 +474,13 @@ def xai_summary(df:pd.DataFrame, sanity:pd.DataFrame|None=None) -> pd.DataFrame:
         out.loc[0, 'randomisation_spearman'] = last.spearman.mean()
         out.loc[0, 'randomisation_ssim'] = last.ssim.mean()
         out.loc[0, 'sanity_warning'] = bool(last.spearman.mean() > 0.5)
+    g = df[df.method == out.loc[0, 'method']] if len(out) and 'prob_without_confounder' in df else df.iloc[:0]
+    if g.has_confounder.any() and g.label.nunique() == 2:
+        from ct_mask_cls.metrics import paired_delta_auc, auc_ci  # lazy: loads sklearn
+        d, lo, hi = paired_delta_auc(g.label, g.prob_without_confounder, g.prob, g.patient_id)
+        out.loc[0, 'auc_explained'] = auc_ci(g.label, g.prob, n=0)[0]
+        out.loc[0, 'auc_without_confounder'] = auc_ci(g.label, g.prob_without_confounder, n=0)[0]
+        out.loc[0, ['confounder_delta_auc', 'confounder_delta_ci_low', 'confounder_delta_ci_high']] = [d, lo, hi]
     return out
 
 def method_agreement(out_dir:str|Path, df:pd.DataFrame) -> pd.DataFrame:
