@@ -161,3 +161,16 @@ def test_index_describes_the_cohort_and_masks_it_ran_on(qc_run):
     assert '1–2 focal lesions in the liver' in index and 'anywhere in it, up to its surface' in index
     assert '<strong>segmenter-like</strong> masks' in index and '60% of the lesions left out of the liver' in index
     assert 'its volume by 15% (SD, log scale)' in index
+
+@pytest.mark.slow
+def test_cases_with_the_marker_are_scored_again_without_it(qc_run):
+    "Every explained test case with a known confounder (the generator's skin marker) is scored again with it painted out: zero, which sees only the liver, scores it the same; the summary gives the AUC without the confounders."
+    for mode in ('zero', 'none'):
+        cases = pd.read_csv(qc_run/'xai'/mode/'cases.csv')
+        conf = cases[cases.has_confounder]
+        assert len(conf) >= 1 and conf.prob_without_confounder.between(0, 1).all()
+        assert (cases[~cases.has_confounder].prob_without_confounder == cases[~cases.has_confounder].prob).all()
+        s = pd.read_csv(qc_run/'xai'/mode/'summary.csv').iloc[0]
+        assert 0 <= s.auc_without_confounder <= 1 and s.confounder_delta_ci_low <= s.confounder_delta_auc <= s.confounder_delta_ci_high
+    zero = pd.read_csv(qc_run/'xai'/'zero'/'cases.csv').query('has_confounder')
+    assert np.allclose(zero.prob_without_confounder, zero.prob, atol=1e-4)       # the marker lies outside the liver: no change
