@@ -6,7 +6,7 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/xai.html.md"""
 
 # %% ../nbs/09_xai.ipynb #ca72f643
 from __future__ import annotations
-import copy, warnings
+import copy, tempfile, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
@@ -21,6 +21,7 @@ from monai.metrics import SSIMMetric
 from matplotlib.lines import Line2D
 from .report import slice_view, mark_sides, _aspect, VIEWS, viewer_page
 from .segment import labels_on_grid
+from .metrics import paired_delta_auc, auc_ci
 
 # %% auto #0
 __all__ = ['METHODS', 'RawGradCAM', 'RawGradCAMPlusPlus', 'check_method', 'explain_map', 'gradcam_volume', 'to_ct_grid',
@@ -283,7 +284,6 @@ def score_without(model:torch.nn.Module, # the trained model
                   region:np.ndarray,     # what to paint out of it (a known confounder, on the CT grid)
                  ) -> float:             # the positive probability
     "The model's probability for case `r` with `region` painted out of its CT (`paint_out`), through the mode's own input."
-    import tempfile
     with tempfile.TemporaryDirectory() as t:
         p = save_nifti(paint_out(np.asarray(img.dataobj, np.float32), region), img.affine, Path(t)/'ct.nii.gz',
                        dtype=np.float32)
@@ -476,7 +476,6 @@ def xai_summary(df:pd.DataFrame, sanity:pd.DataFrame|None=None) -> pd.DataFrame:
         out.loc[0, 'sanity_warning'] = bool(last.spearman.mean() > 0.5)
     g = df[df.method == out.loc[0, 'method']] if len(out) and 'prob_without_confounder' in df else df.iloc[:0]
     if g.has_confounder.any() and g.label.nunique() == 2:
-        from ct_mask_cls.metrics import paired_delta_auc, auc_ci  # lazy: loads sklearn
         d, lo, hi = paired_delta_auc(g.label, g.prob_without_confounder, g.prob, g.patient_id)
         out.loc[0, 'auc_explained'] = auc_ci(g.label, g.prob, n=0)[0]
         out.loc[0, 'auc_without_confounder'] = auc_ci(g.label, g.prob_without_confounder, n=0)[0]
