@@ -43,14 +43,14 @@ def marker_free(run: Path, out: Path, progress: bool = False) -> tuple[pd.DataFr
         lesion_dir='', confounder_dir=''))
     (out/'marker_free.yaml').write_text(yaml.safe_dump(config_to_dict(other)))
     res = evaluate_external(copy, out/'marker_free.yaml', out/'scored', progress=progress)
-    lay, rows = RunLayout(copy), []
-    for m in res['mode']:
+    lay, rows, res = RunLayout(copy), [], res.set_index('mode')
+    for m in res.index:
         w = pd.read_csv(lay.model_dir(m)/'predictions.csv', dtype={'patient_id': str}).query("split == 'test'")
         wo = pd.read_csv(out/'scored'/'predictions'/f'{m}.csv', dtype={'patient_id': str})
         d = w.merge(wo[['patient_id', 'prob']], on='patient_id', suffixes=('_with', '_without'))
         dd, lo, hi = paired_delta_auc(d.label, d.prob_without, d.prob_with, d.patient_id, cfg.train.n_bootstrap, cfg.train.seed)
-        rows.append(dict(mode=m, auc_with=res.set_index('mode').loc[m, 'internal_auc'],
-                         auc_without=res.set_index('mode').loc[m, 'external_auc'], delta=dd, delta_ci_low=lo, delta_ci_high=hi,
+        rows.append(dict(mode=m, auc_with=res.loc[m, 'internal_auc'], auc_without=res.loc[m, 'external_auc'], delta=dd,
+                         delta_ci_low=lo, delta_ci_high=hi,
                          n=len(d)))
     head = (f"{run.name}: {len(test)} test patients, {int(test.marker.sum())} with the marker "
             f"({int(((test.marker == 1) & (test.label == 1)).sum())} of them label 1)")

@@ -474,8 +474,8 @@ def xai_summary(df:pd.DataFrame, sanity:pd.DataFrame|None=None) -> pd.DataFrame:
         out.loc[0, 'randomisation_spearman'] = last.spearman.mean()
         out.loc[0, 'randomisation_ssim'] = last.ssim.mean()
         out.loc[0, 'sanity_warning'] = bool(last.spearman.mean() > 0.5)
-    g = df[df.method == out.loc[0, 'method']] if len(out) and 'prob_without_confounder' in df else df.iloc[:0]
-    if g.has_confounder.any() and g.label.nunique() == 2:
+    g = df[df.method == out.loc[0, 'method']] if len(out) and 'prob_without_confounder' in df else None
+    if g is not None and g.has_confounder.any() and g.label.nunique() == 2:
         d, lo, hi = paired_delta_auc(g.label, g.prob_without_confounder, g.prob, g.patient_id)
         out.loc[0, 'auc_explained'] = auc_ci(g.label, g.prob, n=0)[0]
         out.loc[0, 'auc_without_confounder'] = auc_ci(g.label, g.prob_without_confounder, n=0)[0]
