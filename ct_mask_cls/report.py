@@ -20,8 +20,9 @@ __all__ = ['VIEWS', 'MODE_COLORS', 'PAGE_CSS', 'VIEWER_JS', 'slice_view', 'mark_
            'add_legends', 'show_slices', 'plot_curves', 'plot_roc_calibration', 'esc', 'table_html', 'thumbnails',
            'show', 'save_png', 'html_page', 'render_html', 'find_chromium', 'narrow_images', 'check_reports',
            'notebook_errors', 'badge', 'qc_figure', 'case_gallery', 'study_display', 'xai_display', 'xai_warnings',
-           'side_by_side', 'forest_plot', 'verdict_sentence', 'cohort_summary', 'run_summary', 'publish',
-           'compare_runs', 'flow_counts', 'flow_diagram', 'viewer_page']
+           'side_by_side', 'confounder_rows', 'confounder_plot', 'confounder_sentence', 'forest_plot',
+           'verdict_sentence', 'cohort_summary', 'run_summary', 'publish', 'compare_runs', 'flow_counts',
+           'flow_diagram', 'viewer_page']
 
 # %% ../nbs/12_report.ipynb #478e0cb0
 VIEWS = ('axial', 'coronal', 'sagittal')
@@ -498,6 +499,61 @@ def side_by_side(grid:dict, modes:list, width:int=200) -> str:
                       f"alt='{esc(t[1])}'></a><br><small>{esc(t[1])}</small></td>" if t else "<td></td>")
     rows = "".join(f"<tr><td>{esc(c)}</td>" + "".join(cell(g.get(m)) for m in modes) + "</tr>" for c, g in grid.items())
     return f"<div style='overflow-x:auto'><table>{head}{rows}</table></div>"
+
+# %% ../nbs/12_report.ipynb #d538d1d0
+def confounder_rows(summaries:dict # mode -> its explanation summary (`xai_summary`'s table)
+                   ) -> pd.DataFrame:  # one row per mode where the painted-out test ran
+    "Each mode's confounder test (first method), for the modes where cases with a known confounder were scored again."
+    rows = []
+    for mode, s in summaries.items():
+        if s is None or not len(s) or 'confounder_delta_auc' not in s or pd.isna(s.iloc[0]['confounder_delta_auc']): continue
+        r = s.iloc[0]
+        rows.append(dict(mode=mode, cases=int(r['cases']), cases_with_confounder=int(r['cases_with_confounder']),
+                         auc=r['auc_explained'], auc_without=r['auc_without_confounder'], delta=r['confounder_delta_auc'],
+                         ci_low=r['confounder_delta_ci_low'], ci_high=r['confounder_delta_ci_high']))
+    return pd.DataFrame(rows, columns=['mode', 'cases', 'cases_with_confounder', 'auc', 'auc_without', 'delta', 'ci_low',
+                                       'ci_high'])
+
+def confounder_plot(rows:pd.DataFrame):
+    "Each mode's test AUC as scanned (circle) and with the known confounders painted out (arrow head)."
+    fig, ax = plt.subplots(figsize=(6.5, 0.55*len(rows) + 1.3))
+    ys = np.arange(len(rows))[::-1]
+    for y, r in zip(ys, rows.to_dict('records')):
+        c = MODE_COLORS.get(r['mode'], 'k')
+        ax.plot(r['auc'], y, 'o', color=c, ms=8)
+        ax.annotate('', xy=(r['auc_without'], y), xytext=(r['auc'], y),
+                    arrowprops=dict(arrowstyle='-|>', color=c, lw=2, shrinkA=4, shrinkB=0))
+        ax.text(1.04, y, f"{r['delta']:+.2f} ({r['ci_low']:+.2f} to {r['ci_high']:+.2f})", va='center', fontsize=9)
+    ax.axvline(0.5, ls=':', c='grey')
+    ax.set(yticks=ys, yticklabels=list(rows['mode']), xlim=(0, 1.02), ylim=(-0.7, len(rows) - 0.3),
+           xlabel='test AUC: as scanned (●) → confounders painted out (▶)')
+    ax.text(1.04, len(rows) - 0.45, 'ΔAUC (95% CI)', fontsize=9, weight='bold')
+    fig.tight_layout()
+    return fig
+
+def confounder_sentence(rows:pd.DataFrame, masked:str) -> str:
+    "Which modes lean on the known confounders, in one sentence built from `confounder_rows`."
+    if not len(rows): return ''
+    n = int(rows.cases_with_confounder.max())
+    fmt = lambda r: (f"{r['mode']} (test AUC {r['auc']:.2f} → {r['auc_without']:.2f} without them, ΔAUC "
+                     f"{r['delta']:+.2f}, 95% CI {r['ci_low']:+.2f} to {r['ci_high']:+.2f})")
+    lean = [r for r in rows.to_dict('records') if r['ci_low'] > 0]
+    gain = [r for r in rows.to_dict('records') if r['ci_high'] < 0]
+    still = [r['mode'] for r in rows.to_dict('records') if r['ci_low'] <= 0 <= r['ci_high']]
+    out = f"{n} of {int(rows.cases.max())} test cases carry a known confounder; scored again with it painted out, "
+    parts = []
+    if lean: parts.append(f"{'; '.join(fmt(r) for r in lean)} {'leans' if len(lean) == 1 else 'lean'} on it")
+    if gain: parts.append(f"{'; '.join(fmt(r) for r in gain)} {'does' if len(gain) == 1 else 'do'} worse without it "
+                          "(it carries real signal for them)")
+    if still: parts.append(f"{', '.join(still)} {'does' if len(still) == 1 else 'do'} not move (the CI includes 0)")
+    out += '; '.join(parts) + '.'
+    if any(r['mode'] == masked for r in lean):
+        out += (f" The compared masked mode {masked} leans on it too, so part of its difference from the whole scan may be "
+                "the confounder's.")
+    elif any(r['mode'] == 'none' for r in lean) and masked != 'none':
+        out += (" The whole-scan model's test AUC is lowered by the confounder, so the ΔAUC above measures the masked "
+                "mode's resistance to it as much as what it learned from the organ.")
+    return out
 
 # %% ../nbs/12_report.ipynb #27af9401
 def forest_plot(st:pd.DataFrame):

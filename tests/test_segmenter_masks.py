@@ -1,11 +1,13 @@
 """Masks as segmenters make them: the generator's masks differ from the truth as configured; the mask stage repairs them, flags
 what is odd (in the manifest, the mask report and the index) and excludes a case whose mask holds no ROI, saying why."""
+import html
 import json
 from pathlib import Path
 import nibabel as nib, numpy as np, pandas as pd, pytest, yaml
 from scipy import ndimage as ndi
 from ct_mask_cls.core import load_config, save_nifti, spacing_of
 from ct_mask_cls.synth import RealisticParams, load_reference, realistic_patient, make_realistic_cohort, demo_config
+from ct_mask_cls import report as R
 from conftest import run_cli
 
 LIVER = 5
@@ -174,3 +176,9 @@ def test_cases_with_the_marker_are_scored_again_without_it(qc_run):
         assert 0 <= s.auc_without_confounder <= 1 and s.confounder_delta_ci_low <= s.confounder_delta_auc <= s.confounder_delta_ci_high
     zero = pd.read_csv(qc_run/'xai'/'zero'/'cases.csv').query('has_confounder')
     assert np.allclose(zero.prob_without_confounder, zero.prob, atol=1e-4)       # the marker lies outside the liver: no change
+    # the index answers it: a "Known confounders" section with the run's own numbers for both modes
+    idx = html.unescape((qc_run/'index.html').read_text())
+    rows = R.confounder_rows({m: pd.read_csv(qc_run/'xai'/m/'summary.csv') for m in ('zero', 'none')})
+    n, k = int(rows.cases.max()), int(rows.cases_with_confounder.max())
+    assert list(rows['mode']) == ['zero', 'none'] and 'Known confounders' in idx and n >= k >= 1
+    assert R.confounder_sentence(rows, 'zero') in idx and f"{k} of {n} test cases carry a known confounder" in idx
