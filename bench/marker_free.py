@@ -52,15 +52,26 @@ def marker_free(run: Path, out: Path, progress: bool = False) -> tuple[pd.DataFr
         rows.append(dict(mode=m, auc_with=res.loc[m, 'internal_auc'], auc_without=res.loc[m, 'external_auc'], delta=dd,
                          delta_ci_low=lo, delta_ci_high=hi,
                          n=len(d)))
+    # what masking adds once the marker is gone: each masked mode against none, both on the patients without it
+    wo = {m: pd.read_csv(out/'scored'/'predictions'/f'{m}.csv', dtype={'patient_id': str}) for m in res.index}
+    for r in rows:
+        if r['mode'] == 'none' or 'none' not in wo: continue
+        d = wo[r['mode']].merge(wo['none'][['patient_id', 'prob']], on='patient_id', suffixes=('', '_none'))
+        r['vs_none'], r['vs_none_ci_low'], r['vs_none_ci_high'] = paired_delta_auc(
+            d.label, d.prob, d.prob_none, d.patient_id, cfg.train.n_bootstrap, cfg.train.seed)
     head = (f"{run.name}: {len(test)} test patients, {int(test.marker.sum())} with the marker "
             f"({int(((test.marker == 1) & (test.label == 1)).sum())} of them label 1)")
     return pd.DataFrame(rows).set_index('mode'), head
 
 def show(res: pd.DataFrame, head: str, indent: str = ''):
     "Print `marker_free`'s table."
-    print(f"{indent}{head}\n{indent}{'mode':6s} {'AUC with marker':>16s} {'without':>8s}   ΔAUC without − with (95% CI)")
+    print(f"{indent}{head}\n{indent}{'mode':6s} {'AUC with marker':>16s} {'without':>8s}   ΔAUC without − with (95% CI)"
+          f"   without the marker: ΔAUC vs none (95% CI)")
     for m, r in res.iterrows():
-        print(f"{indent}{m:6s} {r.auc_with:16.3f} {r.auc_without:8.3f}   {r.delta:+.3f} ({r.delta_ci_low:+.3f} to {r.delta_ci_high:+.3f})")
+        vs = '' if pd.isna(r.get('vs_none', float('nan'))) else (
+            f"   {r.vs_none:+.3f} ({r.vs_none_ci_low:+.3f} to {r.vs_none_ci_high:+.3f})")
+        print(f"{indent}{m:6s} {r.auc_with:16.3f} {r.auc_without:8.3f}   {r.delta:+.3f} ({r.delta_ci_low:+.3f} to {r.delta_ci_high:+.3f})"
+              + vs)
 
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument('run'); ap.add_argument('out')

@@ -500,7 +500,7 @@ def side_by_side(grid:dict, modes:list, width:int=200) -> str:
     rows = "".join(f"<tr><td>{esc(c)}</td>" + "".join(cell(g.get(m)) for m in modes) + "</tr>" for c, g in grid.items())
     return f"<div style='overflow-x:auto'><table>{head}{rows}</table></div>"
 
-# %% ../nbs/12_report.ipynb #d538d1d0
+# %% ../nbs/12_report.ipynb #320c3efd
 def confounder_rows(summaries:dict # mode -> its explanation summary (`xai_summary`'s table)
                    ) -> pd.DataFrame:  # one row per mode where the painted-out test ran
     "Each mode's confounder test (first method), for the modes where cases with a known confounder were scored again."
@@ -531,8 +531,11 @@ def confounder_plot(rows:pd.DataFrame):
     fig.tight_layout()
     return fig
 
-def confounder_sentence(rows:pd.DataFrame, masked:str) -> str:
-    "Which modes lean on the known confounders, in one sentence built from `confounder_rows`."
+def confounder_sentence(rows:pd.DataFrame,    # `confounder_rows`
+                        masked:str,           # the masked mode the headline compares with `none`
+                        free:dict|None=None,  # `confounder_free_delta`: the two compared without the confounders
+                       ) -> str:
+    "Which modes lean on the known confounders, and what masking adds once they are painted out."
     if not len(rows): return ''
     n = int(rows.cases_with_confounder.max())
     fmt = lambda r: (f"{r['mode']} (test AUC {r['auc']:.2f} → {r['auc_without']:.2f} without them, ΔAUC "
@@ -550,6 +553,14 @@ def confounder_sentence(rows:pd.DataFrame, masked:str) -> str:
     if any(r['mode'] == masked for r in lean):
         out += (f" The compared masked mode {masked} leans on it too, so part of its difference from the whole scan may be "
                 "the confounder's.")
+    if free:
+        head = (f" With them painted out of every case, {masked} scores {free['auc_masked']:.2f} against "
+                f"{free['auc_none']:.2f} for none (ΔAUC {free['delta']:+.2f}, 95% CI {free['ci_low']:+.2f} to "
+                f"{free['ci_high']:+.2f}): ")
+        if free['ci_low'] > 0: out += head + "masking still helps once the confounder is gone."
+        elif free['ci_high'] < 0: out += head + "the whole scan does better once the confounder is gone."
+        else: out += head + ("no clear advantage of masking is left once the confounder is gone, so the difference "
+                             "above may be the confounder's.")
     elif any(r['mode'] == 'none' for r in lean) and masked != 'none':
         out += (" The whole-scan model's test AUC is lowered by the confounder, so the ΔAUC above measures the masked "
                 "mode's resistance to it as much as what it learned from the organ.")

@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np, pandas as pd
 from .metrics import seeds_auc, seeds_delta_auc
 from sklearn.metrics import roc_auc_score
-from .metrics import auc_rows, boot_weights
+from .metrics import auc_rows, boot_weights, auc_ci, paired_delta_auc
 
 # %% auto #0
 __all__ = ['MODE_BLIND', 'SIGNALS', 'BY_CONSTRUCTION', 'study_table', 'study_verdict', 'baseline_note', 'claim_verdict',
            'paired_mean_diff', 'mean_ci', 'organ_signals', 'compared_mode', 'epochs_to', 'convergence_diff',
-           'claims_table', 'caveats']
+           'claims_table', 'caveats', 'confounder_free_delta']
 
 # %% ../nbs/11_study.ipynb #5f702a3e
 def _aligned(preds:dict) -> tuple[np.ndarray, np.ndarray]:
@@ -339,3 +339,20 @@ def caveats(study:pd.DataFrame,             # the study table
             out.append(
                 ('note', f"{r['mode']}: the CNN (AUC {r['auc']:.2f}) scores below the radiomics baseline ({b:.2f})"))
     return out
+
+# %% ../nbs/11_study.ipynb #c2ab3699
+def confounder_free_delta(cases:dict,      # mode -> its explained test cases (`explain_case`'s rows)
+                          masked:str,      # the masked mode compared with `none`
+                          n:int=1000,      # bootstrap resamples
+                         ) -> dict|None:   # auc_masked, auc_none, delta, ci_low, ci_high, cases; None: not measurable
+    "The masked mode against `none` with the known confounders painted out of every case: ΔAUC and its paired CI."
+    if masked not in cases or 'none' not in cases: return None
+    first = lambda d: d[d.method == d.method.iloc[0]] if len(d) and 'prob_without_confounder' in d else None
+    a, b = first(cases[masked]), first(cases['none'])
+    if a is None or b is None: return None
+    m = a.merge(b, on=['case_id', 'patient_id', 'label'], suffixes=('', '_none'))
+    if not (m.has_confounder.any() or m.has_confounder_none.any()) or m.label.nunique() < 2: return None
+    d, lo, hi = paired_delta_auc(m.label, m.prob_without_confounder, m.prob_without_confounder_none, m.patient_id, n=n)
+    return dict(auc_masked=auc_ci(m.label, m.prob_without_confounder, n=0)[0],
+                auc_none=auc_ci(m.label, m.prob_without_confounder_none, n=0)[0], delta=d, ci_low=lo, ci_high=hi,
+                cases=len(m))

@@ -8,6 +8,8 @@ from scipy import ndimage as ndi
 from ct_mask_cls.core import load_config, save_nifti, spacing_of
 from ct_mask_cls.synth import RealisticParams, load_reference, realistic_patient, make_realistic_cohort, demo_config
 from ct_mask_cls import report as R
+from ct_mask_cls.study import confounder_free_delta
+from ct_mask_cls.core import read_table
 from conftest import run_cli
 
 LIVER = 5
@@ -181,4 +183,6 @@ def test_cases_with_the_marker_are_scored_again_without_it(qc_run):
     rows = R.confounder_rows({m: pd.read_csv(qc_run/'xai'/m/'summary.csv') for m in ('zero', 'none')})
     n, k = int(rows.cases.max()), int(rows.cases_with_confounder.max())
     assert list(rows['mode']) == ['zero', 'none'] and 'Known confounders' in idx and n >= k >= 1
-    assert R.confounder_sentence(rows, 'zero') in idx and f"{k} of {n} test cases carry a known confounder" in idx
+    free = confounder_free_delta({m: read_table(qc_run/'xai'/m/'cases.csv') for m in ('zero', 'none')}, 'zero')
+    assert free is not None and free['cases'] == n and f"zero scores {free['auc_masked']:.2f} against {free['auc_none']:.2f}" in idx
+    assert R.confounder_sentence(rows, 'zero', free) in idx and f"{k} of {n} test cases carry a known confounder" in idx
