@@ -13,7 +13,7 @@ Usage: python bench/kernels.py [--repeats 2]
 """
 import argparse, tempfile, time, warnings
 from pathlib import Path
-import numpy as np, yaml
+import numpy as np
 
 def sklearn_calibration(y, p, n=300, seed=0):
     "The previous implementation: one scikit-learn fit per resample."
