@@ -346,7 +346,7 @@ def confounder_free_delta(cases:dict,      # mode -> its explained test cases (`
                           n:int=1000,      # bootstrap resamples
                          ) -> dict|None:   # auc_masked, auc_none, delta, ci_low, ci_high, cases; None: not measurable
     "The masked mode against `none` with the known confounders painted out of every case: ΔAUC and its paired CI."
-    if masked not in cases or 'none' not in cases: return None
+    if masked == 'none' or masked not in cases or 'none' not in cases: return None
     first = lambda d: d[d.method == d.method.iloc[0]] if len(d) and 'prob_without_confounder' in d else None
     a, b = first(cases[masked]), first(cases['none'])
     if a is None or b is None: return None
