@@ -44,16 +44,15 @@ def marker_free(run: Path, out: Path, progress: bool = False) -> tuple[pd.DataFr
     (out/'marker_free.yaml').write_text(yaml.safe_dump(config_to_dict(other)))
     res = evaluate_external(copy, out/'marker_free.yaml', out/'scored', progress=progress)
     lay, rows, res = RunLayout(copy), [], res.set_index('mode')
+    wo = {m: pd.read_csv(out/'scored'/'predictions'/f'{m}.csv', dtype={'patient_id': str}) for m in res.index}
     for m in res.index:
         w = pd.read_csv(lay.model_dir(m)/'predictions.csv', dtype={'patient_id': str}).query("split == 'test'")
-        wo = pd.read_csv(out/'scored'/'predictions'/f'{m}.csv', dtype={'patient_id': str})
-        d = w.merge(wo[['patient_id', 'prob']], on='patient_id', suffixes=('_with', '_without'))
+        d = w.merge(wo[m][['patient_id', 'prob']], on='patient_id', suffixes=('_with', '_without'))
         dd, lo, hi = paired_delta_auc(d.label, d.prob_without, d.prob_with, d.patient_id, cfg.train.n_bootstrap, cfg.train.seed)
         rows.append(dict(mode=m, auc_with=res.loc[m, 'internal_auc'], auc_without=res.loc[m, 'external_auc'], delta=dd,
                          delta_ci_low=lo, delta_ci_high=hi,
                          n=len(d)))
     # what masking adds once the marker is gone: each masked mode against none, both on the patients without it
-    wo = {m: pd.read_csv(out/'scored'/'predictions'/f'{m}.csv', dtype={'patient_id': str}) for m in res.index}
     for r in rows:
         if r['mode'] == 'none' or 'none' not in wo: continue
         d = wo[r['mode']].merge(wo['none'][['patient_id', 'prob']], on='patient_id', suffixes=('', '_none'))

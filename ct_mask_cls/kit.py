@@ -6,7 +6,7 @@ Docs: https://ct-mask-cls.github.io/ct_mask_cls/kit.html.md"""
 
 # %% auto #0
 __all__ = ['tiny_root', 'tiny_setup', 'stage_context', 'np', 'pd', 'display', 'Markdown', 'HTML', 'P', 'R', 'read_table',
-           'read_manifest', 'repair_note', 'read_xai', 'compared']
+           'read_manifest', 'repair_note', 'read_xai', 'compared', 'known_confounders']
 
 # %% ../nbs/19_kit.ipynb #419e1649
 import warnings
@@ -19,7 +19,7 @@ from IPython.display import display, Markdown, HTML
 from . import pipeline as P, report as R
 from .mask_stage import read_manifest, repair_note
 from .xai_stage import read_xai
-from .study_stage import compared
+from .study_stage import compared, known_confounders
 from .core import *
 from IPython import get_ipython
 import dataclasses, logging, os, tempfile, yaml
@@ -28,7 +28,7 @@ from .runner import quiet_kernel_logs
 from .synth import make_demo_cohort, demo_config
 _all_ = [
     'np', 'pd', 'display', 'Markdown', 'HTML', 'P', 'R', 'read_table', 'read_manifest', 'repair_note', 'read_xai',
-    'compared'
+    'compared', 'known_confounders'
 ]
 
 def _inline_figures():

@@ -16,12 +16,12 @@ from .executor import spawn_pool, run_named, n_cores
 from . import dicom, segment as seg, splits
 from .mask_stage import read_manifest, spec_for
 from .train_stage import fit_model, train_mode
-from .xai_stage import explain_mode
+from .xai_stage import explain_mode, read_xai
 
 # %% auto #0
 __all__ = ['study_modes', 'body_mask_file', 'baseline_features', 'study_workers', 'study_mode', 'run_modes', 'stage_study',
            'subgroup_aucs', 'validation_auc', 'compared', 'kfold_study', 'read_study', 'subsample_training',
-           'learning_curves', 'map_measures', 'convergence_inputs', 'claims']
+           'learning_curves', 'map_measures', 'convergence_inputs', 'claims', 'known_confounders']
 
 # %% ../nbs/13f_study_stage.ipynb #e925b249
 def study_modes(cfg:RunConfig) -> list:
@@ -327,3 +327,16 @@ def claims(cfg:RunConfig, run_dir:str|Path) -> pd.DataFrame:
                      pd.read_csv(ext) if ext.exists() else None, cfg.train.n_bootstrap, cfg.train.seed)
     with atomic_path(lay.path('study', 'claims.csv')) as tt: t.to_csv(tt, index=False)
     return t
+
+# %% ../nbs/13f_study_stage.ipynb #f053bffe
+def known_confounders(run_dir:str|Path, # the run folder
+                      modes:list,       # the study's modes
+                      masked:str,       # the compared masked mode
+                     ) -> tuple[pd.DataFrame, dict|None]: # (`confounder_rows`, `confounder_free_delta`)
+    "Each mode's test with the known confounders painted out, and what masking adds once they are gone."
+    from ct_mask_cls.study import confounder_free_delta  # lazy: loads sklearn
+    from ct_mask_cls.report import confounder_rows  # lazy: loads matplotlib
+    lay = RunLayout(run_dir)
+    xai = {m: read_xai(run_dir, m) for m in modes if (lay.xai_dir(m)/'summary.csv').exists()}
+    rows = confounder_rows({m: s for m, (_, s) in xai.items()})
+    return rows, (confounder_free_delta({m: c for m, (c, _) in xai.items()}, masked) if len(rows) else None)
