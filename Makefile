@@ -6,9 +6,8 @@ STAMP  := $(VENV)/.installed-stamp
 PIPQ   := -q --disable-pip-version-check
 # pytest runs the test files on this many processes (pytest-xdist; --dist loadfile: a file stays on one process, so its
 # module fixtures are built once). On 2 cores the suite took 21.5 min against 36.3 min on one process (stop 53).
-# --no-loadscope-reorder: files go out in collection order, which tests/conftest.py sorts longest first (stop 58).
 TEST_WORKERS ?= 2
-PYTEST_PAR   = $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)   # 1: no xdist, the plain single process
+PYTEST_PAR   = $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)   # 1: no xdist, the plain single process
 
 # what `make bench` runs, in order (the others in bench/ need a run folder or take long: see each file's docstring)
 BENCHES := ingest segment_overhead train_throughput demo_timing page_size startup xai scale realistic_study stage_scaling \

@@ -4,18 +4,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# The test files that take longest, longest first (seconds of one process, stop 58: 583, 398, 280, 213, 204, 143,
-# 104, 93, 84; the rest take under 60 each). With `--dist loadfile --no-loadscope-reorder` (the Makefile), pytest-xdist
-# hands whole files to its processes in collection order, so the long files start first and the short ones fill the
-# end. Its own order (most tests first) left one process idle for 4 min at the end (1,304 s against 1,039).
-LONGEST_FIRST = ['test_reuse.py', 'test_pipeline.py', 'test_scale.py', 'test_hostile.py', 'test_faults.py',
-                 'test_segmenter_masks.py', 'test_hospital_masks.py', 'test_ddp.py', 'test_apply.py']
-
-def pytest_collection_modifyitems(config, items):
-    "The long test files first (`LONGEST_FIRST`), each file's tests in their own order."
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))   # a stable sort: the rest keep their order
-
 def run_cli(*args, cwd=None, timeout=900, env=None):
     "Run the installed `ct-mask-cls` CLI; return the CompletedProcess."
     exe = Path(sys.executable).parent/'ct-mask-cls'
